@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { resolve } from 'node:path';
+import { exampleConfig } from '../config/example';
+import { ConfigError, loadConfig } from '../lib/config/config';
+import { readConfigSource } from '../lib/config/files';
+import { buildApp } from '../lib/app';
+
+// The only place that reads context or environment: `-c config=<name|path>` selects the config.
+const app = new App();
+const selection: unknown = app.node.tryGetContext('config');
+const raw = typeof selection === 'string' && selection.length > 0 ? readConfigSource(selection, resolve(__dirname, '..')) : exampleConfig;
+
+try {
+  const { config, warnings } = loadConfig(raw);
+  buildApp(app, config, { warnings });
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,275 @@
+import { z } from 'zod';
+import { isAwsRegion, isIanaTimeZone } from './regions';
+import {
+  MIN_STORAGE_DAYS,
+  NEXT_TRANSITION_GAP_CLASSES,
+  THIRTY_DAY_CLASSES,
+  TRANSITION_STORAGE_CLASSES,
+  type TransitionStorageClass,
+} from './storage-classes';
+
+/**
+ * The app's one config, validated at synth. Each later capability adds its own section
+ * (targets, RDS sources, ...) as an optional field with a default, so an older config
+ * file keeps validating.
+ */
+
+const regionSchema = z
+  .string()
+  .refine(isAwsRegion, (value) => ({ message: `unknown AWS region '${value}'` }));
+
+const timeZoneSchema = z
+  .string()
+  .refine(isIanaTimeZone, (value) => ({ message: `unknown IANA time zone '${value}' (e.g. 'UTC', 'Europe/Berlin')` }));
+
+/**
+ * EventBridge Scheduler cron: `cron(minutes hours day-of-month month day-of-week year)`,
+ * where exactly one of day-of-month and day-of-week is `?`.
+ */
+export const schedulerCronSchema = z.string().superRefine((value, ctx) => {
+  const match = /^cron\((.*)\)$/.exec(value.trim());
+  const fields = match?.[1]?.trim().split(/\s+/) ?? [];
+  if (!match || fields.length !== 6) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${value}' is not an EventBridge Scheduler cron expression: expected cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 2 * * ? *)`,
+    });
+    return;
+  }
+  const [, , dayOfMonth, , dayOfWeek] = fields;
+  if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${value}': exactly one of day-of-month and day-of-week must be '?'`,
+    });
+  }
+});
+
+const transitionSchema = z.strictObject({
+  /** The S3 storage class objects move to. */
+  storageClass: z.enum(TRANSITION_STORAGE_CLASSES),
+  /** Days after the object was written (or became noncurrent). */
+  afterDays: z.number().int().min(0),
+});
+export type TransitionConfig = z.infer<typeof transitionSchema>;
+
+const tierSchema = z.strictObject({
+  /**
+   * When the tier runs, in the config's time zone. Omit for an on-demand tier
+   * (manual, pre-deploy) that only an engineer or a pipeline starts.
+   */
+  schedule: schedulerCronSchema.optional(),
+  /**
+   * Days a backup of this tier is kept: the lifecycle expires it then, and each object's
+   * Object Lock retain-until date is set to this many days after upload.
+   */
+  retentionDays: z.number().int().min(1),
+  /** Storage-class transitions, in increasing `afterDays`. */
+  transitions: z.array(transitionSchema).default([]),
+});
+export type TierConfig = z.infer<typeof tierSchema>;
+
+/** Tier names become S3 prefixes, metric dimensions and event values. */
+export const TIER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
+
+export const DEFAULT_TIERS = {
+  daily: { schedule: 'cron(0 2 * * ? *)', retentionDays: 30, transitions: [] },
+  weekly: {
+    schedule: 'cron(0 3 ? * SUN *)',
+    retentionDays: 90,
+    transitions: [{ storageClass: 'STANDARD_IA', afterDays: 30 }],
+  },
+  monthly: {
+    schedule: 'cron(0 4 1 * ? *)',
+    retentionDays: 365,
+    // Deep Archive at 120 rather than 90: Glacier Flexible Retrieval bills 90 days minimum,
+    // so moving on at day 90 would pay 30 days of Glacier twice.
+    transitions: [
+      { storageClass: 'GLACIER', afterDays: 30 },
+      { storageClass: 'DEEP_ARCHIVE', afterDays: 120 },
+    ],
+  },
+  manual: { retentionDays: 7, transitions: [] },
+  predeploy: { retentionDays: 7, transitions: [] },
+} as const satisfies Record<string, z.input<typeof tierSchema>>;
+
+const noncurrentSchema = z.strictObject({
+  /** Transitions of versions that are no longer current (days after they became noncurrent). */
+  transitions: z.array(transitionSchema).default([{ storageClass: 'GLACIER', afterDays: 30 }]),
+  /** Days after becoming noncurrent when a version is removed for good. */
+  expireAfterDays: z.number().int().min(1).default(365),
+});
+
+const objectLockSchema = z.strictObject({
+  /**
+   * GOVERNANCE: users with s3:BypassGovernanceRetention (no role of this app has it) can lift it.
+   * COMPLIANCE: nobody, root included, can delete a locked version before its date.
+   */
+  mode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
+  /** Retention every new object gets when its writer sets none. */
+  defaultRetentionDays: z.number().int().min(1).default(7),
+});
+
+const replicationSchema = z.strictObject({
+  /** S3 Replication Time Control: 99.99% of objects replicated within 15 minutes (extra cost). */
+  replicationTimeControl: z.boolean().default(true),
+  /** Replication metrics (latency, pending bytes, failures) in CloudWatch. */
+  metrics: z.boolean().default(true),
+});
+
+const accessLogsSchema = z.strictObject({
+  /** Days server access logs are kept. */
+  retentionDays: z.number().int().min(1).default(365),
+});
+
+export const baseConfigShape = {
+  /** Prefix of every stack and of the names that must be fixed; lowercase, 2-20 characters. */
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,19}$/, 'must be 2-20 characters of lowercase letters, digits and hyphens, starting with a letter'),
+  /** Region of the backup bucket and of every job. */
+  primaryRegion: regionSchema,
+  /** Region of the replica bucket; must differ from primaryRegion. */
+  drRegion: regionSchema,
+  /** AWS account to deploy to; omit to deploy to the account of the credentials in use. */
+  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID').optional(),
+  /** E-mail addresses subscribed to the alert topic (each confirms by e-mail once). */
+  alertEmails: z.array(z.email({ message: 'must be an e-mail address' })).default([]),
+  /** IANA time zone for every schedule. */
+  timeZone: timeZoneSchema.default('UTC'),
+  /** Backup tiers by name. Given, the map replaces the defaults whole. */
+  tiers: z
+    .record(z.string().regex(TIER_NAME_PATTERN, 'tier names are 1-24 lowercase letters, digits, hyphens'), tierSchema)
+    .default(DEFAULT_TIERS as unknown as Record<string, TierConfig>),
+  noncurrentVersions: noncurrentSchema.default({
+    transitions: [{ storageClass: 'GLACIER', afterDays: 30 }],
+    expireAfterDays: 365,
+  }),
+  objectLock: objectLockSchema.default({ mode: 'GOVERNANCE', defaultRetentionDays: 7 }),
+  replication: replicationSchema.default({ replicationTimeControl: true, metrics: true }),
+  accessLogs: accessLogsSchema.default({ retentionDays: 365 }),
+  /** Days after which S3 aborts an incomplete multipart upload and frees its parts. */
+  abortIncompleteUploadsAfterDays: z.number().int().min(1).default(7),
+};
+
+type Issue = { path: (string | number)[]; message: string };
+
+/** Checks of one transition list; errors are S3's own rules, warnings cost money. */
+export function checkTransitions(
+  transitions: readonly TransitionConfig[],
+  expireAfterDays: number,
+  path: (string | number)[],
+): { errors: Issue[]; warnings: Issue[] } {
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
+  transitions.forEach((transition, index) => {
+    const here = [...path, 'transitions', index];
+    if (THIRTY_DAY_CLASSES.has(transition.storageClass) && transition.afterDays < 30) {
+      errors.push({
+        path: [...here, 'afterDays'],
+        message: `S3 does not transition to ${transition.storageClass} before day 30 (got ${transition.afterDays})`,
+      });
+    }
+    const previous = transitions[index - 1];
+    if (previous) {
+      if (transition.afterDays <= previous.afterDays) {
+        errors.push({
+          path: [...here, 'afterDays'],
+          message: `must be after the previous transition (${previous.storageClass} at day ${previous.afterDays})`,
+        });
+      } else if (
+        NEXT_TRANSITION_GAP_CLASSES.has(previous.storageClass) &&
+        transition.afterDays - previous.afterDays < 30
+      ) {
+        errors.push({
+          path: [...here, 'afterDays'],
+          message: `S3 requires 30 days in ${previous.storageClass} (day ${previous.afterDays}) before the next transition (got day ${transition.afterDays})`,
+        });
+      }
+    }
+    const leaves = transitions[index + 1]?.afterDays ?? expireAfterDays;
+    const held = leaves - transition.afterDays;
+    const minimum = MIN_STORAGE_DAYS[transition.storageClass];
+    if (held < minimum) {
+      warnings.push({
+        path: here,
+        message: `${transition.storageClass} bills at least ${minimum} days but objects stay ${held} days (day ${transition.afterDays} to ${leaves}); S3 charges the difference`,
+      });
+    }
+  });
+  const seen = new Set<TransitionStorageClass>();
+  transitions.forEach((transition, index) => {
+    if (seen.has(transition.storageClass)) {
+      errors.push({
+        path: [...path, 'transitions', index, 'storageClass'],
+        message: `${transition.storageClass} appears twice`,
+      });
+    }
+    seen.add(transition.storageClass);
+  });
+  const last = transitions[transitions.length - 1];
+  if (last && expireAfterDays <= last.afterDays) {
+    errors.push({
+      path,
+      message: `expiration (day ${expireAfterDays}) must be after the last transition (${last.storageClass} at day ${last.afterDays})`,
+    });
+  }
+  return { errors, warnings };
+}
+
+/** A schema's cross-field rules: the errors fail synth, the warnings are printed. */
+export function crossFieldIssues(config: BaseConfig): { errors: Issue[]; warnings: Issue[] } {
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
+  if (config.drRegion === config.primaryRegion) {
+    errors.push({
+      path: ['drRegion'],
+      message: `must differ from primaryRegion (both are '${config.primaryRegion}'): a replica in the same region does not survive a regional outage`,
+    });
+  }
+  if (config.replication.replicationTimeControl && !config.replication.metrics) {
+    errors.push({
+      path: ['replication', 'metrics'],
+      message: 'must be true while replication.replicationTimeControl is true (S3 requires metrics for RTC)',
+    });
+  }
+  const tierEntries = Object.entries(config.tiers);
+  if (tierEntries.length === 0) {
+    errors.push({ path: ['tiers'], message: 'at least one tier is required' });
+  }
+  for (const [name, tier] of tierEntries) {
+    const result = checkTransitions(tier.transitions, tier.retentionDays, ['tiers', name]);
+    result.errors.forEach((issue) =>
+      errors.push(
+        issue.path.length === 2 ? { path: [...issue.path, 'retentionDays'], message: issue.message } : issue,
+      ),
+    );
+    warnings.push(...result.warnings);
+  }
+  const noncurrent = checkTransitions(
+    config.noncurrentVersions.transitions,
+    config.noncurrentVersions.expireAfterDays,
+    ['noncurrentVersions'],
+  );
+  noncurrent.errors.forEach((issue) =>
+    errors.push(
+      issue.path.length === 1 ? { path: [...issue.path, 'expireAfterDays'], message: issue.message } : issue,
+    ),
+  );
+  warnings.push(...noncurrent.warnings);
+
+  const shortest = tierEntries.reduce<[string, number] | undefined>(
+    (found, [name, tier]) => (!found || tier.retentionDays < found[1] ? [name, tier.retentionDays] : found),
+    undefined,
+  );
+  if (shortest && config.objectLock.defaultRetentionDays > shortest[1]) {
+    errors.push({
+      path: ['objectLock', 'defaultRetentionDays'],
+      message: `${config.objectLock.defaultRetentionDays} days is longer than the shortest tier's retention (tiers.${shortest[0]}.retentionDays = ${shortest[1]}): those backups could not expire when their tier says`,
+    });
+  }
+  return { errors, warnings };
+}
+
+export const baseConfigSchema = z.strictObject(baseConfigShape);
+export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -1,0 +1,116 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { TransitionConfig } from '../config/schema';
+
+/** One lifecycle tier: objects under `<name>/` move through `transitions` and expire after `retention`. */
+export interface BackupTierLifecycle {
+  readonly name: string;
+  readonly retention: Duration;
+  readonly transitions: readonly TransitionConfig[];
+}
+
+export interface NoncurrentVersionLifecycle {
+  readonly transitions: readonly TransitionConfig[];
+  readonly expireAfter: Duration;
+}
+
+export interface BackupBucketProps {
+  /** Tiers, each with its prefix rule. */
+  readonly tiers: readonly BackupTierLifecycle[];
+  /** What happens to versions once they are no longer current. */
+  readonly noncurrentVersions: NoncurrentVersionLifecycle;
+  /** Default Object Lock retention every new object version gets. */
+  readonly objectLockRetention: s3.ObjectLockRetention;
+  /** Where server access logs go. */
+  readonly accessLogBucket: s3.IBucket;
+  /**
+   * Days after which incomplete multipart uploads are aborted.
+   * @default - 7 days
+   */
+  readonly abortIncompleteUploadsAfter?: Duration;
+  /**
+   * Physical bucket name; only for a bucket other stacks must find by name (the replica).
+   * @default - CloudFormation generates the name
+   */
+  readonly bucketName?: string;
+  /**
+   * Alias of the bucket's KMS key; only where the alias is a contract (replication targets it).
+   * @default - no alias
+   */
+  readonly keyAlias?: string;
+  /** What the bucket holds, for the key's description. */
+  readonly description: string;
+}
+
+/**
+ * The bucket backups live in, with its customer-managed key: versioned, SSE-KMS with Bucket
+ * Keys, public access blocked, TLS-only, access-logged, tiered by lifecycle and locked with
+ * Object Lock so that nobody, a compromised job role included, can delete or overwrite a
+ * backup inside its retention.
+ */
+export class BackupBucket extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: BackupBucketProps) {
+    super(scope, id);
+    if (props.tiers.length === 0) {
+      throw new Error('BackupBucket tiers: at least one tier is required');
+    }
+    for (const tier of props.tiers) {
+      if (!/^[a-z][a-z0-9-]*$/.test(tier.name)) {
+        throw new Error(`BackupBucket tiers: '${tier.name}' is not a valid tier name (lowercase letters, digits, hyphens)`);
+      }
+    }
+
+    this.key = new kms.Key(this, 'Key', {
+      description: `Encrypts ${props.description}`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      ...(props.keyAlias ? { alias: props.keyAlias } : {}),
+    });
+
+    const abortAfter = props.abortIncompleteUploadsAfter ?? Duration.days(7);
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      ...(props.bucketName ? { bucketName: props.bucketName } : {}),
+      versioned: true,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'backup-bucket/',
+      objectLockEnabled: true,
+      objectLockDefaultRetention: props.objectLockRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        ...props.tiers.map(
+          (tier): s3.LifecycleRule => ({
+            id: `tier-${tier.name}`,
+            prefix: `${tier.name}/`,
+            expiration: tier.retention,
+            transitions: tier.transitions.map((transition) => ({
+              storageClass: new s3.StorageClass(transition.storageClass),
+              transitionAfter: Duration.days(transition.afterDays),
+            })),
+          }),
+        ),
+        {
+          id: 'noncurrent-versions',
+          noncurrentVersionTransitions: props.noncurrentVersions.transitions.map((transition) => ({
+            storageClass: new s3.StorageClass(transition.storageClass),
+            transitionAfter: Duration.days(transition.afterDays),
+          })),
+          noncurrentVersionExpiration: props.noncurrentVersions.expireAfter,
+        },
+        { id: 'expired-delete-markers', expiredObjectDeleteMarker: true },
+        { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: abortAfter },
+      ],
+    });
+  }
+}

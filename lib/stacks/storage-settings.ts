@@ -1,0 +1,20 @@
+import { Duration } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { BackupKitConfig } from '../config/config';
+import type { BackupTierLifecycle } from '../constructs/backup-bucket';
+
+/** The config's tiers as the lifecycle the primary and replica buckets share. */
+export function tierLifecycles(config: BackupKitConfig): BackupTierLifecycle[] {
+  return Object.entries(config.tiers).map(([name, tier]) => ({
+    name,
+    retention: Duration.days(tier.retentionDays),
+    transitions: tier.transitions,
+  }));
+}
+
+export function objectLockRetention(config: BackupKitConfig): s3.ObjectLockRetention {
+  const days = Duration.days(config.objectLock.defaultRetentionDays);
+  return config.objectLock.mode === 'COMPLIANCE'
+    ? s3.ObjectLockRetention.compliance(days)
+    : s3.ObjectLockRetention.governance(days);
+}

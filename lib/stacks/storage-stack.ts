@@ -1,0 +1,46 @@
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { BackupKitConfig } from '../config/config';
+import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { BackupBucket } from '../constructs/backup-bucket';
+import { BackupReplication } from '../constructs/backup-replication';
+import { replicaBucketName, replicaKeyAliasName } from '../naming';
+import { objectLockRetention, tierLifecycles } from './storage-settings';
+
+export interface StorageStackProps extends StackProps {
+  readonly config: BackupKitConfig;
+}
+
+/** The primary region's stateful part: the backup bucket, its key, access logs, replication. */
+export class StorageStack extends Stack {
+  readonly backups: BackupBucket;
+  readonly replication: BackupReplication;
+
+  constructor(scope: Construct, id: string, props: StorageStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const accessLogs = new AccessLogBucket(this, 'AccessLogs', {
+      retention: Duration.days(config.accessLogs.retentionDays),
+    });
+    this.backups = new BackupBucket(this, 'Backups', {
+      description: `backups of ${config.prefix}`,
+      tiers: tierLifecycles(config),
+      noncurrentVersions: {
+        transitions: config.noncurrentVersions.transitions,
+        expireAfter: Duration.days(config.noncurrentVersions.expireAfterDays),
+      },
+      objectLockRetention: objectLockRetention(config),
+      accessLogBucket: accessLogs.bucket,
+      abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
+    });
+    this.replication = new BackupReplication(this, 'Replication', {
+      source: this.backups.bucket,
+      sourceKey: this.backups.key,
+      destinationBucketName: replicaBucketName(config.prefix, config.drRegion),
+      destinationRegion: config.drRegion,
+      destinationKeyAlias: replicaKeyAliasName(config.prefix),
+      replicationTimeControl: config.replication.replicationTimeControl,
+      metrics: config.replication.metrics,
+    });
+  }
+}
