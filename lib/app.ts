@@ -1,12 +1,14 @@
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
+import { JobsStack } from './stacks/jobs-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { StorageStack } from './stacks/storage-stack';
 
 export interface BackupKitStacks {
   readonly storage: StorageStack;
   readonly replicaStorage: ReplicaStorageStack;
+  readonly jobs: JobsStack;
 }
 
 export interface BuildAppOptions {
@@ -36,6 +38,13 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   });
   // Replication targets the replica bucket, which must exist first.
   storage.addStackDependency(replicaStorage);
+  const jobs = new JobsStack(app, `${config.prefix}-jobs`, {
+    env: { account, region: config.primaryRegion },
+    description: `backup-kit ${config.prefix}: backup, verify, restore and drill jobs, alarms, dashboard`,
+    config,
+    backupBucket: storage.backups.bucket,
+    backupKey: storage.backups.key,
+  });
 
   Tags.of(app).add('app', 'backup-kit');
   Tags.of(app).add('backup-kit:prefix', config.prefix);
@@ -45,5 +54,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage };
+  return { storage, replicaStorage, jobs };
 }

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/**
+ * The manifest the backup scripts write beside each backup, last and only on success
+ * (`<key>.manifest.json`). A backup without one is incomplete by definition. The scripts
+ * write exactly this shape; the verifier, restores and drills read it through this schema.
+ */
+export const BACKUP_KINDS = ['postgres', 'mysql', 'sqlite', 'files'] as const;
+export type BackupKind = (typeof BACKUP_KINDS)[number];
+
+/** Dump format inside the compressed stream, by kind. */
+export const FORMAT_BY_KIND = {
+  postgres: 'pg_custom',
+  mysql: 'mysql_sql',
+  sqlite: 'sqlite',
+  files: 'tar',
+} as const satisfies Record<BackupKind, string>;
+
+/** Object key extension by kind (all gzip-compressed). */
+export const EXTENSION_BY_KIND = {
+  postgres: 'pgdump.gz',
+  mysql: 'sql.gz',
+  sqlite: 'sqlite.gz',
+  files: 'tar.gz',
+} as const satisfies Record<BackupKind, string>;
+
+export const MANIFEST_SUFFIX = '.manifest.json';
+export const VERIFICATION_SUFFIX = '.verification.json';
+
+export const manifestSchema = z.object({
+  manifestVersion: z.literal(1),
+  target: z.string().min(1),
+  kind: z.enum(BACKUP_KINDS),
+  tier: z.string().min(1),
+  /** EC2 instance ID (or host name outside EC2) that took the backup. */
+  instance: z.string().min(1),
+  bucket: z.string().min(1),
+  /** Key of the backup object this manifest describes. */
+  key: z.string().min(1),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  /** Bytes of the stored (compressed) object. */
+  bytes: z.number().int().nonnegative(),
+  /** SHA-256 (hex) of the stored (compressed) object. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  compression: z.literal('gzip'),
+  format: z.enum(['pg_custom', 'mysql_sql', 'sqlite', 'tar']),
+  /** Object Lock retain-until date set on the object. */
+  retainUntil: z.iso.datetime(),
+  /** Versions of the tools that made the backup (pg_dump, mysqldump, sqlite3, tar, gzip, aws). */
+  tools: z.record(z.string(), z.string()),
+  /** Databases: table count and per-table row counts (as counted when the dump started). */
+  database: z
+    .object({
+      tableCount: z.number().int().nonnegative(),
+      rowCounts: z.record(z.string(), z.number().int().nonnegative()),
+    })
+    .optional(),
+  /** Files: regular files in the archive and their total size. */
+  files: z
+    .object({
+      fileCount: z.number().int().nonnegative(),
+      totalBytes: z.number().int().nonnegative(),
+    })
+    .optional(),
+});
+export type BackupManifest = z.infer<typeof manifestSchema>;
+
+/** `<tier>/<target>/YYYY/MM/DD/<target>_<YYYYMMDDTHHMMSSZ>.<ext>` */
+export function backupKey(tier: string, target: string, kind: BackupKind, at: Date): string {
+  const iso = at.toISOString();
+  const [yyyy, mm, dd] = [iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10)];
+  const stamp = iso.replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return `${tier}/${target}/${yyyy}/${mm}/${dd}/${target}_${stamp}.${EXTENSION_BY_KIND[kind]}`;
+}
+
+export function manifestKeyFor(backupObjectKey: string): string {
+  return `${backupObjectKey}${MANIFEST_SUFFIX}`;
+}
+
+export function verificationKeyFor(backupObjectKey: string): string {
+  return `${backupObjectKey}${VERIFICATION_SUFFIX}`;
+}
+
+/** True for the backup objects themselves (not their manifests or verdicts). */
+export function isBackupObjectKey(key: string): boolean {
+  return Object.values(EXTENSION_BY_KIND).some((ext) => key.endsWith(`.${ext}`));
+}

@@ -1,0 +1,19 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/**
+ * One logger and one metrics instance per function, built at module scope by the handler.
+ * Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE,
+ * which the house function sets.
+ */
+export function createLogger(): Logger {
+  return new Logger();
+}
+
+export function createMetrics(): Metrics {
+  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BackupKit' });
+}
+
+export { MetricUnit } from '@aws-lambda-powertools/metrics';
+export type { Logger } from '@aws-lambda-powertools/logger';
+export type { Metrics } from '@aws-lambda-powertools/metrics';

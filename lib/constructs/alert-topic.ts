@@ -1,0 +1,36 @@
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+export interface AlertTopicProps {
+  /** Key that encrypts messages at rest. */
+  readonly key: kms.IKey;
+  /**
+   * E-mail addresses subscribed to the topic; each confirms once by e-mail.
+   * @default - no subscriptions (add them in the console or later)
+   */
+  readonly emails?: readonly string[];
+}
+
+/** The topic every job alerts on: KMS-encrypted, TLS-only, with the config's e-mail subscriptions. */
+export class AlertTopic extends Construct {
+  readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: AlertTopicProps) {
+    super(scope, id);
+    for (const email of props.emails ?? []) {
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+        throw new Error(`AlertTopic emails: '${email}' is not an e-mail address`);
+      }
+    }
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'Backup kit alerts',
+      masterKey: props.key,
+      enforceSSL: true,
+    });
+    for (const email of props.emails ?? []) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { BackupKitConfig } from '../config/config';
+import { AlertTopic } from '../constructs/alert-topic';
+import { OpsKey } from '../constructs/ops-key';
+
+export interface JobsStackProps extends StackProps {
+  readonly config: BackupKitConfig;
+  /** The primary backup bucket. */
+  readonly backupBucket: s3.IBucket;
+  /** The primary backup bucket's key. */
+  readonly backupKey: kms.IKey;
+}
+
+/**
+ * The primary region's stateless part: every job, schedule, alarm and the dashboard. It can be
+ * destroyed and redeployed freely; backups live in the storage stacks.
+ */
+export class JobsStack extends Stack {
+  readonly opsKey: OpsKey;
+  readonly alerts: AlertTopic;
+
+  constructor(scope: Construct, id: string, props: JobsStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.opsKey = new OpsKey(this, 'OpsKey');
+    this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
+  }
+}

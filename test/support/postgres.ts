@@ -1,0 +1,80 @@
+import type { ChildProcess } from 'node:child_process';
+import { chownSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, removeDir, run, scratchDir, startDetached, stopProcess, waitFor } from './processes';
+
+const PG_BIN = process.env.PG_BIN ?? findPgBin();
+
+function findPgBin(): string {
+  for (const version of ['17', '16', '15', '14']) {
+    try {
+      run('test', ['-x', `/usr/lib/postgresql/${version}/bin/postgres`]);
+      return `/usr/lib/postgresql/${version}/bin`;
+    } catch {
+      // try the next version
+    }
+  }
+  return '/usr/lib/postgresql/15/bin';
+}
+
+/** PostgreSQL refuses to run as root; as root the server runs as the `postgres` user. */
+function asServerUser(command: string, args: readonly string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, [...args]];
+}
+
+/** A throwaway PostgreSQL server in a temp directory on loopback, with password auth. */
+export class PostgresServer {
+  private constructor(
+    readonly port: number,
+    readonly user: string,
+    readonly password: string,
+    private readonly dir: string,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(): Promise<PostgresServer> {
+    const dir = scratchDir('pg');
+    const data = join(dir, 'data');
+    const password = 'test-password-123';
+    const pwfile = join(dir, 'pwfile');
+    writeFileSync(pwfile, `${password}\n`);
+    if (process.getuid?.() === 0) {
+      const { uid, gid } = { uid: Number(run('id', ['-u', 'postgres']).trim()), gid: Number(run('id', ['-g', 'postgres']).trim()) };
+      chownSync(dir, uid, gid);
+      chownSync(pwfile, uid, gid);
+    }
+    const [initCmd, initArgs] = asServerUser(`${PG_BIN}/initdb`, ['-D', data, '-U', 'backup', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
+    run(initCmd, initArgs);
+    const port = await freePort();
+    const [cmd, args] = asServerUser(`${PG_BIN}/postgres`, ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off']);
+    const child = startDetached(cmd, args);
+    const server = new PostgresServer(port, 'backup', password, dir, child);
+    await waitFor('postgres to accept connections', () => {
+      try {
+        run(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(port)]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return server;
+  }
+
+  /** Environment for psql/pg_dump against this server. */
+  env(database = 'postgres'): NodeJS.ProcessEnv {
+    return { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(this.port), PGUSER: this.user, PGPASSWORD: this.password, PGDATABASE: database };
+  }
+
+  psql(database: string, sql: string): string {
+    return run('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], { env: this.env(database) });
+  }
+
+  createDatabase(name: string): void {
+    this.psql('postgres', `CREATE DATABASE "${name}"`);
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.child);
+    removeDir(this.dir);
+  }
+}
