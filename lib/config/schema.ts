@@ -16,11 +16,11 @@ import {
 
 const regionSchema = z
   .string()
-  .refine(isAwsRegion, (value) => ({ message: `unknown AWS region '${value}'` }));
+  .refine(isAwsRegion, { error: (issue) => `unknown AWS region '${String(issue.input)}'` });
 
 const timeZoneSchema = z
   .string()
-  .refine(isIanaTimeZone, (value) => ({ message: `unknown IANA time zone '${value}' (e.g. 'UTC', 'Europe/Berlin')` }));
+  .refine(isIanaTimeZone, { error: (issue) => `unknown IANA time zone '${String(issue.input)}' (e.g. 'UTC', 'Europe/Berlin')` });
 
 /**
  * EventBridge Scheduler cron: `cron(minutes hours day-of-month month day-of-week year)`,
