@@ -283,7 +283,8 @@ async function checkReplica(deps: VerifyDeps, key: string, head: HeadObjectComma
   if (sourceStatus === 'FAILED') return { status: 'failed', detail: `S3 reports replication FAILED for this object (uploaded ${Math.round(minutes)} min ago)` };
   let replica: HeadObjectCommandOutput;
   try {
-    replica = await deps.replicaS3.send(new HeadObjectCommand({ Bucket: deps.replicaBucket, Key: key, ...(head.VersionId ? { VersionId: head.VersionId } : {}) }));
+    // By key: backup keys are written once, so the replica's current version is the copy.
+    replica = await deps.replicaS3.send(new HeadObjectCommand({ Bucket: deps.replicaBucket, Key: key }));
   } catch (error) {
     if (isNotFound(error)) {
       return { status: 'failed', detail: `no replica in s3://${deps.replicaBucket} ${Math.round(minutes)} min after upload (source replication status ${sourceStatus ?? 'not reported'})` };
