@@ -3,8 +3,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
+import { tierMaxAgeHours } from '../config/sections/verification';
 import { AlertTopic } from '../constructs/alert-topic';
+import { BackupVerification } from '../constructs/backup-verification';
+import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
+import { Monitoring } from '../constructs/monitoring';
 import { OpsKey } from '../constructs/ops-key';
+import { replicaBucketName } from '../naming';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -21,11 +26,53 @@ export interface JobsStackProps extends StackProps {
 export class JobsStack extends Stack {
   readonly opsKey: OpsKey;
   readonly alerts: AlertTopic;
+  readonly monitoring: Monitoring;
+  readonly verification: BackupVerification;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
     const { config } = props;
     this.opsKey = new OpsKey(this, 'OpsKey');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
+    this.monitoring = new Monitoring(this, 'Monitoring', { alertTopic: this.alerts.topic, dashboardName: `${config.prefix}-backups` });
+    const replicaBucket = replicaBucketName(config.prefix, config.drRegion);
+
+    const tierAges = Object.fromEntries(
+      Object.keys(config.tiers).flatMap((tier) => {
+        const hours = tierMaxAgeHours(config, tier);
+        return hours === undefined ? [] : [[tier, hours] as const];
+      }),
+    );
+    this.verification = new BackupVerification(this, 'Verification', {
+      bucket: props.backupBucket,
+      backupKey: props.backupKey,
+      replicaBucketName: replicaBucket,
+      replicaRegion: config.drRegion,
+      opsKey: this.opsKey.key,
+      alertTopic: this.alerts.topic,
+      timeZone: config.timeZone,
+      schedule: config.verification.schedule,
+      workerMemoryMiB: config.verification.workerMemoryMiB,
+      maxConcurrency: config.verification.maxConcurrency,
+      settings: {
+        tierMaxAgeHours: tierAges,
+        sizeAnomaly: config.verification.sizeAnomaly,
+        replicationAllowanceMinutes: config.verification.replicationAllowanceMinutes,
+        sqliteIntegrityCheckMaxBytes: config.verification.sqliteIntegrityCheckMaxMiB * 2 ** 20,
+        maxObjectBytes: Math.floor(config.verification.maxObjectGiB * 2 ** 30),
+      },
+    });
+    this.monitoring.addLambda(this.verification.planner.function, 'verify planner');
+    this.monitoring.addLambda(this.verification.worker.function, 'verify worker');
+    this.monitoring.addDeadLetterQueue(this.verification.deadLetterQueue, 'verify worker');
+    this.monitoring.addDeadLetterQueue(this.verification.scheduleDeadLetterQueue, 'verify schedules');
+    for (const [tier, hours] of Object.entries(tierAges)) this.monitoring.addTier(tier, hours);
+    if (config.replication.metrics) {
+      this.monitoring.addReplication({
+        sourceBucketName: props.backupBucket.bucketName,
+        destinationBucketName: replicaBucket,
+        ruleId: REPLICATION_RULE_ID,
+      });
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import initSqlJs from 'sql.js';
 import type { BackupManifest } from '../../shared/manifest';
@@ -20,7 +21,7 @@ let sqlJs: Promise<SqlJs> | undefined;
 function locateSqlJsFile(file: string): string {
   const bundled = join(__dirname, file);
   if (existsSync(bundled)) return bundled;
-  return join(dirname(require.resolve('sql.js')), file);
+  return join(dirname(createRequire(__filename).resolve('sql.js')), file);
 }
 
 function loadSqlJs(): Promise<SqlJs> {
