@@ -2,14 +2,15 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TEST_SETTINGS } from './helpers';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import './handler-env';
+import { handler as plannerHandler } from '../../lambda/verify/planner-handler';
+import { handler as workerHandler } from '../../lambda/verify/worker-handler';
 
 const s3Mock = mockClient(S3Client);
 const sqsMock = mockClient(SQSClient);
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-let worker: Handler;
-let planner: (event: unknown) => Promise<unknown>;
+const worker = workerHandler;
+const planner = plannerHandler;
 const context = { getRemainingTimeInMillis: () => 900_000 } as Context;
 const KEY = 'daily/app/2026/03/10/app_20260310T020000Z.pgdump.gz';
 
@@ -17,22 +18,6 @@ const sqsEvent = (...bodies: string[]): SQSEvent => ({
   Records: bodies.map((body, index) => ({ messageId: `m${index}`, body }) as SQSEvent['Records'][number]),
 });
 
-beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    REPLICA_REGION: 'eu-central-1',
-    BACKUP_BUCKET: 'backups',
-    REPLICA_BUCKET: 'replica',
-    BACKUP_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/k',
-    ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:alerts',
-    VERIFY_SETTINGS: JSON.stringify(TEST_SETTINGS),
-    VERIFY_QUEUE_URL: 'https://sqs/verify',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
-  worker = (await import('../../lambda/verify/worker-handler')).handler as Handler;
-  planner = (await import('../../lambda/verify/planner-handler')).handler as (event: unknown) => Promise<unknown>;
-});
 beforeEach(() => {
   s3Mock.reset();
   sqsMock.reset();
