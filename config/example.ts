@@ -11,4 +11,14 @@ export const exampleConfig: BackupKitConfigInput = {
   drRegion: 'eu-central-1',
   alertEmails: ['oncall@example.com'],
   timeZone: 'UTC',
+  verification: {
+    schedule: 'cron(0 5 * * ? *)',
+    maxAgeHours: 26,
+    // Weekly and monthly tiers derive 8 and 32 days from their schedules; override per tier here.
+    tierMaxAgeHours: { weekly: 192 },
+    sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: true },
+    replicationAllowanceMinutes: 30,
+    sqliteIntegrityCheckMaxMiB: 128,
+    maxConcurrency: 10,
+  },
 };
