@@ -10,7 +10,7 @@ let handler: typeof import('../../lambda/rds-restore/handler').handler;
 
 beforeAll(async () => {
   stubFunctionEnvironment();
-  ({ handler } = await import('../../lambda/rds-restore/handler'));
+  ({ handler } = await import('../../lambda/rds-restore/handler.js'));
 });
 
 beforeEach(() => {

@@ -13,7 +13,7 @@ let RestoreFailedError: typeof import('../../lambda/rds-restore/handler').Restor
 
 beforeAll(async () => {
   stubFunctionEnvironment();
-  ({ handler, RestoreFailedError } = await import('../../lambda/rds-restore/handler'));
+  ({ handler, RestoreFailedError } = await import('../../lambda/rds-restore/handler.js'));
 });
 
 beforeEach(() => {
