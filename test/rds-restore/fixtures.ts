@@ -128,3 +128,47 @@ export function expectNoMutatingCalls(...mocks: AwsClientStub<rdsSdk.RDSClient>[
     }
   }
 }
+
+/** Completion fixtures: the alert topic, a restored instance and the RDS events about it. */
+export const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:backup-kit-alerts';
+export const TARGET = 'orders-db-pitr-202611211406';
+export const RESTORE_TAGS = {
+  'restored-from': 'orders-db',
+  'restore-time': '2026-11-21T14:06:00Z',
+  'restore-point': '2026-11-21T14:06:00Z',
+  'requested-by': 'jane',
+  'restore-requested-at': '2026-11-21T14:20:07Z',
+  'restore-request-id': 'req-42',
+};
+
+export function rdsEvent(identifier = TARGET, overrides: { region?: string; eventId?: string; time?: string; message?: string } = {}) {
+  return {
+    version: '0',
+    id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+    'detail-type': 'RDS DB Instance Event',
+    source: 'aws.rds',
+    account: '111122223333',
+    time: overrides.time ?? '2026-11-21T14:58:02Z',
+    region: overrides.region ?? PRIMARY,
+    resources: [`arn:aws:rds:${overrides.region ?? PRIMARY}:111122223333:db:${identifier}`],
+    detail: {
+      EventCategories: ['restoration'],
+      SourceType: 'DB_INSTANCE',
+      SourceArn: `arn:aws:rds:${overrides.region ?? PRIMARY}:111122223333:db:${identifier}`,
+      Date: '2026-11-21T14:58:02.113Z',
+      Message: overrides.message ?? `Restored from DB instance orders-db to ${identifier}`,
+      SourceIdentifier: identifier,
+      EventID: overrides.eventId ?? 'RDS-EVENT-0019',
+    },
+  };
+}
+
+export function available(overrides: Partial<DBInstance> = {}, tags: Record<string, string> = RESTORE_TAGS): DBInstance {
+  return restoredInstance(TARGET, tags, {
+    DBInstanceStatus: 'available',
+    Endpoint: { Address: `${TARGET}.abcdefghijkl.eu-west-1.rds.amazonaws.com`, Port: 5432 },
+    InstanceCreateTime: new Date('2026-11-21T14:57:37Z'),
+    ...overrides,
+  });
+}
+
