@@ -2,6 +2,7 @@ import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
 import { JobsStack } from './stacks/jobs-stack';
+import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -9,6 +10,8 @@ export interface BackupKitStacks {
   readonly storage: StorageStack;
   readonly replicaStorage: ReplicaStorageStack;
   readonly jobs: JobsStack;
+  /** DR-region forwarding of RDS restore events; only when an RDS instance replicates its backups there. */
+  readonly rdsRestoreDr?: RdsRestoreDrStack;
 }
 
 export interface BuildAppOptions {
@@ -63,6 +66,16 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
   });
+  const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
+  const rdsRestoreDr =
+    drRestorable.length > 0
+      ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {
+          env: { account, region: config.drRegion },
+          description: `backup-kit ${config.prefix}: forwards RDS restore events from the DR region to the primary`,
+          sourceIdentifiers: drRestorable,
+          primaryRegion: config.primaryRegion,
+        })
+      : undefined;
 
   Tags.of(app).add('app', 'backup-kit');
   Tags.of(app).add('backup-kit:prefix', config.prefix);
@@ -72,5 +85,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage, jobs };
+  return { storage, replicaStorage, jobs, rdsRestoreDr };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
 import { verificationConfigShape, verificationIssues } from './sections/verification';
+import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -9,6 +10,7 @@ import { verificationConfigShape, verificationIssues } from './sections/verifica
 export const configSchema = z.strictObject({
   ...baseConfigShape,
   ...verificationConfigShape,
+  ...rdsConfigShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -22,7 +24,12 @@ export interface ConfigIssue {
 
 type CrossFieldCheck = (config: BackupKitConfig) => { errors: ConfigIssue[]; warnings: ConfigIssue[] };
 
-const CHECKS: readonly CrossFieldCheck[] = [(config) => crossFieldIssues(config as BaseConfig), verificationIssues];
+// One entry per line: sections are added independently.
+const CHECKS: readonly CrossFieldCheck[] = [
+  (config) => crossFieldIssues(config as BaseConfig),
+  verificationIssues,
+  rdsConfigIssues,
+];
 
 /** Invalid config: the message lists every field at fault and why. */
 export class ConfigError extends Error {
