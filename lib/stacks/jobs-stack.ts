@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AlertTopic } from '../constructs/alert-topic';
 import { OpsKey } from '../constructs/ops-key';
+import { S3VersionRestore } from '../constructs/s3-version-restore';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -27,5 +28,11 @@ export class JobsStack extends Stack {
     const { config } = props;
     this.opsKey = new OpsKey(this, 'OpsKey');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
+    if (config.mediaBuckets.length > 0) {
+      new S3VersionRestore(this, 'S3VersionRestore', {
+        mediaBuckets: S3VersionRestore.bucketsFromConfig(this, config.mediaBuckets, config.primaryRegion),
+        logKey: this.opsKey.key,
+      });
+    }
   }
 }
