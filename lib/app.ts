@@ -21,8 +21,26 @@ export interface BuildAppOptions {
   readonly nag?: boolean;
 }
 
+/**
+ * Feature flags the app's constructs are written for. They are also in cdk.json; setting them
+ * here keeps an App built elsewhere (tests, another entry point) synthesizing the same templates.
+ */
+const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {
+  '@aws-cdk/aws-iam:minimizePolicies': true,
+  '@aws-cdk/aws-s3:createDefaultLoggingPolicy': true,
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-kms:aliasNameRef': true,
+  '@aws-cdk/aws-lambda-nodejs:useLatestRuntimeVersion': true,
+  '@aws-cdk/aws-sns:enforceSslByDefault': true,
+  '@aws-cdk/aws-sqs:enforceSslByDefault': true,
+  '@aws-cdk/aws-s3:publicAccessBlockedByDefault': true,
+};
+
 /** Composes every stack of the app from a validated config. */
 export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOptions = {}): BackupKitStacks {
+  for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
+    if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
+  }
   const account = config.account;
   const replicaStorage = new ReplicaStorageStack(app, `${config.prefix}-storage-dr`, {
     env: { account, region: config.drRegion },
