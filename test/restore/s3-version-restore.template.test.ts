@@ -1,18 +1,13 @@
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
-import { buildApp } from '../../lib/app';
 import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { buildTestApp } from '../foundation/app-fixture';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 function jobsTemplate(overrides: Partial<BackupKitConfigInput>): Template {
-  const { config } = loadConfig({ ...exampleConfig, ...overrides });
-  const context = { 'aws:cdk:bundling-stacks': [], ...(JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: object }).context };
-  const stacks = buildApp(new App({ context }), config, { nag: false });
-  return Template.fromStack(stacks.jobs);
+  return Template.fromStack(buildTestApp(overrides).stacks.jobs);
 }
 
 const objectArn = (path: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${path}`]] });

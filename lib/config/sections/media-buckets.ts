@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isAwsRegion } from '../regions';
+import { regionSchema } from '../schema';
 
 /**
  * Versioned S3 buckets the team keeps media in (photos, uploads, videos). The S3 version
@@ -19,12 +19,7 @@ const mediaBucketSchema = z.strictObject({
    * Region the bucket lives in.
    * Omit for the primary region.
    */
-  region: z
-    .string()
-    .superRefine((value, ctx) => {
-      if (!isAwsRegion(value)) ctx.addIssue({ code: 'custom', message: `unknown AWS region '${value}'` });
-    })
-    .optional(),
+  region: regionSchema.optional(),
   /**
    * The customer-managed KMS key the bucket's objects are encrypted with (SSE-KMS). Given, the
    * job may decrypt the old versions and encrypts the restored copies with it; omit for buckets
