@@ -38,4 +38,11 @@ export const exampleConfig: BackupKitConfigInput = {
       },
     ],
   },
+  mediaBuckets: [
+    {
+      bucket: 'example-team-media',
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      allowedPrefixes: ['photos/', 'uploads/'],
+    },
+  ],
 };

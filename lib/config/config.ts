@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
 import { verificationConfigShape, verificationIssues } from './sections/verification';
 import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
+import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -11,6 +12,7 @@ export const configSchema = z.strictObject({
   ...baseConfigShape,
   ...verificationConfigShape,
   ...rdsConfigShape,
+  ...mediaBucketsShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -29,6 +31,7 @@ const CHECKS: readonly CrossFieldCheck[] = [
   (config) => crossFieldIssues(config as BaseConfig),
   verificationIssues,
   rdsConfigIssues,
+  mediaBucketsIssues,
 ];
 
 /** Invalid config: the message lists every field at fault and why. */
