@@ -9,7 +9,11 @@ import { BackupVerification } from '../constructs/backup-verification';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
 import { Monitoring } from '../constructs/monitoring';
 import { OpsKey } from '../constructs/ops-key';
+import { RdsBackupReplication } from '../constructs/rds-backup-replication';
+import { RdsRestore } from '../constructs/rds-restore';
+import { S3VersionRestore } from '../constructs/s3-version-restore';
 import { replicaBucketName } from '../naming';
+import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -26,8 +30,13 @@ export interface JobsStackProps extends StackProps {
 export class JobsStack extends Stack {
   readonly opsKey: OpsKey;
   readonly alerts: AlertTopic;
+  /** Alarms and the dashboard: every job registers its functions and queues here. */
   readonly monitoring: Monitoring;
   readonly verification: BackupVerification;
+  /** RDS point-in-time restore, when the config allowlists RDS instances. */
+  readonly rdsRestore?: RdsRestore;
+  /** Replication of RDS automated backups to the DR region, when the config asks for it. */
+  readonly rdsBackupReplication?: RdsBackupReplication;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -73,6 +82,28 @@ export class JobsStack extends Stack {
         destinationBucketName: replicaBucket,
         ruleId: REPLICATION_RULE_ID,
       });
+    }
+
+    if (config.rds.instances.length > 0) {
+      const sources = rdsRestoreSources(this, config);
+      this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+      this.monitoring.addLambda(this.rdsRestore.restoreFunction.function, 'rds restore');
+      this.monitoring.addLambda(this.rdsRestore.completionFunction.function, 'rds restore completion');
+      const replicated = rdsReplicatedInstances(sources, config);
+      if (replicated.length > 0) {
+        const replication = new RdsBackupReplication(this, 'RdsBackupReplication', { destinationRegion: config.drRegion, logKey: this.opsKey.key });
+        replicated.forEach((instance) => replication.addInstance(instance));
+        this.monitoring.addLambda(replication.handler.function, 'rds backup replication');
+        this.rdsBackupReplication = replication;
+      }
+    }
+
+    if (config.mediaBuckets.length > 0) {
+      const versionRestore = new S3VersionRestore(this, 'S3VersionRestore', {
+        mediaBuckets: S3VersionRestore.bucketsFromConfig(this, config.mediaBuckets, config.primaryRegion),
+        logKey: this.opsKey.key,
+      });
+      this.monitoring.addLambda(versionRestore.handler.function, 's3 version restore');
     }
   }
 }
