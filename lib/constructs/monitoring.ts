@@ -52,9 +52,16 @@ export interface AlarmSpec {
   readonly evaluationPeriods?: number;
   /** @default - all evaluation periods */
   readonly datapointsToAlarm?: number;
+  /**
+   * Also notify when the alarm returns to OK: for conditions that persist (age, a full queue).
+   * Event counts (a failed run) drop back to OK after a quiet period without anything having been
+   * fixed, so they notify only when they fire.
+   * @default false
+   */
+  readonly notifyOnRecovery?: boolean;
 }
 
-/** Makes alarms that notify the alert topic when they fire and when they recover. */
+/** Makes alarms that notify the alert topic when they fire (and, for lasting conditions, when they recover). */
 export class AlarmFactory {
   readonly alarms: cloudwatch.Alarm[] = [];
 
@@ -76,7 +83,7 @@ export class AlarmFactory {
     });
     const action = new actions.SnsAction(this.topic);
     alarm.addAlarmAction(action);
-    alarm.addOkAction(action);
+    if (spec.notifyOnRecovery) alarm.addOkAction(action);
     this.alarms.push(alarm);
     return alarm;
   }
@@ -186,6 +193,7 @@ export class Monitoring extends Construct {
       threshold: 0,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      notifyOnRecovery: true,
       description: `Job '${job}': its dead-letter queue is not empty, so some run was given up after its retries. Next step: read the messages in the queue (SQS console, Poll for messages) to see which target or backup, fix the cause, then re-run the job for it and purge the queue.`,
     });
     this.queueWidgets.push(new cloudwatch.GraphWidget({ title: `${job}: dead-letter messages`, left: [visible], width: 8 }));
@@ -263,6 +271,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      notifyOnRecovery: true,
       description: `Job 'replication' (rule ${props.ruleId}): objects take more than ${maxLatency.toSeconds()} s to reach the DR bucket. Next step: check BytesPendingReplication on the dashboard and the AWS Health Dashboard for S3 in both regions; a large backup burst clears by itself.`,
     });
     this.replicationWidgets = [
@@ -282,6 +291,7 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      notifyOnRecovery: true,
       description: `Job 'verify'. ${what} Next step: check the backup and verify schedules ran (EventBridge Scheduler), the last backup's Run Command and its verdict; take a manual backup and verify it with { "key": "<key>" }.`,
     });
   }

@@ -200,3 +200,14 @@ describe('the monitoring facade', () => {
     expect(body).toContain('alarm');
   });
 });
+
+describe('alarm notifications', () => {
+  it('GIVEN a lasting condition (age) WHEN it recovers THEN the topic hears it; GIVEN an event count (errors) THEN only when it fires', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    const age = alarms.find((alarm) => alarm.MetricName === 'HoursSinceLastVerifiedBackup');
+    const errors = alarms.find((alarm) => alarm.MetricName === 'Errors');
+    expect(age?.OKActions).toHaveLength(1);
+    expect(errors?.OKActions).toBeUndefined();
+    expect(errors?.AlarmActions).toHaveLength(1);
+  });
+});
