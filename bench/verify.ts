@@ -107,19 +107,28 @@ function timed(command: string, args: string[]): Measured {
 
 /** Child mode: verify one file and print the figures as JSON. */
 async function verifyOne(file: string): Promise<void> {
+  const peak = { heapUsedMiB: 0, externalMiB: 0 };
+  const sampler = setInterval(() => {
+    const usage = process.memoryUsage();
+    peak.heapUsedMiB = Math.max(peak.heapUsedMiB, usage.heapUsed / 2 ** 20);
+    peak.externalMiB = Math.max(peak.externalMiB, (usage.external + usage.arrayBuffers) / 2 ** 20);
+  }, 50);
   const started = process.hrtime.bigint();
   const inspector = inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } });
   const findings = await checkStream(createReadStream(file), inspector);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const problems = [findings.decompressionError, ...(findings.format?.problems ?? [])].filter(Boolean);
-  console.log(JSON.stringify({ bytes: findings.bytes, decompressedBytes: findings.decompressedBytes, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, problems, figures: findings.format?.figures }));
+  clearInterval(sampler);
+  console.log(JSON.stringify({ bytes: findings.bytes, decompressedBytes: findings.decompressedBytes, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, ...peak, problems, figures: findings.format?.figures }));
 }
 
-function verifyInChild(file: string): Measured & { problems: string[]; decompressedBytes: number; figures: Record<string, unknown> } {
+type ChildFigures = Measured & { problems: string[]; decompressedBytes: number; heapUsedMiB: number; externalMiB: number; figures: Record<string, unknown> };
+
+function verifyInChild(file: string): ChildFigures {
   const result = spawnSync(process.execPath, [...process.execArgv, __filename, '--verify', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`verify child failed: ${result.stderr}`);
   const line = result.stdout.trim().split('\n').pop() ?? '{}';
-  return JSON.parse(line) as Measured & { problems: string[]; decompressedBytes: number; figures: Record<string, unknown> };
+  return JSON.parse(line) as ChildFigures;
 }
 
 function option(name: string, fallback: number): number {
@@ -177,7 +186,10 @@ async function main(): Promise<void> {
         );
       }
       if (file.label === 'large') largestRate = rate(verify.seconds);
-      console.log(`${file.label}: verified ${verify.figures['tableDataEntries']} TABLE DATA entries, ${(verify.decompressedBytes / 2 ** 20).toFixed(0)} MiB decompressed`);
+      console.log(
+        `${file.label}: verified ${verify.figures['tableDataEntries']} TABLE DATA entries, ${(verify.decompressedBytes / 2 ** 20).toFixed(0)} MiB decompressed;` +
+          ` peak JS heap used ${verify.heapUsedMiB.toFixed(0)} MiB, peak buffers ${verify.externalMiB.toFixed(0)} MiB`,
+      );
     }
     console.log('');
     console.log(header);

@@ -99,7 +99,10 @@ export class SqliteInspector implements FormatInspector {
       if (rows.length !== 1 || rows[0] !== 'ok') {
         problems.push(`SQLite: PRAGMA integrity_check reports: ${rows.slice(0, 5).join('; ')}${rows.length > 5 ? ` (and ${rows.length - 5} more)` : ''}`);
       }
-      const tables = Number(db.exec("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")[0]?.values[0]?.[0] ?? 0);
+      // Counted as the backup script counts: not SQLite's own tables, not virtual ones.
+      const tables = Number(
+        db.exec("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL TABLE%'")[0]?.values[0]?.[0] ?? 0,
+      );
       figures.tables = tables;
       const expectedTables = this.manifest?.database?.tableCount;
       if (expectedTables !== undefined && tables !== expectedTables) {
