@@ -16,7 +16,7 @@ describe('verification config', () => {
       sqliteIntegrityCheckMaxMiB: 128,
       workerMemoryMiB: 1769,
       maxConcurrency: 10,
-      maxObjectGiB: 40,
+      maxObjectGiB: 16,
     });
   });
 

@@ -56,7 +56,7 @@ const verificationSchema = z.strictObject({
    * Largest stored (compressed) object one invocation verifies (GiB). Larger objects fail with a
    * clear reason instead of timing out: see docs/verification.md for the figure's origin.
    */
-  maxObjectGiB: z.number().min(0.001).default(40),
+  maxObjectGiB: z.number().min(0.001).default(16),
 });
 export type VerificationConfig = z.infer<typeof verificationSchema>;
 
