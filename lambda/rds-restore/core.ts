@@ -161,7 +161,7 @@ export async function restoreToPointInTime(
   const resolved: Resolved = { ...basis, source, restoreTimeTag, restorePoint, target };
 
   const tags = restoreTags(basis.sourceTags, resolved, requestedBy, invocation, warnings);
-  const plan = { ...basis.parameters, TargetDBInstanceIdentifier: target, Tags: tags, ...restorePointParameters(request) };
+  const plan = { TargetDBInstanceIdentifier: target, ...restorePointParameters(request), ...basis.parameters, Tags: tags };
   const answer = (outcome: RestoreOutcome, instanceTarget: string, status: string, summary: string, next: string[]): RestoreResult => ({
     outcome,
     summary,
@@ -517,10 +517,14 @@ function displayPlan(plan: RestoreDBInstanceToPointInTimeCommandInput): RestoreP
 }
 
 function inProgressNext(target: string, resolved: Resolved): string[] {
+  const settings =
+    resolved.regionRole === 'primary'
+      ? "It has the source's network (subnet group, security groups), parameter and option groups, port and encryption"
+      : `It is in the DR network from the config (subnet group ${resolved.source.dr?.subnetGroupName ?? '?'}), with the port and encryption of the replicated backups`;
   return [
     `RDS is creating ${target}; this usually takes 10-40 minutes, more for large databases or many logs to replay. Watch it: ${consoleLinks.rdsInstance(resolved.region, target)}`,
     'When it is available, the alert topic receives a message with its endpoint, port and the minutes it took.',
-    `It has the source's network (subnet group, security groups), parameter and option groups, port and encryption; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
+    `${settings}; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
     'Deletion protection is on. To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (docs/rds-restore.md).',
   ];
 }
