@@ -511,9 +511,11 @@ async function listInstances(client: RDSClient, deps: RestoreDependencies): Prom
 }
 
 function displayPlan(plan: RestoreDBInstanceToPointInTimeCommandInput): RestorePlan {
-  const { RestoreTime, ...rest } = plan;
-  const shown = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as RestorePlan;
-  return RestoreTime ? { ...shown, RestoreTime: isoSeconds(RestoreTime) } : shown;
+  return Object.fromEntries(
+    Object.entries(plan)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, value instanceof Date ? isoSeconds(value) : value]),
+  ) as RestorePlan;
 }
 
 function inProgressNext(target: string, resolved: Resolved): string[] {
