@@ -11,6 +11,16 @@ export const exampleConfig: BackupKitConfigInput = {
   drRegion: 'eu-central-1',
   alertEmails: ['oncall@example.com'],
   timeZone: 'UTC',
+  verification: {
+    schedule: 'cron(0 5 * * ? *)',
+    maxAgeHours: 26,
+    // Weekly and monthly tiers derive 8 and 32 days from their schedules; override per tier here.
+    tierMaxAgeHours: { weekly: 192 },
+    sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: true },
+    replicationAllowanceMinutes: 30,
+    sqliteIntegrityCheckMaxMiB: 128,
+    maxConcurrency: 10,
+  },
   rds: {
     instances: [
       {
@@ -28,4 +38,11 @@ export const exampleConfig: BackupKitConfigInput = {
       },
     ],
   },
+  mediaBuckets: [
+    {
+      bucket: 'example-team-media',
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      allowedPrefixes: ['photos/', 'uploads/'],
+    },
+  ],
 };

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
+import { verificationConfigShape, verificationIssues } from './sections/verification';
 import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
+import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -8,7 +10,9 @@ import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
  */
 export const configSchema = z.strictObject({
   ...baseConfigShape,
+  ...verificationConfigShape,
   ...rdsConfigShape,
+  ...mediaBucketsShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -22,7 +26,13 @@ export interface ConfigIssue {
 
 type CrossFieldCheck = (config: BackupKitConfig) => { errors: ConfigIssue[]; warnings: ConfigIssue[] };
 
-const CHECKS: readonly CrossFieldCheck[] = [(config) => crossFieldIssues(config as BaseConfig), rdsConfigIssues];
+// One entry per line: sections are added independently.
+const CHECKS: readonly CrossFieldCheck[] = [
+  (config) => crossFieldIssues(config as BaseConfig),
+  verificationIssues,
+  rdsConfigIssues,
+  mediaBucketsIssues,
+];
 
 /** Invalid config: the message lists every field at fault and why. */
 export class ConfigError extends Error {

@@ -8,6 +8,7 @@ import { OpsKey } from '../constructs/ops-key';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
+import { S3VersionRestore } from '../constructs/s3-version-restore';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -44,6 +45,13 @@ export class JobsStack extends Stack {
         replicated.forEach((instance) => replication.addInstance(instance));
         this.rdsBackupReplication = replication;
       }
+    }
+
+    if (config.mediaBuckets.length > 0) {
+      new S3VersionRestore(this, 'S3VersionRestore', {
+        mediaBuckets: S3VersionRestore.bucketsFromConfig(this, config.mediaBuckets, config.primaryRegion),
+        logKey: this.opsKey.key,
+      });
     }
   }
 }
