@@ -218,10 +218,16 @@ prepare_postgres() {
   # One session holds a REPEATABLE READ snapshot that it exports to pg_dump: the row counts in
   # the manifest are counted in exactly the snapshot that is dumped.
   local out="$WORK_DIR/session.out" err="$WORK_DIR/session.err"
-  coproc PG_SESSION { exec psql -X -w -q -A -t -F $'\t' -v ON_ERROR_STOP=1 2>"$err"; }
-  BACKGROUND_PIDS+=("$PG_SESSION_PID")
-  # Own copies of the coprocess's pipes: bash closes its originals when psql exits.
-  exec {PG_SESSION_OUT}<&"${PG_SESSION[0]}" {PG_SESSION_IN}>&"${PG_SESSION[1]}"
+  # User tables (partitions included, partitioned parents and views not: they hold no rows).
+  local tables="(SELECT n.nspname, c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_') AS user_tables"
+  # psql runs behind two FIFOs (not a coproc: bash drops a coproc's descriptors and PID as soon
+  # as it exits, which a refused login does at once). The shell that starts psql opens both
+  # FIFOs before psql itself runs, in this order, so these opens never wait forever.
+  mkfifo "$WORK_DIR/session.in" "$WORK_DIR/session.out.fifo"
+  psql -X -w -q -A -t -F $'\t' -v ON_ERROR_STOP=1 <"$WORK_DIR/session.in" >"$WORK_DIR/session.out.fifo" 2>"$err" &
+  PG_SESSION_CHILD=$!
+  BACKGROUND_PIDS+=("$PG_SESSION_CHILD")
+  exec {PG_SESSION_IN}>"$WORK_DIR/session.in" {PG_SESSION_OUT}<"$WORK_DIR/session.out.fifo"
   # psql may already have exited (refused login): ignore SIGPIPE for this write only.
   (
     trap '' PIPE
@@ -230,9 +236,8 @@ prepare_postgres() {
     "SELECT 'SNAPSHOT', pg_export_snapshot();" \
     "SELECT 'SERVER', current_setting('server_version');" \
     "SELECT 'SIZE', pg_database_size(current_database());" \
-    "CREATE TEMP VIEW backup_kit_tables AS SELECT n.nspname, c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_';" \
-    "SELECT 'TABLES', count(*) FROM backup_kit_tables;" \
-    "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM backup_kit_tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
+    "SELECT 'TABLES', count(*) FROM $tables;" \
+    "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
     "SELECT 'END';" >&"$PG_SESSION_IN"
   ) 2>/dev/null || true
   local line=
@@ -242,7 +247,8 @@ prepare_postgres() {
     printf '%s\n' "$line" >>"$out"
   done
   if [[ $line != END ]]; then
-    wait "$PG_SESSION_PID" 2>/dev/null || true
+    wait "$PG_SESSION_CHILD" 2>/dev/null || true
+    [[ -s $out ]] && fail "$EXIT_DUMP" "the snapshot and row-count queries failed: $(tail_of "$err" 3)"
     classify_connection_failure "$err" 'password authentication failed|no password supplied|password authentication' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
   fi
   PG_SNAPSHOT=$(tagged_value "$out" SNAPSHOT)
@@ -264,7 +270,7 @@ finish_postgres() { # ends the snapshot session after the dump
     printf 'COMMIT;\n\\q\n' >&"$PG_SESSION_IN"
   ) 2>/dev/null || true
   exec {PG_SESSION_IN}>&- {PG_SESSION_OUT}<&-
-  wait "$PG_SESSION_PID" 2>/dev/null || true
+  wait "$PG_SESSION_CHILD" 2>/dev/null || true
 }
 
 # Database refused the login → credentials (3); anything else (unknown database, no server) → 4.
