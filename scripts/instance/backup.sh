@@ -326,7 +326,7 @@ DEALLOCATE PREPARE backup_kit_counts;
 COMMIT;"
   if ! "$MYSQL_CLIENT" "${MYSQL_CONNECTION[@]}" --batch --skip-column-names --connect-timeout=15 \
     -e "$sql" "$BK_DB_NAME" >"$out" 2>"$err"; then
-    classify_connection_failure "$err" 'ERROR 1045|Access denied for user' "MySQL at $BK_DB_HOST:${BK_DB_PORT:-3306}, database '$BK_DB_NAME', user '$BK_DB_USER'"
+    classify_connection_failure "$err" 'ERROR 1045' "MySQL at $BK_DB_HOST:${BK_DB_PORT:-3306}, database '$BK_DB_NAME', user '$BK_DB_USER'"
   fi
   add_tool mysql-server "$(tagged_value "$out" SERVER)"
   set_expected_size "$(tagged_value "$out" SIZE)"
@@ -384,12 +384,14 @@ prepare_sqlite() {
   fi
 
   # Exact counts on the private copy: identical to what is streamed, and no lock on the source.
+  # Tables: not SQLite's own, and not virtual ones (their module may be missing here).
   local out="$WORK_DIR/session.out"
+  local tables="sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
   if ! {
     printf '.separator "\\t"\n'
-    printf "SELECT 'TABLES', count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%%';\n"
+    printf '%s\n' "SELECT 'TABLES', count(*) FROM $tables;"
     sqlite3 -readonly -batch -bail "$SQLITE_COPY" \
-      "SELECT 'SELECT ''ROW'', ''' || hex(name) || ''', count(*) FROM \"' || replace(name, '\"', '\"\"') || '\";' FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name;"
+      "SELECT 'SELECT ''ROW'', ''' || hex(name) || ''', count(*) FROM \"' || replace(name, '\"', '\"\"') || '\";' FROM $tables ORDER BY name;"
   } | sqlite3 -readonly -batch -bail "$SQLITE_COPY" >"$out" 2>"$err"; then
     fail "$EXIT_DUMP" "cannot count the rows of the copy of '$BK_PATH': $(tail_of "$err" 3)"
   fi
