@@ -2,6 +2,7 @@ import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
 import { JobsStack } from './stacks/jobs-stack';
+import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -9,6 +10,8 @@ export interface BackupKitStacks {
   readonly storage: StorageStack;
   readonly replicaStorage: ReplicaStorageStack;
   readonly jobs: JobsStack;
+  /** DR-region forwarding of RDS restore events; only when an RDS instance replicates its backups there. */
+  readonly rdsRestoreDr?: RdsRestoreDrStack;
 }
 
 export interface BuildAppOptions {
@@ -21,8 +24,26 @@ export interface BuildAppOptions {
   readonly nag?: boolean;
 }
 
+/**
+ * Feature flags the app's constructs are written for. They are also in cdk.json; setting them
+ * here keeps an App built elsewhere (tests, another entry point) synthesizing the same templates.
+ */
+const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {
+  '@aws-cdk/aws-iam:minimizePolicies': true,
+  '@aws-cdk/aws-s3:createDefaultLoggingPolicy': true,
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-kms:aliasNameRef': true,
+  '@aws-cdk/aws-lambda-nodejs:useLatestRuntimeVersion': true,
+  '@aws-cdk/aws-sns:enforceSslByDefault': true,
+  '@aws-cdk/aws-sqs:enforceSslByDefault': true,
+  '@aws-cdk/aws-s3:publicAccessBlockedByDefault': true,
+};
+
 /** Composes every stack of the app from a validated config. */
 export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOptions = {}): BackupKitStacks {
+  for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
+    if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
+  }
   const account = config.account;
   const replicaStorage = new ReplicaStorageStack(app, `${config.prefix}-storage-dr`, {
     env: { account, region: config.drRegion },
@@ -45,6 +66,16 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
   });
+  const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
+  const rdsRestoreDr =
+    drRestorable.length > 0
+      ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {
+          env: { account, region: config.drRegion },
+          description: `backup-kit ${config.prefix}: forwards RDS restore events from the DR region to the primary`,
+          sourceIdentifiers: drRestorable,
+          primaryRegion: config.primaryRegion,
+        })
+      : undefined;
 
   Tags.of(app).add('app', 'backup-kit');
   Tags.of(app).add('backup-kit:prefix', config.prefix);
@@ -54,5 +85,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage, jobs };
+  return { storage, replicaStorage, jobs, rdsRestoreDr };
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
+import { verificationConfigShape, verificationIssues } from './sections/verification';
+import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
+import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -7,6 +10,9 @@ import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
  */
 export const configSchema = z.strictObject({
   ...baseConfigShape,
+  ...verificationConfigShape,
+  ...rdsConfigShape,
+  ...mediaBucketsShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -20,7 +26,13 @@ export interface ConfigIssue {
 
 type CrossFieldCheck = (config: BackupKitConfig) => { errors: ConfigIssue[]; warnings: ConfigIssue[] };
 
-const CHECKS: readonly CrossFieldCheck[] = [(config) => crossFieldIssues(config as BaseConfig)];
+// One entry per line: sections are added independently.
+const CHECKS: readonly CrossFieldCheck[] = [
+  (config) => crossFieldIssues(config as BaseConfig),
+  verificationIssues,
+  rdsConfigIssues,
+  mediaBucketsIssues,
+];
 
 /** Invalid config: the message lists every field at fault and why. */
 export class ConfigError extends Error {

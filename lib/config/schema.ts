@@ -14,13 +14,15 @@ import {
  * file keeps validating.
  */
 
-const regionSchema = z
-  .string()
-  .refine(isAwsRegion, (value) => ({ message: `unknown AWS region '${value}'` }));
+export const regionSchema = z.string().superRefine((value, ctx) => {
+  if (!isAwsRegion(value)) ctx.addIssue({ code: 'custom', message: `unknown AWS region '${value}'` });
+});
 
-const timeZoneSchema = z
-  .string()
-  .refine(isIanaTimeZone, (value) => ({ message: `unknown IANA time zone '${value}' (e.g. 'UTC', 'Europe/Berlin')` }));
+const timeZoneSchema = z.string().superRefine((value, ctx) => {
+  if (!isIanaTimeZone(value)) {
+    ctx.addIssue({ code: 'custom', message: `unknown IANA time zone '${value}' (e.g. 'UTC', 'Europe/Berlin')` });
+  }
+});
 
 /**
  * EventBridge Scheduler cron: `cron(minutes hours day-of-month month day-of-week year)`,

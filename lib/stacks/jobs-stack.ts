@@ -5,6 +5,10 @@ import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AlertTopic } from '../constructs/alert-topic';
 import { OpsKey } from '../constructs/ops-key';
+import { RdsBackupReplication } from '../constructs/rds-backup-replication';
+import { RdsRestore } from '../constructs/rds-restore';
+import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
+import { S3VersionRestore } from '../constructs/s3-version-restore';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -21,11 +25,33 @@ export interface JobsStackProps extends StackProps {
 export class JobsStack extends Stack {
   readonly opsKey: OpsKey;
   readonly alerts: AlertTopic;
+  /** RDS point-in-time restore, when the config allowlists RDS instances. */
+  readonly rdsRestore?: RdsRestore;
+  /** Replication of RDS automated backups to the DR region, when the config asks for it. */
+  readonly rdsBackupReplication?: RdsBackupReplication;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
     const { config } = props;
     this.opsKey = new OpsKey(this, 'OpsKey');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
+
+    if (config.rds.instances.length > 0) {
+      const sources = rdsRestoreSources(this, config);
+      this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+      const replicated = rdsReplicatedInstances(sources, config);
+      if (replicated.length > 0) {
+        const replication = new RdsBackupReplication(this, 'RdsBackupReplication', { destinationRegion: config.drRegion, logKey: this.opsKey.key });
+        replicated.forEach((instance) => replication.addInstance(instance));
+        this.rdsBackupReplication = replication;
+      }
+    }
+
+    if (config.mediaBuckets.length > 0) {
+      new S3VersionRestore(this, 'S3VersionRestore', {
+        mediaBuckets: S3VersionRestore.bucketsFromConfig(this, config.mediaBuckets, config.primaryRegion),
+        logKey: this.opsKey.key,
+      });
+    }
   }
 }

@@ -1,0 +1,69 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildTestApp } from './app-fixture';
+
+const root = resolve(__dirname, '../..');
+
+function runApp(context: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
+  const outdir = mkdtempSync(join(tmpdir(), 'backup-kit-synth-'));
+  const result = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'bin/app.ts')], {
+    cwd: root,
+    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }) },
+    encoding: 'utf8',
+  });
+  return { status: result.status, stderr: result.stderr, outdir };
+}
+
+describe('the whole app under cdk-nag', () => {
+  it('GIVEN the example config WHEN synthesized with AwsSolutions checks THEN there is no unacknowledged finding', () => {
+    const { app } = buildTestApp({}, { nag: true });
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('GIVEN a construct with an unacknowledged finding THEN synth fails naming the rule', () => {
+    const { app, stacks } = buildTestApp({}, { nag: true });
+    new s3.Bucket(stacks.jobs, 'CarelessBucket');
+    expect(() => app.synth()).toThrow(/AwsSolutions/);
+  });
+});
+
+describe('bin/app.ts', () => {
+  it('GIVEN no config selected THEN it synthesizes one template per region from the example', () => {
+    const { status, stderr, outdir } = runApp({});
+    expect(stderr).not.toMatch(/Invalid backup-kit config/);
+    expect(status).toBe(0);
+    const templates = readdirSync(outdir).filter((name) => name.endsWith('.template.json'));
+    expect(templates).toEqual(expect.arrayContaining(['backup-kit-storage.template.json', 'backup-kit-storage-dr.template.json', 'backup-kit-jobs.template.json']));
+  });
+
+  it('GIVEN a config file whose DR region equals its primary THEN synth exits non-zero naming both fields', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'backup-kit-config-')), 'same-region.json');
+    writeFileSync(file, JSON.stringify({ prefix: 'acme', primaryRegion: 'us-east-1', drRegion: 'us-east-1' }));
+    const { status, stderr } = runApp({ config: file });
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/drRegion: must differ from primaryRegion \(both are 'us-east-1'\)/);
+  });
+
+  it('GIVEN a config name with no file THEN synth fails saying where it looked', () => {
+    const { status, stderr } = runApp({ config: 'nonexistent-stage' });
+    expect(status).not.toBe(0);
+    expect(stderr).toMatch(/no config file for 'nonexistent-stage' \(looked for .*config\/nonexistent-stage\.json/);
+  });
+});
+
+describe('stack layout', () => {
+  it('GIVEN the example THEN storage stacks sit in their regions and are termination-protected', () => {
+    const { stacks } = buildTestApp();
+    expect(stacks.storage.region).toBe('eu-west-1');
+    expect(stacks.replicaStorage.region).toBe('eu-central-1');
+    expect(stacks.jobs.region).toBe('eu-west-1');
+    expect(stacks.storage.terminationProtection).toBe(true);
+    expect(stacks.replicaStorage.terminationProtection).toBe(true);
+    expect(Stack.of(stacks.jobs).account).toMatch(/Token|AccountId/);
+  });
+});

@@ -1,0 +1,93 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { HouseFunction, type HouseFunctionProps } from '../../lib/constructs/house-function';
+
+const entry = join(__dirname, 'fixtures', 'handler.ts');
+
+function synth(props: Partial<HouseFunctionProps> = {}): { template: Template; fn: HouseFunction } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test', { env: { region: 'eu-west-1' } });
+  const logKey = new kms.Key(stack, 'LogKey');
+  const fn = new HouseFunction(stack, 'Job', { entry, description: 'does the job', logKey, ...props });
+  return { template: Template.fromStack(stack), fn };
+}
+
+describe('HouseFunction defaults', () => {
+  it('GIVEN no options THEN latest Node.js runtime on ARM64 with 256 MB and a 1-minute timeout', () => {
+    synth().template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Timeout: 60,
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^JobLogs') } },
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'Job',
+          POWERTOOLS_METRICS_NAMESPACE: 'BackupKit',
+        },
+      },
+    });
+  });
+
+  it('THEN an explicit KMS-encrypted log group with one-year retention is retained', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogKey'), 'Arn'] } });
+    template.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
+  });
+
+  it('THEN the role may write only to its own log group and has no managed policies', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [{ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^JobLogs'), 'Arn'] } }],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+
+  it('WHEN bundled THEN the output is minified, has a source map, and carries the SDK instead of requiring it', () => {
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'house-fn-')) });
+    const stack = new Stack(app, 'Bundled', { env: { region: 'eu-west-1' } });
+    new HouseFunction(stack, 'Job', { entry, description: 'does the job', logKey: new kms.Key(stack, 'LogKey') });
+    const assembly = app.synth();
+    const assetDir = readdirSync(assembly.directory).find((name) => name.startsWith('asset.'));
+    expect(assetDir).toBeDefined();
+    const code = readFileSync(join(assembly.directory, assetDir as string, 'index.js'), 'utf8');
+    expect(existsSync(join(assembly.directory, assetDir as string, 'index.js.map'))).toBe(true);
+    expect(code).not.toMatch(/require\(["']@aws-sdk\/client-sts["']\)/);
+    expect(code).toContain('STSClient');
+    // Minified: long lines (an unminified bundle of the SDK averages well under 100 characters a line).
+    expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
+  });
+});
+
+describe('HouseFunction merges caller options', () => {
+  it('GIVEN extra environment THEN the defaults stay beside it', () => {
+    synth({ environment: { BUCKET: 'b' }, serviceName: 'verify' }).template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'verify', POWERTOOLS_METRICS_NAMESPACE: 'BackupKit', BUCKET: 'b' },
+      },
+    });
+  });
+
+  it('GIVEN timeout, memory and retention THEN they override the defaults', () => {
+    const { template } = synth({ timeout: Duration.minutes(15), memorySize: 1024, logRetention: logs.RetentionDays.THREE_MONTHS });
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 900, MemorySize: 1024, Architectures: ['arm64'] });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  it('GIVEN a timeout over 15 minutes THEN it throws naming the prop', () => {
+    expect(() => synth({ timeout: Duration.minutes(16) })).toThrow(/HouseFunction Job timeout: Lambda allows at most 15 minutes \(got 960 s\)/);
+  });
+
+  it('GIVEN an empty description THEN it throws naming the prop', () => {
+    expect(() => synth({ description: '  ' })).toThrow(/HouseFunction Job description: must say what the function does/);
+  });
+});
