@@ -195,6 +195,16 @@ describe('backup.sh, kind files', () => {
     expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
   });
 
+  it('compresses with single-threaded gzip when BK_COMPRESSOR=gzip, to the same archive', async () => {
+    const run1 = await runBackupScript(inputs({ BK_COMPRESSOR: 'gzip', BK_GZIP_LEVEL: '6' }));
+    expect(run1.status, run1.stderr).toBe(0);
+    expect(run1.stderr).toMatch(/\(gzip -6, SSE-KMS\)/);
+    const stored = await fetchBackup(moto, bucket, run1.result!.key);
+    expect(stored.manifest.tools.gzip).toMatch(/^gzip /);
+    expect(stored.manifest.tools).not.toHaveProperty('pigz');
+    expect(run('tar', ['-t'], { input: stored.dump }).split('\n')).toContain('./photos/2024/before/car 1 (front).jpg');
+  });
+
   it('records the host name as the instance off EC2', async () => {
     const run1 = await runBackupScript(inputs({ BK_INSTANCE_ID: undefined }));
     expect(run1.status, run1.stderr).toBe(0);
