@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { VERIFICATION_SUFFIX } from '../../lambda/shared/manifest';
+import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda/verify/configured-targets';
 import type { VerifySettings } from '../../lambda/verify/settings';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards, acknowledgeWildcardsAtSynth, nagArnOf, nagSpellingOf } from './nag';
@@ -44,6 +45,12 @@ export interface BackupVerificationProps {
    * @default 10
    */
   readonly maxConcurrency?: number;
+  /**
+   * Targets and the scheduled tiers they take part in, from the config: each must have backups,
+   * and one without any is alerted and counted as a failed verification.
+   * @default - targets are only discovered from the bucket
+   */
+  readonly configuredTargets?: readonly ConfiguredTargetTier[];
 }
 
 const LAMBDA_DIR = join(__dirname, '..', '..', 'lambda', 'verify');
@@ -150,6 +157,8 @@ export class BackupVerification extends Construct {
       environment: {
         BACKUP_BUCKET: props.bucket.bucketName,
         VERIFY_QUEUE_URL: this.queue.queueUrl,
+        ALERT_TOPIC_ARN: props.alertTopic.topicArn,
+        ...(props.configuredTargets ? { CONFIGURED_TARGETS: encodeConfiguredTargets(props.configuredTargets) } : {}),
       },
     });
 
@@ -186,6 +195,7 @@ export class BackupVerification extends Construct {
       }),
     );
     this.queue.grantSendMessages(planner);
+    props.alertTopic.grantPublish(planner);
 
     const timeZone = TimeZone.of(props.timeZone);
     // Its own role, so the grant is exactly this function (the shared default role is per stack).

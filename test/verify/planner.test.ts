@@ -1,4 +1,5 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
@@ -9,6 +10,7 @@ import { capturingMetrics, quietLogger } from './helpers';
 
 const s3Mock = mockClient(S3Client);
 const sqsMock = mockClient(SQSClient);
+const snsMock = mockClient(SNSClient);
 const NOW = new Date('2026-03-10T05:00:00Z');
 const BUCKET = 'backups';
 
@@ -19,6 +21,8 @@ function deps() {
 
 /** A bucket laid out as the backup scripts lay it out: tiers, targets, backups with manifests. */
 function bucketHolds(layout: Record<string, Record<string, string[]>>, verdicts: Record<string, unknown> = {}): void {
+  // Any other prefix is empty, as S3 answers.
+  s3Mock.on(ListObjectsV2Command).resolves({});
   s3Mock.on(ListObjectsV2Command, { Prefix: '', Delimiter: '/' }).resolves({ CommonPrefixes: Object.keys(layout).map((tier) => ({ Prefix: `${tier}/` })) });
   for (const [tier, targets] of Object.entries(layout)) {
     s3Mock.on(ListObjectsV2Command, { Prefix: `${tier}/`, Delimiter: '/' }).resolves({ CommonPrefixes: Object.keys(targets).map((target) => ({ Prefix: `${tier}/${target}/` })) });
@@ -41,11 +45,14 @@ const sentBodies = () => sqsMock.commandCalls(SendMessageBatchCommand).flatMap((
 beforeEach(() => {
   s3Mock.reset();
   sqsMock.reset();
+  snsMock.reset();
   sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
 });
 afterAll(() => {
   s3Mock.restore();
   sqsMock.restore();
+  snsMock.restore();
 });
 
 describe('planVerification', () => {
@@ -145,6 +152,46 @@ describe('planVerification', () => {
   it('GIVEN S3 denying the listing WHEN planned THEN the AccessDenied error reaches the caller', async () => {
     s3Mock.on(ListObjectsV2Command).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }));
     await expect(planVerification(deps(), {})).rejects.toThrow(/Access Denied/);
+  });
+});
+
+describe('planVerification with the configured targets', () => {
+  const configuredDeps = (configured: { tier: string; target: string }[]) => ({
+    ...deps(),
+    configured,
+    sns: new SNSClient({ region: 'eu-west-1' }),
+    alertTopicArn: 'arn:aws:sns:eu-west-1:111111111111:alerts',
+  });
+
+  it('GIVEN a configured target with no backup at all WHEN the daily run plans THEN it is alerted by name and counted as a failed verification', async () => {
+    bucketHolds({ daily: { app: withManifest(k('daily', 'app', '2026-03-10T02:00:00Z')) } });
+    const d = configuredDeps([{ tier: 'daily', target: 'app' }, { tier: 'daily', target: 'billing' }]);
+
+    const result = await planVerification(d, {});
+
+    expect(result.withoutBackups).toEqual([{ tier: 'daily', target: 'billing' }]);
+    expect(result.enqueued).toEqual([k('daily', 'app', '2026-03-10T02:00:00Z')]);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, {
+      Subject: 'Backup missing: billing daily has no backup',
+      Message: expect.stringMatching(/Target: billing[\s\S]*What to do: the config lists this target/),
+    });
+    expect(d.emitted).toContainEqual({ name: 'VerificationFailed', value: 1, dimensions: { service: 'verify', Target: 'billing', Tier: 'daily' } });
+  });
+
+  it('GIVEN backups of a target the config no longer lists WHEN planned THEN they are still verified and reported as unconfigured', async () => {
+    bucketHolds({ daily: { retired: withManifest(k('daily', 'retired', '2026-03-10T02:00:00Z')) } });
+    const result = await planVerification(configuredDeps([]), {});
+    expect(result.enqueued).toEqual([k('daily', 'retired', '2026-03-10T02:00:00Z')]);
+    expect(result.unconfigured).toEqual([{ tier: 'daily', target: 'retired' }]);
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('GIVEN { target } of a configured target without backups WHEN planned on demand THEN it is reported missing rather than refused', async () => {
+    bucketHolds({ daily: {} });
+    const result = await planVerification(configuredDeps([{ tier: 'daily', target: 'billing' }]), { target: 'billing' });
+    expect(result.withoutBackups).toEqual([{ tier: 'daily', target: 'billing' }]);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
   });
 });
 
