@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -141,6 +141,7 @@ export class Monitoring extends Construct {
   private readonly lambdaWidgets: cloudwatch.IWidget[] = [];
   private readonly queueWidgets: cloudwatch.IWidget[] = [];
   private readonly jobIds = new Set<string>();
+  private readonly watchedFunctions = new Set<lambda.IFunction>();
   private readonly targetTiers = new Set<string>();
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -163,6 +164,7 @@ export class Monitoring extends Construct {
   /** Errors and Throttles alarms of one function of the app, and its dashboard graph. */
   addLambda(fn: lambda.IFunction, job: string): void {
     const id = this.uniqueId('Lambda', job);
+    this.watchedFunctions.add(fn);
     const errors = fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' });
     const throttles = fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' });
     this.alarmFactory.addAlarm(`${id}Errors`, {
@@ -182,6 +184,20 @@ export class Monitoring extends Construct {
     this.lambdaWidgets.push(
       new cloudwatch.GraphWidget({ title: `${job}: errors and throttles`, left: [errors.with({ label: 'Errors' }), throttles.with({ label: 'Throttles' })], width: 8 }),
     );
+  }
+
+  /**
+   * Errors and Throttles alarms for every Lambda function under `scope` not added yet, named by
+   * its construct path: CDK's own helper functions (custom resources) and any job that forgot.
+   * Call it last, after every job is in place.
+   */
+  addRemainingFunctions(scope: Construct): void {
+    for (const child of scope.node.findAll()) {
+      if (child instanceof lambda.Function && !this.watchedFunctions.has(child)) {
+        const path = child.node.path.split('/').slice(1).filter((part) => part !== 'Function' && part !== 'Resource');
+        this.addLambda(child, path.join(' ') || child.node.id);
+      }
+    }
   }
 
   /** Alarm when a dead-letter queue holds any message: some event was given up on. */

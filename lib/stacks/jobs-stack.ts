@@ -105,5 +105,8 @@ export class JobsStack extends Stack {
       });
       this.monitoring.addLambda(versionRestore.handler.function, 's3 version restore');
     }
+
+    // Last: any function not registered above (CDK's custom-resource helpers included).
+    this.monitoring.addRemainingFunctions(this);
   }
 }

@@ -214,3 +214,22 @@ describe('alarm notifications', () => {
     expect(errors?.AlarmActions).toHaveLength(1);
   });
 });
+
+describe('every Lambda of the app is watched', () => {
+  it('GIVEN the jobs stack with RDS restores WHEN synthesized THEN every function, CDK helpers included, has an Errors and a Throttles alarm', () => {
+    const { config } = loadConfig({
+      ...exampleConfig,
+      rds: { instances: [{ identifier: 'orders', drReplication: { subnetGroupName: 'dr-private', securityGroupIds: ['sg-0123456789abcdef0'] } }] },
+    });
+    const jobs = Template.fromStack(buildApp(templateTestApp(), config, { nag: false }).jobs);
+    const functions = Object.keys(jobs.findResources('AWS::Lambda::Function'));
+    expect(functions.length).toBeGreaterThan(2);
+    const alarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    for (const logicalId of functions) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const watching = alarms.filter((alarm) => alarm.MetricName === metric && JSON.stringify(alarm.Dimensions).includes(`"Ref":"${logicalId}"`));
+        expect(watching, `${metric} alarm of ${logicalId}`).toHaveLength(1);
+      }
+    }
+  });
+});
