@@ -235,13 +235,13 @@ prepare_postgres() {
   (
     trap '' PIPE
     printf '%s\n' \
-    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" \
-    "SELECT 'SNAPSHOT', pg_export_snapshot();" \
-    "SELECT 'SERVER', current_setting('server_version');" \
-    "SELECT 'SIZE', pg_database_size(current_database());" \
-    "SELECT 'TABLES', count(*) FROM $tables;" \
-    "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
-    "SELECT 'END';" >&"$PG_SESSION_IN"
+      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" \
+      "SELECT 'SNAPSHOT', pg_export_snapshot();" \
+      "SELECT 'SERVER', current_setting('server_version');" \
+      "SELECT 'SIZE', pg_database_size(current_database());" \
+      "SELECT 'TABLES', count(*) FROM $tables;" \
+      "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
+      "SELECT 'END';" >&"$PG_SESSION_IN"
   ) 2>/dev/null || true
   local line=
   : >"$out"
@@ -252,7 +252,7 @@ prepare_postgres() {
   if [[ $line != END ]]; then
     wait "$PG_SESSION_CHILD" 2>/dev/null || true
     [[ -s $out ]] && fail "$EXIT_DUMP" "the snapshot and row-count queries failed: $(tail_of "$err" 3)"
-    classify_connection_failure "$err" 'password authentication failed|no password supplied|password authentication' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
+    classify_connection_failure "$err" 'password authentication failed|no password supplied' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
   fi
   PG_SNAPSHOT=$(tagged_value "$out" SNAPSHOT)
   add_tool postgres-server "$(tagged_value "$out" SERVER)"
