@@ -1,6 +1,7 @@
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
+import type { InstanceScriptPaths } from './constructs/backup-command-document';
 import { JobsStack } from './stacks/jobs-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { StorageStack } from './stacks/storage-stack';
@@ -19,6 +20,11 @@ export interface BuildAppOptions {
    * @default true
    */
   readonly nag?: boolean;
+  /**
+   * Instance scripts embedded in the backup document.
+   * @default - `scripts/instance/` of this repository
+   */
+  readonly instanceScripts?: InstanceScriptPaths;
 }
 
 /**
@@ -62,6 +68,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     config,
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
+    ...(options.instanceScripts ? { instanceScripts: options.instanceScripts } : {}),
   });
 
   Tags.of(app).add('app', 'backup-kit');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
+import { targetsIssues, targetsShape } from './sections/targets';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -7,6 +8,7 @@ import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
  */
 export const configSchema = z.strictObject({
   ...baseConfigShape,
+  ...targetsShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -20,7 +22,7 @@ export interface ConfigIssue {
 
 type CrossFieldCheck = (config: BackupKitConfig) => { errors: ConfigIssue[]; warnings: ConfigIssue[] };
 
-const CHECKS: readonly CrossFieldCheck[] = [(config) => crossFieldIssues(config as BaseConfig)];
+const CHECKS: readonly CrossFieldCheck[] = [(config) => crossFieldIssues(config as BaseConfig), targetsIssues];
 
 /** Invalid config: the message lists every field at fault and why. */
 export class ConfigError extends Error {
