@@ -6,7 +6,7 @@
 export const REDACTED = '[REDACTED]';
 
 const SECRET_NAMES =
-  '(?:[A-Za-z0-9_]*(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|signature)[A-Za-z0-9_]*|pgpassword|mysql_pwd|pwd)';
+  '(?:[A-Za-z0-9_]*(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|signature)[A-Za-z0-9_]*|pgpassword|mysql_pwd|pwd)';
 
 const RULES: readonly [RegExp, string][] = [
   // name=value, name: value, "name": "value", --name value
