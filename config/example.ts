@@ -11,6 +11,40 @@ export const exampleConfig: BackupKitConfigInput = {
   drRegion: 'eu-central-1',
   alertEmails: ['oncall@example.com'],
   timeZone: 'UTC',
+  verification: {
+    schedule: 'cron(0 5 * * ? *)',
+    maxAgeHours: 26,
+    // Weekly and monthly tiers derive 8 and 32 days from their schedules; override per tier here.
+    tierMaxAgeHours: { weekly: 192 },
+    sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: true },
+    replicationAllowanceMinutes: 30,
+    sqliteIntegrityCheckMaxMiB: 128,
+    maxConcurrency: 10,
+  },
+  rds: {
+    instances: [
+      {
+        // Restorable to a point in time from the Lambda console, in eu-west-1 and, from its
+        // replicated automated backups, in eu-central-1.
+        identifier: 'orders-db',
+        kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d',
+        drReplication: {
+          retentionDays: 7,
+          kmsKeyArn: 'arn:aws:kms:eu-central-1:111122223333:key/9f8e7d6c-5b4a-4f3e-9d2c-1b0a9f8e7d6c',
+          subnetGroupName: 'orders-dr-db-subnets',
+          securityGroupIds: ['sg-0a1b2c3d4e5f60718'],
+          parameterGroupName: 'orders-postgres16',
+        },
+      },
+    ],
+  },
+  mediaBuckets: [
+    {
+      bucket: 'example-team-media',
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      allowedPrefixes: ['photos/', 'uploads/'],
+    },
+  ],
   targets: [
     {
       // PostgreSQL on the app server, found by tag; password in Parameter Store. Every target

@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
 import type { InstanceScriptPaths } from './constructs/backup-command-document';
 import { JobsStack } from './stacks/jobs-stack';
+import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -10,6 +11,8 @@ export interface BackupKitStacks {
   readonly storage: StorageStack;
   readonly replicaStorage: ReplicaStorageStack;
   readonly jobs: JobsStack;
+  /** DR-region forwarding of RDS restore events; only when an RDS instance replicates its backups there. */
+  readonly rdsRestoreDr?: RdsRestoreDrStack;
 }
 
 export interface BuildAppOptions {
@@ -70,6 +73,16 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     backupKey: storage.backups.key,
     ...(options.instanceScripts ? { instanceScripts: options.instanceScripts } : {}),
   });
+  const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
+  const rdsRestoreDr =
+    drRestorable.length > 0
+      ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {
+          env: { account, region: config.drRegion },
+          description: `backup-kit ${config.prefix}: forwards RDS restore events from the DR region to the primary`,
+          sourceIdentifiers: drRestorable,
+          primaryRegion: config.primaryRegion,
+        })
+      : undefined;
 
   Tags.of(app).add('app', 'backup-kit');
   Tags.of(app).add('backup-kit:prefix', config.prefix);
@@ -79,5 +92,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage, jobs };
+  return { storage, replicaStorage, jobs, rdsRestoreDr };
 }

@@ -23,7 +23,7 @@ import { requireEnv } from '../shared/env';
 import { InvalidEventError } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { redactSecrets } from '../shared/redact';
-import { isThrottling, withBackoff, type BackoffOptions } from '../shared/retry';
+import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
 
 export interface ResultSettings {
   readonly region: string;
@@ -80,7 +80,7 @@ export interface ResultDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly settings: ResultSettings;
-  readonly backoff?: Partial<Pick<BackoffOptions, 'sleep' | 'random' | 'attempts'>>;
+  readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
 }
 
 /** What the command was sent for, from its own parameters. */
@@ -132,7 +132,7 @@ export async function recordBackupResult(event: ResultEvent, deps: ResultDeps): 
 
 async function recordInvocation(commandId: string, instanceId: string, deps: ResultDeps): Promise<ResultOutcome> {
   const command = await describeCommand(commandId, deps);
-  const invocation = await withBackoff(
+  const invocation = await withThrottlingRetry(
     () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: BACKUP_STEP_NAME })),
     { ...backoffOptions(deps), retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist' },
   );
@@ -212,7 +212,7 @@ interface CommandDescription {
 }
 
 async function describeCommand(commandId: string, deps: ResultDeps): Promise<CommandDescription> {
-  const listed = await withBackoff(() => deps.ssm.send(new ListCommandsCommand({ CommandId: commandId })), backoffOptions(deps));
+  const listed = await withThrottlingRetry(() => deps.ssm.send(new ListCommandsCommand({ CommandId: commandId })), backoffOptions(deps));
   const command = listed.Commands?.[0];
   if (!command) throw new Error(`command ${commandId} was not found by ListCommands`);
   const parameter = (name: string) => command.Parameters?.[name]?.[0] ?? 'unknown';
@@ -249,7 +249,7 @@ function stderrTail(invocation: GetCommandInvocationCommandOutput): Pick<BackupF
 
 async function fail(failure: BackupFailure, deps: ResultDeps): Promise<ResultOutcome> {
   const alert = formatFailureAlert(failure, deps.settings);
-  const published = await withBackoff(
+  const published = await withThrottlingRetry(
     () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject, Message: alert.message })),
     backoffOptions(deps),
   );
@@ -318,6 +318,6 @@ export function formatFailureAlert(failure: BackupFailure, settings: ResultSetti
   return { subject, message: lines.join('\n') };
 }
 
-function backoffOptions(deps: ResultDeps): BackoffOptions {
-  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, retryable: isThrottling, ...deps.backoff };
+function backoffOptions(deps: ResultDeps): RetryOptions {
+  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }

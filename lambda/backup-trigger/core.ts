@@ -23,7 +23,7 @@ import { consoleLinks } from '../shared/console-links';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
-import { isThrottling, withBackoff, type BackoffOptions } from '../shared/retry';
+import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
 
 /** Everything the trigger knows from its deployment (its environment). */
 export interface TriggerSettings {
@@ -143,8 +143,8 @@ export interface TriggerDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly settings: TriggerSettings;
-  /** Backoff for throttled calls; tests shorten the waits. */
-  readonly backoff?: Partial<Pick<BackoffOptions, 'sleep' | 'random' | 'attempts'>>;
+  /** Backoff for throttled calls; tests make it instant. */
+  readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
 }
 
 /** The document version this deployment created could not be found: nothing was sent. */
@@ -207,7 +207,7 @@ export async function triggerBackups(request: TriggerRequest, deps: TriggerDeps)
  */
 export async function pinnedDocumentVersion(deps: TriggerDeps): Promise<string> {
   const { ssm, settings, logger } = deps;
-  const call = <T>(operation: () => Promise<T>) => withBackoff(operation, backoffOptions(deps));
+  const call = <T>(operation: () => Promise<T>) => withThrottlingRetry(operation, backoffOptions(deps));
   const described = await call(() => ssm.send(new DescribeDocumentCommand({ Name: settings.documentName })));
   const defaultVersion = described.Document?.DefaultVersion;
   if (defaultVersion && (await versionHoldsDeployedContent(defaultVersion, deps))) return defaultVersion;
@@ -237,7 +237,7 @@ export async function pinnedDocumentVersion(deps: TriggerDeps): Promise<string> 
 
 async function versionHoldsDeployedContent(version: string, deps: TriggerDeps): Promise<boolean> {
   const { ssm, settings } = deps;
-  const document = await withBackoff(
+  const document = await withThrottlingRetry(
     () => ssm.send(new GetDocumentCommand({ Name: settings.documentName, DocumentVersion: version, DocumentFormat: 'JSON' })),
     backoffOptions(deps),
   );
@@ -267,7 +267,7 @@ async function sendBackupCommand(target: TargetPlan, tier: string, retentionDays
     TimeoutSeconds: settings.deliveryTimeoutSeconds,
     CloudWatchOutputConfig: { CloudWatchLogGroupName: settings.commandLogGroupName, CloudWatchOutputEnabled: true },
   };
-  const sent = await withBackoff(() => deps.ssm.send(new SendCommandCommand(input)), backoffOptions(deps));
+  const sent = await withThrottlingRetry(() => deps.ssm.send(new SendCommandCommand(input)), backoffOptions(deps));
   const commandId = sent.Command?.CommandId;
   if (!commandId) throw new Error('SendCommand returned no command ID');
   return commandId;
@@ -281,8 +281,9 @@ export class InvalidTargetParametersError extends Error {
   }
 }
 
-function backoffOptions(deps: TriggerDeps): BackoffOptions {
-  return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, retryable: isThrottling, ...deps.backoff };
+/** SendCommand's quota stays exceeded for seconds when many targets go out at once: wait longer than the SDK does. */
+function backoffOptions(deps: TriggerDeps): RetryOptions {
+  return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }
 
 function describeInstances(target: TargetPlan): string {
@@ -328,7 +329,7 @@ async function alertNotSent(tier: string, total: number, errors: readonly Target
     `Trigger function: ${consoleLinks.lambdaTest(settings.region, settings.functionName)}`,
   ];
   try {
-    await withBackoff(
+    await withThrottlingRetry(
       () =>
         deps.sns.send(
           new PublishCommand({

@@ -86,3 +86,27 @@ export function verificationKeyFor(backupObjectKey: string): string {
 export function isBackupObjectKey(key: string): boolean {
   return Object.values(EXTENSION_BY_KIND).some((ext) => key.endsWith(`.${ext}`));
 }
+
+export interface ParsedBackupKey {
+  readonly tier: string;
+  readonly target: string;
+  readonly kind: BackupKind;
+  /** When the backup started, from the key's UTC timestamp. */
+  readonly at: Date;
+}
+
+const BACKUP_KEY_PATTERN = /^([^/]+)\/([^/]+)\/(\d{4})\/(\d{2})\/(\d{2})\/([^/]+)_(\d{8}T\d{6}Z)\.([a-z.]+)$/;
+
+/** Reads tier, target, kind and time back from a backup key; undefined when the key does not follow the layout. */
+export function parseBackupKey(key: string): ParsedBackupKey | undefined {
+  const match = BACKUP_KEY_PATTERN.exec(key);
+  if (!match) return undefined;
+  const [, tier = '', target = '', yyyy, mm, dd, fileTarget, stamp = '', ext] = match;
+  if (fileTarget !== target) return undefined;
+  const kind = BACKUP_KINDS.find((candidate) => EXTENSION_BY_KIND[candidate] === ext);
+  if (!kind) return undefined;
+  const iso = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`;
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime()) || iso.slice(0, 4) !== yyyy || iso.slice(5, 7) !== mm || iso.slice(8, 10) !== dd) return undefined;
+  return { tier, target, kind, at };
+}

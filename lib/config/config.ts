@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
+import { verificationConfigShape, verificationIssues } from './sections/verification';
+import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
+import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
 import { targetsIssues, targetsShape } from './sections/targets';
 
 /**
@@ -8,6 +11,9 @@ import { targetsIssues, targetsShape } from './sections/targets';
  */
 export const configSchema = z.strictObject({
   ...baseConfigShape,
+  ...verificationConfigShape,
+  ...rdsConfigShape,
+  ...mediaBucketsShape,
   ...targetsShape,
 });
 
@@ -22,7 +28,14 @@ export interface ConfigIssue {
 
 type CrossFieldCheck = (config: BackupKitConfig) => { errors: ConfigIssue[]; warnings: ConfigIssue[] };
 
-const CHECKS: readonly CrossFieldCheck[] = [(config) => crossFieldIssues(config as BaseConfig), targetsIssues];
+// One entry per line: sections are added independently.
+const CHECKS: readonly CrossFieldCheck[] = [
+  (config) => crossFieldIssues(config as BaseConfig),
+  verificationIssues,
+  rdsConfigIssues,
+  mediaBucketsIssues,
+  targetsIssues,
+];
 
 /** Invalid config: the message lists every field at fault and why. */
 export class ConfigError extends Error {

@@ -8,6 +8,10 @@ import type { InstanceScriptPaths } from '../constructs/backup-command-document'
 import { BackupJobs } from '../constructs/backup-jobs';
 import { OpsKey } from '../constructs/ops-key';
 import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
+import { RdsBackupReplication } from '../constructs/rds-backup-replication';
+import { RdsRestore } from '../constructs/rds-restore';
+import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
+import { S3VersionRestore } from '../constructs/s3-version-restore';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -31,6 +35,10 @@ export class JobsStack extends Stack {
   readonly alerts: AlertTopic;
   /** Scheduled EC2 backups; absent when the config has no targets. */
   readonly backupJobs?: BackupJobs;
+  /** RDS point-in-time restore, when the config allowlists RDS instances. */
+  readonly rdsRestore?: RdsRestore;
+  /** Replication of RDS automated backups to the DR region, when the config asks for it. */
+  readonly rdsBackupReplication?: RdsBackupReplication;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -56,6 +64,24 @@ export class JobsStack extends Stack {
         new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
       }
       this.backupJobs = backups;
+    }
+
+    if (config.rds.instances.length > 0) {
+      const sources = rdsRestoreSources(this, config);
+      this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+      const replicated = rdsReplicatedInstances(sources, config);
+      if (replicated.length > 0) {
+        const replication = new RdsBackupReplication(this, 'RdsBackupReplication', { destinationRegion: config.drRegion, logKey: this.opsKey.key });
+        replicated.forEach((instance) => replication.addInstance(instance));
+        this.rdsBackupReplication = replication;
+      }
+    }
+
+    if (config.mediaBuckets.length > 0) {
+      new S3VersionRestore(this, 'S3VersionRestore', {
+        mediaBuckets: S3VersionRestore.bucketsFromConfig(this, config.mediaBuckets, config.primaryRegion),
+        logKey: this.opsKey.key,
+      });
     }
   }
 }

@@ -299,16 +299,24 @@ describe('backup jobs template: IAM', () => {
 });
 
 describe('no role of the app can delete backups or change the lock or bucket policy', () => {
-  const FORBIDDEN = [
-    's3:DeleteObject',
-    's3:DeleteObjectVersion',
-    's3:DeleteObjectTagging',
-    's3:DeleteObjectVersionTagging',
-    's3:BypassGovernanceRetention',
-    's3:PutBucketPolicy',
-    's3:DeleteBucketPolicy',
-    's3:PutBucketObjectLockConfiguration',
+  /** Never granted to anyone, on any bucket. */
+  const NEVER = ['s3:BypassGovernanceRetention', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy', 's3:PutBucketObjectLockConfiguration'];
+  /** Never granted on a backup bucket (primary or replica) or on a resource that could be one. */
+  const NOT_ON_BACKUPS = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging', 's3:DeleteBucket'];
+
+  const backupBucketMarkers = [
+    built.stacks.storage.getLogicalId(built.stacks.storage.backups.bucket.node.defaultChild as never),
+    built.stacks.replicaStorage.getLogicalId(built.stacks.replicaStorage.backups.bucket.node.defaultChild as never),
+    '-replica-',
   ];
+
+  /** '*', any S3 ARN wildcard over bucket names, or anything naming a backup bucket. */
+  function couldBeBackupBucket(resource: unknown): boolean {
+    // A statement without Resource (NotResource) could cover anything.
+    if (resource === undefined) return true;
+    const text = JSON.stringify(resource);
+    return text === '"*"' || /s3:::\*/.test(text) || backupBucketMarkers.some((marker) => text.includes(marker));
+  }
 
   /** Every statement of every policy document in a template (roles, policies, managed, bucket, queue, topic, key policies). */
   function allStatements(template: Record<string, unknown>): Statement[] {
@@ -328,33 +336,41 @@ describe('no role of the app can delete backups or change the lock or bucket pol
   const grants = (pattern: string, action: string) =>
     new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action);
 
-  it('GIVEN every stack of the app THEN no Allow statement grants deletion, governance bypass, bucket policy or lock changes', () => {
+  it('GIVEN every stack of the app THEN no Allow statement grants deletion of backups, governance bypass, bucket policy or lock changes', () => {
     const assembly = built.app.synth();
     const checked: string[] = [];
     for (const stack of assembly.stacks) {
       for (const statement of allStatements(stack.template as Record<string, unknown>)) {
         if (statement.Effect !== 'Allow') continue;
-        const principal = JSON.stringify((statement as { Principal?: unknown }).Principal ?? '');
-        // Key policies give the account root kms:* (the CDK default); that grants no S3 action.
-        const actions = actionsOf(statement);
         expect(statement.NotAction, `${stack.stackName}: NotAction would grant everything else`).toBeUndefined();
-        for (const action of actions) {
-          for (const forbidden of FORBIDDEN) {
-            expect(grants(action, forbidden), `${stack.stackName} grants ${forbidden} through '${action}' to ${principal}`).toBe(false);
+        const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+        const onBackups = resources.some(couldBeBackupBucket);
+        for (const action of actionsOf(statement)) {
+          for (const forbidden of NEVER) {
+            expect(grants(action, forbidden), `${stack.stackName} grants ${forbidden} through '${action}'`).toBe(false);
+          }
+          if (onBackups) {
+            for (const forbidden of NOT_ON_BACKUPS) {
+              expect(grants(action, forbidden), `${stack.stackName} grants ${forbidden} through '${action}' on ${JSON.stringify(statement.Resource)}`).toBe(false);
+            }
           }
         }
-        checked.push(...actions);
+        checked.push(...actionsOf(statement));
       }
     }
     expect(checked).toEqual(expect.arrayContaining(['s3:PutObject', 'ssm:SendCommand', 's3:ReplicateObject']));
   });
 
-  it('GIVEN the checker THEN it does catch wildcards that would grant deletion', () => {
+  it('GIVEN the checker THEN it does catch wildcards and backup-bucket resources', () => {
     expect(grants('s3:*', 's3:DeleteObjectVersion')).toBe(true);
     expect(grants('s3:Delete*', 's3:DeleteObject')).toBe(true);
     expect(grants('*', 's3:PutBucketPolicy')).toBe(true);
     expect(grants('s3:Put*', 's3:PutBucketObjectLockConfiguration')).toBe(true);
     expect(grants('s3:PutObject', 's3:PutBucketPolicy')).toBe(false);
+    expect(couldBeBackupBucket('*')).toBe(true);
+    expect(couldBeBackupBucket({ 'Fn::Join': ['', [{ 'Fn::ImportValue': `backup-kit-storage:ExportsOutputFnGetAtt${backupBucketMarkers[0]}Arn` }, '/daily/*']] })).toBe(true);
+    expect(couldBeBackupBucket('arn:aws:s3:::backup-kit-replica-123456789012-eu-central-1/*')).toBe(true);
+    expect(couldBeBackupBucket('arn:aws:s3:::example-team-media/photos/*')).toBe(false);
   });
 });
 

@@ -77,7 +77,7 @@ function deps(overrides: Partial<ResultDeps> = {}): ResultDeps {
     logger: silentLogger(),
     metrics: metricsCapture.metrics,
     settings,
-    backoff: { sleep: async () => undefined, random: () => 0.5 },
+    retry: { sleep: async () => undefined, random: () => 0.5 },
     ...overrides,
   };
 }

@@ -48,7 +48,7 @@ function deps(overrides: Partial<TriggerDeps> = {}): TriggerDeps {
     logger: silentLogger(),
     metrics: metricsCapture.metrics,
     settings,
-    backoff: { sleep: async (ms) => void delays.push(ms), random: () => 0.5 },
+    retry: { sleep: async (ms) => void delays.push(ms), random: () => 0.5 },
     ...overrides,
   };
 }
@@ -253,7 +253,7 @@ describe('backup trigger: sending', () => {
     const result = await triggerBackups({ tier: 'manual', target: 'orders-db' }, deps());
     expect(result.commands[0]?.commandId).toBe('cmd-late');
     expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 3);
-    expect(delays).toEqual([375, 750]);
+    expect(delays).toEqual([250, 500]);
     expect(sns).not.toHaveReceivedCommand(PublishCommand);
   });
 

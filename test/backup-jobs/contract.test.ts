@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBackupResult, describeExitCode, documentParametersFor, invalidDocumentParameters, type TargetPlan } from '../../lambda/shared/backup-command';
 import { REDACTED, redactSecrets } from '../../lambda/shared/redact';
-import { isThrottling, withBackoff } from '../../lambda/shared/retry';
+import { isThrottling, withThrottlingRetry } from '../../lambda/shared/retry';
 
 const SHA = '0123456789abcdef'.repeat(4);
 const line = (fields: Record<string, unknown>) => `BACKUP_RESULT ${JSON.stringify(fields)}`;
@@ -102,27 +102,42 @@ describe('backoff', () => {
     const delays: number[] = [];
     let calls = 0;
     await expect(
-      withBackoff(
+      withThrottlingRetry(
         async () => {
           calls += 1;
           throw throttle;
         },
-        { attempts: 5, baseDelayMs: 100, maxDelayMs: 300, retryable: isThrottling, sleep: async (ms) => void delays.push(ms), random: () => 1 },
+        { attempts: 5, baseDelayMs: 100, maxDelayMs: 300, sleep: async (ms) => void delays.push(ms), random: () => 1 },
       ),
     ).rejects.toThrow('Rate exceeded');
     expect(calls).toBe(5);
     expect(delays).toEqual([100, 200, 300, 300]);
   });
 
+  it('GIVEN a caller-chosen retryable error THEN it is retried like throttling', async () => {
+    let calls = 0;
+    const notYet = Object.assign(new Error('not yet'), { name: 'InvocationDoesNotExist' });
+    const value = await withThrottlingRetry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw notYet;
+        return 'found';
+      },
+      { retryable: (error) => (error as Error).name === 'InvocationDoesNotExist', sleep: async () => undefined },
+    );
+    expect(value).toBe('found');
+    expect(calls).toBe(3);
+  });
+
   it('GIVEN an error that is not throttling THEN it is thrown at once', async () => {
     let calls = 0;
     await expect(
-      withBackoff(
+      withThrottlingRetry(
         async () => {
           calls += 1;
           throw new Error('AccessDenied');
         },
-        { attempts: 5, baseDelayMs: 1, maxDelayMs: 1, retryable: isThrottling, sleep: async () => undefined },
+        { attempts: 5, baseDelayMs: 1, sleep: async () => undefined },
       ),
     ).rejects.toThrow('AccessDenied');
     expect(calls).toBe(1);

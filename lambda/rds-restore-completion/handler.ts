@@ -1,0 +1,39 @@
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { Context } from 'aws-lambda';
+import { requireEnv, requireJsonEnv } from '../shared/env';
+import { MetricUnit, createLogger, createMetrics } from '../shared/powertools';
+import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
+import { parseRdsInstanceEvent, reportRestoreCompletion, type CompletionOutcome } from './core';
+
+const logger = createLogger();
+const metrics = createMetrics();
+const settings = parseRestoreSettings(requireJsonEnv(RESTORE_SETTINGS_ENV));
+const topicArn = requireEnv('ALERT_TOPIC_ARN');
+const rds = {
+  primary: new RDSClient({ region: settings.primaryRegion }),
+  dr: new RDSClient({ region: settings.drRegion }),
+};
+const sns = new SNSClient({});
+
+/**
+ * Invoked by the EventBridge rule on RDS events of `<source>-pitr-*` instances (DR-region
+ * events are forwarded to the primary region's bus). Errors fail the invocation so that
+ * Lambda's asynchronous retries try again.
+ */
+export async function handler(event: unknown, context: Context): Promise<CompletionOutcome> {
+  logger.addContext(context);
+  const parsed = parseRdsInstanceEvent(event);
+  const outcome = await reportRestoreCompletion(parsed, settings, {
+    rds,
+    sns,
+    topicArn,
+    recordMinutes: (source, minutes) => {
+      metrics.addDimension('Source', source);
+      metrics.addMetric(RDS_RESTORE_METRICS.minutes, MetricUnit.NoUnit, minutes);
+    },
+  });
+  if (outcome.outcome === 'reported-available' && outcome.minutes !== undefined) metrics.publishStoredMetrics();
+  logger.info('restore event handled', { eventId: parsed.detail.EventID, instance: parsed.detail.SourceIdentifier, ...outcome });
+  return outcome;
+}

@@ -1,0 +1,62 @@
+import { RDSClient } from '@aws-sdk/client-rds';
+import type { Context } from 'aws-lambda';
+import { requireJsonEnv } from '../shared/env';
+import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { MetricUnit, createLogger, createMetrics } from '../shared/powertools';
+import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
+import { restoreToPointInTime, type RestoreResult } from './core';
+import { parseRestoreEvent } from './event';
+
+const logger = createLogger();
+const metrics = createMetrics();
+const settings = parseRestoreSettings(requireJsonEnv(RESTORE_SETTINGS_ENV));
+
+// Short timeouts: with one region down, a DR restore must not hang on the other region's endpoint.
+const clientOptions = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 20_000 } };
+const rds = {
+  primary: new RDSClient({ region: settings.primaryRegion, ...clientOptions }),
+  dr: new RDSClient({ region: settings.drRegion, ...clientOptions }),
+};
+
+/** The restore failed for a reason the engineer cannot fix by changing the event. */
+export class RestoreFailedError extends Error {
+  override readonly name = 'RestoreFailedError';
+}
+
+/**
+ * Point-in-time restore of an allowlisted RDS instance, invoked from the Lambda console or CLI.
+ * Returns the readable result; a refused or failed request fails the invocation with a message
+ * that names the field or the reason.
+ */
+export async function handler(event: unknown, context: Context): Promise<RestoreResult> {
+  logger.addContext(context);
+  try {
+    const request = parseRestoreEvent(event);
+    logger.info('restore requested', {
+      request: { ...request, restoreTime: request.restoreTime === 'latest' ? 'latest' : request.restoreTime.toISOString() },
+      requestedBy: request.requestedBy ?? 'unspecified',
+      invokedFunctionArn: context.invokedFunctionArn,
+    });
+    const result = await restoreToPointInTime(request, settings, { rds }, { requestId: context.awsRequestId, now: new Date() });
+    logger.info('restore answered', { outcome: result.outcome, target: result.target, status: result.status, region: result.region });
+    if (result.outcome === 'started') {
+      metrics.addDimension('Source', result.source);
+      metrics.addMetric(RDS_RESTORE_METRICS.started, MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+    }
+    return result;
+  } catch (error) {
+    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
+      logger.warn('restore refused; nothing was changed', { reason: error.message });
+      throw error;
+    }
+    if (error instanceof PermissionError) {
+      logger.error('restore refused by IAM', { action: error.action, reason: error.message });
+      throw new RestoreFailedError(
+        `${error.message}. The restore role may act only on the allowlisted sources, '<source>-pitr-*' instances and their automated backups: if the source was added to the config recently, deploy the jobs stack; otherwise check for an SCP or permissions boundary. Nothing was changed.`,
+      );
+    }
+    logger.error('restore failed', { error: errorMessage(error) });
+    throw new RestoreFailedError(`restore failed: ${errorMessage(error)} (request ${context.awsRequestId}; see the function's logs)`);
+  }
+}

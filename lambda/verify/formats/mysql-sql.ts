@@ -1,0 +1,72 @@
+import type { BackupManifest } from '../../shared/manifest';
+import type { FormatInspector, FormatReport } from './format-report';
+
+/**
+ * A plain-SQL dump from mysqldump or mariadb-dump: the tool's header near the start, the
+ * `-- Dump completed on` trailer it writes only when it finished, and the CREATE TABLE count.
+ * Only a small head, a rolling tail and a few bytes of overlap are kept.
+ */
+const HEAD_BYTES = 4096;
+const TAIL_BYTES = 4096;
+const CREATE_TABLE = Buffer.from('\nCREATE TABLE `');
+const HEADER_PATTERN = /^-- (MySQL|MariaDB) dump /m;
+const TRAILER_PATTERN = /-- Dump completed(?: on (\S+ \S+))?\s*$/;
+
+export class MysqlSqlInspector implements FormatInspector {
+  private head = Buffer.alloc(0);
+  private tail = Buffer.alloc(0);
+  private carry = Buffer.alloc(0);
+  private createTables = 0;
+  private total = 0;
+
+  constructor(private readonly manifest?: Pick<BackupManifest, 'database'>) {}
+
+  write(chunk: Buffer): void {
+    this.total += chunk.length;
+    if (this.head.length < HEAD_BYTES) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
+    }
+    // Count statements across chunk boundaries: search the overlap with the previous chunk too.
+    const overlap = this.carry.length > 0 ? Buffer.concat([this.carry, chunk.subarray(0, CREATE_TABLE.length - 1)]) : undefined;
+    if (overlap) this.createTables += count(overlap, CREATE_TABLE);
+    this.createTables += count(chunk, CREATE_TABLE);
+    this.carry = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (CREATE_TABLE.length - 1))));
+    this.tail =
+      chunk.length >= TAIL_BYTES
+        ? Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES))
+        : Buffer.concat([this.tail, chunk]).subarray(-TAIL_BYTES);
+  }
+
+  async finish(): Promise<FormatReport> {
+    const problems: string[] = [];
+    const head = this.head.toString('utf8');
+    const tail = this.tail.toString('utf8');
+    const header = HEADER_PATTERN.exec(head);
+    if (this.total === 0) problems.push('SQL dump: the decompressed dump is empty');
+    else if (!header) problems.push('SQL dump: no "-- MySQL dump" or "-- MariaDB dump" header in the first 4 KiB: not a mysqldump/mariadb-dump file');
+    const trailer = TRAILER_PATTERN.exec(tail);
+    if (this.total > 0 && !trailer) {
+      problems.push('SQL dump: the last line is not "-- Dump completed on ...": the dump stopped before it finished (or was made with --skip-comments)');
+    }
+    const expectedTables = this.manifest?.database?.tableCount;
+    if (trailer && expectedTables !== undefined && this.createTables < expectedTables) {
+      problems.push(`SQL dump: ${this.createTables} CREATE TABLE statements but the manifest counted ${expectedTables} tables: tables are missing from the dump`);
+    }
+    return {
+      format: 'mysql_sql',
+      problems,
+      skipped: [],
+      figures: {
+        tool: header?.[1] ?? 'unknown',
+        createTableStatements: this.createTables,
+        completedAt: trailer?.[1] ?? '',
+      },
+    };
+  }
+}
+
+function count(haystack: Buffer, needle: Buffer): number {
+  let found = 0;
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + needle.length)) found++;
+  return found;
+}

@@ -1,0 +1,190 @@
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { errorMessage, RequestRejectedError } from '../shared/errors';
+import { isBackupObjectKey, parseBackupKey } from '../shared/manifest';
+import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { hoursBetween, listBackups, newestVerified } from './history';
+
+/**
+ * The planner's event: `{}` verifies the newest backup of every target and tier,
+ * `{ "target": "name" }` those of one target, `{ "key": "..." }` one object;
+ * `{ "action": "report-ages" }` (the hourly schedule) only publishes the age of the newest
+ * verified backup per target and tier.
+ */
+export const plannerEventSchema = z.union([
+  z.strictObject({ action: z.literal('report-ages') }),
+  z.strictObject({
+    action: z.literal('verify').optional(),
+    target: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a target name (letters, digits, . _ -)').optional(),
+    tier: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a tier name').optional(),
+    key: z.string().min(1).optional(),
+  }).refine((event) => !(event.key && (event.target || event.tier)), { message: 'give either key, or target and/or tier, not both' }),
+]);
+export type PlannerEvent = z.infer<typeof plannerEventSchema>;
+
+/** The message the worker receives: one backup to verify. */
+export const verifyMessageSchema = z.strictObject({
+  key: z.string().min(1),
+  /** Why: the daily schedule or an engineer's request. */
+  reason: z.enum(['scheduled', 'on-demand']),
+  requestedAt: z.iso.datetime(),
+});
+export type VerifyMessage = z.infer<typeof verifyMessageSchema>;
+
+export interface PlannerDeps {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly bucket: string;
+  readonly queueUrl: string;
+  readonly now?: () => Date;
+}
+
+export interface TargetTier {
+  readonly tier: string;
+  readonly target: string;
+}
+
+export interface PlanResult {
+  readonly enqueued: readonly string[];
+  /** Target/tier prefixes that hold no backup object at all. */
+  readonly withoutBackups: readonly TargetTier[];
+  /** Keys that could not be enqueued, with why. */
+  readonly notEnqueued: readonly { key: string; reason: string }[];
+}
+
+export interface AgeReport {
+  readonly target: string;
+  readonly tier: string;
+  /** Hours since the newest backup whose verdict passed; undefined when none has. */
+  readonly hoursSinceLastVerifiedBackup: number | undefined;
+}
+
+async function commonPrefixes(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+    for (const common of page.CommonPrefixes ?? []) {
+      if (common.Prefix) found.push(common.Prefix.slice(prefix.length, -1));
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return found;
+}
+
+/**
+ * Every target and tier that has objects in the bucket, found by listing `<tier>/<target>/`
+ * prefixes: this also finds backups of targets since removed from the config.
+ */
+export async function discoverTargetTiers(s3: S3Client, bucket: string, filter: { target?: string; tier?: string } = {}): Promise<TargetTier[]> {
+  const tiers = filter.tier ? [filter.tier] : await commonPrefixes(s3, bucket, '');
+  const pairs: TargetTier[] = [];
+  for (const tier of tiers) {
+    const targets = await commonPrefixes(s3, bucket, `${tier}/`);
+    for (const target of targets) {
+      if (filter.target === undefined || filter.target === target) pairs.push({ tier, target });
+    }
+  }
+  return pairs.sort((a, b) => a.tier.localeCompare(b.tier) || a.target.localeCompare(b.target));
+}
+
+/** Finds the backups to verify and sends one queue message per backup. */
+export async function planVerification(deps: PlannerDeps, event: Exclude<PlannerEvent, { action: 'report-ages' }>): Promise<PlanResult> {
+  const requestedAt = (deps.now?.() ?? new Date()).toISOString();
+  const onDemand = event.key !== undefined || event.target !== undefined || event.tier !== undefined;
+  const reason = onDemand ? 'on-demand' : 'scheduled';
+  const keys: string[] = [];
+  const withoutBackups: TargetTier[] = [];
+  if (event.key !== undefined) {
+    if (!isBackupObjectKey(event.key) || !parseBackupKey(event.key)) {
+      throw new RequestRejectedError(`key '${event.key}' is not a backup key (<tier>/<target>/YYYY/MM/DD/<target>_<YYYYMMDDTHHMMSSZ>.<ext>)`);
+    }
+    try {
+      await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: event.key }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+        throw new RequestRejectedError(`no object s3://${deps.bucket}/${event.key}`);
+      }
+      throw error;
+    }
+    keys.push(event.key);
+  } else {
+    const pairs = await discoverTargetTiers(deps.s3, deps.bucket, { target: event.target, tier: event.tier });
+    if (pairs.length === 0 && onDemand) {
+      throw new RequestRejectedError(`no backups found for ${event.target ? `target '${event.target}'` : ''}${event.target && event.tier ? ' in ' : ''}${event.tier ? `tier '${event.tier}'` : ''}`);
+    }
+    for (const pair of pairs) {
+      const backups = await listBackups(deps.s3, deps.bucket, pair.tier, pair.target);
+      const newest = backups[backups.length - 1];
+      if (newest) keys.push(newest.key);
+      else withoutBackups.push(pair);
+    }
+  }
+  const { sent, failed } = await enqueue(deps, keys.map((key) => ({ key, reason, requestedAt })));
+  deps.logger.info('planned verification', { enqueued: sent.length, failed: failed.length, withoutBackups: withoutBackups.length, reason });
+  return { enqueued: sent, withoutBackups, notEnqueued: failed };
+}
+
+async function enqueue(deps: PlannerDeps, messages: VerifyMessage[]): Promise<{ sent: string[]; failed: { key: string; reason: string }[] }> {
+  const sent: string[] = [];
+  const failed: { key: string; reason: string }[] = [];
+  for (let start = 0; start < messages.length; start += 10) {
+    let batch = messages.slice(start, start + 10).map((message, index) => ({ id: String(start + index), message }));
+    // One retry for entries SQS refused (throttling inside a batch); the rest are reported.
+    for (let attempt = 1; attempt <= 2 && batch.length > 0; attempt++) {
+      try {
+        const response = await deps.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: deps.queueUrl,
+            Entries: batch.map(({ id, message }) => ({ Id: id, MessageBody: JSON.stringify(message) })),
+          }),
+        );
+        const refused = new Map((response.Failed ?? []).map((entry) => [entry.Id, entry.Message ?? entry.Code ?? 'refused']));
+        for (const item of batch) if (!refused.has(item.id)) sent.push(item.message.key);
+        const retry = batch.filter((item) => refused.has(item.id));
+        if (attempt === 2) for (const item of retry) failed.push({ key: item.message.key, reason: refused.get(item.id) ?? 'refused' });
+        batch = retry;
+      } catch (error) {
+        if (attempt === 2) for (const item of batch) failed.push({ key: item.message.key, reason: errorMessage(error) });
+      }
+    }
+  }
+  return { sent, failed };
+}
+
+/**
+ * Publishes HoursSinceLastVerifiedBackup for every target and tier (and the largest per tier),
+ * hourly, so the age alarms see a datapoint every period: missing data then means the reporting
+ * itself stopped, which the alarms treat as breaching.
+ */
+export async function reportAges(deps: Omit<PlannerDeps, 'sqs' | 'queueUrl'>): Promise<AgeReport[]> {
+  const now = deps.now?.() ?? new Date();
+  const pairs = await discoverTargetTiers(deps.s3, deps.bucket);
+  const reports: AgeReport[] = [];
+  const oldestPerTier = new Map<string, number>();
+  for (const pair of pairs) {
+    const backups = await listBackups(deps.s3, deps.bucket, pair.tier, pair.target);
+    if (backups.length === 0) continue;
+    const verified = await newestVerified(deps.s3, deps.bucket, backups);
+    // With no verified backup at all, the age is at least that of the oldest backup kept.
+    const since = verified ? new Date(verified.backupAt) : backups[0]?.parsed.at;
+    const hours = since ? hoursBetween(since, now) : undefined;
+    reports.push({ ...pair, hoursSinceLastVerifiedBackup: verified ? hours : undefined });
+    if (hours === undefined) continue;
+    const single = deps.metrics.singleMetric();
+    single.addDimension('Target', pair.target);
+    single.addDimension('Tier', pair.tier);
+    single.addMetric('HoursSinceLastVerifiedBackup', MetricUnit.Count, hours);
+    oldestPerTier.set(pair.tier, Math.max(oldestPerTier.get(pair.tier) ?? 0, hours));
+  }
+  for (const [tier, hours] of oldestPerTier) {
+    const single = deps.metrics.singleMetric();
+    single.addDimension('Tier', tier);
+    single.addMetric('HoursSinceLastVerifiedBackup', MetricUnit.Count, hours);
+  }
+  deps.logger.info('reported backup ages', { targetTiers: reports.length });
+  return reports;
+}

@@ -1,0 +1,21 @@
+import type { CheckName } from './verdict';
+
+/** What the on-call engineer does next when a check fails, per check; docs/verification.md says the same. */
+export const NEXT_STEP: Record<CheckName, string> = {
+  object:
+    'The backup object cannot be read. Check that it exists (it may have expired or been archived) and that the verify role may read it and decrypt with the backup key; then run the verification again with { "key": "<key>" }.',
+  manifest:
+    'The backup did not finish: the backup script writes the manifest last and only on success. Read the Run Command output of the last backup of this target, fix the cause, and take a manual backup (backup trigger with { "tier": "manual", "target": "<target>" }). Do not restore from this object.',
+  integrity:
+    'The stored object is not what the backup script wrote (size or SHA-256 differ). Do not restore from it. Check CloudTrail and the access logs for writes to this key, take a new backup now, and restore from the newest backup whose verdict passed if you need one.',
+  decompression:
+    'The gzip stream is damaged (truncated or corrupt). Do not restore from it. Take a new backup now; check the instance for a full disk or an interrupted upload in the Run Command output.',
+  format:
+    'The dump inside is not a complete, readable dump of its kind. Do not restore from it. Take a new backup now and read the dump tool errors in the Run Command output; restore from the newest backup whose verdict passed if needed.',
+  age:
+    'No new verified backup arrived in time. Check the backup schedule and the last Run Command of this target (did it run, did it fail?), then take a manual backup and verify it.',
+  size:
+    'The backup size jumped or dropped against the previous backups. Compare its manifest (table and row counts, file counts) with the previous one: a drop often means missing tables or files or a dump that stopped early, a jump a runaway table or log. Restore-test it if in doubt.',
+  replica:
+    'The copy in the DR bucket is missing or differs. Check the replication metrics (OperationsFailedReplication) and the rule replicate-all-backups, and the replica key policy; re-copy failed objects with S3 Batch Replication.',
+};

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/**
+ * What the verify functions need from the config, passed by the stack as one JSON env var
+ * (`VERIFY_SETTINGS`) and checked here so a bad deploy fails loudly at cold start.
+ */
+export const verifySettingsSchema = z.strictObject({
+  /** Hours the newest verified backup may be old, per tier; tiers absent have no age limit. */
+  tierMaxAgeHours: z.record(z.string(), z.number().positive()),
+  sizeAnomaly: z.strictObject({
+    lowerRatio: z.number().positive(),
+    upperRatio: z.number().positive(),
+    history: z.number().int().min(1),
+    flagIdenticalSize: z.boolean(),
+  }),
+  replicationAllowanceMinutes: z.number().positive(),
+  sqliteIntegrityCheckMaxBytes: z.number().int().positive(),
+  /** Largest stored object one invocation verifies. */
+  maxObjectBytes: z.number().int().positive(),
+});
+export type VerifySettings = z.infer<typeof verifySettingsSchema>;
+
+export function parseVerifySettings(raw: unknown): VerifySettings {
+  const parsed = verifySettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`environment variable VERIFY_SETTINGS is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import type { FormatInspector, FormatReport } from './formats';
+
+/** What one streaming pass over a stored object found. */
+export interface StreamFindings {
+  /** Bytes of the stored (compressed) object read. */
+  readonly bytes: number;
+  /** SHA-256 (hex) of the stored object; undefined if the read stopped early. */
+  readonly sha256: string | undefined;
+  /** Bytes the gzip stream decompressed to (so far, if it failed). */
+  readonly decompressedBytes: number;
+  /** Why decompression failed; undefined when the stream decompressed to its end. */
+  readonly decompressionError: string | undefined;
+  /** The format check, when decompression succeeded. */
+  readonly format: FormatReport | undefined;
+  /** Why the read stopped before the end (out of time); undefined when it read everything. */
+  readonly stoppedEarly: string | undefined;
+  readonly seconds: number;
+}
+
+export interface StreamCheckOptions {
+  /**
+   * Epoch milliseconds after which the pass stops and says so, instead of the invocation
+   * timing out without a verdict.
+   * @default - no deadline
+   */
+  readonly deadline?: number;
+  /** Total size, for the out-of-time message. */
+  readonly expectedBytes?: number;
+}
+
+/** Larger than zlib's 16 KiB default: fewer, bigger chunks for the hash and the inspector. */
+const GUNZIP_CHUNK = 128 * 1024;
+
+/**
+ * One pass over a stored backup: SHA-256 and byte count of the compressed bytes, gunzip to the
+ * end, and the format inspector on the decompressed bytes, all in constant memory. Source reads
+ * wait while gunzip is busy (backpressure), the inspector consumes each decompressed chunk as it
+ * comes, and nothing accumulates. A gunzip failure does not stop the hash: the whole object is
+ * still read so the verdict has both figures.
+ */
+export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: FormatInspector, options: StreamCheckOptions = {}): Promise<StreamFindings> {
+  const started = Date.now();
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let decompressedBytes = 0;
+  let decompressionError: string | undefined;
+  let inspectorError: string | undefined;
+  let stoppedEarly: string | undefined;
+
+  const gunzip: Gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
+  gunzip.on('data', (chunk: Buffer) => {
+    decompressedBytes += chunk.length;
+    if (inspectorError !== undefined) return;
+    try {
+      inspector.write(chunk);
+    } catch (error) {
+      inspectorError = (error as Error).message;
+    }
+  });
+  const gunzipDone = new Promise<void>((resolve) => {
+    gunzip.once('end', resolve);
+    gunzip.once('error', (error: Error) => {
+      decompressionError ??= describeGunzipError(error, bytes);
+      resolve();
+    });
+  });
+
+  for await (const piece of source) {
+    const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    hash.update(chunk);
+    bytes += chunk.length;
+    if (decompressionError === undefined && !gunzip.write(chunk)) {
+      await Promise.race([once(gunzip, 'drain'), gunzipDone]);
+    }
+    if (options.deadline !== undefined && Date.now() > options.deadline) {
+      const rate = bytes / Math.max(0.001, (Date.now() - started) / 1000);
+      stoppedEarly = `ran out of time after reading ${bytes}${options.expectedBytes ? ` of ${options.expectedBytes}` : ''} bytes at ${(rate / 1e6).toFixed(1)} MB/s`;
+      break;
+    }
+  }
+  if (stoppedEarly !== undefined) {
+    gunzip.destroy();
+    return { bytes, sha256: undefined, decompressedBytes, decompressionError: undefined, format: undefined, stoppedEarly, seconds: (Date.now() - started) / 1000 };
+  }
+  if (decompressionError === undefined && bytes === 0) {
+    decompressionError = 'the object is empty: there is no gzip stream';
+    gunzip.destroy();
+  } else {
+    if (decompressionError === undefined) gunzip.end();
+    await gunzipDone;
+  }
+  const sha256 = hash.digest('hex');
+  let format: FormatReport | undefined;
+  if (decompressionError === undefined) {
+    format = await inspector.finish();
+    if (inspectorError !== undefined) {
+      format = { ...format, problems: [...format.problems, `format check failed: ${inspectorError}`] };
+    }
+  }
+  return { bytes, sha256, decompressedBytes, decompressionError, format, stoppedEarly, seconds: (Date.now() - started) / 1000 };
+}
+
+function describeGunzipError(error: Error, bytesRead: number): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(error.message)) {
+    return `gzip stream ends early (after ${bytesRead} compressed bytes): the object is truncated`;
+  }
+  if (code === 'Z_DATA_ERROR') return `gzip data is corrupt: ${error.message}`;
+  return `gzip failed: ${error.message}`;
+}

@@ -1,0 +1,38 @@
+import { Aws, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { Construct } from 'constructs';
+import { restoredInstanceEventPattern } from '../constructs/rds-restore';
+
+export interface RdsRestoreDrStackProps extends StackProps {
+  /** Identifiers of the sources restorable in the DR region. */
+  readonly sourceIdentifiers: readonly string[];
+  /** The primary region, whose default event bus runs the restore completion. */
+  readonly primaryRegion: string;
+}
+
+/**
+ * The DR region's part of RDS restore: RDS events of instances restored there are forwarded to
+ * the primary region's default bus, where the completion function reports them like any other.
+ * Stateless; nothing else lives here.
+ */
+export class RdsRestoreDrStack extends Stack {
+  readonly forwardRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: RdsRestoreDrStackProps) {
+    super(scope, id, props);
+    if (props.sourceIdentifiers.length === 0) {
+      throw new Error('RdsRestoreDrStack sourceIdentifiers: at least one source restorable in the DR region is required');
+    }
+    const primaryBus = events.EventBus.fromEventBusArn(
+      this,
+      'PrimaryDefaultBus',
+      `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`,
+    );
+    this.forwardRule = new events.Rule(this, 'ForwardRestoredInstanceEvents', {
+      description: `Forwards RDS events of DR-region point-in-time restores to ${props.primaryRegion}`,
+      eventPattern: restoredInstanceEventPattern(props.sourceIdentifiers),
+      targets: [new targets.EventBus(primaryBus)],
+    });
+  }
+}

@@ -1,0 +1,209 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MotoServer } from '../support/moto';
+import { PostgresServer } from '../support/postgres';
+import { run, scratchDir } from '../support/processes';
+import { putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+
+/**
+ * restore.sh against a real PostgreSQL server and moto: a backup made with pg_dump goes back
+ * into a scratch database equal to the source; a backup that does not match its manifest is
+ * refused before any database is created; a drill checks and removes its copy.
+ */
+
+let moto: MotoServer;
+let pg: PostgresServer;
+let s3: S3Client;
+let work: string;
+const BUCKET = 'restore-pg-backups';
+const TARGET = 'orders-db';
+
+beforeAll(async () => {
+  [moto, pg] = await Promise.all([MotoServer.start(), PostgresServer.start()]);
+  s3 = moto.s3();
+  work = scratchDir('restore-pg');
+  await moto.createBackupBucket(BUCKET);
+  await putPassword(moto, '/app/orders/db-password', pg.password);
+  pg.createDatabase('orders');
+  pg.psql(
+    'orders',
+    `CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE);
+     CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2), note text);
+     CREATE SCHEMA billing;
+     CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, order_id int REFERENCES orders, issued date);
+     INSERT INTO customers (name, email) SELECT 'customer ' || i, 'c' || i || '@example.com' FROM generate_series(1, 300) i;
+     INSERT INTO orders (customer_id, total, note) SELECT 1 + i % 300, i * 1.25, repeat('x', i % 50) FROM generate_series(1, 2000) i;
+     INSERT INTO billing.invoices (order_id, issued) SELECT i, DATE '2026-01-01' + i % 365 FROM generate_series(1, 1500) i;`,
+  );
+});
+
+afterAll(async () => {
+  await Promise.all([moto?.stop(), pg?.stop()]);
+});
+
+/** Row count and a content hash per table: equal fingerprints mean equal data. */
+function fingerprint(database: string): Record<string, string> {
+  const tables = pg
+    .psql(database, "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
+    .trim()
+    .split('\n');
+  return Object.fromEntries(tables.map((table) => [table, pg.psql(database, `SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${table} t`).trim()]));
+}
+
+function databases(): string[] {
+  return pg.psql('postgres', 'SELECT datname FROM pg_database ORDER BY 1').trim().split('\n');
+}
+
+/** pg_dump custom format, gzip-compressed, with the row counts the manifest carries. */
+async function backupOf(database: string, at: Date, verified: boolean | undefined = true): Promise<StoredBackup & { body: Buffer }> {
+  const file = join(work, `${database}-${at.getTime()}.pgdump.gz`);
+  run('bash', ['-c', `set -o pipefail; pg_dump -Fc -d ${database} | gzip -c > ${file}`], { env: pg.env(database) });
+  const body = readFileSync(file);
+  const rowCounts = Object.fromEntries(Object.entries(fingerprint(database)).map(([table, value]) => [table, Number(value.split(':')[0])]));
+  const stored = await storeBackup(s3, {
+    bucket: BUCKET,
+    tier: 'daily',
+    target: TARGET,
+    kind: 'postgres',
+    body,
+    at,
+    verified,
+    database: { tableCount: Object.keys(rowCounts).length, rowCounts },
+  });
+  return { ...stored, body };
+}
+
+function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return moto.env({
+    BK_TARGET: TARGET,
+    BK_KIND: 'postgres',
+    BK_BUCKET: BUCKET,
+    BK_DB_HOST: '127.0.0.1',
+    BK_DB_PORT: String(pg.port),
+    BK_DB_NAME: 'orders',
+    BK_DB_USER: pg.user,
+    BK_PASSWORD_SSM_PARAMETER: '/app/orders/db-password',
+    RS_WORK_DIR: work,
+    ...extra,
+  });
+}
+
+describe('restore.sh with PostgreSQL', () => {
+  it('restores the newest verified backup into a scratch database equal to the source, leaving live alone', async () => {
+    // GIVEN a verified backup, then a newer one whose verification failed
+    const good = await backupOf('orders', new Date('2026-11-20T02:00:00Z'));
+    await backupOf('orders', new Date('2026-11-21T02:00:00Z'), false);
+    const source = fingerprint('orders');
+    pg.psql('orders', "INSERT INTO customers (name) VALUES ('written after the backup')");
+    const live = fingerprint('orders');
+    // WHEN restored in scratch mode without naming a backup
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_NAME: 'orders_scratch', RS_TIERS: 'daily weekly' }));
+    // THEN the verified one was chosen and the scratch database equals the source at backup time
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.result).toMatchObject({ key: good.key, mode: 'scratch', restoredTo: 'orders_scratch', bytes: good.body.length, previousDataKeptAs: null });
+    expect(fingerprint('orders_scratch')).toEqual(source);
+    // AND the live database is exactly as it was
+    expect(fingerprint('orders')).toEqual(live);
+  });
+
+  it('refuses a backup whose bytes differ from its manifest before creating any database', async () => {
+    // GIVEN a backup whose stored object was changed after its manifest was written
+    const stored = await backupOf('orders', new Date('2026-11-19T02:00:00Z'));
+    const corrupted = Buffer.from(stored.body);
+    corrupted[Math.floor(corrupted.length / 2)] ^= 0x01;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: stored.key, Body: corrupted }));
+    const before = { live: fingerprint('orders'), databases: databases() };
+    // WHEN it is restored by key
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_NAME: 'orders_corrupt' }));
+    // THEN the script refuses with exit 7, names the mismatch, and no database was created or changed
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/REFUSED: the backup does not match its manifest.*sha256/);
+    expect(restore.result).toBeUndefined();
+    expect(databases()).toEqual(before.databases);
+    expect(fingerprint('orders')).toEqual(before.live);
+  });
+
+  it('picks the newest backup started at or before RS_BEFORE', async () => {
+    // GIVEN backups at 01:00 and 03:00
+    const early = await backupOf('orders', new Date('2026-11-18T01:00:00Z'), undefined);
+    await backupOf('orders', new Date('2026-11-18T03:00:00Z'), undefined);
+    // WHEN asked for the state before 02:30 in another zone
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_BEFORE: '2026-11-18T03:30:00+01:00', RS_SCRATCH_NAME: 'orders_before' }));
+    // THEN the 01:00 backup is restored
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.result).toMatchObject({ key: early.key });
+  });
+
+  it('drills: checks tables, row counts and probes, removes the scratch copy and reports', async () => {
+    // GIVEN a verified backup and a probe that must hold in it
+    const stored = await backupOf('orders', new Date('2026-11-17T02:00:00Z'));
+    const probes = Buffer.from(JSON.stringify(["SELECT count(*) > 100 FROM customers", "SELECT 1 FROM billing.invoices LIMIT 1"])).toString('base64');
+    // WHEN drilled
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_DRILL: '1', RS_DRILL_PROBES: probes }));
+    // THEN every check passed and the scratch database is gone
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.drill?.passed).toBe(true);
+    expect(restore.drill?.checks.map((check) => [check.name, check.status])).toEqual([
+      ['restore', 'passed'],
+      ['tables', 'passed'],
+      ['rowCounts', 'passed'],
+      ['probe1', 'passed'],
+      ['probe2', 'passed'],
+      ['cleanup', 'passed'],
+    ]);
+    expect(databases().filter((name) => name.startsWith('orders_restore_'))).toEqual([]);
+  });
+
+  it('fails a drill whose restored rows differ from the manifest, and still removes the copy', async () => {
+    // GIVEN a manifest that claims one more customer than the dump holds
+    const file = join(work, 'mismatch.pgdump.gz');
+    run('bash', ['-c', `set -o pipefail; pg_dump -Fc -d orders | gzip -c > ${file}`], { env: pg.env('orders') });
+    const counts = Object.fromEntries(Object.entries(fingerprint('orders')).map(([table, value]) => [table, Number(value.split(':')[0])]));
+    const stored = await storeBackup(s3, {
+      bucket: BUCKET,
+      tier: 'daily',
+      target: TARGET,
+      kind: 'postgres',
+      body: readFileSync(file),
+      at: new Date('2026-11-16T02:00:00Z'),
+      verified: true,
+      database: { tableCount: 3, rowCounts: { ...counts, 'public.customers': (counts['public.customers'] ?? 0) + 1 } },
+    });
+    const probes = Buffer.from(JSON.stringify(['SELECT false'])).toString('base64');
+    // WHEN drilled
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_DRILL: '1', RS_DRILL_PROBES: probes }));
+    // THEN the drill fails with exit 9, naming the table and the probe, and the copy is removed
+    expect(restore.status).toBe(9);
+    expect(restore.drill?.passed).toBe(false);
+    expect(restore.drill?.checks).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'rowCounts', status: 'failed', detail: expect.stringMatching(/public\.customers: manifest \d+, restored \d+/) }),
+        expect.objectContaining({ name: 'probe1', status: 'failed' }),
+      ]),
+    );
+    expect(databases().filter((name) => name.startsWith('orders_restore_'))).toEqual([]);
+  });
+
+  it('refuses replace without confirmation, and scratch into the live database', () => {
+    // WHEN replace lacks RS_CONFIRM THEN exit 2 naming it
+    const replace = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_SAFETY_TIER: 'predeploy' }));
+    expect(replace.status).toBe(2);
+    expect(replace.stderr).toMatch(/RS_CONFIRM must equal the target name 'orders-db'/);
+    // WHEN the scratch name is the live database THEN exit 2
+    const scratch = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_NAME: 'orders' }));
+    expect(scratch.status).toBe(2);
+    expect(scratch.stderr).toMatch(/must not be the live database/);
+  });
+
+  it('says which backup is missing when the manifest is absent', async () => {
+    // GIVEN a key with no object or manifest
+    const key = `daily/${TARGET}/2026/11/01/${TARGET}_20261101T020000Z.pgdump.gz`;
+    writeFileSync(join(work, 'unused'), '');
+    // WHEN restored THEN exit 5, saying a backup without a manifest is incomplete
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
+    expect(restore.status).toBe(5);
+    expect(restore.stderr).toMatch(/without a manifest is incomplete/);
+  });
+});

@@ -1,0 +1,106 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import type { MariaDbServer } from './mariadb';
+import type { PostgresServer } from './postgres';
+import { run, scratchDir } from './processes';
+
+/**
+ * Good backups made with the same tools and options as the instance scripts (pg_dump -Fc -Z0
+ * piped to gzip, mariadb-dump, sqlite3 .backup, tar), and manifests built through the manifest
+ * schema, for tests that need real dumps without running the scripts.
+ */
+export interface MadeBackup {
+  readonly kind: BackupKind;
+  /** The stored object: gzip of the dump. */
+  readonly body: Buffer;
+  readonly database?: BackupManifest['database'];
+  readonly files?: BackupManifest['files'];
+}
+
+function shell(script: string, env?: NodeJS.ProcessEnv): void {
+  run('bash', ['-c', `set -euo pipefail; ${script}`], { env });
+}
+
+export function postgresBackup(pg: PostgresServer, database: string): MadeBackup {
+  const dir = scratchDir('pgdump');
+  const out = join(dir, 'dump.gz');
+  shell(`pg_dump -Fc -Z0 '${database}' | gzip > '${out}'`, pg.env(database));
+  const tables = pg.psql(database, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").trim();
+  return { kind: 'postgres', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: {} } };
+}
+
+export function mysqlBackup(my: MariaDbServer, database: string): MadeBackup {
+  const dir = scratchDir('mydump');
+  const out = join(dir, 'dump.gz');
+  shell(`mariadb-dump --no-defaults -h 127.0.0.1 -P ${my.port} -u${my.user} --single-transaction '${database}' | gzip > '${out}'`, { ...process.env, MYSQL_PWD: my.password });
+  const tables = my.sql(database, `SELECT count(*) FROM information_schema.tables WHERE table_schema = '${database}' AND table_type = 'BASE TABLE'`).trim();
+  return { kind: 'mysql', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: {} } };
+}
+
+/** A SQLite database with `rows` rows, backed up through the online backup API. */
+export function sqliteBackup(rows = 200): MadeBackup {
+  const dir = scratchDir('sqlite');
+  const db = join(dir, 'app.db');
+  const copy = join(dir, 'backup.db');
+  run('sqlite3', [db, `CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE tags(name TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) INSERT INTO notes(body) SELECT printf('note %d %s', i, hex(randomblob(16))) FROM n;`]);
+  run('sqlite3', [db, `.backup '${copy}'`]);
+  return { kind: 'sqlite', body: gzipSync(readFileSync(copy)), database: { tableCount: 2, rowCounts: { notes: rows, tags: 0 } } };
+}
+
+/** A tar of a generated tree (with a long path, which needs GNU long-name headers). */
+export function filesBackup(fileCount = 5, format: 'gnu' | 'pax' = 'gnu'): MadeBackup {
+  const dir = scratchDir('files');
+  const tree = join(dir, 'tree');
+  const deep = join(tree, 'a'.repeat(90), 'b'.repeat(60));
+  mkdirSync(deep, { recursive: true });
+  let totalBytes = 0;
+  for (let i = 0; i < fileCount; i++) {
+    const content = Buffer.from(`file ${i} `.repeat(100 + i * 37));
+    writeFileSync(join(i % 2 === 0 ? tree : deep, `f${i}.txt`), content);
+    totalBytes += content.length;
+  }
+  const out = join(dir, 'files.tar.gz');
+  shell(`tar --format=${format} -cf - -C '${tree}' . | gzip > '${out}'`);
+  return { kind: 'files', body: readFileSync(out), files: { fileCount, totalBytes } };
+}
+
+export function sha256(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** A manifest exactly as the backup script writes it, validated by the schema. */
+export function manifestFor(backup: MadeBackup, where: { bucket: string; key: string; target: string; tier: string; finishedAt: Date }, overrides: Partial<BackupManifest> = {}): BackupManifest {
+  const started = new Date(where.finishedAt.getTime() - 60_000);
+  return manifestSchema.parse({
+    manifestVersion: 1,
+    target: where.target,
+    kind: backup.kind,
+    tier: where.tier,
+    instance: 'i-0123456789abcdef0',
+    bucket: where.bucket,
+    key: where.key,
+    startedAt: started.toISOString(),
+    finishedAt: where.finishedAt.toISOString(),
+    bytes: backup.body.length,
+    sha256: sha256(backup.body),
+    compression: 'gzip',
+    format: FORMAT_BY_KIND[backup.kind],
+    retainUntil: new Date(where.finishedAt.getTime() + 30 * 86_400_000).toISOString(),
+    tools: { gzip: '1.12' },
+    ...(backup.database ? { database: backup.database } : {}),
+    ...(backup.files ? { files: backup.files } : {}),
+    ...overrides,
+  });
+}
+
+/** Uploads a backup object and, unless `manifest` is null, its manifest. */
+export async function putBackup(s3: S3Client, bucket: string, key: string, body: Buffer, manifest: BackupManifest | null, extra: { storageClass?: 'GLACIER' | 'STANDARD' } = {}): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(extra.storageClass ? { StorageClass: extra.storageClass } : {}) }));
+  if (manifest) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key), Body: JSON.stringify(manifest), ContentType: 'application/json' }));
+  }
+}

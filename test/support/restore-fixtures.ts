@@ -1,0 +1,138 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { backupKey, FORMAT_BY_KIND, manifestKeyFor, verificationKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { MOTO_REGION, type MotoServer } from './moto';
+
+/** Where the instance scripts live. */
+export const INSTANCE_SCRIPTS = resolve(__dirname, '../../scripts/instance');
+
+export interface StoredBackup {
+  readonly key: string;
+  readonly manifest: BackupManifest;
+}
+
+/**
+ * Stores a compressed backup the way the backup script does: the object, then its manifest,
+ * and (optionally) a verification verdict. For tests that need a backup of a precise shape
+ * (a given time, a broken one) without running a whole backup.
+ */
+export async function storeBackup(
+  s3: S3Client,
+  options: {
+    readonly bucket: string;
+    readonly tier: string;
+    readonly target: string;
+    readonly kind: BackupKind;
+    readonly body: Buffer;
+    readonly at: Date;
+    readonly database?: BackupManifest['database'];
+    readonly files?: BackupManifest['files'];
+    /** Write a verdict beside it: true passed, false failed, undefined none. */
+    readonly verified?: boolean;
+  },
+): Promise<StoredBackup> {
+  const key = backupKey(options.tier, options.target, options.kind, options.at);
+  const manifest: BackupManifest = {
+    manifestVersion: 1,
+    target: options.target,
+    kind: options.kind,
+    tier: options.tier,
+    instance: 'test-host',
+    bucket: options.bucket,
+    key,
+    startedAt: options.at.toISOString(),
+    finishedAt: new Date(options.at.getTime() + 1000).toISOString(),
+    bytes: options.body.length,
+    sha256: createHash('sha256').update(options.body).digest('hex'),
+    compression: 'gzip',
+    format: FORMAT_BY_KIND[options.kind],
+    retainUntil: new Date(options.at.getTime() + 7 * 86_400_000).toISOString(),
+    tools: {},
+    ...(options.database ? { database: options.database } : {}),
+    ...(options.files ? { files: options.files } : {}),
+  };
+  await s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: options.body }));
+  await s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: manifestKeyFor(key), Body: JSON.stringify(manifest) }));
+  if (options.verified !== undefined) {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: options.bucket,
+        Key: verificationKeyFor(key),
+        Body: JSON.stringify({ verdictVersion: 1, key, passed: options.verified, checks: [], reasons: [] }),
+      }),
+    );
+  }
+  return { key, manifest };
+}
+
+/** Puts a SecureString parameter into moto (the scripts read database passwords from one). */
+export async function putPassword(moto: MotoServer, name: string, value: string): Promise<void> {
+  const ssm = new SSMClient({ endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
+}
+
+export interface ScriptRun {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The parsed `RESTORE_RESULT` line, when printed. */
+  readonly result?: Record<string, unknown>;
+  /** The parsed `DRILL_RESULT` line, when printed. */
+  readonly drill?: { passed: boolean; checks: { name: string; status: string; detail: string }[] } & Record<string, unknown>;
+}
+
+function lineJson(stdout: string, prefix: string): Record<string, unknown> | undefined {
+  const line = stdout.split('\n').filter((candidate) => candidate.startsWith(`${prefix} `)).at(-1);
+  return line === undefined ? undefined : (JSON.parse(line.slice(prefix.length + 1)) as Record<string, unknown>);
+}
+
+export function parseScriptRun(status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): ScriptRun {
+  const drill = lineJson(stdout, 'DRILL_RESULT') as ScriptRun['drill'];
+  const result = lineJson(stdout, 'RESTORE_RESULT');
+  return { status, signal, stdout, stderr, ...(result ? { result } : {}), ...(drill ? { drill } : {}) };
+}
+
+/** Runs an instance script (`restore.sh`, `backup.sh`) synchronously with the given environment. */
+export function runInstanceScript(script: 'restore.sh' | 'backup.sh', env: NodeJS.ProcessEnv, dir = INSTANCE_SCRIPTS): ScriptRun {
+  const result = spawnSync('bash', [resolve(dir, script)], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) throw result.error;
+  return parseScriptRun(result.status, result.signal, result.stdout, result.stderr);
+}
+
+/**
+ * Starts restore.sh and SIGKILLs its whole process group once `when` says so (polled), to
+ * show that a restore stopped at the worst moment leaves live data alone.
+ */
+export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolean, timeoutMs = 120_000): Promise<ScriptRun & { killed: boolean }> {
+  const child = spawn('bash', [resolve(INSTANCE_SCRIPTS, 'restore.sh')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let killed = false;
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolveExit) => child.on('exit', (code, signal) => resolveExit([code, signal])));
+  const deadline = Date.now() + timeoutMs;
+  const poll = async (): Promise<void> => {
+    while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+      if (when()) {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+        killed = true;
+        return;
+      }
+      await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+    }
+  };
+  await poll();
+  const [status, signal] = await exited;
+  return { ...parseScriptRun(status, signal, stdout, stderr), killed };
+}
+
+/** SHA-256 of a file. */
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}

@@ -1,0 +1,371 @@
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { gzipSync, gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupKey, verificationKeyFor, type BackupKind } from '../../lambda/shared/manifest';
+import type { Verdict } from '../../lambda/verify/verdict';
+import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
+import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, sqliteBackup, type MadeBackup } from '../support/backups';
+import { MariaDbServer } from '../support/mariadb';
+import { MOTO_REGION, MotoServer } from '../support/moto';
+import { PostgresServer } from '../support/postgres';
+import { TEST_SETTINGS, capturingMetrics, quietLogger } from './helpers';
+
+/**
+ * The corruption matrix against moto server: real dumps made with the same tools as the backup
+ * scripts, stored in a versioned Object Lock bucket, then damaged one way each. Every damage
+ * must fail with the right check and reason; every good backup must pass.
+ */
+let moto: MotoServer;
+let pg: PostgresServer;
+let my: MariaDbServer;
+let s3: S3Client;
+let bucket: string;
+let keyArn: string;
+const replicaBucket = 'matrix-replica';
+let topicArn: string;
+let alertQueueUrl: string;
+const good = new Map<BackupKind, MadeBackup>();
+const HOUR = 3_600_000;
+
+function deps(overrides: Partial<VerifyDeps> = {}): VerifyDeps & { emitted: ReturnType<typeof capturingMetrics>['emitted'] } {
+  const { metrics, emitted } = capturingMetrics();
+  return {
+    s3,
+    replicaS3: s3,
+    sns: new SNSClient({ endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
+    metrics,
+    logger: quietLogger(),
+    bucket,
+    replicaBucket,
+    backupKeyArn: keyArn,
+    alertTopicArn: topicArn,
+    region: MOTO_REGION,
+    settings: TEST_SETTINGS,
+    // Two hours after the uploads: past the replication allowance.
+    now: () => new Date(Date.now() + 2 * HOUR),
+    ...overrides,
+    emitted,
+  };
+}
+
+let counter = 0;
+/** Stores `body` (and its manifest unless null) as the newest backup of a fresh target; replicates it unless told not to. */
+async function store(kind: BackupKind, body: Buffer, manifestBody: MadeBackup | null, options: { ageHours?: number; replicate?: boolean; target?: string; tier?: string } = {}) {
+  const target = options.target ?? `t${++counter}-${kind}`;
+  const tier = options.tier ?? 'daily';
+  const at = new Date(Date.now() - (options.ageHours ?? 3) * HOUR);
+  const key = backupKey(tier, target, kind, at);
+  const manifest = manifestBody ? manifestFor(manifestBody, { bucket, key, target, tier, finishedAt: new Date(at.getTime() + 60_000) }) : null;
+  await putBackup(s3, bucket, key, body, manifest);
+  if (options.replicate ?? true) await s3.send(new PutObjectCommand({ Bucket: replicaBucket, Key: key, Body: body }));
+  return { key, target, tier };
+}
+
+const failedChecks = (verdict: Verdict) => verdict.checks.filter((check) => check.status === 'failed').map((check) => check.name).sort();
+const detailOf = (verdict: Verdict, name: string) => verdict.checks.find((check) => check.name === name)?.detail ?? '';
+
+async function drainAlerts(): Promise<{ Subject?: string; Message: string }[]> {
+  const sqs = new SQSClient({ endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const messages: { Subject?: string; Message: string }[] = [];
+  for (;;) {
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: alertQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    if (!received.Messages?.length) break;
+    for (const message of received.Messages) messages.push(JSON.parse(message.Body ?? '{}'));
+    const { DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
+    for (const message of received.Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: alertQueueUrl, ReceiptHandle: message.ReceiptHandle }));
+  }
+  return messages;
+}
+
+beforeAll(async () => {
+  [moto, pg, my] = await Promise.all([MotoServer.start(), PostgresServer.start(), MariaDbServer.start()]);
+  s3 = moto.s3();
+  ({ bucket, keyArn } = await moto.createBackupBucket('matrix-backups'));
+  await s3.send(new CreateBucketCommand({ Bucket: replicaBucket, CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
+  const clientConfig = { endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  const sns = new SNSClient(clientConfig);
+  const sqs = new SQSClient(clientConfig);
+  topicArn = (await sns.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn ?? '';
+  alertQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'alert-inbox' }))).QueueUrl ?? '';
+  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: alertQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+
+  pg.createDatabase('shop');
+  pg.psql('shop', `CREATE TABLE customers(id int PRIMARY KEY, name text);
+    INSERT INTO customers SELECT g, md5(g::text) FROM generate_series(1, 3000) g;
+    CREATE TABLE orders(id int PRIMARY KEY, customer int REFERENCES customers, total numeric);
+    INSERT INTO orders SELECT g, 1 + g % 3000, g * 1.5 FROM generate_series(1, 5000) g;
+    CREATE TABLE events(at timestamptz, body jsonb) PARTITION BY RANGE (at);
+    CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    INSERT INTO events VALUES ('2024-05-01', '{"a": 1}');
+    CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
+    SELECT lo_from_bytea(0, 'large object payload');`);
+  my.rootSql(`CREATE DATABASE shop; CREATE TABLE shop.products(id int PRIMARY KEY, name text); INSERT INTO shop.products VALUES (1, 'tea'), (2, 'coffee');
+    CREATE TABLE shop.stock(product int, qty int); INSERT INTO shop.stock VALUES (1, 10); CREATE VIEW shop.in_stock AS SELECT * FROM shop.stock;`);
+  good.set('postgres', postgresBackup(pg, 'shop'));
+  good.set('mysql', mysqlBackup(my, 'shop'));
+  good.set('sqlite', sqliteBackup(300));
+  good.set('files', filesBackup(7));
+});
+
+afterAll(async () => {
+  await Promise.all([moto?.stop(), pg?.stop(), my?.stop()]);
+});
+
+const KINDS: BackupKind[] = ['postgres', 'mysql', 'sqlite', 'files'];
+const made = (kind: BackupKind): MadeBackup => {
+  const backup = good.get(kind);
+  if (!backup) throw new Error(`no ${kind} backup made`);
+  return backup;
+};
+
+describe('good backups pass', () => {
+  it.each(KINDS)('GIVEN a complete %s backup with its manifest and replica WHEN verified THEN every check passes and the verdict is stored', async (kind) => {
+    const { key, target } = await store(kind, made(kind).body, made(kind));
+    const d = deps();
+
+    const verdict = await verifyBackup(d, key);
+
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(verdict.passed).toBe(true);
+    for (const name of ['object', 'manifest', 'integrity', 'decompression', 'format', 'age', 'replica'] as const) {
+      expect(verdict.checks.find((check) => check.name === name)?.status, name).toBe('passed');
+    }
+    const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verificationKeyFor(key) }));
+    expect(stored.ServerSideEncryption).toBe('aws:kms');
+    expect(JSON.parse((await stored.Body?.transformToString()) ?? '{}')).toMatchObject({ key, passed: true, target });
+    expect(d.emitted).toContainEqual({ name: 'VerificationSucceeded', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+    expect(d.emitted).toContainEqual({ name: 'VerificationFailed', value: 0, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+    expect(d.emitted.find((metric) => metric.name === 'HoursSinceLastVerifiedBackup')?.value).toBeCloseTo(5 - 1 / 60, 1);
+    expect(d.emitted).toContainEqual({ name: 'ReplicaMissing', value: 0, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+  });
+
+  it('GIVEN a PostgreSQL backup WHEN verified THEN the archive figures come from its header and TOC', async () => {
+    const { key } = await store('postgres', made('postgres').body, made('postgres'));
+    const verdict = await verifyBackup(deps(), key);
+    expect(verdict.figures).toMatchObject({ 'pg_custom.compression': 'none', 'pg_custom.database': 'shop', 'pg_custom.tableDataEntries': 3, 'pg_custom.partitionedTables': 1 });
+  });
+
+  it('GIVEN a pax-format tar WHEN verified THEN it passes with the manifest file count', async () => {
+    const pax = filesBackup(4, 'pax');
+    const { key } = await store('files', pax.body, pax);
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(verdict.figures['tar.regularFiles']).toBe(4);
+  });
+});
+
+describe('damaged backups fail with the right reason', () => {
+  it.each(KINDS)('GIVEN a %s backup truncated at a random offset WHEN verified THEN integrity and decompression fail', async (kind) => {
+    const body = made(kind).body;
+    for (const offset of [1, Math.floor(Math.random() * (body.length - 2)) + 1, body.length - 1]) {
+      const { key } = await store(kind, body.subarray(0, offset), made(kind));
+      const verdict = await verifyBackup(deps(), key);
+      expect(failedChecks(verdict), `offset ${offset}`).toEqual(['decompression', 'integrity']);
+      expect(detailOf(verdict, 'integrity')).toMatch(new RegExp(`${offset} bytes stored but the manifest says ${body.length}`));
+      expect(detailOf(verdict, 'decompression')).toMatch(/truncated|corrupt|gzip/);
+    }
+  });
+
+  it.each(KINDS)('GIVEN a %s backup with one flipped byte WHEN verified THEN the SHA-256 check fails', async (kind) => {
+    const body = Buffer.from(made(kind).body);
+    const at = Math.floor(body.length / 2);
+    body[at] = (body[at] ?? 0) ^ 0xff;
+    const { key } = await store(kind, body, made(kind));
+    const verdict = await verifyBackup(deps(), key);
+    expect(verdict.passed).toBe(false);
+    expect(failedChecks(verdict)).toContain('integrity');
+    expect(detailOf(verdict, 'integrity')).toMatch(/SHA-256 [0-9a-f]{64} differs from the manifest's/);
+  });
+
+  it('GIVEN an empty object WHEN verified THEN integrity and decompression fail saying it is empty', async () => {
+    const { key } = await store('postgres', Buffer.alloc(0), made('postgres'));
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['decompression', 'integrity']);
+    expect(detailOf(verdict, 'decompression')).toMatch(/the object is empty/);
+  });
+
+  it('GIVEN a backup without a manifest WHEN verified THEN the manifest check fails as an incomplete backup and an alert names it', async () => {
+    await drainAlerts();
+    const { key, target } = await store('mysql', made('mysql').body, null);
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['manifest']);
+    expect(detailOf(verdict, 'manifest')).toMatch(/no manifest .* the backup is incomplete/);
+    const alerts = await drainAlerts();
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.Subject).toBe(`Backup verification failed: ${target} daily (manifest)`);
+    expect(alerts[0]?.Message).toContain(`Key:    s3://${bucket}/${key}`);
+    expect(alerts[0]?.Message).toMatch(/What to do: The backup did not finish/);
+  });
+
+  it('GIVEN a manifest with a wrong hash WHEN verified THEN the SHA-256 check fails', async () => {
+    const wrong = { ...made('sqlite') };
+    const { key, target, tier } = { ...(await store('sqlite', made('sqlite').body, null)) };
+    const manifest = manifestFor(wrong, { bucket, key, target, tier, finishedAt: new Date(Date.now() - 3 * HOUR) }, { sha256: 'a'.repeat(64) });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json`, Body: JSON.stringify(manifest) }));
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['integrity']);
+    expect(detailOf(verdict, 'integrity')).toMatch(/differs from the manifest's a{64}/);
+  });
+
+  it('GIVEN a newest backup older than the tier allows WHEN verified THEN the age check fails as stale', async () => {
+    const { key } = await store('files', made('files').body, made('files'), { ageHours: 72 });
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['age']);
+    expect(detailOf(verdict, 'age')).toMatch(/the newest backup is 7\d(\.\d+)? h old, above the 26 h limit of tier 'daily'/);
+  });
+
+  it('GIVEN a weekly backup six days old WHEN verified THEN the weekly allowance keeps it fresh', async () => {
+    const { key } = await store('files', made('files').body, made('files'), { ageHours: 6 * 24, tier: 'weekly' });
+    const verdict = await verifyBackup(deps(), key);
+    expect(verdict.checks.find((check) => check.name === 'age')?.status).toBe('passed');
+  });
+
+  it('GIVEN seven earlier backups and a much smaller newest one WHEN verified THEN the size check fails as a drop and SizeAnomaly is 1', async () => {
+    const target = `sized-${++counter}`;
+    const big = { ...made('files'), body: Buffer.concat([made('files').body, Buffer.alloc(50_000, 1)]) };
+    for (let day = 8; day >= 1; day--) await store('files', big.body, big, { target, ageHours: day * 24 + 3 });
+    const { key } = await store('files', made('files').body, made('files'), { target });
+    const d = deps();
+    const verdict = await verifyBackup(d, key);
+    expect(failedChecks(verdict)).toEqual(['size']);
+    expect(detailOf(verdict, 'size')).toMatch(/size drop: .* below 0.8x/);
+    expect(verdict.figures.previousBackups).toBe(7);
+    expect(d.emitted).toContainEqual({ name: 'SizeAnomaly', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+  });
+
+  it('GIVEN a backup exactly the size of the previous one WHEN verified THEN it passes with a size warning', async () => {
+    const target = `same-${++counter}`;
+    await store('sqlite', made('sqlite').body, made('sqlite'), { target, ageHours: 27 });
+    const { key } = await store('sqlite', made('sqlite').body, made('sqlite'), { target });
+    const verdict = await verifyBackup(deps(), key);
+    expect(verdict.passed).toBe(true);
+    expect(verdict.checks.find((check) => check.name === 'size')).toMatchObject({ status: 'warning', detail: expect.stringMatching(/exactly the same size/) });
+  });
+
+  it('GIVEN a backup with no copy in the replica bucket after the allowance WHEN verified THEN the replica check fails and ReplicaMissing is 1', async () => {
+    const { key, target } = await store('postgres', made('postgres').body, made('postgres'), { replicate: false });
+    const d = deps();
+    const verdict = await verifyBackup(d, key);
+    expect(failedChecks(verdict)).toEqual(['replica']);
+    expect(detailOf(verdict, 'replica')).toMatch(new RegExp(`no replica in s3://${replicaBucket}`));
+    expect(d.emitted).toContainEqual({ name: 'ReplicaMissing', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+  });
+
+  it('GIVEN a backup uploaded minutes ago without a replica yet WHEN verified THEN the replica check is pending, not failed', async () => {
+    const { key } = await store('postgres', made('postgres').body, made('postgres'), { replicate: false });
+    const verdict = await verifyBackup(deps({ now: () => new Date(Date.now() + 5 * 60_000) }), key);
+    expect(verdict.passed).toBe(true);
+    expect(verdict.checks.find((check) => check.name === 'replica')?.status).toBe('pending');
+  });
+
+  it('GIVEN an object larger than one invocation may verify WHEN verified THEN it fails up front saying so', async () => {
+    const { key } = await store('files', made('files').body, made('files'));
+    const verdict = await verifyBackup(deps({ settings: { ...TEST_SETTINGS, maxObjectBytes: 100 } }), key);
+    expect(failedChecks(verdict)).toEqual(['integrity']);
+    expect(detailOf(verdict, 'integrity')).toMatch(/above the 0.00 GiB one invocation can verify .*verification.maxObjectGiB/);
+  });
+
+  it('GIVEN a deadline that has passed WHEN verified THEN the verdict says it ran out of time instead of timing out', async () => {
+    const { key } = await store('files', made('files').body, made('files'));
+    const verdict = await verifyBackup(deps({ deadline: () => Date.now() - 1 }), key);
+    expect(detailOf(verdict, 'integrity')).toMatch(/ran out of time after reading \d+ of \d+ bytes/);
+  });
+});
+
+describe('dumps that gzip cleanly but are incomplete fail the format check', () => {
+  /** Cuts the decompressed dump and re-compresses it, with a manifest that matches: only the format can tell. */
+  async function storeCut(kind: BackupKind, keep: (dump: Buffer) => Buffer) {
+    const dump = gunzipSync(made(kind).body);
+    const body = gzipSync(keep(dump));
+    return store(kind, body, { ...made(kind), body });
+  }
+
+  it('GIVEN a PostgreSQL archive cut inside its data WHEN verified THEN the format check says truncated', async () => {
+    const { key } = await storeCut('postgres', (dump) => dump.subarray(0, dump.length - 100));
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/PostgreSQL archive: stream ends \d+ byte\(s\) early .* truncated/);
+  });
+
+  it('GIVEN a file that is not a PostgreSQL archive WHEN verified as one THEN the format check names the header', async () => {
+    const { key } = await storeCut('postgres', () => Buffer.from('-- plain SQL, not custom format\n'));
+    const verdict = await verifyBackup(deps(), key);
+    expect(detailOf(verdict, 'format')).toMatch(/not a PostgreSQL custom-format archive/);
+  });
+
+  it('GIVEN a PostgreSQL archive with fewer tables than the manifest counted WHEN verified THEN the format check says tables are missing', async () => {
+    const base = made('postgres');
+    const { key } = await store('postgres', base.body, { ...base, database: { tableCount: 9, rowCounts: {} } });
+    const verdict = await verifyBackup(deps(), key);
+    expect(detailOf(verdict, 'format')).toMatch(/3 TABLE DATA entries but the manifest counted 9 tables/);
+  });
+
+  it('GIVEN a MySQL dump without its completion trailer WHEN verified THEN the format check says it stopped early', async () => {
+    const { key } = await storeCut('mysql', (dump) => dump.subarray(0, dump.lastIndexOf('-- Dump completed')));
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/the dump stopped before it finished/);
+  });
+
+  it('GIVEN a SQLite file missing its last page WHEN verified THEN the format check says truncated', async () => {
+    const { key } = await storeCut('sqlite', (dump) => dump.subarray(0, dump.length - 4096));
+    const verdict = await verifyBackup(deps(), key);
+    expect(detailOf(verdict, 'format')).toMatch(/SQLite: the header says \d+ pages .* truncated/);
+  });
+
+  it('GIVEN a SQLite database with a corrupted page WHEN verified THEN PRAGMA integrity_check reports it', async () => {
+    const { key } = await storeCut('sqlite', (dump) => {
+      const copy = Buffer.from(dump);
+      // Page 2 is a b-tree page of the first table: overwrite its page header and cell pointers.
+      copy.fill(0x5a, 4096, 4096 + 64);
+      return copy;
+    });
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/SQLite: (PRAGMA integrity_check reports|the database cannot be read)/);
+  });
+
+  it('GIVEN a SQLite database above the integrity-check limit WHEN verified THEN the check is skipped with the reason, not passed silently', async () => {
+    const { key } = await store('sqlite', made('sqlite').body, made('sqlite'));
+    const verdict = await verifyBackup(deps({ settings: { ...TEST_SETTINGS, sqliteIntegrityCheckMaxBytes: 1024 } }), key);
+    expect(verdict.figures['sqlite.integrityCheck']).toBe('skipped');
+    expect(detailOf(verdict, 'format')).toMatch(/skipped: SQLite integrity_check: the database is \d+ bytes, above the 1024-byte limit/);
+  });
+
+  it('GIVEN a tar without its end-of-archive blocks WHEN verified THEN the format check says truncated', async () => {
+    const { key } = await storeCut('files', (dump) => {
+      let end = dump.length;
+      while (end > 0 && dump[end - 1] === 0) end--;
+      return dump.subarray(0, Math.ceil(end / 512) * 512);
+    });
+    const verdict = await verifyBackup(deps(), key);
+    expect(detailOf(verdict, 'format')).toMatch(/tar: .*without the end-of-archive marker/);
+  });
+
+  it('GIVEN a tar whose file count differs from the manifest WHEN verified THEN the format check names both counts', async () => {
+    const base = made('files');
+    const { key } = await store('files', base.body, { ...base, files: { fileCount: 8, totalBytes: base.files?.totalBytes ?? 0 } });
+    const verdict = await verifyBackup(deps(), key);
+    expect(detailOf(verdict, 'format')).toMatch(/tar: 7 regular files in the archive but the manifest counted 8/);
+  });
+});
+
+describe('archived and missing objects', () => {
+  it('GIVEN a backup already moved to Glacier WHEN verified THEN the content checks are skipped with the reason', async () => {
+    const target = `cold-${++counter}`;
+    const at = new Date(Date.now() - 3 * HOUR);
+    const key = backupKey('monthly', target, 'files', at);
+    await putBackup(s3, bucket, key, made('files').body, manifestFor(made('files'), { bucket, key, target, tier: 'monthly', finishedAt: at }), { storageClass: 'GLACIER' });
+    await s3.send(new PutObjectCommand({ Bucket: replicaBucket, Key: key, Body: made('files').body }));
+    const verdict = await verifyBackup(deps(), key);
+    expect(verdict.passed).toBe(true);
+    expect(verdict.checks.find((check) => check.name === 'integrity')).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/is in GLACIER/) });
+  });
+
+  it('GIVEN a key that is not a backup key WHEN verified THEN it is rejected naming the layout', async () => {
+    await expect(verifyBackup(deps(), 'daily/app/notes.txt')).rejects.toThrow(/is not a backup key/);
+  });
+});

@@ -1,0 +1,42 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { VerifySettings } from '../../lambda/verify/settings';
+
+export const TEST_SETTINGS: VerifySettings = {
+  tierMaxAgeHours: { daily: 26, weekly: 192, monthly: 768 },
+  sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: true },
+  replicationAllowanceMinutes: 30,
+  sqliteIntegrityCheckMaxBytes: 64 * 1024 * 1024,
+  maxObjectBytes: 40 * 2 ** 30,
+};
+
+export interface EmittedMetric {
+  readonly name: string;
+  readonly value: number;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+/** A Powertools Metrics instance whose EMF output is captured instead of printed. */
+export function capturingMetrics(service = 'verify'): { metrics: Metrics; emitted: EmittedMetric[] } {
+  const emitted: EmittedMetric[] = [];
+  const metrics = new Metrics({ namespace: 'BackupKit', serviceName: service });
+  const capture = (line: string) => {
+    const emf = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
+    for (const directive of emf._aws.CloudWatchMetrics) {
+      const dimensions = Object.fromEntries((directive.Dimensions[0] ?? []).map((name) => [name, String(emf[name])]));
+      for (const metric of directive.Metrics) emitted.push({ name: metric.Name, value: Number(emf[metric.Name]), dimensions });
+    }
+  };
+  (metrics as unknown as { console: { log: (line: string) => void } }).console = { log: capture };
+  const single = metrics.singleMetric.bind(metrics);
+  metrics.singleMetric = () => {
+    const child = single();
+    (child as unknown as { console: { log: (line: string) => void } }).console = { log: capture };
+    return child;
+  };
+  return { metrics, emitted };
+}
+
+export function quietLogger(): Logger {
+  return new Logger({ logLevel: 'SILENT' });
+}
