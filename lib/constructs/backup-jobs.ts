@@ -28,6 +28,7 @@ import { BackupCommandDocument, type InstanceScriptPaths } from './backup-comman
 import { BackupInstancePolicy } from './backup-instance-policy';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
+import { ShareableTestEvents } from './shareable-test-events';
 
 /** A tier as the backup jobs use it: retention, and when it runs if it is scheduled. */
 export interface BackupJobsTier {
@@ -101,6 +102,8 @@ export class BackupJobs extends Construct {
   /** The managed policy of each target, by target name. */
   readonly instancePolicies: ReadonlyMap<string, BackupInstancePolicy>;
   readonly resultRule: events.Rule;
+  /** Ready-made trigger events in the Lambda console's Test tab (a run per tier, a backup per target). */
+  readonly testEvents: ShareableTestEvents;
 
   constructor(scope: Construct, id: string, props: BackupJobsProps) {
     super(scope, id);
@@ -208,6 +211,8 @@ export class BackupJobs extends Construct {
         }),
       ]),
     );
+
+    this.testEvents = this.createTestEvents(props);
 
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
       alarmDescription:
@@ -353,6 +358,37 @@ export class BackupJobs extends Construct {
     job.role.addToPolicy(
       new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [opsKey.keyArn] }),
     );
+  }
+
+  /**
+   * Events an engineer picks in the trigger's Test tab: each on-demand tier (manual,
+   * pre-deploy) for each target, and a whole run of each scheduled tier.
+   */
+  private createTestEvents(props: BackupJobsProps): ShareableTestEvents {
+    const tierNames = Object.keys(props.tiers);
+    const testEvents = new ShareableTestEvents(this, 'TestEvents', {
+      function: this.trigger.function,
+      logKey: props.opsKey,
+      eventSchema: {
+        type: 'object',
+        required: ['tier'],
+        additionalProperties: false,
+        properties: {
+          tier: { type: 'string', enum: tierNames },
+          target: { type: 'string', enum: props.targets.map((target) => target.name) },
+        },
+      },
+    });
+    for (const [tierName, tier] of Object.entries(props.tiers)) {
+      if (tier.schedule === undefined) {
+        for (const target of props.targets.filter((candidate) => candidate.tiers.includes(tierName))) {
+          testEvents.addEvent(`${tierName} backup of ${target.name}`, { tier: tierName, target: target.name });
+        }
+      } else if (props.targets.some((target) => target.tiers.includes(tierName))) {
+        testEvents.addEvent(`${tierName} run of every target`, { tier: tierName });
+      }
+    }
+    return testEvents;
   }
 
   private createSchedules(props: BackupJobsProps): Map<string, scheduler.Schedule> {

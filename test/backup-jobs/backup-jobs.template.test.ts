@@ -99,6 +99,18 @@ describe('backup jobs template: document and functions', () => {
     expect(Object.keys(jobs.findResources('AWS::Logs::LogGroup'))).toContain(logicalIdOf(backupJobs.commandLogGroup));
   });
 
+  it('GIVEN the example THEN the trigger offers shareable console test events: a backup per target and on-demand tier, a run per scheduled tier', () => {
+    const [schema] = Object.values(jobs.findResources('AWS::EventSchemas::Schema', { Properties: { RegistryName: 'lambda-testevent-schemas' } })).filter(
+      (candidate) => JSON.stringify(candidate.Properties.SchemaName).includes(logicalIdOf(backupJobs.trigger.function)),
+    );
+    const content = JSON.parse(schema?.Properties.Content as string) as { components: { examples: Record<string, { value: unknown }>; schemas: { Event: { properties: { tier: { enum: string[] } } } } } };
+    expect(content.components.examples['manual backup of orders-db']).toEqual({ value: { tier: 'manual', target: 'orders-db' } });
+    expect(content.components.examples['predeploy backup of repairs-media']).toEqual({ value: { tier: 'predeploy', target: 'repairs-media' } });
+    expect(content.components.examples['daily run of every target']).toEqual({ value: { tier: 'daily' } });
+    expect(Object.keys(content.components.examples)).toHaveLength(4 * 2 + 3);
+    expect(content.components.schemas.Event.properties.tier.enum).toEqual(['daily', 'weekly', 'monthly', 'manual', 'predeploy']);
+  });
+
   it('GIVEN the example THEN the stack outputs the trigger name, its console link and each instance policy', () => {
     jobs.hasOutput('BackupTriggerFunctionName', { Value: { Ref: logicalIdOf(backupJobs.trigger.function) } });
     jobs.hasOutput('BackupTriggerConsoleLink', {
