@@ -20,6 +20,7 @@ import {
   type TierPlan,
 } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
+import { redactSecrets } from '../shared/redact';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
@@ -313,31 +314,34 @@ export function nextStepForSendError(error: unknown): string {
   return 'Read the error, fix the cause, then run a manual backup of this target.';
 }
 
-async function alertNotSent(tier: string, total: number, errors: readonly TargetError[], deps: TriggerDeps): Promise<void> {
-  const { settings } = deps;
+/** The e-mail an on-call engineer gets when targets could not even be sent. */
+export function formatNotSentAlert(
+  tier: string,
+  total: number,
+  errors: readonly TargetError[],
+  settings: Pick<TriggerSettings, 'region' | 'functionName'>,
+): { subject: string; message: string } {
   const lines = [
     `Backups NOT STARTED in tier '${tier}': ${errors.length} of ${total} target(s) could not be sent to their instances.`,
     '',
     ...errors.flatMap((failure) => [
       `Target:     ${failure.target}`,
       `Instances:  ${failure.instances}`,
-      `Error:      ${failure.error}`,
+      `Error:      ${redactSecrets(failure.error)}`,
       `Next step:  ${failure.nextStep}`,
       `Run again:  invoke ${settings.functionName} with {"tier":"${tier}","target":"${failure.target}"}`,
       '',
     ]),
     `Trigger function: ${consoleLinks.lambdaTest(settings.region, settings.functionName)}`,
   ];
+  return { subject: `backup-kit: ${errors.length} backup(s) not started (${tier})`.slice(0, 100), message: lines.join('\n') };
+}
+
+async function alertNotSent(tier: string, total: number, errors: readonly TargetError[], deps: TriggerDeps): Promise<void> {
+  const alert = formatNotSentAlert(tier, total, errors, deps.settings);
   try {
     await withThrottlingRetry(
-      () =>
-        deps.sns.send(
-          new PublishCommand({
-            TopicArn: settings.alertTopicArn,
-            Subject: `backup-kit: ${errors.length} backup(s) not started (${tier})`.slice(0, 100),
-            Message: lines.join('\n'),
-          }),
-        ),
+      () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject, Message: alert.message })),
       backoffOptions(deps),
     );
   } catch (error) {
