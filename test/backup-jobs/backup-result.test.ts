@@ -118,7 +118,7 @@ describe('backup result: success', () => {
     );
     const outcome = await recordBackupResult(parseResultEvent(invocationEvent('Success')), deps());
     expect(outcome).toMatchObject({ outcome: 'succeeded', identity: { target: 'orders-db', tier: 'daily' }, result: { bytes: 52428800 } });
-    expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID, PluginName: 'backup' });
+    expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID });
     expect(sns).not.toHaveReceivedCommand(PublishCommand);
     const dimensions = { service: 'backup-result', Target: 'orders-db', Tier: 'daily' };
     expect(metricRecords(metricsCapture.emitted())).toEqual([
