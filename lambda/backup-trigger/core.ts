@@ -9,6 +9,7 @@ import {
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import {
+  decodeTargetPlans,
   documentContentSha256,
   documentParametersFor,
   invalidDocumentParameters,
@@ -21,7 +22,7 @@ import {
 } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
 import { redactSecrets } from '../shared/redact';
-import { requireEnv, requireJsonEnv } from '../shared/env';
+import { requireEnv } from '../shared/env';
 import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
@@ -45,8 +46,14 @@ export interface TriggerSettings {
 
 /** Reads and validates the environment once; throws naming the variable at fault. */
 export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
-  const parse = <T>(name: string, schema: z.ZodType<T>): T => {
-    const parsed = schema.safeParse(requireJsonEnv(name, env));
+  const parse = <T>(name: string, schema: z.ZodType<T>, decode: (raw: string) => unknown = JSON.parse): T => {
+    let value: unknown;
+    try {
+      value = decode(requireEnv(name, env));
+    } catch (error) {
+      throw new Error(`environment variable ${name} cannot be read: ${errorMessage(error)}`);
+    }
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
       throw new Error(`environment variable ${name} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
@@ -67,7 +74,7 @@ export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
     alertTopicArn: requireEnv(TRIGGER_ENV.alertTopicArn, env),
     deliveryTimeoutSeconds,
     tiers: parse(TRIGGER_ENV.tiers, tierPlanSchema),
-    targets: parse(TRIGGER_ENV.targets, z.array(targetPlanSchema)),
+    targets: parse(TRIGGER_ENV.targets, z.array(targetPlanSchema), decodeTargetPlans),
   };
 }
 

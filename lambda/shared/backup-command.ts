@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { BACKUP_KINDS } from './manifest';
 
@@ -148,6 +149,25 @@ export const tierPlanSchema = z.record(
   z.strictObject({ retentionDays: z.number().int().min(1), scheduled: z.boolean() }),
 );
 export type TierPlan = z.infer<typeof tierPlanSchema>;
+
+/** Target lists up to this size travel as readable JSON; larger ones are gzipped. */
+const INLINE_TARGETS_BYTES = 1500;
+const GZIP_PREFIX = 'gzip:';
+
+/**
+ * The target list for the trigger's environment: JSON you can read in the console while it is
+ * small, gzip+base64 (`gzip:...`) once it is not, since Lambda allows 4 KB of variables in all.
+ */
+export function encodeTargetPlans(targets: readonly TargetPlan[]): string {
+  const json = JSON.stringify(targets);
+  if (Buffer.byteLength(json) <= INLINE_TARGETS_BYTES) return json;
+  return `${GZIP_PREFIX}${gzipSync(json, { level: 9 }).toString('base64')}`;
+}
+
+export function decodeTargetPlans(encoded: string): unknown {
+  const json = encoded.startsWith(GZIP_PREFIX) ? gunzipSync(Buffer.from(encoded.slice(GZIP_PREFIX.length), 'base64')).toString('utf8') : encoded;
+  return JSON.parse(json) as unknown;
+}
 
 /** Where a run writes: the same for every target. */
 export interface BackupDestination {

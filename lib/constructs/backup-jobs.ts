@@ -20,6 +20,7 @@ import {
   NON_TERMINAL_STATUSES,
   RESULT_ENV,
   TRIGGER_ENV,
+  encodeTargetPlans,
   type TargetPlan,
   type TierPlan,
 } from '../../lambda/shared/backup-command';
@@ -134,10 +135,10 @@ export class BackupJobs extends Construct {
     const tierPlan: TierPlan = Object.fromEntries(
       Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined }]),
     );
-    const targetsJson = JSON.stringify(props.targets);
-    if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
+    const encodedTargets = encodeTargetPlans(props.targets);
+    if (Buffer.byteLength(encodedTargets) > MAX_TARGET_ENV_BYTES) {
       throw new Error(
-        `BackupJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(targetsJson)} bytes in the trigger's environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments with different prefixes)`,
+        `BackupJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(encodedTargets)} bytes (compressed) in the trigger's environment; Lambda allows 4 KB in all (at most ${MAX_TARGET_ENV_BYTES} for targets): split the estate across two deployments with different prefixes`,
       );
     }
 
@@ -156,7 +157,7 @@ export class BackupJobs extends Construct {
         [TRIGGER_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [TRIGGER_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),
         [TRIGGER_ENV.tiers]: JSON.stringify(tierPlan),
-        [TRIGGER_ENV.targets]: targetsJson,
+        [TRIGGER_ENV.targets]: encodedTargets,
       },
     });
     this.result = new HouseFunction(this, 'Result', {

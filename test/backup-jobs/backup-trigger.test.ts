@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { DocumentVersionError, loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerDeps, type TriggerSettings } from '../../lambda/backup-trigger/core';
-import { TRIGGER_ENV, documentContentSha256 } from '../../lambda/shared/backup-command';
+import { TRIGGER_ENV, documentContentSha256, encodeTargetPlans } from '../../lambda/shared/backup-command';
 import { InvalidEventError, RequestRejectedError } from '../../lambda/shared/errors';
 import { loadConfig } from '../../lib/config/config';
 import { targetPlans } from '../../lib/stacks/backup-jobs-settings';
@@ -152,6 +152,18 @@ describe('backup trigger: the handler', () => {
         consoleLink: 'https://eu-west-1.console.aws.amazon.com/systems-manager/run-command/cmd-1?region=eu-west-1',
       },
     ]);
+  });
+
+  it('GIVEN a gzipped target list THEN the settings decode it', () => {
+    const many = Array.from({ length: 30 }, (_, index) => ({ ...settings.targets[2]!, name: `app-${index}` }));
+    const encoded = encodeTargetPlans(many);
+    expect(encoded.startsWith('gzip:')).toBe(true);
+    expect(loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: encoded }).targets).toEqual(many);
+  });
+
+  it('GIVEN a target list that is not valid THEN loading names the variable', () => {
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: 'gzip:notgzip' })).toThrow(/environment variable BACKUP_TARGETS cannot be read/);
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: '[{"name":"x"}]' })).toThrow(/environment variable BACKUP_TARGETS is invalid: 0\.kind/);
   });
 
   it('GIVEN a missing environment variable THEN loading names it', () => {
