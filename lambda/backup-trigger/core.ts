@@ -64,12 +64,16 @@ export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
     throw new Error(`environment variable ${TRIGGER_ENV.deliveryTimeoutSeconds} must be a whole number of seconds >= 30`);
   }
   const region = requireEnv('AWS_REGION', env);
+  const objectLockMode = requireEnv(TRIGGER_ENV.objectLockMode, env);
+  if (objectLockMode !== 'GOVERNANCE' && objectLockMode !== 'COMPLIANCE') {
+    throw new Error(`environment variable ${TRIGGER_ENV.objectLockMode} must be GOVERNANCE or COMPLIANCE (got '${objectLockMode}')`);
+  }
   return {
     region,
     functionName: requireEnv('AWS_LAMBDA_FUNCTION_NAME', env),
     documentName: requireEnv(TRIGGER_ENV.documentName, env),
     documentSha256: requireEnv(TRIGGER_ENV.documentSha256, env),
-    destination: { bucket: requireEnv(TRIGGER_ENV.bucket, env), kmsKeyArn: requireEnv(TRIGGER_ENV.kmsKeyArn, env), region },
+    destination: { bucket: requireEnv(TRIGGER_ENV.bucket, env), kmsKeyArn: requireEnv(TRIGGER_ENV.kmsKeyArn, env), region, objectLockMode },
     commandLogGroupName: requireEnv(TRIGGER_ENV.commandLogGroupName, env),
     alertTopicArn: requireEnv(TRIGGER_ENV.alertTopicArn, env),
     deliveryTimeoutSeconds,

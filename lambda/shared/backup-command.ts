@@ -48,6 +48,7 @@ export const DOCUMENT_PARAMETERS = {
   kmsKeyId: { env: 'BK_KMS_KEY_ID', pattern: '^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$', optional: false, description: 'ARN of the backup bucket key (SSE-KMS).' },
   retentionDays: { env: 'BK_RETENTION_DAYS', pattern: '^[1-9][0-9]{0,4}$', optional: false, description: "Days of Object Lock retention (the tier's retention)." },
   region: { env: 'BK_REGION', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$', optional: false, description: 'Region of the backup bucket.' },
+  objectLockMode: { env: 'BK_OBJECT_LOCK_MODE', pattern: '^(GOVERNANCE|COMPLIANCE)$', optional: false, description: "Object Lock mode of the retention set on each object (the bucket's mode)." },
   dbHost: { env: 'BK_DB_HOST', pattern: optional(DB_HOST_PATTERN), optional: true, description: 'Database host (postgres, mysql).' },
   dbPort: { env: 'BK_DB_PORT', pattern: optional('^[1-9][0-9]{0,4}$'), optional: true, description: 'Database port (postgres, mysql).' },
   dbName: { env: 'BK_DB_NAME', pattern: optional(DB_NAME_PATTERN), optional: true, description: 'Database name (postgres, mysql).' },
@@ -74,6 +75,7 @@ export const TRIGGER_ENV = {
   documentSha256: 'BACKUP_DOCUMENT_SHA256',
   bucket: 'BACKUP_BUCKET',
   kmsKeyArn: 'BACKUP_KMS_KEY_ARN',
+  objectLockMode: 'BACKUP_OBJECT_LOCK_MODE',
   commandLogGroupName: 'COMMAND_LOG_GROUP',
   alertTopicArn: 'ALERT_TOPIC_ARN',
   deliveryTimeoutSeconds: 'DELIVERY_TIMEOUT_SECONDS',
@@ -174,6 +176,8 @@ export interface BackupDestination {
   readonly bucket: string;
   readonly kmsKeyArn: string;
   readonly region: string;
+  /** The bucket's Object Lock mode; each object's own retention uses it too. */
+  readonly objectLockMode: 'GOVERNANCE' | 'COMPLIANCE';
 }
 
 /** The document parameters of one target's run in one tier. */
@@ -191,6 +195,7 @@ export function documentParametersFor(
     kmsKeyId: destination.kmsKeyArn,
     retentionDays: String(retentionDays),
     region: destination.region,
+    objectLockMode: destination.objectLockMode,
   };
   if (target.database) {
     values.dbHost = target.database.host;

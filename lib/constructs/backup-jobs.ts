@@ -49,6 +49,12 @@ export interface BackupJobsProps {
   readonly timeZone: TimeZone;
   readonly backupBucket: s3.IBucket;
   readonly backupKey: kms.IKey;
+  /**
+   * The backup bucket's Object Lock mode: each object's retention is set in the same mode, so a
+   * COMPLIANCE bucket never gets objects a governance bypass could lift.
+   * @default 'GOVERNANCE'
+   */
+  readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
   /** Encrypts logs, the dead-letter queue and schedules. */
   readonly opsKey: kms.IKey;
   /** Where failures are announced. */
@@ -153,6 +159,7 @@ export class BackupJobs extends Construct {
         [TRIGGER_ENV.documentSha256]: this.document.contentSha256,
         [TRIGGER_ENV.bucket]: props.backupBucket.bucketName,
         [TRIGGER_ENV.kmsKeyArn]: props.backupKey.keyArn,
+        [TRIGGER_ENV.objectLockMode]: props.objectLockMode ?? 'GOVERNANCE',
         [TRIGGER_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
         [TRIGGER_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [TRIGGER_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),

@@ -39,7 +39,7 @@ async function settingsWithTopic(): Promise<TriggerSettings> {
     functionName: 'backup-trigger',
     documentName,
     documentSha256: document.contentSha256,
-    destination: { bucket: 'backup-bucket', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: MOTO_REGION },
+    destination: { bucket: 'backup-bucket', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: MOTO_REGION, objectLockMode: 'GOVERNANCE' },
     commandLogGroupName: 'command-output',
     alertTopicArn: topic.TopicArn ?? '',
     deliveryTimeoutSeconds: 1800,

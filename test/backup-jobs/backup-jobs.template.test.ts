@@ -43,11 +43,19 @@ describe('backup jobs template: document and functions', () => {
       BACKUP_DOCUMENT_NAME: 'BackupKit-backup-kit-InstanceBackup',
       BACKUP_DOCUMENT_SHA256: backupJobs.document.contentSha256,
       DELIVERY_TIMEOUT_SECONDS: '1800',
+      BACKUP_OBJECT_LOCK_MODE: 'GOVERNANCE',
       COMMAND_LOG_GROUP: { Ref: logicalIdOf(backupJobs.commandLogGroup) },
     });
     expect(JSON.parse(variables.BACKUP_TARGETS as string)).toEqual(targetPlans(config));
     expect(JSON.parse(variables.BACKUP_TIERS as string)).toMatchObject({ daily: { retentionDays: 30, scheduled: true }, manual: { retentionDays: 7, scheduled: false } });
     expect(variables.BACKUP_BUCKET).toMatchObject({ 'Fn::ImportValue': expect.stringMatching(/BackupsBucket/) });
+  });
+
+  it('GIVEN a COMPLIANCE bucket THEN the trigger sends COMPLIANCE retention', () => {
+    const template = Template.fromStack(buildTestApp({ objectLock: { mode: 'COMPLIANCE', defaultRetentionDays: 7 } }).stacks.jobs);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'backup-trigger', BACKUP_OBJECT_LOCK_MODE: 'COMPLIANCE' }) },
+    });
   });
 
   it('GIVEN the example THEN the result function runs as backup-result and names the trigger for reruns', () => {
@@ -245,7 +253,7 @@ describe('backup jobs template: IAM', () => {
   it("GIVEN a target's instance policy THEN it writes only that target's prefixes, with retention, through the backup key", () => {
     const statements = managedPolicy('backup-kit-backup-orders-db');
     const write = statements.find((statement) => statement.Sid === 'WriteOwnBackups');
-    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:PutObject', 's3:PutObjectRetention']);
+    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectRetention']);
     const prefixes = (write?.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => resource['Fn::Join'][1].at(-1));
     expect(prefixes.sort()).toEqual(['/daily/orders-db/*', '/manual/orders-db/*', '/monthly/orders-db/*', '/predeploy/orders-db/*', '/weekly/orders-db/*']);
     const kms = statements.find((statement) => statement.Sid === 'EncryptBackupsThroughS3');
@@ -300,10 +308,10 @@ describe('backup jobs template: IAM', () => {
     expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
   });
 
-  it('GIVEN any instance policy THEN it cannot read, list or delete backups', () => {
+  it('GIVEN any instance policy THEN it cannot list the bucket, delete backups or change their lock', () => {
     for (const name of ['backup-kit-backup-orders-db', 'backup-kit-backup-billing-db', 'backup-kit-backup-repairs-sqlite', 'backup-kit-backup-repairs-media']) {
       const actions = managedPolicy(name).flatMap(actionsOf);
-      for (const forbidden of ['s3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold']) {
+      for (const forbidden of ['s3:ListBucket', 's3:ListBucketMultipartUploads', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold']) {
         expect(actions, name).not.toContain(forbidden);
       }
     }

@@ -30,7 +30,7 @@ const settings: TriggerSettings = {
   functionName: 'backup-kit-jobs-BackupJobsTrigger',
   documentName: 'BackupKit-backup-kit-InstanceBackup',
   documentSha256: documentContentSha256(deployedContent),
-  destination: { bucket: 'backup-kit-storage-backupsbucket-abc', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1' },
+  destination: { bucket: 'backup-kit-storage-backupsbucket-abc', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1', objectLockMode: 'GOVERNANCE' },
   commandLogGroupName: 'backup-kit-jobs-CommandOutput',
   alertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alerts',
   deliveryTimeoutSeconds: 1800,
@@ -110,6 +110,7 @@ describe('backup trigger: the handler', () => {
     [TRIGGER_ENV.documentSha256]: settings.documentSha256,
     [TRIGGER_ENV.bucket]: settings.destination.bucket,
     [TRIGGER_ENV.kmsKeyArn]: settings.destination.kmsKeyArn,
+    [TRIGGER_ENV.objectLockMode]: 'GOVERNANCE',
     [TRIGGER_ENV.commandLogGroupName]: settings.commandLogGroupName,
     [TRIGGER_ENV.alertTopicArn]: settings.alertTopicArn,
     [TRIGGER_ENV.deliveryTimeoutSeconds]: '1800',
@@ -166,6 +167,10 @@ describe('backup trigger: the handler', () => {
     expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: '[{"name":"x"}]' })).toThrow(/environment variable BACKUP_TARGETS is invalid: 0\.kind/);
   });
 
+  it('GIVEN an Object Lock mode other than GOVERNANCE or COMPLIANCE THEN loading names the variable', () => {
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.objectLockMode]: 'LEGAL_HOLD' })).toThrow(/BACKUP_OBJECT_LOCK_MODE must be GOVERNANCE or COMPLIANCE/);
+  });
+
   it('GIVEN a missing environment variable THEN loading names it', () => {
     const { [TRIGGER_ENV.targets]: _omitted, ...rest } = env;
     expect(() => loadTriggerSettings(rest)).toThrow(/environment variable BACKUP_TARGETS is required/);
@@ -208,6 +213,7 @@ describe('backup trigger: sending', () => {
         kmsKeyId: [settings.destination.kmsKeyArn],
         retentionDays: ['90'],
         region: ['eu-west-1'],
+        objectLockMode: ['GOVERNANCE'],
         dbHost: ['127.0.0.1'],
         dbPort: ['5432'],
         dbName: ['orders'],
@@ -227,6 +233,12 @@ describe('backup trigger: sending', () => {
     });
     const parameters = ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters ?? {};
     expect(Object.keys(parameters)).not.toContain('dbHost');
+  });
+
+  it('GIVEN a COMPLIANCE bucket THEN each backup is sent with COMPLIANCE retention', async () => {
+    const compliance = { ...settings, destination: { ...settings.destination, objectLockMode: 'COMPLIANCE' as const } };
+    await triggerBackups({ tier: 'manual', target: 'repairs-sqlite' }, deps({ settings: compliance }));
+    expect(ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ objectLockMode: ['COMPLIANCE'] }) });
   });
 
   it('GIVEN targets that skip a tier THEN they are not sent for it', async () => {
