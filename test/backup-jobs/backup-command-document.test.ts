@@ -13,6 +13,7 @@ import {
   matchesParameterPattern,
 } from '../../lambda/shared/backup-command';
 import { BackupCommandDocument, type InstanceScriptPaths } from '../../lib/constructs/backup-command-document';
+import { renderDocumentStep } from './support';
 
 const fixtures: InstanceScriptPaths = {
   common: resolve(__dirname, 'fixtures/common.sh'),
@@ -35,19 +36,6 @@ function scratchFile(name: string, text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'backup-doc-')), name);
   writeFileSync(path, text);
   return path;
-}
-
-/** What SSM does before the agent runs the step: put each parameter value in place of `{{ name }}`. */
-function interpolate(lines: readonly string[], values: Record<string, string>): string {
-  return lines
-    .map((line) =>
-      line.replace(/\{\{ *([A-Za-z0-9]+) *\}\}/g, (_match, name: string) => {
-        const value = values[name];
-        if (value === undefined) throw new Error(`no value for parameter ${name}`);
-        return value;
-      }),
-    )
-    .join('\n');
 }
 
 const validValues: Record<string, string> = {
@@ -77,7 +65,7 @@ function runDocument(content: DocumentContent, values: Record<string, string>, e
     const pattern = name === EXECUTION_TIMEOUT_PARAMETER.name ? EXECUTION_TIMEOUT_PARAMETER.pattern : content.parameters[name]?.allowedPattern;
     expect(pattern && matchesParameterPattern(pattern, value), `${name}='${value}' must pass its allowedPattern`).toBe(true);
   }
-  const script = scratchFile('_script.sh', interpolate(step.inputs.runCommand, values));
+  const script = scratchFile('_script.sh', renderDocumentStep(content, values));
   const tmp = mkdtempSync(join(tmpdir(), 'backup-doc-tmp-'));
   const result = spawnSync(shell, [script], { encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: tmp, ...env } });
   const lines = result.stdout.split('\n');
