@@ -274,6 +274,40 @@ describe('backup result: commands that reached no instance', () => {
   });
 });
 
+describe('backup result: the handler', () => {
+  async function loadHandler() {
+    vi.resetModules();
+    for (const [name, value] of Object.entries({
+      AWS_REGION: 'eu-west-1',
+      BACKUP_DOCUMENT_NAME: settings.documentName,
+      ALERT_TOPIC_ARN: settings.alertTopicArn,
+      COMMAND_LOG_GROUP: settings.commandLogGroupName,
+      TRIGGER_FUNCTION_NAME: settings.triggerFunctionName,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    })) {
+      vi.stubEnv(name, value);
+    }
+    return (await import('../../lambda/backup-result/handler.js')).handler;
+  }
+
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('GIVEN an event that is not from Run Command WHEN invoked THEN it fails (for the DLQ) without calling AWS', async () => {
+    const handler = await loadHandler();
+    await expect(handler({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} })).rejects.toThrow(/invalid event: detail-type/);
+    expect(ssm).not.toHaveReceivedCommand(ListCommandsCommand);
+  });
+
+  it('GIVEN a failed run WHEN invoked THEN it alerts', async () => {
+    ssm.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 5, StandardErrorContent: 'upload failed' }));
+    const handler = await loadHandler();
+    const outcome = await handler(invocationEvent('Failed'));
+    expect(outcome.outcome).toBe('failed');
+    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+  });
+});
+
 describe('backup result: events it does not act on', () => {
   it.each(['InProgress', 'Pending', 'Delayed'])('GIVEN status %s THEN nothing is fetched or recorded', async (status) => {
     const outcome = await recordBackupResult(parseResultEvent(invocationEvent(status)), deps());
