@@ -235,13 +235,13 @@ prepare_postgres() {
   (
     trap '' PIPE
     printf '%s\n' \
-    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" \
-    "SELECT 'SNAPSHOT', pg_export_snapshot();" \
-    "SELECT 'SERVER', current_setting('server_version');" \
-    "SELECT 'SIZE', pg_database_size(current_database());" \
-    "SELECT 'TABLES', count(*) FROM $tables;" \
-    "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
-    "SELECT 'END';" >&"$PG_SESSION_IN"
+      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" \
+      "SELECT 'SNAPSHOT', pg_export_snapshot();" \
+      "SELECT 'SERVER', current_setting('server_version');" \
+      "SELECT 'SIZE', pg_database_size(current_database());" \
+      "SELECT 'TABLES', count(*) FROM $tables;" \
+      "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
+      "SELECT 'END';" >&"$PG_SESSION_IN"
   ) 2>/dev/null || true
   local line=
   : >"$out"
@@ -252,7 +252,7 @@ prepare_postgres() {
   if [[ $line != END ]]; then
     wait "$PG_SESSION_CHILD" 2>/dev/null || true
     [[ -s $out ]] && fail "$EXIT_DUMP" "the snapshot and row-count queries failed: $(tail_of "$err" 3)"
-    classify_connection_failure "$err" 'password authentication failed|no password supplied|password authentication' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
+    classify_connection_failure "$err" 'password authentication failed|no password supplied' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
   fi
   PG_SNAPSHOT=$(tagged_value "$out" SNAPSHOT)
   add_tool postgres-server "$(tagged_value "$out" SERVER)"
@@ -519,7 +519,7 @@ abort_incomplete_upload() {
 stream_to_s3() {
   local sha_fifo="$WORK_DIR/sha256.fifo" count_fifo="$WORK_DIR/bytes.fifo"
   local status_file="$WORK_DIR/stream.status" uploader_pid_file="$WORK_DIR/uploader.pid"
-  local stopped_file="$WORK_DIR/uploader.stopped"
+  local stopped_file="$WORK_DIR/uploader.stopped" outer_status_file="$WORK_DIR/outer.status"
   mkfifo "$sha_fifo" "$count_fifo"
   # The hash and the byte count read copies of the compressed stream from tee; as plain
   # background jobs (not process substitutions) their exit status is waited for and checked.
@@ -538,18 +538,27 @@ stream_to_s3() {
   log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS)"
   local started_ms
   started_ms=$(now_ms)
-  set +e
+  # The stream runs as a background job that this shell waits for, so that a TERM (the
+  # document's timeout) is handled at once: the EXIT trap then stops the uploader before its
+  # input ends (see STOP_ON_FAILURE_PID_FILE), and no partial object is completed.
+  STOP_ON_FAILURE_PID_FILE=$uploader_pid_file
   (
     set +e
-    "$PRODUCER" 2>"$WORK_DIR/dump.err" | compress_stream 2>"$WORK_DIR/compress.err" |
-      tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
-    printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
-  ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
-    printf '%s' "$BASHPID" >"$uploader_pid_file"
-    AWS_PAGER='' exec "${uploader[@]}" >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
-  )
-  local outer=("${PIPESTATUS[@]}")
-  set -e
+    (
+      "$PRODUCER" 2>"$WORK_DIR/dump.err" | compress_stream 2>"$WORK_DIR/compress.err" |
+        tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
+      printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
+    ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
+      printf '%s' "$BASHPID" >"$uploader_pid_file"
+      AWS_PAGER='' exec "${uploader[@]}" >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
+    )
+    printf '%s\n' "${PIPESTATUS[*]}" >"$outer_status_file"
+  ) &
+  local stream_pid=$!
+  wait "$stream_pid" || true
+  STOP_ON_FAILURE_PID_FILE=
+  local outer=(x x x)
+  read -r -a outer <"$outer_status_file" || true
   local statuses dump_status=x compress_status=x tee_status=x
   statuses=$(cat "$status_file" 2>/dev/null || true)
   read -r dump_status compress_status tee_status <<<"$statuses" || true
@@ -560,7 +569,7 @@ stream_to_s3() {
     if [[ $dump_status != 0 ]]; then
       fail "$EXIT_DUMP" "the $BK_KIND dump failed (exit $dump_status); nothing was stored: $(tail_of "$WORK_DIR/dump.err" 5)"
     elif [[ $compress_status != 0 ]]; then
-      fail "$EXIT_DUMP" "gzip failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
+      fail "$EXIT_DUMP" "$COMPRESSOR failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
     fi
     fail "$EXIT_DUMP" "computing the checksum failed (tee exit $tee_status); nothing was stored: $(tail_of "$WORK_DIR/tee.err" 3)"
   fi
