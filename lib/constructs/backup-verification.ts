@@ -14,7 +14,7 @@ import { VERIFICATION_SUFFIX } from '../../lambda/shared/manifest';
 import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda/verify/configured-targets';
 import type { VerifySettings } from '../../lambda/verify/settings';
 import { HouseFunction } from './house-function';
-import { acknowledgeWildcards, acknowledgeWildcardsAtSynth, nagArnOf, nagSpellingOf } from './nag';
+import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 
 export interface BackupVerificationProps {
   /** The primary backup bucket. */
@@ -222,25 +222,21 @@ export class BackupVerification extends Construct {
       description: 'Publishes the age of the newest verified backup of every target and tier',
     });
 
-    const replicaObjects = `Resource::arn:<AWS::Partition>:s3:::${props.replicaBucketName.replace(Aws.ACCOUNT_ID, '<AWS::AccountId>')}/*`;
-    acknowledgeWildcardsAtSynth(
+    acknowledgeWildcardResources(
       worker,
-      () => {
-        const bucket = nagSpellingOf(worker, bucketArn);
-        return [`Resource::${bucket}/*`, `Resource::${bucket}/*${VERIFICATION_SUFFIX}`, replicaObjects];
-      },
+      [`${bucketArn}/*`, `${bucketArn}/*${VERIFICATION_SUFFIX}`, `${replicaBucketArn}/*`],
       'The verifier reads any backup, manifest and verdict of the backup bucket (keys are per target and date), writes only *.verification.json, and reads replica metadata by the same keys.',
     );
     acknowledgeWildcards(worker, ['Action::kms:GenerateDataKey*'], 'Publishing to the KMS-encrypted alert topic needs the GenerateDataKey variants, on the ops key only.');
-    acknowledgeWildcardsAtSynth(
+    acknowledgeWildcardResources(
       planner,
-      () => [`Resource::${nagSpellingOf(planner, bucketArn)}/*`],
+      [`${bucketArn}/*`],
       'The planner checks that a requested backup exists and reads verdicts, under any target and date prefix of the backup bucket.',
     );
     acknowledgeWildcards(planner, ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'], 'Sending to the KMS-encrypted verify queue: the grant CDK makes for an encrypted queue, on the ops key only.');
-    acknowledgeWildcards(
+    acknowledgeWildcardResources(
       schedulerRole,
-      [`Resource::${nagArnOf(this.planner.function.node.defaultChild as lambda.CfnFunction, ':*')}`],
+      [`${this.planner.function.functionArn}:*`],
       'CDK grants invoke on the planner and its versions (ARN:*); the schedules invoke only this function.',
     );
     Validations.of(this.scheduleDeadLetterQueue).acknowledge({

@@ -142,6 +142,8 @@ export class Monitoring extends Construct {
   private readonly queueWidgets: cloudwatch.IWidget[] = [];
   private readonly jobIds = new Set<string>();
   private readonly watchedFunctions = new Set<lambda.IFunction>();
+  /** Alarms other constructs made, shown on the dashboard beside this facade's own. */
+  private readonly adoptedAlarms: cloudwatch.Alarm[] = [];
   private readonly targetTiers = new Set<string>();
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -200,10 +202,19 @@ export class Monitoring extends Construct {
     }
   }
 
-  /** Alarm when a dead-letter queue holds any message: some event was given up on. */
-  addDeadLetterQueue(queue: sqs.IQueue, job: string): void {
+  /**
+   * Alarm when a dead-letter queue holds any message: some event was given up on. A job whose
+   * construct already alarms on its queue passes that alarm: it joins the dashboard, no second
+   * alarm is made.
+   */
+  addDeadLetterQueue(queue: sqs.IQueue, job: string, options: { existingAlarm?: cloudwatch.Alarm } = {}): void {
     const id = this.uniqueId('Dlq', job);
     const visible = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
+    this.queueWidgets.push(new cloudwatch.GraphWidget({ title: `${job}: dead-letter messages`, left: [visible], width: 8 }));
+    if (options.existingAlarm) {
+      this.adoptedAlarms.push(options.existingAlarm);
+      return;
+    }
     this.alarmFactory.addAlarm(id, {
       metric: visible,
       threshold: 0,
@@ -212,7 +223,6 @@ export class Monitoring extends Construct {
       notifyOnRecovery: true,
       description: `Job '${job}': its dead-letter queue is not empty, so some run was given up after its retries. Next step: read the messages in the queue (SQS console, Poll for messages) to see which target or backup, fix the cause, then re-run the job for it and purge the queue.`,
     });
-    this.queueWidgets.push(new cloudwatch.GraphWidget({ title: `${job}: dead-letter messages`, left: [visible], width: 8 }));
   }
 
   /**
@@ -376,8 +386,9 @@ export class Monitoring extends Construct {
       this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: '# Jobs\nErrors and throttles of every function, and dead-letter queues.', width: 24, height: 2 }));
       this.dashboard.addWidgets(...this.lambdaWidgets, ...this.queueWidgets);
     }
-    if (this.alarms.length > 0) {
-      this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...this.alarms], width: 24, height: Math.min(12, 2 + Math.ceil(this.alarms.length / 4)) }));
+    const shown = [...this.alarms, ...this.adoptedAlarms];
+    if (shown.length > 0) {
+      this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: shown, width: 24, height: Math.min(12, 2 + Math.ceil(shown.length / 4)) }));
     }
     return [];
   }

@@ -1,4 +1,5 @@
 import { Stack, Validations, type CfnResource } from 'aws-cdk-lib';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import type { IConstruct } from 'constructs';
 
 /** How cdk-nag spells the ARN attribute of a resource in the finding IDs of AwsSolutions-IAM5. */
@@ -17,30 +18,20 @@ export function acknowledgeWildcards(scope: IConstruct, findings: readonly strin
 }
 
 /**
- * How cdk-nag spells an ARN token in an AwsSolutions-IAM5 finding, from where `scope` uses it:
- * `<Logical.Arn>` in its own stack, the export name when it comes from another stack. Only
- * meaningful once cross-stack references are resolved (at synth), see `acknowledgeWildcardsAtSynth`.
+ * Acknowledges the AwsSolutions-IAM5 findings of specific wildcard resources, spelled as
+ * cdk-nag spells them. The spelling is computed when the app validates, after cross-stack
+ * references have become imports, so it also fits resources of another stack (the backup
+ * bucket's ARN in the jobs stack). Other wildcards still fail synth.
  */
-export function nagSpellingOf(scope: IConstruct, arn: string): string {
-  const resolved: unknown = Stack.of(scope).resolve(arn);
-  if (typeof resolved === 'string') return resolved;
-  const value = resolved as { 'Fn::GetAtt'?: [string, string]; 'Fn::ImportValue'?: string };
-  if (value['Fn::GetAtt']) return `<${value['Fn::GetAtt'][0]}.${value['Fn::GetAtt'][1]}>`;
-  if (typeof value['Fn::ImportValue'] === 'string') return value['Fn::ImportValue'];
-  return JSON.stringify(resolved);
-}
-
-/**
- * Like `acknowledgeWildcards`, for findings that name resources of other stacks: their spelling
- * (an export name) exists only after synth resolves the references, so the acknowledgement is
- * computed then. The findings still have to match exactly.
- */
-export function acknowledgeWildcardsAtSynth(scope: IConstruct, findings: () => readonly string[], reason: string): void {
-  let done = false;
+export function acknowledgeWildcardResources(scope: IConstruct, resources: readonly string[], reason: string): void {
   scope.node.addValidation({
     validate: () => {
-      if (!done) acknowledgeWildcards(scope, findings(), reason);
-      done = true;
+      const stack = Stack.of(scope);
+      acknowledgeWildcards(
+        scope,
+        resources.map((resource) => `Resource::${flattenCfnReference(stack.resolve(resource))}`),
+        reason,
+      );
       return [];
     },
   });

@@ -1,14 +1,18 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
+import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
 import { AlertTopic } from '../constructs/alert-topic';
-import { BackupVerification } from '../constructs/backup-verification';
+import type { InstanceScriptPaths } from '../constructs/backup-command-document';
+import { BackupJobs } from '../constructs/backup-jobs';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
+import { BackupVerification } from '../constructs/backup-verification';
 import { Monitoring } from '../constructs/monitoring';
 import { OpsKey } from '../constructs/ops-key';
+import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
@@ -21,6 +25,11 @@ export interface JobsStackProps extends StackProps {
   readonly backupBucket: s3.IBucket;
   /** The primary backup bucket's key. */
   readonly backupKey: kms.IKey;
+  /**
+   * Instance scripts embedded in the backup document.
+   * @default - `scripts/instance/` of this repository
+   */
+  readonly instanceScripts?: InstanceScriptPaths;
 }
 
 /**
@@ -33,6 +42,8 @@ export class JobsStack extends Stack {
   /** Alarms and the dashboard: every job registers its functions and queues here. */
   readonly monitoring: Monitoring;
   readonly verification: BackupVerification;
+  /** Scheduled EC2 backups; absent when the config has no targets. */
+  readonly backupJobs?: BackupJobs;
   /** RDS point-in-time restore, when the config allowlists RDS instances. */
   readonly rdsRestore?: RdsRestore;
   /** Replication of RDS automated backups to the DR region, when the config asks for it. */
@@ -52,6 +63,12 @@ export class JobsStack extends Stack {
         return hours === undefined ? [] : [[tier, hours] as const];
       }),
     );
+    // Every configured target in every scheduled tier it takes part in must have verified backups.
+    const scheduledPairs = config.targets.flatMap((target) =>
+      tiersOfTarget(target, Object.keys(config.tiers))
+        .filter((tier) => tier in tierAges)
+        .map((tier) => ({ target: target.name, tier })),
+    );
     this.verification = new BackupVerification(this, 'Verification', {
       bucket: props.backupBucket,
       backupKey: props.backupKey,
@@ -63,6 +80,7 @@ export class JobsStack extends Stack {
       schedule: config.verification.schedule,
       workerMemoryMiB: config.verification.workerMemoryMiB,
       maxConcurrency: config.verification.maxConcurrency,
+      configuredTargets: scheduledPairs,
       settings: {
         tierMaxAgeHours: tierAges,
         sizeAnomaly: config.verification.sizeAnomaly,
@@ -75,13 +93,38 @@ export class JobsStack extends Stack {
     this.monitoring.addLambda(this.verification.worker.function, 'verify worker');
     this.monitoring.addDeadLetterQueue(this.verification.deadLetterQueue, 'verify worker');
     this.monitoring.addDeadLetterQueue(this.verification.scheduleDeadLetterQueue, 'verify schedules');
-    for (const [tier, hours] of Object.entries(tierAges)) this.monitoring.addTier(tier, hours);
+    for (const tier of new Set(scheduledPairs.map((pair) => pair.tier))) this.monitoring.addTier(tier, tierAges[tier] ?? 0);
+    for (const { target, tier } of scheduledPairs) this.monitoring.addTargetTier(target, tier, { maxAgeHours: tierAges[tier] });
     if (config.replication.metrics) {
       this.monitoring.addReplication({
         sourceBucketName: props.backupBucket.bucketName,
         destinationBucketName: replicaBucket,
         ruleId: REPLICATION_RULE_ID,
       });
+    }
+
+    if (config.targets.length > 0) {
+      const backups = new BackupJobs(this, 'BackupJobs', {
+        namePrefix: config.prefix,
+        targets: targetPlans(config),
+        tiers: backupJobsTiers(config),
+        timeZone: TimeZone.of(config.timeZone),
+        backupBucket: props.backupBucket,
+        backupKey: props.backupKey,
+        objectLockMode: config.objectLock.mode,
+        opsKey: this.opsKey.key,
+        alertTopic: this.alerts.topic,
+        ...(props.instanceScripts ? { scripts: props.instanceScripts } : {}),
+      });
+      new CfnOutput(this, 'BackupTriggerFunctionName', { value: backups.trigger.function.functionName, description: 'Invoke with {"tier":"manual","target":"<name>"} to back up now' });
+      new CfnOutput(this, 'BackupTriggerConsoleLink', { value: backups.triggerConsoleLink, description: 'Test tab of the backup trigger: paste the event, press Test' });
+      for (const [target, policy] of backups.instancePolicies) {
+        new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
+      }
+      this.monitoring.addLambda(backups.trigger.function, 'backup trigger');
+      this.monitoring.addLambda(backups.result.function, 'backup result');
+      this.monitoring.addDeadLetterQueue(backups.deadLetterQueue, 'backup jobs', { existingAlarm: backups.deadLetterAlarm });
+      this.backupJobs = backups;
     }
 
     if (config.rds.instances.length > 0) {

@@ -233,3 +233,51 @@ describe('every Lambda of the app is watched', () => {
     }
   });
 });
+
+describe('monitoring of the configured targets', () => {
+  it('GIVEN the example targets WHEN synthesized THEN each target has its own age, backup, verification, size and replica alarms in every scheduled tier', () => {
+    for (const target of (exampleConfig.targets ?? []).map((entry) => entry.name)) {
+      for (const [tier, hours] of [['daily', 26], ['weekly', 192], ['monthly', 768]] as const) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'HoursSinceLastVerifiedBackup',
+          Dimensions: [{ Name: 'Target', Value: target }, { Name: 'Tier', Value: tier }, { Name: 'service', Value: 'verify' }],
+          Threshold: hours,
+          TreatMissingData: 'breaching',
+        });
+        for (const metric of ['BackupFailed', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing']) {
+          template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+            MetricName: metric,
+            Dimensions: Match.arrayWith([{ Name: 'Target', Value: target }, { Name: 'Tier', Value: tier }]),
+            TreatMissingData: 'notBreaching',
+          });
+        }
+      }
+    }
+  });
+
+  it('GIVEN the example targets WHEN synthesized THEN the planner knows which targets must have backups in which scheduled tiers', () => {
+    const planner = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) => String(fn.Properties.Description).startsWith('Plans backup verification'));
+    const encoded = String(planner?.Properties.Environment.Variables.CONFIGURED_TARGETS);
+    expect(JSON.parse(encoded)).toEqual({
+      daily: (exampleConfig.targets ?? []).map((target) => target.name),
+      weekly: (exampleConfig.targets ?? []).map((target) => target.name),
+      monthly: (exampleConfig.targets ?? []).map((target) => target.name),
+    });
+  });
+
+  it('GIVEN the backup jobs WHEN synthesized THEN their functions are watched and their dead-letter alarm is not duplicated', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    for (const job of ['backup trigger', 'backup result']) {
+      expect(alarms.filter((alarm) => String(alarm.AlarmDescription).startsWith(`Job '${job}'`)).map((alarm) => alarm.MetricName).sort()).toEqual(['Errors', 'Throttles']);
+    }
+    const backupDlqAlarms = alarms.filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(alarm.Dimensions).includes('BackupJobsDeadLetters'));
+    expect(backupDlqAlarms).toHaveLength(1);
+  });
+
+  it('GIVEN no targets in the config WHEN synthesized THEN no age alarm expects backups that nobody takes', () => {
+    const { config } = loadConfig({ ...exampleConfig, targets: [] });
+    const jobs = Template.fromStack(buildApp(templateTestApp(), config, { nag: false }).jobs);
+    const ageAlarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => alarm.Properties.MetricName === 'HoursSinceLastVerifiedBackup');
+    expect(ageAlarms).toEqual([]);
+  });
+});
