@@ -1,0 +1,172 @@
+/**
+ * Benchmark of scripts/instance/backup.sh on a generated PostgreSQL database of >= 500 MB.
+ *
+ *   npx tsx bench/backup-postgres.ts            (BENCH_PGBENCH_SCALE, BENCH_MIXED_ROWS to resize)
+ *
+ * In one run, against a throwaway PostgreSQL server and a moto server on loopback, it prints:
+ *  1. wall time, peak extra disk (temp directory) and peak RSS of the backup script, against the
+ *     bare pipeline `pg_dump -Fc -Z0 | gzip -<same level> > /dev/null` as the baseline;
+ *  2. the compressor comparison on the same raw dump (gzip -1/-3/-6, pigz and zstd when
+ *     installed): MB/s of input and compression ratio, which is what the script's default
+ *     gzip level rests on.
+ * Figures, not a pass/fail test: the machine's load moves them; the ratios are what count.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { backupEnv, putSecureStringParameter, runBackupScript } from '../test/support/backup-script';
+import { MotoServer } from '../test/support/moto';
+import { PostgresServer } from '../test/support/postgres';
+import { removeDir, run, scratchDir } from '../test/support/processes';
+
+const PGBENCH_SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? '16');
+const MIXED_ROWS = Number(process.env.BENCH_MIXED_ROWS ?? '1500000');
+const MB = 1024 * 1024;
+
+function has(command: string): boolean {
+  return spawnSync('bash', ['-c', `command -v ${command}`]).status === 0;
+}
+
+function seconds(startNs: bigint): number {
+  return Number(process.hrtime.bigint() - startNs) / 1e9;
+}
+
+/** Runs a shell pipeline; returns its wall time and stdout. */
+function timed(script: string, env: NodeJS.ProcessEnv): { seconds: number; stdout: string } {
+  const start = process.hrtime.bigint();
+  const result = spawnSync('bash', ['-c', `set -euo pipefail; ${script}`], { env, encoding: 'utf8', maxBuffer: 64 * MB });
+  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
+  return { seconds: seconds(start), stdout: result.stdout };
+}
+
+/** Bytes used under `dir` (du), 0 when it is empty or gone. */
+function diskUsage(dir: string): number {
+  const result = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  return result.status === 0 ? Number(result.stdout.split('\t')[0]) : 0;
+}
+
+/** Runs `during` while polling the disk use of `dir` every 100 ms; returns the peak above the start. */
+async function peakDisk<T>(dir: string, during: () => Promise<T>): Promise<{ value: T; peakBytes: number }> {
+  const base = diskUsage(dir);
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, diskUsage(dir) - base)), 100);
+  try {
+    return { value: await during(), peakBytes: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function spawnAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+const fmt = (value: number, digits = 1) => value.toFixed(digits);
+
+async function main(): Promise<void> {
+  const work = scratchDir('bench');
+  const [moto, pg] = await Promise.all([MotoServer.start(), PostgresServer.start()]);
+  try {
+    console.log(`# backup.sh benchmark (PostgreSQL), ${new Date().toISOString()}, ${run('nproc', []).trim()} cores`);
+    console.log(`generating: pgbench -i -s ${PGBENCH_SCALE} + ${MIXED_ROWS} rows of mixed text/numeric/jsonb ...`);
+    pg.createDatabase('bench');
+    const generated = process.hrtime.bigint();
+    run('pgbench', ['-i', '-q', '-s', String(PGBENCH_SCALE), 'bench'], { env: pg.env('bench') });
+    pg.psql(
+      'bench',
+      `CREATE TABLE orders_mixed (id bigint PRIMARY KEY, customer text, amount numeric(12,2), status text, created_at timestamptz, notes text, payload jsonb);
+       INSERT INTO orders_mixed
+       SELECT i, 'customer-' || (random() * 100000)::int, (random() * 1000)::numeric(12,2),
+              (ARRAY['new','paid','shipped','refunded'])[1 + i % 4],
+              timestamptz '2024-01-01 00:00+00' - random() * interval '900 days',
+              md5(random()::text) || ' ' || repeat(chr(97 + i % 26), i % 60),
+              jsonb_build_object('sku', 'SKU-' || (i % 5000), 'qty', i % 9, 'gift', i % 13 = 0)
+       FROM generate_series(1, ${MIXED_ROWS}) i;
+       ANALYZE;`,
+    );
+    const databaseBytes = Number(pg.psql('bench', 'SELECT pg_database_size(current_database())').trim());
+    console.log(`database: ${fmt(databaseBytes / MB, 0)} MB (pg_database_size), generated in ${fmt(seconds(generated))} s`);
+    if (databaseBytes < 500 * MB) console.log('WARNING: below 500 MB; raise BENCH_PGBENCH_SCALE or BENCH_MIXED_ROWS');
+
+    const { bucket, keyArn } = await moto.createBackupBucket('bench-backups');
+    await putSecureStringParameter(moto, '/bench/db-password', pg.password);
+    const level = /readonly DEFAULT_GZIP_LEVEL=(\d)/.exec(run('cat', [join(__dirname, '../scripts/instance/backup.sh')]))?.[1] ?? '1';
+
+    // 1. Baseline: the bare dump and the same compressor, nothing written anywhere.
+    const baseline = timed(`pg_dump -w -Fc -Z0 bench | gzip -n -${level} | wc -c`, pg.env('bench'));
+    const baselineBytes = Number(baseline.stdout.trim());
+
+    // 2. The script, to moto, with its temp directory watched.
+    const tmp = join(work, 'script-tmp');
+    mkdirSync(tmp);
+    const env = backupEnv(moto, {
+      BK_TARGET: 'bench',
+      BK_KIND: 'postgres',
+      BK_BUCKET: bucket,
+      BK_KMS_KEY_ID: keyArn,
+      BK_DB_HOST: '127.0.0.1',
+      BK_DB_PORT: String(pg.port),
+      BK_DB_NAME: 'bench',
+      BK_DB_USER: pg.user,
+      BK_PASSWORD_SSM_PARAMETER: '/bench/db-password',
+      TMPDIR: tmp,
+    });
+    const scriptStart = process.hrtime.bigint();
+    const rssFile = join(work, 'rss');
+    const { value: scriptRun, peakBytes } = await peakDisk(tmp, () =>
+      spawnAsync('/usr/bin/time', ['-f', '%M', '-o', rssFile, 'bash', join(__dirname, '../scripts/instance/backup.sh')], env),
+    );
+    const scriptSeconds = seconds(scriptStart);
+    if (scriptRun.status !== 0) throw new Error(`backup.sh failed: ${scriptRun.stderr}`);
+    const peakRssKb = Number(run('cat', [rssFile]).trim());
+    const uploaded = /uploaded (\d+) bytes in ([\d.]+)s/.exec(scriptRun.stderr);
+    const streamSeconds = Number(uploaded?.[2] ?? NaN);
+
+    console.log('\n## backup.sh vs bare pg_dump | gzip (same run)');
+    console.log(`| | wall s | output MB | peak extra disk | peak RSS (largest process) |`);
+    console.log(`|---|---|---|---|---|`);
+    console.log(`| pg_dump -Fc -Z0 \\| gzip -${level} > /dev/null | ${fmt(baseline.seconds)} | ${fmt(baselineBytes / MB)} | 0 (no files) | - |`);
+    console.log(
+      `| backup.sh (gzip -${level}, to moto) | ${fmt(scriptSeconds)} | ${fmt(Number(uploaded?.[1] ?? NaN) / MB)} | ${fmt(peakBytes / 1024, 0)} KB | ${fmt(peakRssKb / 1024, 0)} MB |`,
+    );
+    console.log(
+      `script / baseline wall time: ${fmt(scriptSeconds / baseline.seconds, 2)}x (the dump+compress+upload stream alone: ${fmt(streamSeconds)} s = ${fmt(streamSeconds / baseline.seconds, 2)}x; the rest is AWS CLI start-ups for the password, read-back, retention and manifest)`,
+    );
+
+    // 3. Compressors on the same raw dump (read from the page cache).
+    const rawFile = join(work, 'raw.pgdump');
+    run('bash', ['-c', `pg_dump -w -Fc -Z0 bench > '${rawFile}'`], { env: pg.env('bench') });
+    const rawBytes = statSync(rawFile).size;
+    run('bash', ['-c', `cat '${rawFile}' > /dev/null`]); // warm the page cache
+    const candidates: [string, string][] = [
+      ['gzip -1', 'gzip -n -1'],
+      ['gzip -3', 'gzip -n -3'],
+      ['gzip -6 (gzip default)', 'gzip -n -6'],
+    ];
+    if (has('pigz')) candidates.push(['pigz -1 (all cores)', 'pigz -n -1'], ['pigz -6 (all cores)', 'pigz -n -6']);
+    if (has('zstd')) candidates.push(['zstd -1', 'zstd -q -1 -c'], ['zstd -3 (zstd default)', 'zstd -q -3 -c']);
+    console.log(`\n## compressors on the same raw pg_dump -Fc -Z0 (${fmt(rawBytes / MB, 0)} MB, from page cache)`);
+    console.log('| compressor | s | input MB/s | output MB | ratio |');
+    console.log('|---|---|---|---|---|');
+    for (const [label, command] of candidates) {
+      const result = timed(`${command} < '${rawFile}' | wc -c`, process.env);
+      const out = Number(result.stdout.trim());
+      console.log(`| ${label} | ${fmt(result.seconds, 2)} | ${fmt(rawBytes / MB / result.seconds, 0)} | ${fmt(out / MB, 1)} | ${fmt(rawBytes / out, 2)} |`);
+    }
+    const dumpOnly = timed(`pg_dump -w -Fc -Z0 bench | wc -c`, pg.env('bench'));
+    console.log(`\npg_dump -Fc -Z0 alone (no compression): ${fmt(dumpOnly.seconds)} s = ${fmt(rawBytes / MB / dumpOnly.seconds, 0)} MB/s`);
+  } finally {
+    await Promise.all([moto.stop(), pg.stop()]);
+    removeDir(work);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,247 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupKey } from '../../lambda/shared/manifest';
+import { backupEnv, fetchBackup, listIncompleteUploads, listKeys, runBackupScript } from '../support/backup-script';
+import { MotoServer } from '../support/moto';
+import { freePort, removeDir, run, scratchDir } from '../support/processes';
+
+/** Regular files (relative path → sha256) and symlinks (relative path → target) under `root`. */
+function treeOf(root: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const stat = lstatSync(path);
+      if (stat.isDirectory()) walk(path);
+      else if (stat.isSymbolicLink()) entries.set(relative(root, path), `-> ${readlinkSync(path)}`);
+      else if (stat.isFile()) entries.set(relative(root, path), createHash('sha256').update(readFileSync(path)).digest('hex'));
+    }
+  };
+  walk(root);
+  return entries;
+}
+
+describe('backup.sh, kind files', () => {
+  let moto: MotoServer;
+  let bucket: string;
+  let keyArn: string;
+  let work: string;
+  let source: string;
+
+  beforeAll(async () => {
+    moto = await MotoServer.start();
+    ({ bucket, keyArn } = await moto.createBackupBucket('files-backups'));
+    work = scratchDir('files');
+    source = join(work, 'media');
+    mkdirSync(join(source, 'photos', '2024', 'before'), { recursive: true });
+    mkdirSync(join(source, 'cache', 'thumbs'), { recursive: true });
+    mkdirSync(join(source, 'empty dir'));
+    writeFileSync(join(source, 'photos', '2024', 'before', 'car 1 (front).jpg'), Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251)));
+    writeFileSync(join(source, 'photos', '2024', 'naïve résumé.txt'), 'unicode name\n');
+    writeFileSync(join(source, 'photos', 'line\nbreak.txt'), 'a newline in the name\n');
+    writeFileSync(join(source, '.hidden'), 'dot file\n');
+    writeFileSync(join(source, 'empty.txt'), '');
+    writeFileSync(join(source, 'upload.tmp'), 'excluded by *.tmp\n');
+    writeFileSync(join(source, 'photos', 'partial.tmp'), 'excluded by *.tmp\n');
+    writeFileSync(join(source, 'cache', 'thumbs', 't1.png'), 'excluded by cache\n');
+    symlinkSync('photos/2024', join(source, 'latest'));
+  });
+
+  afterAll(async () => {
+    await moto?.stop();
+    removeDir(work);
+  });
+
+  const inputs = (extra: Record<string, string | undefined> = {}) =>
+    backupEnv(moto, { BK_TARGET: 'media', BK_KIND: 'files', BK_BUCKET: bucket, BK_KMS_KEY_ID: keyArn, BK_PATH: source, BK_EXCLUDES: 'cache:*.tmp', ...extra });
+
+  it('archives the tree without the excluded paths, and the archive restores to the same files', async () => {
+    // GIVEN a tree with nested directories, odd names, a symlink and excluded paths
+    // WHEN the backup runs
+    const run1 = await runBackupScript(inputs());
+
+    // THEN it succeeds and its result line names the stored object
+    expect(run1.status, run1.stderr).toBe(0);
+    const result = run1.result!;
+    expect(result).toMatchObject({ target: 'media', tier: 'daily', kind: 'files', bucket });
+    const stored = await fetchBackup(moto, bucket, result.key);
+    expect(result.bytes).toBe(stored.manifest.bytes);
+    expect(result.sha256).toBe(stored.manifest.sha256);
+    expect(result.durationSeconds).toBeGreaterThan(0);
+    expect(stored.manifest).toMatchObject({ target: 'media', kind: 'files', tier: 'daily', format: 'tar', compression: 'gzip', instance: 'i-0123456789abcdef0', key: result.key });
+    expect(result.key).toBe(backupKey('daily', 'media', 'files', new Date(stored.manifest.startedAt)));
+    expect(stored.manifest.tools).toHaveProperty('tar');
+
+    // AND the archive extracts to exactly the source minus the excludes
+    const restored = join(work, 'restored');
+    mkdirSync(restored);
+    run('tar', ['-x', '-C', restored], { input: stored.dump });
+    const expected = treeOf(source);
+    for (const path of ['upload.tmp', 'photos/partial.tmp', 'cache/thumbs/t1.png']) {
+      expect(expected.delete(path)).toBe(true);
+    }
+    expect(treeOf(restored)).toEqual(expected);
+    expect(lstatSync(join(restored, 'empty dir')).isDirectory()).toBe(true);
+
+    // AND the manifest counts the regular files and their bytes that went into the archive
+    const regular = [...expected.entries()].filter(([, value]) => !value.startsWith('->')).map(([path]) => path);
+    expect(stored.manifest.files).toEqual({
+      fileCount: regular.length,
+      totalBytes: regular.reduce((sum, path) => sum + lstatSync(join(source, path)).size, 0),
+    });
+  });
+
+  it('stores the object and its manifest with SSE-KMS and the tier retention', async () => {
+    // GIVEN a 12-day retention
+    const before = Date.now();
+    // WHEN the backup runs
+    const run1 = await runBackupScript(inputs({ BK_RETENTION_DAYS: '12', BK_TIER: 'manual' }));
+
+    // THEN both objects carry the key and a retain-until 12 days on, as the manifest says
+    expect(run1.status, run1.stderr).toBe(0);
+    const { manifest } = await fetchBackup(moto, bucket, run1.result!.key);
+    for (const key of [run1.result!.key, `${run1.result!.key}.manifest.json`]) {
+      const head = await moto.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.ServerSideEncryption).toBe('aws:kms');
+      expect(head.SSEKMSKeyId).toBe(keyArn);
+      expect(head.ObjectLockMode).toBe('GOVERNANCE');
+      expect(head.ObjectLockRetainUntilDate?.toISOString().replace('.000', '')).toBe(manifest.retainUntil);
+    }
+    const retainUntil = Date.parse(manifest.retainUntil);
+    expect(retainUntil).toBeGreaterThanOrEqual(before - 1000 + 12 * 86_400_000);
+    expect(retainUntil).toBeLessThanOrEqual(Date.now() + 12 * 86_400_000);
+    expect(run1.result!.key.startsWith('manual/media/')).toBe(true);
+  });
+
+  it('rejects missing and malformed inputs with exit 2, naming each variable, before touching S3', async () => {
+    // GIVEN no bucket, a bad kind-independent retention and both password sources
+    const keysBefore = await listKeys(moto, bucket);
+    // WHEN the backup runs
+    const run1 = await runBackupScript(
+      inputs({ BK_BUCKET: undefined, BK_RETENTION_DAYS: '0', BK_TIER: 'Daily', BK_KIND: 'files', BK_PATH: 'relative/path' }),
+    );
+
+    // THEN it exits 2 and names every variable at fault
+    expect(run1.status).toBe(2);
+    expect(run1.stderr).toMatch(/BK_BUCKET is required/);
+    expect(run1.stderr).toMatch(/BK_RETENTION_DAYS='0' is invalid/);
+    expect(run1.stderr).toMatch(/BK_TIER='Daily' is invalid/);
+    expect(run1.stderr).toMatch(/BK_PATH='relative\/path' is invalid: must be an absolute path/);
+    expect(run1.stderr).toMatch(/stage input failed \(exit 2\)/);
+    expect(run1.result).toBeUndefined();
+    expect(await listKeys(moto, bucket)).toEqual(keysBefore);
+  });
+
+  it('requires exactly one password source for a database', async () => {
+    const both = await runBackupScript(
+      inputs({ BK_KIND: 'postgres', BK_PATH: undefined, BK_EXCLUDES: undefined, BK_DB_HOST: '127.0.0.1', BK_DB_NAME: 'app', BK_DB_USER: 'backup', BK_PASSWORD_SSM_PARAMETER: '/db/pw', BK_PASSWORD_SECRET_ID: 'db-pw' }),
+    );
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/BK_PASSWORD_SSM_PARAMETER and BK_PASSWORD_SECRET_ID are both set/);
+
+    const none = await runBackupScript(
+      inputs({ BK_KIND: 'mysql', BK_PATH: undefined, BK_EXCLUDES: undefined, BK_DB_HOST: '127.0.0.1', BK_DB_NAME: 'app', BK_DB_USER: 'backup' }),
+    );
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/BK_PASSWORD_SSM_PARAMETER or BK_PASSWORD_SECRET_ID is required for kind 'mysql'/);
+  });
+
+  it.each([
+    ['does not exist', () => join(work, 'no-such-dir'), /is not a directory/],
+    ['is a file, not a directory', () => join(source, 'empty.txt'), /is not a directory/],
+  ])('fails the dump stage with exit 4 when BK_PATH %s, and stores nothing', async (_case, path, message) => {
+    const keysBefore = await listKeys(moto, bucket);
+    const run1 = await runBackupScript(inputs({ BK_TARGET: 'missing', BK_PATH: path() }));
+    expect(run1.status).toBe(4);
+    expect(run1.stderr).toMatch(/stage dump failed \(exit 4\)/);
+    expect(run1.stderr).toMatch(message);
+    expect(await listKeys(moto, bucket)).toEqual(keysBefore);
+  });
+
+  it('fails the upload stage with exit 5 when S3 refuses the upload (no such bucket)', async () => {
+    const run1 = await runBackupScript(inputs({ BK_BUCKET: 'no-such-bucket' }));
+    expect(run1.status).toBe(5);
+    expect(run1.stderr).toMatch(/stage upload failed \(exit 5\): S3 refused the upload/);
+    expect(run1.stderr).toMatch(/NoSuchBucket/);
+    expect(run1.result).toBeUndefined();
+    expect((await listKeys(moto, bucket)).filter((key) => key.endsWith('.manifest.json') && key.includes('no-such'))).toEqual([]);
+  });
+
+  it('stops the upload when the archiver fails midway: no object, no manifest, no incomplete upload', async () => {
+    // GIVEN a tar that streams 20 MB (so the upload is already multipart) and then fails
+    const bin = join(work, 'failing-bin');
+    mkdirSync(bin);
+    const realTar = run('bash', ['-c', 'command -v tar']).trim();
+    writeFileSync(
+      join(bin, 'tar'),
+      `#!/bin/bash\n[ "$1" = --version ] && exec ${realTar} --version\nhead -c 20000000 /dev/urandom\necho 'tar: simulated read error' >&2\nexit 2\n`,
+    );
+    chmodSync(join(bin, 'tar'), 0o755);
+    const env = inputs({ BK_TARGET: 'broken' });
+    env.PATH = `${bin}:${env.PATH ?? ''}`;
+
+    // WHEN the backup runs
+    const run1 = await runBackupScript(env);
+
+    // THEN the dump stage fails and nothing of the partial stream is left in the bucket
+    expect(run1.status).toBe(4);
+    expect(run1.stderr).toMatch(/the files dump failed \(exit 2\); nothing was stored: .*simulated read error/);
+    expect((await listKeys(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
+    expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
+  });
+
+  it('records the host name as the instance off EC2', async () => {
+    const run1 = await runBackupScript(inputs({ BK_INSTANCE_ID: undefined }));
+    expect(run1.status, run1.stderr).toBe(0);
+    expect((await fetchBackup(moto, bucket, run1.result!.key)).manifest.instance).toBe(hostname());
+  });
+
+  describe('with instance metadata (IMDSv2)', () => {
+    let imds: Server;
+    let endpoint: string;
+    const requests: string[] = [];
+
+    beforeAll(async () => {
+      // A loopback stand-in for the instance metadata service that, like IMDSv2, answers
+      // only requests that carry a session token.
+      imds = createServer((request, response) => {
+        requests.push(`${request.method} ${request.url}`);
+        if (request.method === 'PUT' && request.url === '/latest/api/token') {
+          response.end('token-abc');
+        } else if (request.headers['x-aws-ec2-metadata-token'] !== 'token-abc') {
+          response.statusCode = 401;
+          response.end();
+        } else if (request.url === '/latest/meta-data/instance-id') {
+          response.end('i-0fedcba9876543210');
+        } else if (request.url === '/latest/meta-data/placement/region') {
+          response.end('eu-west-1');
+        } else {
+          response.statusCode = 404;
+          response.end();
+        }
+      });
+      const port = await freePort();
+      await new Promise<void>((resolveListen) => imds.listen(port, '127.0.0.1', resolveListen));
+      endpoint = `http://127.0.0.1:${port}`;
+    });
+
+    afterAll(() => new Promise<void>((resolveClose) => imds.close(() => resolveClose())));
+
+    it('records the instance ID from IMDSv2 and takes the region from it when none is set', async () => {
+      const env = inputs({ BK_INSTANCE_ID: undefined, AWS_EC2_METADATA_DISABLED: undefined, AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint });
+      delete env.AWS_REGION;
+      delete env.AWS_DEFAULT_REGION;
+      env.AWS_CONFIG_FILE = join(work, 'no-aws-config');
+      const run1 = await runBackupScript(env);
+      expect(run1.status, run1.stderr).toBe(0);
+      expect((await fetchBackup(moto, bucket, run1.result!.key)).manifest.instance).toBe('i-0fedcba9876543210');
+      expect(requests).toContain('PUT /latest/api/token');
+      expect(requests).toContain('GET /latest/meta-data/placement/region');
+    });
+  });
+});
