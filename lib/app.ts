@@ -1,6 +1,7 @@
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
+import type { InstanceScriptPaths } from './constructs/backup-command-document';
 import { JobsStack } from './stacks/jobs-stack';
 import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
@@ -22,6 +23,11 @@ export interface BuildAppOptions {
    * @default true
    */
   readonly nag?: boolean;
+  /**
+   * Instance scripts embedded in the backup document.
+   * @default - `scripts/instance/` of this repository
+   */
+  readonly instanceScripts?: InstanceScriptPaths;
 }
 
 /**
@@ -65,6 +71,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     config,
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
+    ...(options.instanceScripts ? { instanceScripts: options.instanceScripts } : {}),
   });
   const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
   const rdsRestoreDr =

@@ -8,4 +8,19 @@ export const consoleLinks = {
     `https://${region}.console.aws.amazon.com/rds/home?region=${region}#database:id=${identifier};is-cluster=false`,
   lambdaFunction: (region: string, name: string) =>
     `https://${region}.console.aws.amazon.com/lambda/home?region=${region}#/functions/${name}`,
+  /** The function's Test tab, where an engineer pastes an event and runs it. */
+  lambdaTest: (region: string, name: string) =>
+    `https://${region}.console.aws.amazon.com/lambda/home?region=${region}#/functions/${name}?tab=testing`,
+  runCommandInvocation: (region: string, commandId: string, instanceId: string) =>
+    `https://${region}.console.aws.amazon.com/systems-manager/run-command/${commandId}/${instanceId}?region=${region}`,
+  /**
+   * A log group's streams whose names start with `streamPrefix`. The CloudWatch console writes
+   * `%` as `$` in its fragment and encodes names twice (`/` is `$252F`, the query `?` is `$3F`).
+   */
+  logStreams: (region: string, group: string, streamPrefix: string) =>
+    `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${consoleEncode(group)}$3FlogStreamNameFilter$3D${consoleEncode(streamPrefix)}`,
 } as const;
+
+function consoleEncode(name: string): string {
+  return encodeURIComponent(encodeURIComponent(name)).replace(/%/g, '$');
+}

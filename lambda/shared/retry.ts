@@ -15,8 +15,12 @@ const THROTTLING_NAMES = new Set([
 
 /** True for an SDK error that means "too many requests, try again later". */
 export function isThrottling(error: unknown): boolean {
-  const candidate = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  return THROTTLING_NAMES.has(candidate?.name ?? '') || candidate?.$metadata?.httpStatusCode === 429;
+  const candidate = error as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } } | undefined;
+  return (
+    THROTTLING_NAMES.has(candidate?.name ?? '') ||
+    candidate?.$metadata?.httpStatusCode === 429 ||
+    candidate?.$retryable?.throttling === true
+  );
 }
 
 export interface RetryOptions {
@@ -30,8 +34,23 @@ export interface RetryOptions {
    * @default 200 ms
    */
   readonly baseDelayMs?: number;
+  /**
+   * Longest single wait.
+   * @default - no cap
+   */
+  readonly maxDelayMs?: number;
+  /**
+   * Which errors are worth another attempt.
+   * @default - throttling only (`isThrottling`)
+   */
+  readonly retryable?: (error: unknown) => boolean;
   /** Waits between attempts (tests pass one that does not wait). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The jitter source, 0..1 (tests pass a constant).
+   * @default Math.random
+   */
+  readonly random?: () => number;
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -46,12 +65,14 @@ export async function withThrottlingRetry<T>(call: () => Promise<T>, options: Re
   const attempts = Math.max(1, options.attempts ?? 5);
   const base = options.baseDelayMs ?? 200;
   const sleep = options.sleep ?? realSleep;
+  const retryable = options.retryable ?? isThrottling;
+  const random = options.random ?? Math.random;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await call();
     } catch (error) {
-      if (!isThrottling(error) || attempt >= attempts) throw error;
-      await sleep(Math.random() * base * 2 ** (attempt - 1));
+      if (!retryable(error) || attempt >= attempts) throw error;
+      await sleep(random() * Math.min(base * 2 ** (attempt - 1), options.maxDelayMs ?? Number.POSITIVE_INFINITY));
     }
   }
 }

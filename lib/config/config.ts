@@ -3,6 +3,7 @@ import { baseConfigShape, crossFieldIssues, type BaseConfig } from './schema';
 import { verificationConfigShape, verificationIssues } from './sections/verification';
 import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
 import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
+import { targetsIssues, targetsShape } from './sections/targets';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -13,6 +14,7 @@ export const configSchema = z.strictObject({
   ...verificationConfigShape,
   ...rdsConfigShape,
   ...mediaBucketsShape,
+  ...targetsShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -32,6 +34,7 @@ const CHECKS: readonly CrossFieldCheck[] = [
   verificationIssues,
   rdsConfigIssues,
   mediaBucketsIssues,
+  targetsIssues,
 ];
 
 /** Invalid config: the message lists every field at fault and why. */

@@ -92,5 +92,8 @@ export class HouseFunction extends Construct {
         ...bundling,
       },
     });
+    // Lambda always adds DependsOn on its role (so the role's policy exists first); cfn-lint flags
+    // the role half as redundant with the GetAtt (W3005). The dependency is deliberate.
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', { config: { ignore_checks: ['W3005'] } });
   }
 }

@@ -1,10 +1,13 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AlertTopic } from '../constructs/alert-topic';
+import type { InstanceScriptPaths } from '../constructs/backup-command-document';
+import { BackupJobs } from '../constructs/backup-jobs';
 import { OpsKey } from '../constructs/ops-key';
+import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
@@ -16,6 +19,11 @@ export interface JobsStackProps extends StackProps {
   readonly backupBucket: s3.IBucket;
   /** The primary backup bucket's key. */
   readonly backupKey: kms.IKey;
+  /**
+   * Instance scripts embedded in the backup document.
+   * @default - `scripts/instance/` of this repository
+   */
+  readonly instanceScripts?: InstanceScriptPaths;
 }
 
 /**
@@ -25,6 +33,8 @@ export interface JobsStackProps extends StackProps {
 export class JobsStack extends Stack {
   readonly opsKey: OpsKey;
   readonly alerts: AlertTopic;
+  /** Scheduled EC2 backups; absent when the config has no targets. */
+  readonly backupJobs?: BackupJobs;
   /** RDS point-in-time restore, when the config allowlists RDS instances. */
   readonly rdsRestore?: RdsRestore;
   /** Replication of RDS automated backups to the DR region, when the config asks for it. */
@@ -35,6 +45,26 @@ export class JobsStack extends Stack {
     const { config } = props;
     this.opsKey = new OpsKey(this, 'OpsKey');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
+
+    if (config.targets.length > 0) {
+      const backups = new BackupJobs(this, 'BackupJobs', {
+        namePrefix: config.prefix,
+        targets: targetPlans(config),
+        tiers: backupJobsTiers(config),
+        timeZone: TimeZone.of(config.timeZone),
+        backupBucket: props.backupBucket,
+        backupKey: props.backupKey,
+        opsKey: this.opsKey.key,
+        alertTopic: this.alerts.topic,
+        ...(props.instanceScripts ? { scripts: props.instanceScripts } : {}),
+      });
+      new CfnOutput(this, 'BackupTriggerFunctionName', { value: backups.trigger.function.functionName, description: 'Invoke with {"tier":"manual","target":"<name>"} to back up now' });
+      new CfnOutput(this, 'BackupTriggerConsoleLink', { value: backups.triggerConsoleLink, description: 'Test tab of the backup trigger: paste the event, press Test' });
+      for (const [target, policy] of backups.instancePolicies) {
+        new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
+      }
+      this.backupJobs = backups;
+    }
 
     if (config.rds.instances.length > 0) {
       const sources = rdsRestoreSources(this, config);

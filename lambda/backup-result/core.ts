@@ -1,0 +1,323 @@
+import {
+  GetCommandInvocationCommand,
+  ListCommandsCommand,
+  type GetCommandInvocationCommandOutput,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { z } from 'zod';
+import {
+  BACKUP_STEP_NAME,
+  COMMAND_DETAIL_TYPE,
+  INVOCATION_DETAIL_TYPE,
+  NON_TERMINAL_STATUSES,
+  RESULT_ENV,
+  RUN_STATUS_MEANINGS,
+  describeExitCode,
+  parseBackupResult,
+  type BackupResult,
+  type ExitCodeMeaning,
+} from '../shared/backup-command';
+import { consoleLinks } from '../shared/console-links';
+import { requireEnv } from '../shared/env';
+import { InvalidEventError } from '../shared/errors';
+import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { redactSecrets } from '../shared/redact';
+import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
+
+export interface ResultSettings {
+  readonly region: string;
+  readonly documentName: string;
+  readonly alertTopicArn: string;
+  readonly commandLogGroupName: string;
+  /** The trigger, named in alerts so the engineer can run the backup again. */
+  readonly triggerFunctionName: string;
+}
+
+export function loadResultSettings(env: NodeJS.ProcessEnv): ResultSettings {
+  return {
+    region: requireEnv('AWS_REGION', env),
+    documentName: requireEnv(RESULT_ENV.documentName, env),
+    alertTopicArn: requireEnv(RESULT_ENV.alertTopicArn, env),
+    commandLogGroupName: requireEnv(RESULT_ENV.commandLogGroupName, env),
+    triggerFunctionName: requireEnv(RESULT_ENV.triggerFunctionName, env),
+  };
+}
+
+const invocationEventSchema = z.object({
+  'detail-type': z.literal(INVOCATION_DETAIL_TYPE),
+  source: z.literal('aws.ssm'),
+  detail: z.object({
+    'command-id': z.string().min(1),
+    'document-name': z.string().min(1),
+    'instance-id': z.string().min(1),
+    status: z.string().min(1),
+  }),
+});
+
+const commandEventSchema = z.object({
+  'detail-type': z.literal(COMMAND_DETAIL_TYPE),
+  source: z.literal('aws.ssm'),
+  detail: z.object({
+    'command-id': z.string().min(1),
+    'document-name': z.string().min(1),
+    status: z.string().min(1),
+  }),
+});
+
+export const resultEventSchema = z.discriminatedUnion('detail-type', [invocationEventSchema, commandEventSchema]);
+export type ResultEvent = z.infer<typeof resultEventSchema>;
+
+export function parseResultEvent(event: unknown): ResultEvent {
+  const parsed = resultEventSchema.safeParse(event);
+  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
+  return parsed.data;
+}
+
+export interface ResultDeps {
+  readonly ssm: SSMClient;
+  readonly sns: SNSClient;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly settings: ResultSettings;
+  readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
+}
+
+/** What the command was sent for, from its own parameters. */
+export interface RunIdentity {
+  readonly target: string;
+  readonly tier: string;
+  readonly kind: string;
+  readonly documentVersion: string;
+}
+
+export interface BackupFailure {
+  readonly identity: RunIdentity;
+  readonly instanceId: string;
+  readonly commandId: string;
+  /** Run Command's status detail (Failed, ExecutionTimedOut, DeliveryTimedOut, ...). */
+  readonly status: string;
+  /** The script's exit code; absent when it never ran or was stopped. */
+  readonly exitCode?: number;
+  readonly meaning: ExitCodeMeaning;
+  readonly startedAt?: string;
+  readonly durationSeconds?: number;
+  /** The last lines of the error output, secrets redacted. */
+  readonly stderrTail: readonly string[];
+  readonly stderrTruncated: boolean;
+}
+
+export type ResultOutcome =
+  | { readonly outcome: 'ignored'; readonly reason: string }
+  | { readonly outcome: 'succeeded'; readonly identity: RunIdentity; readonly instanceId: string; readonly result: BackupResult }
+  | { readonly outcome: 'failed'; readonly failure: BackupFailure; readonly alertMessageId?: string };
+
+/**
+ * Records the end of one backup run: metrics for every final status, an alert for every
+ * failure. The alert goes out before the metrics are written, so a retry after a failed
+ * publish neither loses the alert nor counts the run twice.
+ */
+export async function recordBackupResult(event: ResultEvent, deps: ResultDeps): Promise<ResultOutcome> {
+  const { detail } = event;
+  if ((NON_TERMINAL_STATUSES as readonly string[]).includes(detail.status)) {
+    return { outcome: 'ignored', reason: `status ${detail.status} is not final` };
+  }
+  if (detail['document-name'] !== deps.settings.documentName) {
+    return { outcome: 'ignored', reason: `document ${detail['document-name']} is not the backup document` };
+  }
+  return event['detail-type'] === INVOCATION_DETAIL_TYPE
+    ? recordInvocation(event.detail['command-id'], event.detail['instance-id'], deps)
+    : recordCommandWithoutInstances(detail['command-id'], deps);
+}
+
+async function recordInvocation(commandId: string, instanceId: string, deps: ResultDeps): Promise<ResultOutcome> {
+  const command = await describeCommand(commandId, deps);
+  const invocation = await withThrottlingRetry(
+    () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: BACKUP_STEP_NAME })),
+    { ...backoffOptions(deps), retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist' },
+  );
+  const identity = command.identity;
+  const status = invocation.StatusDetails ?? invocation.Status ?? 'Unknown';
+
+  if (invocation.Status === 'Success' && invocation.ResponseCode === 0) {
+    const parsed = parseBackupResult(invocation.StandardOutputContent ?? '');
+    if (parsed.found && parsed.result.target === identity.target && parsed.result.tier === identity.tier) {
+      deps.metrics.addDimensions({ Target: identity.target, Tier: identity.tier });
+      deps.metrics.addMetric('BackupSucceeded', MetricUnit.Count, 1);
+      deps.metrics.addMetric('BackupDurationSeconds', MetricUnit.Seconds, parsed.result.durationSeconds);
+      deps.metrics.addMetric('BackupUploadedBytes', MetricUnit.Bytes, parsed.result.bytes);
+      deps.metrics.publishStoredMetrics();
+      deps.logger.info('backup succeeded', { ...identity, instanceId, commandId, key: parsed.result.key, bytes: parsed.result.bytes });
+      return { outcome: 'succeeded', identity, instanceId, result: parsed.result };
+    }
+    const reason = parsed.found
+      ? `its BACKUP_RESULT names target '${parsed.result.target}' tier '${parsed.result.tier}', not the ones it was sent for`
+      : parsed.reason;
+    return fail(
+      {
+        identity,
+        instanceId,
+        commandId,
+        status: 'ResultMissing',
+        exitCode: 0,
+        meaning: {
+          meaning: `the script exited 0 but the run cannot be confirmed: ${reason}`,
+          nextStep:
+            "Look for this run's object and manifest under the target's prefix in the backup bucket, and at the full output in CloudWatch Logs. The standard output must end with the BACKUP_RESULT line (Run Command keeps only its first 24,000 characters).",
+        },
+        ...timing(invocation),
+        ...stderrTail(invocation),
+      },
+      deps,
+    );
+  }
+
+  const exitCode = invocation.ResponseCode !== undefined && invocation.ResponseCode >= 0 ? invocation.ResponseCode : undefined;
+  const meaning =
+    RUN_STATUS_MEANINGS[status] ??
+    (exitCode !== undefined ? describeExitCode(exitCode) : { meaning: `Run Command status ${status}`, nextStep: 'Read the output in CloudWatch Logs, fix the cause, then run a manual backup.' });
+  return fail({ identity, instanceId, commandId, status, ...(exitCode !== undefined ? { exitCode } : {}), meaning, ...timing(invocation), ...stderrTail(invocation) }, deps);
+}
+
+/**
+ * A command that reached no instance has no invocations, hence no invocation events: its
+ * target's tag matched nothing. Without this check the backup would silently not happen.
+ */
+async function recordCommandWithoutInstances(commandId: string, deps: ResultDeps): Promise<ResultOutcome> {
+  const command = await describeCommand(commandId, deps);
+  if (command.targetCount > 0) {
+    return { outcome: 'ignored', reason: 'the command reached instances; each invocation reports itself' };
+  }
+  return fail(
+    {
+      identity: command.identity,
+      instanceId: '(none)',
+      commandId,
+      status: 'NoInstances',
+      meaning: {
+        meaning: "no instance matched the target's instances (tag or IDs): nothing was backed up",
+        nextStep:
+          "Check that the instances carry the tag named in the config (key and value are case-sensitive) and are running and managed by SSM, or fix the target's instances in the config and redeploy; then run a manual backup.",
+      },
+      stderrTail: [],
+      stderrTruncated: false,
+    },
+    deps,
+  );
+}
+
+interface CommandDescription {
+  readonly identity: RunIdentity;
+  readonly targetCount: number;
+}
+
+async function describeCommand(commandId: string, deps: ResultDeps): Promise<CommandDescription> {
+  const listed = await withThrottlingRetry(() => deps.ssm.send(new ListCommandsCommand({ CommandId: commandId })), backoffOptions(deps));
+  const command = listed.Commands?.[0];
+  if (!command) throw new Error(`command ${commandId} was not found by ListCommands`);
+  const parameter = (name: string) => command.Parameters?.[name]?.[0] ?? 'unknown';
+  return {
+    identity: { target: parameter('target'), tier: parameter('tier'), kind: parameter('kind'), documentVersion: command.DocumentVersion ?? 'unknown' },
+    targetCount: command.TargetCount ?? 0,
+  };
+}
+
+function timing(invocation: GetCommandInvocationCommandOutput): Pick<BackupFailure, 'startedAt' | 'durationSeconds'> {
+  const started = invocation.ExecutionStartDateTime ? Date.parse(invocation.ExecutionStartDateTime) : Number.NaN;
+  const ended = invocation.ExecutionEndDateTime ? Date.parse(invocation.ExecutionEndDateTime) : Number.NaN;
+  return {
+    ...(Number.isNaN(started) ? {} : { startedAt: new Date(started).toISOString() }),
+    ...(Number.isNaN(started) || Number.isNaN(ended) || ended < started ? {} : { durationSeconds: Math.round((ended - started) / 1000) }),
+  };
+}
+
+/** Lines of error output shown in an alert, and the width each is cut to. */
+const STDERR_TAIL_LINES = 20;
+const STDERR_LINE_WIDTH = 300;
+/** Run Command returns the first 8,000 characters of the error output. */
+const STDERR_CONTENT_LIMIT = 8000;
+
+function stderrTail(invocation: GetCommandInvocationCommandOutput): Pick<BackupFailure, 'stderrTail' | 'stderrTruncated'> {
+  const content = invocation.StandardErrorContent ?? '';
+  const lines = content
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .slice(-STDERR_TAIL_LINES)
+    .map((line) => redactSecrets(line).slice(0, STDERR_LINE_WIDTH));
+  return { stderrTail: lines, stderrTruncated: content.length >= STDERR_CONTENT_LIMIT || /-+\s*Error truncated\s*-+/i.test(content) };
+}
+
+async function fail(failure: BackupFailure, deps: ResultDeps): Promise<ResultOutcome> {
+  const alert = formatFailureAlert(failure, deps.settings);
+  const published = await withThrottlingRetry(
+    () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject, Message: alert.message })),
+    backoffOptions(deps),
+  );
+  deps.metrics.addDimensions({ Target: failure.identity.target, Tier: failure.identity.tier });
+  deps.metrics.addMetric('BackupFailed', MetricUnit.Count, 1);
+  if (failure.durationSeconds !== undefined) deps.metrics.addMetric('BackupDurationSeconds', MetricUnit.Seconds, failure.durationSeconds);
+  deps.metrics.publishStoredMetrics();
+  deps.logger.error('backup failed', {
+    ...failure.identity,
+    instanceId: failure.instanceId,
+    commandId: failure.commandId,
+    status: failure.status,
+    exitCode: failure.exitCode,
+    alertMessageId: published.MessageId,
+  });
+  return { outcome: 'failed', failure, ...(published.MessageId ? { alertMessageId: published.MessageId } : {}) };
+}
+
+export interface FailureAlert {
+  /** SNS subjects are at most 100 characters of one line. */
+  readonly subject: string;
+  readonly message: string;
+}
+
+/** The e-mail an on-call engineer gets for a failed backup run. */
+export function formatFailureAlert(failure: BackupFailure, settings: ResultSettings): FailureAlert {
+  const { identity } = failure;
+  const exit =
+    failure.exitCode !== undefined
+      ? `${failure.exitCode} (${failure.meaning.meaning})`
+      : `none: the script did not finish (${failure.meaning.meaning})`;
+  const hasInstance = failure.instanceId !== '(none)';
+  const rerunEvent = JSON.stringify({ tier: identity.tier, target: identity.target });
+  const lines = [
+    `Backup FAILED: target ${identity.target}, tier ${identity.tier}, instance ${failure.instanceId}.`,
+    '',
+    `Target:     ${identity.target} (${identity.kind})`,
+    `Tier:       ${identity.tier}`,
+    `Instance:   ${failure.instanceId}`,
+    `Status:     ${failure.status}`,
+    `Exit code:  ${exit}`,
+    ...(failure.startedAt ? [`Started:    ${failure.startedAt}`] : []),
+    ...(failure.durationSeconds !== undefined ? [`Ran for:    ${failure.durationSeconds} s`] : []),
+    `Command:    ${failure.commandId} (document ${settings.documentName}, version ${identity.documentVersion})`,
+    '',
+    ...(failure.stderrTail.length > 0
+      ? [
+          `Last lines of the error output (secrets redacted${failure.stderrTruncated ? '; Run Command kept only the first 8,000 characters, see the full output' : ''}):`,
+          ...failure.stderrTail.map((line) => `  | ${line}`),
+          '',
+        ]
+      : hasInstance
+        ? ['The run wrote no error output.', '']
+        : []),
+    `Next step:  ${failure.meaning.nextStep}`,
+    '',
+    'Links:',
+    `  This run:        ${hasInstance ? consoleLinks.runCommandInvocation(settings.region, failure.commandId, failure.instanceId) : consoleLinks.runCommand(settings.region, failure.commandId)}`,
+    ...(hasInstance
+      ? [`  Full output:     ${consoleLinks.logStreams(settings.region, settings.commandLogGroupName, `${failure.commandId}/${failure.instanceId}`)}`]
+      : []),
+    `  Run it again:    ${consoleLinks.lambdaTest(settings.region, settings.triggerFunctionName)}`,
+    `                   with the test event ${rerunEvent}`,
+  ];
+  const subject = `backup-kit FAILED: ${identity.target} (${identity.tier}) on ${failure.instanceId}`.replace(/[\r\n]/g, ' ').slice(0, 100);
+  return { subject, message: lines.join('\n') };
+}
+
+function backoffOptions(deps: ResultDeps): RetryOptions {
+  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
+}

@@ -1,0 +1,35 @@
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerResult } from './core';
+
+const settings = loadTriggerSettings(process.env);
+const ssm = new SSMClient({});
+const sns = new SNSClient({});
+const logger = createLogger();
+const metrics = createMetrics();
+
+/**
+ * Starts backups: `{ "tier": "daily" }` from a schedule, `{ "tier": "manual" | "predeploy",
+ * "target"?: "name" }` from the console. Invalid events throw (nothing is sent); per-target
+ * failures are in the answer and alerted, and do not fail the invocation (a retry would send
+ * the other targets twice).
+ */
+export const handler = async (event: unknown): Promise<TriggerResult> => {
+  try {
+    const request = parseTriggerEvent(event, settings);
+    const result = await triggerBackups(request, { ssm, sns, logger, metrics, settings });
+    logger.info(result.summary, { commands: result.commands, errors: result.errors });
+    return result;
+  } catch (error) {
+    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
+      logger.warn('event rejected; nothing was sent', { event, error: error.message });
+    } else {
+      logger.error('backup trigger failed; nothing was sent', { error: errorMessage(error) });
+    }
+    throw error;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

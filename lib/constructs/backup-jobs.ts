@@ -1,0 +1,418 @@
+import { Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import {
+  COMMAND_DETAIL_TYPE,
+  INVOCATION_DETAIL_TYPE,
+  NON_TERMINAL_STATUSES,
+  RESULT_ENV,
+  TRIGGER_ENV,
+  type TargetPlan,
+  type TierPlan,
+} from '../../lambda/shared/backup-command';
+import { consoleLinks } from '../../lambda/shared/console-links';
+import { BackupCommandDocument, type InstanceScriptPaths } from './backup-command-document';
+import { BackupInstancePolicy } from './backup-instance-policy';
+import { HouseFunction } from './house-function';
+import { acknowledgeWildcardResources } from './nag';
+
+/** A tier as the backup jobs use it: retention, and when it runs if it is scheduled. */
+export interface BackupJobsTier {
+  readonly retention: Duration;
+  /** EventBridge Scheduler expression (`cron(...)`); absent for on-demand tiers. */
+  readonly schedule?: string;
+}
+
+export interface BackupJobsProps {
+  /** Prefix of the names that are a contract (document, instance policies). */
+  readonly namePrefix: string;
+  /** The targets, every default resolved (see `targetPlans`). */
+  readonly targets: readonly TargetPlan[];
+  /** Every configured tier by name. */
+  readonly tiers: Readonly<Record<string, BackupJobsTier>>;
+  /** Time zone of every schedule. */
+  readonly timeZone: TimeZone;
+  readonly backupBucket: s3.IBucket;
+  readonly backupKey: kms.IKey;
+  /** Encrypts logs, the dead-letter queue and schedules. */
+  readonly opsKey: kms.IKey;
+  /** Where failures are announced. */
+  readonly alertTopic: sns.ITopic;
+  /**
+   * The instance scripts the document embeds.
+   * @default - `scripts/instance/common.sh` and `backup.sh` of this repository
+   */
+  readonly scripts?: InstanceScriptPaths;
+  /**
+   * Attempts of a schedule to invoke the trigger before the event goes to the dead-letter queue.
+   * @default 3
+   */
+  readonly scheduleRetryAttempts?: number;
+  /**
+   * How late a scheduled run may still start (a backup hours late is better than none).
+   * @default - 2 hours
+   */
+  readonly scheduleMaxEventAge?: Duration;
+  /**
+   * How long an instance has to pick up a backup command before it counts as not delivered.
+   * @default - 30 minutes
+   */
+  readonly deliveryTimeout?: Duration;
+  /**
+   * How long command output (the instance scripts' logs) is kept.
+   * @default - one year
+   */
+  readonly commandLogRetention?: logs.RetentionDays;
+}
+
+/** Lambda allows 4 KB of environment variables in all; the target list must leave room for the rest. */
+const MAX_TARGET_ENV_BYTES = 3000;
+
+/**
+ * Scheduled backups of EC2-hosted databases and files through SSM Run Command: the command
+ * document, per-tier schedules invoking the trigger, the result function on Run Command status
+ * events, a dead-letter queue with its alarm, and one managed policy per target for the
+ * instances. The alarmable parts are public for the monitoring facade.
+ */
+export class BackupJobs extends Construct {
+  readonly document: BackupCommandDocument;
+  readonly trigger: HouseFunction;
+  readonly result: HouseFunction;
+  /** Where the SSM agent writes each run's output (streams `<command>/<instance>/backup/...`). */
+  readonly commandLogGroup: logs.LogGroup;
+  /** Scheduled invocations that could not be delivered, and failed trigger/result invocations. */
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** One schedule per scheduled tier that has targets, by tier name. */
+  readonly schedules: ReadonlyMap<string, scheduler.Schedule>;
+  /** The managed policy of each target, by target name. */
+  readonly instancePolicies: ReadonlyMap<string, BackupInstancePolicy>;
+  readonly resultRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: BackupJobsProps) {
+    super(scope, id);
+    validateProps(props);
+    const stack = Stack.of(this);
+    const deliveryTimeout = props.deliveryTimeout ?? Duration.minutes(30);
+
+    this.document = new BackupCommandDocument(this, 'Document', {
+      documentName: `BackupKit-${props.namePrefix}-InstanceBackup`,
+      ...(props.scripts ? { scripts: props.scripts } : {}),
+    });
+    this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
+      encryptionKey: props.opsKey,
+      retention: props.commandLogRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.opsKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the backup schedules, the Run Command status rule and the trigger/result async invocations; an alarm fires on its first message.',
+    });
+
+    const tierPlan: TierPlan = Object.fromEntries(
+      Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined }]),
+    );
+    const targetsJson = JSON.stringify(props.targets);
+    if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
+      throw new Error(
+        `BackupJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(targetsJson)} bytes in the trigger's environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments with different prefixes)`,
+      );
+    }
+
+    this.trigger = new HouseFunction(this, 'Trigger', {
+      entry: join(__dirname, '../../lambda/backup-trigger/handler.ts'),
+      description: 'Starts EC2 backups: one Run Command per target of a tier ({"tier":"daily"} or {"tier":"manual","target":"name"})',
+      serviceName: 'backup-trigger',
+      logKey: props.opsKey,
+      timeout: Duration.minutes(5),
+      environment: {
+        [TRIGGER_ENV.documentName]: this.document.documentName,
+        [TRIGGER_ENV.documentSha256]: this.document.contentSha256,
+        [TRIGGER_ENV.bucket]: props.backupBucket.bucketName,
+        [TRIGGER_ENV.kmsKeyArn]: props.backupKey.keyArn,
+        [TRIGGER_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
+        [TRIGGER_ENV.alertTopicArn]: props.alertTopic.topicArn,
+        [TRIGGER_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),
+        [TRIGGER_ENV.tiers]: JSON.stringify(tierPlan),
+        [TRIGGER_ENV.targets]: targetsJson,
+      },
+    });
+    this.result = new HouseFunction(this, 'Result', {
+      entry: join(__dirname, '../../lambda/backup-result/handler.ts'),
+      description: 'Records each finished EC2 backup run: metrics, and an alert with the next step when it failed',
+      serviceName: 'backup-result',
+      logKey: props.opsKey,
+      timeout: Duration.minutes(1),
+      environment: {
+        [RESULT_ENV.documentName]: this.document.documentName,
+        [RESULT_ENV.alertTopicArn]: props.alertTopic.topicArn,
+        [RESULT_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
+        [RESULT_ENV.triggerFunctionName]: this.trigger.function.functionName,
+      },
+    });
+
+    this.grantTrigger(props);
+    this.grantResult(props);
+    for (const job of [this.trigger, this.result]) {
+      this.sendFailedInvocationsToDeadLetters(job, props.opsKey);
+    }
+
+    this.resultRule = new events.Rule(this, 'RunStatusRule', {
+      description: `Run Command status changes of ${this.document.documentName}, for the backup result function`,
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: [INVOCATION_DETAIL_TYPE, COMMAND_DETAIL_TYPE],
+        detail: {
+          'document-name': [this.document.documentName],
+          status: events.Match.anythingBut(...NON_TERMINAL_STATUSES),
+        },
+      },
+      targets: [
+        new eventTargets.LambdaFunction(this.result.function, {
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
+    });
+
+    this.schedules = this.createSchedules(props);
+    this.instancePolicies = new Map(
+      props.targets.map((target) => [
+        target.name,
+        new BackupInstancePolicy(this, `InstancePolicy-${target.name}`, {
+          target,
+          bucket: props.backupBucket,
+          bucketKey: props.backupKey,
+          commandLogGroup: this.commandLogGroup,
+          managedPolicyName: `${props.namePrefix}-backup-${target.name}`,
+        }),
+      ]),
+    );
+
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription:
+        `backup-kit EC2 backups (${stack.stackName}): a scheduled backup run, a trigger or a result invocation failed for good and is in the dead-letter queue. ` +
+        'Read the message in the queue (SQS console, Send and receive messages) to see which tier or run; fix the cause; start the tier again from the trigger function.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
+  }
+
+  /** Link to the trigger's Test tab, where an engineer starts a manual or pre-deploy backup. */
+  get triggerConsoleLink(): string {
+    return consoleLinks.lambdaTest(Stack.of(this).region, this.trigger.function.functionName);
+  }
+
+  /** BackupSucceeded/BackupFailed/BackupDurationSeconds/BackupUploadedBytes of one target and tier. */
+  metricBackup(
+    metricName: 'BackupSucceeded' | 'BackupFailed' | 'BackupDurationSeconds' | 'BackupUploadedBytes',
+    target: string,
+    tier: string,
+    options: cloudwatch.MetricOptions = {},
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'BackupKit',
+      metricName,
+      dimensionsMap: { service: 'backup-result', Target: target, Tier: tier },
+      statistic: metricName === 'BackupSucceeded' || metricName === 'BackupFailed' ? cloudwatch.Stats.SUM : cloudwatch.Stats.MAXIMUM,
+      period: Duration.days(1),
+      ...options,
+    });
+  }
+
+  /** BackupSendFailed: a target's command could not be sent at all. */
+  metricSendFailed(target: string, tier: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'BackupKit',
+      metricName: 'BackupSendFailed',
+      dimensionsMap: { service: 'backup-trigger', Target: target, Tier: tier },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.days(1),
+      ...options,
+    });
+  }
+
+  private grantTrigger(props: BackupJobsProps): void {
+    const role = this.trigger.role;
+    const stack = Stack.of(this);
+    const instanceArn = (id: string) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: id });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'SendBackupDocument',
+        actions: ['ssm:SendCommand'],
+        resources: [this.document.documentArn],
+      }),
+    );
+    const instanceIds = [...new Set(props.targets.flatMap((target) => ('instanceIds' in target.instances ? target.instances.instanceIds : [])))];
+    if (instanceIds.length > 0) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'SendToTargetInstances',
+          actions: ['ssm:SendCommand'],
+          resources: instanceIds.map(instanceArn),
+        }),
+      );
+    }
+    const tagValues = new Map<string, Set<string>>();
+    for (const target of props.targets) {
+      if ('tag' in target.instances) {
+        const values = tagValues.get(target.instances.tag.key) ?? new Set<string>();
+        values.add(target.instances.tag.value);
+        tagValues.set(target.instances.tag.key, values);
+      }
+    }
+    [...tagValues].forEach(([key, values], index) => {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: `SendToTaggedInstances${index}`,
+          actions: ['ssm:SendCommand'],
+          resources: [instanceArn('*')],
+          conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values] } },
+        }),
+      );
+    });
+    if (tagValues.size > 0) {
+      acknowledgeWildcardResources(
+        role,
+        [instanceArn('*')],
+        "Instances of tag-selected targets are not known at synth (they are replaced, scaled); the ssm:resourceTag condition limits sending to instances carrying a configured target's tag.",
+      );
+    }
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PinBackupDocumentVersion',
+        actions: ['ssm:DescribeDocument', 'ssm:GetDocument', 'ssm:ListDocumentVersions'],
+        resources: [this.document.documentArn],
+      }),
+    );
+    this.grantAlert(role, props);
+  }
+
+  private grantResult(props: BackupJobsProps): void {
+    const role = this.result.role;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadBackupRuns',
+        // Neither action supports resource-level permissions: IAM accepts only '*' here.
+        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommands'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcardResources(
+      role,
+      ['*'],
+      'ssm:GetCommandInvocation and ssm:ListCommands support no resource-level permissions; they only read command status and output, which the function needs for each run of the backup document.',
+    );
+    this.grantAlert(role, props);
+  }
+
+  /** Publish to the alert topic; explicit KMS actions (no wildcard) on its key. */
+  private grantAlert(role: iam.IRole, props: BackupJobsProps): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [props.alertTopic.topicArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'EncryptAlerts', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }),
+    );
+  }
+
+  /**
+   * Asynchronous invocations (schedules, EventBridge) that still fail after Lambda's retries
+   * land in the dead-letter queue, so a lost backup run raises the alarm instead of vanishing.
+   */
+  private sendFailedInvocationsToDeadLetters(job: HouseFunction, opsKey: kms.IKey): void {
+    const queue = this.deadLetterQueue;
+    job.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) },
+    });
+    job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    job.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [opsKey.keyArn] }),
+    );
+  }
+
+  private createSchedules(props: BackupJobsProps): Map<string, scheduler.Schedule> {
+    const schedules = new Map<string, scheduler.Schedule>();
+    const scheduled = Object.entries(props.tiers).filter(
+      ([name, tier]) => tier.schedule !== undefined && props.targets.some((target) => target.tiers.includes(name)),
+    );
+    if (scheduled.length === 0) return schedules;
+
+    const role = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
+      description: 'Lets the backup schedules invoke the backup trigger and dead-letter what they cannot deliver',
+    });
+    // The dead-letter queue is encrypted with the ops key; sending to it needs a data key.
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
+    acknowledgeWildcardResources(
+      role,
+      [`${this.trigger.function.functionArn}:*`],
+      'The schedules invoke the backup trigger function; the ARN with :* covers its versions and aliases, as the scheduler target grants it.',
+    );
+
+    for (const [tierName, tier] of scheduled) {
+      const schedule = new scheduler.Schedule(this, `Schedule-${tierName}`, {
+        description: `backup-kit: starts the '${tierName}' EC2 backups (${tier.schedule} ${props.timeZone.timezoneName})`,
+        schedule: scheduler.ScheduleExpression.expression(tier.schedule as string, props.timeZone),
+        key: props.opsKey,
+        target: new schedulerTargets.LambdaInvoke(this.trigger.function, {
+          input: scheduler.ScheduleTargetInput.fromObject({ tier: tierName }),
+          role,
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: props.scheduleRetryAttempts ?? 3,
+          maxEventAge: props.scheduleMaxEventAge ?? Duration.hours(2),
+        }),
+      });
+      schedules.set(tierName, schedule);
+    }
+    return schedules;
+  }
+}
+
+function validateProps(props: BackupJobsProps): void {
+  if (props.targets.length === 0) {
+    throw new Error('BackupJobs targets: at least one target is required (leave the construct out when there is nothing to back up)');
+  }
+  const tierNames = Object.keys(props.tiers);
+  for (const target of props.targets) {
+    const unknown = target.tiers.filter((tier) => !tierNames.includes(tier));
+    if (unknown.length > 0) {
+      throw new Error(`BackupJobs targets: '${target.name}' takes part in unknown tier(s) ${unknown.join(', ')} (tiers: ${tierNames.join(', ')})`);
+    }
+  }
+  for (const [name, tier] of Object.entries(props.tiers)) {
+    if (tier.retention.toDays() < 1) throw new Error(`BackupJobs tiers: '${name}' retention must be at least one day`);
+  }
+  const attempts = props.scheduleRetryAttempts ?? 3;
+  if (!Number.isInteger(attempts) || attempts < 0 || attempts > 185) {
+    throw new Error(`BackupJobs scheduleRetryAttempts: must be 0-185 (got ${attempts})`);
+  }
+  const age = (props.scheduleMaxEventAge ?? Duration.hours(2)).toSeconds();
+  if (age < 60 || age > 86_400) throw new Error(`BackupJobs scheduleMaxEventAge: must be 1 minute to 24 hours (got ${age} s)`);
+  const delivery = (props.deliveryTimeout ?? Duration.minutes(30)).toSeconds();
+  if (delivery < 30 || delivery > 2_592_000) throw new Error(`BackupJobs deliveryTimeout: must be 30 s to 30 days (got ${delivery} s)`);
+}

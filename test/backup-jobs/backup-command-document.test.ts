@@ -1,0 +1,273 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  DOCUMENT_PARAMETERS,
+  EXECUTION_TIMEOUT_PARAMETER,
+  documentContentSha256,
+  matchesParameterPattern,
+} from '../../lambda/shared/backup-command';
+import { BackupCommandDocument, type InstanceScriptPaths } from '../../lib/constructs/backup-command-document';
+
+const fixtures: InstanceScriptPaths = {
+  common: resolve(__dirname, 'fixtures/common.sh'),
+  backup: resolve(__dirname, 'fixtures/backup.sh'),
+};
+
+function documentIn(props: Partial<ConstructorParameters<typeof BackupCommandDocument>[2]> = {}): { stack: Stack; document: BackupCommandDocument } {
+  const stack = new Stack(new App(), 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const document = new BackupCommandDocument(stack, 'Document', { documentName: 'BackupKit-test-InstanceBackup', scripts: fixtures, ...props });
+  return { stack, document };
+}
+
+interface DocumentContent {
+  schemaVersion: string;
+  parameters: Record<string, { type: string; allowedPattern: string; default?: string }>;
+  mainSteps: { action: string; name: string; precondition: unknown; inputs: { timeoutSeconds: string; runCommand: string[] } }[];
+}
+
+function scratchFile(name: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'backup-doc-')), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** What SSM does before the agent runs the step: put each parameter value in place of `{{ name }}`. */
+function interpolate(lines: readonly string[], values: Record<string, string>): string {
+  return lines
+    .map((line) =>
+      line.replace(/\{\{ *([A-Za-z0-9]+) *\}\}/g, (_match, name: string) => {
+        const value = values[name];
+        if (value === undefined) throw new Error(`no value for parameter ${name}`);
+        return value;
+      }),
+    )
+    .join('\n');
+}
+
+const validValues: Record<string, string> = {
+  target: 'repairs-media',
+  kind: 'files',
+  tier: 'daily',
+  bucket: 'backup-kit-storage-backupsbucket-abc123',
+  kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+  retentionDays: '30',
+  region: 'eu-west-1',
+  dbHost: '',
+  dbPort: '',
+  dbName: '',
+  dbUser: '',
+  passwordSsmParameter: '',
+  passwordSecretId: '',
+  path: '/var/app/current/media dir',
+  excludes: 'cache/*:*.tmp',
+  executionTimeout: '3600',
+};
+
+function runDocument(content: DocumentContent, values: Record<string, string>, env: NodeJS.ProcessEnv = {}, shell = 'bash') {
+  const step = content.mainSteps[0];
+  if (!step) throw new Error('the document has no step');
+  for (const [name, value] of Object.entries(values)) {
+    const pattern = name === EXECUTION_TIMEOUT_PARAMETER.name ? EXECUTION_TIMEOUT_PARAMETER.pattern : content.parameters[name]?.allowedPattern;
+    expect(pattern && matchesParameterPattern(pattern, value), `${name}='${value}' must pass its allowedPattern`).toBe(true);
+  }
+  const script = scratchFile('_script.sh', interpolate(step.inputs.runCommand, values));
+  const tmp = mkdtempSync(join(tmpdir(), 'backup-doc-tmp-'));
+  const result = spawnSync(shell, [script], { encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: tmp, ...env } });
+  const lines = result.stdout.split('\n');
+  const variables = Object.fromEntries(lines.filter((line) => line.startsWith('ENV ')).map((line) => line.slice(4).split(/=(.*)/s).slice(0, 2)));
+  const unset = lines.filter((line) => line.startsWith('UNSET ')).map((line) => line.slice(6));
+  const dir = lines.find((line) => line.startsWith('DIR '))?.slice(4);
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, variables, unset, dir, tmp };
+}
+
+describe('BackupCommandDocument: template', () => {
+  it('GIVEN the document WHEN synthesized THEN it is a named Linux Command document updated by new versions', () => {
+    const { stack } = documentIn();
+    Template.fromStack(stack).hasResourceProperties('AWS::SSM::Document', {
+      Name: 'BackupKit-test-InstanceBackup',
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+      TargetType: '/AWS::EC2::Instance',
+      UpdateMethod: 'NewVersion',
+    });
+  });
+
+  it('GIVEN the document THEN every parameter is a String with an allowedPattern, optional ones default to empty', () => {
+    const { document } = documentIn();
+    const content = document.content as unknown as DocumentContent;
+    expect(content.schemaVersion).toBe('2.2');
+    expect(Object.keys(content.parameters).sort()).toEqual([...Object.keys(DOCUMENT_PARAMETERS), 'executionTimeout'].sort());
+    for (const [name, parameter] of Object.entries(content.parameters)) {
+      expect(parameter.type, name).toBe('String');
+      expect(parameter.allowedPattern, name).toMatch(/^\^.*\$$/);
+    }
+    expect(content.parameters.dbHost?.default).toBe('');
+    expect(content.parameters.target?.default).toBeUndefined();
+    expect(content.parameters.executionTimeout?.default).toBe('7200');
+  });
+
+  it('GIVEN the document THEN its one step runs the shell script with the execution timeout parameter', () => {
+    const { stack } = documentIn();
+    const [resource] = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Document'));
+    const step = (resource?.Properties.Content as DocumentContent).mainSteps[0];
+    expect(step).toMatchObject({ action: 'aws:runShellScript', name: 'backup', precondition: { StringEquals: ['platformType', 'Linux'] } });
+    expect(step?.inputs.timeoutSeconds).toBe('{{ executionTimeout }}');
+    expect(step?.inputs.runCommand[0]).toBe('#!/bin/bash');
+  });
+
+  it('GIVEN the scripts on disk THEN both are embedded verbatim, line for line', () => {
+    const { document } = documentIn();
+    const runCommand = (document.content as unknown as DocumentContent).mainSteps[0]?.inputs.runCommand.join('\n') ?? '';
+    for (const path of [fixtures.common, fixtures.backup]) {
+      expect(runCommand).toContain(readFileSync(path, 'utf8').replace(/\n$/, ''));
+    }
+  });
+
+  it('GIVEN the same content with its keys in another order THEN the content hash is the same', () => {
+    const { document } = documentIn();
+    const reverseKeys = (value: unknown): unknown =>
+      Array.isArray(value)
+        ? value.map(reverseKeys)
+        : value !== null && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).reverse().map(([key, entry]) => [key, reverseKeys(entry)]))
+          : value;
+    const reordered = reverseKeys(JSON.parse(JSON.stringify(document.content, null, 2)));
+    expect(Object.keys(reordered as object)[0]).toBe('mainSteps');
+    expect(documentContentSha256(reordered)).toBe(document.contentSha256);
+    expect(documentContentSha256({ ...document.content, description: 'changed' })).not.toBe(document.contentSha256);
+    expect(document.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('BackupCommandDocument: parameter patterns keep values out of the command text', () => {
+  const patterns = [
+    ...Object.entries(DOCUMENT_PARAMETERS).map(([name, spec]) => [name, spec.pattern] as const),
+    [EXECUTION_TIMEOUT_PARAMETER.name, EXECUTION_TIMEOUT_PARAMETER.pattern] as const,
+  ];
+
+  it.each(patterns)('GIVEN any value with a quote, backslash, newline, brace, $ or backtick THEN %s refuses it', (_name, pattern) => {
+    fc.assert(
+      fc.property(fc.string(), fc.constantFrom("'", '\\', '\n', '\r', '{', '}', '$', '`', '"'), fc.string(), (before, dangerous, after) => {
+        expect(matchesParameterPattern(pattern, `${before}${dangerous}${after}`)).toBe(false);
+      }),
+    );
+  });
+
+  it('GIVEN classic injections THEN no parameter accepts them', () => {
+    for (const attempt of ["x'; rm -rf / #", '$(reboot)', '`id`', 'a\nreboot', '{{ssm:/secret}}']) {
+      for (const [name, pattern] of patterns) {
+        expect(matchesParameterPattern(pattern, attempt), `${name} accepted ${JSON.stringify(attempt)}`).toBe(false);
+      }
+    }
+  });
+});
+
+describe('BackupCommandDocument: the step, run for real with bash', () => {
+  it('GIVEN valid parameters WHEN the step runs THEN the script gets every setting and empty optional ones are unset', () => {
+    const { document } = documentIn();
+    const run = runDocument(document.content as unknown as DocumentContent, validValues, { AWS_SSM_INSTANCE_ID: 'i-0123456789abcdef0' });
+    expect(run.stderr).toContain('fixture: running from');
+    expect(run.status).toBe(0);
+    expect(run.variables).toMatchObject({
+      BK_TARGET: 'repairs-media',
+      BK_KIND: 'files',
+      BK_TIER: 'daily',
+      BK_BUCKET: validValues.bucket,
+      BK_KMS_KEY_ID: validValues.kmsKeyId,
+      BK_RETENTION_DAYS: '30',
+      BK_REGION: 'eu-west-1',
+      BK_PATH: '/var/app/current/media dir',
+      BK_EXCLUDES: 'cache/*:*.tmp',
+      BK_INSTANCE_ID: 'i-0123456789abcdef0',
+    });
+    expect(run.unset).toEqual(['BK_DB_HOST', 'BK_DB_PORT', 'BK_DB_NAME', 'BK_DB_USER', 'BK_PASSWORD_SSM_PARAMETER', 'BK_PASSWORD_SECRET_ID']);
+    expect(run.stdout).toMatch(/^BACKUP_RESULT \{"target":"repairs-media"/m);
+  });
+
+  it('GIVEN an agent that runs the step with sh rather than the shebang THEN it works the same (the step is POSIX)', () => {
+    const { document } = documentIn();
+    const run = runDocument(document.content as unknown as DocumentContent, validValues, { AWS_SSM_INSTANCE_ID: 'i-0123456789abcdef0' }, 'sh');
+    expect(run.status).toBe(0);
+    expect(run.variables).toMatchObject({ BK_TARGET: 'repairs-media', BK_PATH: '/var/app/current/media dir', BK_INSTANCE_ID: 'i-0123456789abcdef0' });
+    expect(existsSync(run.dir ?? '/nonexistent')).toBe(false);
+  });
+
+  it('GIVEN no instance ID from the agent THEN BK_INSTANCE_ID stays unset for the script to find itself', () => {
+    const { document } = documentIn();
+    const run = runDocument(document.content as unknown as DocumentContent, validValues);
+    expect(run.unset).toContain('BK_INSTANCE_ID');
+  });
+
+  it('GIVEN a run THEN the scripts ran from a private directory under TMPDIR that is gone afterwards', () => {
+    const { document } = documentIn();
+    const run = runDocument(document.content as unknown as DocumentContent, validValues);
+    expect(run.dir?.startsWith(`${run.tmp}/backup-kit.`)).toBe(true);
+    expect(existsSync(run.dir ?? '/nonexistent')).toBe(false);
+  });
+
+  it('GIVEN the script fails with exit 3 THEN the step exits 3 and still removes its directory', () => {
+    const { document } = documentIn();
+    const run = runDocument(document.content as unknown as DocumentContent, { ...validValues, target: 'exit-3' });
+    expect(run.status).toBe(3);
+    expect(existsSync(run.dir ?? '/nonexistent')).toBe(false);
+  });
+
+  it('GIVEN a database target THEN the password is passed by name only', () => {
+    const { document } = documentIn();
+    const run = runDocument(document.content as unknown as DocumentContent, {
+      ...validValues,
+      kind: 'postgres',
+      path: '',
+      excludes: '',
+      dbHost: '127.0.0.1',
+      dbPort: '5432',
+      dbName: 'orders',
+      dbUser: 'backup',
+      passwordSsmParameter: '/orders/prod/db-password',
+    });
+    expect(run.variables).toMatchObject({ BK_DB_HOST: '127.0.0.1', BK_DB_PORT: '5432', BK_PASSWORD_SSM_PARAMETER: '/orders/prod/db-password' });
+    expect(run.unset).toEqual(expect.arrayContaining(['BK_PATH', 'BK_EXCLUDES', 'BK_PASSWORD_SECRET_ID']));
+  });
+});
+
+describe('BackupCommandDocument: validation', () => {
+  it('GIVEN a name with a reserved prefix THEN documentName is named', () => {
+    expect(() => documentIn({ documentName: 'aws-backup' })).toThrow(/BackupCommandDocument documentName: 'aws-backup' starts with a prefix AWS reserves/);
+  });
+
+  it('GIVEN a missing script THEN scripts.backup is named with the path', () => {
+    expect(() => documentIn({ scripts: { ...fixtures, backup: '/nonexistent/backup.sh' } })).toThrow(
+      /BackupCommandDocument scripts\.backup: cannot read \/nonexistent\/backup\.sh/,
+    );
+  });
+
+  it("GIVEN a script containing '{{' THEN the line is named (SSM would read it as a parameter)", () => {
+    const backup = scratchFile('backup.sh', '#!/bin/bash\necho ok\necho "{{ oops }}"\n');
+    expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts\.backup: .* line 3 contains '\{\{'/);
+  });
+
+  it('GIVEN a script containing the here-document delimiter THEN the line is named', () => {
+    const common = scratchFile('common.sh', '#!/bin/bash\nBACKUP_KIT_END_OF_COMMON_SH\n');
+    expect(() => documentIn({ scripts: { ...fixtures, common } })).toThrow(/scripts\.common: .* line 2 is the here-document delimiter/);
+  });
+
+  it('GIVEN a script with CRLF line endings THEN it is refused', () => {
+    const backup = scratchFile('backup.sh', '#!/bin/bash\r\necho ok\r\n');
+    expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts\.backup: .* has CR line endings/);
+  });
+
+  it('GIVEN scripts too large for SSM THEN the size is named', () => {
+    const backup = scratchFile('backup.sh', `#!/bin/bash\n${'# padding line for size\n'.repeat(3000)}`);
+    expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts: the document would be \d+ bytes with the embedded scripts; SSM accepts at most 65536/);
+  });
+
+  it('GIVEN a default timeout over 48 hours THEN defaultExecutionTimeoutSeconds is named', () => {
+    expect(() => documentIn({ defaultExecutionTimeoutSeconds: 200_000 })).toThrow(/defaultExecutionTimeoutSeconds: must be 1-172800/);
+  });
+});

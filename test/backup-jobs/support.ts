@@ -1,0 +1,55 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { vi } from 'vitest';
+
+/** One EMF blob as Powertools prints it. */
+export interface EmfBlob {
+  readonly _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+  readonly [key: string]: unknown;
+}
+
+/**
+ * A real Powertools Metrics instance whose EMF output is collected instead of going to stdout
+ * (dev mode prints through the global console, which the spy reads).
+ */
+export function capturedMetrics(serviceName: string): { metrics: Metrics; emitted: () => EmfBlob[] } {
+  const saved = { dev: process.env.POWERTOOLS_DEV, disabled: process.env.POWERTOOLS_METRICS_DISABLED };
+  process.env.POWERTOOLS_DEV = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  const metrics = new Metrics({ namespace: 'BackupKit', serviceName });
+  restore('POWERTOOLS_DEV', saved.dev);
+  restore('POWERTOOLS_METRICS_DISABLED', saved.disabled);
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  return {
+    metrics,
+    emitted: () =>
+      log.mock.calls
+        .map(([line]) => (typeof line === 'string' && line.includes('"_aws"') ? (JSON.parse(line) as EmfBlob) : undefined))
+        .filter((blob): blob is EmfBlob => blob !== undefined),
+  };
+}
+
+/** The metric values and dimensions of each EMF blob, flattened for assertions. */
+export function metricRecords(blobs: readonly EmfBlob[]): Record<string, unknown>[] {
+  return blobs.flatMap((blob) =>
+    blob._aws.CloudWatchMetrics.flatMap((entry) =>
+      entry.Metrics.map((metric) => ({
+        name: metric.Name,
+        unit: metric.Unit,
+        value: blob[metric.Name],
+        namespace: entry.Namespace,
+        dimensions: Object.fromEntries((entry.Dimensions[0] ?? []).map((dimension) => [dimension, blob[dimension]])),
+      })),
+    ),
+  );
+}
+
+/** A logger that prints nothing; spy on its methods to assert what it was told. */
+export function silentLogger(): Logger {
+  return new Logger({ logLevel: 'SILENT' });
+}
+
+function restore(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}

@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import { exampleConfig } from '../../config/example';
+import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { looksLikeSecretValue } from '../../lib/config/sections/targets';
+import { backupJobsTiers, targetPlans } from '../../lib/stacks/backup-jobs-settings';
+
+type TargetInput = NonNullable<BackupKitConfigInput['targets']>[number];
+
+const postgres: TargetInput = {
+  name: 'orders-db',
+  kind: 'postgres',
+  instances: { instanceIds: ['i-0123456789abcdef0'] },
+  host: '127.0.0.1',
+  database: 'orders',
+  user: 'backup',
+  password: { ssmParameter: '/orders/prod/db-password' },
+};
+
+function configWith(...targets: unknown[]): unknown {
+  return { ...exampleConfig, targets };
+}
+
+function errorOf(input: unknown): string {
+  try {
+    loadConfig(input);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected the config to be rejected, but it loaded');
+}
+
+describe('targets config: accepted', () => {
+  it('GIVEN the example THEN all four kinds load with their defaults resolved', () => {
+    const { config } = loadConfig(exampleConfig);
+    expect(config.targets.map((target) => target.kind)).toEqual(['postgres', 'mysql', 'sqlite', 'files']);
+    const billing = config.targets.find((target) => target.name === 'billing-db');
+    expect(billing).toMatchObject({ port: 3306, timeoutMinutes: 120, rateControl: { maxConcurrency: '1', maxErrors: '100%' } });
+    expect(config.targets.find((target) => target.name === 'orders-db')).toMatchObject({ port: 5432 });
+  });
+
+  it('GIVEN a target without tiers THEN it takes part in every configured tier', () => {
+    const { config } = loadConfig(configWith(postgres));
+    expect(targetPlans(config)[0]?.tiers).toEqual(Object.keys(config.tiers));
+  });
+
+  it('GIVEN a target with its own tiers THEN only those are planned', () => {
+    const { config } = loadConfig(configWith({ ...postgres, tiers: ['daily', 'manual'] }));
+    expect(targetPlans(config)[0]?.tiers).toEqual(['daily', 'manual']);
+  });
+
+  it('GIVEN a Secrets Manager ARN THEN it is accepted as the password source', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/db-AbCdEf';
+    const { config } = loadConfig(configWith({ ...postgres, password: { secretId: arn } }));
+    expect(targetPlans(config)[0]?.database?.password).toEqual({ secretId: arn });
+  });
+
+  it('GIVEN a files target with excludes THEN the plan carries the path and the excludes', () => {
+    const { config } = loadConfig(
+      configWith({ name: 'media', kind: 'files', instances: { tag: { key: 'app', value: 'web' } }, path: '/srv/media dir', excludes: ['cache/*', '[!a]*.tmp'] }),
+    );
+    expect(targetPlans(config)[0]).toMatchObject({ path: '/srv/media dir', excludes: ['cache/*', '[!a]*.tmp'], instances: { tag: { key: 'app', value: 'web' } } });
+  });
+
+  it('GIVEN the default tiers THEN retention and schedules carry over to the jobs', () => {
+    const { config } = loadConfig(exampleConfig);
+    const tiers = backupJobsTiers(config);
+    expect(tiers.daily?.retention.toDays()).toBe(30);
+    expect(tiers.daily?.schedule).toBe('cron(0 2 * * ? *)');
+    expect(tiers.manual?.schedule).toBeUndefined();
+  });
+});
+
+describe('targets config: rejected with the field named', () => {
+  it('GIVEN a name with capitals THEN the name is rejected as an S3 prefix part', () => {
+    expect(errorOf(configWith({ ...postgres, name: 'Orders_DB' }))).toMatch(/targets\.0\.name: target names are 1-40 lowercase letters/);
+  });
+
+  it('GIVEN two targets with the same name THEN the second is named', () => {
+    expect(errorOf(configWith(postgres, { ...postgres }))).toMatch(/targets\.1\.name: 'orders-db' is already the name of targets\.0/);
+  });
+
+  it('GIVEN an unknown tier THEN the tier entry is named with the configured tiers', () => {
+    expect(errorOf(configWith({ ...postgres, tiers: ['daily', 'hourly'] }))).toMatch(
+      /targets\.0\.tiers\.1: unknown tier 'hourly' \(configured tiers: daily, weekly, monthly, manual, predeploy\)/,
+    );
+  });
+
+  it('GIVEN an empty tier list THEN it asks for a tier or no field', () => {
+    expect(errorOf(configWith({ ...postgres, tiers: [] }))).toMatch(/targets\.0\.tiers: list at least one tier, or omit the field/);
+  });
+
+  it('GIVEN both instance IDs and a tag THEN exactly one is asked for', () => {
+    expect(errorOf(configWith({ ...postgres, instances: { instanceIds: ['i-0123456789abcdef0'], tag: { key: 'a', value: 'b' } } }))).toMatch(
+      /targets\.0\.instances: give exactly one of instanceIds: \[\.\.\.\] or tag: \{ key, value \}/,
+    );
+  });
+
+  it('GIVEN neither instance IDs nor a tag THEN exactly one is asked for', () => {
+    expect(errorOf(configWith({ ...postgres, instances: {} }))).toMatch(/targets\.0\.instances: give exactly one of instanceIds/);
+  });
+
+  it('GIVEN a malformed instance ID THEN the entry is named', () => {
+    expect(errorOf(configWith({ ...postgres, instances: { instanceIds: ['i-123'] } }))).toMatch(/targets\.0\.instances\.instanceIds\.0: must be an EC2 instance ID/);
+  });
+
+  it("GIVEN a tag key reserved by AWS THEN the key is named", () => {
+    expect(errorOf(configWith({ ...postgres, instances: { tag: { key: 'aws:autoscaling:groupName', value: 'x' } } }))).toMatch(
+      /targets\.0\.instances\.tag\.key: tag keys starting with 'aws:' are reserved/,
+    );
+  });
+
+  it('GIVEN an unknown kind THEN the kind is named with the four kinds', () => {
+    expect(errorOf(configWith({ ...postgres, kind: 'oracle' }))).toMatch(/targets\.0\.kind: kind must be one of 'postgres', 'mysql', 'sqlite', 'files'/);
+  });
+
+  it('GIVEN a port out of range THEN the port is named', () => {
+    expect(errorOf(configWith({ ...postgres, port: 70000 }))).toMatch(/targets\.0\.port/);
+  });
+
+  it('GIVEN a host with shell characters THEN the host is named', () => {
+    expect(errorOf(configWith({ ...postgres, host: 'db;rm -rf /' }))).toMatch(/targets\.0\.host: must be a host name or IP address/);
+  });
+
+  it('GIVEN a relative or dotted path THEN the path is named', () => {
+    const sqlite = { name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] } };
+    expect(errorOf(configWith({ ...sqlite, path: 'var/app/db.sqlite3' }))).toMatch(/targets\.0\.path: must be an absolute path/);
+    expect(errorOf(configWith({ ...sqlite, path: '/var/app/../etc/shadow' }))).toMatch(/targets\.0\.path: must not contain '\.' or '\.\.' segments/);
+    expect(errorOf(configWith({ ...sqlite, path: "/var/app/it's.db" }))).toMatch(/targets\.0\.path: must be an absolute path/);
+  });
+
+  it('GIVEN a files target on / THEN it refuses to archive the whole file system', () => {
+    expect(errorOf(configWith({ name: 'all', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/' }))).toMatch(
+      /targets\.0\.path: refusing to archive the whole file system/,
+    );
+  });
+
+  it("GIVEN an exclude with ':' THEN the exclude is named (':' separates excludes)", () => {
+    expect(
+      errorOf(configWith({ name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/srv/media', excludes: ['a:b'] })),
+    ).toMatch(/targets\.0\.excludes\.0: exclude patterns are letters/);
+  });
+
+  it('GIVEN a sqlite target with database fields THEN the unknown fields are named', () => {
+    expect(
+      errorOf(configWith({ name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/var/app/db.sqlite3', database: 'x' })),
+    ).toMatch(/targets\.0: unknown field 'database'/);
+  });
+
+  it('GIVEN a timeout over 48 hours THEN timeoutMinutes is named', () => {
+    expect(errorOf(configWith({ ...postgres, timeoutMinutes: 3000 }))).toMatch(/targets\.0\.timeoutMinutes: Run Command stops a command after at most 48 hours/);
+  });
+
+  it('GIVEN a bad maxErrors THEN rateControl.maxErrors is named', () => {
+    expect(errorOf(configWith({ ...postgres, rateControl: { maxErrors: 'all' } }))).toMatch(/targets\.0\.rateControl\.maxErrors: must be a number/);
+  });
+});
+
+describe('targets config: passwords never go in the config', () => {
+  it('GIVEN the password itself as a string THEN it is refused, saying what to give instead', () => {
+    expect(errorOf(configWith({ ...postgres, password: 'S3cr3t!pass' }))).toMatch(
+      /targets\.0\.password: must name where the password is kept \(\{ ssmParameter: '\/name' \} or \{ secretId: 'name-or-arn' \}\), never the password itself/,
+    );
+  });
+
+  it('GIVEN a password field under another name THEN the field is refused as a password', () => {
+    expect(errorOf(configWith({ ...postgres, dbPassword: 'hunter2' }))).toMatch(/targets\.0: unknown field 'dbPassword': passwords never go in the config/);
+  });
+
+  it('GIVEN both a parameter and a secret THEN exactly one is asked for', () => {
+    expect(errorOf(configWith({ ...postgres, password: { ssmParameter: '/a/b', secretId: 'c' } }))).toMatch(
+      /targets\.0\.password: give exactly one of \{ ssmParameter: name \} or \{ secretId: name-or-arn \}/,
+    );
+  });
+
+  it('GIVEN a password where the parameter name goes THEN it is refused as looking like a password', () => {
+    expect(errorOf(configWith({ ...postgres, password: { ssmParameter: 'p@ss word!' } }))).toMatch(/targets\.0\.password\.ssmParameter: must be an SSM parameter name/);
+    expect(errorOf(configWith({ ...postgres, password: { ssmParameter: 'Xk9fP2mQz8Lw4Rt7vB3n' } }))).toMatch(
+      /targets\.0\.password\.ssmParameter: looks like a password, not the name of where one is kept/,
+    );
+  });
+
+  it('GIVEN a connection URL with credentials as the secret THEN it is refused', () => {
+    expect(errorOf(configWith({ ...postgres, password: { secretId: 'postgres://backup:hunter2@db/orders' } }))).toMatch(/targets\.0\.password\.secretId/);
+  });
+
+  it('GIVEN a malformed secret ARN THEN the ARN form is explained', () => {
+    expect(errorOf(configWith({ ...postgres, password: { secretId: 'arn:aws:s3:::bucket' } }))).toMatch(/targets\.0\.password\.secretId: is not a Secrets Manager secret ARN/);
+  });
+
+  it('GIVEN ordinary parameter and secret names THEN none of them looks like a password', () => {
+    for (const name of ['/orders/prod/db-password', 'MyAppDatabasePassword2024', 'billing/prod/mysql-backup', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf']) {
+      expect(looksLikeSecretValue(name), name).toBe(false);
+    }
+    expect(looksLikeSecretValue('q7Gx2Lm9Pz4Kw8Rt')).toBe(true);
+  });
+});
+
+describe('targets config: warnings', () => {
+  it('GIVEN a target only in on-demand tiers THEN a warning says no schedule runs it', () => {
+    const { warnings } = loadConfig(configWith({ ...postgres, tiers: ['manual'] }));
+    expect(warnings).toContain(
+      "targets.0.tiers: target 'orders-db' takes part in no scheduled tier: it is only backed up when someone starts a backup",
+    );
+  });
+});
