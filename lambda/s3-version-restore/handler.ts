@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
 import { requireJsonEnv } from '../shared/env';
+import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/powertools';
 import {
   mediaBucketListSchema,
@@ -24,10 +24,17 @@ function s3For(region: string): S3Client {
   return client;
 }
 
+/** The restore could not run for a reason outside the event (IAM, S3); the message says which. */
+export class S3VersionRestoreFailedError extends Error {
+  override readonly name = 'S3VersionRestoreFailedError';
+}
+
 /**
  * Console-invoked: `{ "bucket", "key" | "prefix", "restoreTo", "dryRun"?, "removeCreatedAfter"?, "confirm"? }`.
+ * Returns what changed (or would); a refused request fails the invocation with a message that
+ * names the field or the reason, and nothing is changed.
  */
-export async function handler(event: unknown, context?: Context): Promise<(S3VersionRestoreResult & { ok: true }) | RejectedAnswer> {
+export async function handler(event: unknown, context?: Context): Promise<S3VersionRestoreResult> {
   try {
     const request = parseS3VersionRestoreEvent(event);
     logger.info('S3 version restore requested', { request });
@@ -46,10 +53,17 @@ export async function handler(event: unknown, context?: Context): Promise<(S3Ver
       failed: result.failed.length,
       complete: result.complete,
     });
-    return { ok: true, ...result };
+    return result;
   } catch (error) {
-    const answer = rejectedAnswer(error);
-    logger.warn('S3 version restore refused', { answer });
-    return answer;
+    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
+      logger.warn('S3 version restore refused; nothing was changed', { reason: error.message });
+      throw error;
+    }
+    if (error instanceof PermissionError) {
+      logger.error('S3 version restore refused by IAM', { action: error.action, reason: error.message });
+      throw new S3VersionRestoreFailedError(`${error.message}. The function may act only on the config's media buckets and allowed prefixes; deploy the jobs stack after changing them.`);
+    }
+    logger.error('S3 version restore failed', { error: errorMessage(error) });
+    throw new S3VersionRestoreFailedError(`S3 version restore failed: ${errorMessage(error)} (see the function's logs)`);
   }
 }

@@ -18,6 +18,7 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { decideKey, SINGLE_COPY_LIMIT, type VersionEntry } from '../../lambda/s3-version-restore/core';
 import { handler } from '../../lambda/s3-version-restore/handler';
+import { InvalidEventError } from '../../lambda/shared/errors';
 import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';
 
 const s3Mock = mockClient(S3Client);
@@ -155,7 +156,7 @@ describe('S3 version restore handler', () => {
     // WHEN restored
     const answer = await handler({ bucket: 'team-media', prefix: 'photos/', restoreTo: T, confirm: 'team-media' });
     // THEN the photo is copied with CopyObject, SSE-KMS with the configured key
-    expect(answer).toMatchObject({ ok: true, applied: 2, failed: [] });
+    expect(answer).toMatchObject({ applied: 2, failed: [] });
     expect(s3Mock).toReceiveCommandWith(CopyObjectCommand, {
       Bucket: 'team-media',
       Key: 'photos/a.jpg',
@@ -204,16 +205,15 @@ describe('S3 version restore handler', () => {
     // WHEN restored
     const answer = await handler({ bucket: 'team-media', prefix: 'photos/', restoreTo: T, confirm: 'team-media' });
     // THEN the failure is listed with its error and how to retry
-    expect(answer).toMatchObject({ ok: true, applied: 0, failed: [{ key: 'photos/a.jpg', action: 'restore', error: expect.stringMatching(/object state/) }] });
+    expect(answer).toMatchObject({ applied: 0, failed: [{ key: 'photos/a.jpg', action: 'restore', error: expect.stringMatching(/object state/) }] });
     expect((answer as { next: string }).next).toMatch(/run the same event again/);
   });
 
-  it('answers PermissionDenied naming the action when the listing is refused', async () => {
+  it('fails naming the S3 action when the listing is refused', async () => {
     // GIVEN ListObjectVersions denied
     s3Mock.on(ListObjectVersionsCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }));
-    // WHEN asked THEN the answer names the S3 action
-    const answer = await handler({ bucket: 'team-media', prefix: 'photos/', restoreTo: T, dryRun: true });
-    expect(answer).toMatchObject({ ok: false, error: 'PermissionDenied', message: expect.stringMatching(/s3:ListBucketVersions on team-media/) });
+    // WHEN asked THEN the error names the S3 action
+    await expect(handler({ bucket: 'team-media', prefix: 'photos/', restoreTo: T, dryRun: true })).rejects.toThrow(/AWS refused s3:ListBucketVersions on team-media/);
   });
 
   it('stops starting copies before the Lambda deadline and says to run again', async () => {
@@ -225,20 +225,20 @@ describe('S3 version restore handler', () => {
       { getRemainingTimeInMillis: () => 10_000 } as never,
     );
     // THEN nothing was copied and the answer says it is incomplete
-    expect(answer).toMatchObject({ ok: true, complete: false, applied: 0 });
+    expect(answer).toMatchObject({ complete: false, applied: 0 });
     expect(mutatingCalls()).toBe(0);
   });
 
   it('refuses a bucket not in the config, naming the known ones', async () => {
     // WHEN an unknown bucket THEN rejected before any S3 call
-    const answer = await handler({ bucket: 'someone-elses', prefix: 'photos/', restoreTo: T, dryRun: true });
-    expect(answer).toMatchObject({ ok: false, error: 'RequestRejected', message: expect.stringMatching(/bucket: 'someone-elses' is not a media bucket.*team-media, open-media/) });
+    await expect(handler({ bucket: 'someone-elses', prefix: 'photos/', restoreTo: T, dryRun: true })).rejects.toThrow(
+      /bucket: 'someone-elses' is not a media bucket.*team-media, open-media/,
+    );
     expect(s3Mock.calls()).toHaveLength(0);
   });
 
   it('refuses a time in the future', async () => {
-    const answer = await handler({ bucket: 'team-media', prefix: 'photos/', restoreTo: '2999-01-01T00:00:00Z', dryRun: true });
-    expect(answer).toMatchObject({ ok: false, message: expect.stringMatching(/restoreTo: .* is in the future/) });
+    await expect(handler({ bucket: 'team-media', prefix: 'photos/', restoreTo: '2999-01-01T00:00:00Z', dryRun: true })).rejects.toThrow(/restoreTo: .* is in the future/);
   });
 
   it('rejects 1000+ malformed events, each naming the field, with zero mutating calls', async () => {
@@ -258,12 +258,14 @@ describe('S3 version restore handler', () => {
     // WHEN each is sent to the handler
     await fc.assert(
       fc.asyncProperty(arbitrary, async ({ event, field }) => {
-        const answer = await handler(event);
+        const error = await handler(event).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
         checked += 1;
         // THEN it is rejected, the message names the field, and nothing was changed
-        expect(answer.ok).toBe(false);
-        expect(answer).toMatchObject({ error: 'InvalidEvent' });
-        expect(namesField((answer as { message: string }).message, field)).toBe(true);
+        expect(error).toBeInstanceOf(InvalidEventError);
+        expect(namesField((error as Error).message, field)).toBe(true);
         expect(mutatingCalls()).toBe(0);
       }),
       { numRuns: 1200 },
