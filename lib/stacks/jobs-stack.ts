@@ -12,6 +12,8 @@ import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
+import { RestoreJobs } from '../constructs/restore-jobs';
+import { restoreDrills, restoreTargets, safetyRetention } from './restore-settings';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -37,6 +39,8 @@ export class JobsStack extends Stack {
   readonly backupJobs?: BackupJobs;
   /** RDS point-in-time restore, when the config allowlists RDS instances. */
   readonly rdsRestore?: RdsRestore;
+  /** Restores and drills of the EC2 targets; absent when the config has no targets. */
+  readonly restoreJobs?: RestoreJobs;
   /** Replication of RDS automated backups to the DR region, when the config asks for it. */
   readonly rdsBackupReplication?: RdsBackupReplication;
 
@@ -64,6 +68,24 @@ export class JobsStack extends Stack {
         new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
       }
       this.backupJobs = backups;
+
+      const restores = new RestoreJobs(this, 'RestoreJobs', {
+        namePrefix: config.prefix,
+        targets: restoreTargets(config),
+        backupBucket: props.backupBucket,
+        backupKey: props.backupKey,
+        safetyTier: config.restore.safetyTier,
+        safetyRetention: safetyRetention(config),
+        opsKey: this.opsKey.key,
+        alertTopic: this.alerts.topic,
+        timeZone: TimeZone.of(config.timeZone),
+        drills: restoreDrills(this, config),
+      });
+      new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });
+      for (const [target, policy] of restores.instancePolicies) {
+        new CfnOutput(this, `RestorePolicy-${target}`, { value: policy.managedPolicyArn, description: `Attach to the instance role that restores '${target}'` });
+      }
+      this.restoreJobs = restores;
     }
 
     if (config.rds.instances.length > 0) {
