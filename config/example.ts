@@ -87,15 +87,8 @@ export const exampleConfig: BackupKitConfigInput = {
   restore: {
     // A replace first backs the live data up into this on-demand tier (kept 7 days).
     safetyTier: 'predeploy',
-    targets: {
-      'orders-db': {
-        // The backup user only reads; restores run as a role that may create databases.
-        user: 'restore',
-        password: { ssmParameter: '/orders/prod/db-restore-password' },
-        probes: ["SELECT count(*) > 0 FROM orders", "SELECT max(created_at) > now() - interval '2 days' FROM orders"],
-      },
-      'repairs-media': { workDirectory: '/var/tmp' },
-    },
+    // Per-target settings (restore user, probes, work directory, drill opt-out) go under
+    // targets: { '<target>': { ... } }; see docs/restore.md.
     drills: {
       // The first of each month at 05:00 (config time zone); alarm after 35 days without a good drill.
       schedule: 'cron(0 5 1 * ? *)',

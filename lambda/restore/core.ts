@@ -312,15 +312,26 @@ async function managedInstances(target: RestoreTarget, deps: Pick<RestoreJobDeps
   return found;
 }
 
+function selectorOf(target: RestoreTarget): string {
+  return 'instanceIds' in target.backup.instances
+    ? `instance IDs ${target.backup.instances.instanceIds.join(', ')}`
+    : `tag ${target.backup.instances.tag.key}=${target.backup.instances.tag.value}`;
+}
+
+/** An instance named by ID must be one of the target's configured IDs (checked before any call). */
+function checkInstanceOfTarget(target: RestoreTarget, instanceId: string | undefined): void {
+  if (instanceId !== undefined && 'instanceIds' in target.backup.instances && !target.backup.instances.instanceIds.includes(instanceId)) {
+    throw new RequestRejectedError(`instanceId: ${instanceId} is not an instance of '${target.backup.name}' (${selectorOf(target)})`);
+  }
+}
+
 /**
  * Exactly one instance: the one asked for (which must belong to the target), or the target's
  * only one. A restore never goes to several instances at once.
  */
 export async function chooseInstance(target: RestoreTarget, instanceId: string | undefined, deps: Pick<RestoreJobDeps, 'ssm' | 'retry'>): Promise<ChosenInstance> {
-  const selector = 'instanceIds' in target.backup.instances ? `instance IDs ${target.backup.instances.instanceIds.join(', ')}` : `tag ${target.backup.instances.tag.key}=${target.backup.instances.tag.value}`;
-  if (instanceId !== undefined && 'instanceIds' in target.backup.instances && !target.backup.instances.instanceIds.includes(instanceId)) {
-    throw new RequestRejectedError(`instanceId: ${instanceId} is not an instance of '${target.backup.name}' (${selector})`);
-  }
+  const selector = selectorOf(target);
+  checkInstanceOfTarget(target, instanceId);
   const instances = await managedInstances(target, deps);
   if (instanceId !== undefined) {
     const match = instances.find((instance) => instance.instanceId === instanceId);
@@ -439,6 +450,12 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
   }
   if (request.scratchPath !== undefined && database) {
     throw new RequestRejectedError(`scratchPath: '${target.backup.name}' is ${target.backup.kind}; use scratchName`);
+  }
+  checkInstanceOfTarget(target, request.instanceId);
+  if (request.mode === 'replace' && settings.site.safetyRetentionDays === 0) {
+    throw new RequestRejectedError(
+      `mode: replace needs its safety backup tier '${settings.site.safetyTier}', which the config does not define (restore.safetyTier); restore in 'scratch' mode, or add the tier and deploy`,
+    );
   }
   const backup = await chooseBackup(target, request, deps);
   const instance = await chooseInstance(target, request.instanceId, deps);

@@ -96,7 +96,8 @@ export const restoreSiteSchema = z.strictObject({
   kmsKeyArn: z.string().min(1),
   region: z.string().min(1),
   safetyTier: z.string().min(1),
-  safetyRetentionDays: z.number().int().min(1),
+  /** 0 when the safety tier does not exist: replace restores are refused. */
+  safetyRetentionDays: z.number().int().min(0),
 });
 export type RestoreSite = z.infer<typeof restoreSiteSchema>;
 
@@ -123,7 +124,8 @@ export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, o
     key: order.key,
     tiers: plan.tiers.join(' '),
     safetyTier: site.safetyTier,
-    safetyRetentionDays: String(site.safetyRetentionDays),
+    // Unused by a scratch restore; the document's pattern wants a positive number.
+    safetyRetentionDays: String(Math.max(1, site.safetyRetentionDays)),
     drill: order.drill ? '1' : '0',
   };
   if (plan.database) {

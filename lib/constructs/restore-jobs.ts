@@ -71,8 +71,11 @@ export interface RestoreJobsProps {
   readonly backupKey: kms.IKey;
   /** Tier of the safety backups a replace takes first. */
   readonly safetyTier: string;
-  /** Retention of that tier. */
-  readonly safetyRetention: Duration;
+  /**
+   * Retention of that tier.
+   * @default - the tier does not exist: replace restores are refused, scratch restores and drills work
+   */
+  readonly safetyRetention?: Duration;
   /** Encrypts logs, queues and schedules. */
   readonly opsKey: kms.IKey;
   readonly alertTopic: sns.ITopic;
@@ -152,7 +155,7 @@ export class RestoreJobs extends Construct {
       kmsKeyArn: props.backupKey.keyArn,
       region: stack.region,
       safetyTier: props.safetyTier,
-      safetyRetentionDays: props.safetyRetention.toDays(),
+      safetyRetentionDays: props.safetyRetention?.toDays() ?? 0,
     };
     const targetsJson = JSON.stringify(props.targets);
     if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
@@ -546,7 +549,7 @@ export class RestoreJobs extends Construct {
 function validate(props: RestoreJobsProps): void {
   if (props.targets.length === 0) throw new Error('RestoreJobs targets: at least one target is required (leave the construct out when there is nothing to restore)');
   if (!/^[a-z][a-z0-9-]{0,23}$/.test(props.safetyTier)) throw new Error(`RestoreJobs safetyTier: '${props.safetyTier}' is not a tier name`);
-  if (props.safetyRetention.toDays() < 1) throw new Error('RestoreJobs safetyRetention: must be at least one day');
+  if (props.safetyRetention !== undefined && props.safetyRetention.toDays() < 1) throw new Error('RestoreJobs safetyRetention: must be at least one day');
   if (props.drills) {
     if (!Number.isInteger(props.drills.alarmAfterDays) || props.drills.alarmAfterDays < 2) {
       throw new Error(`RestoreJobs drills alarmAfterDays: must be a whole number of days >= 2 (got ${props.drills.alarmAfterDays})`);

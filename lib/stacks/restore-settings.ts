@@ -24,8 +24,10 @@ export function restoreTargets(config: BackupKitConfig): RestoreTarget[] {
   });
 }
 
-export function safetyRetention(config: BackupKitConfig): Duration {
-  return Duration.days(config.tiers[config.restore.safetyTier]?.retentionDays ?? 1);
+/** Retention of the safety tier; undefined when that tier does not exist (replace restores are then refused). */
+export function safetyRetention(config: BackupKitConfig): Duration | undefined {
+  const days = config.tiers[config.restore.safetyTier]?.retentionDays;
+  return days === undefined ? undefined : Duration.days(days);
 }
 
 /** The drills, or undefined when they are off. */

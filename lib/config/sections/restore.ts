@@ -126,9 +126,9 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
   const { restore } = config;
   const tierNames = Object.keys(config.tiers);
   const safety = config.tiers[restore.safetyTier];
-  if (!safety) {
-    errors.push({ path: ['restore', 'safetyTier'], message: `unknown tier '${restore.safetyTier}' (configured tiers: ${tierNames.join(', ')})` });
-  } else if (safety.schedule !== undefined) {
+  // No safety tier is legal (a team that never replaces in place): the restore function then
+  // refuses mode 'replace' with the reason, and scratch restores and drills work.
+  if (safety?.schedule !== undefined) {
     warnings.push({
       path: ['restore', 'safetyTier'],
       message: `'${restore.safetyTier}' is a scheduled tier: safety backups will sit among its scheduled ones and live as long`,
