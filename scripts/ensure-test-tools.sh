@@ -20,6 +20,8 @@ need tar tar
 need sha256sum coreutils
 need jq jq
 need shellcheck shellcheck
+need curl curl
+need setpriv util-linux
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   missing_pkgs+=(postgresql)
 fi

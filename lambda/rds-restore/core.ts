@@ -136,7 +136,7 @@ export async function restoreToPointInTime(
   if (!source) {
     const allowed = settings.sources.map((candidate) => candidate.identifier);
     throw new RequestRejectedError(
-      `source '${request.source}' is not in the restore allowlist (${allowed.length > 0 ? allowed.join(', ') : 'no sources are configured'}). Add it to rds.instances in the config and deploy the jobs stack.`,
+      `source '${request.source}' is not in the restore allowlist (${allowed.length > 0 ? allowed.join(', ') : 'no sources are configured'}). Add it to rds.instances in the config and deploy the jobs stack`,
       { source: request.source, allowed },
     );
   }
@@ -161,7 +161,7 @@ export async function restoreToPointInTime(
   const resolved: Resolved = { ...basis, source, restoreTimeTag, restorePoint, target };
 
   const tags = restoreTags(basis.sourceTags, resolved, requestedBy, invocation, warnings);
-  const plan = { ...basis.parameters, TargetDBInstanceIdentifier: target, Tags: tags, ...restorePointParameters(request) };
+  const plan = { TargetDBInstanceIdentifier: target, ...restorePointParameters(request), ...basis.parameters, Tags: tags };
   const answer = (outcome: RestoreOutcome, instanceTarget: string, status: string, summary: string, next: string[]): RestoreResult => ({
     outcome,
     summary,
@@ -247,7 +247,7 @@ async function primaryBasis(
   const instance = await describeInstance(client, source.identifier, deps);
   if (!instance) {
     throw new RequestRejectedError(
-      `source '${source.identifier}' does not exist in ${region}. If it was deleted, its retained automated backups can be restored from the RDS console (Automated backups > Retained); if the primary region is down, use "region": "dr".`,
+      `source '${source.identifier}' does not exist in ${region}. If it was deleted, its retained automated backups can be restored from the RDS console (Automated backups > Retained); if the primary region is down, use "region": "dr"`,
     );
   }
   if (instance.DBClusterIdentifier) {
@@ -260,7 +260,7 @@ async function primaryBasis(
   }
   if (source.kmsKeyArn && instance.StorageEncrypted && instance.KmsKeyId !== source.kmsKeyArn) {
     throw new RequestRejectedError(
-      `source '${source.identifier}' is encrypted with ${instance.KmsKeyId ?? 'an unknown key'}, but the config names ${source.kmsKeyArn} (rds.instances kmsKeyArn): the restore role may use only the configured key. Correct the config and deploy.`,
+      `source '${source.identifier}' is encrypted with ${instance.KmsKeyId ?? 'an unknown key'}, but the config names ${source.kmsKeyArn} (rds.instances kmsKeyArn): the restore role may use only the configured key. Correct the config and deploy`,
     );
   }
   const subnetGroup = instance.DBSubnetGroup?.DBSubnetGroupName;
@@ -410,7 +410,7 @@ function checkInsideWindow(request: RestoreRequest, resolved: Resolved): void {
   if (time >= Date.parse(earliest) && time <= Date.parse(latest)) return;
   const side = time < Date.parse(earliest) ? 'before the earliest' : 'after the latest';
   throw new RequestRejectedError(
-    `restoreTime ${isoSeconds(request.restoreTime)} is outside the restorable window of ${resolved.source.identifier} in ${resolved.region}: ${earliest} to ${latest} (UTC); it is ${side} restorable time. Pick a time inside the window, or "latest".`,
+    `restoreTime ${isoSeconds(request.restoreTime)} is outside the restorable window of ${resolved.source.identifier} in ${resolved.region}: ${earliest} to ${latest} (UTC); it is ${side} restorable time. Pick a time inside the window, or "latest"`,
     { window: resolved.window },
   );
 }
@@ -456,7 +456,7 @@ async function findExistingRestore(resolved: Resolved, deps: RestoreDependencies
     const status = atTarget.DBInstanceStatus ?? 'unknown';
     if (!isSameRequest(atTarget, resolved)) {
       throw new RequestRejectedError(
-        `target '${resolved.target}' already exists in ${resolved.region} (status ${status}) and is not this restore: it is never overwritten. Give another name in "target" (starting with '${resolved.source.identifier}-pitr-').`,
+        `target '${resolved.target}' already exists in ${resolved.region} (status ${status}) and is not this restore: it is never overwritten. Give another name in "target" (starting with '${resolved.source.identifier}-pitr-')`,
         { target: resolved.target, status },
       );
     }
@@ -483,7 +483,7 @@ async function startRestore(plan: RestoreDBInstanceToPointInTimeCommandInput, re
     if ((error as { name?: string }).name === 'DBInstanceAlreadyExistsFault') {
       const winner = await describeInstance(resolved.client, resolved.target, deps);
       if (winner && isSameRequest(winner, resolved)) return winner;
-      throw new RequestRejectedError(`target '${resolved.target}' was created by someone else meanwhile; it is not overwritten. Give another name in "target".`);
+      throw new RequestRejectedError(`target '${resolved.target}' was created by someone else meanwhile; it is not overwritten. Give another name in "target"`);
     }
     throw error;
   }
@@ -511,16 +511,22 @@ async function listInstances(client: RDSClient, deps: RestoreDependencies): Prom
 }
 
 function displayPlan(plan: RestoreDBInstanceToPointInTimeCommandInput): RestorePlan {
-  const { RestoreTime, ...rest } = plan;
-  const shown = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as RestorePlan;
-  return RestoreTime ? { ...shown, RestoreTime: isoSeconds(RestoreTime) } : shown;
+  return Object.fromEntries(
+    Object.entries(plan)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, value instanceof Date ? isoSeconds(value) : value]),
+  ) as RestorePlan;
 }
 
 function inProgressNext(target: string, resolved: Resolved): string[] {
+  const settings =
+    resolved.regionRole === 'primary'
+      ? "It has the source's network (subnet group, security groups), parameter and option groups, port and encryption"
+      : `It is in the DR network from the config (subnet group ${resolved.source.dr?.subnetGroupName ?? '?'}), with the port and encryption of the replicated backups`;
   return [
     `RDS is creating ${target}; this usually takes 10-40 minutes, more for large databases or many logs to replay. Watch it: ${consoleLinks.rdsInstance(resolved.region, target)}`,
     'When it is available, the alert topic receives a message with its endpoint, port and the minutes it took.',
-    `It has the source's network (subnet group, security groups), parameter and option groups, port and encryption; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
+    `${settings}; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
     'Deletion protection is on. To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (docs/rds-restore.md).',
   ];
 }

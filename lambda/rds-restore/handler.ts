@@ -1,6 +1,7 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { Context } from 'aws-lambda';
 import { requireJsonEnv } from '../shared/env';
+import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
 import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
 import { MetricUnit, createLogger, createMetrics } from '../shared/powertools';
 import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
@@ -25,10 +26,10 @@ export class RestoreFailedError extends Error {
 
 /**
  * Point-in-time restore of an allowlisted RDS instance, invoked from the Lambda console or CLI.
- * Returns the readable result; a refused or failed request fails the invocation with a message
- * that names the field or the reason.
+ * Answers `{ ok: true, ...result }`, or for a refused request `{ ok: false, error, message }`
+ * naming the field or the reason (nothing was changed). Anything unexpected fails the invocation.
  */
-export async function handler(event: unknown, context: Context): Promise<RestoreResult> {
+export async function handler(event: unknown, context: Context): Promise<(RestoreResult & { ok: true }) | RejectedAnswer> {
   logger.addContext(context);
   try {
     const request = parseRestoreEvent(event);
@@ -44,17 +45,20 @@ export async function handler(event: unknown, context: Context): Promise<Restore
       metrics.addMetric(RDS_RESTORE_METRICS.started, MetricUnit.Count, 1);
       metrics.publishStoredMetrics();
     }
-    return result;
+    return { ok: true, ...result };
   } catch (error) {
     if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
-      logger.warn('restore refused; nothing was changed', { reason: error.message });
-      throw error;
+      const answer = rejectedAnswer(error);
+      logger.warn('restore refused; nothing was changed', { answer });
+      return answer;
     }
     if (error instanceof PermissionError) {
-      logger.error('restore refused by IAM', { action: error.action, reason: error.message });
-      throw new RestoreFailedError(
-        `${error.message}. The restore role may act only on the allowlisted sources, '<source>-pitr-*' instances and their automated backups: if the source was added to the config recently, deploy the jobs stack; otherwise check for an SCP or permissions boundary. Nothing was changed.`,
-      );
+      const answer = rejectedAnswer(error);
+      logger.error('restore refused by IAM; nothing was changed', { action: error.action, answer });
+      return {
+        ...answer,
+        message: `${answer.message} The restore role may act only on the allowlisted sources, '<source>-pitr-*' instances and their automated backups: if the source was added to the config recently, deploy the jobs stack; otherwise look for an SCP or permissions boundary. Nothing was changed.`,
+      };
     }
     logger.error('restore failed', { error: errorMessage(error) });
     throw new RestoreFailedError(`restore failed: ${errorMessage(error)} (request ${context.awsRequestId}; see the function's logs)`);

@@ -27,6 +27,8 @@
 #     BK_INSTANCE_ID            recorded in the manifest (else IMDSv2 instance-id, else host name)
 #     BK_OBJECT_LOCK_MODE       GOVERNANCE (default) | COMPLIANCE: the bucket's Object Lock mode
 #     BK_GZIP_LEVEL             1-9, default 1 (see docs/backup-scripts.md for the measurements)
+#     BK_COMPRESSOR             pigz | gzip: default pigz when installed (same gzip format, all
+#                               cores, niced), else gzip
 #     BK_ROW_COUNT_MAX_TABLE_MB tables up to this size get an exact row count in the manifest
 #                               (default 256; 0 counts none)
 #     TMPDIR                    where the work directory goes (SQLite: holds the one temp copy)
@@ -44,13 +46,13 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$SCRIPT_DIR/common.sh"
 LOG_TAG=backup
 
-# gzip -1: on the benchmark's PostgreSQL dump it compressed ~3x faster than -6 for a ~10% larger
-# object (docs/backup-scripts.md); the dump, not S3, is then the slow stage.
+# gzip -1: on the benchmark's PostgreSQL dump, single-threaded gzip -1 ran 2.3x faster than -6
+# for a 13% larger object, and still ran slower than pg_dump itself (docs/backup-scripts.md).
 readonly DEFAULT_GZIP_LEVEL=1
 readonly DEFAULT_ROW_COUNT_MAX_TABLE_MB=256
 readonly KNOWN_VARIABLES=" BK_TARGET BK_KIND BK_TIER BK_BUCKET BK_KMS_KEY_ID BK_RETENTION_DAYS BK_REGION \
 BK_DB_HOST BK_DB_PORT BK_DB_NAME BK_DB_USER BK_PASSWORD_SSM_PARAMETER BK_PASSWORD_SECRET_ID BK_PATH \
-BK_EXCLUDES BK_INSTANCE_ID BK_OBJECT_LOCK_MODE BK_GZIP_LEVEL BK_ROW_COUNT_MAX_TABLE_MB "
+BK_EXCLUDES BK_INSTANCE_ID BK_OBJECT_LOCK_MODE BK_GZIP_LEVEL BK_COMPRESSOR BK_ROW_COUNT_MAX_TABLE_MB "
 
 # ---------------------------------------------------------------------------------------------
 # Inputs
@@ -88,6 +90,7 @@ validate_inputs() {
   check_optional BK_INSTANCE_ID '^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$' 'an instance ID or host name'
   check_optional BK_OBJECT_LOCK_MODE '^(GOVERNANCE|COMPLIANCE)$' 'GOVERNANCE or COMPLIANCE'
   check_optional BK_GZIP_LEVEL '^[1-9]$' 'a gzip level from 1 to 9'
+  check_optional BK_COMPRESSOR '^(gzip|pigz)$' 'gzip or pigz'
   check_optional BK_ROW_COUNT_MAX_TABLE_MB '^[0-9]{1,7}$' 'a whole number of megabytes'
 
   case "${BK_KIND:-}" in
@@ -232,13 +235,13 @@ prepare_postgres() {
   (
     trap '' PIPE
     printf '%s\n' \
-    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" \
-    "SELECT 'SNAPSHOT', pg_export_snapshot();" \
-    "SELECT 'SERVER', current_setting('server_version');" \
-    "SELECT 'SIZE', pg_database_size(current_database());" \
-    "SELECT 'TABLES', count(*) FROM $tables;" \
-    "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
-    "SELECT 'END';" >&"$PG_SESSION_IN"
+      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;" \
+      "SELECT 'SNAPSHOT', pg_export_snapshot();" \
+      "SELECT 'SERVER', current_setting('server_version');" \
+      "SELECT 'SIZE', pg_database_size(current_database());" \
+      "SELECT 'TABLES', count(*) FROM $tables;" \
+      "SELECT format('SELECT %L, %L, count(*) FROM %I.%I', 'ROW', encode(convert_to(nspname || '.' || relname, 'UTF8'), 'hex'), nspname, relname) FROM $tables WHERE pg_relation_size(oid) <= $ROW_COUNT_MAX_BYTES ORDER BY 1 \\gexec" \
+      "SELECT 'END';" >&"$PG_SESSION_IN"
   ) 2>/dev/null || true
   local line=
   : >"$out"
@@ -249,7 +252,7 @@ prepare_postgres() {
   if [[ $line != END ]]; then
     wait "$PG_SESSION_CHILD" 2>/dev/null || true
     [[ -s $out ]] && fail "$EXIT_DUMP" "the snapshot and row-count queries failed: $(tail_of "$err" 3)"
-    classify_connection_failure "$err" 'password authentication failed|no password supplied|password authentication' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
+    classify_connection_failure "$err" 'password authentication failed|no password supplied' "PostgreSQL at $PGHOST:$PGPORT, database '$PGDATABASE', user '$PGUSER'"
   fi
   PG_SNAPSHOT=$(tagged_value "$out" SNAPSHOT)
   add_tool postgres-server "$(tagged_value "$out" SERVER)"
@@ -450,17 +453,23 @@ finish_files() {
 # ---------------------------------------------------------------------------------------------
 # Compress, hash, count and upload in one stream
 
+# pigz writes the same gzip format on every core; gzip is the fallback present everywhere.
 select_compressor() {
   GZIP_LEVEL=${BK_GZIP_LEVEL:-$DEFAULT_GZIP_LEVEL}
-  require_command "$EXIT_DUMP" gzip 'gzip'
-  add_tool gzip "$(tool_version gzip)"
+  COMPRESSOR=${BK_COMPRESSOR:-}
+  if [[ -z $COMPRESSOR ]]; then
+    COMPRESSOR=gzip
+    command -v pigz >/dev/null 2>&1 && COMPRESSOR=pigz
+  fi
+  require_command "$EXIT_DUMP" "$COMPRESSOR" "BK_COMPRESSOR=$COMPRESSOR"
+  add_tool "$COMPRESSOR" "$(tool_version "$COMPRESSOR")"
   add_tool aws "$(tool_version aws)"
   add_tool bash "$BASH_VERSION"
 }
 
 compress_stream() {
   # Lower priority: the instance's own workload comes first.
-  nice -n 10 gzip -n "-$GZIP_LEVEL"
+  nice -n 10 "$COMPRESSOR" -n "-$GZIP_LEVEL"
 }
 
 # Lets the stream through; at its end lets the uploader finish only if every stage upstream
@@ -510,7 +519,7 @@ abort_incomplete_upload() {
 stream_to_s3() {
   local sha_fifo="$WORK_DIR/sha256.fifo" count_fifo="$WORK_DIR/bytes.fifo"
   local status_file="$WORK_DIR/stream.status" uploader_pid_file="$WORK_DIR/uploader.pid"
-  local stopped_file="$WORK_DIR/uploader.stopped"
+  local stopped_file="$WORK_DIR/uploader.stopped" outer_status_file="$WORK_DIR/outer.status"
   mkfifo "$sha_fifo" "$count_fifo"
   # The hash and the byte count read copies of the compressed stream from tee; as plain
   # background jobs (not process substitutions) their exit status is waited for and checked.
@@ -526,21 +535,30 @@ stream_to_s3() {
   aws_argv "${upload_args[@]}"
   local uploader=("${AWS_ARGV[@]}")
 
-  log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY (gzip -$GZIP_LEVEL, SSE-KMS)"
+  log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS)"
   local started_ms
   started_ms=$(now_ms)
-  set +e
+  # The stream runs as a background job that this shell waits for, so that a TERM (the
+  # document's timeout) is handled at once: the EXIT trap then stops the uploader before its
+  # input ends (see STOP_ON_FAILURE_PID_FILE), and no partial object is completed.
+  STOP_ON_FAILURE_PID_FILE=$uploader_pid_file
   (
     set +e
-    "$PRODUCER" 2>"$WORK_DIR/dump.err" | compress_stream 2>"$WORK_DIR/compress.err" |
-      tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
-    printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
-  ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
-    printf '%s' "$BASHPID" >"$uploader_pid_file"
-    AWS_PAGER='' exec "${uploader[@]}" >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
-  )
-  local outer=("${PIPESTATUS[@]}")
-  set -e
+    (
+      "$PRODUCER" 2>"$WORK_DIR/dump.err" | compress_stream 2>"$WORK_DIR/compress.err" |
+        tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
+      printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
+    ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
+      printf '%s' "$BASHPID" >"$uploader_pid_file"
+      AWS_PAGER='' exec "${uploader[@]}" >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
+    )
+    printf '%s\n' "${PIPESTATUS[*]}" >"$outer_status_file"
+  ) &
+  local stream_pid=$!
+  wait "$stream_pid" || true
+  STOP_ON_FAILURE_PID_FILE=
+  local outer=(x x x)
+  read -r -a outer <"$outer_status_file" || true
   local statuses dump_status=x compress_status=x tee_status=x
   statuses=$(cat "$status_file" 2>/dev/null || true)
   read -r dump_status compress_status tee_status <<<"$statuses" || true
@@ -551,7 +569,7 @@ stream_to_s3() {
     if [[ $dump_status != 0 ]]; then
       fail "$EXIT_DUMP" "the $BK_KIND dump failed (exit $dump_status); nothing was stored: $(tail_of "$WORK_DIR/dump.err" 5)"
     elif [[ $compress_status != 0 ]]; then
-      fail "$EXIT_DUMP" "gzip failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
+      fail "$EXIT_DUMP" "$COMPRESSOR failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
     fi
     fail "$EXIT_DUMP" "computing the checksum failed (tee exit $tee_status); nothing was stored: $(tail_of "$WORK_DIR/tee.err" 3)"
   fi

@@ -1,4 +1,5 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -6,9 +7,9 @@ import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey } from '../../lambda/shared/manifest';
-import { backupEnv, fetchBackup, listIncompleteUploads, listKeys, runBackupScript } from '../support/backup-script';
+import { BACKUP_SCRIPT, backupEnv, fetchBackup, listIncompleteUploads, listKeys, runBackupScript } from '../support/backup-script';
 import { MotoServer } from '../support/moto';
-import { freePort, removeDir, run, scratchDir } from '../support/processes';
+import { freePort, removeDir, run, scratchDir, waitFor } from '../support/processes';
 
 /** Regular files (relative path → sha256) and symlinks (relative path → target) under `root`. */
 function treeOf(root: string): Map<string, string> {
@@ -193,6 +194,53 @@ describe('backup.sh, kind files', () => {
     expect(run1.stderr).toMatch(/the files dump failed \(exit 2\); nothing was stored: .*simulated read error/);
     expect((await listKeys(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
     expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
+  });
+
+  it('compresses with single-threaded gzip when BK_COMPRESSOR=gzip, to the same archive', async () => {
+    const run1 = await runBackupScript(inputs({ BK_COMPRESSOR: 'gzip', BK_GZIP_LEVEL: '6' }));
+    expect(run1.status, run1.stderr).toBe(0);
+    expect(run1.stderr).toMatch(/\(gzip -6, SSE-KMS\)/);
+    const stored = await fetchBackup(moto, bucket, run1.result!.key);
+    expect(stored.manifest.tools.gzip).toMatch(/^gzip /);
+    expect(stored.manifest.tools).not.toHaveProperty('pigz');
+    expect(run('tar', ['-t'], { input: stored.dump }).split('\n')).toContain('./photos/2024/before/car 1 (front).jpg');
+  });
+
+  it('stops the upload when stopped by SIGTERM (the document timeout) mid-stream: exit 143, no object', async () => {
+    // GIVEN a tar that keeps streaming slowly, as a large dump would
+    const bin = join(work, 'slow-bin');
+    mkdirSync(bin);
+    const realTar = run('bash', ['-c', 'command -v tar']).trim();
+    writeFileSync(join(bin, 'tar'), `#!/bin/bash\n[ "$1" = --version ] && exec ${realTar} --version\nwhile :; do head -c 1000000 /dev/urandom || exit 1; sleep 0.2; done\n`);
+    chmodSync(join(bin, 'tar'), 0o755);
+    const env = inputs({ BK_TARGET: 'timed-out' });
+    env.PATH = `${bin}:${env.PATH ?? ''}`;
+    const child = spawn('bash', [BACKUP_SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolveExit) => child.on('close', (status, signal) => resolveExit(status ?? (signal ? -1 : null))));
+
+    // WHEN it is sent SIGTERM while streaming
+    await waitFor('the stream to start', () => stderr.includes('streaming to'), 60_000);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 3000));
+    child.kill('SIGTERM');
+
+    // THEN it exits 143 promptly and no object of this run is completed
+    expect(await exited).toBe(143);
+    expect(stderr).toMatch(/interrupted by SIGTERM/);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 2000));
+    expect((await listKeys(moto, bucket)).filter((key) => key.includes('/timed-out/'))).toEqual([]);
+    // AND the uploader did not outlive the script (it would complete the object at the stream's end)
+    const uploaders = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`s3://${bucket}/daily/timed-out/`);
+        } catch {
+          return false;
+        }
+      });
+    expect(uploaders).toEqual([]);
   });
 
   it('records the host name as the instance off EC2', async () => {

@@ -87,7 +87,7 @@ describe('backup.sh, kind mysql (MariaDB)', () => {
     expect(run1.result).toMatchObject({ target: 'shop-mysql', kind: 'mysql', bytes: stored.manifest.bytes, sha256: stored.manifest.sha256 });
     expect(run1.result!.key).toBe(backupKey('daily', 'shop-mysql', 'mysql', new Date(stored.manifest.startedAt)));
     expect(stored.manifest).toMatchObject({ kind: 'mysql', format: 'mysql_sql', compression: 'gzip' });
-    expect(Object.keys(stored.manifest.tools)).toEqual(expect.arrayContaining(['mysql-server', 'gzip', 'aws']));
+    expect(Object.keys(stored.manifest.tools)).toEqual(expect.arrayContaining(['mysql-server', 'mariadb-dump', 'aws']));
     expect(stored.manifest.database).toEqual({ tableCount: 4, rowCounts: { customers: 500, orders: 3000, 'order lines': 1200, audit_log: 0 } });
     const dump = stored.dump.toString('utf8');
     expect(dump).not.toMatch(/CREATE DATABASE|^USE /m); // restorable into a database of any name

@@ -53,3 +53,9 @@ export async function captureMetrics<T>(run: () => Promise<T>): Promise<{ result
     spy.mockRestore();
   }
 }
+
+/** The refusal an answer must be; fails the test when the request was accepted. */
+export function refused<T extends { ok: boolean }>(answer: T): Extract<T, { ok: false }> {
+  if (answer.ok) throw new Error(`expected a refusal, got ${JSON.stringify(answer)}`);
+  return answer as Extract<T, { ok: false }>;
+}

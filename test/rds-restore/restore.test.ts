@@ -445,6 +445,7 @@ describe('restore in the DR region', () => {
       encryption: { encrypted: true, kmsKeyId: 'arn:aws:kms:eu-central-1:111122223333:key/9f8e7d6c-5b4a-4f3e-9d2c-1b0a9f8e7d6c' },
       consoleLink: expect.stringContaining(`https://${DR}.console.aws.amazon.com/rds/home?region=${DR}#database:id=orders-db-pitr-202611211330`),
     });
+    expect(result.next.join('\n')).toMatch(/in the DR network from the config \(subnet group orders-dr-db-subnets\)/);
   });
 
   it('GIVEN the primary region is unreachable THEN the DR restore still runs, leaving the instance class to RDS', async () => {
