@@ -93,8 +93,8 @@ export const exampleConfig: BackupKitConfigInput = {
       // The first of each month at 05:00 (config time zone); alarm after 35 days without a good drill.
       schedule: 'cron(0 5 1 * ? *)',
       alarmAfterDays: 35,
-      // Opt-in RDS drill: a point-in-time restore into a temporary db.t4g.micro, deleted once available.
-      rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }],
+      // Opt-in RDS drills of rds.instances, e.g. rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }]:
+      // a point-in-time restore into a temporary instance, deleted once available (see docs/restore.md).
     },
   },
 };

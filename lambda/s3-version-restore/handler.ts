@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { requireJsonEnv } from '../shared/env';
+import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
 import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/powertools';
 import {
@@ -31,10 +32,11 @@ export class S3VersionRestoreFailedError extends Error {
 
 /**
  * Console-invoked: `{ "bucket", "key" | "prefix", "restoreTo", "dryRun"?, "removeCreatedAfter"?, "confirm"? }`.
- * Returns what changed (or would); a refused request fails the invocation with a message that
- * names the field or the reason, and nothing is changed.
+ * Answers `{ ok: true, ...what changed (or would) }`, or for a refused request
+ * `{ ok: false, error, message }` naming the field or the reason (nothing was changed).
+ * Anything unexpected fails the invocation.
  */
-export async function handler(event: unknown, context?: Context): Promise<S3VersionRestoreResult> {
+export async function handler(event: unknown, context?: Context): Promise<(S3VersionRestoreResult & { ok: true }) | RejectedAnswer> {
   try {
     const request = parseS3VersionRestoreEvent(event);
     logger.info('S3 version restore requested', { request });
@@ -53,15 +55,17 @@ export async function handler(event: unknown, context?: Context): Promise<S3Vers
       failed: result.failed.length,
       complete: result.complete,
     });
-    return result;
+    return { ok: true, ...result };
   } catch (error) {
     if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
-      logger.warn('S3 version restore refused; nothing was changed', { reason: error.message });
-      throw error;
+      const answer = rejectedAnswer(error);
+      logger.warn('S3 version restore refused; nothing was changed', { answer });
+      return answer;
     }
     if (error instanceof PermissionError) {
-      logger.error('S3 version restore refused by IAM', { action: error.action, reason: error.message });
-      throw new S3VersionRestoreFailedError(`${error.message}. The function may act only on the config's media buckets and allowed prefixes; deploy the jobs stack after changing them.`);
+      const answer = rejectedAnswer(error);
+      logger.error('S3 version restore refused by IAM', { action: error.action, answer });
+      return { ...answer, message: `${answer.message} The function may act only on the config's media buckets and allowed prefixes; deploy the jobs stack after changing them.` };
     }
     logger.error('S3 version restore failed', { error: errorMessage(error) });
     throw new S3VersionRestoreFailedError(`S3 version restore failed: ${errorMessage(error)} (see the function's logs)`);
