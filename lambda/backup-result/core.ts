@@ -7,7 +7,6 @@ import {
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import {
-  BACKUP_STEP_NAME,
   COMMAND_DETAIL_TYPE,
   INVOCATION_DETAIL_TYPE,
   NON_TERMINAL_STATUSES,
@@ -132,11 +131,15 @@ export async function recordBackupResult(event: ResultEvent, deps: ResultDeps): 
 
 async function recordInvocation(commandId: string, instanceId: string, deps: ResultDeps): Promise<ResultOutcome> {
   const command = await describeCommand(commandId, deps);
+  // The document has one step, so no PluginName is needed (SSM requires it only for several).
   const invocation = await withThrottlingRetry(
-    () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: BACKUP_STEP_NAME })),
+    () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
     { ...backoffOptions(deps), retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist' },
   );
-  const identity = command.identity;
+  const identity =
+    command.identity.documentVersion === 'unknown' && invocation.DocumentVersion
+      ? { ...command.identity, documentVersion: invocation.DocumentVersion }
+      : command.identity;
   const status = invocation.StatusDetails ?? invocation.Status ?? 'Unknown';
 
   if (invocation.Status === 'Success' && invocation.ResponseCode === 0) {

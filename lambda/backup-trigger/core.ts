@@ -9,6 +9,7 @@ import {
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import {
+  decodeTargetPlans,
   documentContentSha256,
   documentParametersFor,
   invalidDocumentParameters,
@@ -20,7 +21,8 @@ import {
   type TierPlan,
 } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
-import { requireEnv, requireJsonEnv } from '../shared/env';
+import { redactSecrets } from '../shared/redact';
+import { requireEnv } from '../shared/env';
 import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
@@ -44,8 +46,14 @@ export interface TriggerSettings {
 
 /** Reads and validates the environment once; throws naming the variable at fault. */
 export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
-  const parse = <T>(name: string, schema: z.ZodType<T>): T => {
-    const parsed = schema.safeParse(requireJsonEnv(name, env));
+  const parse = <T>(name: string, schema: z.ZodType<T>, decode: (raw: string) => unknown = JSON.parse): T => {
+    let value: unknown;
+    try {
+      value = decode(requireEnv(name, env));
+    } catch (error) {
+      throw new Error(`environment variable ${name} cannot be read: ${errorMessage(error)}`);
+    }
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
       throw new Error(`environment variable ${name} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
@@ -56,17 +64,21 @@ export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
     throw new Error(`environment variable ${TRIGGER_ENV.deliveryTimeoutSeconds} must be a whole number of seconds >= 30`);
   }
   const region = requireEnv('AWS_REGION', env);
+  const objectLockMode = requireEnv(TRIGGER_ENV.objectLockMode, env);
+  if (objectLockMode !== 'GOVERNANCE' && objectLockMode !== 'COMPLIANCE') {
+    throw new Error(`environment variable ${TRIGGER_ENV.objectLockMode} must be GOVERNANCE or COMPLIANCE (got '${objectLockMode}')`);
+  }
   return {
     region,
     functionName: requireEnv('AWS_LAMBDA_FUNCTION_NAME', env),
     documentName: requireEnv(TRIGGER_ENV.documentName, env),
     documentSha256: requireEnv(TRIGGER_ENV.documentSha256, env),
-    destination: { bucket: requireEnv(TRIGGER_ENV.bucket, env), kmsKeyArn: requireEnv(TRIGGER_ENV.kmsKeyArn, env), region },
+    destination: { bucket: requireEnv(TRIGGER_ENV.bucket, env), kmsKeyArn: requireEnv(TRIGGER_ENV.kmsKeyArn, env), region, objectLockMode },
     commandLogGroupName: requireEnv(TRIGGER_ENV.commandLogGroupName, env),
     alertTopicArn: requireEnv(TRIGGER_ENV.alertTopicArn, env),
     deliveryTimeoutSeconds,
     tiers: parse(TRIGGER_ENV.tiers, tierPlanSchema),
-    targets: parse(TRIGGER_ENV.targets, z.array(targetPlanSchema)),
+    targets: parse(TRIGGER_ENV.targets, z.array(targetPlanSchema), decodeTargetPlans),
   };
 }
 
@@ -318,31 +330,34 @@ export function nextStepForSendError(error: unknown): string {
   return 'Read the error, fix the cause, then run a manual backup of this target.';
 }
 
-async function alertNotSent(tier: string, total: number, errors: readonly TargetError[], deps: TriggerDeps): Promise<void> {
-  const { settings } = deps;
+/** The e-mail an on-call engineer gets when targets could not even be sent. */
+export function formatNotSentAlert(
+  tier: string,
+  total: number,
+  errors: readonly TargetError[],
+  settings: Pick<TriggerSettings, 'region' | 'functionName'>,
+): { subject: string; message: string } {
   const lines = [
     `Backups NOT STARTED in tier '${tier}': ${errors.length} of ${total} target(s) could not be sent to their instances.`,
     '',
     ...errors.flatMap((failure) => [
       `Target:     ${failure.target}`,
       `Instances:  ${failure.instances}`,
-      `Error:      ${failure.error}`,
+      `Error:      ${redactSecrets(failure.error)}`,
       `Next step:  ${failure.nextStep}`,
       `Run again:  invoke ${settings.functionName} with {"tier":"${tier}","target":"${failure.target}"}`,
       '',
     ]),
     `Trigger function: ${consoleLinks.lambdaTest(settings.region, settings.functionName)}`,
   ];
+  return { subject: `backup-kit: ${errors.length} backup(s) not started (${tier})`.slice(0, 100), message: lines.join('\n') };
+}
+
+async function alertNotSent(tier: string, total: number, errors: readonly TargetError[], deps: TriggerDeps): Promise<void> {
+  const alert = formatNotSentAlert(tier, total, errors, deps.settings);
   try {
     await withThrottlingRetry(
-      () =>
-        deps.sns.send(
-          new PublishCommand({
-            TopicArn: settings.alertTopicArn,
-            Subject: `backup-kit: ${errors.length} backup(s) not started (${tier})`.slice(0, 100),
-            Message: lines.join('\n'),
-          }),
-        ),
+      () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject, Message: alert.message })),
       backoffOptions(deps),
     );
   } catch (error) {

@@ -19,6 +19,7 @@ const metrics = createMetrics();
 export const handler = async (event: unknown): Promise<TriggerResult> => {
   try {
     const request = parseTriggerEvent(event, settings);
+    // Metrics (BackupSendFailed per target) are published by the core as they happen.
     const result = await triggerBackups(request, { ssm, sns, logger, metrics, settings });
     logger.info(result.summary, { commands: result.commands, errors: result.errors });
     return result;
@@ -29,7 +30,5 @@ export const handler = async (event: unknown): Promise<TriggerResult> => {
       logger.error('backup trigger failed; nothing was sent', { error: errorMessage(error) });
     }
     throw error;
-  } finally {
-    metrics.publishStoredMetrics();
   }
 };

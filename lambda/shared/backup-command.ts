@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { BACKUP_KINDS } from './manifest';
 
@@ -47,6 +48,7 @@ export const DOCUMENT_PARAMETERS = {
   kmsKeyId: { env: 'BK_KMS_KEY_ID', pattern: '^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$', optional: false, description: 'ARN of the backup bucket key (SSE-KMS).' },
   retentionDays: { env: 'BK_RETENTION_DAYS', pattern: '^[1-9][0-9]{0,4}$', optional: false, description: "Days of Object Lock retention (the tier's retention)." },
   region: { env: 'BK_REGION', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$', optional: false, description: 'Region of the backup bucket.' },
+  objectLockMode: { env: 'BK_OBJECT_LOCK_MODE', pattern: '^(GOVERNANCE|COMPLIANCE)$', optional: false, description: "Object Lock mode of the retention set on each object (the bucket's mode)." },
   dbHost: { env: 'BK_DB_HOST', pattern: optional(DB_HOST_PATTERN), optional: true, description: 'Database host (postgres, mysql).' },
   dbPort: { env: 'BK_DB_PORT', pattern: optional('^[1-9][0-9]{0,4}$'), optional: true, description: 'Database port (postgres, mysql).' },
   dbName: { env: 'BK_DB_NAME', pattern: optional(DB_NAME_PATTERN), optional: true, description: 'Database name (postgres, mysql).' },
@@ -73,6 +75,7 @@ export const TRIGGER_ENV = {
   documentSha256: 'BACKUP_DOCUMENT_SHA256',
   bucket: 'BACKUP_BUCKET',
   kmsKeyArn: 'BACKUP_KMS_KEY_ARN',
+  objectLockMode: 'BACKUP_OBJECT_LOCK_MODE',
   commandLogGroupName: 'COMMAND_LOG_GROUP',
   alertTopicArn: 'ALERT_TOPIC_ARN',
   deliveryTimeoutSeconds: 'DELIVERY_TIMEOUT_SECONDS',
@@ -149,11 +152,32 @@ export const tierPlanSchema = z.record(
 );
 export type TierPlan = z.infer<typeof tierPlanSchema>;
 
+/** Target lists up to this size travel as readable JSON; larger ones are gzipped. */
+const INLINE_TARGETS_BYTES = 1500;
+const GZIP_PREFIX = 'gzip:';
+
+/**
+ * The target list for the trigger's environment: JSON you can read in the console while it is
+ * small, gzip+base64 (`gzip:...`) once it is not, since Lambda allows 4 KB of variables in all.
+ */
+export function encodeTargetPlans(targets: readonly TargetPlan[]): string {
+  const json = JSON.stringify(targets);
+  if (Buffer.byteLength(json) <= INLINE_TARGETS_BYTES) return json;
+  return `${GZIP_PREFIX}${gzipSync(json, { level: 9 }).toString('base64')}`;
+}
+
+export function decodeTargetPlans(encoded: string): unknown {
+  const json = encoded.startsWith(GZIP_PREFIX) ? gunzipSync(Buffer.from(encoded.slice(GZIP_PREFIX.length), 'base64')).toString('utf8') : encoded;
+  return JSON.parse(json) as unknown;
+}
+
 /** Where a run writes: the same for every target. */
 export interface BackupDestination {
   readonly bucket: string;
   readonly kmsKeyArn: string;
   readonly region: string;
+  /** The bucket's Object Lock mode; each object's own retention uses it too. */
+  readonly objectLockMode: 'GOVERNANCE' | 'COMPLIANCE';
 }
 
 /** The document parameters of one target's run in one tier. */
@@ -171,6 +195,7 @@ export function documentParametersFor(
     kmsKeyId: destination.kmsKeyArn,
     retentionDays: String(retentionDays),
     region: destination.region,
+    objectLockMode: destination.objectLockMode,
   };
   if (target.database) {
     values.dbHost = target.database.host;

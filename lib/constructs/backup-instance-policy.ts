@@ -24,8 +24,9 @@ export interface BackupInstancePolicyProps {
  * The managed policy a target's instances need to back it up, for the team to attach to their
  * instance role (next to AmazonSSMManagedInstanceCore, which lets the SSM agent receive the
  * command): write new objects under the target's own prefixes `<tier>/<target>/` with Object
- * Lock retention, encrypt them with the backup key through S3, read the target's own password,
- * write the command output. It cannot read, list, delete or overwrite-protect-bypass backups.
+ * Lock retention and read them back, encrypt them with the backup key through S3, read the
+ * target's own password, write the command output. It cannot list the bucket, touch another
+ * target's prefix, delete a backup or bypass its retention.
  */
 export class BackupInstancePolicy extends Construct {
   readonly policy: iam.ManagedPolicy;
@@ -46,8 +47,10 @@ export class BackupInstancePolicy extends Construct {
     const statements = [
       new iam.PolicyStatement({
         sid: 'WriteOwnBackups',
-        // Multipart uploads are covered by PutObject; AbortMultipartUpload lets a failed stream clean up.
-        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'],
+        // Multipart uploads are covered by PutObject; AbortMultipartUpload lets a failed stream
+        // clean up; GetObject is for the HeadObject that reads back the stored version and size
+        // before its retention is set (this target's own objects, which the instance holds anyway).
+        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload', 's3:GetObject'],
         resources: prefixes.map((prefix) => props.bucket.arnForObjects(prefix)),
       }),
       new iam.PolicyStatement({

@@ -20,6 +20,7 @@ import {
   NON_TERMINAL_STATUSES,
   RESULT_ENV,
   TRIGGER_ENV,
+  encodeTargetPlans,
   type TargetPlan,
   type TierPlan,
 } from '../../lambda/shared/backup-command';
@@ -28,6 +29,7 @@ import { BackupCommandDocument, type InstanceScriptPaths } from './backup-comman
 import { BackupInstancePolicy } from './backup-instance-policy';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
+import { ShareableTestEvents } from './shareable-test-events';
 
 /** A tier as the backup jobs use it: retention, and when it runs if it is scheduled. */
 export interface BackupJobsTier {
@@ -47,6 +49,12 @@ export interface BackupJobsProps {
   readonly timeZone: TimeZone;
   readonly backupBucket: s3.IBucket;
   readonly backupKey: kms.IKey;
+  /**
+   * The backup bucket's Object Lock mode: each object's retention is set in the same mode, so a
+   * COMPLIANCE bucket never gets objects a governance bypass could lift.
+   * @default 'GOVERNANCE'
+   */
+  readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
   /** Encrypts logs, the dead-letter queue and schedules. */
   readonly opsKey: kms.IKey;
   /** Where failures are announced. */
@@ -101,6 +109,8 @@ export class BackupJobs extends Construct {
   /** The managed policy of each target, by target name. */
   readonly instancePolicies: ReadonlyMap<string, BackupInstancePolicy>;
   readonly resultRule: events.Rule;
+  /** Ready-made trigger events in the Lambda console's Test tab (a run per tier, a backup per target). */
+  readonly testEvents: ShareableTestEvents;
 
   constructor(scope: Construct, id: string, props: BackupJobsProps) {
     super(scope, id);
@@ -131,10 +141,10 @@ export class BackupJobs extends Construct {
     const tierPlan: TierPlan = Object.fromEntries(
       Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined }]),
     );
-    const targetsJson = JSON.stringify(props.targets);
-    if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
+    const encodedTargets = encodeTargetPlans(props.targets);
+    if (Buffer.byteLength(encodedTargets) > MAX_TARGET_ENV_BYTES) {
       throw new Error(
-        `BackupJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(targetsJson)} bytes in the trigger's environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments with different prefixes)`,
+        `BackupJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(encodedTargets)} bytes (compressed) in the trigger's environment; Lambda allows 4 KB in all (at most ${MAX_TARGET_ENV_BYTES} for targets): split the estate across two deployments with different prefixes`,
       );
     }
 
@@ -149,11 +159,12 @@ export class BackupJobs extends Construct {
         [TRIGGER_ENV.documentSha256]: this.document.contentSha256,
         [TRIGGER_ENV.bucket]: props.backupBucket.bucketName,
         [TRIGGER_ENV.kmsKeyArn]: props.backupKey.keyArn,
+        [TRIGGER_ENV.objectLockMode]: props.objectLockMode ?? 'GOVERNANCE',
         [TRIGGER_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
         [TRIGGER_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [TRIGGER_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),
         [TRIGGER_ENV.tiers]: JSON.stringify(tierPlan),
-        [TRIGGER_ENV.targets]: targetsJson,
+        [TRIGGER_ENV.targets]: encodedTargets,
       },
     });
     this.result = new HouseFunction(this, 'Result', {
@@ -208,6 +219,8 @@ export class BackupJobs extends Construct {
         }),
       ]),
     );
+
+    this.testEvents = this.createTestEvents(props);
 
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
       alarmDescription:
@@ -353,6 +366,37 @@ export class BackupJobs extends Construct {
     job.role.addToPolicy(
       new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [opsKey.keyArn] }),
     );
+  }
+
+  /**
+   * Events an engineer picks in the trigger's Test tab: each on-demand tier (manual,
+   * pre-deploy) for each target, and a whole run of each scheduled tier.
+   */
+  private createTestEvents(props: BackupJobsProps): ShareableTestEvents {
+    const tierNames = Object.keys(props.tiers);
+    const testEvents = new ShareableTestEvents(this, 'TestEvents', {
+      function: this.trigger.function,
+      logKey: props.opsKey,
+      eventSchema: {
+        type: 'object',
+        required: ['tier'],
+        additionalProperties: false,
+        properties: {
+          tier: { type: 'string', enum: tierNames },
+          target: { type: 'string', enum: props.targets.map((target) => target.name) },
+        },
+      },
+    });
+    for (const [tierName, tier] of Object.entries(props.tiers)) {
+      if (tier.schedule === undefined) {
+        for (const target of props.targets.filter((candidate) => candidate.tiers.includes(tierName))) {
+          testEvents.addEvent(`${tierName} backup of ${target.name}`, { tier: tierName, target: target.name });
+        }
+      } else if (props.targets.some((target) => target.tiers.includes(tierName))) {
+        testEvents.addEvent(`${tierName} run of every target`, { tier: tierName });
+      }
+    }
+    return testEvents;
   }
 
   private createSchedules(props: BackupJobsProps): Map<string, scheduler.Schedule> {

@@ -58,6 +58,7 @@ export class JobsStack extends Stack {
         timeZone: TimeZone.of(config.timeZone),
         backupBucket: props.backupBucket,
         backupKey: props.backupKey,
+        objectLockMode: config.objectLock.mode,
         opsKey: this.opsKey.key,
         alertTopic: this.alerts.topic,
         ...(props.instanceScripts ? { scripts: props.instanceScripts } : {}),

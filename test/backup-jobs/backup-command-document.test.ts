@@ -13,6 +13,7 @@ import {
   matchesParameterPattern,
 } from '../../lambda/shared/backup-command';
 import { BackupCommandDocument, type InstanceScriptPaths } from '../../lib/constructs/backup-command-document';
+import { renderDocumentStep } from './support';
 
 const fixtures: InstanceScriptPaths = {
   common: resolve(__dirname, 'fixtures/common.sh'),
@@ -37,19 +38,6 @@ function scratchFile(name: string, text: string): string {
   return path;
 }
 
-/** What SSM does before the agent runs the step: put each parameter value in place of `{{ name }}`. */
-function interpolate(lines: readonly string[], values: Record<string, string>): string {
-  return lines
-    .map((line) =>
-      line.replace(/\{\{ *([A-Za-z0-9]+) *\}\}/g, (_match, name: string) => {
-        const value = values[name];
-        if (value === undefined) throw new Error(`no value for parameter ${name}`);
-        return value;
-      }),
-    )
-    .join('\n');
-}
-
 const validValues: Record<string, string> = {
   target: 'repairs-media',
   kind: 'files',
@@ -58,6 +46,7 @@ const validValues: Record<string, string> = {
   kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
   retentionDays: '30',
   region: 'eu-west-1',
+  objectLockMode: 'COMPLIANCE',
   dbHost: '',
   dbPort: '',
   dbName: '',
@@ -76,7 +65,7 @@ function runDocument(content: DocumentContent, values: Record<string, string>, e
     const pattern = name === EXECUTION_TIMEOUT_PARAMETER.name ? EXECUTION_TIMEOUT_PARAMETER.pattern : content.parameters[name]?.allowedPattern;
     expect(pattern && matchesParameterPattern(pattern, value), `${name}='${value}' must pass its allowedPattern`).toBe(true);
   }
-  const script = scratchFile('_script.sh', interpolate(step.inputs.runCommand, values));
+  const script = scratchFile('_script.sh', renderDocumentStep(content, values));
   const tmp = mkdtempSync(join(tmpdir(), 'backup-doc-tmp-'));
   const result = spawnSync(shell, [script], { encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: tmp, ...env } });
   const lines = result.stdout.split('\n');
@@ -182,6 +171,7 @@ describe('BackupCommandDocument: the step, run for real with bash', () => {
       BK_KMS_KEY_ID: validValues.kmsKeyId,
       BK_RETENTION_DAYS: '30',
       BK_REGION: 'eu-west-1',
+      BK_OBJECT_LOCK_MODE: 'COMPLIANCE',
       BK_PATH: '/var/app/current/media dir',
       BK_EXCLUDES: 'cache/*:*.tmp',
       BK_INSTANCE_ID: 'i-0123456789abcdef0',

@@ -3,7 +3,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import type { TargetPlan } from '../../lambda/shared/backup-command';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { randomBytes } from 'node:crypto';
+import { decodeTargetPlans, type TargetPlan } from '../../lambda/shared/backup-command';
 import { BackupJobs, type BackupJobsProps } from '../../lib/constructs/backup-jobs';
 import { FIXTURE_INSTANCE_SCRIPTS } from '../foundation/app-fixture';
 
@@ -44,9 +47,19 @@ describe('BackupJobs: validation', () => {
     expect(() => jobsWith({ targets: [{ ...target, tiers: ['hourly'] }] })).toThrow(/BackupJobs targets: 'app-sqlite' takes part in unknown tier\(s\) hourly/);
   });
 
-  it('GIVEN more targets than the trigger environment holds THEN targets is named with the size', () => {
+  it('GIVEN more targets than readable JSON allows THEN they travel gzipped and decode to the same plans', () => {
     const many = Array.from({ length: 40 }, (_, index) => ({ ...target, name: `app-sqlite-${index}` }));
-    expect(() => jobsWith({ targets: many })).toThrow(/BackupJobs targets: 40 targets take \d+ bytes in the trigger's environment; Lambda allows 4 KB/);
+    const jobs = jobsWith({ targets: many });
+    const variables = Template.fromStack(Stack.of(jobs)).toJSON().Resources[Stack.of(jobs).getLogicalId(jobs.trigger.function.node.defaultChild as CfnFunction)]
+      .Properties.Environment.Variables as Record<string, string>;
+    const encoded = variables.BACKUP_TARGETS ?? '';
+    expect(encoded.startsWith('gzip:')).toBe(true);
+    expect(decodeTargetPlans(encoded)).toEqual(many);
+  });
+
+  it('GIVEN more targets than even compressed fit THEN targets is named with the size', () => {
+    const many = Array.from({ length: 300 }, (_, index) => ({ ...target, name: `app-${index}`, path: `/var/app/${randomBytes(24).toString('hex')}/db.sqlite3` }));
+    expect(() => jobsWith({ targets: many })).toThrow(/BackupJobs targets: 300 targets take \d+ bytes \(compressed\) in the trigger's environment; Lambda allows 4 KB/);
   });
 
   it('GIVEN a retry count Scheduler does not allow THEN scheduleRetryAttempts is named', () => {

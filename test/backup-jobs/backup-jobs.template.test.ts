@@ -43,11 +43,19 @@ describe('backup jobs template: document and functions', () => {
       BACKUP_DOCUMENT_NAME: 'BackupKit-backup-kit-InstanceBackup',
       BACKUP_DOCUMENT_SHA256: backupJobs.document.contentSha256,
       DELIVERY_TIMEOUT_SECONDS: '1800',
+      BACKUP_OBJECT_LOCK_MODE: 'GOVERNANCE',
       COMMAND_LOG_GROUP: { Ref: logicalIdOf(backupJobs.commandLogGroup) },
     });
     expect(JSON.parse(variables.BACKUP_TARGETS as string)).toEqual(targetPlans(config));
     expect(JSON.parse(variables.BACKUP_TIERS as string)).toMatchObject({ daily: { retentionDays: 30, scheduled: true }, manual: { retentionDays: 7, scheduled: false } });
     expect(variables.BACKUP_BUCKET).toMatchObject({ 'Fn::ImportValue': expect.stringMatching(/BackupsBucket/) });
+  });
+
+  it('GIVEN a COMPLIANCE bucket THEN the trigger sends COMPLIANCE retention', () => {
+    const template = Template.fromStack(buildTestApp({ objectLock: { mode: 'COMPLIANCE', defaultRetentionDays: 7 } }).stacks.jobs);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'backup-trigger', BACKUP_OBJECT_LOCK_MODE: 'COMPLIANCE' }) },
+    });
   });
 
   it('GIVEN the example THEN the result function runs as backup-result and names the trigger for reruns', () => {
@@ -97,6 +105,18 @@ describe('backup jobs template: document and functions', () => {
       KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpsKey'), 'Arn'] },
     });
     expect(Object.keys(jobs.findResources('AWS::Logs::LogGroup'))).toContain(logicalIdOf(backupJobs.commandLogGroup));
+  });
+
+  it('GIVEN the example THEN the trigger offers shareable console test events: a backup per target and on-demand tier, a run per scheduled tier', () => {
+    const [schema] = Object.values(jobs.findResources('AWS::EventSchemas::Schema', { Properties: { RegistryName: 'lambda-testevent-schemas' } })).filter(
+      (candidate) => JSON.stringify(candidate.Properties.SchemaName).includes(logicalIdOf(backupJobs.trigger.function)),
+    );
+    const content = JSON.parse(schema?.Properties.Content as string) as { components: { examples: Record<string, { value: unknown }>; schemas: { Event: { properties: { tier: { enum: string[] } } } } } };
+    expect(content.components.examples['manual backup of orders-db']).toEqual({ value: { tier: 'manual', target: 'orders-db' } });
+    expect(content.components.examples['predeploy backup of repairs-media']).toEqual({ value: { tier: 'predeploy', target: 'repairs-media' } });
+    expect(content.components.examples['daily run of every target']).toEqual({ value: { tier: 'daily' } });
+    expect(Object.keys(content.components.examples)).toHaveLength(4 * 2 + 3);
+    expect(content.components.schemas.Event.properties.tier.enum).toEqual(['daily', 'weekly', 'monthly', 'manual', 'predeploy']);
   });
 
   it('GIVEN the example THEN the stack outputs the trigger name, its console link and each instance policy', () => {
@@ -234,7 +254,7 @@ describe('backup jobs template: IAM', () => {
   it("GIVEN a target's instance policy THEN it writes only that target's prefixes, with retention, through the backup key", () => {
     const statements = managedPolicy('backup-kit-backup-orders-db');
     const write = statements.find((statement) => statement.Sid === 'WriteOwnBackups');
-    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:PutObject', 's3:PutObjectRetention']);
+    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectRetention']);
     const prefixes = (write?.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => resource['Fn::Join'][1].at(-1));
     expect(prefixes.sort()).toEqual(['/daily/orders-db/*', '/manual/orders-db/*', '/monthly/orders-db/*', '/predeploy/orders-db/*', '/weekly/orders-db/*']);
     const kms = statements.find((statement) => statement.Sid === 'EncryptBackupsThroughS3');
@@ -289,10 +309,10 @@ describe('backup jobs template: IAM', () => {
     expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
   });
 
-  it('GIVEN any instance policy THEN it cannot read, list or delete backups', () => {
+  it('GIVEN any instance policy THEN it cannot list the bucket, delete backups or change their lock', () => {
     for (const name of ['backup-kit-backup-orders-db', 'backup-kit-backup-billing-db', 'backup-kit-backup-repairs-sqlite', 'backup-kit-backup-repairs-media']) {
       const actions = managedPolicy(name).flatMap(actionsOf);
-      for (const forbidden of ['s3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold']) {
+      for (const forbidden of ['s3:ListBucket', 's3:ListBucketMultipartUploads', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold']) {
         expect(actions, name).not.toContain(forbidden);
       }
     }

@@ -118,7 +118,7 @@ describe('backup result: success', () => {
     );
     const outcome = await recordBackupResult(parseResultEvent(invocationEvent('Success')), deps());
     expect(outcome).toMatchObject({ outcome: 'succeeded', identity: { target: 'orders-db', tier: 'daily' }, result: { bytes: 52428800 } });
-    expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID, PluginName: 'backup' });
+    expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID });
     expect(sns).not.toHaveReceivedCommand(PublishCommand);
     const dimensions = { service: 'backup-result', Target: 'orders-db', Tier: 'daily' };
     expect(metricRecords(metricsCapture.emitted())).toEqual([
@@ -271,6 +271,40 @@ describe('backup result: commands that reached no instance', () => {
     const outcome = await recordBackupResult(parseResultEvent(commandEvent('Failed')), deps());
     expect(outcome).toEqual({ outcome: 'ignored', reason: 'the command reached instances; each invocation reports itself' });
     expect(sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+});
+
+describe('backup result: the handler', () => {
+  async function loadHandler() {
+    vi.resetModules();
+    for (const [name, value] of Object.entries({
+      AWS_REGION: 'eu-west-1',
+      BACKUP_DOCUMENT_NAME: settings.documentName,
+      ALERT_TOPIC_ARN: settings.alertTopicArn,
+      COMMAND_LOG_GROUP: settings.commandLogGroupName,
+      TRIGGER_FUNCTION_NAME: settings.triggerFunctionName,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    })) {
+      vi.stubEnv(name, value);
+    }
+    return (await import('../../lambda/backup-result/handler.js')).handler;
+  }
+
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('GIVEN an event that is not from Run Command WHEN invoked THEN it fails (for the DLQ) without calling AWS', async () => {
+    const handler = await loadHandler();
+    await expect(handler({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} })).rejects.toThrow(/invalid event: detail-type/);
+    expect(ssm).not.toHaveReceivedCommand(ListCommandsCommand);
+  });
+
+  it('GIVEN a failed run WHEN invoked THEN it alerts', async () => {
+    ssm.on(GetCommandInvocationCommand).resolves(invocation({ Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 5, StandardErrorContent: 'upload failed' }));
+    const handler = await loadHandler();
+    const outcome = await handler(invocationEvent('Failed'));
+    expect(outcome.outcome).toBe('failed');
+    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
   });
 });
 

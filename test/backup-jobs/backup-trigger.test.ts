@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { DocumentVersionError, loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerDeps, type TriggerSettings } from '../../lambda/backup-trigger/core';
-import { TRIGGER_ENV, documentContentSha256 } from '../../lambda/shared/backup-command';
+import { TRIGGER_ENV, documentContentSha256, encodeTargetPlans } from '../../lambda/shared/backup-command';
 import { InvalidEventError, RequestRejectedError } from '../../lambda/shared/errors';
 import { loadConfig } from '../../lib/config/config';
 import { targetPlans } from '../../lib/stacks/backup-jobs-settings';
@@ -30,7 +30,7 @@ const settings: TriggerSettings = {
   functionName: 'backup-kit-jobs-BackupJobsTrigger',
   documentName: 'BackupKit-backup-kit-InstanceBackup',
   documentSha256: documentContentSha256(deployedContent),
-  destination: { bucket: 'backup-kit-storage-backupsbucket-abc', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1' },
+  destination: { bucket: 'backup-kit-storage-backupsbucket-abc', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1', objectLockMode: 'GOVERNANCE' },
   commandLogGroupName: 'backup-kit-jobs-CommandOutput',
   alertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alerts',
   deliveryTimeoutSeconds: 1800,
@@ -110,6 +110,7 @@ describe('backup trigger: the handler', () => {
     [TRIGGER_ENV.documentSha256]: settings.documentSha256,
     [TRIGGER_ENV.bucket]: settings.destination.bucket,
     [TRIGGER_ENV.kmsKeyArn]: settings.destination.kmsKeyArn,
+    [TRIGGER_ENV.objectLockMode]: 'GOVERNANCE',
     [TRIGGER_ENV.commandLogGroupName]: settings.commandLogGroupName,
     [TRIGGER_ENV.alertTopicArn]: settings.alertTopicArn,
     [TRIGGER_ENV.deliveryTimeoutSeconds]: '1800',
@@ -154,6 +155,22 @@ describe('backup trigger: the handler', () => {
     ]);
   });
 
+  it('GIVEN a gzipped target list THEN the settings decode it', () => {
+    const many = Array.from({ length: 30 }, (_, index) => ({ ...settings.targets[2]!, name: `app-${index}` }));
+    const encoded = encodeTargetPlans(many);
+    expect(encoded.startsWith('gzip:')).toBe(true);
+    expect(loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: encoded }).targets).toEqual(many);
+  });
+
+  it('GIVEN a target list that is not valid THEN loading names the variable', () => {
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: 'gzip:notgzip' })).toThrow(/environment variable BACKUP_TARGETS cannot be read/);
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: '[{"name":"x"}]' })).toThrow(/environment variable BACKUP_TARGETS is invalid: 0\.kind/);
+  });
+
+  it('GIVEN an Object Lock mode other than GOVERNANCE or COMPLIANCE THEN loading names the variable', () => {
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.objectLockMode]: 'LEGAL_HOLD' })).toThrow(/BACKUP_OBJECT_LOCK_MODE must be GOVERNANCE or COMPLIANCE/);
+  });
+
   it('GIVEN a missing environment variable THEN loading names it', () => {
     const { [TRIGGER_ENV.targets]: _omitted, ...rest } = env;
     expect(() => loadTriggerSettings(rest)).toThrow(/environment variable BACKUP_TARGETS is required/);
@@ -196,6 +213,7 @@ describe('backup trigger: sending', () => {
         kmsKeyId: [settings.destination.kmsKeyArn],
         retentionDays: ['90'],
         region: ['eu-west-1'],
+        objectLockMode: ['GOVERNANCE'],
         dbHost: ['127.0.0.1'],
         dbPort: ['5432'],
         dbName: ['orders'],
@@ -215,6 +233,12 @@ describe('backup trigger: sending', () => {
     });
     const parameters = ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters ?? {};
     expect(Object.keys(parameters)).not.toContain('dbHost');
+  });
+
+  it('GIVEN a COMPLIANCE bucket THEN each backup is sent with COMPLIANCE retention', async () => {
+    const compliance = { ...settings, destination: { ...settings.destination, objectLockMode: 'COMPLIANCE' as const } };
+    await triggerBackups({ tier: 'manual', target: 'repairs-sqlite' }, deps({ settings: compliance }));
+    expect(ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ objectLockMode: ['COMPLIANCE'] }) });
   });
 
   it('GIVEN targets that skip a tier THEN they are not sent for it', async () => {

@@ -53,3 +53,21 @@ function restore(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
   else process.env[name] = value;
 }
+
+/**
+ * The shell text of the document's step as the agent receives it: what SSM does before the run,
+ * each `{{ name }}` replaced by the parameter's value.
+ */
+export function renderDocumentStep(content: unknown, values: Readonly<Record<string, string>>): string {
+  const step = (content as { mainSteps: { inputs: { runCommand: string[] } }[] }).mainSteps[0];
+  if (!step) throw new Error('the document has no step');
+  return step.inputs.runCommand
+    .map((line) =>
+      line.replace(/\{\{ *([A-Za-z0-9]+) *\}\}/g, (_match, name: string) => {
+        const value = values[name];
+        if (value === undefined) throw new Error(`no value for parameter ${name}`);
+        return value;
+      }),
+    )
+    .join('\n');
+}

@@ -1,5 +1,7 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, startDetached, stopProcess, waitFor } from './processes';
 
@@ -47,6 +49,14 @@ export class MotoServer {
 
   kms(): KMSClient {
     return new KMSClient({ endpoint: this.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  }
+
+  ssm(): SSMClient {
+    return new SSMClient({ endpoint: this.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  }
+
+  sns(): SNSClient {
+    return new SNSClient({ endpoint: this.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   }
 
   /** A versioned bucket with Object Lock, like the real backup bucket, and a KMS key for SSE-KMS. */
