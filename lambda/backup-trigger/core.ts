@@ -159,6 +159,11 @@ export interface TriggerDeps {
   readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
 }
 
+/** What pinning a document version needs (the restore jobs pin their own document the same way). */
+export type DocumentPinDeps = Pick<TriggerDeps, 'ssm' | 'logger' | 'retry'> & {
+  readonly settings: Pick<TriggerSettings, 'documentName' | 'documentSha256'>;
+};
+
 /** The document version this deployment created could not be found: nothing was sent. */
 export class DocumentVersionError extends Error {
   override readonly name = 'DocumentVersionError';
@@ -217,7 +222,7 @@ export async function triggerBackups(request: TriggerRequest, deps: TriggerDeps)
  * default, the newest versions are searched. Pinning the number per command means a document
  * update mid-run cannot change what runs, and every command records exactly which scripts ran.
  */
-export async function pinnedDocumentVersion(deps: TriggerDeps): Promise<string> {
+export async function pinnedDocumentVersion(deps: DocumentPinDeps): Promise<string> {
   const { ssm, settings, logger } = deps;
   const call = <T>(operation: () => Promise<T>) => withThrottlingRetry(operation, backoffOptions(deps));
   const described = await call(() => ssm.send(new DescribeDocumentCommand({ Name: settings.documentName })));
@@ -247,7 +252,7 @@ export async function pinnedDocumentVersion(deps: TriggerDeps): Promise<string> 
   );
 }
 
-async function versionHoldsDeployedContent(version: string, deps: TriggerDeps): Promise<boolean> {
+async function versionHoldsDeployedContent(version: string, deps: DocumentPinDeps): Promise<boolean> {
   const { ssm, settings } = deps;
   const document = await withThrottlingRetry(
     () => ssm.send(new GetDocumentCommand({ Name: settings.documentName, DocumentVersion: version, DocumentFormat: 'JSON' })),
@@ -294,7 +299,7 @@ export class InvalidTargetParametersError extends Error {
 }
 
 /** SendCommand's quota stays exceeded for seconds when many targets go out at once: wait longer than the SDK does. */
-function backoffOptions(deps: TriggerDeps): RetryOptions {
+function backoffOptions(deps: Pick<TriggerDeps, 'retry'>): RetryOptions {
   return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }
 

@@ -1,7 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
 import { requireJsonEnv } from '../shared/env';
+import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
+import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/powertools';
 import {
   mediaBucketListSchema,
@@ -24,8 +25,16 @@ function s3For(region: string): S3Client {
   return client;
 }
 
+/** The restore could not run for a reason outside the event (IAM, S3); the message says which. */
+export class S3VersionRestoreFailedError extends Error {
+  override readonly name = 'S3VersionRestoreFailedError';
+}
+
 /**
  * Console-invoked: `{ "bucket", "key" | "prefix", "restoreTo", "dryRun"?, "removeCreatedAfter"?, "confirm"? }`.
+ * Answers `{ ok: true, ...what changed (or would) }`, or for a refused request
+ * `{ ok: false, error, message }` naming the field or the reason (nothing was changed).
+ * Anything unexpected fails the invocation.
  */
 export async function handler(event: unknown, context?: Context): Promise<(S3VersionRestoreResult & { ok: true }) | RejectedAnswer> {
   try {
@@ -48,8 +57,17 @@ export async function handler(event: unknown, context?: Context): Promise<(S3Ver
     });
     return { ok: true, ...result };
   } catch (error) {
-    const answer = rejectedAnswer(error);
-    logger.warn('S3 version restore refused', { answer });
-    return answer;
+    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
+      const answer = rejectedAnswer(error);
+      logger.warn('S3 version restore refused; nothing was changed', { answer });
+      return answer;
+    }
+    if (error instanceof PermissionError) {
+      const answer = rejectedAnswer(error);
+      logger.error('S3 version restore refused by IAM', { action: error.action, answer });
+      return { ...answer, message: `${answer.message} The function may act only on the config's media buckets and allowed prefixes; deploy the jobs stack after changing them.` };
+    }
+    logger.error('S3 version restore failed', { error: errorMessage(error) });
+    throw new S3VersionRestoreFailedError(`S3 version restore failed: ${errorMessage(error)} (see the function's logs)`);
   }
 }

@@ -4,6 +4,7 @@ import { verificationConfigShape, verificationIssues } from './sections/verifica
 import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
 import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
 import { targetsIssues, targetsShape } from './sections/targets';
+import { restoreConfigShape, restoreIssues } from './sections/restore';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -15,6 +16,7 @@ export const configSchema = z.strictObject({
   ...rdsConfigShape,
   ...mediaBucketsShape,
   ...targetsShape,
+  ...restoreConfigShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -35,6 +37,7 @@ const CHECKS: readonly CrossFieldCheck[] = [
   rdsConfigIssues,
   mediaBucketsIssues,
   targetsIssues,
+  restoreIssues,
 ];
 
 /** Invalid config: the message lists every field at fault and why. */

@@ -108,7 +108,8 @@ export class BackupInstancePolicy extends Construct {
   }
 }
 
-function passwordStatements(stack: Stack, target: TargetPlan): iam.PolicyStatement[] {
+/** Statements that let an instance read a target's database password (the restore policy reuses them for the restore role's). */
+export function passwordStatements(stack: Stack, target: TargetPlan): iam.PolicyStatement[] {
   if (!target.database) return [];
   const password = target.database.password;
   const keyArn = passwordKeysArn(stack, target);
@@ -142,13 +143,13 @@ function passwordStatements(stack: Stack, target: TargetPlan): iam.PolicyStateme
 }
 
 /** A secret named by name gets its random suffix matched; a full ARN matches itself (and with a suffix, if it had none). */
-function secretArnPatterns(stack: Stack, secretId: string): string[] {
+export function secretArnPatterns(stack: Stack, secretId: string): string[] {
   if (secretId.startsWith('arn:')) return [secretId, `${secretId}-??????`];
   return [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secretId}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })];
 }
 
 /** Keys in the account and region of the password's parameter or secret. */
-function passwordKeysArn(stack: Stack, target: TargetPlan): string {
+export function passwordKeysArn(stack: Stack, target: TargetPlan): string {
   const password = target.database?.password;
   if (password && 'secretId' in password && password.secretId.startsWith('arn:')) {
     const arn = Arn.split(password.secretId, ArnFormat.COLON_RESOURCE_NAME);

@@ -18,6 +18,8 @@ import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
 import { replicaBucketName } from '../naming';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
+import { RestoreJobs } from '../constructs/restore-jobs';
+import { restoreDrills, restoreTargets, safetyRetention } from './restore-settings';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -46,6 +48,8 @@ export class JobsStack extends Stack {
   readonly backupJobs?: BackupJobs;
   /** RDS point-in-time restore, when the config allowlists RDS instances. */
   readonly rdsRestore?: RdsRestore;
+  /** Restores and drills of the EC2 targets; absent when the config has no targets. */
+  readonly restoreJobs?: RestoreJobs;
   /** Replication of RDS automated backups to the DR region, when the config asks for it. */
   readonly rdsBackupReplication?: RdsBackupReplication;
 
@@ -125,6 +129,24 @@ export class JobsStack extends Stack {
       this.monitoring.addLambda(backups.result.function, 'backup result');
       this.monitoring.addDeadLetterQueue(backups.deadLetterQueue, 'backup jobs', { existingAlarm: backups.deadLetterAlarm });
       this.backupJobs = backups;
+
+      const restores = new RestoreJobs(this, 'RestoreJobs', {
+        namePrefix: config.prefix,
+        targets: restoreTargets(config),
+        backupBucket: props.backupBucket,
+        backupKey: props.backupKey,
+        safetyTier: config.restore.safetyTier,
+        safetyRetention: safetyRetention(config),
+        opsKey: this.opsKey.key,
+        alertTopic: this.alerts.topic,
+        timeZone: TimeZone.of(config.timeZone),
+        drills: restoreDrills(this, config),
+      });
+      new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });
+      for (const [target, policy] of restores.instancePolicies) {
+        new CfnOutput(this, `RestorePolicy-${target}`, { value: policy.managedPolicyArn, description: `Attach to the instance role that restores '${target}'` });
+      }
+      this.restoreJobs = restores;
     }
 
     if (config.rds.instances.length > 0) {

@@ -37,79 +37,117 @@
 set -euo pipefail
 umask 077
 
-readonly E_INPUT=2 E_CREDENTIALS=3 E_RESTORE=4 E_FETCH=5 E_INTEGRITY=7 E_SAFETY=8 E_DRILL=9 E_SWAP=10
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export LOG_TAG=restore
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$script_dir/common.sh"
 
-log() { printf '%s restore %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${BK_TARGET:-?}" "$*" >&2; }
-die() { # die <exit code> <message>
-  local code="$1"
-  shift
-  log "ERROR: $*"
-  exit "$code"
+# Restore's stages, by exit code (2 and 3 mean what they mean for backups).
+readonly E_INPUT=$EXIT_BAD_INPUT E_CREDENTIALS=$EXIT_CREDENTIALS E_RESTORE=4 E_FETCH=5 E_INTEGRITY=7 E_SAFETY=8 E_DRILL=9 E_SWAP=10
+stage_name() {
+  case "$1" in
+    "$E_INPUT") echo input ;;
+    "$E_CREDENTIALS") echo credentials ;;
+    "$E_RESTORE") echo restore ;;
+    "$E_FETCH") echo fetch ;;
+    "$E_INTEGRITY") echo integrity ;;
+    "$E_SAFETY") echo safety-backup ;;
+    "$E_DRILL") echo drill-check ;;
+    "$E_SWAP") echo swap ;;
+    *) echo "exit $1" ;;
+  esac
 }
+
 require_setting() { # require_setting <variable> <pattern>
   local value="${!1:-}"
-  [ -n "$value" ] || die "$E_INPUT" "$1 is required but not set"
-  [[ "$value" =~ $2 ]] || die "$E_INPUT" "$1 '$value' is not valid (must match $2)"
+  [ -n "$value" ] || fail "$E_INPUT" "$1 is required but not set"
+  [[ "$value" =~ $2 ]] || fail "$E_INPUT" "$1 '$value' is not valid (must match $2)"
 }
-need_tool() { command -v "$1" >/dev/null 2>&1 || die "$E_INPUT" "$1 is not installed on this instance"; }
-aws_cli() { aws ${BK_REGION:+--region "$BK_REGION"} "$@"; }
 extension_of_kind() {
   case "$1" in postgres) echo pgdump.gz ;; mysql) echo sql.gz ;; sqlite) echo sqlite.gz ;; files) echo tar.gz ;; esac
 }
 # <base><suffix>, the base shortened so that the name fits the 63 characters databases allow.
 derived_name() { printf '%s%s\n' "${1:0:$((63 - ${#2}))}" "$2"; }
-# The database password, from the SSM parameter or the secret the settings name; never logged.
-read_db_password() {
-  local parameter="${RS_PASSWORD_SSM_PARAMETER:-${BK_PASSWORD_SSM_PARAMETER:-}}" secret="${RS_PASSWORD_SECRET_ID:-${BK_PASSWORD_SECRET_ID:-}}" value
-  if [ -n "${RS_DB_USER:-}" ] && [ -z "${RS_PASSWORD_SSM_PARAMETER:-}${RS_PASSWORD_SECRET_ID:-}" ]; then
-    log "RS_DB_USER is set without RS_PASSWORD_SSM_PARAMETER or RS_PASSWORD_SECRET_ID"
-    return 1
-  fi
-  if [ -n "$parameter" ]; then
-    value="$(aws_cli ssm get-parameter --name "$parameter" --with-decryption --query Parameter.Value --output text)" || return 1
-  elif [ -n "$secret" ]; then
-    value="$(aws_cli secretsmanager get-secret-value --secret-id "$secret" --query SecretString --output text)" || return 1
-    if printf '%s' "$value" | jq -e 'type == "object"' >/dev/null 2>&1; then
-      value="$(printf '%s' "$value" | jq -r '.password // empty')"
-    fi
-  else
-    log "no password source: set BK_PASSWORD_SSM_PARAMETER or BK_PASSWORD_SECRET_ID"
-    return 1
-  fi
-  [ -n "$value" ] || return 1
-  printf '%s' "$value"
-}
 
-started_ms="$(date +%s%3N)"
+# JSON is read with jq when installed, else python3 (many images have only one of them).
+JSON_READER=''
+pick_json_reader() {
+  if command -v jq >/dev/null 2>&1; then JSON_READER=jq
+  elif command -v python3 >/dev/null 2>&1; then JSON_READER=python3
+  else fail "$E_INPUT" "reading manifests needs jq or python3, and neither is installed"; fi
+}
+json_get() { # json_get <file> <dotted.path>: strings raw, other values as JSON, nothing when absent
+  if [ "$JSON_READER" = jq ]; then
+    jq -r --arg p "$2" 'getpath($p | split(".")) | if . == null then empty elif type == "string" then . else tojson end' "$1"
+  else
+    python3 -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+if value is not None:
+    print(value if isinstance(value, str) else json.dumps(value))' "$1" "$2"
+  fi
+}
+json_entries() { # json_entries <file> <dotted.path>: "key<TAB>value" per entry of that object
+  if [ "$JSON_READER" = jq ]; then
+    jq -r --arg p "$2" 'getpath($p | split(".")) | to_entries[] | "\(.key)\t\(.value)"' "$1"
+  else
+    python3 -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+for key, entry in (value or {}).items():
+    print(f"{key}\t{entry}")' "$1" "$2"
+  fi
+}
+json_string_list() { # stdin: a JSON array of strings; stdout: each, NUL-terminated; fails otherwise
+  if [ "$JSON_READER" = jq ]; then
+    jq -je 'if type == "array" and all(type == "string") then .[] + "\u0000" else error("not a list of strings") end' 2>/dev/null
+  else
+    python3 -c '
+import json, sys
+value = json.load(sys.stdin)
+if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    sys.exit(1)
+sys.stdout.write("".join(item + "\0" for item in value))' 2>/dev/null
+  fi
+}
+# DB_PASSWORD for the restoring role: RS_DB_USER's own source when given, else the backup user's.
+fetch_db_password() {
+  if [ -n "${RS_DB_USER:-}" ]; then
+    [ -n "${RS_PASSWORD_SSM_PARAMETER:-}${RS_PASSWORD_SECRET_ID:-}" ] || fail "$E_INPUT" "RS_DB_USER needs RS_PASSWORD_SSM_PARAMETER or RS_PASSWORD_SECRET_ID"
+    fetch_password "${RS_PASSWORD_SSM_PARAMETER:-}" "${RS_PASSWORD_SECRET_ID:-}"
+  else
+    [ -n "${BK_PASSWORD_SSM_PARAMETER:-}${BK_PASSWORD_SECRET_ID:-}" ] || fail "$E_INPUT" "BK_PASSWORD_SSM_PARAMETER or BK_PASSWORD_SECRET_ID is required"
+    fetch_password "${BK_PASSWORD_SSM_PARAMETER:-}" "${BK_PASSWORD_SECRET_ID:-}"
+  fi
+}
+json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
+json_or_null() { if [ -n "$1" ]; then json_str "$1"; else echo null; fi; }
+
+started_ms="$(now_ms)"
 stamp="$(date -u +%Y%m%d%H%M%S)"
-work_dir=''
 # What the cleanup must undo if the run stops early: a half-made scratch or incoming copy.
 pending_db='' pending_path='' drill_copy='' swapped=0 reenable_db=''
 
-elapsed_seconds() { # elapsed_seconds <since_ms>
-  awk -v a="$1" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
-}
-
-cleanup() {
+restore_cleanup() {
   local status=$?
   set +e
   if [ -n "$reenable_db" ]; then pg_admin -c "ALTER DATABASE \"$reenable_db\" ALLOW_CONNECTIONS true" >/dev/null 2>&1; fi
   if [ -n "$drill_copy" ]; then remove_copy "$drill_copy"; fi
   if [ "$swapped" = 0 ] && [ -n "$pending_db" ]; then
-    log "removing the incomplete database $pending_db"
+    log_info "removing the incomplete database $pending_db"
     drop_database "$pending_db"
   fi
   if [ "$swapped" = 0 ] && [ -n "$pending_path" ] && [ -e "$pending_path" ]; then
-    log "removing the incomplete copy $pending_path"
+    log_info "removing the incomplete copy $pending_path"
     rm -rf -- "$pending_path"
   fi
-  if [ -n "$work_dir" ]; then rm -rf -- "$work_dir"; fi
-  exit "$status"
+  (exit "$status")
+  cleanup
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ settings
 
@@ -118,37 +156,39 @@ require_setting BK_KIND '^(postgres|mysql|sqlite|files)$'
 require_setting BK_BUCKET '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
 require_setting RS_MODE '^(scratch|replace)$'
 drill="${RS_DRILL:-0}"
-[[ "$drill" =~ ^[01]$ ]] || die "$E_INPUT" "RS_DRILL must be 0 or 1 (got '$drill')"
-if [ "$drill" = 1 ] && [ "$RS_MODE" != scratch ]; then die "$E_INPUT" "RS_DRILL=1 needs RS_MODE=scratch: a drill never touches live data"; fi
+[[ "$drill" =~ ^[01]$ ]] || fail "$E_INPUT" "RS_DRILL must be 0 or 1 (got '$drill')"
+if [ "$drill" = 1 ] && [ "$RS_MODE" != scratch ]; then fail "$E_INPUT" "RS_DRILL=1 needs RS_MODE=scratch: a drill never touches live data"; fi
 if [ "$RS_MODE" = replace ]; then
-  [ "${RS_CONFIRM:-}" = "$BK_TARGET" ] || die "$E_INPUT" "RS_MODE=replace overwrites live data: RS_CONFIRM must equal the target name '$BK_TARGET'"
+  [ "${RS_CONFIRM:-}" = "$BK_TARGET" ] || fail "$E_INPUT" "RS_MODE=replace overwrites live data: RS_CONFIRM must equal the target name '$BK_TARGET'"
   require_setting RS_SAFETY_TIER '^[a-z][a-z0-9-]{0,23}$'
 fi
-if [ -n "${RS_KEY:-}" ] && [ -n "${RS_BEFORE:-}" ]; then die "$E_INPUT" "give RS_KEY or RS_BEFORE, not both"; fi
+if [ -n "${RS_KEY:-}" ] && [ -n "${RS_BEFORE:-}" ]; then fail "$E_INPUT" "give RS_KEY or RS_BEFORE, not both"; fi
 ext="$(extension_of_kind "$BK_KIND")"
 
 case "$BK_KIND" in
   postgres | mysql)
     require_setting BK_DB_HOST '^[A-Za-z0-9:][A-Za-z0-9.:-]{0,252}$'
+    if [ "$BK_KIND" = postgres ]; then BK_DB_PORT="${BK_DB_PORT:-5432}"; else BK_DB_PORT="${BK_DB_PORT:-3306}"; fi
     require_setting BK_DB_PORT '^[1-9][0-9]{0,4}$'
     require_setting BK_DB_NAME '^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$'
     db_user="${RS_DB_USER:-${BK_DB_USER:-}}"
-    [[ "$db_user" =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}$ ]] || die "$E_INPUT" "BK_DB_USER (or RS_DB_USER) must be a database user name"
+    [[ "$db_user" =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}$ ]] || fail "$E_INPUT" "BK_DB_USER (or RS_DB_USER) must be a database user name"
     scratch_db="${RS_SCRATCH_NAME:-$(derived_name "$BK_DB_NAME" "_restore_$stamp")}"
-    [[ "$scratch_db" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$ ]] || die "$E_INPUT" "RS_SCRATCH_NAME must be 1-63 letters, digits, _ and - (got '$scratch_db')"
-    [ "$scratch_db" != "$BK_DB_NAME" ] || die "$E_INPUT" "RS_SCRATCH_NAME must not be the live database '$BK_DB_NAME'"
+    [[ "$scratch_db" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$ ]] || fail "$E_INPUT" "RS_SCRATCH_NAME must be 1-63 letters, digits, _ and - (got '$scratch_db')"
+    [ "$scratch_db" != "$BK_DB_NAME" ] || fail "$E_INPUT" "RS_SCRATCH_NAME must not be the live database '$BK_DB_NAME'"
     ;;
   sqlite | files)
     require_setting BK_PATH '^/[A-Za-z0-9._/@+=,: -]{0,4095}$'
     live_path="${BK_PATH%/}"
     scratch_path="${RS_SCRATCH_PATH:-$live_path.$([ "$drill" = 1 ] && echo drill || echo restore)-$stamp}"
-    [[ "$scratch_path" =~ ^/[A-Za-z0-9._/@+=,:\ -]{0,4095}$ ]] || die "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
+    [[ "$scratch_path" =~ ^/[A-Za-z0-9._/@+=,:\ -]{0,4095}$ ]] || fail "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
     scratch_path="${scratch_path%/}"
-    case "$scratch_path/" in "$live_path/"*) die "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is the live path or inside it" ;; esac
-    case "$live_path/" in "$scratch_path/"*) die "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' contains the live path" ;; esac
+    case "$scratch_path/" in "$live_path/"*) fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is the live path or inside it" ;; esac
+    case "$live_path/" in "$scratch_path/"*) fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' contains the live path" ;; esac
     ;;
 esac
-for tool in aws jq gzip sha256sum; do need_tool "$tool"; done
+for tool in aws gzip sha256sum; do require_command "$E_INPUT" "$tool" 'restores need it'; done
+pick_json_reader
 
 # ------------------------------------------------------------------ choosing the backup
 
@@ -161,13 +201,13 @@ backups_newest_first() {
     tiers="${RS_TIERS//,/ }"
   else
     tiers="$(aws_cli s3api list-objects-v2 --bucket "$BK_BUCKET" --delimiter / --query 'CommonPrefixes[].Prefix' --output text)" ||
-      die "$E_FETCH" "cannot list the tiers of s3://$BK_BUCKET (set RS_TIERS, or allow s3:ListBucket)"
+      fail "$E_FETCH" "cannot list the tiers of s3://$BK_BUCKET (set RS_TIERS, or allow s3:ListBucket)"
     tiers="$(printf '%s' "$tiers" | tr '\t' '\n' | sed -n 's#/$##p')"
   fi
   for tier in $tiers; do
     [[ "$tier" =~ ^[a-z][a-z0-9-]{0,23}$ ]] || continue
     listing="$(aws_cli s3api list-objects-v2 --bucket "$BK_BUCKET" --prefix "$tier/$BK_TARGET/" --query 'Contents[].Key' --output text)" ||
-      die "$E_FETCH" "cannot list s3://$BK_BUCKET/$tier/$BK_TARGET/"
+      fail "$E_FETCH" "cannot list s3://$BK_BUCKET/$tier/$BK_TARGET/"
     printf '%s\n' "$listing" | tr '\t' '\n'
   done | awk -v pattern="$key_pattern" '
     /\.manifest\.json$/ { manifests[substr($0, 1, length($0) - 14)] = 1; next }
@@ -179,16 +219,16 @@ backups_newest_first() {
 resolve_key() {
   local candidate before_stamp
   if [ -n "${RS_KEY:-}" ]; then
-    [[ "$RS_KEY" =~ $key_pattern ]] || die "$E_INPUT" "RS_KEY '$RS_KEY' is not a $BK_KIND backup key of target $BK_TARGET (<tier>/$BK_TARGET/YYYY/MM/DD/${BK_TARGET}_<stamp>.$ext)"
+    [[ "$RS_KEY" =~ $key_pattern ]] || fail "$E_INPUT" "RS_KEY '$RS_KEY' is not a $BK_KIND backup key of target $BK_TARGET (<tier>/$BK_TARGET/YYYY/MM/DD/${BK_TARGET}_<stamp>.$ext)"
     printf '%s\n' "$RS_KEY"
     return
   fi
   if [ -n "${RS_BEFORE:-}" ]; then
     [[ "$RS_BEFORE" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})$ ]] ||
-      die "$E_INPUT" "RS_BEFORE must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z (got '$RS_BEFORE')"
-    before_stamp="$(date -u -d "$RS_BEFORE" +%Y%m%dT%H%M%SZ)" || die "$E_INPUT" "RS_BEFORE '$RS_BEFORE' is not a valid time"
+      fail "$E_INPUT" "RS_BEFORE must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z (got '$RS_BEFORE')"
+    before_stamp="$(date -u -d "$RS_BEFORE" +%Y%m%dT%H%M%SZ)" || fail "$E_INPUT" "RS_BEFORE '$RS_BEFORE' is not a valid time"
     candidate="$(backups_newest_first | awk -v limit="$before_stamp" '{ n = split($0, p, "_"); s = substr(p[n], 1, 16); if (s <= limit) { print; exit } }')"
-    [ -n "$candidate" ] || die "$E_FETCH" "no complete backup of $BK_TARGET started at or before $RS_BEFORE"
+    [ -n "$candidate" ] || fail "$E_FETCH" "no complete backup of $BK_TARGET started at or before $RS_BEFORE"
     printf '%s\n' "$candidate"
     return
   fi
@@ -197,58 +237,64 @@ resolve_key() {
     [ -n "$candidate" ] || continue
     checked=$((checked + 1))
     [ "$checked" -le 20 ] || break
-    if verdict="$(aws_cli s3 cp "s3://$BK_BUCKET/$candidate.verification.json" - 2>/dev/null)" &&
-      printf '%s' "$verdict" | jq -e '.passed == true' >/dev/null 2>&1; then
+    verdict="$work_dir/verdict.json"
+    if aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$candidate.verification.json" "$verdict" 2>/dev/null &&
+      [ "$(json_get "$verdict" passed 2>/dev/null)" = true ]; then
       printf '%s\n' "$candidate"
       return
     fi
-    log "skipping $candidate: no passing verification verdict"
+    log_info "skipping $candidate: no passing verification verdict"
   done < <(backups_newest_first)
-  die "$E_FETCH" "no verified backup of $BK_TARGET among the newest $((checked < 20 ? checked : 20)); give RS_KEY to restore an unverified one"
+  fail "$E_FETCH" "no verified backup of $BK_TARGET among the newest $((checked < 20 ? checked : 20)); give RS_KEY to restore an unverified one"
 }
 
 # ------------------------------------------------------------------ fetching and checking
 
-work_dir="$(mktemp -d "${RS_WORK_DIR:-/var/tmp}/backup-kit-restore.XXXXXXXXXX")" || die "$E_INPUT" "cannot create a work directory in ${RS_WORK_DIR:-/var/tmp}"
+TMPDIR="${RS_WORK_DIR:-/var/tmp}" make_work_dir
+trap restore_cleanup EXIT
+work_dir="$WORK_DIR"
 key="$(resolve_key)"
-log "backup: s3://$BK_BUCKET/$key (mode $RS_MODE$([ "$drill" = 1 ] && echo ', drill'))"
+log_info "backup: s3://$BK_BUCKET/$key (mode $RS_MODE$([ "$drill" = 1 ] && echo ', drill'))"
 manifest="$work_dir/manifest.json"
 aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$key.manifest.json" "$manifest" >&2 ||
-  die "$E_FETCH" "cannot fetch the manifest s3://$BK_BUCKET/$key.manifest.json: a backup without a manifest is incomplete"
-jq -e --arg kind "$BK_KIND" --arg target "$BK_TARGET" --arg key "$key" \
-  '.manifestVersion == 1 and .kind == $kind and .target == $target and .key == $key and (.sha256 | test("^[0-9a-f]{64}$")) and (.bytes | type == "number")' \
-  "$manifest" >/dev/null || die "$E_INTEGRITY" "the manifest of $key does not describe this $BK_KIND backup of $BK_TARGET"
-expected_sha="$(jq -r .sha256 "$manifest")"
-expected_bytes="$(jq -r .bytes "$manifest")"
+  fail "$E_FETCH" "cannot fetch the manifest s3://$BK_BUCKET/$key.manifest.json: a backup without a manifest is incomplete"
+expected_sha="$(json_get "$manifest" sha256 2>/dev/null || true)"
+expected_bytes="$(json_get "$manifest" bytes 2>/dev/null || true)"
+if [ "$(json_get "$manifest" manifestVersion 2>/dev/null || true)" != 1 ] || [ "$(json_get "$manifest" kind)" != "$BK_KIND" ] ||
+  [ "$(json_get "$manifest" target)" != "$BK_TARGET" ] || [ "$(json_get "$manifest" key)" != "$key" ] ||
+  ! [[ "$expected_sha" =~ ^[0-9a-f]{64}$ ]] || ! [[ "$expected_bytes" =~ ^[0-9]+$ ]]; then
+  fail "$E_INTEGRITY" "the manifest of $key does not describe this $BK_KIND backup of $BK_TARGET"
+fi
 free_kb="$(df -Pk "$work_dir" | awk 'NR == 2 { print $4 }')"
 if [ "$((free_kb * 1024))" -lt "$expected_bytes" ]; then
-  die "$E_FETCH" "$work_dir has $((free_kb / 1024)) MiB free; the backup needs $((expected_bytes / 1048576)) MiB (set RS_WORK_DIR)"
+  fail "$E_FETCH" "$work_dir has $((free_kb / 1024)) MiB free; the backup needs $((expected_bytes / 1048576)) MiB (set RS_WORK_DIR)"
 fi
 
-fetch_started_ms="$(date +%s%3N)"
+fetch_started_ms="$(now_ms)"
 backup_file="$work_dir/backup.$ext"
-aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$key" "$backup_file" >&2 || die "$E_FETCH" "cannot download s3://$BK_BUCKET/$key"
+aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$key" "$backup_file" >&2 || fail "$E_FETCH" "cannot download s3://$BK_BUCKET/$key"
 actual_bytes="$(stat -c %s "$backup_file")"
 actual_sha="$(sha256sum "$backup_file" | cut -d' ' -f1)"
 if [ "$actual_bytes" != "$expected_bytes" ] || [ "$actual_sha" != "$expected_sha" ]; then
-  die "$E_INTEGRITY" "REFUSED: the backup does not match its manifest (bytes $actual_bytes vs $expected_bytes, sha256 $actual_sha vs $expected_sha); nothing was touched. Pick another backup (RS_KEY) and report this one."
+  fail "$E_INTEGRITY" "REFUSED: the backup does not match its manifest (bytes $actual_bytes vs $expected_bytes, sha256 $actual_sha vs $expected_sha); nothing was touched. Pick another backup (RS_KEY) and report this one."
 fi
-gzip -t "$backup_file" 2>/dev/null || die "$E_INTEGRITY" "REFUSED: the backup matches its manifest but does not decompress; nothing was touched"
-log "checked: $actual_bytes bytes, sha256 $actual_sha matches the manifest (download $(elapsed_seconds "$fetch_started_ms") s)"
+gzip -t "$backup_file" 2>/dev/null || fail "$E_INTEGRITY" "REFUSED: the backup matches its manifest but does not decompress; nothing was touched"
+log_info "checked: $actual_bytes bytes, sha256 $actual_sha matches the manifest (download $(seconds_since "$fetch_started_ms") s)"
 
 # ------------------------------------------------------------------ the safety backup
 
 safety_key=''
 safety_backup() {
   local output line
-  log "replace: taking a safety backup of the live data in tier $RS_SAFETY_TIER"
+  log_info "replace: taking a safety backup of the live data in tier $RS_SAFETY_TIER"
   if ! output="$(BK_TIER="$RS_SAFETY_TIER" bash "$script_dir/backup.sh")"; then
-    die "$E_SAFETY" "the safety backup failed, so nothing was restored and live data is as it was"
+    fail "$E_SAFETY" "the safety backup failed, so nothing was restored and live data is as it was"
   fi
   line="$(printf '%s\n' "$output" | grep '^BACKUP_RESULT ' | tail -n 1 || true)"
-  safety_key="$(printf '%s' "${line#BACKUP_RESULT }" | jq -r '.key // empty' 2>/dev/null || true)"
-  [ -n "$safety_key" ] || die "$E_SAFETY" "the safety backup reported no key, so nothing was restored"
-  log "safety backup: s3://$BK_BUCKET/$safety_key"
+  printf '%s' "${line#BACKUP_RESULT }" >"$work_dir/safety.json"
+  safety_key="$(json_get "$work_dir/safety.json" key 2>/dev/null || true)"
+  [ -n "$safety_key" ] || fail "$E_SAFETY" "the safety backup reported no key, so nothing was restored"
+  log_info "safety backup: s3://$BK_BUCKET/$safety_key"
 }
 
 # ------------------------------------------------------------------ PostgreSQL
@@ -257,13 +303,14 @@ pg_admin() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "${RS_PG_MAINTENANCE_DB:-pos
 pg_db() { local db="$1"; shift; psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 pg_connect() {
-  need_tool psql
-  need_tool pg_restore
-  local password
-  password="$(read_db_password)" || die "$E_CREDENTIALS" "cannot read the database password"
-  export PGHOST="$BK_DB_HOST" PGPORT="$BK_DB_PORT" PGUSER="$db_user" PGPASSFILE="$work_dir/pgpass" PGCONNECT_TIMEOUT=15
-  printf '*:*:*:*:%s\n' "$(printf '%s' "$password" | sed 's/\\/\\\\/g; s/:/\\:/g')" >"$PGPASSFILE"
-  pg_admin -c 'SELECT 1' >/dev/null || die "$E_CREDENTIALS" "cannot connect to PostgreSQL at $BK_DB_HOST:$BK_DB_PORT as $db_user"
+  require_command "$E_INPUT" psql 'PostgreSQL restores need it'
+  require_command "$E_INPUT" pg_restore 'PostgreSQL restores need it'
+  fetch_db_password
+  # shellcheck disable=SC2153 # BK_DB_HOST comes from the environment, checked above
+  export PGHOST="$BK_DB_HOST" PGPORT="$BK_DB_PORT" PGUSER="$db_user" PGPASSFILE="$work_dir/pgpass" PGAPPNAME=backup-kit-restore PGCONNECT_TIMEOUT=15
+  unset PGPASSWORD PGSERVICE PGDATABASE # they would take precedence over the password file and the named databases
+  write_pgpass_file "$PGPASSFILE"
+  pg_admin -c 'SELECT 1' >/dev/null || fail "$E_CREDENTIALS" "cannot connect to PostgreSQL at $BK_DB_HOST:$BK_DB_PORT as $db_user"
 }
 
 pg_exists() { [ "$(pg_admin -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; }
@@ -287,10 +334,10 @@ pg_restore_into() { # pg_restore_into <db> <scratch|replace>
 restore_postgres() {
   pg_connect
   if [ "$RS_MODE" = scratch ]; then
-    pg_exists "$scratch_db" && die "$E_INPUT" "database $scratch_db already exists; choose another RS_SCRATCH_NAME"
+    pg_exists "$scratch_db" && fail "$E_INPUT" "database $scratch_db already exists; choose another RS_SCRATCH_NAME"
     pending_db="$scratch_db"
-    pg_create_like_live "$scratch_db" || die "$E_RESTORE" "cannot create database $scratch_db (does $db_user have CREATEDB?)"
-    pg_restore_into "$scratch_db" scratch || die "$E_RESTORE" "pg_restore into $scratch_db failed; live database untouched"
+    pg_create_like_live "$scratch_db" || fail "$E_RESTORE" "cannot create database $scratch_db (does $db_user have CREATEDB?)"
+    pg_restore_into "$scratch_db" scratch || fail "$E_RESTORE" "pg_restore into $scratch_db failed; live database untouched"
     restored_to="$scratch_db"
     [ "$drill" = 1 ] && drill_copy="db:$scratch_db"
     pending_db=''
@@ -299,17 +346,17 @@ restore_postgres() {
   local incoming aside owner
   incoming="$(derived_name "$BK_DB_NAME" "_rs_$stamp")"
   aside="$(derived_name "$BK_DB_NAME" "_pre_restore_$stamp")"
-  pg_exists "$incoming" && die "$E_INPUT" "database $incoming already exists"
+  pg_exists "$incoming" && fail "$E_INPUT" "database $incoming already exists"
   safety_backup
   pending_db="$incoming"
-  pg_create_like_live "$incoming" || die "$E_RESTORE" "cannot create database $incoming (does $db_user have CREATEDB?)"
-  pg_restore_into "$incoming" replace || die "$E_RESTORE" "pg_restore into $incoming failed; live database untouched"
+  pg_create_like_live "$incoming" || fail "$E_RESTORE" "cannot create database $incoming (does $db_user have CREATEDB?)"
+  pg_restore_into "$incoming" replace || fail "$E_RESTORE" "pg_restore into $incoming failed; live database untouched"
   if pg_exists "$BK_DB_NAME"; then
     owner="$(pg_admin -c "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$BK_DB_NAME'")"
-    pg_admin -c "ALTER DATABASE \"$incoming\" OWNER TO \"$owner\"" >/dev/null || log "warning: could not give $incoming to $owner; it stays owned by $db_user"
+    pg_admin -c "ALTER DATABASE \"$incoming\" OWNER TO \"$owner\"" >/dev/null || log_warn "could not give $incoming to $owner; it stays owned by $db_user"
     # New sessions are refused while live sessions are ended, so the rename finds the database idle.
     reenable_db="$BK_DB_NAME"
-    pg_admin -c "ALTER DATABASE \"$BK_DB_NAME\" ALLOW_CONNECTIONS false" >/dev/null || die "$E_SWAP" "cannot stop new connections to $BK_DB_NAME; live database unchanged, restored copy in $incoming"
+    pg_admin -c "ALTER DATABASE \"$BK_DB_NAME\" ALLOW_CONNECTIONS false" >/dev/null || fail "$E_SWAP" "cannot stop new connections to $BK_DB_NAME; live database unchanged, restored copy in $incoming"
     local attempt
     for attempt in 1 2 3 4 5; do
       pg_admin -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('$BK_DB_NAME', '$incoming') AND pid <> pg_backend_pid()" >/dev/null || true
@@ -318,42 +365,32 @@ restore_postgres() {
         swapped=1
         break
       fi
-      log "swap attempt $attempt failed (sessions still open); retrying"
+      log_info "swap attempt $attempt failed (sessions still open); retrying"
     done
-    [ "$swapped" = 1 ] || die "$E_SWAP" "could not rename $BK_DB_NAME while sessions kept reconnecting; live database unchanged"
+    [ "$swapped" = 1 ] || fail "$E_SWAP" "could not rename $BK_DB_NAME while sessions kept reconnecting; live database unchanged"
     reenable_db=''
     pg_admin -c "ALTER DATABASE \"$aside\" ALLOW_CONNECTIONS true" >/dev/null || true
     aside_name="$aside"
   else
-    pg_admin -c "ALTER DATABASE \"$incoming\" RENAME TO \"$BK_DB_NAME\"" >/dev/null || die "$E_SWAP" "cannot rename $incoming to $BK_DB_NAME"
+    pg_admin -c "ALTER DATABASE \"$incoming\" RENAME TO \"$BK_DB_NAME\"" >/dev/null || fail "$E_SWAP" "cannot rename $incoming to $BK_DB_NAME"
     swapped=1
   fi
   restored_to="$BK_DB_NAME"
 }
 
-pg_row_counts() { # tab-separated "schema.table<TAB>rows", sorted
-  local db="$1" table
-  pg_db "$db" -c "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND NOT c.relispartition ORDER BY 1" |
-    while IFS= read -r table; do
-      [ -n "$table" ] || continue
-      printf '%s\t%s\n' "$table" "$(pg_db "$db" -c "SELECT count(*) FROM \"${table%%.*}\".\"${table#*.}\"")"
-    done | LC_ALL=C sort
-}
 
 # ------------------------------------------------------------------ MySQL
 
 my_connect() {
   mysql_bin="$(command -v mysql || command -v mariadb || true)"
-  [ -n "$mysql_bin" ] || die "$E_INPUT" "neither mysql nor mariadb client is installed"
-  local password
-  password="$(read_db_password)" || die "$E_CREDENTIALS" "cannot read the database password"
+  [ -n "$mysql_bin" ] || fail "$E_INPUT" "neither mysql nor mariadb client is installed"
+  fetch_db_password
   my_cnf="$work_dir/my.cnf"
-  printf '[client]\nhost=%s\nport=%s\nuser=%s\npassword="%s"\n' "$BK_DB_HOST" "$BK_DB_PORT" "$db_user" \
-    "$(printf '%s' "$password" | sed 's/\\/\\\\/g; s/"/\\"/g')" >"$my_cnf"
-  my_sql -e 'SELECT 1' >/dev/null || die "$E_CREDENTIALS" "cannot connect to MySQL at $BK_DB_HOST:$BK_DB_PORT as $db_user"
+  write_mysql_defaults_file "$my_cnf"
+  my_sql -e 'SELECT 1' >/dev/null || fail "$E_CREDENTIALS" "cannot connect to MySQL at $BK_DB_HOST:$BK_DB_PORT as $db_user"
 }
 
-my_sql() { "$mysql_bin" --defaults-extra-file="$my_cnf" --protocol=TCP --batch --skip-column-names "$@"; }
+my_sql() { "$mysql_bin" --defaults-extra-file="$my_cnf" --protocol=TCP -h "$BK_DB_HOST" -P "$BK_DB_PORT" -u "$db_user" --batch --skip-column-names "$@"; }
 my_exists() { [ -n "$(my_sql -e "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$1'")" ]; }
 my_tables() { my_sql -e "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$1' AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"; }
 my_quote() { local tick='`'; printf '%s%s%s' "$tick" "${1//$tick/$tick$tick}" "$tick"; }
@@ -382,13 +419,13 @@ restore_mysql() {
   my_connect
   # A dump made with --databases switches to the live database itself; it cannot go elsewhere.
   if { gzip -dc "$backup_file" || true; } | grep -q -m 1 -E '^(USE |CREATE DATABASE )'; then
-    die "$E_INPUT" "the dump selects its database (USE/CREATE DATABASE), so it would write into the live database; refusing"
+    fail "$E_INPUT" "the dump selects its database (USE/CREATE DATABASE), so it would write into the live database; refusing"
   fi
   if [ "$RS_MODE" = scratch ]; then
-    my_exists "$scratch_db" && die "$E_INPUT" "database $scratch_db already exists; choose another RS_SCRATCH_NAME"
+    my_exists "$scratch_db" && fail "$E_INPUT" "database $scratch_db already exists; choose another RS_SCRATCH_NAME"
     pending_db="$scratch_db"
-    my_create_like_live "$scratch_db" || die "$E_RESTORE" "cannot create database $scratch_db"
-    my_restore_into "$scratch_db" || die "$E_RESTORE" "loading the dump into $scratch_db failed; live database untouched"
+    my_create_like_live "$scratch_db" || fail "$E_RESTORE" "cannot create database $scratch_db"
+    my_restore_into "$scratch_db" || fail "$E_RESTORE" "loading the dump into $scratch_db failed; live database untouched"
     restored_to="$scratch_db"
     [ "$drill" = 1 ] && drill_copy="db:$scratch_db"
     pending_db=''
@@ -399,17 +436,17 @@ restore_mysql() {
   aside="$(derived_name "$BK_DB_NAME" "_pre_restore_$stamp")"
   if my_exists "$BK_DB_NAME"; then
     unmovable="$(my_unmovable "$BK_DB_NAME")"
-    [ -z "$unmovable" ] || die "$E_INPUT" "$BK_DB_NAME has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
+    [ -z "$unmovable" ] || fail "$E_INPUT" "$BK_DB_NAME has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
   fi
-  my_exists "$incoming" && die "$E_INPUT" "database $incoming already exists"
+  my_exists "$incoming" && fail "$E_INPUT" "database $incoming already exists"
   safety_backup
   pending_db="$incoming"
-  my_create_like_live "$incoming" || die "$E_RESTORE" "cannot create database $incoming"
-  my_restore_into "$incoming" || die "$E_RESTORE" "loading the dump into $incoming failed; live database untouched"
+  my_create_like_live "$incoming" || fail "$E_RESTORE" "cannot create database $incoming"
+  my_restore_into "$incoming" || fail "$E_RESTORE" "loading the dump into $incoming failed; live database untouched"
   unmovable="$(my_unmovable "$incoming")"
-  [ -z "$unmovable" ] || die "$E_INPUT" "the backup has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
-  my_exists "$BK_DB_NAME" || my_create_like_live "$BK_DB_NAME" || die "$E_RESTORE" "cannot create database $BK_DB_NAME"
-  my_sql -e "CREATE DATABASE $(my_quote "$aside")" || die "$E_SWAP" "cannot create $aside for the live tables"
+  [ -z "$unmovable" ] || fail "$E_INPUT" "the backup has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
+  my_exists "$BK_DB_NAME" || my_create_like_live "$BK_DB_NAME" || fail "$E_RESTORE" "cannot create database $BK_DB_NAME"
+  my_sql -e "CREATE DATABASE $(my_quote "$aside")" || fail "$E_SWAP" "cannot create $aside for the live tables"
   # One RENAME TABLE statement is atomic: every table moves, or none does.
   while IFS= read -r table; do
     [ -n "$table" ] && statement+="${statement:+, }$(my_quote "$BK_DB_NAME").$(my_quote "$table") TO $(my_quote "$aside").$(my_quote "$table")"
@@ -419,21 +456,14 @@ restore_mysql() {
   done < <(my_tables "$incoming")
   if [ -n "$statement" ] && ! my_sql -e "SET SESSION lock_wait_timeout = 120; RENAME TABLE $statement"; then
     my_sql -e "DROP DATABASE $(my_quote "$aside")" || true
-    die "$E_SWAP" "RENAME TABLE failed, so no table moved; live database unchanged"
+    fail "$E_SWAP" "RENAME TABLE failed, so no table moved; live database unchanged"
   fi
   swapped=1
-  my_sql -e "DROP DATABASE $(my_quote "$incoming")" || log "warning: could not drop the now empty $incoming"
+  my_sql -e "DROP DATABASE $(my_quote "$incoming")" || log_warn "could not drop the now empty $incoming"
   aside_name="$aside"
   restored_to="$BK_DB_NAME"
 }
 
-my_row_counts() {
-  local db="$1" table
-  my_tables "$db" | while IFS= read -r table; do
-    [ -n "$table" ] || continue
-    printf '%s\t%s\n' "$table" "$(my_sql -e "SELECT COUNT(*) FROM $(my_quote "$db").$(my_quote "$table")")"
-  done | LC_ALL=C sort
-}
 
 # ------------------------------------------------------------------ SQLite and files
 
@@ -469,43 +499,43 @@ PY
   then
     mv -T -- "$1" "$3"
   else
-    log "no atomic exchange available (coreutils mv --exchange or python3): swapping with two renames"
+    log_info "no atomic exchange available (coreutils mv --exchange or python3): swapping with two renames"
     mv -T -- "$2" "$3" && mv -T -- "$1" "$2"
   fi
 }
 
 restore_sqlite() {
-  need_tool sqlite3
+  require_command "$E_INPUT" sqlite3 'SQLite restores need it'
   local destination tmp check pids suffix
   if [ "$RS_MODE" = scratch ]; then destination="$scratch_path"; else destination="$live_path"; fi
-  [ "$RS_MODE" = replace ] || [ ! -e "$destination" ] || die "$E_INPUT" "$destination already exists; choose another RS_SCRATCH_PATH"
-  [ -d "$(dirname "$destination")" ] || die "$E_INPUT" "directory $(dirname "$destination") does not exist"
+  [ "$RS_MODE" = replace ] || [ ! -e "$destination" ] || fail "$E_INPUT" "$destination already exists; choose another RS_SCRATCH_PATH"
+  [ -d "$(dirname "$destination")" ] || fail "$E_INPUT" "directory $(dirname "$destination") does not exist"
   if [ "$RS_MODE" = replace ] && [ -e "$live_path" ]; then
     pids="$(open_by "$(readlink -f "$live_path")")"
-    [ -z "$pids" ] || die "$E_INPUT" "$live_path is open by process(es) $pids: stop the application before replacing its database"
+    [ -z "$pids" ] || fail "$E_INPUT" "$live_path is open by process(es) $pids: stop the application before replacing its database"
     safety_backup
   fi
-  tmp="$(mktemp "$destination.partial.XXXXXX")" || die "$E_RESTORE" "cannot create a temporary file beside $destination"
+  tmp="$(mktemp "$destination.partial.XXXXXX")" || fail "$E_RESTORE" "cannot create a temporary file beside $destination"
   pending_path="$tmp"
-  gzip -dc "$backup_file" >"$tmp" || die "$E_RESTORE" "decompressing into $tmp failed"
+  gzip -dc "$backup_file" >"$tmp" || fail "$E_RESTORE" "decompressing into $tmp failed"
   check="$(sqlite3 "$tmp" 'PRAGMA integrity_check' 2>&1 | head -n 5)"
-  [ "$check" = ok ] || die "$E_RESTORE" "the restored file fails PRAGMA integrity_check: $check"
+  [ "$check" = ok ] || fail "$E_RESTORE" "the restored file fails PRAGMA integrity_check: $check"
   if [ "$RS_MODE" = scratch ]; then
-    mv -T -- "$tmp" "$destination" || die "$E_RESTORE" "cannot move the copy to $destination"
+    mv -T -- "$tmp" "$destination" || fail "$E_RESTORE" "cannot move the copy to $destination"
     pending_path=''
     [ "$drill" = 1 ] && drill_copy="path:$destination"
   else
     if [ -e "$live_path" ]; then
       if ! { chown --reference="$live_path" "$tmp" && chmod --reference="$live_path" "$tmp"; }; then
-        die "$E_RESTORE" "cannot give $tmp the owner and mode of $live_path"
+        fail "$E_RESTORE" "cannot give $tmp the owner and mode of $live_path"
       fi
     fi
     aside_name="$live_path.pre-restore-$stamp"
     # The journal or WAL of the old file must not be applied to the new one: they go aside with it.
     for suffix in -wal -journal; do
-      if [ -e "$live_path$suffix" ]; then ln -- "$live_path$suffix" "$aside_name$suffix" || die "$E_SWAP" "cannot keep $live_path$suffix aside"; fi
+      if [ -e "$live_path$suffix" ]; then ln -- "$live_path$suffix" "$aside_name$suffix" || fail "$E_SWAP" "cannot keep $live_path$suffix aside"; fi
     done
-    swap_in "$tmp" "$live_path" "$aside_name" || die "$E_SWAP" "the swap failed; $live_path is unchanged"
+    swap_in "$tmp" "$live_path" "$aside_name" || fail "$E_SWAP" "the swap failed; $live_path is unchanged"
     swapped=1
     rm -f -- "$live_path-wal" "$live_path-shm" "$live_path-journal"
     [ -e "$aside_name" ] || aside_name=''
@@ -514,27 +544,27 @@ restore_sqlite() {
 }
 
 restore_files() {
-  need_tool tar
+  require_command "$E_INPUT" tar 'file restores need it'
   local destination tmp
   if [ "$RS_MODE" = scratch ]; then destination="$scratch_path"; else destination="$live_path"; fi
-  [ "$RS_MODE" = replace ] || [ ! -e "$destination" ] || die "$E_INPUT" "$destination already exists; choose another RS_SCRATCH_PATH"
-  [ -d "$(dirname "$destination")" ] || die "$E_INPUT" "directory $(dirname "$destination") does not exist"
+  [ "$RS_MODE" = replace ] || [ ! -e "$destination" ] || fail "$E_INPUT" "$destination already exists; choose another RS_SCRATCH_PATH"
+  [ -d "$(dirname "$destination")" ] || fail "$E_INPUT" "directory $(dirname "$destination") does not exist"
   [ "$RS_MODE" = scratch ] || [ ! -e "$live_path" ] || safety_backup
-  tmp="$(mktemp -d "$destination.partial.XXXXXX")" || die "$E_RESTORE" "cannot create a temporary directory beside $destination"
+  tmp="$(mktemp -d "$destination.partial.XXXXXX")" || fail "$E_RESTORE" "cannot create a temporary directory beside $destination"
   pending_path="$tmp"
-  tar -xzf "$backup_file" -C "$tmp" --same-permissions --same-owner --numeric-owner || die "$E_RESTORE" "extracting into $tmp failed"
+  tar -xzf "$backup_file" -C "$tmp" --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into $tmp failed"
   if [ "$RS_MODE" = scratch ]; then
-    mv -T -- "$tmp" "$destination" || die "$E_RESTORE" "cannot move the copy to $destination"
+    mv -T -- "$tmp" "$destination" || fail "$E_RESTORE" "cannot move the copy to $destination"
     pending_path=''
     [ "$drill" = 1 ] && drill_copy="path:$destination"
   else
     if [ -e "$live_path" ]; then
       if ! { chown --reference="$live_path" "$tmp" && chmod --reference="$live_path" "$tmp"; }; then
-        die "$E_RESTORE" "cannot give $tmp the owner and mode of $live_path"
+        fail "$E_RESTORE" "cannot give $tmp the owner and mode of $live_path"
       fi
     fi
     aside_name="$live_path.pre-restore-$stamp"
-    swap_in "$tmp" "$live_path" "$aside_name" || die "$E_SWAP" "the swap failed; $live_path is unchanged"
+    swap_in "$tmp" "$live_path" "$aside_name" || fail "$E_SWAP" "the swap failed; $live_path is unchanged"
     swapped=1
     [ -e "$aside_name" ] || aside_name=''
   fi
@@ -543,72 +573,81 @@ restore_files() {
 
 # ------------------------------------------------------------------ drills
 
-checks_file=''
+checks=() failed_checks=()
 record_check() { # record_check <name> <passed|failed|skipped> <detail>
-  jq -cn --arg name "$1" --arg status "$2" --arg detail "$3" '{ name: $name, status: $status, detail: $detail }' >>"$checks_file"
+  checks+=("{\"name\":$(json_str "$1"),\"status\":$(json_str "$2"),\"detail\":$(json_str "$3")}")
+  [ "$2" != failed ] || failed_checks+=("$1: $3")
 }
 
-compare_row_counts() { # compare_row_counts <file with "table<TAB>rows" lines>
-  local actual="$1" expected="$work_dir/expected-counts" expected_tables actual_tables differences
-  if ! jq -e '.database.rowCounts | type == "object"' "$manifest" >/dev/null; then
+# Table and row counts, the way backup.sh counts them (a table too large to count has no row
+# count in the manifest and is not compared).
+pg_table_count() { pg_db "$1" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"; }
+pg_rows() { # pg_rows <db> <schema.table>
+  printf "SELECT format('SELECT count(*) FROM %%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname || '.' || c.relname = '%s' \\gexec\n" "${2//\'/\'\'}" | pg_db "$1"
+}
+my_table_count() { my_sql -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$1' AND TABLE_TYPE = 'BASE TABLE'"; }
+my_rows() { my_sql -e "SELECT COUNT(*) FROM $(my_quote "$1").$(my_quote "$2")"; }
+sqlite_table_count() { sqlite3 "$1" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"; }
+sqlite_rows() { sqlite3 "$1" "SELECT count(*) FROM \"${2//\"/\"\"}\""; }
+
+compare_with_manifest() { # compare_with_manifest <restored table count> <row counter and its leading args...>
+  local actual_tables="$1" expected_tables table expected actual differences='' compared=0
+  shift
+  expected_tables="$(json_get "$manifest" database.tableCount)"
+  if [ -z "$expected_tables" ]; then
     record_check tables skipped 'the manifest has no table or row counts'
     return
   fi
-  jq -r '.database.rowCounts | to_entries[] | "\(.key)\t\(.value)"' "$manifest" | LC_ALL=C sort >"$expected"
-  expected_tables="$(jq -r '.database.tableCount' "$manifest")"
-  actual_tables="$(grep -c . "$actual" || true)"
   if [ "$expected_tables" = "$actual_tables" ]; then
     record_check tables passed "$actual_tables tables, as in the manifest"
   else
     record_check tables failed "$actual_tables tables restored, the manifest says $expected_tables"
   fi
-  differences="$(LC_ALL=C join -t "$(printf '\t')" -a 1 -a 2 -e missing -o 0,1.2,2.2 "$expected" "$actual" | awk -F '\t' '$2 != $3 { printf "%s%s: manifest %s, restored %s", sep, $1, $2, $3; sep = "; " }')"
+  while IFS=$'\t' read -r table expected; do
+    [ -n "$table" ] || continue
+    compared=$((compared + 1))
+    actual="$("$@" "$table" 2>/dev/null | head -n 1 || true)"
+    [ "$actual" = "$expected" ] || differences+="${differences:+; }$table: manifest $expected, restored ${actual:-missing}"
+  done < <(json_entries "$manifest" database.rowCounts)
   if [ -z "$differences" ]; then
-    record_check rowCounts passed "row counts of $(wc -l <"$expected") tables match the manifest"
+    record_check rowCounts passed "row counts of $compared tables match the manifest"
   else
     record_check rowCounts failed "$differences"
   fi
 }
 
 run_probes() { # run_probes <sql runner command...>
-  local probes probe value index=0
+  local probe value index=0 listed="$work_dir/probes"
   [ -n "${RS_DRILL_PROBES:-}" ] || return 0
-  if ! probes="$(printf '%s' "$RS_DRILL_PROBES" | base64 -d 2>/dev/null)" || ! printf '%s' "$probes" | jq -e 'type == "array"' >/dev/null 2>&1; then
-    record_check probes failed 'RS_DRILL_PROBES is not base64 of a JSON array'
+  if ! printf '%s' "$RS_DRILL_PROBES" | base64 -d 2>/dev/null | json_string_list >"$listed"; then
+    record_check probes failed 'RS_DRILL_PROBES is not base64 of a JSON list of SQL statements'
     return 0
   fi
-  while IFS= read -r probe; do
+  while IFS= read -r -d '' probe; do
     index=$((index + 1))
-    if value="$("$@" "$(printf '%s' "$probe" | jq -r .)" 2>&1 | head -n 1)" && [ -n "$value" ] && ! [[ "$value" =~ ^(0|f|false|FALSE|NULL)$ ]]; then
+    # A probe holds when it returns a row whose first value is not false, 0 or NULL.
+    if value="$("$@" "$probe" 2>&1 | head -n 1)" && [ -n "$value" ] && ! [[ "$value" =~ ^(0|f|false|FALSE|NULL)$ ]]; then
       record_check "probe$index" passed "returned $value"
     else
-      record_check "probe$index" failed "$(printf '%s' "$probe" | jq -r . | head -c 200) returned '${value:-no row}'"
+      record_check "probe$index" failed "${probe:0:200} returned '${value:-no row}'"
     fi
-  done < <(printf '%s' "$probes" | jq -c '.[]')
+  done <"$listed"
 }
 
 drill_checks() {
-  checks_file="$work_dir/checks.jsonl"
-  : >"$checks_file"
   record_check restore passed "restored $key into $restored_to"
   case "$BK_KIND" in
     postgres)
-      pg_row_counts "$restored_to" >"$work_dir/counts"
-      compare_row_counts "$work_dir/counts"
+      compare_with_manifest "$(pg_table_count "$restored_to")" pg_rows "$restored_to"
       run_probes pg_db "$restored_to" -c
       ;;
     mysql)
-      my_row_counts "$restored_to" >"$work_dir/counts"
-      compare_row_counts "$work_dir/counts"
+      compare_with_manifest "$(my_table_count "$restored_to")" my_rows "$restored_to"
       run_probes my_sql "$restored_to" -e
       ;;
     sqlite)
       record_check integrity passed 'PRAGMA integrity_check: ok'
-      sqlite3 "$restored_to" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1" |
-        while IFS= read -r table; do
-          [ -n "$table" ] && printf '%s\t%s\n' "$table" "$(sqlite3 "$restored_to" "SELECT COUNT(*) FROM \"${table//\"/\"\"}\"")"
-        done | LC_ALL=C sort >"$work_dir/counts"
-      compare_row_counts "$work_dir/counts"
+      compare_with_manifest "$(sqlite_table_count "$restored_to")" sqlite_rows "$restored_to"
       ;;
     files) files_checks ;;
   esac
@@ -618,11 +657,12 @@ drill_checks() {
 # archive stream (tar --to-command) and from the restored copy. The archive's own SHA-256
 # already matched the manifest, so a sample that matches shows the extraction wrote the bytes.
 files_checks() {
-  local count bytes expected_count expected_bytes sample="$work_dir/sample" from_archive="$work_dir/from-archive" mismatches
-  count="$(find "$restored_to" -type f | wc -l)"
+  local count bytes expected_count expected_bytes sample="$work_dir/sample" from_archive="$work_dir/from-archive" record name sampled=0 mismatches=''
+  local -A archive_sha=()
+  count="$(find "$restored_to" -type f -printf . | wc -c)"
   bytes="$(find "$restored_to" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
-  expected_count="$(jq -r '.files.fileCount // empty' "$manifest")"
-  expected_bytes="$(jq -r '.files.totalBytes // empty' "$manifest")"
+  expected_count="$(json_get "$manifest" files.fileCount)"
+  expected_bytes="$(json_get "$manifest" files.totalBytes)"
   if [ -z "$expected_count" ]; then
     record_check fileCount skipped 'the manifest has no file count'
   elif [ "$count" = "$expected_count" ] && [ "$bytes" = "$expected_bytes" ]; then
@@ -630,33 +670,33 @@ files_checks() {
   else
     record_check fileCount failed "restored $count files / $bytes bytes, the manifest says $expected_count / $expected_bytes"
   fi
-  (cd "$restored_to" && find . -type f -print0 | shuf -z -n "${RS_DRILL_SAMPLE:-50}" | tr '\0' '\n') >"$sample"
+  # Names are NUL-separated throughout: file names may hold newlines.
+  (cd "$restored_to" && find . -type f -print0 | shuf -z -n "${RS_DRILL_SAMPLE:-50}") >"$sample"
   if [ ! -s "$sample" ]; then
     record_check checksums skipped 'no files to sample'
     return
   fi
-  if grep -q "$(printf '[\t]')" "$sample"; then
-    record_check checksums skipped 'file names with tabs cannot be sampled'
-    return
-  fi
-  # shellcheck disable=SC2016 # expanded by the shell tar starts per member
-  tar -xzf "$backup_file" --to-command='printf "%s\t%s\n" "$(sha256sum | cut -d" " -f1)" "$TAR_FILENAME"' --verbatim-files-from -T "$sample" >"$from_archive" 2>/dev/null || true
-  mismatches="$(while IFS= read -r path; do
-    expected="$(awk -F '\t' -v p="$path" '$2 == p { print $1 }' "$from_archive" | head -n 1)"
-    actual="$(sha256sum <"$restored_to/${path#./}" | cut -d' ' -f1)"
-    [ "$expected" = "$actual" ] || printf '%s ' "$path"
-  done <"$sample")"
+  # shellcheck disable=SC2016 # expanded by the shell tar starts for each member
+  tar -xzf "$backup_file" --null --verbatim-files-from -T "$sample" \
+    --to-command='printf "%s\t%s\0" "$(sha256sum | cut -d" " -f1)" "$TAR_FILENAME"' >"$from_archive" 2>/dev/null || true
+  while IFS= read -r -d '' record; do archive_sha["${record#*$'\t'}"]="${record%%$'\t'*}"; done <"$from_archive"
+  while IFS= read -r -d '' name; do
+    sampled=$((sampled + 1))
+    if [ "${archive_sha[$name]:-}" != "$(sha256sum <"$restored_to/${name#./}" | cut -d' ' -f1)" ]; then
+      mismatches+="${mismatches:+, }${name#./}"
+    fi
+  done <"$sample"
   if [ -z "$mismatches" ]; then
-    record_check checksums passed "$(wc -l <"$sample") sampled files match the archive"
+    record_check checksums passed "$sampled sampled files match the archive"
   else
-    record_check checksums failed "differ from the archive: $mismatches"
+    record_check checksums failed "differ from the archive: ${mismatches:0:500}"
   fi
 }
 
 remove_copy() { # remove_copy db:<name> | path:<path>
   case "$1" in
     db:*) drop_database "${1#db:}" ;;
-    path:*) rm -rf -- "${1#path:}" ;;
+    path:*) rm -rf -- "${1#path:}" "${1#path:}-wal" "${1#path:}-shm" "${1#path:}-journal" ;;
   esac
 }
 
@@ -670,27 +710,23 @@ drop_database() {
 # ------------------------------------------------------------------ run
 
 restored_to='' aside_name=''
-restore_started_ms="$(date +%s%3N)"
+restore_started_ms="$(now_ms)"
 "restore_$BK_KIND"
-restore_seconds="$(elapsed_seconds "$restore_started_ms")"
-log "restored into $restored_to in $restore_seconds s${aside_name:+; the previous data is kept as $aside_name}"
+restore_seconds="$(seconds_since "$restore_started_ms")"
+log_info "restored into $restored_to in $restore_seconds s${aside_name:+; the previous data is kept as $aside_name}"
 
-jq -cn --arg target "$BK_TARGET" --arg kind "$BK_KIND" --arg mode "$RS_MODE" --arg key "$key" --arg sha256 "$actual_sha" \
-  --argjson bytes "$actual_bytes" --arg restoredTo "$restored_to" --arg aside "$aside_name" --arg safety "$safety_key" \
-  --argjson restoreSeconds "$restore_seconds" --argjson durationSeconds "$(elapsed_seconds "$started_ms")" \
-  '{ target: $target, kind: $kind, mode: $mode, key: $key, bytes: $bytes, sha256: $sha256, restoredTo: $restoredTo,
-     previousDataKeptAs: (if $aside == "" then null else $aside end), safetyBackupKey: (if $safety == "" then null else $safety end),
-     restoreSeconds: $restoreSeconds, durationSeconds: $durationSeconds }' | sed 's/^/RESTORE_RESULT /'
+printf 'RESTORE_RESULT {"target":%s,"kind":%s,"mode":%s,"key":%s,"bytes":%s,"sha256":%s,"restoredTo":%s,"previousDataKeptAs":%s,"safetyBackupKey":%s,"restoreSeconds":%s,"durationSeconds":%s}\n' \
+  "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$RS_MODE")" "$(json_str "$key")" "$actual_bytes" "$(json_str "$actual_sha")" \
+  "$(json_str "$restored_to")" "$(json_or_null "$aside_name")" "$(json_or_null "$safety_key")" "$restore_seconds" "$(seconds_since "$started_ms")"
 
 if [ "$drill" = 1 ]; then
   drill_checks
   remove_copy "$drill_copy"
   drill_copy=''
   record_check cleanup passed "removed $restored_to"
-  passed="$(jq -s 'all(.status != "failed")' "$checks_file")"
-  jq -cn --arg target "$BK_TARGET" --arg kind "$BK_KIND" --arg key "$key" --argjson bytes "$actual_bytes" \
-    --argjson passed "$passed" --argjson rto "$(elapsed_seconds "$started_ms")" --slurpfile checks "$checks_file" \
-    '{ target: $target, kind: $kind, key: $key, bytes: $bytes, passed: $passed, restoreSeconds: $rto, checks: $checks }' |
-    sed 's/^/DRILL_RESULT /'
-  [ "$passed" = true ] || die "$E_DRILL" "drill checks failed: $(jq -rs 'map(select(.status == "failed") | "\(.name): \(.detail)") | join("; ")' "$checks_file")"
+  passed="$(json_bool "$([ "${#failed_checks[@]}" = 0 ] && echo 1)")"
+  joined="$(IFS=,; printf '%s' "${checks[*]}")"
+  printf 'DRILL_RESULT {"target":%s,"kind":%s,"key":%s,"bytes":%s,"passed":%s,"restoreSeconds":%s,"checks":[%s]}\n' \
+    "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$key")" "$actual_bytes" "$passed" "$(seconds_since "$started_ms")" "$joined"
+  [ "$passed" = true ] || fail "$E_DRILL" "drill checks failed: $(IFS=';'; printf '%s' "${failed_checks[*]}")"
 fi

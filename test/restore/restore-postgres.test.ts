@@ -1,11 +1,12 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
-import { run, scratchDir } from '../support/processes';
-import { putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { run, scratchDir, waitFor } from '../support/processes';
+import { backupScriptEnv, backupWithScript, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /**
  * restore.sh against a real PostgreSQL server and moto: a backup made with pg_dump goes back
@@ -17,6 +18,7 @@ let moto: MotoServer;
 let pg: PostgresServer;
 let s3: S3Client;
 let work: string;
+let keyArn: string;
 const BUCKET = 'restore-pg-backups';
 const TARGET = 'orders-db';
 
@@ -24,7 +26,7 @@ beforeAll(async () => {
   [moto, pg] = await Promise.all([MotoServer.start(), PostgresServer.start()]);
   s3 = moto.s3();
   work = scratchDir('restore-pg');
-  await moto.createBackupBucket(BUCKET);
+  ({ keyArn } = await moto.createBackupBucket(BUCKET));
   await putPassword(moto, '/app/orders/db-password', pg.password);
   pg.createDatabase('orders');
   pg.psql(
@@ -76,7 +78,7 @@ async function backupOf(database: string, at: Date, verified: boolean | undefine
 }
 
 function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return moto.env({
+  return backupScriptEnv(moto, keyArn, {
     BK_TARGET: TARGET,
     BK_KIND: 'postgres',
     BK_BUCKET: BUCKET,
@@ -112,7 +114,8 @@ describe('restore.sh with PostgreSQL', () => {
     // GIVEN a backup whose stored object was changed after its manifest was written
     const stored = await backupOf('orders', new Date('2026-11-19T02:00:00Z'));
     const corrupted = Buffer.from(stored.body);
-    corrupted[Math.floor(corrupted.length / 2)] ^= 0x01;
+    const middle = Math.floor(corrupted.length / 2);
+    corrupted.writeUInt8(corrupted.readUInt8(middle) ^ 0x01, middle);
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: stored.key, Body: corrupted }));
     const before = { live: fingerprint('orders'), databases: databases() };
     // WHEN it is restored by key
@@ -205,5 +208,64 @@ describe('restore.sh with PostgreSQL', () => {
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
     expect(restore.status).toBe(5);
     expect(restore.stderr).toMatch(/without a manifest is incomplete/);
+  });
+
+  it('round trip with the real backup script: its manifest counts match the restored copy', async () => {
+    // GIVEN a backup taken by backup.sh and verified
+    const { key } = backupWithScript(restoreEnv({}));
+    await markVerified(s3, BUCKET, key, true);
+    const source = fingerprint('orders');
+    // WHEN drilled from it
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1' }));
+    // THEN the drill passes against backup.sh's own counts, and the source is unchanged
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.drill?.checks.filter((check) => check.status !== 'passed')).toEqual([]);
+    expect(fingerprint('orders')).toEqual(source);
+  });
+
+  it('replace: safety backup, restore into a new database, swap by rename with sessions open, old kept', async () => {
+    // GIVEN a verified backup, then a bad change, and an application session on the live database
+    const { key } = backupWithScript(restoreEnv({}));
+    await markVerified(s3, BUCKET, key, true);
+    const atBackup = fingerprint('orders');
+    pg.psql('orders', 'DELETE FROM billing.invoices WHERE id % 2 = 0');
+    const damaged = fingerprint('orders');
+    const session = spawn('psql', ['-X', '-q', '-d', 'orders'], { env: pg.env('orders'), stdio: ['pipe', 'ignore', 'ignore'] });
+    session.stdin.write('SELECT 1;\n');
+    await waitFor('the session to connect', () => pg.psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'orders'").trim() !== '0');
+    try {
+      // WHEN replaced with confirmation
+      const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+      // THEN the live name holds the backup's data, the damaged one is kept aside, a safety backup exists
+      expect(restore.status, restore.stderr).toBe(0);
+      expect(fingerprint('orders')).toEqual(atBackup);
+      const aside = String(restore.result?.previousDataKeptAs);
+      expect(aside).toMatch(/^orders_pre_restore_\d{14}$/);
+      expect(fingerprint(aside)).toEqual(damaged);
+      expect(String(restore.result?.safetyBackupKey)).toMatch(new RegExp(`^predeploy/${TARGET}/`));
+      expect(databases().filter((name) => name.startsWith('orders_rs_'))).toEqual([]);
+      // AND the application can connect again
+      expect(pg.psql('orders', 'SELECT count(*) FROM customers').trim()).toMatch(/^\d+$/);
+    } finally {
+      session.kill();
+    }
+  });
+
+  it('a replace killed during pg_restore leaves the live database intact', async () => {
+    // GIVEN a backup with enough rows that pg_restore takes a moment
+    pg.psql('orders', "CREATE TABLE IF NOT EXISTS events AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 300000) i");
+    const { key } = backupWithScript(restoreEnv({}));
+    pg.psql('orders', 'DROP TABLE events; UPDATE customers SET name = upper(name)');
+    const before = { live: fingerprint('orders'), databases: databases() };
+    // WHEN the restore is SIGKILLed once its incoming database exists
+    const killed = await killRestoreWhen(
+      restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }),
+      () => databases().some((name) => name.startsWith('orders_rs_')),
+    );
+    // THEN it died before any swap: the live database is exactly as it was and still accepts connections
+    expect(killed.killed).toBe(true);
+    expect(killed.result).toBeUndefined();
+    expect(fingerprint('orders')).toEqual(before.live);
+    expect(databases().filter((name) => name.startsWith('orders_pre_restore_'))).toEqual(before.databases.filter((name) => name.startsWith('orders_pre_restore_')));
   });
 });

@@ -4,7 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { backupKey, FORMAT_BY_KIND, manifestKeyFor, verificationKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { backupKey, verificationKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { manifestFor, putBackup } from './backups';
 import { MOTO_REGION, type MotoServer } from './moto';
 
 /** Where the instance scripts live. */
@@ -36,36 +37,10 @@ export async function storeBackup(
   },
 ): Promise<StoredBackup> {
   const key = backupKey(options.tier, options.target, options.kind, options.at);
-  const manifest: BackupManifest = {
-    manifestVersion: 1,
-    target: options.target,
-    kind: options.kind,
-    tier: options.tier,
-    instance: 'test-host',
-    bucket: options.bucket,
-    key,
-    startedAt: options.at.toISOString(),
-    finishedAt: new Date(options.at.getTime() + 1000).toISOString(),
-    bytes: options.body.length,
-    sha256: createHash('sha256').update(options.body).digest('hex'),
-    compression: 'gzip',
-    format: FORMAT_BY_KIND[options.kind],
-    retainUntil: new Date(options.at.getTime() + 7 * 86_400_000).toISOString(),
-    tools: {},
-    ...(options.database ? { database: options.database } : {}),
-    ...(options.files ? { files: options.files } : {}),
-  };
-  await s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: key, Body: options.body }));
-  await s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: manifestKeyFor(key), Body: JSON.stringify(manifest) }));
-  if (options.verified !== undefined) {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: options.bucket,
-        Key: verificationKeyFor(key),
-        Body: JSON.stringify({ verdictVersion: 1, key, passed: options.verified, checks: [], reasons: [] }),
-      }),
-    );
-  }
+  const made = { kind: options.kind, body: options.body, ...(options.database ? { database: options.database } : {}), ...(options.files ? { files: options.files } : {}) };
+  const manifest = manifestFor(made, { bucket: options.bucket, key, target: options.target, tier: options.tier, finishedAt: new Date(options.at.getTime() + 60_000) });
+  await putBackup(s3, options.bucket, key, options.body, manifest);
+  if (options.verified !== undefined) await markVerified(s3, options.bucket, key, options.verified);
   return { key, manifest };
 }
 
@@ -130,6 +105,41 @@ export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolea
   await poll();
   const [status, signal] = await exited;
   return { ...parseScriptRun(status, signal, stdout, stderr), killed };
+}
+
+/**
+ * Environment for backup.sh against moto: the AWS CLI settings, no instance metadata, and the
+ * given BK_* inputs (a tier, retention and key are filled in unless given).
+ */
+export function backupScriptEnv(moto: MotoServer, keyArn: string, inputs: Record<string, string>): NodeJS.ProcessEnv {
+  return moto.env({
+    AWS_EC2_METADATA_DISABLED: 'true',
+    BK_INSTANCE_ID: 'i-0123456789abcdef0',
+    BK_TIER: 'daily',
+    BK_RETENTION_DAYS: '7',
+    BK_KMS_KEY_ID: keyArn,
+    ...inputs,
+  });
+}
+
+/** Takes a backup with the real backup.sh; throws with its stderr when it fails. */
+export function backupWithScript(env: NodeJS.ProcessEnv): { key: string; bytes: number } {
+  const run = runInstanceScript('backup.sh', env);
+  const line = run.stdout.split('\n').filter((candidate) => candidate.startsWith('BACKUP_RESULT ')).at(-1);
+  if (run.status !== 0 || line === undefined) throw new Error(`backup.sh exited ${run.status}: ${run.stderr}`);
+  const result = JSON.parse(line.slice('BACKUP_RESULT '.length)) as { key: string; bytes: number };
+  return { key: result.key, bytes: result.bytes };
+}
+
+/** Writes the verification verdict of a backup (the verify job's `<key>.verification.json`). */
+export async function markVerified(s3: S3Client, bucket: string, key: string, passed: boolean): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: verificationKeyFor(key),
+      Body: JSON.stringify({ verdictVersion: 1, key, passed, checks: [], reasons: passed ? [] : ['test: marked failed'] }),
+    }),
+  );
 }
 
 /** SHA-256 of a file. */

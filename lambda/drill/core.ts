@@ -1,0 +1,349 @@
+import {
+  DeleteDBInstanceCommand,
+  DescribeDBInstancesCommand,
+  RestoreDBInstanceToPointInTimeCommand,
+  type DBInstance,
+  type RDSClient,
+} from '@aws-sdk/client-rds';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { consoleLinks } from '../shared/console-links';
+import { requireEnv, requireJsonEnv } from '../shared/env';
+import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import {
+  DRILL_METRICS,
+  DRILL_NAME_INFIX,
+  DRILL_TAG,
+  RESTORE_ENV,
+  drillRecordKey,
+  drillRecordSchema,
+  rdsDrillIdentifier,
+  rdsDrillTargetName,
+  rdsDrillSettingsSchema,
+  type DrillRecord,
+  type RdsDrillSettings,
+  type RestoreTarget,
+} from '../shared/restore-command';
+import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
+import { chooseBackup, loadRestoreJobSettings, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../restore/core';
+
+/**
+ * The restore drills. Monthly (`{ "action": "drill" }`) it sends every drilled target's newest
+ * verified backup to the restore document in scratch mode with the drill flag (the instance
+ * checks the copy against the manifest, removes it and reports; the result function records
+ * the outcome), and starts a point-in-time restore of each opted-in RDS instance into a small
+ * temporary instance. RDS events for those instances finish the RDS drills: checked available,
+ * recorded, deleted. Daily (`{ "action": "report" }`) it publishes the days since each target's
+ * last successful drill, which the alarm watches.
+ */
+
+// ------------------------------------------------------------------ events
+
+export const drillEventSchema = z.union([
+  z.strictObject({
+    action: z.literal('drill'),
+    /** One EC2 target or RDS identifier to drill now; omit for all. */
+    target: z.string().min(1).max(63).optional(),
+  }),
+  z.strictObject({ action: z.literal('report') }),
+]);
+
+const rdsEventSchema = z.object({
+  source: z.literal('aws.rds'),
+  'detail-type': z.literal('RDS DB Instance Event'),
+  region: z.string().min(1),
+  time: z.string().min(1),
+  detail: z.object({ SourceIdentifier: z.string().min(1), EventID: z.string().optional(), Message: z.string().optional() }),
+});
+
+export type DrillEvent = z.infer<typeof drillEventSchema> | ({ action: 'rds-event' } & z.infer<typeof rdsEventSchema>);
+
+export function parseDrillEvent(event: unknown): DrillEvent {
+  const rds = rdsEventSchema.safeParse(event);
+  if (rds.success) return { action: 'rds-event', ...rds.data };
+  const parsed = drillEventSchema.safeParse(event);
+  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
+  return parsed.data;
+}
+
+// ------------------------------------------------------------------ settings and deps
+
+export interface DrillSettings extends RestoreJobSettings {
+  readonly alertTopicArn: string;
+  readonly rdsDrills: RdsDrillSettings;
+}
+
+export function loadDrillSettings(env: NodeJS.ProcessEnv): DrillSettings {
+  const rds = rdsDrillSettingsSchema.safeParse(requireJsonEnv(RESTORE_ENV.rdsDrills, env));
+  if (!rds.success) throw new Error(`environment variable ${RESTORE_ENV.rdsDrills} is invalid: ${rds.error.message}`);
+  return { ...loadRestoreJobSettings(env), alertTopicArn: requireEnv(RESTORE_ENV.alertTopicArn, env), rdsDrills: rds.data };
+}
+
+export interface DrillDeps extends Omit<RestoreJobDeps, 'settings'> {
+  readonly rds: RDSClient;
+  readonly sns: SNSClient;
+  /** Metrics with service `drill`. */
+  readonly metrics: Metrics;
+  readonly settings: DrillSettings;
+}
+
+export type DrillStart =
+  | { readonly target: string; readonly started: 'ec2'; readonly commandId: string; readonly key: string; readonly instanceId: string }
+  | { readonly target: string; readonly started: 'rds'; readonly instance: string }
+  | { readonly target: string; readonly skipped: string }
+  | { readonly target: string; readonly failed: string };
+
+function backoff(deps: Pick<DrillDeps, 'retry'>): RetryOptions {
+  return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
+}
+
+async function alert(deps: DrillDeps, subject: string, lines: readonly string[]): Promise<void> {
+  await withThrottlingRetry(
+    () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: subject.slice(0, 100), Message: lines.join('\n') })),
+    backoff(deps),
+  );
+}
+
+function recordFailure(deps: DrillDeps, target: string): void {
+  deps.metrics.addDimensions({ Target: target });
+  deps.metrics.addMetric(DRILL_METRICS.failed, MetricUnit.Count, 1);
+  deps.metrics.publishStoredMetrics();
+}
+
+async function recordSuccess(deps: DrillDeps, record: DrillRecord): Promise<void> {
+  await withThrottlingRetry(
+    () =>
+      deps.s3.send(
+        new PutObjectCommand({ Bucket: deps.settings.site.bucket, Key: drillRecordKey(record.target), Body: JSON.stringify(record), ContentType: 'application/json' }),
+      ),
+    backoff(deps),
+  );
+  deps.metrics.addDimensions({ Target: record.target });
+  deps.metrics.addMetric(DRILL_METRICS.succeeded, MetricUnit.Count, 1);
+  deps.metrics.addMetric(DRILL_METRICS.seconds, MetricUnit.Seconds, record.restoreSeconds);
+  deps.metrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, 0);
+  deps.metrics.publishStoredMetrics();
+}
+
+// ------------------------------------------------------------------ EC2 targets
+
+/** Any one online instance of the target: a scratch restore touches nothing live, so which one does not matter. */
+async function drillInstance(target: RestoreTarget, deps: DrillDeps): Promise<ChosenInstance | undefined> {
+  const filters =
+    'instanceIds' in target.backup.instances
+      ? [{ Key: 'InstanceIds', Values: [...target.backup.instances.instanceIds] }]
+      : [{ Key: `tag:${target.backup.instances.tag.key}`, Values: [target.backup.instances.tag.value] }];
+  const page = await withThrottlingRetry(() => deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: filters, MaxResults: 50 })), backoff(deps));
+  const online = (page.InstanceInformationList ?? [])
+    .filter((instance) => instance.PingStatus === 'Online' && instance.InstanceId)
+    .sort((a, b) => (a.InstanceId ?? '').localeCompare(b.InstanceId ?? ''));
+  const first = online[0];
+  return first ? { instanceId: first.InstanceId ?? '', pingStatus: 'Online' } : undefined;
+}
+
+async function drillEc2Target(target: RestoreTarget, deps: DrillDeps): Promise<DrillStart> {
+  const name = target.backup.name;
+  try {
+    const backup = await chooseBackup(target, {}, deps);
+    const instance = await drillInstance(target, deps);
+    if (!instance) throw new RequestRejectedError(`no online managed instance of '${name}' to restore on`);
+    const { commandId } = await sendRestore(target, { mode: 'scratch', key: backup.key, drill: true }, instance.instanceId, `backup-kit restore drill of ${name}`, deps);
+    deps.logger.info('drill sent', { target: name, key: backup.key, instanceId: instance.instanceId, commandId });
+    return { target: name, started: 'ec2', commandId, key: backup.key, instanceId: instance.instanceId };
+  } catch (error) {
+    const reason = errorMessage(error);
+    deps.logger.error('drill not started', { target: name, reason });
+    recordFailure(deps, name);
+    await alert(deps, `backup-kit restore drill NOT STARTED: ${name}`, [
+      `The restore drill of ${name} could not start: ${reason}`,
+      '',
+      'Next step: fix the cause (a target without a verified backup is already failing its verification alarms), then drill it from the drill function with {"action": "drill", "target": "' + name + '"}.',
+    ]);
+    return { target: name, failed: reason };
+  }
+}
+
+// ------------------------------------------------------------------ RDS sources
+
+const READY = new Set(['available', 'backing-up']);
+const FAILED = new Set(['failed', 'incompatible-restore', 'incompatible-parameters', 'incompatible-network', 'inaccessible-encryption-credentials', 'storage-full']);
+/** A drill instance still not available after this long counts as failed (and is deleted). */
+const RDS_DRILL_GIVE_UP_HOURS = 24;
+
+async function describeInstance(identifier: string, deps: DrillDeps): Promise<DBInstance | undefined> {
+  try {
+    const described = await withThrottlingRetry(() => deps.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), backoff(deps));
+    return described.DBInstances?.[0];
+  } catch (error) {
+    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
+    throw error;
+  }
+}
+
+async function drillInstancesOf(source: string, deps: DrillDeps): Promise<DBInstance[]> {
+  const found: DBInstance[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await withThrottlingRetry(() => deps.rds.send(new DescribeDBInstancesCommand({ Marker: marker })), backoff(deps));
+    found.push(
+      ...(page.DBInstances ?? []).filter(
+        (instance) => (instance.DBInstanceIdentifier ?? '').startsWith(`${source}${DRILL_NAME_INFIX}`) && tagOf(instance, DRILL_TAG) === source,
+      ),
+    );
+    marker = page.Marker;
+  } while (marker);
+  return found;
+}
+
+function tagOf(instance: DBInstance, key: string): string | undefined {
+  return instance.TagList?.find((tag) => tag.Key === key)?.Value;
+}
+
+async function drillRdsSource(drill: RdsDrillSettings[number], deps: DrillDeps): Promise<DrillStart> {
+  const source = drill.identifier;
+  try {
+    const running = await drillInstancesOf(source, deps);
+    if (running.length > 0) return { target: rdsDrillTargetName(source), skipped: `drill instance ${running.map((i) => i.DBInstanceIdentifier).join(', ')} is still in progress` };
+    const instance = await describeInstance(source, deps);
+    if (!instance) throw new RequestRejectedError(`source ${source} does not exist`);
+    const subnetGroup = instance.DBSubnetGroup?.DBSubnetGroupName;
+    const securityGroups = (instance.VpcSecurityGroups ?? []).flatMap((group) => (group.VpcSecurityGroupId && (group.Status ?? 'active') === 'active' ? [group.VpcSecurityGroupId] : []));
+    if (!subnetGroup || securityGroups.length === 0) throw new RequestRejectedError(`source ${source} reports no subnet group or security group; refusing to restore into the default VPC`);
+    const now = deps.now();
+    const identifier = rdsDrillIdentifier(source, now);
+    await withThrottlingRetry(
+      () =>
+        deps.rds.send(
+          new RestoreDBInstanceToPointInTimeCommand({
+            SourceDBInstanceIdentifier: source,
+            TargetDBInstanceIdentifier: identifier,
+            UseLatestRestorableTime: true,
+            DBInstanceClass: drill.instanceClass,
+            MultiAZ: false,
+            PubliclyAccessible: false,
+            DBSubnetGroupName: subnetGroup,
+            VpcSecurityGroupIds: securityGroups,
+            DBParameterGroupName: instance.DBParameterGroups?.[0]?.DBParameterGroupName,
+            OptionGroupName: instance.OptionGroupMemberships?.[0]?.OptionGroupName,
+            DeletionProtection: false,
+            AutoMinorVersionUpgrade: false,
+            BackupRetentionPeriod: 0,
+            CopyTagsToSnapshot: false,
+            Tags: [
+              { Key: DRILL_TAG, Value: source },
+              { Key: 'backup-kit:drill-started', Value: now.toISOString() },
+            ],
+          }),
+        ),
+      backoff(deps),
+    );
+    deps.logger.info('RDS drill started', { source, identifier, instanceClass: drill.instanceClass });
+    return { target: rdsDrillTargetName(source), started: 'rds', instance: identifier };
+  } catch (error) {
+    const reason = errorMessage(error);
+    recordFailure(deps, rdsDrillTargetName(source));
+    await alert(deps, `backup-kit RDS restore drill NOT STARTED: ${source}`, [`The point-in-time restore drill of ${source} could not start: ${reason}`]);
+    return { target: rdsDrillTargetName(source), failed: reason };
+  }
+}
+
+/** Finishes an RDS drill from an RDS event (or the daily sweep): record, then delete the temporary instance. */
+export async function finishRdsDrill(identifier: string, deps: DrillDeps): Promise<'succeeded' | 'failed' | 'waiting' | 'ignored'> {
+  const source = deps.settings.rdsDrills.find((drill) => identifier.startsWith(`${drill.identifier}${DRILL_NAME_INFIX}`))?.identifier;
+  if (!source) return 'ignored';
+  const instance = await describeInstance(identifier, deps);
+  // Only instances the drill created (tagged with their source) are ever deleted.
+  if (!instance || tagOf(instance, DRILL_TAG) !== source) return 'ignored';
+  const status = instance.DBInstanceStatus ?? 'unknown';
+  if (status === 'deleting') return 'ignored';
+  const startedTag = tagOf(instance, 'backup-kit:drill-started');
+  const started = startedTag ? Date.parse(startedTag) : instance.InstanceCreateTime?.getTime() ?? deps.now().getTime();
+  const seconds = Math.max(0, Math.round((deps.now().getTime() - started) / 1000));
+  let outcome: 'succeeded' | 'failed' | 'waiting';
+  if (READY.has(status) && instance.Endpoint?.Address) {
+    await recordSuccess(deps, { target: rdsDrillTargetName(source), succeededAt: deps.now().toISOString(), key: identifier, restoreSeconds: seconds });
+    deps.logger.info('RDS drill succeeded', { source, identifier, seconds });
+    outcome = 'succeeded';
+  } else if (FAILED.has(status) || seconds > RDS_DRILL_GIVE_UP_HOURS * 3600) {
+    recordFailure(deps, rdsDrillTargetName(source));
+    await alert(deps, `backup-kit RDS restore drill FAILED: ${source}`, [
+      `The point-in-time restore drill of ${source} FAILED: ${identifier} is '${status}' after ${Math.round(seconds / 60)} minutes.`,
+      `Instance: ${consoleLinks.rdsInstance(deps.settings.region, identifier)} (being deleted)`,
+      'Next step: read the RDS events of the instance; a source whose point-in-time restore fails cannot be recovered that way in an incident.',
+    ]);
+    outcome = 'failed';
+  } else {
+    return 'waiting';
+  }
+  await withThrottlingRetry(
+    () => deps.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: identifier, SkipFinalSnapshot: true, DeleteAutomatedBackups: true })),
+    backoff(deps),
+  );
+  return outcome;
+}
+
+// ------------------------------------------------------------------ the actions
+
+export async function runDrills(target: string | undefined, deps: DrillDeps): Promise<DrillStart[]> {
+  const { settings } = deps;
+  const ec2 = settings.targets.filter((candidate) => candidate.restore.drill && (target === undefined || candidate.backup.name === target));
+  const rds = settings.rdsDrills.filter((drill) => target === undefined || drill.identifier === target || rdsDrillTargetName(drill.identifier) === target);
+  if (target !== undefined && ec2.length === 0 && rds.length === 0) {
+    const known = [...settings.targets.filter((candidate) => candidate.restore.drill).map((candidate) => candidate.backup.name), ...settings.rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
+    throw new RequestRejectedError(`target: '${target}' is not drilled (drilled: ${known.join(', ') || 'none'})`);
+  }
+  const results: DrillStart[] = [];
+  for (const candidate of ec2) results.push(await drillEc2Target(candidate, deps));
+  for (const drill of rds) results.push(await drillRdsSource(drill, deps));
+  return results;
+}
+
+export interface DrillReport {
+  readonly target: string;
+  readonly lastSuccess?: string;
+  readonly daysSinceLastSuccess?: number;
+}
+
+async function readRecord(target: string, deps: DrillDeps): Promise<DrillRecord | undefined> {
+  try {
+    const object = await withThrottlingRetry(() => deps.s3.send(new GetObjectCommand({ Bucket: deps.settings.site.bucket, Key: drillRecordKey(target) })), backoff(deps));
+    const parsed = drillRecordSchema.safeParse(JSON.parse((await object.Body?.transformToString()) ?? ''));
+    return parsed.success ? parsed.data : undefined;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Publishes DaysSinceLastSuccessfulDrill per drilled target. A target never drilled
+ * successfully publishes nothing: the alarm treats missing data as breaching, so it fires for
+ * it too, and for all of them if this report stops running. RDS drills whose event was missed
+ * are finished here.
+ */
+export async function reportDrills(deps: DrillDeps): Promise<DrillReport[]> {
+  const now = deps.now().getTime();
+  const names = [...deps.settings.targets.filter((target) => target.restore.drill).map((target) => target.backup.name), ...deps.settings.rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
+  const reports: DrillReport[] = [];
+  for (const name of names) {
+    const record = await readRecord(name, deps);
+    if (!record) {
+      reports.push({ target: name });
+      continue;
+    }
+    const days = Math.floor(((now - Date.parse(record.succeededAt)) / 86_400_000) * 10) / 10;
+    deps.metrics.addDimensions({ Target: name });
+    deps.metrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, days);
+    deps.metrics.publishStoredMetrics();
+    reports.push({ target: name, lastSuccess: record.succeededAt, daysSinceLastSuccess: days });
+  }
+  for (const drill of deps.settings.rdsDrills) {
+    for (const instance of await drillInstancesOf(drill.identifier, deps)) {
+      if (instance.DBInstanceIdentifier) await finishRdsDrill(instance.DBInstanceIdentifier, deps);
+    }
+  }
+  return reports;
+}

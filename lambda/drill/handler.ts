@@ -1,0 +1,38 @@
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { finishRdsDrill, loadDrillSettings, parseDrillEvent, reportDrills, runDrills, type DrillReport, type DrillStart } from './core';
+
+const logger = createLogger();
+const metrics = createMetrics();
+const settings = loadDrillSettings(process.env);
+const s3 = new S3Client({ region: settings.site.region });
+const ssm = new SSMClient({});
+const sns = new SNSClient({});
+const rds = new RDSClient({});
+
+/**
+ * `{ "action": "drill", "target"? }` (monthly schedule, or an engineer for one target),
+ * `{ "action": "report" }` (daily schedule), or an RDS instance event of a drill instance.
+ */
+export async function handler(event: unknown, context?: Context): Promise<{ started: DrillStart[] } | { reports: DrillReport[] } | { rds: string }> {
+  if (context) logger.addContext(context);
+  const deps = { s3, ssm, sns, rds, logger, metrics, settings, now: () => new Date() };
+  try {
+    const request = parseDrillEvent(event);
+    if (request.action === 'drill') return { started: await runDrills(request.target, deps) };
+    if (request.action === 'report') return { reports: await reportDrills(deps) };
+    return { rds: await finishRdsDrill(request.detail.SourceIdentifier, deps) };
+  } catch (error) {
+    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
+      logger.warn('drill request refused', { reason: error.message });
+    } else {
+      logger.error('drill job failed', { error: errorMessage(error) });
+    }
+    throw error;
+  }
+}

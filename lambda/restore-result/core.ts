@@ -1,0 +1,288 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { GetCommandInvocationCommand, ListCommandsCommand, type GetCommandInvocationCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES, RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../shared/backup-command';
+import { consoleLinks } from '../shared/console-links';
+import { requireEnv } from '../shared/env';
+import { InvalidEventError } from '../shared/errors';
+import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { redactSecrets } from '../shared/redact';
+import {
+  DRILL_METRICS,
+  DRILL_RESULT_PREFIX,
+  RESTORE_ENV,
+  RESTORE_METRICS,
+  RESTORE_RESULT_PREFIX,
+  RESTORE_STEP_NAME,
+  describeRestoreExitCode,
+  drillRecordKey,
+  drillResultSchema,
+  parseResultLine,
+  restoreResultSchema,
+  type DrillCheck,
+  type DrillRecord,
+} from '../shared/restore-command';
+import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
+
+/**
+ * Records the end of each restore and drill run on an instance (Run Command status events of
+ * the restore document): restores get an alert with their outcome and duration and the
+ * `restore` metrics; drills get the `drill` metrics, their success recorded in the backup
+ * bucket (for the days-since-last-drill alarm), and an alert when they fail.
+ */
+
+export interface RestoreResultSettings {
+  readonly region: string;
+  readonly documentName: string;
+  readonly alertTopicArn: string;
+  readonly commandLogGroupName: string;
+  /** The backup bucket, where drill successes are recorded. */
+  readonly bucket: string;
+}
+
+export function loadRestoreResultSettings(env: NodeJS.ProcessEnv): RestoreResultSettings {
+  return {
+    region: requireEnv('AWS_REGION', env),
+    documentName: requireEnv(RESTORE_ENV.documentName, env),
+    alertTopicArn: requireEnv(RESTORE_ENV.alertTopicArn, env),
+    commandLogGroupName: requireEnv(RESTORE_ENV.commandLogGroupName, env),
+    bucket: requireEnv('BACKUP_BUCKET', env),
+  };
+}
+
+export const restoreInvocationEventSchema = z.object({
+  'detail-type': z.literal(INVOCATION_DETAIL_TYPE),
+  source: z.literal('aws.ssm'),
+  detail: z.object({
+    'command-id': z.string().min(1),
+    'document-name': z.string().min(1),
+    'instance-id': z.string().min(1),
+    status: z.string().min(1),
+  }),
+});
+export type RestoreInvocationEvent = z.infer<typeof restoreInvocationEventSchema>;
+
+export function parseRestoreInvocationEvent(event: unknown): RestoreInvocationEvent {
+  const parsed = restoreInvocationEventSchema.safeParse(event);
+  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
+  return parsed.data;
+}
+
+export interface RestoreResultDeps {
+  readonly ssm: SSMClient;
+  readonly sns: SNSClient;
+  readonly s3: S3Client;
+  readonly logger: Logger;
+  /** Metrics with service `restore`. */
+  readonly restoreMetrics: Metrics;
+  /** Metrics with service `drill`. */
+  readonly drillMetrics: Metrics;
+  readonly settings: RestoreResultSettings;
+  readonly now: () => Date;
+  readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
+}
+
+export interface RunFacts {
+  readonly target: string;
+  readonly kind: string;
+  readonly mode: string;
+  readonly drill: boolean;
+  readonly key: string;
+  readonly comment: string;
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly status: string;
+  readonly exitCode?: number;
+  readonly durationSeconds?: number;
+}
+
+export type RestoreResultOutcome =
+  | { readonly outcome: 'ignored'; readonly reason: string }
+  | { readonly outcome: 'restore-succeeded' | 'restore-failed' | 'drill-succeeded' | 'drill-failed'; readonly facts: RunFacts; readonly alertMessageId?: string };
+
+function backoff(deps: Pick<RestoreResultDeps, 'retry'>): RetryOptions {
+  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
+}
+
+export async function recordRestoreResult(event: RestoreInvocationEvent, deps: RestoreResultDeps): Promise<RestoreResultOutcome> {
+  const { detail } = event;
+  if ((NON_TERMINAL_STATUSES as readonly string[]).includes(detail.status)) return { outcome: 'ignored', reason: `status ${detail.status} is not final` };
+  if (detail['document-name'] !== deps.settings.documentName) return { outcome: 'ignored', reason: `document ${detail['document-name']} is not the restore document` };
+  const commandId = detail['command-id'];
+  const instanceId = detail['instance-id'];
+
+  const listed = await withThrottlingRetry(() => deps.ssm.send(new ListCommandsCommand({ CommandId: commandId })), backoff(deps));
+  const command = listed.Commands?.[0];
+  if (!command) throw new Error(`command ${commandId} was not found by ListCommands`);
+  const parameter = (name: string) => command.Parameters?.[name]?.[0] ?? '';
+  const invocation = await withThrottlingRetry(
+    () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: RESTORE_STEP_NAME })),
+    { ...backoff(deps), retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist' },
+  );
+  const stdout = invocation.StandardOutputContent ?? '';
+  const restored = parseResultLine(stdout, RESTORE_RESULT_PREFIX, restoreResultSchema);
+  const drilled = parseResultLine(stdout, DRILL_RESULT_PREFIX, drillResultSchema);
+  const exitCode = invocation.ResponseCode !== undefined && invocation.ResponseCode >= 0 ? invocation.ResponseCode : undefined;
+  const executed = executionSeconds(invocation);
+  const requested = command.RequestedDateTime ? (deps.now().getTime() - command.RequestedDateTime.getTime()) / 1000 : undefined;
+  const durationSeconds = drilled?.restoreSeconds ?? restored?.durationSeconds ?? executed ?? (requested !== undefined ? Math.round(requested) : undefined);
+  const facts: RunFacts = {
+    target: parameter('target') || 'unknown',
+    kind: parameter('kind') || 'unknown',
+    mode: parameter('mode') || 'unknown',
+    drill: parameter('drill') === '1',
+    key: restored?.key ?? drilled?.key ?? (parameter('key') || '(newest verified)'),
+    comment: command.Comment ?? '',
+    commandId,
+    instanceId,
+    status: invocation.StatusDetails ?? invocation.Status ?? detail.status,
+    ...(exitCode !== undefined ? { exitCode } : {}),
+    ...(durationSeconds !== undefined ? { durationSeconds } : {}),
+  };
+  const succeeded = invocation.Status === 'Success' && exitCode === 0;
+  const meaning = succeeded ? undefined : (RUN_STATUS_MEANINGS[facts.status] ?? (exitCode !== undefined ? describeRestoreExitCode(exitCode) : undefined));
+
+  if (facts.drill) {
+    const passed = succeeded && drilled?.passed === true;
+    deps.drillMetrics.addDimensions({ Target: facts.target });
+    if (passed && drilled) {
+      const record: DrillRecord = { target: facts.target, succeededAt: deps.now().toISOString(), key: drilled.key, restoreSeconds: drilled.restoreSeconds, commandId };
+      await withThrottlingRetry(
+        () =>
+          deps.s3.send(
+            new PutObjectCommand({ Bucket: deps.settings.bucket, Key: drillRecordKey(facts.target), Body: JSON.stringify(record), ContentType: 'application/json' }),
+          ),
+        backoff(deps),
+      );
+      deps.drillMetrics.addMetric(DRILL_METRICS.succeeded, MetricUnit.Count, 1);
+      deps.drillMetrics.addMetric(DRILL_METRICS.seconds, MetricUnit.Seconds, drilled.restoreSeconds);
+      deps.drillMetrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, 0);
+      deps.drillMetrics.publishStoredMetrics();
+      deps.logger.info('drill succeeded', { ...facts, checks: drilled.checks });
+      return { outcome: 'drill-succeeded', facts };
+    }
+    const alertId = await publish(deps, drillFailureAlert(facts, drilled?.checks ?? [], meaning, invocation, deps.settings));
+    deps.drillMetrics.addMetric(DRILL_METRICS.failed, MetricUnit.Count, 1);
+    deps.drillMetrics.publishStoredMetrics();
+    deps.logger.error('drill failed', { ...facts, checks: drilled?.checks });
+    return { outcome: 'drill-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
+  }
+
+  const alertId = await publish(deps, restoreAlert(facts, succeeded ? restored : undefined, meaning, invocation, deps.settings));
+  deps.restoreMetrics.addDimensions({ Target: facts.target });
+  deps.restoreMetrics.addMetric(succeeded ? RESTORE_METRICS.succeeded : RESTORE_METRICS.failed, MetricUnit.Count, 1);
+  if (succeeded && durationSeconds !== undefined) deps.restoreMetrics.addMetric(RESTORE_METRICS.seconds, MetricUnit.Seconds, durationSeconds);
+  deps.restoreMetrics.publishStoredMetrics();
+  deps.logger.info(succeeded ? 'restore succeeded' : 'restore failed', { ...facts });
+  return { outcome: succeeded ? 'restore-succeeded' : 'restore-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
+}
+
+function executionSeconds(invocation: GetCommandInvocationCommandOutput): number | undefined {
+  const started = invocation.ExecutionStartDateTime ? Date.parse(invocation.ExecutionStartDateTime) : Number.NaN;
+  const ended = invocation.ExecutionEndDateTime ? Date.parse(invocation.ExecutionEndDateTime) : Number.NaN;
+  return Number.isNaN(started) || Number.isNaN(ended) || ended < started ? undefined : Math.round((ended - started) / 1000);
+}
+
+interface Alert {
+  readonly subject: string;
+  readonly message: string;
+}
+
+async function publish(deps: RestoreResultDeps, alert: Alert): Promise<string | undefined> {
+  const published = await withThrottlingRetry(
+    () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject.replace(/[\r\n]/g, ' ').slice(0, 100), Message: alert.message })),
+    backoff(deps),
+  );
+  return published.MessageId;
+}
+
+function errorTail(invocation: GetCommandInvocationCommandOutput): string[] {
+  return (invocation.StandardErrorContent ?? '')
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .slice(-15)
+    .map((line) => `  | ${redactSecrets(line).slice(0, 300)}`);
+}
+
+function links(facts: RunFacts, settings: RestoreResultSettings): string[] {
+  return [
+    'Links:',
+    `  This run:     ${consoleLinks.runCommandInvocation(settings.region, facts.commandId, facts.instanceId)}`,
+    `  Full output:  ${consoleLinks.logStreams(settings.region, settings.commandLogGroupName, `${facts.commandId}/${facts.instanceId}`)}`,
+  ];
+}
+
+/** The message an engineer gets when a restore they started finishes, either way. */
+export function restoreAlert(
+  facts: RunFacts,
+  result: z.infer<typeof restoreResultSchema> | undefined,
+  meaning: ExitCodeMeaning | undefined,
+  invocation: GetCommandInvocationCommandOutput,
+  settings: RestoreResultSettings,
+): Alert {
+  const took = facts.durationSeconds !== undefined ? `${facts.durationSeconds} s` : 'unknown';
+  if (result) {
+    return {
+      subject: `backup-kit restore done: ${facts.target} (${facts.mode}) in ${took}`,
+      message: [
+        `Restore of ${facts.target} finished: ${facts.mode}, in ${took}.`,
+        '',
+        `Backup:         ${result.key} (${result.bytes} bytes, checked against its manifest)`,
+        `Restored into:  ${result.restoredTo}`,
+        ...(result.previousDataKeptAs ? [`Previous data:  kept as ${result.previousDataKeptAs} (drop it once the restore is confirmed)`] : []),
+        ...(result.safetyBackupKey ? [`Safety backup:  ${result.safetyBackupKey}`] : []),
+        `Instance:       ${facts.instanceId}`,
+        `Requested as:   ${facts.comment}`,
+        '',
+        ...links(facts, settings),
+      ].join('\n'),
+    };
+  }
+  const tail = errorTail(invocation);
+  return {
+    subject: `backup-kit restore FAILED: ${facts.target} (${facts.mode}) on ${facts.instanceId}`,
+    message: [
+      `Restore of ${facts.target} FAILED (${facts.mode}) after ${took}. Live data is left as it was on every handled failure.`,
+      '',
+      `Backup:      ${facts.key}`,
+      `Instance:    ${facts.instanceId}`,
+      `Status:      ${facts.status}`,
+      `Exit code:   ${facts.exitCode ?? 'none (the script did not finish)'}${meaning ? ` - ${meaning.meaning}` : ''}`,
+      `Requested:   ${facts.comment}`,
+      '',
+      ...(tail.length > 0 ? ['Last lines of the error output (secrets redacted):', ...tail, ''] : []),
+      `Next step:   ${meaning?.nextStep ?? 'Read the full output, check the live data, fix the cause and run again.'}`,
+      '',
+      ...links(facts, settings),
+    ].join('\n'),
+  };
+}
+
+export function drillFailureAlert(
+  facts: RunFacts,
+  checks: readonly DrillCheck[],
+  meaning: ExitCodeMeaning | undefined,
+  invocation: GetCommandInvocationCommandOutput,
+  settings: RestoreResultSettings,
+): Alert {
+  const failed = checks.filter((check) => check.status === 'failed');
+  const tail = errorTail(invocation);
+  return {
+    subject: `backup-kit restore drill FAILED: ${facts.target}`,
+    message: [
+      `The monthly restore drill of ${facts.target} FAILED: its newest verified backup did not come back as its manifest says.`,
+      '',
+      `Backup:      ${facts.key}`,
+      `Instance:    ${facts.instanceId} (scratch copy; live data untouched, the copy is removed)`,
+      `Status:      ${facts.status}`,
+      `Exit code:   ${facts.exitCode ?? 'none (the script did not finish)'}${meaning ? ` - ${meaning.meaning}` : ''}`,
+      '',
+      ...(failed.length > 0 ? ['Failed checks:', ...failed.map((check) => `  - ${check.name}: ${check.detail}`), ''] : []),
+      ...(tail.length > 0 ? ['Last lines of the error output (secrets redacted):', ...tail, ''] : []),
+      `Next step:   ${meaning?.nextStep ?? 'Read the full output; run the drill again for this target from the drill function once fixed.'}`,
+      '',
+      ...links(facts, settings),
+    ].join('\n'),
+  };
+}

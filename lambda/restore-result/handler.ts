@@ -1,0 +1,42 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { InvalidEventError, errorMessage } from '../shared/errors';
+import { createLogger } from '../shared/powertools';
+import { DRILL_SERVICE, RESTORE_SERVICE } from '../shared/restore-command';
+import { loadRestoreResultSettings, parseRestoreInvocationEvent, recordRestoreResult, type RestoreResultOutcome } from './core';
+
+const settings = loadRestoreResultSettings(process.env);
+const logger = createLogger();
+const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BackupKit';
+// One function records both kinds of run, each under its own service dimension.
+const restoreMetrics = new Metrics({ namespace, serviceName: RESTORE_SERVICE });
+const drillMetrics = new Metrics({ namespace, serviceName: DRILL_SERVICE });
+const ssm = new SSMClient({});
+const sns = new SNSClient({});
+const s3 = new S3Client({});
+
+/**
+ * Receives Run Command status changes of the restore document (EventBridge). Errors are thrown
+ * so EventBridge retries and, when its retries are spent, the event goes to the dead-letter queue.
+ */
+export const handler = async (event: unknown): Promise<RestoreResultOutcome> => {
+  try {
+    const outcome = await recordRestoreResult(parseRestoreInvocationEvent(event), {
+      ssm,
+      sns,
+      s3,
+      logger,
+      restoreMetrics,
+      drillMetrics,
+      settings,
+      now: () => new Date(),
+    });
+    if (outcome.outcome === 'ignored') logger.debug('event ignored', { reason: outcome.reason });
+    return outcome;
+  } catch (error) {
+    logger.error(error instanceof InvalidEventError ? 'not a Run Command status event' : 'could not record the restore result', { event, error: errorMessage(error) });
+    throw error;
+  }
+};

@@ -1,0 +1,498 @@
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeInstanceInformationCommand,
+  SendCommandCommand,
+  type InstanceInformation,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { pinnedDocumentVersion } from '../backup-trigger/core';
+import { ABSOLUTE_PATH_PATTERN, DB_NAME_PATTERN, TARGET_NAME_PATTERN } from '../shared/backup-command';
+import { consoleLinks } from '../shared/console-links';
+import { requireEnv, requireJsonEnv } from '../shared/env';
+import { InvalidEventError, PermissionError, RequestRejectedError, isAccessDenied } from '../shared/errors';
+import { manifestKeyFor, manifestSchema, parseBackupKey, type BackupManifest } from '../shared/manifest';
+import type { Logger } from '../shared/powertools';
+import {
+  BACKUP_KEY_PATTERN,
+  RESTORE_ENV,
+  invalidRestoreParameters,
+  restoreParametersFor,
+  restoreSiteSchema,
+  restoreTargetSchema,
+  type RestoreOrder,
+  type RestoreSite,
+  type RestoreTarget,
+} from '../shared/restore-command';
+import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
+import { listBackups, readVerdict, type ListedBackup } from '../verify/history';
+import type { Verdict } from '../verify/verdict';
+
+/**
+ * Restores one EC2 target's backup on its instance, from the Lambda console: picks the backup
+ * (a given key, the newest before a time, or the newest verified one), the instance (exactly
+ * one), says what would change, and sends the restore document. The instance script checks
+ * the backup against its manifest before it touches anything.
+ */
+
+// ------------------------------------------------------------------ event
+
+const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
+export const restoreEventSchema = z
+  .strictObject({
+    /** A configured target. */
+    target: z.string().regex(new RegExp(TARGET_NAME_PATTERN), 'must be the name of a configured target (lowercase letters, digits, hyphens)'),
+    /** scratch: a new database or side path, live data untouched; replace: safety backup, restore, swap. */
+    mode: z.enum(['scratch', 'replace'], { message: "must be 'scratch' or 'replace'" }).default('scratch'),
+    /** A backup key of this target; omit for the newest verified backup. */
+    key: z.string().regex(new RegExp(BACKUP_KEY_PATTERN), 'must be a backup object key (<tier>/<target>/YYYY/MM/DD/<target>_<stamp>.<ext>)').optional(),
+    /** The newest backup that started at or before this time (ISO 8601 with a zone). */
+    before: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z' }).optional(),
+    /** Required when the target's instances (IDs or tag) are more than one. */
+    instanceId: z.string().regex(INSTANCE_ID, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
+    /** scratch, postgres/mysql: the new database's name (default <database>_restore_<stamp>). */
+    scratchName: z.string().regex(new RegExp(DB_NAME_PATTERN), 'must be 1-63 letters, digits, _ and -').optional(),
+    /** scratch, sqlite/files: where the copy goes (default <path>.restore-<stamp>). */
+    scratchPath: z.string().regex(new RegExp(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -').optional(),
+    /** Show the backup, instance and changes, and send nothing. */
+    dryRun: z.boolean().default(false),
+    /** replace: must equal the target name. */
+    confirm: z.string().max(100).optional(),
+    /** Who asks (recorded in the command's comment and the alert). */
+    requestedBy: z.string().min(1).max(60).regex(/^[\p{L}\p{N} ._@+-]+$/u, 'letters, digits, spaces and . _ @ + - only').optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.key !== undefined && event.before !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['before'], message: 'give key or before, not both' });
+    }
+    if (event.mode === 'replace' && !event.dryRun && event.confirm !== event.target) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['confirm'],
+        message: `replace overwrites live data: must equal the target name ('${event.target}'); run with dryRun: true first to see what would change`,
+      });
+    }
+    if (event.mode === 'replace' && event.scratchName !== undefined) ctx.addIssue({ code: 'custom', path: ['scratchName'], message: "applies to mode 'scratch' only" });
+    if (event.mode === 'replace' && event.scratchPath !== undefined) ctx.addIssue({ code: 'custom', path: ['scratchPath'], message: "applies to mode 'scratch' only" });
+  });
+export type RestoreRequest = z.infer<typeof restoreEventSchema>;
+export type RestoreEventInput = z.input<typeof restoreEventSchema>;
+
+export function parseRestoreEvent(event: unknown): RestoreRequest {
+  const parsed = restoreEventSchema.safeParse(event);
+  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
+  return parsed.data;
+}
+
+// ------------------------------------------------------------------ settings
+
+export interface RestoreJobSettings {
+  readonly region: string;
+  readonly documentName: string;
+  readonly documentSha256: string;
+  readonly site: RestoreSite;
+  readonly targets: readonly RestoreTarget[];
+  readonly commandLogGroupName: string;
+  readonly deliveryTimeoutSeconds: number;
+}
+
+export function loadRestoreJobSettings(env: NodeJS.ProcessEnv): RestoreJobSettings {
+  const parse = <T>(name: string, schema: z.ZodType<T>): T => {
+    const parsed = schema.safeParse(requireJsonEnv(name, env));
+    if (!parsed.success) throw new Error(`environment variable ${name} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+  };
+  const deliveryTimeoutSeconds = Number(requireEnv(RESTORE_ENV.deliveryTimeoutSeconds, env));
+  if (!Number.isInteger(deliveryTimeoutSeconds) || deliveryTimeoutSeconds < 30) {
+    throw new Error(`environment variable ${RESTORE_ENV.deliveryTimeoutSeconds} must be a whole number of seconds >= 30`);
+  }
+  return {
+    region: requireEnv('AWS_REGION', env),
+    documentName: requireEnv(RESTORE_ENV.documentName, env),
+    documentSha256: requireEnv(RESTORE_ENV.documentSha256, env),
+    site: parse(RESTORE_ENV.site, restoreSiteSchema),
+    targets: parse(RESTORE_ENV.targets, z.array(restoreTargetSchema)),
+    commandLogGroupName: requireEnv(RESTORE_ENV.commandLogGroupName, env),
+    deliveryTimeoutSeconds,
+  };
+}
+
+export interface RestoreJobDeps {
+  readonly s3: S3Client;
+  readonly ssm: SSMClient;
+  readonly logger: Logger;
+  readonly settings: RestoreJobSettings;
+  readonly now: () => Date;
+  readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
+}
+
+// ------------------------------------------------------------------ choosing the backup
+
+export interface ChosenBackup {
+  readonly key: string;
+  readonly how: 'given key' | 'newest before the given time' | 'newest verified';
+  readonly tier: string;
+  readonly takenAt: string;
+  readonly manifest: Pick<BackupManifest, 'bytes' | 'sha256' | 'startedAt' | 'finishedAt' | 'instance'> & Partial<Pick<BackupManifest, 'database' | 'files'>>;
+  readonly verification: { readonly passed: boolean; readonly verifiedAt: string; readonly reasons: readonly string[] } | 'not verified';
+  readonly storageClass?: string;
+}
+
+/** Classes S3 must restore before the object can be read. */
+const ARCHIVED = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+
+function backoff(deps: Pick<RestoreJobDeps, 'retry'>): RetryOptions {
+  return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
+}
+
+async function s3Call<T>(action: string, call: () => Promise<T>, deps: Pick<RestoreJobDeps, 'retry'>): Promise<T> {
+  try {
+    return await withThrottlingRetry(call, backoff(deps));
+  } catch (error) {
+    if (isAccessDenied(error)) throw new PermissionError(action, error);
+    throw error;
+  }
+}
+
+async function readManifest(key: string, deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>): Promise<BackupManifest> {
+  const bucket = deps.settings.site.bucket;
+  let text: string;
+  try {
+    const object = await withThrottlingRetry(() => deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) })), backoff(deps));
+    text = (await object.Body?.transformToString()) ?? '';
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey') {
+      throw new RequestRejectedError(`key: ${key} has no manifest; a backup without one is incomplete and is never restored`);
+    }
+    if (isAccessDenied(error)) throw new PermissionError(`s3:GetObject on ${bucket}/${manifestKeyFor(key)}`, error);
+    throw error;
+  }
+  const parsed = manifestSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new RequestRejectedError(`key: the manifest of ${key} is not valid (${parsed.error.issues[0]?.message ?? 'unknown'}); restore another backup`);
+  return parsed.data;
+}
+
+async function allBackups(target: RestoreTarget, deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>): Promise<ListedBackup[]> {
+  const lists = await Promise.all(
+    target.backup.tiers.map((tier) =>
+      s3Call(`s3:ListBucket on ${deps.settings.site.bucket}/${tier}/${target.backup.name}/`, () => listBackups(deps.s3, deps.settings.site.bucket, tier, target.backup.name), deps),
+    ),
+  );
+  return lists.flat().sort((a, b) => b.parsed.at.getTime() - a.parsed.at.getTime());
+}
+
+function verificationOf(verdict: Verdict | undefined): ChosenBackup['verification'] {
+  return verdict ? { passed: verdict.passed, verifiedAt: verdict.verifiedAt, reasons: verdict.reasons } : 'not verified';
+}
+
+/** How many verdicts, newest first, are read looking for a passing one. */
+const VERDICTS_SEARCHED = 20;
+
+/** The backup a request names, checked to exist, to be complete and to be readable now. */
+export async function chooseBackup(
+  target: RestoreTarget,
+  request: { readonly key?: string | undefined; readonly before?: string | undefined },
+  deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>,
+): Promise<ChosenBackup> {
+  const bucket = deps.settings.site.bucket;
+  let key: string;
+  let how: ChosenBackup['how'];
+  let verdict: Verdict | undefined;
+  let storageClass: string | undefined;
+  if (request.key !== undefined) {
+    const parsed = parseBackupKey(request.key);
+    if (!parsed || parsed.target !== target.backup.name || parsed.kind !== target.backup.kind) {
+      throw new RequestRejectedError(`key: ${request.key} is not a ${target.backup.kind} backup of target '${target.backup.name}'`);
+    }
+    try {
+      const head = await withThrottlingRetry(() => deps.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: request.key })), backoff(deps));
+      storageClass = head.StorageClass;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NotFound' || (error as { name?: string }).name === 'NoSuchKey') {
+        throw new RequestRejectedError(`key: no object ${request.key} in ${bucket}`);
+      }
+      if (isAccessDenied(error)) throw new PermissionError(`s3:GetObject on ${bucket}/${request.key}`, error);
+      throw error;
+    }
+    key = request.key;
+    how = 'given key';
+    verdict = await s3Call(`s3:GetObject on ${bucket}`, () => readVerdict(deps.s3, bucket, key), deps);
+  } else {
+    const backups = (await allBackups(target, deps)).filter((backup) => backup.hasManifest);
+    let chosen: ListedBackup | undefined;
+    if (request.before !== undefined) {
+      const limit = new Date(request.before).getTime();
+      chosen = backups.find((backup) => backup.parsed.at.getTime() <= limit);
+      if (!chosen) throw new RequestRejectedError(`before: no complete backup of '${target.backup.name}' started at or before ${new Date(limit).toISOString()} (tiers ${target.backup.tiers.join(', ')})`);
+      how = 'newest before the given time';
+      verdict = chosen.hasVerdict ? await s3Call(`s3:GetObject on ${bucket}`, () => readVerdict(deps.s3, bucket, chosen?.key ?? ''), deps) : undefined;
+    } else {
+      for (const backup of backups.filter((candidate) => candidate.hasVerdict).slice(0, VERDICTS_SEARCHED)) {
+        const candidate = await s3Call(`s3:GetObject on ${bucket}`, () => readVerdict(deps.s3, bucket, backup.key), deps);
+        if (candidate?.passed) {
+          chosen = backup;
+          verdict = candidate;
+          break;
+        }
+      }
+      if (!chosen) {
+        throw new RequestRejectedError(
+          `no verified backup of '${target.backup.name}' among its ${backups.length} complete backup(s); give "key" to restore an unverified one (the instance still checks it against its manifest)`,
+        );
+      }
+      how = 'newest verified';
+    }
+    key = chosen.key;
+    storageClass = chosen.storageClass;
+  }
+  if (storageClass !== undefined && ARCHIVED.has(storageClass)) {
+    throw new RequestRejectedError(
+      `key: ${key} is in ${storageClass}; restore the object first (S3 console: Initiate restore, or aws s3api restore-object), then run this again`,
+    );
+  }
+  const manifest = await readManifest(key, deps);
+  const parsedKey = parseBackupKey(key);
+  return {
+    key,
+    how,
+    tier: parsedKey?.tier ?? manifest.tier,
+    takenAt: parsedKey?.at.toISOString() ?? manifest.startedAt,
+    manifest: {
+      bytes: manifest.bytes,
+      sha256: manifest.sha256,
+      startedAt: manifest.startedAt,
+      finishedAt: manifest.finishedAt,
+      instance: manifest.instance,
+      ...(manifest.database ? { database: manifest.database } : {}),
+      ...(manifest.files ? { files: manifest.files } : {}),
+    },
+    verification: verificationOf(verdict),
+    ...(storageClass !== undefined ? { storageClass } : {}),
+  };
+}
+
+// ------------------------------------------------------------------ choosing the instance
+
+export interface ChosenInstance {
+  readonly instanceId: string;
+  readonly pingStatus: string;
+  readonly computerName?: string;
+  readonly platform?: string;
+}
+
+function describe(information: InstanceInformation): ChosenInstance {
+  return {
+    instanceId: information.InstanceId ?? '',
+    pingStatus: information.PingStatus ?? 'Unknown',
+    ...(information.ComputerName ? { computerName: information.ComputerName } : {}),
+    ...(information.PlatformName ? { platform: `${information.PlatformName} ${information.PlatformVersion ?? ''}`.trim() } : {}),
+  };
+}
+
+/** The managed instances of a target, as SSM knows them (IDs, or a tag). */
+async function managedInstances(target: RestoreTarget, deps: Pick<RestoreJobDeps, 'ssm' | 'retry'>): Promise<ChosenInstance[]> {
+  const filters =
+    'instanceIds' in target.backup.instances
+      ? [{ Key: 'InstanceIds', Values: [...target.backup.instances.instanceIds] }]
+      : [{ Key: `tag:${target.backup.instances.tag.key}`, Values: [target.backup.instances.tag.value] }];
+  const found: ChosenInstance[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await withThrottlingRetry(
+      () => deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: filters, MaxResults: 50, NextToken: nextToken })),
+      backoff(deps),
+    ).catch((error: unknown) => {
+      if (isAccessDenied(error)) throw new PermissionError('ssm:DescribeInstanceInformation', error);
+      throw error;
+    });
+    found.push(...(page.InstanceInformationList ?? []).map(describe));
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return found;
+}
+
+function selectorOf(target: RestoreTarget): string {
+  return 'instanceIds' in target.backup.instances
+    ? `instance IDs ${target.backup.instances.instanceIds.join(', ')}`
+    : `tag ${target.backup.instances.tag.key}=${target.backup.instances.tag.value}`;
+}
+
+/** An instance named by ID must be one of the target's configured IDs (checked before any call). */
+function checkInstanceOfTarget(target: RestoreTarget, instanceId: string | undefined): void {
+  if (instanceId !== undefined && 'instanceIds' in target.backup.instances && !target.backup.instances.instanceIds.includes(instanceId)) {
+    throw new RequestRejectedError(`instanceId: ${instanceId} is not an instance of '${target.backup.name}' (${selectorOf(target)})`);
+  }
+}
+
+/**
+ * Exactly one instance: the one asked for (which must belong to the target), or the target's
+ * only one. A restore never goes to several instances at once.
+ */
+export async function chooseInstance(target: RestoreTarget, instanceId: string | undefined, deps: Pick<RestoreJobDeps, 'ssm' | 'retry'>): Promise<ChosenInstance> {
+  const selector = selectorOf(target);
+  checkInstanceOfTarget(target, instanceId);
+  const instances = await managedInstances(target, deps);
+  if (instanceId !== undefined) {
+    const match = instances.find((instance) => instance.instanceId === instanceId);
+    if (!match) throw new RequestRejectedError(`instanceId: ${instanceId} is not a managed instance of '${target.backup.name}' (${selector}); check it runs and its SSM agent is online`);
+    return match;
+  }
+  if (instances.length === 0) {
+    throw new RequestRejectedError(`no managed instance matches '${target.backup.name}' (${selector}): check the instances run and their SSM agent is online (Fleet Manager)`);
+  }
+  if (instances.length > 1) {
+    throw new RequestRejectedError(
+      `instanceId: '${target.backup.name}' matches ${instances.length} instances (${instances.map((instance) => instance.instanceId).join(', ')}); a restore goes to exactly one, so name it with "instanceId"`,
+    );
+  }
+  return instances[0] as ChosenInstance;
+}
+
+// ------------------------------------------------------------------ what would change
+
+export function whatWouldChange(target: RestoreTarget, site: RestoreSite, order: Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath'>, instanceId: string): string[] {
+  const plan = target.backup;
+  const stamp = '<UTC stamp of the run>';
+  const where = `on ${instanceId}`;
+  const safety = `takes a safety backup of the live data through the backup script, in tier '${site.safetyTier}' (kept ${site.safetyRetentionDays} days); if it fails, nothing else happens`;
+  const check = 'downloads the backup and checks its SHA-256 and size against the manifest before touching anything; a mismatch stops the restore';
+  if (plan.database) {
+    const live = `${plan.database.name} on ${plan.database.host}:${plan.database.port}`;
+    if (order.mode === 'scratch') {
+      return [check, `creates a new database ${order.scratchName ?? `${plan.database.name}_restore_${stamp}`} ${where} and loads the backup into it`, `the live database ${live} is not touched`];
+    }
+    const swap =
+      plan.kind === 'postgres'
+        ? `ends the sessions on ${plan.database.name} and, in one transaction, renames ${plan.database.name} to ${plan.database.name}_pre_restore_${stamp} and the new database to ${plan.database.name}`
+        : `moves every table of ${plan.database.name} into ${plan.database.name}_pre_restore_${stamp} and the restored tables into ${plan.database.name} with one RENAME TABLE statement (all or none)`;
+    return [check, safety, `restores into a new database ${plan.database.name}_rs_${stamp}; live ${live} keeps serving meanwhile`, swap, 'the previous data is kept, never dropped: drop it yourself once the restore is confirmed'];
+  }
+  const path = plan.path ?? '';
+  if (order.mode === 'scratch') {
+    return [check, `writes the restored ${plan.kind === 'sqlite' ? 'file' : 'directory'} to ${order.scratchPath ?? `${path}.restore-${stamp}`} ${where}`, `${path} is not touched`];
+  }
+  return [
+    check,
+    safety,
+    `restores into a temporary ${plan.kind === 'sqlite' ? 'file' : 'directory'} beside ${path} (same file system)${plan.kind === 'sqlite' ? '; refuses if a process has the database open' : ''}`,
+    `swaps it in with an atomic rename and keeps the previous one as ${path}.pre-restore-${stamp}`,
+  ];
+}
+
+// ------------------------------------------------------------------ the job
+
+export interface RestorePlan {
+  readonly target: string;
+  readonly kind: string;
+  readonly mode: 'scratch' | 'replace';
+  readonly backup: ChosenBackup;
+  readonly instance: ChosenInstance;
+  readonly whatWouldChange: readonly string[];
+  readonly document: string;
+}
+
+export type RestoreAnswer =
+  | ({ readonly outcome: 'dry-run'; readonly next: string } & RestorePlan)
+  | ({ readonly outcome: 'started'; readonly commandId: string; readonly documentVersion: string; readonly consoleLink: string; readonly next: string } & RestorePlan);
+
+export function findTarget(settings: Pick<RestoreJobSettings, 'targets'>, name: string): RestoreTarget {
+  const target = settings.targets.find((candidate) => candidate.backup.name === name);
+  if (!target) {
+    const known = settings.targets.map((candidate) => candidate.backup.name);
+    throw new RequestRejectedError(`target: '${name}' is not a configured target (targets: ${known.join(', ') || 'none'})`, { known });
+  }
+  return target;
+}
+
+/** Sends the restore document to one instance, pinned to the deployed document version. */
+export async function sendRestore(
+  target: RestoreTarget,
+  order: RestoreOrder,
+  instanceId: string,
+  comment: string,
+  deps: Pick<RestoreJobDeps, 'ssm' | 'logger' | 'settings' | 'retry'>,
+): Promise<{ commandId: string; documentVersion: string }> {
+  const { settings } = deps;
+  const documentVersion = await pinnedDocumentVersion({ ...deps, settings: { documentName: settings.documentName, documentSha256: settings.documentSha256 } });
+  const parameters = restoreParametersFor(target, settings.site, order);
+  const invalid = invalidRestoreParameters(parameters);
+  if (invalid.length > 0) throw new RequestRejectedError(`the restore settings of '${target.backup.name}' do not pass the document's patterns: ${invalid.join('; ')}`);
+  const sent = await withThrottlingRetry(
+    () =>
+      deps.ssm.send(
+        new SendCommandCommand({
+          DocumentName: settings.documentName,
+          DocumentVersion: documentVersion,
+          InstanceIds: [instanceId],
+          Parameters: parameters,
+          Comment: comment.slice(0, 100),
+          TimeoutSeconds: settings.deliveryTimeoutSeconds,
+          CloudWatchOutputConfig: { CloudWatchLogGroupName: settings.commandLogGroupName, CloudWatchOutputEnabled: true },
+        }),
+      ),
+    backoff(deps),
+  ).catch((error: unknown) => {
+    if (isAccessDenied(error)) throw new PermissionError(`ssm:SendCommand of ${settings.documentName} to ${instanceId}`, error);
+    throw error;
+  });
+  const commandId = sent.Command?.CommandId;
+  if (!commandId) throw new Error('SendCommand returned no command ID');
+  return { commandId, documentVersion };
+}
+
+export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps): Promise<RestoreAnswer> {
+  const { settings } = deps;
+  const target = findTarget(settings, request.target);
+  const database = target.backup.database !== undefined;
+  if (request.scratchName !== undefined && !database) {
+    throw new RequestRejectedError(`scratchName: '${target.backup.name}' is ${target.backup.kind}; use scratchPath`);
+  }
+  if (request.scratchPath !== undefined && database) {
+    throw new RequestRejectedError(`scratchPath: '${target.backup.name}' is ${target.backup.kind}; use scratchName`);
+  }
+  checkInstanceOfTarget(target, request.instanceId);
+  if (request.mode === 'replace' && settings.site.safetyRetentionDays === 0) {
+    throw new RequestRejectedError(
+      `mode: replace needs its safety backup tier '${settings.site.safetyTier}', which the config does not define (restore.safetyTier); restore in 'scratch' mode, or add the tier and deploy`,
+    );
+  }
+  const backup = await chooseBackup(target, request, deps);
+  const instance = await chooseInstance(target, request.instanceId, deps);
+  const order: RestoreOrder = {
+    mode: request.mode,
+    key: backup.key,
+    drill: false,
+    ...(request.scratchName !== undefined ? { scratchName: request.scratchName } : {}),
+    ...(request.scratchPath !== undefined ? { scratchPath: request.scratchPath } : {}),
+    ...(request.mode === 'replace' ? { confirm: request.target } : {}),
+  };
+  const plan: RestorePlan = {
+    target: target.backup.name,
+    kind: target.backup.kind,
+    mode: request.mode,
+    backup,
+    instance,
+    whatWouldChange: whatWouldChange(target, settings.site, order, instance.instanceId),
+    document: settings.documentName,
+  };
+  if (request.dryRun) {
+    const run = request.mode === 'replace' ? `"dryRun": false, "confirm": "${target.backup.name}"` : '"dryRun": false';
+    const pin = request.key === undefined ? ` and "key": "${backup.key}" (so that a newer backup cannot slip in)` : '';
+    return { outcome: 'dry-run', ...plan, next: `Nothing was sent. To run this restore, invoke again with ${run}${pin}.` };
+  }
+  if (instance.pingStatus !== 'Online') {
+    throw new RequestRejectedError(`instanceId: ${instance.instanceId} is ${instance.pingStatus} in SSM; start it (or its agent) and run again`);
+  }
+  const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
+  const { commandId, documentVersion } = await sendRestore(target, order, instance.instanceId, comment, deps);
+  deps.logger.info('restore sent', { target: target.backup.name, mode: request.mode, key: backup.key, instanceId: instance.instanceId, commandId, documentVersion, requestedBy: request.requestedBy });
+  return {
+    outcome: 'started',
+    ...plan,
+    commandId,
+    documentVersion,
+    consoleLink: consoleLinks.runCommandInvocation(settings.region, commandId, instance.instanceId),
+    next: 'The restore runs on the instance; the alert topic gets a message with the outcome and its duration when it finishes. Follow it live with the console link.',
+  };
+}

@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import {
+  ABSOLUTE_PATH_PATTERN,
+  DB_USER_PATTERN,
+  SECRET_ID_PATTERN,
+  SSM_PARAMETER_NAME_PATTERN,
+  TARGET_NAME_PATTERN,
+} from '../../../lambda/shared/backup-command';
+import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH } from '../../../lambda/shared/restore-command';
+import { schedulerCronSchema } from '../schema';
+
+/**
+ * Restores of EC2 targets and the restore drills. Everything has a default: with no `restore`
+ * section, every target can be restored from the console and is drilled on the first of each
+ * month, with a safety backup in the `predeploy` tier before any `replace`.
+ */
+
+const re = (pattern: string) => new RegExp(pattern);
+
+const passwordSchema = z
+  .strictObject({
+    ssmParameter: z.string().regex(re(SSM_PARAMETER_NAME_PATTERN), "must be an SSM parameter name such as '/myapp/prod/restore-password'").optional(),
+    secretId: z.string().regex(re(SECRET_ID_PATTERN), 'must be a Secrets Manager secret name or ARN').optional(),
+  })
+  .superRefine((password, ctx) => {
+    if ((password.ssmParameter === undefined) === (password.secretId === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of { ssmParameter: name } or { secretId: name-or-arn }' });
+    }
+  });
+
+const targetRestoreSchema = z.strictObject({
+  /**
+   * A database role that may create databases (PostgreSQL CREATEDB, MySQL CREATE/DROP/ALTER),
+   * for targets whose backup user may only read. Omit to restore as the backup user.
+   */
+  user: z.string().regex(re(DB_USER_PATTERN), 'user names are 1-63 letters, digits and _ . @ -').optional(),
+  /** Where the instance reads that role's password; required with `user`. */
+  password: passwordSchema.optional(),
+  /**
+   * Where the backup is downloaded on the instance before it is checked and restored; it needs
+   * room for one compressed backup.
+   * Omit for /var/tmp.
+   */
+  workDirectory: z
+    .string()
+    .regex(re(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -')
+    .optional(),
+  /** Take part in the monthly drill. */
+  drill: z.boolean().default(true),
+  /**
+   * SQL the drill runs on the restored copy (PostgreSQL, MySQL); each must return a row whose
+   * first value is true (not false, 0 or NULL). E.g. `SELECT max(created_at) > now() - interval '2 days' FROM orders`.
+   * They travel in the Run Command parameters, so they must hold no secrets.
+   */
+  probes: z.array(z.string().min(1).max(1000, 'a probe is at most 1000 characters')).max(10, 'at most 10 probes').default([]),
+});
+export type TargetRestoreConfig = z.infer<typeof targetRestoreSchema>;
+
+const rdsDrillSchema = z.strictObject({
+  /** An instance of `rds.instances` (by identifier). */
+  identifier: z.string().min(1),
+  /**
+   * Class of the temporary instance: the smallest the engine and storage allow keeps the cost
+   * to minutes of that class.
+   */
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must be an RDS instance class such as 'db.t4g.micro'").default('db.t4g.micro'),
+});
+export type RdsDrillConfig = z.infer<typeof rdsDrillSchema>;
+
+const DEFAULT_DRILLS = {
+  enabled: true,
+  schedule: 'cron(0 5 1 * ? *)',
+  alarmAfterDays: 35,
+  rds: [],
+};
+
+const drillsSchema = z.strictObject({
+  /** Run the drills at all (the alarm on their absence goes with them). */
+  enabled: z.boolean().default(true),
+  /** When the drills run, in the config's time zone (monthly, the 1st at 05:00, by default). */
+  schedule: schedulerCronSchema.default(DEFAULT_DRILLS.schedule),
+  /** The alarm fires when a target has had no successful drill for this many days. */
+  alarmAfterDays: z.number().int().min(2).max(400).default(DEFAULT_DRILLS.alarmAfterDays),
+  /**
+   * RDS instances to drill (opt-in, because each drill runs a temporary instance): a
+   * point-in-time restore to the latest restorable time, checked available, then deleted.
+   */
+  rds: z.array(rdsDrillSchema).default([]),
+});
+
+const DEFAULT_RESTORE = { safetyTier: 'predeploy', targets: {}, drills: DEFAULT_DRILLS };
+
+const restoreSchema = z.strictObject({
+  /**
+   * The tier a `replace` restore takes its safety backup in, through the backup path. An
+   * on-demand tier with a short retention suits it (the default tiers' `predeploy`).
+   */
+  safetyTier: z.string().default(DEFAULT_RESTORE.safetyTier),
+  /** Per-target restore settings, by target name. */
+  targets: z.record(z.string().regex(re(TARGET_NAME_PATTERN), 'must be the name of a target'), targetRestoreSchema).default({}),
+  drills: drillsSchema.default(DEFAULT_DRILLS),
+});
+export type RestoreConfig = z.infer<typeof restoreSchema>;
+
+export const restoreConfigShape = {
+  /** Restores of EC2 targets from the console, and the monthly restore drills. */
+  restore: restoreSchema.default(DEFAULT_RESTORE),
+};
+
+interface Issue {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+interface ConfigWithRestore {
+  readonly tiers: Readonly<Record<string, { readonly schedule?: string | undefined; readonly retentionDays: number }>>;
+  readonly targets: readonly { readonly name: string; readonly kind: string }[];
+  readonly rds: { readonly instances: readonly { readonly identifier: string }[] };
+  readonly restore: RestoreConfig;
+}
+
+/** Cross-field rules: a safety tier that exists, settings only for targets that exist, RDS drills of allowlisted instances. */
+export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; warnings: Issue[] } {
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
+  const { restore } = config;
+  const tierNames = Object.keys(config.tiers);
+  const safety = config.tiers[restore.safetyTier];
+  // No safety tier is legal (a team that never replaces in place): the restore function then
+  // refuses mode 'replace' with the reason, and scratch restores and drills work.
+  if (safety?.schedule !== undefined) {
+    warnings.push({
+      path: ['restore', 'safetyTier'],
+      message: `'${restore.safetyTier}' is a scheduled tier: safety backups will sit among its scheduled ones and live as long`,
+    });
+  }
+  if (tierNames.includes(DRILL_RECORD_PREFIX.replace('/', ''))) {
+    errors.push({ path: ['tiers', DRILL_RECORD_PREFIX.replace('/', '')], message: `the prefix '${DRILL_RECORD_PREFIX}' of the backup bucket holds the drill records; name the tier differently` });
+  }
+  const kinds = new Map(config.targets.map((target) => [target.name, target.kind]));
+  for (const [name, settings] of Object.entries(restore.targets)) {
+    const here = ['restore', 'targets', name];
+    const kind = kinds.get(name);
+    if (kind === undefined) {
+      errors.push({ path: here, message: `'${name}' is not a configured target (targets: ${[...kinds.keys()].join(', ') || 'none'})` });
+      continue;
+    }
+    const database = kind === 'postgres' || kind === 'mysql';
+    if (!database && (settings.user !== undefined || settings.password !== undefined)) {
+      errors.push({ path: [...here, 'user'], message: `target '${name}' is ${kind}: a restore user applies to postgres and mysql only` });
+    }
+    if (!database && settings.probes.length > 0) {
+      errors.push({ path: [...here, 'probes'], message: `target '${name}' is ${kind}: SQL probes apply to postgres and mysql only` });
+    }
+    if ((settings.user === undefined) !== (settings.password === undefined)) {
+      errors.push({ path: [...here, 'password'], message: 'user and password go together: name where the restore user\'s password is kept' });
+    }
+    settings.probes.forEach((probe, index) => {
+      if (/\{\{/.test(probe)) {
+        errors.push({ path: [...here, 'probes', index], message: "must not contain '{{' (Run Command would read it as a parameter)" });
+      }
+    });
+  }
+  const allowlisted = new Set(config.rds.instances.map((instance) => instance.identifier));
+  const seen = new Set<string>();
+  restore.drills.rds.forEach((drill, index) => {
+    const here = ['restore', 'drills', 'rds', index, 'identifier'];
+    if (!allowlisted.has(drill.identifier)) {
+      errors.push({ path: here, message: `'${drill.identifier}' is not in rds.instances: only allowlisted instances are drilled` });
+    }
+    if (drill.identifier.length > DRILL_SOURCE_MAX_LENGTH) {
+      errors.push({ path: here, message: `'${drill.identifier}' is longer than ${DRILL_SOURCE_MAX_LENGTH} characters: '<identifier>${DRILL_NAME_INFIX}<stamp>' must fit RDS's 63` });
+    }
+    if (seen.has(drill.identifier)) errors.push({ path: here, message: `'${drill.identifier}' is listed twice` });
+    seen.add(drill.identifier);
+  });
+  if (restore.drills.enabled && restore.drills.alarmAfterDays < 32 && /^cron\(\S+ \S+ \d+ \* \? \*\)$/.test(restore.drills.schedule)) {
+    warnings.push({
+      path: ['restore', 'drills', 'alarmAfterDays'],
+      message: `${restore.drills.alarmAfterDays} days is shorter than the gap between two monthly drills: the alarm will fire every month before the next drill`,
+    });
+  }
+  return { errors, warnings };
+}

@@ -1,0 +1,562 @@
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES } from '../../lambda/shared/backup-command';
+import { consoleLinks } from '../../lambda/shared/console-links';
+import {
+  DRILL_METRICS,
+  DRILL_NAME_INFIX,
+  DRILL_RECORD_PREFIX,
+  DRILL_SERVICE,
+  DRILL_TAG,
+  RESTORE_ENV,
+  RESTORE_METRICS,
+  RESTORE_SERVICE,
+  rdsDrillTargetName,
+  type RestoreSite,
+  type RestoreTarget,
+} from '../../lambda/shared/restore-command';
+import { restoreEventSchema, type RestoreEventInput } from '../../lambda/restore/core';
+import { passwordKeysArn, passwordStatements, secretArnPatterns } from './backup-instance-policy';
+import { HouseFunction } from './house-function';
+import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
+import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
+import { RestoreCommandDocument, type RestoreScriptPaths } from './restore-command-document';
+import { ShareableTestEvents } from './shareable-test-events';
+
+/** An RDS instance drilled by point-in-time restore into a temporary instance. */
+export interface RdsDrillSource {
+  readonly identifier: string;
+  /** Class of the temporary instance. */
+  readonly instanceClass: string;
+  /**
+   * The instance's KMS key.
+   * @default - any key of the account, through RDS only
+   */
+  readonly kmsKey?: kms.IKey;
+}
+
+export interface RestoreDrillOptions {
+  /** EventBridge Scheduler cron of the drills, in `timeZone`. */
+  readonly schedule: string;
+  /** The alarm fires after this many days without a successful drill of a target. */
+  readonly alarmAfterDays: number;
+  /**
+   * RDS instances drilled by point-in-time restore.
+   * @default - none
+   */
+  readonly rds?: readonly RdsDrillSource[];
+}
+
+export interface RestoreJobsProps {
+  /** Prefix of the names that are a contract (document, instance policies). */
+  readonly namePrefix: string;
+  /** The EC2 targets with their backup and restore settings. */
+  readonly targets: readonly RestoreTarget[];
+  readonly backupBucket: s3.IBucket;
+  readonly backupKey: kms.IKey;
+  /** Tier of the safety backups a replace takes first. */
+  readonly safetyTier: string;
+  /**
+   * Retention of that tier.
+   * @default - the tier does not exist: replace restores are refused, scratch restores and drills work
+   */
+  readonly safetyRetention?: Duration;
+  /** Encrypts logs, queues and schedules. */
+  readonly opsKey: kms.IKey;
+  readonly alertTopic: sns.ITopic;
+  readonly timeZone: TimeZone;
+  /**
+   * The monthly drills and their alarm.
+   * @default - no drills
+   */
+  readonly drills?: RestoreDrillOptions;
+  /**
+   * Scripts the restore document embeds.
+   * @default - `scripts/instance/{common,backup,restore}.sh` of this repository
+   */
+  readonly scripts?: RestoreScriptPaths;
+  /**
+   * How long an instance has to pick up a restore before it counts as not delivered.
+   * @default - 10 minutes
+   */
+  readonly deliveryTimeout?: Duration;
+}
+
+/** Lambda allows 4 KB of environment in all. */
+const MAX_TARGET_ENV_BYTES = 3200;
+
+/**
+ * Restores of EC2-hosted databases and files, and the restore drills: the restore document, the
+ * console-invoked restore function, the result function on the document's Run Command events
+ * (alerts with duration, `restore` and `drill` metrics, drill records), the drill function with
+ * its monthly and daily schedules, an alarm per drilled target when its last successful drill
+ * is too old, and one managed policy per target for the instances that restore it.
+ */
+export class RestoreJobs extends Construct {
+  readonly document: RestoreCommandDocument;
+  readonly restoreFunction: HouseFunction;
+  readonly resultFunction: HouseFunction;
+  readonly drillFunction?: HouseFunction;
+  readonly commandLogGroup: logs.LogGroup;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  readonly resultRule: events.Rule;
+  /** The drill and report schedules, when drills are on. */
+  readonly schedules: readonly scheduler.Schedule[] = [];
+  /** The no-successful-drill alarm of each drilled target, by target name. */
+  readonly drillAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
+  /** The managed policy of each target's restoring instances, by target name. */
+  readonly instancePolicies: ReadonlyMap<string, iam.ManagedPolicy>;
+  readonly testEvents: ShareableTestEvents;
+
+  constructor(scope: Construct, id: string, props: RestoreJobsProps) {
+    super(scope, id);
+    validate(props);
+    const stack = Stack.of(this);
+    const deliveryTimeout = props.deliveryTimeout ?? Duration.minutes(10);
+
+    this.document = new RestoreCommandDocument(this, 'Document', {
+      documentName: `BackupKit-${props.namePrefix}-InstanceRestore`,
+      ...(props.scripts ? { scripts: props.scripts } : {}),
+    });
+    this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
+      encryptionKey: props.opsKey,
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.opsKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the restore result rule and the drill schedules; an alarm fires on its first message.',
+    });
+
+    const site: RestoreSite = {
+      bucket: props.backupBucket.bucketName,
+      kmsKeyArn: props.backupKey.keyArn,
+      region: stack.region,
+      safetyTier: props.safetyTier,
+      safetyRetentionDays: props.safetyRetention?.toDays() ?? 0,
+    };
+    const targetsJson = JSON.stringify(props.targets);
+    if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
+      throw new Error(
+        `RestoreJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(targetsJson)} bytes of environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments)`,
+      );
+    }
+    const jobEnvironment = {
+      [RESTORE_ENV.documentName]: this.document.documentName,
+      [RESTORE_ENV.documentSha256]: this.document.contentSha256,
+      [RESTORE_ENV.site]: stack.toJsonString(site),
+      [RESTORE_ENV.targets]: targetsJson,
+      [RESTORE_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
+      [RESTORE_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),
+    };
+
+    this.restoreFunction = new HouseFunction(this, 'Restore', {
+      entry: join(__dirname, '../../lambda/restore/handler.ts'),
+      description: 'Restores an EC2 target backup on its instance (console): {"target":"name","mode":"scratch"|"replace","dryRun":true}',
+      serviceName: RESTORE_SERVICE,
+      logKey: props.opsKey,
+      timeout: Duration.minutes(2),
+      environment: jobEnvironment,
+    });
+    this.grantChooseAndSend(this.restoreFunction.role, props);
+
+    this.resultFunction = new HouseFunction(this, 'Result', {
+      entry: join(__dirname, '../../lambda/restore-result/handler.ts'),
+      description: 'Records each finished restore and drill run: alert with duration, restore/drill metrics, drill records',
+      serviceName: RESTORE_SERVICE,
+      logKey: props.opsKey,
+      timeout: Duration.minutes(1),
+      environment: {
+        [RESTORE_ENV.documentName]: this.document.documentName,
+        [RESTORE_ENV.alertTopicArn]: props.alertTopic.topicArn,
+        [RESTORE_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
+        BACKUP_BUCKET: props.backupBucket.bucketName,
+      },
+    });
+    this.grantReadRuns(this.resultFunction.role);
+    this.grantAlerts(this.resultFunction.role, props);
+    this.grantDrillRecords(this.resultFunction.role, props, ['s3:PutObject']);
+
+    this.resultRule = new events.Rule(this, 'RunStatusRule', {
+      description: `Run Command status changes of ${this.document.documentName}, for the restore result function`,
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: [INVOCATION_DETAIL_TYPE],
+        detail: { 'document-name': [this.document.documentName], status: events.Match.anythingBut(...NON_TERMINAL_STATUSES) },
+      },
+      targets: [new eventTargets.LambdaFunction(this.resultFunction.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+    });
+
+    const drillAlarms = new Map<string, cloudwatch.Alarm>();
+    if (props.drills) {
+      const drills = props.drills;
+      const rdsDrills = drills.rds ?? [];
+      const drillFunction = new HouseFunction(this, 'Drill', {
+        entry: join(__dirname, '../../lambda/drill/handler.ts'),
+        description: 'Restore drills: monthly scratch restores of every target (and RDS point-in-time drills), daily days-since-last-drill report',
+        serviceName: DRILL_SERVICE,
+        logKey: props.opsKey,
+        timeout: Duration.minutes(10),
+        environment: {
+          ...jobEnvironment,
+          [RESTORE_ENV.alertTopicArn]: props.alertTopic.topicArn,
+          [RESTORE_ENV.rdsDrills]: JSON.stringify(rdsDrills.map((drill) => ({ identifier: drill.identifier, instanceClass: drill.instanceClass }))),
+        },
+      });
+      this.drillFunction = drillFunction;
+      this.grantChooseAndSend(drillFunction.role, props);
+      this.grantAlerts(drillFunction.role, props);
+      this.grantDrillRecords(drillFunction.role, props, ['s3:GetObject', 's3:PutObject']);
+      if (rdsDrills.length > 0) this.grantRdsDrills(drillFunction.role, rdsDrills);
+      this.schedules = this.createSchedules(drillFunction, drills, props);
+      if (rdsDrills.length > 0) {
+        new events.Rule(this, 'RdsDrillRule', {
+          description: 'RDS events of the temporary drill instances, for the drill function to check, record and delete them',
+          eventPattern: {
+            source: ['aws.rds'],
+            detailType: ['RDS DB Instance Event'],
+            detail: { SourceType: ['DB_INSTANCE'], SourceIdentifier: rdsDrills.map((drill) => ({ prefix: `${drill.identifier}${DRILL_NAME_INFIX}` })) },
+          },
+          targets: [new eventTargets.LambdaFunction(drillFunction.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 4, maxEventAge: Duration.hours(6) })],
+        });
+      }
+      const drilled = [...props.targets.filter((target) => target.restore.drill).map((target) => target.backup.name), ...rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
+      for (const target of drilled) {
+        const alarm = new cloudwatch.Alarm(this, `NoRecentDrill-${target.replace(':', '-')}`, {
+          alarmDescription:
+            `backup-kit restore drill: '${target}' has had no successful restore drill for more than ${drills.alarmAfterDays} days (or the daily drill report stopped). ` +
+            `Its backups are not proven restorable. Look at the last drill alerts and the drill function's logs, fix the cause, then drill it now from the drill function with {"action":"drill","target":"${target}"}.`,
+          metric: this.metricDrill('DaysSinceLastSuccessfulDrill', target),
+          threshold: drills.alarmAfterDays,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          // The daily report publishes nothing for a target never drilled, and nothing at all if it stops: both must alarm.
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        });
+        alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
+        drillAlarms.set(target, alarm);
+      }
+    }
+    this.drillAlarms = drillAlarms;
+    // Asynchronous invocations (rules, schedules) that still fail after Lambda's retries land in the dead-letter queue.
+    for (const job of [this.resultFunction, ...(this.drillFunction ? [this.drillFunction] : [])]) {
+      const queue = this.deadLetterQueue;
+      job.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) } });
+      // Explicit actions (the destination's own grant would add kms wildcards); the ops key data key comes from UseOpsKey.
+      job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    }
+
+    this.instancePolicies = new Map(props.targets.map((target) => [target.backup.name, this.instancePolicy(target, props)]));
+
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription:
+        'backup-kit restores and drills: a restore result, a drill schedule or an RDS drill event could not be delivered and is in the dead-letter queue. Read the message in the queue (SQS console) to see which run; check its outcome in Run Command and record it by hand.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
+
+    this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
+      function: this.restoreFunction.function,
+      logKey: props.opsKey,
+      eventSchema: z.toJSONSchema(restoreEventSchema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'any' }) as Record<string, unknown>,
+    });
+    for (const target of props.targets) {
+      const name = target.backup.name;
+      const example = (event: RestoreEventInput) => event as Record<string, unknown>;
+      this.testEvents.addEvent(`dry run scratch ${name}`.slice(0, 100), example({ target: name, mode: 'scratch', dryRun: true }));
+      this.testEvents.addEvent(`dry run replace ${name}`.slice(0, 100), example({ target: name, mode: 'replace', dryRun: true }));
+    }
+  }
+
+  /** Link to the restore function's Test tab. */
+  get restoreConsoleLink(): string {
+    return consoleLinks.lambdaTest(Stack.of(this).region, this.restoreFunction.function.functionName);
+  }
+
+  metricRestore(metricName: 'RestoreSucceeded' | 'RestoreFailed' | 'RestoreSeconds', target: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'BackupKit',
+      metricName,
+      dimensionsMap: { service: RESTORE_SERVICE, Target: target },
+      statistic: metricName === RESTORE_METRICS.seconds ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM,
+      period: Duration.days(1),
+      ...options,
+    });
+  }
+
+  metricDrill(
+    metricName: 'RestoreDrillSucceeded' | 'RestoreDrillFailed' | 'RestoreDrillSeconds' | 'DaysSinceLastSuccessfulDrill',
+    target: string,
+    options: cloudwatch.MetricOptions = {},
+  ): cloudwatch.Metric {
+    const max = metricName === DRILL_METRICS.seconds || metricName === DRILL_METRICS.daysSinceSuccess;
+    return new cloudwatch.Metric({
+      namespace: 'BackupKit',
+      metricName,
+      dimensionsMap: { service: DRILL_SERVICE, Target: target },
+      statistic: max ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM,
+      period: Duration.days(1),
+      ...options,
+    });
+  }
+
+  /** Read the targets' backups (listing, manifests, verdicts), find their instances, send the restore document to them. */
+  private grantChooseAndSend(role: iam.Role, props: RestoreJobsProps): void {
+    const stack = Stack.of(this);
+    const prefixes = props.targets.flatMap((target) => target.backup.tiers.map((tier) => `${tier}/${target.backup.name}/`));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListTargetBackups',
+        actions: ['s3:ListBucket'],
+        resources: [props.backupBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
+      }),
+    );
+    const objectArns = prefixes.map((prefix) => props.backupBucket.arnForObjects(`${prefix}*`));
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadManifestsAndVerdicts', actions: ['s3:GetObject'], resources: objectArns }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptThroughS3',
+        actions: ['kms:Decrypt'],
+        resources: [props.backupKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    acknowledgeWildcardResources(role, objectArns, 'The functions read the manifests and verdicts of the configured targets only, under <tier>/<target>/; object keys carry a timestamp, so the prefix is the narrowest name.');
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'FindManagedInstances',
+        // DescribeInstanceInformation supports no resource-level permissions; it only reads SSM's inventory.
+        actions: ['ssm:DescribeInstanceInformation'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcards(role, ['Resource::*'], 'ssm:DescribeInstanceInformation supports no resource-level permissions; it lists which managed instances carry a target\'s tag and whether their agent is online.');
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'SendRestoreDocument', actions: ['ssm:SendCommand'], resources: [this.document.documentArn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'PinRestoreDocumentVersion', actions: ['ssm:DescribeDocument', 'ssm:GetDocument', 'ssm:ListDocumentVersions'], resources: [this.document.documentArn] }),
+    );
+    const instanceArn = (instanceId: string) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId });
+    const ids = [...new Set(props.targets.flatMap((target) => ('instanceIds' in target.backup.instances ? target.backup.instances.instanceIds : [])))];
+    if (ids.length > 0) {
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'SendToTargetInstances', actions: ['ssm:SendCommand'], resources: ids.map(instanceArn) }));
+    }
+    const tags = new Map<string, Set<string>>();
+    for (const target of props.targets) {
+      if ('tag' in target.backup.instances) {
+        const values = tags.get(target.backup.instances.tag.key) ?? new Set<string>();
+        values.add(target.backup.instances.tag.value);
+        tags.set(target.backup.instances.tag.key, values);
+      }
+    }
+    [...tags].forEach(([key, values], index) => {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: `SendToTaggedInstances${index}`,
+          actions: ['ssm:SendCommand'],
+          resources: [instanceArn('*')],
+          conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values] } },
+        }),
+      );
+    });
+    if (tags.size > 0) {
+      acknowledgeWildcardResources(role, [instanceArn('*')], "Instances of tag-selected targets are not known at synth; the ssm:resourceTag condition limits sending to instances carrying a configured target's tag.");
+    }
+  }
+
+  private grantReadRuns(role: iam.Role): void {
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRestoreRuns',
+        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommands'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcards(role, ['Resource::*'], 'ssm:GetCommandInvocation and ssm:ListCommands support no resource-level permissions; they only read the status and output of restore runs.');
+  }
+
+  private grantAlerts(role: iam.Role, props: RestoreJobsProps): void {
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [props.alertTopic.topicArn] }));
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'UseOpsKey', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
+  }
+
+  /** The drill records under `drills/` of the backup bucket: the only objects these functions write there. */
+  private grantDrillRecords(role: iam.Role, props: RestoreJobsProps, actions: string[]): void {
+    const records = props.backupBucket.arnForObjects(`${DRILL_RECORD_PREFIX}*`);
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'DrillRecords', actions, resources: [records] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'EncryptDrillRecordsThroughS3',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.backupKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    acknowledgeWildcardResources(role, [records], `Drill records live under ${DRILL_RECORD_PREFIX}<target>/ of the backup bucket, one per target; the prefix keeps these functions away from every backup.`);
+  }
+
+  /** Point-in-time restores of the drilled sources into `<source>-drill-*` instances, which alone it may delete. */
+  private grantRdsDrills(role: iam.Role, drills: readonly RdsDrillSource[]): void {
+    const region = Stack.of(this).region;
+    const drillArns = drills.map((drill) => rdsArn(region, `db:${drill.identifier}${DRILL_NAME_INFIX}*`));
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'DescribeInstances', actions: ['rds:DescribeDBInstances'], resources: [rdsArn(region, 'db:*')] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RestoreDrilledSources',
+        actions: ['rds:RestoreDBInstanceToPointInTime'],
+        resources: [...drills.map((drill) => rdsArn(region, `db:${drill.identifier}`)), ...drillArns, ...['subgrp:*', 'pg:*', 'og:*'].map((resource) => rdsArn(region, resource))],
+      }),
+    );
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'TagDrillInstances', actions: ['rds:AddTagsToResource'], resources: drillArns }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteDrillInstancesOnly',
+        actions: ['rds:DeleteDBInstance'],
+        resources: drillArns,
+        conditions: { StringLike: { [`rds:db-tag/${DRILL_TAG}`]: '*' } },
+      }),
+    );
+    grantKmsThroughRds(role, region, drills.some((drill) => !drill.kmsKey) ? [`arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`] : drills.map((drill) => (drill.kmsKey as kms.IKey).keyArn));
+    acknowledgeWildcards(role, [nagRdsArn(region, 'db:*')], 'Read-only: the drill finds its temporary instances by name and tag among the instances of the region.');
+    acknowledgeWildcards(
+      role,
+      drills.map((drill) => nagRdsArn(region, `db:${drill.identifier}${DRILL_NAME_INFIX}*`)),
+      'The drill creates, tags and deletes only temporary instances named <source>-drill-<stamp> (deletion also needs its drill tag); the name pattern keeps it away from every other instance.',
+    );
+    acknowledgeWildcards(role, ['subgrp:*', 'pg:*', 'og:*'].map((resource) => nagRdsArn(region, resource)), "The drill attaches the source's subnet, parameter and option groups, read from the source at run time; it cannot modify them.");
+    if (drills.some((drill) => !drill.kmsKey)) {
+      acknowledgeWildcards(role, [`Resource::arn:<AWS::Partition>:kms:${region}:<AWS::AccountId>:key/*`], 'The source key is not named in the config; RDS may use account keys only through rds (kms:ViaService) and only for grants to AWS resources.');
+    }
+  }
+
+  private createSchedules(drillFunction: HouseFunction, drills: RestoreDrillOptions, props: RestoreJobsProps): scheduler.Schedule[] {
+    const role = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
+      description: 'Lets the drill schedules invoke the drill function and dead-letter what they cannot deliver',
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
+    acknowledgeWildcardResources(role, [`${drillFunction.function.functionArn}:*`], 'The schedules invoke the drill function; the ARN with :* covers its versions and aliases, as the scheduler target grants it.');
+    const target = (action: 'drill' | 'report') =>
+      new schedulerTargets.LambdaInvoke(drillFunction.function, {
+        input: scheduler.ScheduleTargetInput.fromObject({ action }),
+        role,
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 3,
+        maxEventAge: Duration.hours(6),
+      });
+    return [
+      new scheduler.Schedule(this, 'DrillSchedule', {
+        description: `backup-kit: restore drills of every target (${drills.schedule} ${props.timeZone.timezoneName})`,
+        schedule: scheduler.ScheduleExpression.expression(drills.schedule, props.timeZone),
+        key: props.opsKey,
+        target: target('drill'),
+      }),
+      new scheduler.Schedule(this, 'DrillReportSchedule', {
+        description: 'backup-kit: daily report of the days since each target\'s last successful restore drill',
+        schedule: scheduler.ScheduleExpression.expression('cron(30 6 * * ? *)', props.timeZone),
+        key: props.opsKey,
+        target: target('report'),
+      }),
+    ];
+  }
+
+  /**
+   * What an instance needs to restore a target: read its backups and decrypt them through S3,
+   * write its safety backups (the safety tier only), read the restore role's password, send
+   * the run's output. It cannot delete or overwrite a backup.
+   */
+  private instancePolicy(target: RestoreTarget, props: RestoreJobsProps): iam.ManagedPolicy {
+    const stack = Stack.of(this);
+    const name = target.backup.name;
+    const readPrefixes = target.backup.tiers.map((tier) => `${tier}/${name}/`);
+    const safetyObjects = props.backupBucket.arnForObjects(`${props.safetyTier}/${name}/*`);
+    const readObjects = readPrefixes.map((prefix) => props.backupBucket.arnForObjects(`${prefix}*`));
+    const logGroupsArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const restorePassword =
+      target.restore.user !== undefined && target.restore.password !== undefined && target.backup.database
+        ? passwordStatements(stack, { ...target.backup, database: { ...target.backup.database, password: target.restore.password } })
+        : [];
+    const policy = new iam.ManagedPolicy(this, `InstancePolicy-${name}`, {
+      managedPolicyName: `${props.namePrefix}-restore-${name}`,
+      description: `backup-kit: lets an instance restore target '${name}' (attach with the target's backup policy and AmazonSSMManagedInstanceCore)`,
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ListOwnBackups',
+          actions: ['s3:ListBucket'],
+          resources: [props.backupBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': readPrefixes.map((prefix) => `${prefix}*`) } },
+        }),
+        new iam.PolicyStatement({ sid: 'ReadOwnBackups', actions: ['s3:GetObject'], resources: readObjects }),
+        new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], resources: [safetyObjects] }),
+        new iam.PolicyStatement({
+          sid: 'UseBackupKeyThroughS3',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [props.backupKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+        }),
+        ...restorePassword,
+        new iam.PolicyStatement({ sid: 'WriteCommandOutput', actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [this.commandLogGroup.logGroupArn] }),
+        new iam.PolicyStatement({ sid: 'FindCommandOutputGroup', actions: ['logs:DescribeLogGroups'], resources: [logGroupsArn] }),
+      ],
+    });
+    acknowledgeWildcardResources(policy, [...readObjects, safetyObjects], `The instance reads its own target's backups (${readPrefixes.join(', ')}) and writes safety backups under ${props.safetyTier}/${name}/ only; object keys carry a timestamp, so the prefix is the narrowest name.`);
+    acknowledgeWildcardResources(policy, [logGroupsArn], 'The SSM agent looks up the command output group with DescribeLogGroups, which lists and cannot be scoped to one group.');
+    if (restorePassword.length > 0 && target.restore.password) {
+      const plan = { ...target.backup, database: { ...(target.backup.database as NonNullable<RestoreTarget['backup']['database']>), password: target.restore.password } };
+      acknowledgeWildcardResources(
+        policy,
+        [passwordKeysArn(stack, plan)],
+        "The key that encrypts the restore role's password parameter or secret is the team's and unknown here; decryption is limited by kms:ViaService and by the encryption context to that one parameter or secret.",
+      );
+      if ('secretId' in target.restore.password) {
+        acknowledgeWildcardResources(
+          policy,
+          secretArnPatterns(stack, target.restore.password.secretId).filter((pattern) => pattern.includes('?')),
+          'Secrets Manager appends six random characters to a secret ARN; the pattern matches exactly that suffix of this one secret.',
+        );
+      }
+    }
+    return policy;
+  }
+}
+
+function validate(props: RestoreJobsProps): void {
+  if (props.targets.length === 0) throw new Error('RestoreJobs targets: at least one target is required (leave the construct out when there is nothing to restore)');
+  if (!/^[a-z][a-z0-9-]{0,23}$/.test(props.safetyTier)) throw new Error(`RestoreJobs safetyTier: '${props.safetyTier}' is not a tier name`);
+  if (props.safetyRetention !== undefined && props.safetyRetention.toDays() < 1) throw new Error('RestoreJobs safetyRetention: must be at least one day');
+  if (props.drills) {
+    if (!Number.isInteger(props.drills.alarmAfterDays) || props.drills.alarmAfterDays < 2) {
+      throw new Error(`RestoreJobs drills alarmAfterDays: must be a whole number of days >= 2 (got ${props.drills.alarmAfterDays})`);
+    }
+    if (!/^cron\(.*\)$/.test(props.drills.schedule)) throw new Error(`RestoreJobs drills schedule: '${props.drills.schedule}' is not a cron(...) expression`);
+  }
+  const names = props.targets.map((target) => target.backup.name);
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate) throw new Error(`RestoreJobs targets: '${duplicate}' is listed twice`);
+}

@@ -1,0 +1,46 @@
+import { Duration } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import type { RestoreTarget } from '../../lambda/shared/restore-command';
+import type { BackupKitConfig } from '../config/config';
+import type { RdsDrillSource, RestoreDrillOptions } from '../constructs/restore-jobs';
+import { targetPlans } from './backup-jobs-settings';
+
+/** The config's targets with their backup plan and restore settings, as the restore jobs receive them. */
+export function restoreTargets(config: BackupKitConfig): RestoreTarget[] {
+  return targetPlans(config).map((plan) => {
+    const settings = config.restore.targets[plan.name];
+    return {
+      backup: plan,
+      restore: {
+        ...(settings?.user !== undefined ? { user: settings.user } : {}),
+        ...(settings?.password?.ssmParameter !== undefined ? { password: { ssmParameter: settings.password.ssmParameter } } : {}),
+        ...(settings?.password?.secretId !== undefined ? { password: { secretId: settings.password.secretId } } : {}),
+        ...(settings?.workDirectory !== undefined ? { workDirectory: settings.workDirectory } : {}),
+        drill: settings?.drill ?? true,
+        probes: settings?.probes ?? [],
+      },
+    };
+  });
+}
+
+/** Retention of the safety tier; undefined when that tier does not exist (replace restores are then refused). */
+export function safetyRetention(config: BackupKitConfig): Duration | undefined {
+  const days = config.tiers[config.restore.safetyTier]?.retentionDays;
+  return days === undefined ? undefined : Duration.days(days);
+}
+
+/** The drills, or undefined when they are off. */
+export function restoreDrills(scope: Construct, config: BackupKitConfig): RestoreDrillOptions | undefined {
+  const { drills } = config.restore;
+  if (!drills.enabled) return undefined;
+  const rds: RdsDrillSource[] = drills.rds.map((drill) => {
+    const keyArn = config.rds.instances.find((instance) => instance.identifier === drill.identifier)?.kmsKeyArn;
+    return {
+      identifier: drill.identifier,
+      instanceClass: drill.instanceClass,
+      ...(keyArn ? { kmsKey: kms.Key.fromKeyArn(scope, `RdsDrillKey-${drill.identifier}`, keyArn) } : {}),
+    };
+  });
+  return { schedule: drills.schedule, alarmAfterDays: drills.alarmAfterDays, rds };
+}

@@ -1,0 +1,194 @@
+import { DeleteDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DescribeDocumentCommand, DescribeInstanceInformationCommand, GetDocumentCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { finishRdsDrill, parseDrillEvent, reportDrills, runDrills, type DrillDeps } from '../../lambda/drill/core';
+import { documentContentSha256 } from '../../lambda/shared/backup-command';
+import { InvalidEventError } from '../../lambda/shared/errors';
+import { backupKey, manifestKeyFor, verificationKeyFor } from '../../lambda/shared/manifest';
+import type { Logger, Metrics } from '../../lambda/shared/powertools';
+
+/** The drill function: EC2 drills sent on the newest verified backup, the daily report, RDS drills. */
+
+const rdsMock = mockClient(RDSClient);
+const s3Mock = mockClient(S3Client);
+const snsMock = mockClient(SNSClient);
+const ssmMock = mockClient(SSMClient);
+const DOCUMENT = { schemaVersion: '2.2' };
+const KEY = backupKey('daily', 'media', 'files', new Date('2026-11-20T02:00:00Z'));
+const NOW = new Date('2026-12-01T05:00:00Z');
+
+let published: { name: string; value: number; dimensions: Record<string, string> }[];
+
+function metrics(): Metrics {
+  let dimensions: Record<string, string> = {};
+  const stored: { name: string; value: number }[] = [];
+  return {
+    addDimensions: (added: Record<string, string>) => (dimensions = { ...dimensions, ...added }),
+    addMetric: (name: string, _unit: unknown, value: number) => stored.push({ name, value }),
+    publishStoredMetrics: () => {
+      published.push(...stored.map((metric) => ({ ...metric, dimensions })));
+      stored.length = 0;
+    },
+  } as unknown as Metrics;
+}
+
+function deps(): DrillDeps {
+  return {
+    rds: new RDSClient({}),
+    s3: new S3Client({}),
+    sns: new SNSClient({}),
+    ssm: new SSMClient({}),
+    logger: { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() } as unknown as Logger,
+    metrics: metrics(),
+    now: () => NOW,
+    retry: { sleep: async () => undefined, random: () => 0 },
+    settings: {
+      region: 'eu-west-1',
+      documentName: 'BackupKit-test-InstanceRestore',
+      documentSha256: documentContentSha256(DOCUMENT),
+      site: { bucket: 'backups', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/abc', region: 'eu-west-1', safetyTier: 'predeploy', safetyRetentionDays: 7 },
+      targets: [
+        {
+          backup: { name: 'media', kind: 'files', instances: { tag: { key: 'role', value: 'web' } }, tiers: ['daily'], path: '/srv/media', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
+          restore: { drill: true, probes: [] },
+        },
+        {
+          backup: { name: 'skipped', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily'], path: '/srv/app.db', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
+          restore: { drill: false, probes: [] },
+        },
+      ],
+      commandLogGroupName: 'restore-output',
+      deliveryTimeoutSeconds: 600,
+      alertTopicArn: 'arn:aws:sns:eu-west-1:111122223333:alerts',
+      rdsDrills: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }],
+    },
+  };
+}
+
+const body = (text: string) => ({ transformToString: async () => text }) as never;
+
+beforeEach(() => {
+  published = [];
+  for (const mock of [rdsMock, s3Mock, snsMock, ssmMock]) mock.reset();
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
+  s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: KEY, Size: 10 }, { Key: manifestKeyFor(KEY) }, { Key: verificationKeyFor(KEY) }] });
+  s3Mock.on(GetObjectCommand, { Key: verificationKeyFor(KEY) }).callsFake(() => ({
+    Body: body(JSON.stringify({ verdictVersion: 1, bucket: 'backups', key: KEY, target: 'media', tier: 'daily', kind: 'files', verifiedAt: '2026-11-20T05:00:00Z', backupAt: '2026-11-20T02:01:00Z', passed: true, checks: [], reasons: [], figures: {} })),
+  }));
+  s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(KEY) }).callsFake(() => ({
+    Body: body(JSON.stringify({ manifestVersion: 1, target: 'media', kind: 'files', tier: 'daily', instance: 'i-1', bucket: 'backups', key: KEY, startedAt: '2026-11-20T02:00:00Z', finishedAt: '2026-11-20T02:01:00Z', bytes: 10, sha256: 'b'.repeat(64), compression: 'gzip', format: 'tar', retainUntil: '2026-12-20T02:00:00Z', tools: {}, files: { fileCount: 2, totalBytes: 30 } })),
+  }));
+  ssmMock.on(DescribeInstanceInformationCommand).resolves({
+    InstanceInformationList: [
+      { InstanceId: 'i-0bbbbbbbbbbbbbbbb', PingStatus: 'ConnectionLost' },
+      { InstanceId: 'i-0cccccccccccccccc', PingStatus: 'Online' },
+    ],
+  });
+  ssmMock.on(DescribeDocumentCommand).resolves({ Document: { DefaultVersion: '4' } });
+  ssmMock.on(GetDocumentCommand).resolves({ Content: JSON.stringify(DOCUMENT) });
+  ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-drill' } });
+  rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [] });
+  rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-db' }).resolves({
+    DBInstances: [
+      {
+        DBInstanceIdentifier: 'orders-db',
+        DBSubnetGroup: { DBSubnetGroupName: 'orders-subnets' },
+        VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-0123456789abcdef0', Status: 'active' }],
+        DBParameterGroups: [{ DBParameterGroupName: 'orders-pg16' }],
+      },
+    ],
+  });
+});
+
+describe('drills', () => {
+  it('sends each drilled target newest verified backup in scratch mode with the drill flag, to one online instance', async () => {
+    const started = await runDrills(undefined, deps());
+    expect(started).toEqual([
+      { target: 'media', started: 'ec2', commandId: 'cmd-drill', key: KEY, instanceId: 'i-0cccccccccccccccc' },
+      { target: 'rds:orders-db', started: 'rds', instance: 'orders-db-drill-2612010500' },
+    ]);
+    expect(ssmMock).toReceiveCommandTimes(SendCommandCommand, 1);
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, {
+      DocumentVersion: '4',
+      InstanceIds: ['i-0cccccccccccccccc'],
+      Parameters: expect.objectContaining({ mode: ['scratch'], drill: ['1'], key: [KEY], target: ['media'] }),
+    });
+  });
+
+  it('restores RDS into a small temporary instance in the source network, deletable and tagged as a drill', async () => {
+    await runDrills('orders-db', deps());
+    expect(rdsMock).toReceiveCommandWith(RestoreDBInstanceToPointInTimeCommand, {
+      SourceDBInstanceIdentifier: 'orders-db',
+      TargetDBInstanceIdentifier: 'orders-db-drill-2612010500',
+      UseLatestRestorableTime: true,
+      DBInstanceClass: 'db.t4g.micro',
+      MultiAZ: false,
+      PubliclyAccessible: false,
+      DeletionProtection: false,
+      BackupRetentionPeriod: 0,
+      DBSubnetGroupName: 'orders-subnets',
+      VpcSecurityGroupIds: ['sg-0123456789abcdef0'],
+      Tags: expect.arrayContaining([{ Key: 'backup-kit:drill-of', Value: 'orders-db' }]),
+    });
+    expect(ssmMock).not.toReceiveCommand(SendCommandCommand);
+  });
+
+  it('a target without a verified backup fails its drill: RestoreDrillFailed and an alert, the others still run', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: KEY }, { Key: manifestKeyFor(KEY) }] });
+    const started = await runDrills(undefined, deps());
+    expect(started[0]).toMatchObject({ target: 'media', failed: expect.stringMatching(/no verified backup of 'media'/) });
+    expect(started[1]).toMatchObject({ started: 'rds' });
+    expect(published).toContainEqual({ name: 'RestoreDrillFailed', value: 1, dimensions: { Target: 'media' } });
+    expect(snsMock.commandCalls(PublishCommand)[0]?.args[0].input.Subject).toBe('backup-kit restore drill NOT STARTED: media');
+  });
+
+  it('refuses to drill an unknown or opted-out target', async () => {
+    await expect(runDrills('skipped', deps())).rejects.toThrow(/target: 'skipped' is not drilled \(drilled: media, rds:orders-db\)/);
+  });
+
+  it('finishes an available RDS drill: records success with the minutes taken, then deletes only that instance', async () => {
+    rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-db-drill-2612010430' }).resolves({
+      DBInstances: [
+        {
+          DBInstanceIdentifier: 'orders-db-drill-2612010430',
+          DBInstanceStatus: 'available',
+          Endpoint: { Address: 'x.rds.amazonaws.com' },
+          TagList: [{ Key: 'backup-kit:drill-of', Value: 'orders-db' }, { Key: 'backup-kit:drill-started', Value: '2026-12-01T04:30:00.000Z' }],
+        },
+      ],
+    });
+    expect(await finishRdsDrill('orders-db-drill-2612010430', deps())).toBe('succeeded');
+    expect(published).toContainEqual({ name: 'RestoreDrillSeconds', value: 1800, dimensions: { Target: 'rds:orders-db' } });
+    expect(s3Mock).toReceiveCommandWith(PutObjectCommand, { Key: 'drills/rds:orders-db/last-success.json' });
+    expect(rdsMock).toReceiveCommandWith(DeleteDBInstanceCommand, { DBInstanceIdentifier: 'orders-db-drill-2612010430', SkipFinalSnapshot: true, DeleteAutomatedBackups: true });
+  });
+
+  it('never deletes an instance without the drill tag, even when named like one', async () => {
+    rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-db-drill-2612010430' }).resolves({
+      DBInstances: [{ DBInstanceIdentifier: 'orders-db-drill-2612010430', DBInstanceStatus: 'available', Endpoint: { Address: 'x' }, TagList: [] }],
+    });
+    expect(await finishRdsDrill('orders-db-drill-2612010430', deps())).toBe('ignored');
+    expect(rdsMock).not.toReceiveCommand(DeleteDBInstanceCommand);
+  });
+
+  it('daily report: days since the last successful drill per target; a target never drilled publishes nothing', async () => {
+    s3Mock.on(GetObjectCommand, { Key: 'drills/media/last-success.json' }).callsFake(() => ({
+      Body: body(JSON.stringify({ target: 'media', succeededAt: '2026-10-20T05:00:00.000Z', key: KEY, restoreSeconds: 40 })),
+    }));
+    s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/last-success.json' }).rejects(Object.assign(new Error('none'), { name: 'NoSuchKey' }));
+    const reports = await reportDrills(deps());
+    expect(reports).toEqual([{ target: 'media', lastSuccess: '2026-10-20T05:00:00.000Z', daysSinceLastSuccess: 42 }, { target: 'rds:orders-db' }]);
+    expect(published).toEqual([{ name: 'DaysSinceLastSuccessfulDrill', value: 42, dimensions: { Target: 'media' } }]);
+  });
+
+  it('accepts the schedule events and RDS events, rejects anything else naming the field', () => {
+    expect(parseDrillEvent({ action: 'drill' })).toEqual({ action: 'drill' });
+    expect(parseDrillEvent({ action: 'report' })).toEqual({ action: 'report' });
+    expect(parseDrillEvent({ source: 'aws.rds', 'detail-type': 'RDS DB Instance Event', region: 'eu-west-1', time: 't', detail: { SourceIdentifier: 'orders-db-drill-1' } })).toMatchObject({ action: 'rds-event' });
+    expect(() => parseDrillEvent({ action: 'restore' })).toThrow(InvalidEventError);
+    expect(() => parseDrillEvent({ action: 'report', target: 'x' })).toThrow(/Unrecognized key: "target"|target/);
+  });
+});

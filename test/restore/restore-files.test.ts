@@ -1,0 +1,164 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MotoServer } from '../support/moto';
+import { removeDir, scratchDir } from '../support/processes';
+import { backupScriptEnv, backupWithScript, killRestoreWhen, markVerified, runInstanceScript } from '../support/restore-fixtures';
+import { treeOf } from '../support/trees';
+
+/**
+ * restore.sh for a directory, with backups taken by the real backup.sh into moto: scratch
+ * round trip, a corrupted archive refused, replace with its safety backup and the old tree kept
+ * aside, a drill, and a replace killed mid-extraction.
+ */
+
+let moto: MotoServer;
+let s3: S3Client;
+let keyArn: string;
+let work: string;
+let live: string;
+const BUCKET = 'restore-files-backups';
+const TARGET = 'media';
+
+beforeAll(async () => {
+  moto = await MotoServer.start();
+  s3 = moto.s3();
+  ({ keyArn } = await moto.createBackupBucket(BUCKET));
+  work = scratchDir('restore-files');
+  live = join(work, 'srv', 'media');
+  mkdirSync(join(live, 'photos', '2026', 'before'), { recursive: true });
+  mkdirSync(join(live, 'empty dir'));
+  writeFileSync(join(live, 'photos', '2026', 'before', 'car 1 (front).jpg'), randomBytes(300_000));
+  writeFileSync(join(live, 'photos', '2026', 'naïve résumé.txt'), 'unicode name\n');
+  writeFileSync(join(live, 'photos', 'line\nbreak.txt'), 'a newline in the name\n');
+  writeFileSync(join(live, '.hidden'), 'dot file\n');
+  writeFileSync(join(live, 'empty.txt'), '');
+  writeFileSync(join(live, 'private.key'), 'mode 600\n');
+  chmodSync(join(live, 'private.key'), 0o600);
+  symlinkSync('photos/2026', join(live, 'latest'));
+});
+
+afterAll(async () => {
+  await moto?.stop();
+  removeDir(work);
+});
+
+function siblingsOf(path: string): string[] {
+  return readdirSync(dirname(path)).filter((name) => name !== basename(path)).sort();
+}
+
+function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return backupScriptEnv(moto, keyArn, { BK_TARGET: TARGET, BK_KIND: 'files', BK_BUCKET: BUCKET, BK_PATH: live, RS_WORK_DIR: work, RS_TIERS: 'daily predeploy', ...extra });
+}
+
+async function verifiedBackup(): Promise<{ key: string; tree: Map<string, string> }> {
+  const tree = treeOf(live);
+  const { key } = backupWithScript(restoreEnv({}));
+  await markVerified(s3, BUCKET, key, true);
+  return { key, tree };
+}
+
+describe('restore.sh with a directory', () => {
+  it('restores the newest verified backup into a side path equal to the source, leaving live alone', async () => {
+    // GIVEN a verified backup, then a change to live
+    const { key, tree } = await verifiedBackup();
+    writeFileSync(join(live, 'written-after.txt'), 'new\n');
+    const liveTree = treeOf(live);
+    const scratch = join(work, 'media-scratch');
+    // WHEN restored in scratch mode
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: scratch }));
+    // THEN the side path equals the source at backup time (names, contents, modes, links), live is unchanged
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.result).toMatchObject({ key, restoredTo: scratch, mode: 'scratch' });
+    expect(treeOf(scratch)).toEqual(tree);
+    expect(treeOf(live)).toEqual(liveTree);
+    rmSync(join(live, 'written-after.txt'));
+  });
+
+  it('refuses a scratch path inside the live directory', () => {
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: join(live, 'restored') }));
+    expect(restore.status).toBe(2);
+    expect(restore.stderr).toMatch(/is the live path or inside it/);
+  });
+
+  it('refuses a corrupted archive before creating anything', async () => {
+    // GIVEN a backup whose stored bytes were flipped after the manifest was written
+    const { key } = await verifiedBackup();
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const body = Buffer.from(await object.Body!.transformToByteArray());
+    body.writeUInt8(body.readUInt8(100) ^ 0xff, 100);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    const before = { tree: treeOf(live), siblings: siblingsOf(live) };
+    // WHEN restored in replace mode (the most dangerous)
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+    // THEN refused with exit 7 before the safety backup or any temporary copy
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/REFUSED/);
+    expect(restore.stderr).not.toMatch(/safety backup/);
+    expect(treeOf(live)).toEqual(before.tree);
+    expect(siblingsOf(live)).toEqual(before.siblings);
+  });
+
+  it('replace: takes a safety backup, swaps the restored tree in, keeps the old one aside', async () => {
+    // GIVEN a verified backup, then live changed (a file deleted, one added, one rewritten)
+    const { key, tree } = await verifiedBackup();
+    rmSync(join(live, '.hidden'));
+    writeFileSync(join(live, 'added.txt'), 'added after the backup\n');
+    writeFileSync(join(live, 'empty.txt'), 'no longer empty\n');
+    const changed = treeOf(live);
+    // WHEN replaced with confirmation
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+    // THEN live equals the backup, and the changed tree is kept as <path>.pre-restore-<stamp>
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(treeOf(live)).toEqual(tree);
+    const aside = String(restore.result?.previousDataKeptAs);
+    expect(aside).toMatch(new RegExp(`^${live}\\.pre-restore-\\d{14}$`));
+    expect(treeOf(aside)).toEqual(changed);
+    // AND the safety backup of the changed tree is in the bucket, complete, under the safety tier
+    const safetyKey = String(restore.result?.safetyBackupKey);
+    expect(safetyKey).toMatch(new RegExp(`^predeploy/${TARGET}/`));
+    const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${safetyKey}.manifest.json` }));
+    expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({ tier: 'predeploy', files: { fileCount: [...changed.values()].filter((v) => !v.startsWith('dir') && !v.startsWith('->')).length } });
+    rmSync(aside, { recursive: true });
+  });
+
+  it('drills: file count, bytes and sampled checksums against the archive, then removes the copy', async () => {
+    // GIVEN a verified backup
+    const { key } = await verifiedBackup();
+    const before = siblingsOf(live);
+    // WHEN drilled
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1' }));
+    // THEN every check passed (the newline name included) and no copy is left
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.drill?.checks.map((check) => [check.name, check.status])).toEqual([
+      ['restore', 'passed'],
+      ['fileCount', 'passed'],
+      ['checksums', 'passed'],
+      ['cleanup', 'passed'],
+    ]);
+    expect(restore.drill?.checks.find((check) => check.name === 'checksums')?.detail).toMatch(/^6 sampled files match/);
+    expect(siblingsOf(live)).toEqual(before);
+  });
+
+  it('a replace killed mid-extraction leaves the live tree intact', async () => {
+    // GIVEN a backup big enough that extraction takes a while
+    writeFileSync(join(live, 'big.bin'), randomBytes(160 * 1024 * 1024));
+    const { key } = await verifiedBackup();
+    rmSync(join(live, 'big.bin'));
+    writeFileSync(join(live, 'after.txt'), 'changed after the backup\n');
+    const before = treeOf(live);
+    const parent = dirname(live);
+    // WHEN the restore is SIGKILLed as soon as its temporary copy appears
+    const killed = await killRestoreWhen(
+      restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }),
+      () => readdirSync(parent).some((name) => name.startsWith(`${basename(live)}.partial.`)),
+    );
+    // THEN it was killed before the swap, and live is exactly as it was
+    expect(killed.killed).toBe(true);
+    expect(killed.result).toBeUndefined();
+    expect(treeOf(live)).toEqual(before);
+    expect(existsSync(join(live, 'after.txt'))).toBe(true);
+  });
+});

@@ -1,0 +1,288 @@
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeDocumentCommand,
+  DescribeInstanceInformationCommand,
+  GetDocumentCommand,
+  SSMClient,
+  SendCommandCommand,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { documentContentSha256 } from '../../lambda/shared/backup-command';
+import { backupKey, manifestKeyFor, verificationKeyFor } from '../../lambda/shared/manifest';
+import { handler } from '../../lambda/restore/handler';
+import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';
+
+/** The restore function with aws-sdk-client-mock: choosing the backup and the instance, dry runs, sending, refusals. */
+
+const DOCUMENT = { schemaVersion: '2.2', description: 'restore' };
+
+// The handler reads its environment when it loads, so it is set before the imports.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.AWS_REGION = 'eu-west-1';
+  process.env.RESTORE_DOCUMENT_NAME = 'BackupKit-test-InstanceRestore';
+  // canonical JSON of { schemaVersion: '2.2', description: 'restore' }
+  process.env.RESTORE_DOCUMENT_SHA256 = require('node:crypto').createHash('sha256').update('{"description":"restore","schemaVersion":"2.2"}').digest('hex');
+  process.env.RESTORE_SITE = JSON.stringify({ bucket: 'backups', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/abc-123', region: 'eu-west-1', safetyTier: 'predeploy', safetyRetentionDays: 7 });
+  process.env.COMMAND_LOG_GROUP = 'restore-output';
+  process.env.DELIVERY_TIMEOUT_SECONDS = '600';
+  process.env.RESTORE_TARGETS = JSON.stringify([
+    {
+      backup: {
+        name: 'orders-db',
+        kind: 'postgres',
+        instances: { tag: { key: 'role', value: 'orders' } },
+        tiers: ['daily', 'weekly'],
+        database: { host: '127.0.0.1', port: 5432, name: 'orders', user: 'backup', password: { ssmParameter: '/orders/db-password' } },
+        executionTimeoutSeconds: 7200,
+        maxConcurrency: '1',
+        maxErrors: '100%',
+      },
+      restore: { user: 'restore', password: { ssmParameter: '/orders/restore-password' }, drill: true, probes: ['SELECT 1'] },
+    },
+    {
+      backup: { name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily'], path: '/srv/media', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
+      restore: { drill: true, probes: [] },
+    },
+  ]);
+});
+
+const s3Mock = mockClient(S3Client);
+const ssmMock = mockClient(SSMClient);
+const MUTATING = [SendCommandCommand, PutObjectCommand] as const;
+
+/** Just what the code reads of a GetObject body. */
+const body = (text: string) => ({ transformToString: async () => text }) as never;
+const at = (iso: string) => new Date(iso);
+
+function manifest(key: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    manifestVersion: 1,
+    target: 'orders-db',
+    kind: 'postgres',
+    tier: key.split('/')[0],
+    instance: 'i-0123456789abcdef0',
+    bucket: 'backups',
+    key,
+    startedAt: '2026-11-20T02:00:00Z',
+    finishedAt: '2026-11-20T02:03:00Z',
+    bytes: 1234,
+    sha256: 'a'.repeat(64),
+    compression: 'gzip',
+    format: 'pg_custom',
+    retainUntil: '2026-12-20T02:00:00Z',
+    tools: {},
+    database: { tableCount: 3, rowCounts: { 'public.orders': 10 } },
+    ...extra,
+  });
+}
+
+function verdict(key: string, passed: boolean): string {
+  return JSON.stringify({
+    verdictVersion: 1,
+    bucket: 'backups',
+    key,
+    target: 'orders-db',
+    tier: key.split('/')[0],
+    kind: 'postgres',
+    verifiedAt: '2026-11-20T05:00:00Z',
+    backupAt: '2026-11-20T02:03:00Z',
+    passed,
+    checks: [],
+    reasons: passed ? [] : ['integrity: sha256 differs'],
+    figures: {},
+  });
+}
+
+const OLD = backupKey('daily', 'orders-db', 'postgres', at('2026-11-19T02:00:00Z'));
+const GOOD = backupKey('daily', 'orders-db', 'postgres', at('2026-11-20T02:00:00Z'));
+const BAD = backupKey('daily', 'orders-db', 'postgres', at('2026-11-21T02:00:00Z'));
+const WEEKLY = backupKey('weekly', 'orders-db', 'postgres', at('2026-11-15T03:00:00Z'));
+
+function listing(keys: string[], { verified = true, storageClass }: { verified?: boolean; storageClass?: 'DEEP_ARCHIVE' } = {}) {
+  return {
+    Contents: keys.flatMap((key) => [
+      { Key: key, Size: 1234, LastModified: new Date(), ...(storageClass ? { StorageClass: storageClass } : {}) },
+      { Key: manifestKeyFor(key), Size: 500 },
+      ...(verified ? [{ Key: verificationKeyFor(key), Size: 300 }] : []),
+    ]),
+  };
+}
+
+beforeEach(() => {
+  s3Mock.reset();
+  ssmMock.reset();
+  s3Mock.on(ListObjectsV2Command, { Prefix: 'daily/orders-db/' }).resolves(listing([OLD, GOOD, BAD]));
+  s3Mock.on(ListObjectsV2Command, { Prefix: 'weekly/orders-db/' }).resolves(listing([WEEKLY]));
+  for (const key of [OLD, GOOD, BAD, WEEKLY]) {
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(key) }).callsFake(() => ({ Body: body(manifest(key)) }));
+    s3Mock.on(GetObjectCommand, { Key: verificationKeyFor(key) }).callsFake(() => ({ Body: body(verdict(key, key !== BAD)) }));
+  }
+  s3Mock.on(HeadObjectCommand).resolves({ StorageClass: 'STANDARD' });
+  ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0aaaaaaaaaaaaaaaa', PingStatus: 'Online', PlatformName: 'Amazon Linux' }] });
+  ssmMock.on(DescribeDocumentCommand).resolves({ Document: { DefaultVersion: '3' } });
+  ssmMock.on(GetDocumentCommand).resolves({ Content: JSON.stringify(DOCUMENT) });
+  ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-123' } });
+});
+
+type Answer = Awaited<ReturnType<typeof handler>>;
+
+/** The answer of an accepted request (fails the test if it was refused). */
+function accepted(answer: Answer): Extract<Answer, { ok: true }> {
+  if (!answer.ok) throw new Error(`refused: ${answer.message}`);
+  return answer;
+}
+
+/** The refusal (fails the test if the request was accepted). */
+function refusal(answer: Answer): Extract<Answer, { ok: false }> {
+  if (answer.ok) throw new Error(`accepted: ${answer.outcome}`);
+  return answer;
+}
+
+function mutatingCalls(): number {
+  return MUTATING.reduce((sum, command) => sum + ssmMock.commandCalls(command as typeof SendCommandCommand).length + s3Mock.commandCalls(command as typeof PutObjectCommand).length, 0);
+}
+
+describe('restore function', () => {
+  it('dry run: shows the newest verified backup, its manifest and verdict, the instance and what would change; sends nothing', async () => {
+    // WHEN a dry run of a scratch restore
+    const answer = accepted(await handler({ target: 'orders-db', mode: 'scratch', dryRun: true }));
+    // THEN the newest backup whose verdict passed is chosen (the failed newer one is skipped)
+    expect(answer).toMatchObject({
+      outcome: 'dry-run',
+      target: 'orders-db',
+      mode: 'scratch',
+      backup: { key: GOOD, how: 'newest verified', tier: 'daily', manifest: { bytes: 1234, database: { tableCount: 3 } }, verification: { passed: true } },
+      instance: { instanceId: 'i-0aaaaaaaaaaaaaaaa', pingStatus: 'Online' },
+    });
+    expect(answer.whatWouldChange.join('\n')).toMatch(/creates a new database orders_restore_.* and loads the backup into it[\s\S]*live database orders on 127\.0\.0\.1:5432 is not touched/);
+    expect(answer.next).toMatch(new RegExp(`"key": "${GOOD.replace(/[.]/g, '\\.')}"`));
+    expect(mutatingCalls()).toBe(0);
+  });
+
+  it('dry run of replace lists the safety backup, the restore into a new database and the rename', async () => {
+    const answer = accepted(await handler({ target: 'orders-db', mode: 'replace', dryRun: true }));
+    expect(answer.whatWouldChange.join('\n')).toMatch(/safety backup .* tier 'predeploy' \(kept 7 days\)[\s\S]*orders_rs_[\s\S]*renames orders to orders_pre_restore_/);
+    expect(answer.next).toMatch(/"confirm": "orders-db"/);
+    expect(mutatingCalls()).toBe(0);
+  });
+
+  it('sends the pinned document to exactly one instance with the restore settings, and links the run', async () => {
+    // WHEN a scratch restore of a given key
+    const answer = accepted(await handler({ target: 'orders-db', key: OLD, scratchName: 'orders_check', requestedBy: 'jane' }));
+    // THEN one command to one instance, pinned to the deployed version, with the key and the restore role
+    expect(answer).toMatchObject({ outcome: 'started', commandId: 'cmd-123', documentVersion: '3', backup: { key: OLD, how: 'given key' } });
+    expect(answer.outcome === 'started' && answer.consoleLink).toBe('https://eu-west-1.console.aws.amazon.com/systems-manager/run-command/cmd-123/i-0aaaaaaaaaaaaaaaa?region=eu-west-1');
+    expect(ssmMock).toReceiveCommandTimes(SendCommandCommand, 1);
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, {
+      DocumentName: 'BackupKit-test-InstanceRestore',
+      DocumentVersion: '3',
+      InstanceIds: ['i-0aaaaaaaaaaaaaaaa'],
+      Comment: 'backup-kit scratch restore of orders-db by jane',
+      Parameters: expect.objectContaining({
+        target: ['orders-db'],
+        mode: ['scratch'],
+        key: [OLD],
+        drill: ['0'],
+        scratchName: ['orders_check'],
+        restoreDbUser: ['restore'],
+        restorePasswordSsmParameter: ['/orders/restore-password'],
+        safetyTier: ['predeploy'],
+        tiers: ['daily weekly'],
+      }),
+    });
+  });
+
+  it('replace with confirmation sends the confirmation along', async () => {
+    accepted(await handler({ target: 'orders-db', mode: 'replace', confirm: 'orders-db', before: '2026-11-20T12:00:00+01:00' }));
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ mode: ['replace'], confirm: ['orders-db'], key: [GOOD] }) });
+  });
+
+  it('picks the newest backup before a time across tiers', async () => {
+    const answer = accepted(await handler({ target: 'orders-db', before: '2026-11-18T00:00:00Z', dryRun: true }));
+    expect(answer.backup).toMatchObject({ key: WEEKLY, how: 'newest before the given time', tier: 'weekly' });
+  });
+
+  it('requires instanceId when the tag matches several instances, naming them', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [
+        { InstanceId: 'i-0aaaaaaaaaaaaaaaa', PingStatus: 'Online' },
+        { InstanceId: 'i-0bbbbbbbbbbbbbbbb', PingStatus: 'Online' },
+      ],
+    });
+    expect(refusal(await handler({ target: 'orders-db' })).message).toMatch(/instanceId: 'orders-db' matches 2 instances \(i-0aaaaaaaaaaaaaaaa, i-0bbbbbbbbbbbbbbbb\)/);
+    const answer = accepted(await handler({ target: 'orders-db', instanceId: 'i-0bbbbbbbbbbbbbbbb' }));
+    expect(answer.instance.instanceId).toBe('i-0bbbbbbbbbbbbbbbb');
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, { InstanceIds: ['i-0bbbbbbbbbbbbbbbb'] });
+  });
+
+  it('refuses an instance that is not the target\'s, and an offline one, sending nothing', async () => {
+    expect(refusal(await handler({ target: 'media', instanceId: 'i-0cccccccccccccccc' })).message).toMatch(/instanceId: i-0cccccccccccccccc is not an instance of 'media'/);
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0aaaaaaaaaaaaaaaa', PingStatus: 'ConnectionLost' }] });
+    expect(refusal(await handler({ target: 'orders-db' })).message).toMatch(/is ConnectionLost in SSM/);
+    expect(mutatingCalls()).toBe(0);
+  });
+
+  it('refuses a key of another target, a key without a manifest, and an archived backup', async () => {
+    expect(refusal(await handler({ target: 'orders-db', key: backupKey('daily', 'media', 'files', at('2026-11-20T02:00:00Z')) })).message).toMatch(/key: .* is not a postgres backup of target 'orders-db'/);
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(OLD) }).rejects(Object.assign(new Error('no key'), { name: 'NoSuchKey' }));
+    expect(refusal(await handler({ target: 'orders-db', key: OLD })).message).toMatch(/has no manifest; a backup without one is incomplete/);
+    s3Mock.on(HeadObjectCommand).resolves({ StorageClass: 'DEEP_ARCHIVE' });
+    expect(refusal(await handler({ target: 'orders-db', key: GOOD })).message).toMatch(/is in DEEP_ARCHIVE; restore the object first/);
+    expect(mutatingCalls()).toBe(0);
+  });
+
+  it('says so when no backup is verified', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves(listing([OLD], { verified: false }));
+    expect(refusal(await handler({ target: 'orders-db', dryRun: true })).message).toMatch(/no verified backup of 'orders-db' among its 1 complete backup\(s\); give "key"/);
+  });
+
+  it('turns AccessDenied into a message naming the action, and nothing sent', async () => {
+    ssmMock.on(SendCommandCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+    expect(refusal(await handler({ target: 'orders-db' })).message).toMatch(/AWS refused ssm:SendCommand of BackupKit-test-InstanceRestore to i-0aaaaaaaaaaaaaaaa.*Nothing was sent/);
+  });
+
+  it('retries throttled calls', async () => {
+    ssmMock.on(SendCommandCommand).rejectsOnce(Object.assign(new Error('slow down'), { name: 'ThrottlingException' })).resolves({ Command: { CommandId: 'cmd-9' } });
+    const answer = accepted(await handler({ target: 'orders-db' }));
+    expect(answer).toMatchObject({ commandId: 'cmd-9' });
+  }, 30_000);
+
+  it('refuses an unknown target naming the configured ones', async () => {
+    const answer = refusal(await handler({ target: 'billing-db', dryRun: true }));
+    expect(answer.error).toBe('RequestRejected');
+    expect(answer.message).toMatch(/target: 'billing-db' is not a configured target \(targets: orders-db, media\)/);
+  });
+
+  it('rejects 1000+ malformed events, each naming the field, with zero mutating calls', async () => {
+    const valid = { target: 'orders-db', mode: 'replace', dryRun: false, confirm: 'orders-db' };
+    const arbitrary = badEvents(valid, {
+      target: fc.oneof(wrongType('string'), fc.constantFrom('', 'Orders', 'orders db', 'x'.repeat(41), '-orders'), fc.constant(REMOVE)),
+      mode: fc.oneof(wrongType('string'), fc.constantFrom('restore', 'SCRATCH', 'drill', '')),
+      key: fc.oneof(wrongType('string'), fc.constantFrom('daily/orders-db/latest', 'orders.pgdump.gz', '../etc/passwd', '')),
+      before: fc.oneof(badTimes.filter((value) => value !== undefined)),
+      instanceId: fc.oneof(wrongType('string'), fc.constantFrom('i-123', 'instance-1', 'I-0123456789ABCDEF0', '')),
+      scratchName: fc.oneof(wrongType('string'), fc.constantFrom('bad name', 'x;drop', '', 'a'.repeat(64))),
+      scratchPath: fc.oneof(wrongType('string'), fc.constantFrom('relative/path', '/tmp/$(reboot)', "/it's", '')),
+      dryRun: wrongType('boolean'),
+      confirm: fc.oneof(wrongType('string'), fc.constantFrom('', 'yes', 'ORDERS-DB', 'media'), fc.constant(REMOVE)),
+      requestedBy: fc.oneof(wrongType('string'), fc.constantFrom('', 'a'.repeat(61), 'x\ny', 'rm -rf /;')),
+    });
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(arbitrary, async ({ event, field }) => {
+        const answer = refusal(await handler(event));
+        checked += 1;
+        expect(answer.error).toBe('InvalidEvent');
+        expect(answer.message.includes(`${field}:`) || answer.message.includes(`"${field}"`)).toBe(true);
+        expect(mutatingCalls()).toBe(0);
+      }),
+      { numRuns: 1200 },
+    );
+    expect(checked).toBeGreaterThanOrEqual(1000);
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+});

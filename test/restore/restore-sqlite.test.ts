@@ -1,0 +1,167 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MotoServer } from '../support/moto';
+import { removeDir, run, scratchDir, waitFor } from '../support/processes';
+import { backupScriptEnv, backupWithScript, markVerified, runInstanceScript } from '../support/restore-fixtures';
+
+/** restore.sh for a SQLite file, with backups taken by the real backup.sh into moto. */
+
+let moto: MotoServer;
+let s3: S3Client;
+let keyArn: string;
+let work: string;
+let live: string;
+const BUCKET = 'restore-sqlite-backups';
+const TARGET = 'app-sqlite';
+
+beforeAll(async () => {
+  moto = await MotoServer.start();
+  s3 = moto.s3();
+  ({ keyArn } = await moto.createBackupBucket(BUCKET));
+  work = scratchDir('restore-sqlite');
+  mkdirSync(join(work, 'var', 'app'), { recursive: true });
+  live = join(work, 'var', 'app', 'db.sqlite3');
+  sqlite(
+    live,
+    `PRAGMA journal_mode = WAL;
+     CREATE TABLE repairs (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, status TEXT, cost REAL);
+     CREATE TABLE photos (id INTEGER PRIMARY KEY, repair_id INTEGER REFERENCES repairs(id), path TEXT);
+     CREATE INDEX photos_by_repair ON photos(repair_id);
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 800)
+       INSERT INTO repairs (customer, status, cost) SELECT 'customer ' || i, CASE i % 3 WHEN 0 THEN 'done' ELSE 'open' END, i * 12.5 FROM n;
+     INSERT INTO photos (repair_id, path) SELECT id, 'media/before/' || id || '.jpg' FROM repairs;`,
+  );
+});
+
+afterAll(async () => {
+  await moto?.stop();
+  removeDir(work);
+});
+
+function sqlite(file: string, sql: string): string {
+  return run('sqlite3', [file, sql]);
+}
+
+/** The whole database as SQL text: equal dumps mean equal databases. */
+function dumpOf(file: string): string {
+  return run('sqlite3', ['-readonly', file, '.dump']);
+}
+
+function siblings(): string[] {
+  return readdirSync(dirname(live)).filter((name) => name !== basename(live)).sort();
+}
+
+function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return backupScriptEnv(moto, keyArn, { BK_TARGET: TARGET, BK_KIND: 'sqlite', BK_BUCKET: BUCKET, BK_PATH: live, RS_WORK_DIR: work, RS_TIERS: 'daily', ...extra });
+}
+
+async function verifiedBackup(): Promise<{ key: string; dump: string }> {
+  const dump = dumpOf(live);
+  const { key } = backupWithScript(restoreEnv({}));
+  await markVerified(s3, BUCKET, key, true);
+  return { key, dump };
+}
+
+/** PATH without jq, to show the script reads manifests with python3 where jq is missing. */
+function pathWithoutJq(): string {
+  const bin = join(work, 'bin-without-jq');
+  mkdirSync(bin, { recursive: true });
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (name !== 'jq' && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+    }
+  }
+  return bin;
+}
+
+describe('restore.sh with SQLite', () => {
+  it('restores into a side file equal to the source at backup time, live untouched', async () => {
+    // GIVEN a verified backup and rows written after it
+    const { key, dump } = await verifiedBackup();
+    sqlite(live, "UPDATE repairs SET status = 'lost' WHERE id < 50");
+    const liveDump = dumpOf(live);
+    const scratch = join(work, 'scratch.sqlite3');
+    // WHEN restored in scratch mode
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: scratch }));
+    // THEN the copy equals the backup's source and live is unchanged
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.result).toMatchObject({ key, restoredTo: scratch });
+    expect(dumpOf(scratch)).toBe(dump);
+    expect(dumpOf(live)).toBe(liveDump);
+  });
+
+  it('refuses a backup whose manifest hash does not match, creating nothing', async () => {
+    // GIVEN a backup whose object was replaced by other (valid gzip) bytes
+    const { key } = await verifiedBackup();
+    const other = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const body = Buffer.from(await other.Body!.transformToByteArray());
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.concat([body, body]) }));
+    const before = { dump: dumpOf(live), siblings: siblings() };
+    // WHEN restored THEN exit 7, no file created, live unchanged
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
+    expect(restore.status).toBe(7);
+    expect(siblings()).toEqual(before.siblings);
+    expect(dumpOf(live)).toBe(before.dump);
+  });
+
+  it('replace: safety backup first, then the restored file swapped in, the old one kept with its WAL', async () => {
+    // GIVEN a verified backup, then changes to live
+    const { key, dump } = await verifiedBackup();
+    sqlite(live, "DELETE FROM photos WHERE id > 700; INSERT INTO repairs (customer) VALUES ('after backup')");
+    const changed = dumpOf(live);
+    // WHEN replaced with confirmation
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+    // THEN live equals the backup, the changed database is kept aside, and a safety backup exists
+    expect(restore.status, restore.stderr).toBe(0);
+    const aside = String(restore.result?.previousDataKeptAs);
+    expect(existsSync(`${live}-wal`)).toBe(false);
+    expect(dumpOf(live)).toBe(dump);
+    expect(aside).toMatch(/db\.sqlite3\.pre-restore-\d{14}$/);
+    expect(dumpOf(aside)).toBe(changed);
+    const safetyKey = String(restore.result?.safetyBackupKey);
+    expect(safetyKey).toMatch(new RegExp(`^predeploy/${TARGET}/.*\\.sqlite\\.gz$`));
+    const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${safetyKey}.manifest.json` }));
+    expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({ tier: 'predeploy', database: { rowCounts: { repairs: 801 } } });
+  });
+
+  it('refuses to replace a database file a process holds open', async () => {
+    // GIVEN a process with the live file open
+    const { key } = await verifiedBackup();
+    const holder = spawn('sqlite3', [live], { stdio: ['pipe', 'ignore', 'ignore'] });
+    holder.stdin.write('SELECT count(*) FROM repairs;\n');
+    await waitFor('sqlite3 to open the file', () => readdirSync(`/proc/${holder.pid}/fd`).length > 3);
+    const before = dumpOf(live);
+    try {
+      // WHEN replaced
+      const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+      // THEN refused with exit 2 naming the process, live unchanged
+      expect(restore.status).toBe(2);
+      expect(restore.stderr).toMatch(new RegExp(`open by process\\(es\\) ${holder.pid}`));
+      expect(dumpOf(live)).toBe(before);
+    } finally {
+      holder.stdin.end();
+    }
+  });
+
+  it('drills with python3 reading the manifest where jq is missing', async () => {
+    // GIVEN a verified backup and no jq on the PATH
+    const { key } = await verifiedBackup();
+    const before = siblings();
+    // WHEN drilled
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1', PATH: pathWithoutJq() }));
+    // THEN integrity and row counts pass, and the copy is gone
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.drill?.checks.map((check) => [check.name, check.status])).toEqual([
+      ['restore', 'passed'],
+      ['integrity', 'passed'],
+      ['tables', 'passed'],
+      ['rowCounts', 'passed'],
+      ['cleanup', 'passed'],
+    ]);
+    expect(siblings()).toEqual(before);
+  });
+});
