@@ -1,9 +1,9 @@
-import { AddTagsToResourceCommand, DescribeDBInstancesCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { consoleLinks } from '../shared/console-links';
 import { InvalidEventError } from '../shared/errors';
-import { RESTORE_TAGS, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../shared/rds';
+import { RESTORE_TAGS, describeDbInstanceIfExists, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../shared/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
 /**
@@ -191,12 +191,6 @@ async function markReported(client: RDSClient, instance: DBInstance, deps: Compl
   );
 }
 
-async function describe(client: RDSClient, identifier: string, deps: CompletionDependencies): Promise<DBInstance | undefined> {
-  try {
-    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), deps.retry);
-    return output.DBInstances?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
-    throw error;
-  }
+function describe(client: RDSClient, identifier: string, deps: CompletionDependencies): Promise<DBInstance | undefined> {
+  return describeDbInstanceIfExists(client, identifier, deps.retry);
 }

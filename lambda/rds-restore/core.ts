@@ -19,6 +19,7 @@ import {
   rdsIdentifierProblem,
   type RestoreSettings,
   type RestoreSourceSettings,
+  describeDbInstanceIfExists,
 } from '../shared/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
 import type { RestoreRequest } from './event';
@@ -489,14 +490,8 @@ async function startRestore(plan: RestoreDBInstanceToPointInTimeCommandInput, re
   }
 }
 
-async function describeInstance(client: RDSClient, identifier: string, deps: RestoreDependencies): Promise<DBInstance | undefined> {
-  try {
-    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), deps.retry);
-    return output.DBInstances?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
-    throw error;
-  }
+function describeInstance(client: RDSClient, identifier: string, deps: RestoreDependencies): Promise<DBInstance | undefined> {
+  return describeDbInstanceIfExists(client, identifier, deps.retry);
 }
 
 async function listInstances(client: RDSClient, deps: RestoreDependencies): Promise<DBInstance[]> {
