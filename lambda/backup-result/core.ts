@@ -19,7 +19,7 @@ import {
 } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv } from '../shared/env';
-import { InvalidEventError } from '../shared/errors';
+import { parseEventWith } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { redactSecrets } from '../shared/redact';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
@@ -68,9 +68,7 @@ export const resultEventSchema = z.discriminatedUnion('detail-type', [invocation
 export type ResultEvent = z.infer<typeof resultEventSchema>;
 
 export function parseResultEvent(event: unknown): ResultEvent {
-  const parsed = resultEventSchema.safeParse(event);
-  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  return parsed.data;
+  return parseEventWith(resultEventSchema, event);
 }
 
 export interface ResultDeps {

@@ -5,14 +5,14 @@ import {
   type DBInstance,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv, requireJsonEnv } from '../shared/env';
-import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
-import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { RequestRejectedError, errorMessage, parseEventWith } from '../shared/errors';
+import { MetricUnit, type Metrics } from '../shared/powertools';
 import {
   DRILL_METRICS,
   DRILL_NAME_INFIX,
@@ -64,9 +64,7 @@ export type DrillEvent = z.infer<typeof drillEventSchema> | ({ action: 'rds-even
 export function parseDrillEvent(event: unknown): DrillEvent {
   const rds = rdsEventSchema.safeParse(event);
   if (rds.success) return { action: 'rds-event', ...rds.data };
-  const parsed = drillEventSchema.safeParse(event);
-  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  return parsed.data;
+  return parseEventWith(drillEventSchema, event);
 }
 
 // ------------------------------------------------------------------ settings and deps

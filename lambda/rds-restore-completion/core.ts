@@ -2,7 +2,7 @@ import { AddTagsToResourceCommand, type DBInstance, type RDSClient } from '@aws-
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { consoleLinks } from '../shared/console-links';
-import { InvalidEventError } from '../shared/errors';
+import { parseEventWith } from '../shared/errors';
 import { RESTORE_TAGS, describeDbInstanceIfExists, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../shared/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
@@ -24,9 +24,7 @@ export const rdsInstanceEventSchema = z.object({
 export type RdsInstanceEvent = z.infer<typeof rdsInstanceEventSchema>;
 
 export function parseRdsInstanceEvent(event: unknown): RdsInstanceEvent {
-  const parsed = rdsInstanceEventSchema.safeParse(event);
-  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  return parsed.data;
+  return parseEventWith(rdsInstanceEventSchema, event);
 }
 
 export interface CompletionDependencies {

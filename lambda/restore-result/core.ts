@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES, RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv } from '../shared/env';
-import { InvalidEventError } from '../shared/errors';
+import { parseEventWith } from '../shared/errors';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { redactSecrets } from '../shared/redact';
 import {
@@ -64,9 +64,7 @@ export const restoreInvocationEventSchema = z.object({
 export type RestoreInvocationEvent = z.infer<typeof restoreInvocationEventSchema>;
 
 export function parseRestoreInvocationEvent(event: unknown): RestoreInvocationEvent {
-  const parsed = restoreInvocationEventSchema.safeParse(event);
-  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  return parsed.data;
+  return parseEventWith(restoreInvocationEventSchema, event);
 }
 
 export interface RestoreResultDeps {

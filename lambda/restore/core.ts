@@ -10,7 +10,7 @@ import { pinnedDocumentVersion } from '../backup-trigger/core';
 import { ABSOLUTE_PATH_PATTERN, DB_NAME_PATTERN, TARGET_NAME_PATTERN } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv, requireJsonEnv } from '../shared/env';
-import { InvalidEventError, PermissionError, RequestRejectedError, isAccessDenied } from '../shared/errors';
+import { PermissionError, RequestRejectedError, isAccessDenied, parseEventWith } from '../shared/errors';
 import { manifestKeyFor, manifestSchema, parseBackupKey, type BackupManifest } from '../shared/manifest';
 import type { Logger } from '../shared/powertools';
 import {
@@ -80,9 +80,7 @@ export type RestoreRequest = z.infer<typeof restoreEventSchema>;
 export type RestoreEventInput = z.input<typeof restoreEventSchema>;
 
 export function parseRestoreEvent(event: unknown): RestoreRequest {
-  const parsed = restoreEventSchema.safeParse(event);
-  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  return parsed.data;
+  return parseEventWith(restoreEventSchema, event);
 }
 
 // ------------------------------------------------------------------ settings

@@ -13,7 +13,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
+import { PermissionError, RequestRejectedError, errorMessage, isAccessDenied, parseEventWith } from '../shared/errors';
 
 /**
  * Brings a key or a prefix of a versioned media bucket back to its state at a time T, using
@@ -58,9 +58,7 @@ export type S3VersionRestoreEvent = z.infer<typeof s3VersionRestoreEventSchema>;
 
 /** Parses an event; throws `InvalidEventError` naming every bad field. */
 export function parseS3VersionRestoreEvent(input: unknown): S3VersionRestoreEvent {
-  const parsed = s3VersionRestoreEventSchema.safeParse(input);
-  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  return parsed.data;
+  return parseEventWith(s3VersionRestoreEventSchema, input);
 }
 
 // ---------------------------------------------------------------- allowlist

@@ -1,4 +1,4 @@
-import type { ZodError } from 'zod';
+import type { ZodError, ZodType, output } from 'zod';
 
 /** The caller's event is invalid: `issues` name each field and why. Nothing was changed. */
 export class InvalidEventError extends Error {
@@ -42,4 +42,11 @@ export function isAccessDenied(error: unknown): boolean {
 /** The message of anything thrown, for logs and answers. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Parses an event with its schema; a bad event throws `InvalidEventError` naming each field. */
+export function parseEventWith<S extends ZodType>(schema: S, event: unknown): output<S> {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
+  return parsed.data as output<S>;
 }

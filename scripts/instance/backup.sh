@@ -387,15 +387,16 @@ prepare_sqlite() {
   fi
 
   # Exact counts on the private copy: identical to what is streamed, and no lock on the source.
+  # Two readers open the copy at once; a WAL copy makes them wait on each other, hence the timeout.
   # Tables: not SQLite's own, and not virtual ones (their module may be missing here).
   local out="$WORK_DIR/session.out"
   local tables="sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
   if ! {
     printf '.separator "\\t"\n'
     printf '%s\n' "SELECT 'TABLES', count(*) FROM $tables;"
-    sqlite3 -readonly -batch -bail "$SQLITE_COPY" \
+    sqlite3 -readonly -batch -bail -cmd '.timeout 30000' "$SQLITE_COPY" \
       "SELECT 'SELECT ''ROW'', ''' || hex(name) || ''', count(*) FROM \"' || replace(name, '\"', '\"\"') || '\";' FROM $tables ORDER BY name;"
-  } | sqlite3 -readonly -batch -bail "$SQLITE_COPY" >"$out" 2>"$err"; then
+  } | sqlite3 -readonly -batch -bail -cmd '.timeout 30000' "$SQLITE_COPY" >"$out" 2>"$err"; then
     fail "$EXIT_DUMP" "cannot count the rows of the copy of '$BK_PATH': $(tail_of "$err" 3)"
   fi
   DATABASE_JSON=$(database_json_from "$out") || fail "$EXIT_DUMP" "unexpected answer to the row-count queries: $(tail_of "$out" 3)"
