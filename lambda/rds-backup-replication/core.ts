@@ -1,6 +1,5 @@
 import {
   DescribeDBInstanceAutomatedBackupsCommand,
-  DescribeDBInstancesCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
   StopDBInstanceAutomatedBackupsReplicationCommand,
   type DBInstance,
@@ -10,6 +9,7 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { z } from 'zod';
 import type { CustomResourceResult } from '../shared/cfn-response';
+import { describeDbInstanceIfExists } from '../shared/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
 /**
@@ -136,14 +136,8 @@ function replicationArnIn(source: DBInstance, region: string): string | undefine
     .find((arn): arn is string => arn !== undefined && regionOfArn(arn) === region);
 }
 
-async function describeSource(client: RDSClient, identifier: string, deps: ReplicationDependencies): Promise<DBInstance | undefined> {
-  try {
-    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), deps.retry);
-    return output.DBInstances?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
-    throw error;
-  }
+function describeSource(client: RDSClient, identifier: string, deps: ReplicationDependencies): Promise<DBInstance | undefined> {
+  return describeDbInstanceIfExists(client, identifier, deps.retry);
 }
 
 async function describeReplicatedBackup(client: RDSClient, arn: string, deps: ReplicationDependencies): Promise<DBInstanceAutomatedBackup | undefined> {

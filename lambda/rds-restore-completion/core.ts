@@ -1,9 +1,9 @@
-import { AddTagsToResourceCommand, DescribeDBInstancesCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { consoleLinks } from '../shared/console-links';
 import { InvalidEventError } from '../shared/errors';
-import { RESTORE_TAGS, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../shared/rds';
+import { RESTORE_TAGS, describeDbInstanceIfExists, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../shared/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
 /**
@@ -154,7 +154,7 @@ function readyMessage(facts: Facts, instance: DBInstance, minutes: number | unde
     '',
     'Next: log in with the source\'s credentials as they were at the restore point, check the data, then either copy',
     'the rows you need back to the source, or point the application at this endpoint (runbook "restore a database',
-    'to a point in time", docs/rds-restore.md). Deletion protection is on; the runbook says how to remove the copy.',
+    'to a point in time", the README section "RDS point-in-time restore"). Deletion protection is on; the runbook says how to remove the copy.',
   ].join('\n');
 }
 
@@ -191,12 +191,6 @@ async function markReported(client: RDSClient, instance: DBInstance, deps: Compl
   );
 }
 
-async function describe(client: RDSClient, identifier: string, deps: CompletionDependencies): Promise<DBInstance | undefined> {
-  try {
-    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), deps.retry);
-    return output.DBInstances?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
-    throw error;
-  }
+function describe(client: RDSClient, identifier: string, deps: CompletionDependencies): Promise<DBInstance | undefined> {
+  return describeDbInstanceIfExists(client, identifier, deps.retry);
 }

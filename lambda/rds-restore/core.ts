@@ -19,6 +19,7 @@ import {
   rdsIdentifierProblem,
   type RestoreSettings,
   type RestoreSourceSettings,
+  describeDbInstanceIfExists,
 } from '../shared/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
 import type { RestoreRequest } from './event';
@@ -489,14 +490,8 @@ async function startRestore(plan: RestoreDBInstanceToPointInTimeCommandInput, re
   }
 }
 
-async function describeInstance(client: RDSClient, identifier: string, deps: RestoreDependencies): Promise<DBInstance | undefined> {
-  try {
-    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), deps.retry);
-    return output.DBInstances?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
-    throw error;
-  }
+function describeInstance(client: RDSClient, identifier: string, deps: RestoreDependencies): Promise<DBInstance | undefined> {
+  return describeDbInstanceIfExists(client, identifier, deps.retry);
 }
 
 async function listInstances(client: RDSClient, deps: RestoreDependencies): Promise<DBInstance[]> {
@@ -527,13 +522,13 @@ function inProgressNext(target: string, resolved: Resolved): string[] {
     `RDS is creating ${target}; this usually takes 10-40 minutes, more for large databases or many logs to replay. Watch it: ${consoleLinks.rdsInstance(resolved.region, target)}`,
     'When it is available, the alert topic receives a message with its endpoint, port and the minutes it took.',
     `${settings}; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
-    'Deletion protection is on. To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (docs/rds-restore.md).',
+    'Deletion protection is on. To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (README: "RDS point-in-time restore").',
   ];
 }
 
 function restoredNext(target: string, resolved: Resolved): string[] {
   return [
     `Use ${target}: ${consoleLinks.rdsInstance(resolved.region, target)}`,
-    'To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (docs/rds-restore.md).',
+    'To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (README: "RDS point-in-time restore").',
   ];
 }

@@ -1,4 +1,6 @@
+import { DescribeDBInstancesCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { z } from 'zod';
+import { awsCall, type RetryOptions } from './retry';
 
 /**
  * The RDS point-in-time restore contract shared by the config, the restore function, the
@@ -134,3 +136,14 @@ export const RDS_RESTORE_METRICS = {
   started: 'RdsRestoreStarted',
   minutes: 'RdsRestoreMinutes',
 } as const;
+
+/** The DB instance, or `undefined` when it does not exist; throttling retried, AccessDenied named. */
+export async function describeDbInstanceIfExists(client: RDSClient, identifier: string, retry?: RetryOptions): Promise<DBInstance | undefined> {
+  try {
+    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), retry);
+    return output.DBInstances?.[0];
+  } catch (error) {
+    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
+    throw error;
+  }
+}

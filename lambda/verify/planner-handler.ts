@@ -1,8 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { requireEnv } from '../shared/env';
+import { optionalEnv, requireEnv } from '../shared/env';
 import { InvalidEventError } from '../shared/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
+import { decodeConfiguredTargets } from './configured-targets';
 import { planVerification, plannerEventSchema, reportAges, type AgeReport, type PlanResult } from './planner';
 
 const logger = createLogger();
@@ -15,6 +17,10 @@ const deps = {
   logger,
   bucket: requireEnv('BACKUP_BUCKET'),
   queueUrl: requireEnv('VERIFY_QUEUE_URL'),
+  sns: new SNSClient({ region }),
+  alertTopicArn: requireEnv('ALERT_TOPIC_ARN'),
+  // Absent: targets are discovered from the bucket only.
+  ...(optionalEnv('CONFIGURED_TARGETS', '') ? { configured: decodeConfiguredTargets(requireEnv('CONFIGURED_TARGETS')) } : {}),
 };
 
 /**

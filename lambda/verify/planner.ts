@@ -1,4 +1,5 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { errorMessage, RequestRejectedError } from '../shared/errors';
@@ -40,6 +41,14 @@ export interface PlannerDeps {
   readonly bucket: string;
   readonly queueUrl: string;
   readonly now?: () => Date;
+  /**
+   * Targets and tiers the config says must have backups (scheduled tiers only). Without it,
+   * targets are only discovered from the bucket.
+   */
+  readonly configured?: readonly TargetTier[];
+  /** Where a configured target without any backup is reported. */
+  readonly sns?: SNSClient;
+  readonly alertTopicArn?: string;
 }
 
 export interface TargetTier {
@@ -49,8 +58,10 @@ export interface TargetTier {
 
 export interface PlanResult {
   readonly enqueued: readonly string[];
-  /** Target/tier prefixes that hold no backup object at all. */
+  /** Targets and tiers that hold no backup object at all (configured ones are also alerted). */
   readonly withoutBackups: readonly TargetTier[];
+  /** Targets found in the bucket that the config no longer lists (still verified). */
+  readonly unconfigured: readonly TargetTier[];
   /** Keys that could not be enqueued, with why. */
   readonly notEnqueued: readonly { key: string; reason: string }[];
 }
@@ -98,6 +109,7 @@ export async function planVerification(deps: PlannerDeps, event: Exclude<Planner
   const reason = onDemand ? 'on-demand' : 'scheduled';
   const keys: string[] = [];
   const withoutBackups: TargetTier[] = [];
+  const unconfigured: TargetTier[] = [];
   if (event.key !== undefined) {
     if (!isBackupObjectKey(event.key) || !parseBackupKey(event.key)) {
       throw new RequestRejectedError(`key '${event.key}' is not a backup key (<tier>/<target>/YYYY/MM/DD/<target>_<YYYYMMDDTHHMMSSZ>.<ext>)`);
@@ -112,7 +124,12 @@ export async function planVerification(deps: PlannerDeps, event: Exclude<Planner
     }
     keys.push(event.key);
   } else {
-    const pairs = await discoverTargetTiers(deps.s3, deps.bucket, { target: event.target, tier: event.tier });
+    const discovered = await discoverTargetTiers(deps.s3, deps.bucket, { target: event.target, tier: event.tier });
+    const configured = (deps.configured ?? []).filter(
+      (pair) => (event.target === undefined || pair.target === event.target) && (event.tier === undefined || pair.tier === event.tier),
+    );
+    const seen = new Set(discovered.map(pairId));
+    const pairs = [...discovered, ...configured.filter((pair) => !seen.has(pairId(pair)))];
     if (pairs.length === 0 && onDemand) {
       throw new RequestRejectedError(`no backups found for ${event.target ? `target '${event.target}'` : ''}${event.target && event.tier ? ' in ' : ''}${event.tier ? `tier '${event.tier}'` : ''}`);
     }
@@ -122,10 +139,52 @@ export async function planVerification(deps: PlannerDeps, event: Exclude<Planner
       if (newest) keys.push(newest.key);
       else withoutBackups.push(pair);
     }
+    if (deps.configured) {
+      const configuredIds = new Set(deps.configured.map(pairId));
+      unconfigured.push(...discovered.filter((pair) => !configuredIds.has(pairId(pair))));
+      const missing = withoutBackups.filter((pair) => configuredIds.has(pairId(pair)));
+      for (const pair of missing) await reportMissing(deps, pair);
+    }
   }
   const { sent, failed } = await enqueue(deps, keys.map((key) => ({ key, reason, requestedAt })));
   deps.logger.info('planned verification', { enqueued: sent.length, failed: failed.length, withoutBackups: withoutBackups.length, reason });
-  return { enqueued: sent, withoutBackups, notEnqueued: failed };
+  return { enqueued: sent, withoutBackups, unconfigured, notEnqueued: failed };
+}
+
+const pairId = (pair: TargetTier) => `${pair.tier}/${pair.target}`;
+
+/** A configured target with no backup at all in a scheduled tier: alert and count it as a failed verification. */
+async function reportMissing(deps: PlannerDeps, pair: TargetTier): Promise<void> {
+  const single = deps.metrics.singleMetric();
+  single.addDimension('Target', pair.target);
+  single.addDimension('Tier', pair.tier);
+  single.addMetric('VerificationFailed', MetricUnit.Count, 1);
+  deps.logger.error('configured target has no backup', { ...pair });
+  if (!deps.sns || !deps.alertTopicArn) return;
+  try {
+    await deps.sns.send(
+      new PublishCommand({
+        TopicArn: deps.alertTopicArn,
+        Subject: `Backup missing: ${pair.target} ${pair.tier} has no backup`.slice(0, 100),
+        Message: [
+          'Backup missing.',
+          '',
+          `Target: ${pair.target}`,
+          `Tier:   ${pair.tier}`,
+          `Check:  backups exist (no object under s3://${deps.bucket}/${pair.tier}/${pair.target}/)`,
+          '',
+          `What to do: the config lists this target in tier '${pair.tier}' but no backup was ever stored. Check that the backup schedule for the tier runs and that the target's instances are found (tag or instance IDs) and have the instance policy attached; read the last Run Command of the backup document; then take a manual backup ({ "tier": "manual", "target": "${pair.target}" }).`,
+        ].join('\n'),
+        MessageAttributes: {
+          target: { DataType: 'String', StringValue: pair.target },
+          tier: { DataType: 'String', StringValue: pair.tier },
+          check: { DataType: 'String', StringValue: 'exists' },
+        },
+      }),
+    );
+  } catch (error) {
+    deps.logger.error('could not publish the missing-backup alert', { ...pair, error: errorMessage(error) });
+  }
 }
 
 async function enqueue(deps: PlannerDeps, messages: VerifyMessage[]): Promise<{ sent: string[]; failed: { key: string; reason: string }[] }> {
@@ -160,7 +219,7 @@ async function enqueue(deps: PlannerDeps, messages: VerifyMessage[]): Promise<{ 
  * hourly, so the age alarms see a datapoint every period: missing data then means the reporting
  * itself stopped, which the alarms treat as breaching.
  */
-export async function reportAges(deps: Omit<PlannerDeps, 'sqs' | 'queueUrl'>): Promise<AgeReport[]> {
+export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'logger' | 'bucket' | 'now'>): Promise<AgeReport[]> {
   const now = deps.now?.() ?? new Date();
   const pairs = await discoverTargetTiers(deps.s3, deps.bucket);
   const reports: AgeReport[] = [];

@@ -73,7 +73,8 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
     hash.update(chunk);
     bytes += chunk.length;
     if (decompressionError === undefined && !gunzip.write(chunk)) {
-      await Promise.race([once(gunzip, 'drain'), gunzipDone]);
+      // A gunzip error settles gunzipDone; the drain wait must not turn it into a rejection.
+      await Promise.race([once(gunzip, 'drain').catch(() => undefined), gunzipDone]);
     }
     if (options.deadline !== undefined && Date.now() > options.deadline) {
       const rate = bytes / Math.max(0.001, (Date.now() - started) / 1000);

@@ -5,6 +5,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcards, nagArnOf } from './nag';
 
+/** ID of the replication rule: the S3 replication metrics carry it as the RuleId dimension. */
+export const REPLICATION_RULE_ID = 'replicate-all-backups';
+
 export interface BackupReplicationProps {
   /** The primary backup bucket. */
   readonly source: s3.Bucket;
@@ -123,7 +126,7 @@ export class BackupReplication extends Construct {
       role: this.role.roleArn,
       rules: [
         {
-          id: 'replicate-all-backups',
+          id: REPLICATION_RULE_ID,
           status: 'Enabled',
           priority: 1,
           filter: { prefix: '' },

@@ -3,15 +3,21 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
+import { tiersOfTarget } from '../config/sections/targets';
+import { tierMaxAgeHours } from '../config/sections/verification';
 import { AlertTopic } from '../constructs/alert-topic';
 import type { InstanceScriptPaths } from '../constructs/backup-command-document';
 import { BackupJobs } from '../constructs/backup-jobs';
+import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
+import { BackupVerification } from '../constructs/backup-verification';
+import { Monitoring } from '../constructs/monitoring';
 import { OpsKey } from '../constructs/ops-key';
 import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
-import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
+import { replicaBucketName } from '../naming';
+import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreTargets, safetyRetention } from './restore-settings';
 
@@ -35,6 +41,9 @@ export interface JobsStackProps extends StackProps {
 export class JobsStack extends Stack {
   readonly opsKey: OpsKey;
   readonly alerts: AlertTopic;
+  /** Alarms and the dashboard: every job registers its functions and queues here. */
+  readonly monitoring: Monitoring;
+  readonly verification: BackupVerification;
   /** Scheduled EC2 backups; absent when the config has no targets. */
   readonly backupJobs?: BackupJobs;
   /** RDS point-in-time restore, when the config allowlists RDS instances. */
@@ -49,6 +58,54 @@ export class JobsStack extends Stack {
     const { config } = props;
     this.opsKey = new OpsKey(this, 'OpsKey');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
+    this.monitoring = new Monitoring(this, 'Monitoring', { alertTopic: this.alerts.topic, dashboardName: `${config.prefix}-backups` });
+    const replicaBucket = replicaBucketName(config.prefix, config.drRegion);
+
+    const tierAges = Object.fromEntries(
+      Object.keys(config.tiers).flatMap((tier) => {
+        const hours = tierMaxAgeHours(config, tier);
+        return hours === undefined ? [] : [[tier, hours] as const];
+      }),
+    );
+    // Every configured target in every scheduled tier it takes part in must have verified backups.
+    const scheduledPairs = config.targets.flatMap((target) =>
+      tiersOfTarget(target, Object.keys(config.tiers))
+        .filter((tier) => tier in tierAges)
+        .map((tier) => ({ target: target.name, tier })),
+    );
+    this.verification = new BackupVerification(this, 'Verification', {
+      bucket: props.backupBucket,
+      backupKey: props.backupKey,
+      replicaBucketName: replicaBucket,
+      replicaRegion: config.drRegion,
+      opsKey: this.opsKey.key,
+      alertTopic: this.alerts.topic,
+      timeZone: config.timeZone,
+      schedule: config.verification.schedule,
+      workerMemoryMiB: config.verification.workerMemoryMiB,
+      maxConcurrency: config.verification.maxConcurrency,
+      configuredTargets: scheduledPairs,
+      settings: {
+        tierMaxAgeHours: tierAges,
+        sizeAnomaly: config.verification.sizeAnomaly,
+        replicationAllowanceMinutes: config.verification.replicationAllowanceMinutes,
+        sqliteIntegrityCheckMaxBytes: config.verification.sqliteIntegrityCheckMaxMiB * 2 ** 20,
+        maxObjectBytes: Math.floor(config.verification.maxObjectGiB * 2 ** 30),
+      },
+    });
+    this.monitoring.addLambda(this.verification.planner.function, 'verify planner');
+    this.monitoring.addLambda(this.verification.worker.function, 'verify worker');
+    this.monitoring.addDeadLetterQueue(this.verification.deadLetterQueue, 'verify worker');
+    this.monitoring.addDeadLetterQueue(this.verification.scheduleDeadLetterQueue, 'verify schedules');
+    for (const tier of new Set(scheduledPairs.map((pair) => pair.tier))) this.monitoring.addTier(tier, tierAges[tier] ?? 0);
+    for (const { target, tier } of scheduledPairs) this.monitoring.addTargetTier(target, tier, { maxAgeHours: tierAges[tier] });
+    if (config.replication.metrics) {
+      this.monitoring.addReplication({
+        sourceBucketName: props.backupBucket.bucketName,
+        destinationBucketName: replicaBucket,
+        ruleId: REPLICATION_RULE_ID,
+      });
+    }
 
     if (config.targets.length > 0) {
       const backups = new BackupJobs(this, 'BackupJobs', {
@@ -68,6 +125,9 @@ export class JobsStack extends Stack {
       for (const [target, policy] of backups.instancePolicies) {
         new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
       }
+      this.monitoring.addLambda(backups.trigger.function, 'backup trigger');
+      this.monitoring.addLambda(backups.result.function, 'backup result');
+      this.monitoring.addDeadLetterQueue(backups.deadLetterQueue, 'backup jobs', { existingAlarm: backups.deadLetterAlarm });
       this.backupJobs = backups;
 
       const restores = new RestoreJobs(this, 'RestoreJobs', {
@@ -92,19 +152,26 @@ export class JobsStack extends Stack {
     if (config.rds.instances.length > 0) {
       const sources = rdsRestoreSources(this, config);
       this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+      this.monitoring.addLambda(this.rdsRestore.restoreFunction.function, 'rds restore');
+      this.monitoring.addLambda(this.rdsRestore.completionFunction.function, 'rds restore completion');
       const replicated = rdsReplicatedInstances(sources, config);
       if (replicated.length > 0) {
         const replication = new RdsBackupReplication(this, 'RdsBackupReplication', { destinationRegion: config.drRegion, logKey: this.opsKey.key });
         replicated.forEach((instance) => replication.addInstance(instance));
+        this.monitoring.addLambda(replication.handler.function, 'rds backup replication');
         this.rdsBackupReplication = replication;
       }
     }
 
     if (config.mediaBuckets.length > 0) {
-      new S3VersionRestore(this, 'S3VersionRestore', {
+      const versionRestore = new S3VersionRestore(this, 'S3VersionRestore', {
         mediaBuckets: S3VersionRestore.bucketsFromConfig(this, config.mediaBuckets, config.primaryRegion),
         logKey: this.opsKey.key,
       });
+      this.monitoring.addLambda(versionRestore.handler.function, 's3 version restore');
     }
+
+    // Last: any function not registered above (CDK's custom-resource helpers included).
+    this.monitoring.addRemainingFunctions(this);
   }
 }

@@ -7,7 +7,7 @@ export const TEST_SETTINGS: VerifySettings = {
   sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: true },
   replicationAllowanceMinutes: 30,
   sqliteIntegrityCheckMaxBytes: 64 * 1024 * 1024,
-  maxObjectBytes: 40 * 2 ** 30,
+  maxObjectBytes: 16 * 2 ** 30,
 };
 
 export interface EmittedMetric {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import initSqlJs from 'sql.js';
 import type { BackupManifest } from '../../shared/manifest';
@@ -20,7 +21,7 @@ let sqlJs: Promise<SqlJs> | undefined;
 function locateSqlJsFile(file: string): string {
   const bundled = join(__dirname, file);
   if (existsSync(bundled)) return bundled;
-  return join(dirname(require.resolve('sql.js')), file);
+  return join(dirname(createRequire(__filename).resolve('sql.js')), file);
 }
 
 function loadSqlJs(): Promise<SqlJs> {
@@ -98,7 +99,10 @@ export class SqliteInspector implements FormatInspector {
       if (rows.length !== 1 || rows[0] !== 'ok') {
         problems.push(`SQLite: PRAGMA integrity_check reports: ${rows.slice(0, 5).join('; ')}${rows.length > 5 ? ` (and ${rows.length - 5} more)` : ''}`);
       }
-      const tables = Number(db.exec("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")[0]?.values[0]?.[0] ?? 0);
+      // Counted as the backup script counts: not SQLite's own tables, not virtual ones.
+      const tables = Number(
+        db.exec("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL TABLE%'")[0]?.values[0]?.[0] ?? 0,
+      );
       figures.tables = tables;
       const expectedTables = this.manifest?.database?.tableCount;
       if (expectedTables !== undefined && tables !== expectedTables) {

@@ -54,9 +54,9 @@ const verificationSchema = z.strictObject({
   maxConcurrency: z.number().int().min(2).max(1000).default(10),
   /**
    * Largest stored (compressed) object one invocation verifies (GiB). Larger objects fail with a
-   * clear reason instead of timing out: see docs/verification.md for the figure's origin.
+   * clear reason instead of timing out: see the README section "Verification, alarms and the dashboard" for the figure's origin.
    */
-  maxObjectGiB: z.number().min(0.001).default(40),
+  maxObjectGiB: z.number().min(0.001).default(16),
 });
 export type VerificationConfig = z.infer<typeof verificationSchema>;
 

@@ -1,0 +1,219 @@
+/**
+ * Benchmark of the verify core: one streaming pass (SHA-256, gunzip, PostgreSQL custom-format
+ * parse) over a generated gzip-compressed dump read from a local file, against `sha256sum` and
+ * `gzip -t` on the same file in the same run, and peak RSS at two object sizes.
+ *
+ *   npx tsx bench/verify.ts [--gib 1.05] [--small-mib 100] [--dir /tmp]
+ *
+ * The dump is a valid pg_dump -Fc -Z0 archive (archive version 1.14, as PostgreSQL 15 writes it)
+ * with one length-prefixed chunk per row, as pg_dump writes COPY data, so the format parser
+ * does the work it does on a real dump. Row text is random base64 so gzip cannot shrink it
+ * much: the compressed file is the size that matters for the verifier's throughput.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { inspectorFor } from '../lambda/verify/formats';
+import { checkStream } from '../lambda/verify/stream-check';
+
+const TABLES = 20;
+const ROW_TEXT = 120;
+
+function int(value: number): Buffer {
+  const buffer = Buffer.alloc(5);
+  buffer[0] = value < 0 ? 1 : 0;
+  buffer.writeUInt32LE(Math.abs(value), 1);
+  return buffer;
+}
+function str(value: string | null): Buffer {
+  if (value === null) return int(-1);
+  const bytes = Buffer.from(value, 'utf8');
+  return Buffer.concat([int(bytes.length), bytes]);
+}
+
+/** Header and TOC of an archive with `TABLES` tables, each with a TABLE and a TABLE DATA entry. */
+function archiveHead(): Buffer {
+  const parts: Buffer[] = [Buffer.from('PGDMP'), Buffer.from([1, 14, 0, 4, 8, 1]), int(0)];
+  for (const value of [0, 0, 5, 10, 2, 126, 0]) parts.push(int(value));
+  parts.push(str('bench'), str('15.18'), str('15.18'), int(TABLES * 2));
+  for (let table = 0; table < TABLES; table++) {
+    const entry = (dumpId: number, desc: string, hasData: boolean, deps: number[]) => {
+      parts.push(int(dumpId), int(hasData ? 1 : 0), str('1259'), str(String(16384 + table)), str(`t${table}`), str(desc), int(hasData ? 3 : 2));
+      parts.push(str(desc === 'TABLE' ? `CREATE TABLE public.t${table} (id bigint, body text);` : ''), str(''), str(hasData ? `COPY public.t${table} (id, body) FROM stdin;\n` : null));
+      parts.push(str('public'), str(''), str('heap'), str('bench'), str('false'));
+      for (const dep of deps) parts.push(str(String(dep)));
+      parts.push(str(null), Buffer.from([hasData ? 1 : 3]), Buffer.alloc(8));
+    };
+    entry(1 + table * 2, 'TABLE', false, []);
+    entry(2 + table * 2, 'TABLE DATA', true, [1 + table * 2]);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The archive as a stream: head, then per table a data block of row chunks totalling about `bytes`. */
+function archiveStream(bytes: number): Readable {
+  const perTable = Math.ceil(bytes / TABLES);
+  async function* generate(): AsyncGenerator<Buffer> {
+    yield archiveHead();
+    let id = 0;
+    for (let table = 0; table < TABLES; table++) {
+      yield Buffer.concat([Buffer.from([1]), int(2 + table * 2)]);
+      let written = 0;
+      while (written < perTable) {
+        // ~1 MiB of rows per yield: each row its own chunk, as pg_dump -Z0 writes COPY data.
+        const text = Buffer.from(randomBytes(768 * 1024).toString('base64'), 'latin1');
+        const block = Buffer.allocUnsafe(text.length + (text.length / ROW_TEXT) * 32);
+        let used = 0;
+        for (let at = 0; at + ROW_TEXT <= text.length && written < perTable; at += ROW_TEXT) {
+          const header = used;
+          used += 5;
+          used += block.write(`${id++}\t`, used, 'latin1');
+          used += text.copy(block, used, at, at + ROW_TEXT);
+          block[used++] = 0x0a;
+          const length = used - header - 5;
+          block[header] = 0;
+          block.writeUInt32LE(length, header + 1);
+          written += length + 5;
+        }
+        yield block.subarray(0, used);
+      }
+      yield int(0);
+    }
+  }
+  return Readable.from(generate(), { objectMode: false });
+}
+
+async function makeDump(path: string, rawBytes: number): Promise<void> {
+  const gzip = spawn('gzip', ['-1', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const done = new Promise<void>((resolve, reject) => gzip.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`gzip exited ${code}`)))));
+  await Promise.all([pipeline(archiveStream(rawBytes), gzip.stdin), pipeline(gzip.stdout, createWriteStream(path)), done]);
+}
+
+interface Measured {
+  seconds: number;
+  maxRssMiB: number;
+}
+
+/** Runs a command under /usr/bin/time for wall time and peak RSS. */
+function timed(command: string, args: string[]): Measured {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+  const [seconds = '0', kib = '0'] = (result.stderr.trim().split('\n').pop() ?? '').split(' ');
+  return { seconds: Number(seconds), maxRssMiB: Number(kib) / 1024 };
+}
+
+/** Child mode: verify one file (`times` times over, as a warm Lambda would) and print the figures as JSON. */
+async function verifyOne(file: string, times: number): Promise<void> {
+  const peak = { heapUsedMiB: 0, externalMiB: 0 };
+  const sampler = setInterval(() => {
+    const usage = process.memoryUsage();
+    peak.heapUsedMiB = Math.max(peak.heapUsedMiB, usage.heapUsed / 2 ** 20);
+    peak.externalMiB = Math.max(peak.externalMiB, (usage.external + usage.arrayBuffers) / 2 ** 20);
+  }, 50);
+  const started = process.hrtime.bigint();
+  let findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  for (let again = 1; again < times; again++) {
+    findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }));
+  }
+  const problems = [findings.decompressionError, ...(findings.format?.problems ?? [])].filter(Boolean);
+  clearInterval(sampler);
+  console.log(JSON.stringify({ bytes: findings.bytes, decompressedBytes: findings.decompressedBytes, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, ...peak, problems, figures: findings.format?.figures }));
+}
+
+type ChildFigures = Measured & { problems: string[]; decompressedBytes: number; heapUsedMiB: number; externalMiB: number; figures: Record<string, unknown> };
+
+function verifyInChild(file: string, times = 1): ChildFigures {
+  const result = spawnSync(process.execPath, [...process.execArgv, __filename, '--verify', file, String(times)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`verify child failed: ${result.stderr}`);
+  const line = result.stdout.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(line) as ChildFigures;
+}
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name}: expected a positive number`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--verify') {
+    await verifyOne(process.argv[3] ?? '', Number(process.argv[4] ?? 1));
+    return;
+  }
+  if (!existsSync('/usr/bin/time')) throw new Error('this benchmark needs /usr/bin/time (Debian: apt-get install time)');
+  const largeGiB = option('gib', 1.05);
+  const smallMiB = option('small-mib', 100);
+  const dirIndex = process.argv.indexOf('--dir');
+  const dir = mkdtempSync(join(dirIndex >= 0 ? (process.argv[dirIndex + 1] ?? '/tmp') : '/tmp', 'verify-bench-'));
+  // Base64 rows gzip to about 0.76 of their size at level 1.
+  const rawFor = (compressed: number) => Math.ceil(compressed / 0.76);
+  try {
+    const files = [
+      { label: 'small', path: join(dir, 'small.pgdump.gz'), target: smallMiB * 2 ** 20 },
+      { label: 'large', path: join(dir, 'large.pgdump.gz'), target: largeGiB * 2 ** 30 },
+    ];
+    for (const file of files) {
+      const started = Date.now();
+      await makeDump(file.path, rawFor(file.target));
+      console.log(`generated ${file.label}: ${(statSync(file.path).size / 2 ** 20).toFixed(0)} MiB compressed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    console.log('');
+    const rows: string[] = [];
+    const header = 'object'.padEnd(8) + 'MiB'.padStart(8) + 'tool'.padStart(14) + 'seconds'.padStart(10) + 'MB/s'.padStart(9) + 'peak RSS MiB'.padStart(14) + 'vs sha256sum'.padStart(14) + 'vs gzip -t'.padStart(12);
+    let largestRate = 0;
+    for (const file of files) {
+      const size = statSync(file.path).size;
+      // Warm the page cache so every tool reads from memory alike.
+      timed('sh', ['-c', `cat '${file.path}' > /dev/null`]);
+      const sha = timed('sha256sum', [file.path]);
+      const gzipTest = timed('gzip', ['-t', file.path]);
+      const verify = verifyInChild(file.path);
+      if (verify.problems.length > 0) throw new Error(`the generated dump did not verify: ${verify.problems.join('; ')}`);
+      const rate = (seconds: number) => size / 1e6 / seconds;
+      for (const [tool, measured] of [['verify', verify], ['sha256sum', sha], ['gzip -t', gzipTest]] as const) {
+        rows.push(
+          file.label.padEnd(8) +
+            (size / 2 ** 20).toFixed(0).padStart(8) +
+            tool.padStart(14) +
+            measured.seconds.toFixed(2).padStart(10) +
+            rate(measured.seconds).toFixed(1).padStart(9) +
+            measured.maxRssMiB.toFixed(0).padStart(14) +
+            (sha.seconds / measured.seconds).toFixed(2).padStart(14) +
+            (gzipTest.seconds / measured.seconds).toFixed(2).padStart(12),
+        );
+      }
+      if (file.label === 'large') {
+        largestRate = rate(verify.seconds);
+        // The same object three times in one process: bytes processed triple, memory must not.
+        const thrice = verifyInChild(file.path, 3);
+        console.log(`large x3 in one process (${((3 * size) / 2 ** 30).toFixed(1)} GiB read): peak RSS ${thrice.maxRssMiB.toFixed(0)} MiB, peak JS heap used ${thrice.heapUsedMiB.toFixed(0)} MiB, peak buffers ${thrice.externalMiB.toFixed(0)} MiB`);
+      }
+      console.log(
+        `${file.label}: verified ${verify.figures['tableDataEntries']} TABLE DATA entries, ${(verify.decompressedBytes / 2 ** 20).toFixed(0)} MiB decompressed;` +
+          ` peak JS heap used ${verify.heapUsedMiB.toFixed(0)} MiB, peak buffers ${verify.externalMiB.toFixed(0)} MiB`,
+      );
+    }
+    console.log('');
+    console.log(header);
+    for (const row of rows) console.log(row);
+    console.log('');
+    console.log('Ratios are throughput relative to the native tool (above 1 = faster than it); same file, same run, page cache warm.');
+    const budget = 900 - 60;
+    console.log(
+      `Largest object per invocation at the measured ${largestRate.toFixed(0)} MB/s and ${budget} s (15 min less the 60 s verdict margin): ${((largestRate * budget) / 1e3).toFixed(0)} GB;` +
+        ` S3 GetObject on one connection delivers about 80-90 MB/s, which caps it near ${((Math.min(largestRate, 85) * budget) / 1e3).toFixed(0)} GB.`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,395 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** The app's metric namespace (Powertools Metrics, EMF). */
+export const METRIC_NAMESPACE = 'BackupKit';
+
+/**
+ * Builds the app's metrics: its own (namespace BackupKit, `service` dimension per job) and the
+ * AWS ones it watches. One place, so alarms and dashboard read the same series.
+ */
+export class MetricFactory {
+  /** A BackupKit metric of one job (`service`), with further dimensions. */
+  app(service: string, metricName: string, dimensions: Record<string, string>, statistic: string, period: Duration): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { service, ...dimensions }, statistic, period });
+  }
+
+  /** Every series of a BackupKit metric across the given dimension names (dashboards: one line per target). */
+  search(service: string, metricName: string, dimensionNames: readonly string[], statistic: string, period: Duration, label: string): cloudwatch.MathExpression {
+    const schema = [METRIC_NAMESPACE, 'service', ...dimensionNames].join(',');
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('{${schema}} service="${service}" MetricName="${metricName}"', '${statistic}', ${period.toSeconds()})`,
+      label,
+      period,
+      usingMetrics: {},
+    });
+  }
+
+  s3Replication(metricName: string, source: string, destination: string, ruleId: string, statistic: string, period: Duration): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/S3',
+      metricName,
+      dimensionsMap: { SourceBucket: source, DestinationBucket: destination, RuleId: ruleId },
+      statistic,
+      period,
+    });
+  }
+}
+
+export interface AlarmSpec {
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  readonly comparison: cloudwatch.ComparisonOperator;
+  readonly treatMissingData: cloudwatch.TreatMissingData;
+  /** What broke, for whom, and what to do next. */
+  readonly description: string;
+  /** @default 1 */
+  readonly evaluationPeriods?: number;
+  /** @default - all evaluation periods */
+  readonly datapointsToAlarm?: number;
+  /**
+   * Also notify when the alarm returns to OK: for conditions that persist (age, a full queue).
+   * Event counts (a failed run) drop back to OK after a quiet period without anything having been
+   * fixed, so they notify only when they fire.
+   * @default false
+   */
+  readonly notifyOnRecovery?: boolean;
+}
+
+/** Makes alarms that notify the alert topic when they fire (and, for lasting conditions, when they recover). */
+export class AlarmFactory {
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(
+    private readonly scope: Construct,
+    private readonly topic: sns.ITopic,
+  ) {}
+
+  addAlarm(id: string, spec: AlarmSpec): cloudwatch.Alarm {
+    if (spec.description.length > 1024) throw new Error(`Monitoring alarm ${id} description: at most 1024 characters (CloudWatch's limit)`);
+    const alarm = new cloudwatch.Alarm(this.scope, id, {
+      metric: spec.metric,
+      threshold: spec.threshold,
+      comparisonOperator: spec.comparison,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      datapointsToAlarm: spec.datapointsToAlarm ?? spec.evaluationPeriods ?? 1,
+      treatMissingData: spec.treatMissingData,
+      alarmDescription: spec.description,
+    });
+    const action = new actions.SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    if (spec.notifyOnRecovery) alarm.addOkAction(action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}
+
+export interface MonitoringProps {
+  /** Where every alarm notifies. */
+  readonly alertTopic: sns.ITopic;
+  /**
+   * Name of the CloudWatch dashboard.
+   * @default - CloudFormation generates the name
+   */
+  readonly dashboardName?: string;
+}
+
+export interface TargetTierOptions {
+  /**
+   * Hours the newest verified backup may be old before the age alarm fires.
+   * @default - no age alarm (on-demand tiers)
+   */
+  readonly maxAgeHours?: number;
+}
+
+export interface ReplicationMonitoringProps {
+  readonly sourceBucketName: string;
+  readonly destinationBucketName: string;
+  readonly ruleId: string;
+  /**
+   * Replication latency above which the alarm fires.
+   * @default - 15 minutes (Replication Time Control's promise)
+   */
+  readonly maxLatency?: Duration;
+}
+
+/** Metrics that age alarms read are published hourly; two missing or high hours in a row alarm. */
+const AGE_PERIOD = Duration.hours(1);
+const EVENT_PERIOD = Duration.hours(1);
+const OPERATIONS_PERIOD = Duration.minutes(5);
+
+/**
+ * The app's monitoring facade: one call per job, target or queue wires the same alarms (to the
+ * alert topic, with descriptions naming the job, the target and the next step) and the same
+ * dashboard widgets.
+ *
+ * ```ts
+ * monitoring.addLambda(fn, 'backup trigger');
+ * monitoring.addDeadLetterQueue(dlq, 'backup schedules');
+ * monitoring.addTargetTier('orders-db', 'daily', { maxAgeHours: 26 });
+ * ```
+ */
+export class Monitoring extends Construct {
+  readonly metrics = new MetricFactory();
+  readonly alarmFactory: AlarmFactory;
+  readonly dashboard: cloudwatch.Dashboard;
+  private readonly lambdaWidgets: cloudwatch.IWidget[] = [];
+  private readonly queueWidgets: cloudwatch.IWidget[] = [];
+  private readonly jobIds = new Set<string>();
+  private readonly watchedFunctions = new Set<lambda.IFunction>();
+  /** Alarms other constructs made, shown on the dashboard beside this facade's own. */
+  private readonly adoptedAlarms: cloudwatch.Alarm[] = [];
+  private readonly targetTiers = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.alarmFactory = new AlarmFactory(this, props.alertTopic);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+      defaultInterval: Duration.days(14),
+    });
+    // Tags on dashboards are newer than the CloudFormation schema cfn-lint checks against.
+    (this.dashboard.node.defaultChild as cloudwatch.CfnDashboard).addPropertyDeletionOverride('Tags');
+    this.node.addValidation({ validate: () => this.renderDashboard() });
+  }
+
+  /** All alarms made so far. */
+  get alarms(): readonly cloudwatch.Alarm[] {
+    return this.alarmFactory.alarms;
+  }
+
+  /** Errors and Throttles alarms of one function of the app, and its dashboard graph. */
+  addLambda(fn: lambda.IFunction, job: string): void {
+    const id = this.uniqueId('Lambda', job);
+    this.watchedFunctions.add(fn);
+    const errors = fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' });
+    const throttles = fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' });
+    this.alarmFactory.addAlarm(`${id}Errors`, {
+      metric: errors,
+      threshold: 0,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job '${job}': its Lambda function failed (Errors > 0 in 5 minutes). Next step: open the function's log group, find the error (search for "ERROR"), fix the cause, and re-run the job for the affected target.`,
+    });
+    this.alarmFactory.addAlarm(`${id}Throttles`, {
+      metric: throttles,
+      threshold: 0,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job '${job}': Lambda throttled its invocations (Throttles > 0 in 5 minutes). Next step: check the account's concurrency (Lambda console, Concurrency) and other functions using it; raise the quota or lower the job's concurrency.`,
+    });
+    this.lambdaWidgets.push(
+      new cloudwatch.GraphWidget({ title: `${job}: errors and throttles`, left: [errors.with({ label: 'Errors' }), throttles.with({ label: 'Throttles' })], width: 8 }),
+    );
+  }
+
+  /**
+   * Errors and Throttles alarms for every Lambda function under `scope` not added yet, named by
+   * its construct path: CDK's own helper functions (custom resources) and any job that forgot.
+   * Call it last, after every job is in place.
+   */
+  addRemainingFunctions(scope: Construct): void {
+    for (const child of scope.node.findAll()) {
+      if (child instanceof lambda.Function && !this.watchedFunctions.has(child)) {
+        const path = child.node.path.split('/').slice(1).filter((part) => part !== 'Function' && part !== 'Resource');
+        this.addLambda(child, path.join(' ') || child.node.id);
+      }
+    }
+  }
+
+  /**
+   * Alarm when a dead-letter queue holds any message: some event was given up on. A job whose
+   * construct already alarms on its queue passes that alarm: it joins the dashboard, no second
+   * alarm is made.
+   */
+  addDeadLetterQueue(queue: sqs.IQueue, job: string, options: { existingAlarm?: cloudwatch.Alarm } = {}): void {
+    const id = this.uniqueId('Dlq', job);
+    const visible = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
+    this.queueWidgets.push(new cloudwatch.GraphWidget({ title: `${job}: dead-letter messages`, left: [visible], width: 8 }));
+    if (options.existingAlarm) {
+      this.adoptedAlarms.push(options.existingAlarm);
+      return;
+    }
+    this.alarmFactory.addAlarm(id, {
+      metric: visible,
+      threshold: 0,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      notifyOnRecovery: true,
+      description: `Job '${job}': its dead-letter queue is not empty, so some run was given up after its retries. Next step: read the messages in the queue (SQS console, Poll for messages) to see which target or backup, fix the cause, then re-run the job for it and purge the queue.`,
+    });
+  }
+
+  /**
+   * Alarms of one target in one tier: no verified backup for too long (missing data breaches,
+   * so a silent scheduler or verifier is caught), backup failed, verification failed, size
+   * anomaly, replica missing.
+   */
+  addTargetTier(target: string, tier: string, options: TargetTierOptions = {}): void {
+    const pair = `${tier}/${target}`;
+    if (this.targetTiers.has(pair)) throw new Error(`Monitoring addTargetTier: target '${target}' in tier '${tier}' was added twice`);
+    this.targetTiers.add(pair);
+    const id = this.uniqueId('Target', `${target}-${tier}`);
+    const dims = { Target: target, Tier: tier };
+    const who = `Target '${target}', tier '${tier}'`;
+    if (options.maxAgeHours !== undefined) {
+      this.addAgeAlarm(`${id}Age`, dims, options.maxAgeHours, `${who}: no verified backup for more than ${options.maxAgeHours} h (or no age reported for 2 h: the verify job itself is silent).`);
+    }
+    this.alarmFactory.addAlarm(`${id}BackupFailed`, {
+      metric: this.metrics.app('backup-result', 'BackupFailed', dims, 'Maximum', EVENT_PERIOD),
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job 'backup'. ${who}: the backup failed. Next step: read the alert e-mail with the instance, exit code and stderr, open the Run Command output, fix the cause and run a manual backup ({ "tier": "manual", "target": "${target}" }).`,
+    });
+    this.alarmFactory.addAlarm(`${id}VerificationFailed`, {
+      metric: this.metrics.app('verify', 'VerificationFailed', dims, 'Maximum', EVENT_PERIOD),
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (<key>.verification.json) or the alert naming the failed check, follow that check's runbook in the README section "Verification, alarms and the dashboard", and do not restore from this backup.`,
+    });
+    this.alarmFactory.addAlarm(`${id}SizeAnomaly`, {
+      metric: this.metrics.app('verify', 'SizeAnomaly', dims, 'Maximum', EVENT_PERIOD),
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job 'verify'. ${who}: the backup size is off (below 0.8x or above 2x the mean of the previous 7, or exactly the previous size). Next step: compare its manifest counts with the previous backup's; check the source for dropped tables or files or a runaway table.`,
+    });
+    this.alarmFactory.addAlarm(`${id}ReplicaMissing`, {
+      metric: this.metrics.app('verify', 'ReplicaMissing', dims, 'Maximum', EVENT_PERIOD),
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job 'verify'. ${who}: the backup has no complete copy in the DR bucket after the replication allowance. Next step: check the replication alarms and the rule replicate-all-backups; re-copy with S3 Batch Replication.`,
+    });
+  }
+
+  /**
+   * The age alarm of a whole tier (the largest age over its targets): it fires even when no
+   * target is configured, and for backups of targets since removed from the config.
+   */
+  addTier(tier: string, maxAgeHours: number): void {
+    const id = this.uniqueId('Tier', tier);
+    this.addAgeAlarm(`${id}Age`, { Tier: tier }, maxAgeHours, `Tier '${tier}': some target has had no verified backup for more than ${maxAgeHours} h, or no age was reported for 2 h (the verify job is silent, or no backup of this tier exists).`);
+  }
+
+  /** S3 replication: failed operations and latency above the allowance. */
+  addReplication(props: ReplicationMonitoringProps): void {
+    const maxLatency = props.maxLatency ?? Duration.minutes(15);
+    const metric = (name: string, statistic: string) => this.metrics.s3Replication(name, props.sourceBucketName, props.destinationBucketName, props.ruleId, statistic, OPERATIONS_PERIOD);
+    this.alarmFactory.addAlarm('ReplicationFailed', {
+      metric: metric('OperationsFailedReplication', 'Sum'),
+      threshold: 0,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job 'replication' (rule ${props.ruleId}): S3 failed to replicate objects to the DR bucket. Next step: check the replication role and the replica key policy (a KMS denial is the usual cause), then re-copy the failed objects with S3 Batch Replication.`,
+    });
+    this.alarmFactory.addAlarm('ReplicationLatency', {
+      metric: metric('ReplicationLatency', 'Maximum'),
+      threshold: maxLatency.toSeconds(),
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      notifyOnRecovery: true,
+      description: `Job 'replication' (rule ${props.ruleId}): objects take more than ${maxLatency.toSeconds()} s to reach the DR bucket. Next step: check BytesPendingReplication on the dashboard and the AWS Health Dashboard for S3 in both regions; a large backup burst clears by itself.`,
+    });
+    this.replicationWidgets = [
+      new cloudwatch.GraphWidget({ title: 'Replication latency (s)', left: [metric('ReplicationLatency', 'Maximum')], leftAnnotations: [{ value: maxLatency.toSeconds(), label: 'allowance' }], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Bytes pending replication', left: [metric('BytesPendingReplication', 'Maximum')], right: [metric('OperationsPendingReplication', 'Maximum')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Failed replication operations', left: [metric('OperationsFailedReplication', 'Sum')], width: 8 }),
+    ];
+  }
+
+  private replicationWidgets: cloudwatch.IWidget[] = [];
+  private rendered = false;
+
+  private addAgeAlarm(id: string, dims: Record<string, string>, maxAgeHours: number, what: string): void {
+    this.alarmFactory.addAlarm(id, {
+      metric: this.metrics.app('verify', 'HoursSinceLastVerifiedBackup', dims, 'Maximum', AGE_PERIOD),
+      threshold: maxAgeHours,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      notifyOnRecovery: true,
+      description: `Job 'verify'. ${what} Next step: check the backup and verify schedules ran (EventBridge Scheduler), the last backup's Run Command and its verdict; take a manual backup and verify it with { "key": "<key>" }.`,
+    });
+  }
+
+  private uniqueId(kind: string, name: string): string {
+    const base = `${kind}${name.replace(/[^A-Za-z0-9]+(.)?/g, (_, next: string | undefined) => (next ? next.toUpperCase() : '')).replace(/^./, (first) => first.toUpperCase())}`;
+    if (this.jobIds.has(base)) throw new Error(`Monitoring: '${name}' was added twice as ${kind.toLowerCase()}`);
+    this.jobIds.add(base);
+    return base;
+  }
+
+  /** Lays out the dashboard once every job has been added (runs at synth). */
+  private renderDashboard(): string[] {
+    if (this.rendered) return [];
+    this.rendered = true;
+    const m = this.metrics;
+    const day = Duration.days(1);
+    const hour = Duration.hours(1);
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({ markdown: '# Backups\nAge of the newest verified backup, sizes, and the outcome of every backup and verification. Runbooks: the README section "Verification, alarms and the dashboard".', width: 24, height: 2 }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Hours since last verified backup (per target and tier)', left: [m.search('verify', 'HoursSinceLastVerifiedBackup', ['Target', 'Tier'], 'Maximum', hour, '')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Backup size (bytes, per target and tier)', left: [m.search('verify', 'BackupBytes', ['Target', 'Tier'], 'Maximum', day, '')], width: 12 }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Backups: succeeded and failed',
+        left: [m.search('backup-result', 'BackupSucceeded', ['Target', 'Tier'], 'Sum', day, 'succeeded')],
+        right: [m.search('backup-result', 'BackupFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        stacked: false,
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Verification: succeeded and failed',
+        left: [m.search('verify', 'VerificationSucceeded', ['Target', 'Tier'], 'Sum', day, 'verified')],
+        right: [m.search('verify', 'VerificationFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Size anomalies and missing replicas',
+        left: [m.search('verify', 'SizeAnomaly', ['Target', 'Tier'], 'Maximum', day, 'size anomaly'), m.search('verify', 'ReplicaMissing', ['Target', 'Tier'], 'Maximum', day, 'replica missing')],
+        width: 8,
+      }),
+    );
+    if (this.replicationWidgets.length > 0) this.dashboard.addWidgets(...this.replicationWidgets);
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({ markdown: '# Restores and drills\nRDS point-in-time restores, dump and file restores, and scheduled restore drills.', width: 24, height: 2 }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'RDS restore time (minutes, per source)', left: [m.search('rds-restore', 'RdsRestoreMinutes', ['Source'], 'Maximum', day, '')], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Restores: time (s), succeeded and failed',
+        left: [m.search('restore', 'RestoreSeconds', ['Target', 'Tier'], 'Maximum', day, '')],
+        right: [m.search('restore', 'RestoreSucceeded', ['Target', 'Tier'], 'Sum', day, 'succeeded'), m.search('restore', 'RestoreFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Restore drills: time (s), succeeded and failed',
+        left: [m.search('drill', 'RestoreDrillSeconds', ['Target', 'Tier'], 'Maximum', day, '')],
+        right: [m.search('drill', 'RestoreDrillSucceeded', ['Target', 'Tier'], 'Sum', day, 'succeeded'), m.search('drill', 'RestoreDrillFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        width: 8,
+      }),
+    );
+    if (this.lambdaWidgets.length > 0 || this.queueWidgets.length > 0) {
+      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: '# Jobs\nErrors and throttles of every function, and dead-letter queues.', width: 24, height: 2 }));
+      this.dashboard.addWidgets(...this.lambdaWidgets, ...this.queueWidgets);
+    }
+    const shown = [...this.alarms, ...this.adoptedAlarms];
+    if (shown.length > 0) {
+      this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: shown, width: 24, height: Math.min(12, 2 + Math.ceil(shown.length / 4)) }));
+    }
+    return [];
+  }
+}

@@ -1,0 +1,283 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { exampleConfig } from '../../config/example';
+import { loadConfig } from '../../lib/config/config';
+import { buildApp } from '../../lib/app';
+import { templateTestApp } from '../support/app';
+import { Monitoring } from '../../lib/constructs/monitoring';
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+let template: Template;
+
+beforeAll(() => {
+  const { config } = loadConfig({ ...exampleConfig, timeZone: 'Europe/Berlin', verification: { maxConcurrency: 7 } });
+  const stacks = buildApp(templateTestApp(), config, { nag: false });
+  template = Template.fromStack(stacks.jobs);
+});
+
+function statementsOfRole(roleLogicalIdPrefix: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(roleLogicalIdPrefix))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+const actionsOf = (statement: Statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]);
+
+describe('the verify functions', () => {
+  it('GIVEN the example config WHEN synthesized THEN the worker gets one vCPU of memory, the 15-minute limit and its settings', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Verifies one backup'),
+      MemorySize: 1769,
+      Timeout: 900,
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'verify',
+          REPLICA_REGION: 'eu-central-1',
+          REPLICA_BUCKET: { 'Fn::Join': ['', ['backup-kit-replica-', { Ref: 'AWS::AccountId' }, '-eu-central-1']] },
+          VERIFY_SETTINGS: Match.serializedJson(Match.objectLike({ tierMaxAgeHours: { daily: 26, weekly: 192, monthly: 768 }, replicationAllowanceMinutes: 30 })),
+        }),
+      },
+    });
+  });
+
+  it('GIVEN the worker WHEN synthesized THEN it takes one message at a time with bounded concurrency and partial-failure reporting', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 7 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('GIVEN the verify queue WHEN synthesized THEN it is KMS-encrypted with the ops key, redrives to a DLQ and outlasts the function timeout', () => {
+    const queues = template.findResources('AWS::SQS::Queue', { Properties: { RedrivePolicy: Match.anyValue() } });
+    const [queue] = Object.values(queues);
+    expect(queue?.Properties.VisibilityTimeout).toBeGreaterThan(900);
+    expect(queue?.Properties.RedrivePolicy.maxReceiveCount).toBe(3);
+    expect(JSON.stringify(queue?.Properties.KmsMasterKeyId)).toMatch(/OpsKey/);
+  });
+
+  it('GIVEN the config time zone WHEN synthesized THEN the daily run is at 05:00 in it and the age report hourly, both with retries and a DLQ', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 5 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      Target: Match.objectLike({ Input: '{}', RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 3 }), DeadLetterConfig: Match.objectLike({ Arn: Match.anyValue() }) }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(15 * * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      Target: Match.objectLike({ Input: '{"action":"report-ages"}' }),
+    });
+  });
+});
+
+describe('verify IAM', () => {
+  it('GIVEN the worker role WHEN synthesized THEN its only S3 write is PutObject on *.verification.json', () => {
+    const statements = statementsOfRole('VerificationWorkerRole');
+    const writes = statements.filter((statement) => actionsOf(statement).some((action) => /^s3:(Put|Delete|Replicate|Restore|Bypass|Abort)/.test(action)));
+    expect(writes).toHaveLength(1);
+    expect(actionsOf(writes[0] as Statement)).toEqual(['s3:PutObject']);
+    expect(JSON.stringify(writes[0]?.Resource)).toMatch(/\/\*\.verification\.json"/);
+  });
+
+  it('GIVEN the worker role WHEN synthesized THEN it reads backups, decrypts through S3 with the backup key and heads the replica without its key', () => {
+    const statements = statementsOfRole('VerificationWorkerRole');
+    const find = (action: string) => statements.filter((statement) => actionsOf(statement).includes(action));
+    expect(find('s3:GetObject').map((statement) => JSON.stringify(statement.Resource)).join()).toMatch(/backup-kit-replica-.*\/\*/);
+    expect(find('s3:GetObjectVersion')).toHaveLength(1);
+    expect(find('s3:ListBucket')).toHaveLength(2);
+    const decrypt = find('kms:Decrypt').find((statement) => JSON.stringify(statement).includes('kms:ViaService'));
+    expect(JSON.stringify(decrypt?.Resource)).toMatch(/BackupsKey/);
+    expect(JSON.stringify(statements)).not.toMatch(/alias\/backup-kit-backup-replica/);
+  });
+
+  it('GIVEN the planner role WHEN synthesized THEN it can read and enqueue but never write or delete objects', () => {
+    const statements = statementsOfRole('VerificationPlannerRole');
+    const all = statements.flatMap(actionsOf);
+    expect(all).toContain('sqs:SendMessage');
+    expect(all.filter((action) => /^s3:(Put|Delete|Replicate|Restore|Bypass)/.test(action))).toEqual([]);
+  });
+
+  it('GIVEN every role in the jobs stack WHEN synthesized THEN none may delete backups or lift their lock', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+      .filter((statement) => /BackupsBucket|backup-kit-replica|"\*"/.test(JSON.stringify(statement.Resource)));
+    expect(statements.length).toBeGreaterThan(0);
+    const forbidden = statements.flatMap(actionsOf).filter((action) => /^s3:(Delete|BypassGovernanceRetention|PutObjectRetention|PutObjectLegalHold|PutBucket)/.test(action) || action === 's3:*');
+    expect(forbidden).toEqual([]);
+  });
+});
+
+describe('alarms in the template', () => {
+  const alarmWith = (description: RegExp) => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => description.test(String(alarm.Properties.AlarmDescription)));
+    expect(alarms.length, `alarms matching ${description}`).toBeGreaterThan(0);
+    return alarms.map((alarm) => alarm.Properties);
+  };
+
+  it('GIVEN the scheduled tiers WHEN synthesized THEN each has an age alarm on HoursSinceLastVerifiedBackup that treats missing data as breaching', () => {
+    for (const [tier, hours] of [['daily', 26], ['weekly', 192], ['monthly', 768]] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'HoursSinceLastVerifiedBackup',
+        Namespace: 'BackupKit',
+        Dimensions: Match.arrayWith([{ Name: 'Tier', Value: tier }, { Name: 'service', Value: 'verify' }]),
+        Threshold: hours,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'breaching',
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('AlertsTopic') }],
+      });
+    }
+    const manualAgeAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => /Tier 'manual'/.test(String(alarm.Properties.AlarmDescription)));
+    expect(manualAgeAlarms).toEqual([]);
+  });
+
+  it('GIVEN the verify functions WHEN synthesized THEN Errors and Throttles alarms name the job and do not breach on missing data', () => {
+    for (const job of ['verify planner', 'verify worker']) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const [alarm] = alarmWith(new RegExp(`^Job '${job}'.*${metric === 'Errors' ? 'failed' : 'throttled'}`));
+        expect(alarm).toMatchObject({ MetricName: metric, Namespace: 'AWS/Lambda', TreatMissingData: 'notBreaching', Threshold: 0 });
+        expect(alarm?.AlarmDescription).toMatch(/Next step:/);
+      }
+    }
+  });
+
+  it('GIVEN the dead-letter queues WHEN synthesized THEN an alarm fires on any visible message', () => {
+    for (const job of ['verify worker', 'verify schedules']) {
+      const [alarm] = alarmWith(new RegExp(`^Job '${job}': its dead-letter queue is not empty`));
+      expect(alarm).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+    }
+  });
+
+  it('GIVEN replication metrics WHEN synthesized THEN failed operations and latency above 900 s alarm on the rule replicate-all-backups', () => {
+    const replicationDims = Match.arrayWith([Match.objectLike({ Name: 'DestinationBucket' }), Match.objectLike({ Name: 'RuleId', Value: 'replicate-all-backups' }), Match.objectLike({ Name: 'SourceBucket' })]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/S3', MetricName: 'OperationsFailedReplication', Threshold: 0, Dimensions: replicationDims, TreatMissingData: 'notBreaching' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/S3', MetricName: 'ReplicationLatency', Threshold: 900, ComparisonOperator: 'GreaterThanThreshold', Dimensions: replicationDims, TreatMissingData: 'notBreaching' });
+  });
+});
+
+describe('the monitoring facade', () => {
+  function monitoredStack(build: (monitoring: Monitoring) => void): Template {
+    const stack = new Stack(new App(), 'Watched');
+    const monitoring = new Monitoring(stack, 'Monitoring', { alertTopic: new sns.Topic(stack, 'Topic') });
+    build(monitoring);
+    return Template.fromStack(stack);
+  }
+
+  it('GIVEN one call per target and tier WHEN synthesized THEN age, backup failed, verification failed, size anomaly and replica missing alarms name the target', () => {
+    const watched = monitoredStack((monitoring) => monitoring.addTargetTier('orders-db', 'daily', { maxAgeHours: 26 }));
+    const dims = [{ Name: 'Target', Value: 'orders-db' }, { Name: 'Tier', Value: 'daily' }];
+    const expectations = [
+      ['HoursSinceLastVerifiedBackup', 'verify', 'breaching', 26],
+      ['BackupFailed', 'backup-result', 'notBreaching', 1],
+      ['VerificationFailed', 'verify', 'notBreaching', 1],
+      ['SizeAnomaly', 'verify', 'notBreaching', 1],
+      ['ReplicaMissing', 'verify', 'notBreaching', 1],
+    ] as const;
+    for (const [metric, service, missing, threshold] of expectations) {
+      watched.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        Dimensions: Match.arrayWith([...dims, { Name: 'service', Value: service }]),
+        TreatMissingData: missing,
+        Threshold: threshold,
+        AlarmDescription: Match.stringLikeRegexp("Target 'orders-db', tier 'daily'.*Next step"),
+      });
+    }
+    watched.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  });
+
+  it('GIVEN the same target and tier twice WHEN added THEN it throws naming them', () => {
+    expect(() => monitoredStack((monitoring) => {
+      monitoring.addTargetTier('app', 'daily');
+      monitoring.addTargetTier('app', 'daily');
+    })).toThrow(/target 'app' in tier 'daily' was added twice/);
+  });
+
+  it('GIVEN the jobs stack WHEN synthesized THEN the dashboard shows age, sizes, outcomes, replication and restore and drill results', () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const metric of ['HoursSinceLastVerifiedBackup', 'BackupBytes', 'BackupSucceeded', 'BackupFailed', 'VerificationSucceeded', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing', 'ReplicationLatency', 'BytesPendingReplication', 'RdsRestoreMinutes', 'RestoreSeconds', 'RestoreDrillSucceeded', 'RestoreDrillSeconds']) {
+      expect(body, metric).toContain(metric);
+    }
+    expect(body).toContain('alarm');
+  });
+});
+
+describe('alarm notifications', () => {
+  it('GIVEN a lasting condition (age) WHEN it recovers THEN the topic hears it; GIVEN an event count (errors) THEN only when it fires', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    const age = alarms.find((alarm) => alarm.MetricName === 'HoursSinceLastVerifiedBackup');
+    const errors = alarms.find((alarm) => alarm.MetricName === 'Errors');
+    expect(age?.OKActions).toHaveLength(1);
+    expect(errors?.OKActions).toBeUndefined();
+    expect(errors?.AlarmActions).toHaveLength(1);
+  });
+});
+
+describe('every Lambda of the app is watched', () => {
+  it('GIVEN the jobs stack with RDS restores WHEN synthesized THEN every function, CDK helpers included, has an Errors and a Throttles alarm', () => {
+    const { config } = loadConfig({
+      ...exampleConfig,
+      rds: { instances: [{ identifier: 'orders', drReplication: { subnetGroupName: 'dr-private', securityGroupIds: ['sg-0123456789abcdef0'] } }] },
+    });
+    const jobs = Template.fromStack(buildApp(templateTestApp(), config, { nag: false }).jobs);
+    const functions = Object.keys(jobs.findResources('AWS::Lambda::Function'));
+    expect(functions.length).toBeGreaterThan(2);
+    const alarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    for (const logicalId of functions) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const watching = alarms.filter((alarm) => alarm.MetricName === metric && JSON.stringify(alarm.Dimensions).includes(`"Ref":"${logicalId}"`));
+        expect(watching, `${metric} alarm of ${logicalId}`).toHaveLength(1);
+      }
+    }
+  });
+});
+
+describe('monitoring of the configured targets', () => {
+  it('GIVEN the example targets WHEN synthesized THEN each target has its own age, backup, verification, size and replica alarms in every scheduled tier', () => {
+    for (const target of (exampleConfig.targets ?? []).map((entry) => entry.name)) {
+      for (const [tier, hours] of [['daily', 26], ['weekly', 192], ['monthly', 768]] as const) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'HoursSinceLastVerifiedBackup',
+          Dimensions: [{ Name: 'Target', Value: target }, { Name: 'Tier', Value: tier }, { Name: 'service', Value: 'verify' }],
+          Threshold: hours,
+          TreatMissingData: 'breaching',
+        });
+        for (const metric of ['BackupFailed', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing']) {
+          template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+            MetricName: metric,
+            Dimensions: Match.arrayWith([{ Name: 'Target', Value: target }, { Name: 'Tier', Value: tier }]),
+            TreatMissingData: 'notBreaching',
+          });
+        }
+      }
+    }
+  });
+
+  it('GIVEN the example targets WHEN synthesized THEN the planner knows which targets must have backups in which scheduled tiers', () => {
+    const planner = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) => String(fn.Properties.Description).startsWith('Plans backup verification'));
+    const encoded = String(planner?.Properties.Environment.Variables.CONFIGURED_TARGETS);
+    expect(JSON.parse(encoded)).toEqual({
+      daily: (exampleConfig.targets ?? []).map((target) => target.name),
+      weekly: (exampleConfig.targets ?? []).map((target) => target.name),
+      monthly: (exampleConfig.targets ?? []).map((target) => target.name),
+    });
+  });
+
+  it('GIVEN the backup jobs WHEN synthesized THEN their functions are watched and their dead-letter alarm is not duplicated', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    for (const job of ['backup trigger', 'backup result']) {
+      expect(alarms.filter((alarm) => String(alarm.AlarmDescription).startsWith(`Job '${job}'`)).map((alarm) => alarm.MetricName).sort()).toEqual(['Errors', 'Throttles']);
+    }
+    const backupDlqAlarms = alarms.filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(alarm.Dimensions).includes('BackupJobsDeadLetters'));
+    expect(backupDlqAlarms).toHaveLength(1);
+  });
+
+  it('GIVEN no targets in the config WHEN synthesized THEN no age alarm expects backups that nobody takes', () => {
+    const { config } = loadConfig({ ...exampleConfig, targets: [] });
+    const jobs = Template.fromStack(buildApp(templateTestApp(), config, { nag: false }).jobs);
+    const ageAlarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => alarm.Properties.MetricName === 'HoursSinceLastVerifiedBackup');
+    expect(ageAlarms).toEqual([]);
+  });
+});
