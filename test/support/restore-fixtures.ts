@@ -1,15 +1,13 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { backupKey, verificationKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { INSTANCE_SCRIPTS_DIR, backupEnv, putSecureStringParameter } from './backup-script';
 import { manifestFor, putBackup } from './backups';
-import { MOTO_REGION, type MotoServer } from './moto';
+import type { MotoServer } from './moto';
 
-/** Where the instance scripts live. */
-export const INSTANCE_SCRIPTS = resolve(__dirname, '../../scripts/instance');
 
 export interface StoredBackup {
   readonly key: string;
@@ -45,10 +43,7 @@ export async function storeBackup(
 }
 
 /** Puts a SecureString parameter into moto (the scripts read database passwords from one). */
-export async function putPassword(moto: MotoServer, name: string, value: string): Promise<void> {
-  const ssm = new SSMClient({ endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
-}
+export const putPassword = putSecureStringParameter;
 
 export interface ScriptRun {
   readonly status: number | null;
@@ -73,7 +68,7 @@ export function parseScriptRun(status: number | null, signal: NodeJS.Signals | n
 }
 
 /** Runs an instance script (`restore.sh`, `backup.sh`) synchronously with the given environment. */
-export function runInstanceScript(script: 'restore.sh' | 'backup.sh', env: NodeJS.ProcessEnv, dir = INSTANCE_SCRIPTS): ScriptRun {
+export function runInstanceScript(script: 'restore.sh' | 'backup.sh', env: NodeJS.ProcessEnv, dir = INSTANCE_SCRIPTS_DIR): ScriptRun {
   const result = spawnSync('bash', [resolve(dir, script)], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   return parseScriptRun(result.status, result.signal, result.stdout, result.stderr);
@@ -84,7 +79,7 @@ export function runInstanceScript(script: 'restore.sh' | 'backup.sh', env: NodeJ
  * show that a restore stopped at the worst moment leaves live data alone.
  */
 export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolean, timeoutMs = 120_000): Promise<ScriptRun & { killed: boolean }> {
-  const child = spawn('bash', [resolve(INSTANCE_SCRIPTS, 'restore.sh')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', [resolve(INSTANCE_SCRIPTS_DIR, 'restore.sh')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -107,19 +102,9 @@ export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolea
   return { ...parseScriptRun(status, signal, stdout, stderr), killed };
 }
 
-/**
- * Environment for backup.sh against moto: the AWS CLI settings, no instance metadata, and the
- * given BK_* inputs (a tier, retention and key are filled in unless given).
- */
+/** Environment for backup.sh and restore.sh against moto: the backup harness's, with the bucket key and a 7-day retention. */
 export function backupScriptEnv(moto: MotoServer, keyArn: string, inputs: Record<string, string>): NodeJS.ProcessEnv {
-  return moto.env({
-    AWS_EC2_METADATA_DISABLED: 'true',
-    BK_INSTANCE_ID: 'i-0123456789abcdef0',
-    BK_TIER: 'daily',
-    BK_RETENTION_DAYS: '7',
-    BK_KMS_KEY_ID: keyArn,
-    ...inputs,
-  });
+  return backupEnv(moto, { BK_RETENTION_DAYS: '7', BK_KMS_KEY_ID: keyArn, ...inputs });
 }
 
 /** Takes a backup with the real backup.sh; throws with its stderr when it fails. */
