@@ -10,7 +10,8 @@ const HEAD_BYTES = 4096;
 const TAIL_BYTES = 4096;
 const CREATE_TABLE = Buffer.from('\nCREATE TABLE `');
 const HEADER_PATTERN = /^-- (MySQL|MariaDB) dump /m;
-const TRAILER_PATTERN = /-- Dump completed(?: on (\S+ \S+))?\s*$/;
+// The dump pads a one-digit hour with a space ("on 2026-11-22  0:10:45"), hence \s+.
+const TRAILER_PATTERN = /-- Dump completed(?: on (\S+\s+\S+))?\s*$/;
 
 export class MysqlSqlInspector implements FormatInspector {
   private head = Buffer.alloc(0);
@@ -59,7 +60,7 @@ export class MysqlSqlInspector implements FormatInspector {
       figures: {
         tool: header?.[1] ?? 'unknown',
         createTableStatements: this.createTables,
-        completedAt: trailer?.[1] ?? '',
+        completedAt: trailer?.[1]?.replace(/\s+/, ' ') ?? '',
       },
     };
   }
