@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { pinnedDocumentVersion } from '../backup-trigger/core';
 import { ABSOLUTE_PATH_PATTERN, DB_NAME_PATTERN, TARGET_NAME_PATTERN } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
+import { isWithin, pathsOverlap, plainPathProblem, withoutTrailingSlash } from '../shared/paths';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { PermissionError, RequestRejectedError, isAccessDenied, parseEventWith } from '../shared/errors';
 import { manifestKeyFor, manifestSchema, parseBackupKey, type BackupManifest } from '../shared/manifest';
@@ -16,6 +17,8 @@ import type { Logger } from '../shared/powertools';
 import {
   BACKUP_KEY_PATTERN,
   RESTORE_ENV,
+  defaultScratchRoot,
+  scratchNameProblem,
   invalidRestoreParameters,
   restoreParametersFor,
   restoreSiteSchema,
@@ -54,7 +57,14 @@ export const restoreEventSchema = z
     /** scratch, postgres/mysql: the new database's name (default <database>_restore_<stamp>). */
     scratchName: z.string().regex(new RegExp(DB_NAME_PATTERN), 'must be 1-63 letters, digits, _ and -').optional(),
     /** scratch, sqlite/files: where the copy goes (default <path>.restore-<stamp>). */
-    scratchPath: z.string().regex(new RegExp(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -').optional(),
+    scratchPath: z
+      .string()
+      .regex(new RegExp(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -')
+      .superRefine((path, ctx) => {
+        const problem = plainPathProblem(path);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     /** Show the backup, instance and changes, and send nothing. */
     dryRun: z.boolean().default(false),
     /** replace: must equal the target name. */
@@ -347,6 +357,27 @@ export async function chooseInstance(target: RestoreTarget, instanceId: string |
   return instances[0] as ChosenInstance;
 }
 
+// ------------------------------------------------------------------ where a scratch copy may go
+
+/** The directory a sqlite or files target's scratch copies go to. */
+export function scratchRootOf(target: RestoreTarget): string {
+  return withoutTrailingSlash(target.restore.scratchRoot ?? defaultScratchRoot(target.backup.name));
+}
+
+/**
+ * A scratch path must lie strictly inside the target's scratch root and clear of every
+ * configured target's live path (restore.sh checks it again on the instance, links resolved).
+ */
+function checkScratchPath(path: string, target: RestoreTarget, targets: readonly RestoreTarget[]): void {
+  const root = scratchRootOf(target);
+  const plain = withoutTrailingSlash(path);
+  if (!isWithin(plain, root) || plain === root) {
+    throw new RequestRejectedError(`scratchPath: '${path}' is not inside the scratch root ${root} of '${target.backup.name}'; scratch copies go there only (omit scratchPath for ${root}/<name>.restore-<stamp>)`);
+  }
+  const live = targets.find((candidate) => candidate.backup.path !== undefined && pathsOverlap(plain, candidate.backup.path));
+  if (live) throw new RequestRejectedError(`scratchPath: '${path}' overlaps the live path ${live.backup.path ?? ''} of target '${live.backup.name}'`);
+}
+
 // ------------------------------------------------------------------ what would change
 
 export function whatWouldChange(target: RestoreTarget, site: RestoreSite, order: Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath'>, instanceId: string): string[] {
@@ -368,7 +399,9 @@ export function whatWouldChange(target: RestoreTarget, site: RestoreSite, order:
   }
   const path = plan.path ?? '';
   if (order.mode === 'scratch') {
-    return [check, `writes the restored ${plan.kind === 'sqlite' ? 'file' : 'directory'} to ${order.scratchPath ?? `${path}.restore-${stamp}`} ${where}`, `${path} is not touched`];
+    const root = scratchRootOf(target);
+    const destination = order.scratchPath ?? `${root}/${path.split('/').pop() ?? ''}.restore-${stamp}`;
+    return [check, `writes the restored ${plan.kind === 'sqlite' ? 'file' : 'directory'} to ${destination} ${where}, readable by root only (scratch root ${root}, created 0700 if missing)`, `${path} is not touched`];
   }
   return [
     check,
@@ -413,7 +446,7 @@ export async function sendRestore(
 ): Promise<{ commandId: string; documentVersion: string }> {
   const { settings } = deps;
   const documentVersion = await pinnedDocumentVersion({ ...deps, settings: { documentName: settings.documentName, documentSha256: settings.documentSha256 } });
-  const parameters = restoreParametersFor(target, settings.site, order);
+  const parameters = restoreParametersFor(target, settings.site, order, settings.targets);
   const invalid = invalidRestoreParameters(parameters);
   if (invalid.length > 0) throw new RequestRejectedError(`the restore settings of '${target.backup.name}' do not pass the document's patterns: ${invalid.join('; ')}`);
   const sent = await withThrottlingRetry(
@@ -449,6 +482,11 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
   if (request.scratchPath !== undefined && database) {
     throw new RequestRejectedError(`scratchPath: '${target.backup.name}' is ${target.backup.kind}; use scratchName`);
   }
+  if (request.scratchName !== undefined) {
+    const problem = scratchNameProblem(request.scratchName, target, settings.targets);
+    if (problem) throw new RequestRejectedError(`scratchName: ${problem}; a scratch restore only creates a new database`);
+  }
+  if (request.scratchPath !== undefined) checkScratchPath(request.scratchPath, target, settings.targets);
   checkInstanceOfTarget(target, request.instanceId);
   if (request.mode === 'replace' && settings.site.safetyRetentionDays === 0) {
     throw new RequestRejectedError(

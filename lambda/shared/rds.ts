@@ -72,8 +72,8 @@ export const RESTORE_TAG_KEYS: ReadonlySet<string> = new Set(Object.values(RESTO
 /** RDS allows at most 50 tags on a resource. */
 export const RDS_MAX_TAGS = 50;
 
-/** Characters RDS accepts in tag values (Unicode letters, digits, spaces and `_.:/=+-@`). */
-export const TAG_VALUE_PATTERN = /^[\p{L}\p{N}\s_.:/=+\-@]*$/u;
+/** The characters AWS allows in a tag value: `\p{Z}` separators, not every `\s` (tabs, line breaks and U+FEFF are refused). */
+export const TAG_VALUE_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /** Formats a time as the tags and answers show it: ISO 8601, UTC, whole seconds. */
 export function isoSeconds(time: Date): string {

@@ -41,7 +41,9 @@ export const RESTORE_DOCUMENT_PARAMETERS = {
   before: { env: 'RS_BEFORE', pattern: optional(ISO_TIME_PATTERN), optional: true, description: 'ISO 8601 time with zone: the newest backup that started at or before it.' },
   tiers: { env: 'RS_TIERS', pattern: optional('^[a-z][a-z0-9 -]{0,1023}$'), optional: true, description: 'Tiers to search for the backup, space separated.' },
   scratchName: { env: 'RS_SCRATCH_NAME', pattern: optional(DB_NAME_PATTERN), optional: true, description: 'Name of the scratch database (postgres, mysql).' },
-  scratchPath: { env: 'RS_SCRATCH_PATH', pattern: optional(ABSOLUTE_PATH_PATTERN), optional: true, description: 'Scratch path (sqlite, files).' },
+  scratchPath: { env: 'RS_SCRATCH_PATH', pattern: optional(ABSOLUTE_PATH_PATTERN), optional: true, description: 'Scratch path (sqlite, files), inside scratchRoot.' },
+  scratchRoot: { env: 'RS_SCRATCH_ROOT', pattern: optional(ABSOLUTE_PATH_PATTERN), optional: true, description: 'The only directory scratch copies go to (sqlite, files); root-only, made 0700.' },
+  protectedDatabases: { env: 'RS_PROTECTED_DATABASES', pattern: optional('^[A-Za-z0-9_ -]{1,4096}$'), optional: true, description: "Other targets' databases, space separated: a scratch name never takes one." },
   confirm: { env: 'RS_CONFIRM', pattern: optional(TARGET_NAME_PATTERN), optional: true, description: 'replace only: the target name, as confirmation.' },
   safetyTier: { env: 'RS_SAFETY_TIER', pattern: TIER_PARAMETER_PATTERN, optional: false, description: 'Tier of the safety backup a replace takes first.' },
   safetyRetentionDays: { env: 'BK_RETENTION_DAYS', pattern: '^[1-9][0-9]{0,4}$', optional: false, description: 'Object Lock retention of the safety backup (its tier\'s retention).' },
@@ -75,6 +77,8 @@ export function invalidRestoreParameters(parameters: Record<string, string[]>): 
 // ------------------------------------------------------------------ targets as the restore jobs see them
 
 export const targetRestoreSettingsSchema = z.strictObject({
+  /** sqlite/files: the only directory scratch copies and drills go to. */
+  scratchRoot: z.string().optional(),
   user: z.string().optional(),
   password: passwordSourceSchema.optional(),
   workDirectory: z.string().optional(),
@@ -89,6 +93,37 @@ export const restoreTargetSchema = z.strictObject({
   restore: targetRestoreSettingsSchema,
 });
 export type RestoreTarget = z.infer<typeof restoreTargetSchema>;
+
+/** Databases a scratch restore never takes the name of, by kind (restore.sh holds the same list). */
+export const SYSTEM_DATABASES: Readonly<Record<string, readonly string[]>> = {
+  postgres: ['postgres', 'template0', 'template1'],
+  mysql: ['mysql', 'information_schema', 'performance_schema', 'sys'],
+};
+
+/** Where scratch copies of a sqlite or files target go unless the config names another root. */
+export function defaultScratchRoot(target: string): string {
+  return `/var/tmp/backup-kit-restore/${target}`;
+}
+
+/**
+ * Why a scratch database name is refused for `target`, or undefined: a scratch restore only ever
+ * creates a new database, so it never takes a system database's name, the live one's or another
+ * configured target's (compared without case, as MySQL may fold them).
+ */
+export function scratchNameProblem(name: string, target: RestoreTarget, targets: readonly RestoreTarget[]): string | undefined {
+  const lower = name.toLowerCase();
+  if ((SYSTEM_DATABASES[target.backup.kind] ?? []).includes(lower)) return `'${name}' is a system database of ${target.backup.kind}`;
+  if (target.backup.database && target.backup.database.name.toLowerCase() === lower) return `'${name}' is the live database of '${target.backup.name}'`;
+  const other = targets.find((candidate) => candidate !== target && candidate.backup.database?.name.toLowerCase() === lower);
+  if (other) return `'${name}' is the database of target '${other.backup.name}'`;
+  return undefined;
+}
+
+/** The other targets' database names, for restore.sh's own check of a scratch name. */
+export function protectedDatabasesFor(target: RestoreTarget, targets: readonly RestoreTarget[]): string[] {
+  const names = targets.filter((candidate) => candidate !== target).flatMap((candidate) => (candidate.backup.database ? [candidate.backup.database.name] : []));
+  return [...new Set(names)].filter((name) => name !== target.backup.database?.name);
+}
 
 /** Where restores read and where their safety backups go. */
 export const restoreSiteSchema = z.strictObject({
@@ -112,7 +147,7 @@ export interface RestoreOrder {
 }
 
 /** The restore document's parameters for one order. */
-export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, order: RestoreOrder): Record<string, string[]> {
+export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, order: RestoreOrder, targets: readonly RestoreTarget[] = [target]): Record<string, string[]> {
   const plan: TargetPlan = target.backup;
   const values: Record<string, string> = {
     target: plan.name,
@@ -137,6 +172,9 @@ export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, o
     else values.passwordSecretId = plan.database.password.secretId;
   }
   if (plan.path !== undefined) values.path = plan.path;
+  if (plan.path !== undefined) values.scratchRoot = target.restore.scratchRoot ?? defaultScratchRoot(plan.name);
+  const protectedDatabases = plan.database ? protectedDatabasesFor(target, targets) : [];
+  if (protectedDatabases.length > 0) values.protectedDatabases = protectedDatabases.join(' ');
   if (plan.excludes && plan.excludes.length > 0) values.excludes = plan.excludes.join(':');
   const { restore } = target;
   if (restore.user !== undefined && restore.password !== undefined) {

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import type { RestoreTarget } from '../../lambda/shared/restore-command';
+import { defaultScratchRoot, type RestoreTarget } from '../../lambda/shared/restore-command';
 import type { BackupKitConfig } from '../config/config';
 import type { RdsDrillSource, RestoreDrillOptions } from '../constructs/restore-jobs';
 import { targetPlans } from './backup-jobs-settings';
@@ -13,6 +13,7 @@ export function restoreTargets(config: BackupKitConfig): RestoreTarget[] {
     return {
       backup: plan,
       restore: {
+        ...(plan.path !== undefined ? { scratchRoot: settings?.scratchRoot ?? defaultScratchRoot(plan.name) } : {}),
         ...(settings?.user !== undefined ? { user: settings.user } : {}),
         ...(settings?.password?.ssmParameter !== undefined ? { password: { ssmParameter: settings.password.ssmParameter } } : {}),
         ...(settings?.password?.secretId !== undefined ? { password: { secretId: settings.password.secretId } } : {}),

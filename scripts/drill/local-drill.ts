@@ -121,11 +121,11 @@ async function main(): Promise<number> {
         scratch: { RS_SCRATCH_NAME: 'shop_drill' },
         restored: () => pgFingerprint('shop_drill'),
       },
-      { kind: 'sqlite', target: 'repairs-sqlite', env: { BK_KIND: 'sqlite', BK_PATH: sqlitePath }, snapshot: () => sqliteDump(sqlitePath), scratch: { RS_SCRATCH_PATH: join(work, 'restored.sqlite3') }, restored: () => sqliteDump(join(work, 'restored.sqlite3')) },
-      { kind: 'files', target: 'media', env: { BK_KIND: 'files', BK_PATH: mediaPath }, snapshot: () => treeHash(mediaPath), scratch: { RS_SCRATCH_PATH: join(work, 'restored-media') }, restored: () => treeHash(join(work, 'restored-media')) },
+      { kind: 'sqlite', target: 'repairs-sqlite', env: { BK_KIND: 'sqlite', BK_PATH: sqlitePath }, snapshot: () => sqliteDump(sqlitePath), scratch: { RS_SCRATCH_PATH: join(work, 'restores', 'restored.sqlite3') }, restored: () => sqliteDump(join(work, 'restores', 'restored.sqlite3')) },
+      { kind: 'files', target: 'media', env: { BK_KIND: 'files', BK_PATH: mediaPath }, snapshot: () => treeHash(mediaPath), scratch: { RS_SCRATCH_PATH: join(work, 'restores', 'restored-media') }, restored: () => treeHash(join(work, 'restores', 'restored-media')) },
     ];
     const envOf = (target: DrillSource, extra: Record<string, string> = {}) =>
-      backupScriptEnv(moto, keyArn, { BK_TARGET: target.target, BK_BUCKET: bucket, RS_WORK_DIR: work, RS_TIERS: 'daily', ...target.env, ...extra });
+      backupScriptEnv(moto, keyArn, { BK_TARGET: target.target, BK_BUCKET: bucket, RS_WORK_DIR: work, RS_TIERS: 'daily', RS_SCRATCH_ROOT: join(work, 'restores'), ...target.env, ...extra });
 
     // ------------------------------------------------------------ back up and verify
     const snapshots = new Map<string, string>();
@@ -161,7 +161,7 @@ async function main(): Promise<number> {
       bytes.writeUInt8(bytes.readUInt8(at) ^ 0x40, at);
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: brokenKey, Body: bytes }));
       const verdict = await verifyBackup(verifyDeps, brokenKey);
-      const refused = runInstanceScript('restore.sh', envOf(sqliteTarget, { RS_MODE: 'scratch', RS_KEY: brokenKey, RS_SCRATCH_PATH: join(work, 'never.sqlite3') }));
+      const refused = runInstanceScript('restore.sh', envOf(sqliteTarget, { RS_MODE: 'scratch', RS_KEY: brokenKey, RS_SCRATCH_PATH: join(work, 'restores', 'never.sqlite3') }));
       const caught = !verdict.passed && refused.status === 7;
       say(`\nbroke ${brokenKey} (one byte flipped at offset ${at}):`);
       say(`  verification: ${verdict.passed ? 'PASSED (not caught!)' : `failed - ${verdict.reasons[0] ?? ''}`}`);

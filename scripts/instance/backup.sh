@@ -92,6 +92,8 @@ validate_inputs() {
   check_optional BK_GZIP_LEVEL '^[1-9]$' 'a gzip level from 1 to 9'
   check_optional BK_COMPRESSOR '^(gzip|pigz)$' 'gzip or pigz'
   check_optional BK_ROW_COUNT_MAX_TABLE_MB '^[0-9]{1,7}$' 'a whole number of megabytes'
+  # The work directory's path reaches sqlite3 inside a quoted dot-command: no quote or line break.
+  check_optional TMPDIR '^/[A-Za-z0-9._/@+=,: -]{0,4095}$' 'an absolute path of letters, digits, spaces and . _ / @ + = , : -'
 
   case "${BK_KIND:-}" in
     postgres | mysql)
@@ -100,8 +102,10 @@ validate_inputs() {
       if [[ ${BK_DB_PORT:-} =~ ^[0-9]{1,5}$ ]] && ((BK_DB_PORT < 1 || BK_DB_PORT > 65535)); then
         input_error "BK_DB_PORT='$BK_DB_PORT' is invalid: must be a TCP port from 1 to 65535"
       fi
-      check_required BK_DB_NAME '^[^[:cntrl:]]{1,64}$' 'a database name (1-64 characters, no control characters)'
-      check_required BK_DB_USER '^[^[:cntrl:]]{1,64}$' 'a database user name (1-64 characters, no control characters)'
+      # The document's patterns (lambda/shared/backup-command.ts): a leading '-' would reach the
+      # dump tool as an option.
+      check_required BK_DB_NAME '^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$' "a database name: 1-63 letters, digits, '_' or '-', not starting with '-'"
+      check_required BK_DB_USER '^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}$' "a database user name: 1-63 letters, digits, '_', '.', '@' or '-', not starting with '-'"
       if [[ -n ${BK_PASSWORD_SSM_PARAMETER:-} && -n ${BK_PASSWORD_SECRET_ID:-} ]]; then
         input_error 'BK_PASSWORD_SSM_PARAMETER and BK_PASSWORD_SECRET_ID are both set: set exactly one'
       elif [[ -z ${BK_PASSWORD_SSM_PARAMETER:-} && -z ${BK_PASSWORD_SECRET_ID:-} ]]; then

@@ -20,8 +20,14 @@
 #   RS_BEFORE       ISO 8601 time with zone: the newest backup that started at or before it;
 #                   neither: the newest backup whose verification verdict passed
 #   RS_TIERS        tiers to search, space or comma separated (default: every tier prefix in the bucket)
-#   RS_SCRATCH_NAME scratch database name (default <db>_restore_<UTC stamp>)
-#   RS_SCRATCH_PATH scratch path for sqlite/files (default <path>.restore-<UTC stamp>)
+#   RS_SCRATCH_NAME scratch database name (default <db>_restore_<UTC stamp>); never a system
+#                   database, the live one or one of RS_PROTECTED_DATABASES
+#   RS_PROTECTED_DATABASES  space separated: other targets' databases a scratch name must not take
+#   RS_SCRATCH_ROOT sqlite/files: the only place scratch copies go (default
+#                   /var/tmp/backup-kit-restore/<target>); created 0700 by this script, and every
+#                   directory above it must be root's and not writable by others (sticky excepted)
+#   RS_SCRATCH_PATH scratch path for sqlite/files, inside RS_SCRATCH_ROOT (default
+#                   <root>/<name of the live path>.restore-<UTC stamp>)
 #   RS_CONFIRM      replace only: must equal BK_TARGET
 #   RS_SAFETY_TIER  replace only: tier of the safety backup; BK_KMS_KEY_ID and BK_RETENTION_DAYS
 #                   are passed to backup.sh with it
@@ -35,6 +41,7 @@
 # downloadable, 7 backup does not match its manifest, 8 safety backup failed, 9 drill check
 # failed, 10 swap failed (live data unchanged).
 set -euo pipefail
+set +x # never trace: a trace would print the database password
 umask 077
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -124,13 +131,29 @@ fetch_db_password() {
     fetch_password "${BK_PASSWORD_SSM_PARAMETER:-}" "${BK_PASSWORD_SECRET_ID:-}"
   fi
 }
+# Databases a scratch restore never takes the name of (the contract's SYSTEM_DATABASES).
+system_databases() {
+  case "$1" in
+    postgres) echo postgres template0 template1 ;;
+    mysql) echo mysql information_schema performance_schema sys ;;
+  esac
+}
+# Paths are taken only in plain form: no '.', '..' or empty segment can walk around a check.
+clean_path() { # clean_path <setting> <path>
+  case "$2/" in
+    *//* | */./* | */../*) fail "$E_INPUT" "$1 '$2' has an empty, '.' or '..' segment; give the plain absolute path" ;;
+  esac
+}
+within() { # within <path> <directory>: true when path is the directory or below it
+  [ "$2" = / ] || case "$1/" in "$2/"*) return 0 ;; *) return 1 ;; esac
+}
 json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
 json_or_null() { if [ -n "$1" ]; then json_str "$1"; else echo null; fi; }
 
 started_ms="$(now_ms)"
 stamp="$(date -u +%Y%m%d%H%M%S)"
 # What the cleanup must undo if the run stops early: a half-made scratch or incoming copy.
-pending_db='' pending_path='' drill_copy='' swapped=0 reenable_db=''
+pending_db='' drill_copy='' stage='' in_stage=0 swap_begun=0 swapped=0 reenable_db=''
 
 restore_cleanup() {
   local status=$?
@@ -141,9 +164,9 @@ restore_cleanup() {
     log_info "removing the incomplete database $pending_db"
     drop_database "$pending_db"
   fi
-  if [ "$swapped" = 0 ] && [ -n "$pending_path" ] && [ -e "$pending_path" ]; then
-    log_info "removing the incomplete copy $pending_path"
-    rm -rf -- "$pending_path"
+  if [ "$in_stage" = 1 ]; then
+    log_info "removing the staging directory $stage"
+    leave_stage
   fi
   (exit "$status")
   cleanup
@@ -175,16 +198,38 @@ case "$BK_KIND" in
     [[ "$db_user" =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}$ ]] || fail "$E_INPUT" "BK_DB_USER (or RS_DB_USER) must be a database user name"
     scratch_db="${RS_SCRATCH_NAME:-$(derived_name "$BK_DB_NAME" "_restore_$stamp")}"
     [[ "$scratch_db" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$ ]] || fail "$E_INPUT" "RS_SCRATCH_NAME must be 1-63 letters, digits, _ and - (got '$scratch_db')"
-    [ "$scratch_db" != "$BK_DB_NAME" ] || fail "$E_INPUT" "RS_SCRATCH_NAME must not be the live database '$BK_DB_NAME'"
+    [[ "${RS_PROTECTED_DATABASES:-}" =~ ^[A-Za-z0-9_\ -]*$ ]] || fail "$E_INPUT" "RS_PROTECTED_DATABASES must be database names separated by spaces"
+    # Compared without case: MySQL on some file systems folds names, and a near-miss is a typo.
+    for protected in $(system_databases "$BK_KIND") "$BK_DB_NAME" ${RS_PROTECTED_DATABASES:-}; do
+      [ "${scratch_db,,}" != "${protected,,}" ] || fail "$E_INPUT" "RS_SCRATCH_NAME '$scratch_db' is a system, live or other target's database ($protected); a scratch restore only creates a new one"
+    done
     ;;
   sqlite | files)
     require_setting BK_PATH '^/[A-Za-z0-9._/@+=,: -]{0,4095}$'
     live_path="${BK_PATH%/}"
-    scratch_path="${RS_SCRATCH_PATH:-$live_path.$([ "$drill" = 1 ] && echo drill || echo restore)-$stamp}"
+    clean_path BK_PATH "$live_path"
+    scratch_root="${RS_SCRATCH_ROOT:-/var/tmp/backup-kit-restore/$BK_TARGET}"
+    scratch_root="${scratch_root%/}"
+    [[ "$scratch_root" =~ ^/[A-Za-z0-9._/@+=,:\ -]{1,4095}$ ]] || fail "$E_INPUT" "RS_SCRATCH_ROOT must be an absolute path below / (got '$scratch_root')"
+    clean_path RS_SCRATCH_ROOT "$scratch_root"
+    [ "$(realpath -m -- "$scratch_root")" = "$scratch_root" ] || fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' passes through a symbolic link; name the real directory"
+    live_canonical="$(realpath -m -- "$live_path")"
+    if within "$live_canonical" "$scratch_root" || within "$scratch_root" "$live_canonical"; then
+      fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' and the live path '$live_path' overlap; scratch copies must go apart from live data"
+    fi
+    scratch_path="${RS_SCRATCH_PATH:-$scratch_root/${live_path##*/}.$([ "$drill" = 1 ] && echo drill || echo restore)-$stamp}"
     [[ "$scratch_path" =~ ^/[A-Za-z0-9._/@+=,:\ -]{0,4095}$ ]] || fail "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
     scratch_path="${scratch_path%/}"
-    case "$scratch_path/" in "$live_path/"*) fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is the live path or inside it" ;; esac
-    case "$live_path/" in "$scratch_path/"*) fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' contains the live path" ;; esac
+    clean_path RS_SCRATCH_PATH "$scratch_path"
+    # Canonical (symbolic links resolved): a link inside the root cannot lead the copy out of it.
+    scratch_canonical="$(realpath -m -- "$scratch_path")"
+    if ! within "$scratch_canonical" "$scratch_root" || [ "$scratch_canonical" = "$scratch_root" ]; then
+      fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is not inside the scratch root $scratch_root: scratch copies go there only"
+    fi
+    if within "$scratch_canonical" "$live_canonical" || within "$live_canonical" "$scratch_canonical"; then
+      fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is the live path, inside it or around it"
+    fi
+    scratch_path="$scratch_canonical"
     ;;
 esac
 for tool in aws gzip sha256sum; do require_command "$E_INPUT" "$tool" 'restores need it'; done
@@ -313,7 +358,13 @@ pg_connect() {
   pg_admin -c 'SELECT 1' >/dev/null || fail "$E_CREDENTIALS" "cannot connect to PostgreSQL at $BK_DB_HOST:$BK_DB_PORT as $db_user"
 }
 
-pg_exists() { [ "$(pg_admin -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; }
+# Fails closed: an error is never read as "does not exist" (which would lead to creating, and on
+# failure dropping, a database this run did not make).
+pg_exists() {
+  local found
+  found="$(pg_admin -c "SELECT count(*) FROM pg_database WHERE datname = '$1'")" || fail "$E_RESTORE" "cannot check whether database $1 exists"
+  [ "$found" = 1 ]
+}
 
 # Creates database $1 with the encoding and locale of the live database when it exists.
 pg_create_like_live() {
@@ -335,8 +386,8 @@ restore_postgres() {
   pg_connect
   if [ "$RS_MODE" = scratch ]; then
     pg_exists "$scratch_db" && fail "$E_INPUT" "database $scratch_db already exists; choose another RS_SCRATCH_NAME"
-    pending_db="$scratch_db"
     pg_create_like_live "$scratch_db" || fail "$E_RESTORE" "cannot create database $scratch_db (does $db_user have CREATEDB?)"
+    pending_db="$scratch_db"
     pg_restore_into "$scratch_db" scratch || fail "$E_RESTORE" "pg_restore into $scratch_db failed; live database untouched"
     restored_to="$scratch_db"
     [ "$drill" = 1 ] && drill_copy="db:$scratch_db"
@@ -348,8 +399,8 @@ restore_postgres() {
   aside="$(derived_name "$BK_DB_NAME" "_pre_restore_$stamp")"
   pg_exists "$incoming" && fail "$E_INPUT" "database $incoming already exists"
   safety_backup
-  pending_db="$incoming"
   pg_create_like_live "$incoming" || fail "$E_RESTORE" "cannot create database $incoming (does $db_user have CREATEDB?)"
+  pending_db="$incoming"
   pg_restore_into "$incoming" replace || fail "$E_RESTORE" "pg_restore into $incoming failed; live database untouched"
   if pg_exists "$BK_DB_NAME"; then
     owner="$(pg_admin -c "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$BK_DB_NAME'")"
@@ -391,7 +442,11 @@ my_connect() {
 }
 
 my_sql() { "$mysql_bin" --defaults-extra-file="$my_cnf" --protocol=TCP -h "$BK_DB_HOST" -P "$BK_DB_PORT" -u "$db_user" --batch --skip-column-names "$@"; }
-my_exists() { [ -n "$(my_sql -e "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$1'")" ]; }
+my_exists() { # fails closed, as pg_exists
+  local found
+  found="$(my_sql -e "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$1'")" || fail "$E_RESTORE" "cannot check whether database $1 exists"
+  [ "$found" = 1 ]
+}
 my_tables() { my_sql -e "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$1' AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"; }
 my_quote() { local tick='`'; printf '%s%s%s' "$tick" "${1//$tick/$tick$tick}" "$tick"; }
 
@@ -423,8 +478,8 @@ restore_mysql() {
   fi
   if [ "$RS_MODE" = scratch ]; then
     my_exists "$scratch_db" && fail "$E_INPUT" "database $scratch_db already exists; choose another RS_SCRATCH_NAME"
-    pending_db="$scratch_db"
     my_create_like_live "$scratch_db" || fail "$E_RESTORE" "cannot create database $scratch_db"
+    pending_db="$scratch_db"
     my_restore_into "$scratch_db" || fail "$E_RESTORE" "loading the dump into $scratch_db failed; live database untouched"
     restored_to="$scratch_db"
     [ "$drill" = 1 ] && drill_copy="db:$scratch_db"
@@ -440,8 +495,8 @@ restore_mysql() {
   fi
   my_exists "$incoming" && fail "$E_INPUT" "database $incoming already exists"
   safety_backup
-  pending_db="$incoming"
   my_create_like_live "$incoming" || fail "$E_RESTORE" "cannot create database $incoming"
+  pending_db="$incoming"
   my_restore_into "$incoming" || fail "$E_RESTORE" "loading the dump into $incoming failed; live database untouched"
   unmovable="$(my_unmovable "$incoming")"
   [ -z "$unmovable" ] || fail "$E_INPUT" "the backup has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
@@ -466,6 +521,80 @@ restore_mysql() {
 
 
 # ------------------------------------------------------------------ SQLite and files
+#
+# Root never works through a path that another user can change. Scratch copies go below the
+# scratch root (root's, 0700, no other user's directory above it). A replace works from inside
+# the live path's directory, which the application may write: the shell's current directory holds
+# that directory itself whatever happens to its name, the copy is prepared in a private staging
+# directory made there (root's, 0700, checked after entering it), and only the final renames
+# touch names the application can see. No operation there follows a link or takes a reference.
+
+
+# The directories from / down to <dir> that exist must be real directories owned by root (or
+# this user) and not writable by group or others; sticky ones (/tmp, /var/tmp) are allowed
+# above <dir> itself, since nobody else can rename what root made in them.
+check_owned_path() { # check_owned_path <setting> <canonical dir>
+  local path='' part uid mode type
+  local -a parts
+  IFS=/ read -r -a parts <<<"${2#/}"
+  for part in '' "${parts[@]}"; do
+    path="${path%/}/$part"
+    [ -e "$path" ] || [ -L "$path" ] || return 0
+    read -r uid mode type < <(stat -c '%u %a %F' -- "$path")
+    [ "$type" = directory ] || fail "$E_INPUT" "$1: $path is a $type, not a directory"
+    [ "$uid" = 0 ] || [ "$uid" = "$EUID" ] || fail "$E_INPUT" "$1: $path belongs to user $uid, who could redirect the restore; it must be root's"
+    if (((8#$mode & 8#022) != 0)) && { [ "$path" = "$2" ] || (((8#$mode & 8#1000) == 0)); }; then
+      fail "$E_INPUT" "$1: $path is writable by other users (mode $mode), who could redirect the restore"
+    fi
+  done
+}
+
+# Creates <dir> and what is missing above it (0700), then checks the whole path.
+ensure_private_dir() { # ensure_private_dir <setting> <canonical dir>
+  local path='' part
+  local -a parts
+  check_owned_path "$1" "$(dirname -- "$2")"
+  IFS=/ read -r -a parts <<<"${2#/}"
+  for part in "${parts[@]}"; do
+    path="$path/$part"
+    [ -e "$path" ] || [ -L "$path" ] || mkdir -m 0700 -- "$path" 2>/dev/null || [ -d "$path" ] || fail "$E_RESTORE" "$1: cannot create $path"
+  done
+  check_owned_path "$1" "$2"
+}
+
+# Makes <dir> the current directory, refusing when its name no longer leads there.
+enter_dir() { # enter_dir <canonical dir>
+  cd -P -- "$1" 2>/dev/null || fail "$E_INPUT" "directory $1 does not exist"
+  [ "$(pwd -P)" = "$1" ] || fail "$E_INPUT" "$1 was replaced by a link to $(pwd -P) while the restore ran; nothing was changed"
+}
+
+# In the current directory: a new private staging directory, entered and checked to be the one
+# made (root's, 0700, empty, right below this directory). From there `..` is this directory itself.
+enter_stage() {
+  local parent_id
+  parent_id="$(stat -c %d:%i .)"
+  stage="$(mktemp -d ./.backup-kit-stage.XXXXXXXX)" || fail "$E_RESTORE" "cannot create a staging directory in $(pwd -P)"
+  stage="${stage#./}"
+  cd -P -- "$stage" || fail "$E_RESTORE" "cannot enter the staging directory $stage"
+  # Until these hold this may be someone else's directory: nothing here is touched, not even on cleanup.
+  if [ "$(stat -c '%u %a' .)" != "$EUID 700" ] || [ "$(stat -c %d:%i ..)" != "$parent_id" ] || [ -n "$(ls -A)" ]; then
+    fail "$E_RESTORE" "the staging directory $stage was swapped while the restore ran; nothing was changed"
+  fi
+  in_stage=1
+}
+
+# Empties the staging directory from inside, then removes it from its parent. Once a swap has
+# begun the stage may hold the previous live data, so a failed run leaves it for the engineer.
+leave_stage() {
+  [ "$in_stage" = 1 ] || return 0
+  in_stage=0
+  if [ "$swap_begun" = 1 ] && [ "$swapped" = 0 ]; then
+    log_warn "the swap did not finish: $(pwd -P) may hold the previous data; check $live_path and it before removing anything"
+    return 0
+  fi
+  find . -mindepth 1 -delete 2>/dev/null || true
+  { cd .. && rmdir -- "$stage"; } 2>/dev/null || log_warn "could not remove the staging directory $stage"
+}
 
 # Pids of processes that have <path> open (a live SQLite file must not be swapped under them).
 open_by() {
@@ -476,7 +605,8 @@ open_by() {
   return 0
 }
 
-# Renames <new> over <live> in one step and keeps the old one at <aside>.
+# Renames <new> over <live> in one step and keeps the old one at <aside>. No rename(2) follows a
+# link in its last component, and the names are relative to directories already checked.
 swap_in() { # swap_in <new> <live> <aside>
   if [ ! -e "$2" ]; then
     mv -T -- "$1" "$2"
@@ -484,7 +614,7 @@ swap_in() { # swap_in <new> <live> <aside>
   fi
   if [ -f "$2" ]; then
     # A hard link keeps the old file reachable; rename(2) then replaces the live name atomically.
-    ln -- "$2" "$3" && mv -T -- "$1" "$2"
+    ln -P -- "$2" "$3" && mv -T -- "$1" "$2"
     return
   fi
   if mv --help 2>/dev/null | grep -q -- '--exchange'; then
@@ -504,71 +634,92 @@ PY
   fi
 }
 
+# Enters the directory the copy goes to and sets `name`, the copy's name in it. Scratch: below
+# the private scratch root, a name not yet taken. Replace: the live path's directory.
+enter_destination() {
+  local directory
+  if [ "$RS_MODE" = scratch ]; then
+    ensure_private_dir RS_SCRATCH_ROOT "$scratch_root"
+    directory="$(dirname -- "$scratch_path")"
+    # Inside the private root nobody else can make a directory or a link (umask 077: all 0700).
+    mkdir -p -- "$directory" || fail "$E_RESTORE" "cannot create $directory"
+    enter_dir "$directory"
+    name="${scratch_path##*/}"
+    if [ -e "./$name" ] || [ -L "./$name" ]; then fail "$E_INPUT" "$scratch_path already exists; choose another RS_SCRATCH_PATH"; fi
+  else
+    directory="$(realpath -e -- "$(dirname -- "$live_path")" 2>/dev/null)" || fail "$E_INPUT" "directory $(dirname -- "$live_path") does not exist"
+    enter_dir "$directory"
+    name="${live_path##*/}"
+    [ ! -L "./$name" ] || fail "$E_INPUT" "$live_path is a symbolic link; configure the path it points to, so that the swap replaces the data and not the link"
+  fi
+}
+
+# From the stage: gives <copy> the owner and mode of the live <name> next door, read without
+# following a link.
+take_owner_and_mode() { # take_owner_and_mode <copy> <name>
+  local uid gid mode type
+  [ -e "../$2" ] || return 0
+  read -r uid gid mode type < <(stat -c '%u %g %a %F' -- "../$2")
+  [ "$type" != 'symbolic link' ] || fail "$E_SWAP" "$live_path became a symbolic link during the restore; live data is unchanged"
+  { chown -h -- "$uid:$gid" "$1" && chmod -- "$mode" "$1"; } || fail "$E_RESTORE" "cannot give the restored copy the owner and mode of $live_path"
+}
+
+# From the stage: moves the finished copy in. Scratch: to its new name, readable by root only
+# (an archive may hold set-user-ID programs and private files). Replace: swapped in, the old
+# data kept as <name>.pre-restore-<stamp>.
+place_copy() { # place_copy <name>
+  if [ "$RS_MODE" = scratch ]; then
+    { chown -h -- "$EUID:$(id -g)" restored && chmod 0700 restored; } || fail "$E_RESTORE" "cannot make the copy private"
+    mv -T -- restored "../$1" || fail "$E_RESTORE" "cannot move the copy to $scratch_path"
+    [ "$drill" = 1 ] && drill_copy="path:$scratch_path"
+    restored_to="$scratch_path"
+    return
+  fi
+  local suffix
+  take_owner_and_mode restored "$1"
+  aside_name="$1.pre-restore-$stamp"
+  # The journal or WAL of an old SQLite file must not be applied to the new one: they go aside with it.
+  if [ "$BK_KIND" = sqlite ]; then
+    for suffix in -wal -journal; do
+      if [ -e "../$1$suffix" ]; then ln -P -- "../$1$suffix" "../$aside_name$suffix" || fail "$E_SWAP" "cannot keep $live_path$suffix aside"; fi
+    done
+  fi
+  swap_begun=1
+  swap_in restored "../$1" "../$aside_name" || fail "$E_SWAP" "the swap failed; $live_path is unchanged or, if the error above came after the exchange, the previous data is in the staging directory"
+  swapped=1
+  [ "$BK_KIND" != sqlite ] || rm -f -- "../$1-wal" "../$1-shm" "../$1-journal"
+  if [ -e "../$aside_name" ]; then aside_name="$(dirname -- "$live_path")/$aside_name"; else aside_name=''; fi
+  restored_to="$live_path"
+}
+
 restore_sqlite() {
   require_command "$E_INPUT" sqlite3 'SQLite restores need it'
-  local destination tmp check pids suffix
-  if [ "$RS_MODE" = scratch ]; then destination="$scratch_path"; else destination="$live_path"; fi
-  [ "$RS_MODE" = replace ] || [ ! -e "$destination" ] || fail "$E_INPUT" "$destination already exists; choose another RS_SCRATCH_PATH"
-  [ -d "$(dirname "$destination")" ] || fail "$E_INPUT" "directory $(dirname "$destination") does not exist"
-  if [ "$RS_MODE" = replace ] && [ -e "$live_path" ]; then
-    pids="$(open_by "$(readlink -f "$live_path")")"
+  local name check pids
+  enter_destination
+  if [ "$RS_MODE" = replace ] && [ -e "./$name" ]; then
+    pids="$(open_by "$(pwd -P)/$name")"
     [ -z "$pids" ] || fail "$E_INPUT" "$live_path is open by process(es) $pids: stop the application before replacing its database"
     safety_backup
   fi
-  tmp="$(mktemp "$destination.partial.XXXXXX")" || fail "$E_RESTORE" "cannot create a temporary file beside $destination"
-  pending_path="$tmp"
-  gzip -dc "$backup_file" >"$tmp" || fail "$E_RESTORE" "decompressing into $tmp failed"
-  check="$(sqlite3 "$tmp" 'PRAGMA integrity_check' 2>&1 | head -n 5)"
+  enter_stage
+  gzip -dc "$backup_file" >restored || fail "$E_RESTORE" "decompressing into the staging directory failed"
+  check="$(sqlite3 restored 'PRAGMA integrity_check' 2>&1 | head -n 5)"
   [ "$check" = ok ] || fail "$E_RESTORE" "the restored file fails PRAGMA integrity_check: $check"
-  if [ "$RS_MODE" = scratch ]; then
-    mv -T -- "$tmp" "$destination" || fail "$E_RESTORE" "cannot move the copy to $destination"
-    pending_path=''
-    [ "$drill" = 1 ] && drill_copy="path:$destination"
-  else
-    if [ -e "$live_path" ]; then
-      if ! { chown --reference="$live_path" "$tmp" && chmod --reference="$live_path" "$tmp"; }; then
-        fail "$E_RESTORE" "cannot give $tmp the owner and mode of $live_path"
-      fi
-    fi
-    aside_name="$live_path.pre-restore-$stamp"
-    # The journal or WAL of the old file must not be applied to the new one: they go aside with it.
-    for suffix in -wal -journal; do
-      if [ -e "$live_path$suffix" ]; then ln -- "$live_path$suffix" "$aside_name$suffix" || fail "$E_SWAP" "cannot keep $live_path$suffix aside"; fi
-    done
-    swap_in "$tmp" "$live_path" "$aside_name" || fail "$E_SWAP" "the swap failed; $live_path is unchanged"
-    swapped=1
-    rm -f -- "$live_path-wal" "$live_path-shm" "$live_path-journal"
-    [ -e "$aside_name" ] || aside_name=''
-  fi
-  restored_to="$destination"
+  rm -f -- restored-wal restored-shm restored-journal
+  place_copy "$name"
+  leave_stage
 }
 
 restore_files() {
   require_command "$E_INPUT" tar 'file restores need it'
-  local destination tmp
-  if [ "$RS_MODE" = scratch ]; then destination="$scratch_path"; else destination="$live_path"; fi
-  [ "$RS_MODE" = replace ] || [ ! -e "$destination" ] || fail "$E_INPUT" "$destination already exists; choose another RS_SCRATCH_PATH"
-  [ -d "$(dirname "$destination")" ] || fail "$E_INPUT" "directory $(dirname "$destination") does not exist"
-  [ "$RS_MODE" = scratch ] || [ ! -e "$live_path" ] || safety_backup
-  tmp="$(mktemp -d "$destination.partial.XXXXXX")" || fail "$E_RESTORE" "cannot create a temporary directory beside $destination"
-  pending_path="$tmp"
-  tar -xzf "$backup_file" -C "$tmp" --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into $tmp failed"
-  if [ "$RS_MODE" = scratch ]; then
-    mv -T -- "$tmp" "$destination" || fail "$E_RESTORE" "cannot move the copy to $destination"
-    pending_path=''
-    [ "$drill" = 1 ] && drill_copy="path:$destination"
-  else
-    if [ -e "$live_path" ]; then
-      if ! { chown --reference="$live_path" "$tmp" && chmod --reference="$live_path" "$tmp"; }; then
-        fail "$E_RESTORE" "cannot give $tmp the owner and mode of $live_path"
-      fi
-    fi
-    aside_name="$live_path.pre-restore-$stamp"
-    swap_in "$tmp" "$live_path" "$aside_name" || fail "$E_SWAP" "the swap failed; $live_path is unchanged"
-    swapped=1
-    [ -e "$aside_name" ] || aside_name=''
-  fi
-  restored_to="$destination"
+  local name
+  enter_destination
+  [ "$RS_MODE" = scratch ] || [ ! -e "./$name" ] || safety_backup
+  enter_stage
+  mkdir restored
+  tar -xzf "$backup_file" -C restored --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into the staging directory failed"
+  place_copy "$name"
+  leave_stage
 }
 
 # ------------------------------------------------------------------ drills

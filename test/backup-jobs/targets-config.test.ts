@@ -3,6 +3,7 @@ import { exampleConfig } from '../../config/example';
 import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
 import { looksLikeSecretValue } from '../../lib/config/sections/targets';
 import { backupJobsTiers, targetPlans } from '../../lib/stacks/backup-jobs-settings';
+import { restoreTargets } from '../../lib/stacks/restore-settings';
 
 type TargetInput = NonNullable<BackupKitConfigInput['targets']>[number];
 
@@ -202,5 +203,33 @@ describe('targets config: warnings', () => {
     expect(warnings).toContain(
       "targets.0.tiers: target 'orders-db' takes part in no scheduled tier: it is only backed up when someone starts a backup",
     );
+  });
+});
+
+describe('restore config: scratch roots', () => {
+  const media = { name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/srv/media' };
+  const withRestore = (targets: unknown[], restoreTargets: Record<string, unknown>): unknown => ({ ...exampleConfig, targets, restore: { targets: restoreTargets } });
+
+  it('GIVEN no scratch root THEN a files target restores into /var/tmp/backup-kit-restore/<target>', () => {
+    const { config } = loadConfig(withRestore([media], {}));
+    expect(restoreTargets(config).find((target) => target.backup.name === 'media')?.restore.scratchRoot).toBe('/var/tmp/backup-kit-restore/media');
+  });
+
+  it.each([
+    ['/srv/media/restores', /restore\.targets\.media\.scratchRoot: the scratch root \/srv\/media\/restores of 'media' overlaps the live path \/srv\/media of 'media'/],
+    ['/srv', /overlaps the live path \/srv\/media/],
+    ['/var/tmp/../etc', /restore\.targets\.media\.scratchRoot: must not contain '\.' or '\.\.' segments/],
+    ['/', /restore\.targets\.media\.scratchRoot: must be a directory below \//],
+  ])('GIVEN the scratch root %s THEN synth fails naming it', (scratchRoot, message) => {
+    expect(errorOf(withRestore([media], { media: { scratchRoot } }))).toMatch(message);
+  });
+
+  it("GIVEN a target backing up the default scratch root THEN synth fails: scratch copies would land in another target's live data", () => {
+    const tmp = { ...media, name: 'tmp-files', path: '/var/tmp' };
+    expect(errorOf(withRestore([media, tmp], {}))).toMatch(/the scratch root \/var\/tmp\/backup-kit-restore\/media of 'media' overlaps the live path \/var\/tmp of 'tmp-files'/);
+  });
+
+  it('GIVEN a scratch root on a database target THEN synth fails: its scratch copy is a new database', () => {
+    expect(errorOf(withRestore([postgres], { 'orders-db': { scratchRoot: '/var/tmp/x' } }))).toMatch(/restore\.targets\.orders-db\.scratchRoot: target 'orders-db' is postgres/);
   });
 });

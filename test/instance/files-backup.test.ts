@@ -1,7 +1,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
@@ -135,6 +135,21 @@ describe('backup.sh, kind files', () => {
     expect(run1.stderr).toMatch(/BK_PATH='relative\/path' is invalid: must be an absolute path/);
     expect(run1.stderr).toMatch(/stage input failed \(exit 2\)/);
     expect(run1.result).toBeUndefined();
+    expect(await listKeys(moto, bucket)).toEqual(keysBefore);
+  });
+
+  it.each([
+    ['a database name that mariadb-dump would read as an option', { BK_DB_NAME: '--all-databases' }, /BK_DB_NAME='--all-databases' is invalid: must be a database name/],
+    ['a user name starting with -', { BK_DB_USER: '-uroot' }, /BK_DB_USER='-uroot' is invalid/],
+    ['a TMPDIR with a line break (a sqlite3 dot-command)', { TMPDIR: '/tmp\n.shell touch /tmp/pwned\n' }, /TMPDIR='[\s\S]*' is invalid: must be an absolute path/],
+    ["a TMPDIR with a quote", { TMPDIR: "/tmp/it's" }, /TMPDIR='\/tmp\/it's' is invalid/],
+  ])('refuses %s with exit 2 before touching anything', async (_case, bad, message) => {
+    const keysBefore = await listKeys(moto, bucket);
+    const database = { BK_KIND: 'mysql', BK_PATH: undefined, BK_EXCLUDES: undefined, BK_DB_HOST: '127.0.0.1', BK_DB_NAME: 'app', BK_DB_USER: 'backup', BK_PASSWORD_SSM_PARAMETER: '/db/pw' };
+    const run1 = await runBackupScript(inputs({ ...database, ...bad }));
+    expect(run1.status).toBe(2);
+    expect(run1.stderr).toMatch(message);
+    expect(existsSync('/tmp/pwned')).toBe(false);
     expect(await listKeys(moto, bucket)).toEqual(keysBefore);
   });
 

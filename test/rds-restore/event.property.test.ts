@@ -59,6 +59,8 @@ const corruptions = {
   requestedBy: fc.oneof(
     wrongType('string'),
     fc.constantFrom(REQUESTED_BY_PLACEHOLDER, '', '   ', 'a'.repeat(101), 'jane <jane@example.com>', 'ops;drop'),
+    // whitespace AWS refuses in tag values, inside the value (the ends are trimmed)
+    fc.constantFrom('jane\tdoe', 'jane\ndoe', 'jane\u000bdoe', 'jane\u000cdoe', 'jane\rdoe', 'jane\ufeffdoe'),
     fc.string({ minLength: 1, maxLength: 100 }).filter((value) => value.trim().length > 0 && !TAG_VALUE_PATTERN.test(value.trim())),
   ),
 };
@@ -87,4 +89,14 @@ describe('malformed restore events', () => {
     expect(rdsMock.calls()).toHaveLength(0);
     expectNoMutatingCalls(rdsMock);
   });
+
+  it.each(['jane\tdoe', 'jane\ndoe', 'jane\u000bdoe', 'jane\u000cdoe', 'jane\rdoe', 'jane\ufeffdoe'])(
+    'GIVEN requestedBy %j, whose whitespace RDS refuses in a tag THEN it is refused naming the field, before any call',
+    async (requestedBy) => {
+      const refusal = refused(await handler({ ...VALID, requestedBy }, lambdaContext()));
+      expect(refusal.error).toBe('InvalidEvent');
+      expect(refusal.message).toContain('requestedBy: may contain only letters, digits, spaces');
+      expect(rdsMock.calls()).toHaveLength(0);
+    },
+  );
 });

@@ -50,7 +50,7 @@ function siblingsOf(path: string): string[] {
 }
 
 function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return backupScriptEnv(moto, keyArn, { BK_TARGET: TARGET, BK_KIND: 'files', BK_BUCKET: BUCKET, BK_PATH: live, RS_WORK_DIR: work, RS_TIERS: 'daily predeploy', ...extra });
+  return backupScriptEnv(moto, keyArn, { BK_TARGET: TARGET, BK_KIND: 'files', BK_BUCKET: BUCKET, BK_PATH: live, RS_WORK_DIR: work, RS_TIERS: 'daily predeploy', RS_SCRATCH_ROOT: join(work, 'restores'), ...extra });
 }
 
 async function verifiedBackup(): Promise<{ key: string; tree: Map<string, string> }> {
@@ -66,7 +66,7 @@ describe('restore.sh with a directory', () => {
     const { key, tree } = await verifiedBackup();
     writeFileSync(join(live, 'written-after.txt'), 'new\n');
     const liveTree = treeOf(live);
-    const scratch = join(work, 'media-scratch');
+    const scratch = join(work, 'restores', 'media-scratch');
     // WHEN restored in scratch mode
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: scratch }));
     // THEN the side path equals the source at backup time (names, contents, modes, links), live is unchanged
@@ -80,7 +80,7 @@ describe('restore.sh with a directory', () => {
   it('refuses a scratch path inside the live directory', () => {
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: join(live, 'restored') }));
     expect(restore.status).toBe(2);
-    expect(restore.stderr).toMatch(/is the live path or inside it/);
+    expect(restore.stderr).toMatch(/is not inside the scratch root/);
   });
 
   it('refuses a corrupted archive before creating anything', async () => {
@@ -150,10 +150,10 @@ describe('restore.sh with a directory', () => {
     writeFileSync(join(live, 'after.txt'), 'changed after the backup\n');
     const before = treeOf(live);
     const parent = dirname(live);
-    // WHEN the restore is SIGKILLed as soon as its temporary copy appears
+    // WHEN the restore is SIGKILLed as soon as its staging directory appears
     const killed = await killRestoreWhen(
       restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }),
-      () => readdirSync(parent).some((name) => name.startsWith(`${basename(live)}.partial.`)),
+      () => readdirSync(parent).some((name) => name.startsWith('.backup-kit-stage.')),
     );
     // THEN it was killed before the swap, and live is exactly as it was
     expect(killed.killed).toBe(true);

@@ -44,6 +44,23 @@ vi.hoisted(() => {
     },
     {
       backup: { name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily'], path: '/srv/media', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
+      restore: { scratchRoot: '/var/tmp/backup-kit-restore/media', drill: true, probes: [] },
+    },
+    {
+      backup: { name: 'repairs-sqlite', kind: 'sqlite', instances: { instanceIds: ['i-0aaaaaaaaaaaaaaaa'] }, tiers: ['daily'], path: '/srv/repairs/repairs.db', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
+      restore: { scratchRoot: '/srv/restores/repairs', drill: true, probes: [] },
+    },
+    {
+      backup: {
+        name: 'ledger-db',
+        kind: 'postgres',
+        instances: { instanceIds: ['i-0aaaaaaaaaaaaaaaa'] },
+        tiers: ['daily'],
+        database: { host: '127.0.0.1', port: 5432, name: 'ledger', user: 'backup', password: { ssmParameter: '/ledger/db-password' } },
+        executionTimeoutSeconds: 7200,
+        maxConcurrency: '1',
+        maxErrors: '100%',
+      },
       restore: { drill: true, probes: [] },
     },
   ]);
@@ -253,7 +270,7 @@ describe('restore function', () => {
   it('refuses an unknown target naming the configured ones', async () => {
     const answer = refusal(await handler({ target: 'billing-db', dryRun: true }));
     expect(answer.error).toBe('RequestRejected');
-    expect(answer.message).toMatch(/target: 'billing-db' is not a configured target \(targets: orders-db, media\)/);
+    expect(answer.message).toMatch(/target: 'billing-db' is not a configured target \(targets: orders-db, media, repairs-sqlite, ledger-db\)/);
   });
 
   it('rejects 1000+ malformed events, each naming the field, with zero mutating calls', async () => {
@@ -265,7 +282,10 @@ describe('restore function', () => {
       before: fc.oneof(badTimes.filter((value) => value !== undefined)),
       instanceId: fc.oneof(wrongType('string'), fc.constantFrom('i-123', 'instance-1', 'I-0123456789ABCDEF0', '')),
       scratchName: fc.oneof(wrongType('string'), fc.constantFrom('bad name', 'x;drop', '', 'a'.repeat(64))),
-      scratchPath: fc.oneof(wrongType('string'), fc.constantFrom('relative/path', '/tmp/$(reboot)', "/it's", '')),
+      scratchPath: fc.oneof(
+        wrongType('string'),
+        fc.constantFrom('relative/path', '/tmp/$(reboot)', "/it's", '', '/var/tmp/backup-kit-restore/media/../../../etc/cron.d/x', '/var/tmp/backup-kit-restore/media//x', '/var/tmp/backup-kit-restore/media/./x', '/var/tmp/backup-kit-restore/media/..'),
+      ),
       dryRun: wrongType('boolean'),
       confirm: fc.oneof(wrongType('string'), fc.constantFrom('', 'yes', 'ORDERS-DB', 'media'), fc.constant(REMOVE)),
       requestedBy: fc.oneof(wrongType('string'), fc.constantFrom('', 'a'.repeat(61), 'x\ny', 'rm -rf /;')),
@@ -284,5 +304,78 @@ describe('restore function', () => {
     expect(checked).toBeGreaterThanOrEqual(1000);
     expect(ssmMock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('restore function: where a scratch copy may go', () => {
+  /** A stored backup of a file target: its manifest, for the function to read. */
+  function fileBackup(target: string, kind: 'files' | 'sqlite'): string {
+    const key = backupKey('daily', target, kind, at('2026-11-20T02:00:00Z'));
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(key) }).callsFake(() => ({
+      Body: body(manifest(key, { target, kind, format: kind === 'files' ? 'tar' : 'sqlite', database: undefined, files: kind === 'files' ? { fileCount: 3, totalBytes: 99 } : undefined })),
+    }));
+    s3Mock.on(GetObjectCommand, { Key: verificationKeyFor(key) }).rejects(Object.assign(new Error('no verdict'), { name: 'NoSuchKey' }));
+    return key;
+  }
+
+  it('refuses a scratch path outside the target\'s scratch root (a root-owned file anywhere), sending nothing', async () => {
+    // WHEN a console event asks to write the backup of a SQLite target into /etc
+    const answer = refusal(await handler({ target: 'repairs-sqlite', scratchPath: '/etc/sudoers.d/restore' }));
+    // THEN it is refused, naming the field and the root, and nothing is read or sent
+    expect(answer.error).toBe('RequestRejected');
+    expect(answer.message).toMatch(/^scratchPath: '\/etc\/sudoers\.d\/restore' is not inside the scratch root \/srv\/restores\/repairs of 'repairs-sqlite'/);
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['/var/tmp/backup-kit-restore/media/../../../etc/cron.d/backup', "must not contain '.' or '..' segments"],
+    ['/var/tmp/backup-kit-restore/media//etc', "must not contain '//'"],
+    ['/var/tmp/backup-kit-restore/media/./x', "must not contain '.' or '..' segments"],
+  ])('refuses %s, whose segments would walk around the check', async (scratchPath, reason) => {
+    const answer = refusal(await handler({ target: 'media', scratchPath }));
+    expect(answer.error).toBe('InvalidEvent');
+    expect(answer.message).toContain(`scratchPath: ${reason}`);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['the scratch root itself', '/var/tmp/backup-kit-restore/media', /is not inside the scratch root/],
+    ["another target's scratch root", '/srv/restores/repairs/media-copy', /is not inside the scratch root \/var\/tmp\/backup-kit-restore\/media/],
+    ['a web root', '/var/www/html/media', /is not inside the scratch root/],
+  ])('refuses %s', async (_what, scratchPath, message) => {
+    expect(refusal(await handler({ target: 'media', scratchPath })).message).toMatch(message);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('sends the scratch root along, so that restore.sh checks the path again on the instance', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0', PingStatus: 'Online' }] });
+    const answer = accepted(await handler({ target: 'media', scratchPath: '/var/tmp/backup-kit-restore/media/check', key: fileBackup('media', 'files') }));
+    expect(answer.whatWouldChange.join('\n')).toMatch(/writes the restored directory to \/var\/tmp\/backup-kit-restore\/media\/check .*readable by root only/);
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, {
+      Parameters: expect.objectContaining({ scratchPath: ['/var/tmp/backup-kit-restore/media/check'], scratchRoot: ['/var/tmp/backup-kit-restore/media'] }),
+    });
+  });
+
+  it('puts the default scratch copy of a file target inside its scratch root, not beside the live data', async () => {
+    const answer = accepted(await handler({ target: 'repairs-sqlite', key: fileBackup('repairs-sqlite', 'sqlite'), dryRun: true }));
+    expect(answer.whatWouldChange.join('\n')).toMatch(/writes the restored file to \/srv\/restores\/repairs\/repairs\.db\.restore-<UTC stamp of the run> on i-0aaaaaaaaaaaaaaaa/);
+  });
+
+  it.each([
+    ['postgres', /a system database of postgres/],
+    ['Template1', /a system database of postgres/],
+    ['orders', /the live database of 'orders-db'/],
+    ['LEDGER', /the database of target 'ledger-db'/],
+  ])('refuses the scratch database name %s, sending nothing', async (scratchName, reason) => {
+    const answer = refusal(await handler({ target: 'orders-db', scratchName }));
+    expect(answer.message).toMatch(/^scratchName: /);
+    expect(answer.message).toMatch(reason);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it("tells restore.sh the other targets' databases, which it refuses as scratch names too", async () => {
+    accepted(await handler({ target: 'orders-db', scratchName: 'orders_check' }));
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ protectedDatabases: ['ledger'] }) });
   });
 });

@@ -178,7 +178,7 @@ describe('the restore document step, run for real', () => {
     // WHEN the document's command text runs with its parameters filled in, as the SSM agent does
     const values: Record<string, string> = {
       target: 'media', kind: 'files', bucket: 'doc-run-backups', kmsKeyId: keyArn, region: 'eu-west-1', path: live, mode: 'scratch',
-      key, tiers: 'daily', scratchPath: join(work, 'media-copy'), safetyTier: 'predeploy', safetyRetentionDays: '7', drill: '0', workDir: work,
+      key, tiers: 'daily', scratchRoot: join(work, 'restores'), scratchPath: join(work, 'restores', 'media-copy'), safetyTier: 'predeploy', safetyRetentionDays: '7', drill: '0', workDir: work,
     };
     const content = documentContent();
     const text = (content.mainSteps[0]?.inputs.runCommand ?? [])
@@ -188,7 +188,7 @@ describe('the restore document step, run for real', () => {
     const result = parseScriptRun(run.status, run.signal, run.stdout, run.stderr);
     // THEN the scratch copy is there and the result names it
     expect(result.status, result.stderr).toBe(0);
-    expect(result.result).toMatchObject({ key, restoredTo: join(work, 'media-copy') });
-    expect(readFileSync(join(work, 'media-copy', 'photo.jpg'), 'utf8')).toBe('jpeg bytes');
+    expect(result.result).toMatchObject({ key, restoredTo: join(work, 'restores', 'media-copy') });
+    expect(readFileSync(join(work, 'restores', 'media-copy', 'photo.jpg'), 'utf8')).toBe('jpeg bytes');
   });
 });

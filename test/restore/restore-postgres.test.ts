@@ -1,6 +1,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
@@ -197,7 +197,7 @@ describe('restore.sh with PostgreSQL', () => {
     // WHEN the scratch name is the live database THEN exit 2
     const scratch = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_NAME: 'orders' }));
     expect(scratch.status).toBe(2);
-    expect(scratch.stderr).toMatch(/must not be the live database/);
+    expect(scratch.stderr).toMatch(/RS_SCRATCH_NAME 'orders' is a system, live or other target's database/);
   });
 
   it('says which backup is missing when the manifest is absent', async () => {
@@ -267,5 +267,26 @@ describe('restore.sh with PostgreSQL', () => {
     expect(killed.result).toBeUndefined();
     expect(fingerprint('orders')).toEqual(before.live);
     expect(databases().filter((name) => name.startsWith('orders_pre_restore_'))).toEqual(before.databases.filter((name) => name.startsWith('orders_pre_restore_')));
+  });
+
+  it("a failed existence check never ends in dropping a database the restore did not create", async () => {
+    // GIVEN someone else's database, and a psql whose existence query for it fails (a dropped connection)
+    const stored = await backupOf('orders', new Date('2026-11-16T02:00:00Z'));
+    pg.createDatabase('victim_db');
+    pg.psql('victim_db', "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')");
+    const shim = join(work, 'flaky-psql');
+    mkdirSync(shim, { recursive: true });
+    const realPsql = run('bash', ['-c', 'command -v psql']).trim();
+    writeFileSync(
+      join(shim, 'psql'),
+      `#!/bin/bash\nfor arg in "$@"; do case "$arg" in *"FROM pg_database WHERE datname = 'victim_db'"*) echo 'psql: error: server closed the connection unexpectedly' >&2; exit 2 ;; esac; done\nexec ${realPsql} "$@"\n`,
+      { mode: 0o755 },
+    );
+    // WHEN a scratch restore names it
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_NAME: 'victim_db', PATH: `${shim}:${process.env.PATH ?? ''}` }));
+    // THEN the restore fails closed, and the database is there with its data
+    expect(restore.status).toBe(4);
+    expect(restore.stderr).toMatch(/cannot check whether database victim_db exists/);
+    expect(pg.psql('victim_db', 'SELECT note FROM kept').trim()).toBe('still here');
   });
 });

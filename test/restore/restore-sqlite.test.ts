@@ -55,7 +55,7 @@ function siblings(): string[] {
 }
 
 function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return backupScriptEnv(moto, keyArn, { BK_TARGET: TARGET, BK_KIND: 'sqlite', BK_BUCKET: BUCKET, BK_PATH: live, RS_WORK_DIR: work, RS_TIERS: 'daily', ...extra });
+  return backupScriptEnv(moto, keyArn, { BK_TARGET: TARGET, BK_KIND: 'sqlite', BK_BUCKET: BUCKET, BK_PATH: live, RS_WORK_DIR: work, RS_TIERS: 'daily', RS_SCRATCH_ROOT: join(work, 'restores'), ...extra });
 }
 
 async function verifiedBackup(): Promise<{ key: string; dump: string }> {
@@ -84,7 +84,7 @@ describe('restore.sh with SQLite', () => {
     const { key, dump } = await verifiedBackup();
     sqlite(live, "UPDATE repairs SET status = 'lost' WHERE id < 50");
     const liveDump = dumpOf(live);
-    const scratch = join(work, 'scratch.sqlite3');
+    const scratch = join(work, 'restores', 'scratch.sqlite3');
     // WHEN restored in scratch mode
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: scratch }));
     // THEN the copy equals the backup's source and live is unchanged

@@ -6,7 +6,8 @@ import {
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
 } from '../../../lambda/shared/backup-command';
-import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH } from '../../../lambda/shared/restore-command';
+import { pathsOverlap, plainPathProblem } from '../../../lambda/shared/paths';
+import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH, defaultScratchRoot } from '../../../lambda/shared/restore-command';
 import { schedulerCronSchema } from '../schema';
 
 /**
@@ -29,6 +30,20 @@ const passwordSchema = z
   });
 
 const targetRestoreSchema = z.strictObject({
+  /**
+   * sqlite and files targets: the only directory scratch restores and drills write to on the
+   * instance. restore.sh creates it 0700 and refuses it when it, or a directory above it, belongs
+   * to another user or is writable by others. It must not overlap any target's live path.
+   * Omit for /var/tmp/backup-kit-restore/<target>.
+   */
+  scratchRoot: z
+    .string()
+    .regex(re(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -')
+    .superRefine((path, ctx) => {
+      const problem = path === '/' ? 'must be a directory below /' : plainPathProblem(path);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /**
    * A database role that may create databases (PostgreSQL CREATEDB, MySQL CREATE/DROP/ALTER),
    * for targets whose backup user may only read. Omit to restore as the backup user.
@@ -114,7 +129,7 @@ interface Issue {
 
 interface ConfigWithRestore {
   readonly tiers: Readonly<Record<string, { readonly schedule?: string | undefined; readonly retentionDays: number }>>;
-  readonly targets: readonly { readonly name: string; readonly kind: string }[];
+  readonly targets: readonly { readonly name: string; readonly kind: string; readonly path?: string | undefined }[];
   readonly rds: { readonly instances: readonly { readonly identifier: string }[] };
   readonly restore: RestoreConfig;
 }
@@ -152,6 +167,9 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
     if (!database && settings.probes.length > 0) {
       errors.push({ path: [...here, 'probes'], message: `target '${name}' is ${kind}: SQL probes apply to postgres and mysql only` });
     }
+    if (database && settings.scratchRoot !== undefined) {
+      errors.push({ path: [...here, 'scratchRoot'], message: `target '${name}' is ${kind}: scratch restores of databases go to a new database (scratchName), not a directory` });
+    }
     if ((settings.user === undefined) !== (settings.password === undefined)) {
       errors.push({ path: [...here, 'password'], message: 'user and password go together: name where the restore user\'s password is kept' });
     }
@@ -160,6 +178,18 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
         errors.push({ path: [...here, 'probes', index], message: "must not contain '{{' (Run Command would read it as a parameter)" });
       }
     });
+  }
+  for (const target of config.targets) {
+    if (target.path === undefined) continue;
+    const configured = restore.targets[target.name]?.scratchRoot;
+    const root = configured ?? defaultScratchRoot(target.name);
+    const live = config.targets.find((other) => other.path !== undefined && pathsOverlap(root, other.path));
+    if (live) {
+      errors.push({
+        path: configured !== undefined ? ['restore', 'targets', target.name, 'scratchRoot'] : ['targets', config.targets.indexOf(target), 'path'],
+        message: `the scratch root ${root} of '${target.name}' overlaps the live path ${live.path ?? ''} of '${live.name}': scratch copies must go apart from live data (set restore.targets.${target.name}.scratchRoot)`,
+      });
+    }
   }
   const allowlisted = new Set(config.rds.instances.map((instance) => instance.identifier));
   const seen = new Set<string>();

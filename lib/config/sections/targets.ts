@@ -10,6 +10,7 @@ import {
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
 } from '../../../lambda/shared/backup-command';
+import { plainPathProblem } from '../../../lambda/shared/paths';
 import type { ConfigIssue } from '../config';
 import { TIER_NAME_PATTERN, type BaseConfig } from '../schema';
 
@@ -129,8 +130,10 @@ function strictTarget<Shape extends z.ZodRawShape>(shape: Shape) {
 const absolutePath = z
   .string()
   .regex(re(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -')
-  .refine((path) => !path.split('/').some((segment) => segment === '..' || segment === '.'), "must not contain '.' or '..' segments")
-  .refine((path) => !path.includes('//'), "must not contain '//'");
+  .superRefine((path, ctx) => {
+    const problem = plainPathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const commonTargetShape = {
   /** Becomes part of the S3 prefix (`<tier>/<name>/...`) and the `Target` metric dimension. */
