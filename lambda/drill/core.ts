@@ -28,7 +28,7 @@ import {
   type RestoreTarget,
 } from '../shared/restore-command';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
-import { chooseBackup, loadRestoreJobSettings, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../restore/core';
+import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../restore/core';
 
 /**
  * The restore drills. Monthly (`{ "action": "drill" }`) it sends every drilled target's newest
@@ -148,7 +148,7 @@ async function drillEc2Target(target: RestoreTarget, deps: DrillDeps): Promise<D
     const backup = await chooseBackup(target, {}, deps);
     const instance = await drillInstance(target, deps);
     if (!instance) throw new RequestRejectedError(`no online managed instance of '${name}' to restore on`);
-    const { commandId } = await sendRestore(target, { mode: 'scratch', key: backup.key, drill: true }, instance.instanceId, `backup-kit restore drill of ${name}`, deps);
+    const { commandId } = await sendRestore(target, { mode: 'scratch', ...pinnedOrder(backup), drill: true }, instance.instanceId, `backup-kit restore drill of ${name}`, deps);
     deps.logger.info('drill sent', { target: name, key: backup.key, instanceId: instance.instanceId, commandId });
     return { target: name, started: 'ec2', commandId, key: backup.key, instanceId: instance.instanceId };
   } catch (error) {

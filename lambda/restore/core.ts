@@ -12,7 +12,8 @@ import { consoleLinks } from '../shared/console-links';
 import { isWithin, pathsOverlap, plainPathProblem, withoutTrailingSlash } from '../shared/paths';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { PermissionError, RequestRejectedError, isAccessDenied, parseEventWith } from '../shared/errors';
-import { manifestKeyFor, manifestSchema, parseBackupKey, type BackupManifest } from '../shared/manifest';
+import { manifestKeyFor, manifestSchema, parseBackupKey, verdictPrefixFor, type BackupManifest } from '../shared/manifest';
+import { backupVersions, firstVersion, overwrittenProblem } from '../shared/versions';
 import type { Logger } from '../shared/powertools';
 import {
   BACKUP_KEY_PATTERN,
@@ -28,7 +29,7 @@ import {
   type RestoreTarget,
 } from '../shared/restore-command';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
-import { listBackups, readVerdict, type ListedBackup } from '../verify/history';
+import { listBackups, newestVerdictKey, readVerdict, type ListedBackup } from '../verify/history';
 import type { Verdict } from '../verify/verdict';
 
 /**
@@ -137,11 +138,26 @@ export interface RestoreJobDeps {
 
 // ------------------------------------------------------------------ choosing the backup
 
+/**
+ * Exactly what a restore reads: the versions of the backup and of its manifest, and the SHA-256
+ * the backup must have. From a passing verdict they are what was verified; otherwise the first
+ * version of each (backups are written once; a later version was written over it).
+ */
+export interface PinnedBackup {
+  readonly versionId: string;
+  readonly manifestVersionId: string;
+  readonly sha256?: string;
+  readonly from: 'verdict' | 'first version';
+  /** Later versions written over the backup or its manifest, when there are any. */
+  readonly overwritten?: string;
+}
+
 export interface ChosenBackup {
   readonly key: string;
   readonly how: 'given key' | 'newest before the given time' | 'newest verified';
   readonly tier: string;
   readonly takenAt: string;
+  readonly pinned: PinnedBackup;
   readonly manifest: Pick<BackupManifest, 'bytes' | 'sha256' | 'startedAt' | 'finishedAt' | 'instance'> & Partial<Pick<BackupManifest, 'database' | 'files'>>;
   readonly verification: { readonly passed: boolean; readonly verifiedAt: string; readonly reasons: readonly string[] } | 'not verified';
   readonly storageClass?: string;
@@ -163,21 +179,26 @@ async function s3Call<T>(action: string, call: () => Promise<T>, deps: Pick<Rest
   }
 }
 
-async function readManifest(key: string, deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>): Promise<BackupManifest> {
+async function readManifest(key: string, versionId: string, deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>): Promise<BackupManifest> {
   const bucket = deps.settings.site.bucket;
-  let text: string;
-  try {
-    const object = await withThrottlingRetry(() => deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) })), backoff(deps));
-    text = (await object.Body?.transformToString()) ?? '';
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchKey') {
-      throw new RequestRejectedError(`key: ${key} has no manifest; a backup without one is incomplete and is never restored`);
-    }
-    if (isAccessDenied(error)) throw new PermissionError(`s3:GetObject on ${bucket}/${manifestKeyFor(key)}`, error);
+  const text = await s3Call(
+    `s3:GetObjectVersion on ${bucket}/${manifestKeyFor(key)}`,
+    async () => (await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key), VersionId: versionId }))).Body?.transformToString() ?? '',
+    deps,
+  ).catch((error: unknown) => {
+    const name = (error as { name?: string }).name;
+    if (name === 'NoSuchKey' || name === 'NoSuchVersion') throw new RequestRejectedError(`key: ${key} has no manifest (version ${versionId}); a backup without one is incomplete and is never restored`);
     throw error;
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new RequestRejectedError(`key: the manifest of ${key} is not JSON; restore another backup`);
   }
-  const parsed = manifestSchema.safeParse(JSON.parse(text));
+  const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) throw new RequestRejectedError(`key: the manifest of ${key} is not valid (${parsed.error.issues[0]?.message ?? 'unknown'}); restore another backup`);
+  if (parsed.data.key !== key) throw new RequestRejectedError(`key: the manifest of ${key} describes another backup (${parsed.data.key})`);
   return parsed.data;
 }
 
@@ -194,38 +215,44 @@ function verificationOf(verdict: Verdict | undefined): ChosenBackup['verificatio
   return verdict ? { passed: verdict.passed, verifiedAt: verdict.verifiedAt, reasons: verdict.reasons } : 'not verified';
 }
 
+/** The versions a restore of `key` reads (see PinnedBackup). */
+async function pinVersions(key: string, verdict: Verdict | undefined, deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>): Promise<PinnedBackup> {
+  const bucket = deps.settings.site.bucket;
+  const versions = await s3Call(`s3:ListBucketVersions on ${bucket} (prefix ${key})`, () => backupVersions(deps.s3, bucket, key), deps);
+  const overwritten = overwrittenProblem(versions);
+  if (verdict?.passed && verdict.versionId !== undefined && verdict.manifestVersionId !== undefined) {
+    return { versionId: verdict.versionId, manifestVersionId: verdict.manifestVersionId, ...(verdict.sha256 ? { sha256: verdict.sha256 } : {}), from: 'verdict', ...(overwritten ? { overwritten } : {}) };
+  }
+  const backup = firstVersion(versions.backup);
+  const manifest = firstVersion(versions.manifest);
+  if (!backup) throw new RequestRejectedError(`key: no object ${key} in ${bucket}`);
+  if (!manifest) throw new RequestRejectedError(`key: ${key} has no manifest; a backup without one is incomplete and is never restored`);
+  return { versionId: backup.versionId, manifestVersionId: manifest.versionId, from: 'first version', ...(overwritten ? { overwritten } : {}) };
+}
+
 /** How many verdicts, newest first, are read looking for a passing one. */
 const VERDICTS_SEARCHED = 20;
 
-/** The backup a request names, checked to exist, to be complete and to be readable now. */
+/** The backup a request names, checked to exist, to be complete and to be readable now, with the versions to read. */
 export async function chooseBackup(
   target: RestoreTarget,
   request: { readonly key?: string | undefined; readonly before?: string | undefined },
   deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>,
 ): Promise<ChosenBackup> {
   const bucket = deps.settings.site.bucket;
+  const verdictOf = (key: string, verdictKey: string | undefined) => s3Call(`s3:GetObject on ${bucket}/${verdictKey ?? ''}`, () => readVerdict(deps.s3, bucket, key, verdictKey), deps);
   let key: string;
   let how: ChosenBackup['how'];
   let verdict: Verdict | undefined;
-  let storageClass: string | undefined;
   if (request.key !== undefined) {
     const parsed = parseBackupKey(request.key);
     if (!parsed || parsed.target !== target.backup.name || parsed.kind !== target.backup.kind) {
       throw new RequestRejectedError(`key: ${request.key} is not a ${target.backup.kind} backup of target '${target.backup.name}'`);
     }
-    try {
-      const head = await withThrottlingRetry(() => deps.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: request.key })), backoff(deps));
-      storageClass = head.StorageClass;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'NotFound' || (error as { name?: string }).name === 'NoSuchKey') {
-        throw new RequestRejectedError(`key: no object ${request.key} in ${bucket}`);
-      }
-      if (isAccessDenied(error)) throw new PermissionError(`s3:GetObject on ${bucket}/${request.key}`, error);
-      throw error;
-    }
     key = request.key;
     how = 'given key';
-    verdict = await s3Call(`s3:GetObject on ${bucket}`, () => readVerdict(deps.s3, bucket, key), deps);
+    const verdictKey = await s3Call(`s3:ListBucket on ${bucket}/${verdictPrefixFor(key)}`, () => newestVerdictKey(deps.s3, bucket, key), deps);
+    verdict = await verdictOf(key, verdictKey);
   } else {
     const backups = (await allBackups(target, deps)).filter((backup) => backup.hasManifest);
     let chosen: ListedBackup | undefined;
@@ -234,10 +261,10 @@ export async function chooseBackup(
       chosen = backups.find((backup) => backup.parsed.at.getTime() <= limit);
       if (!chosen) throw new RequestRejectedError(`before: no complete backup of '${target.backup.name}' started at or before ${new Date(limit).toISOString()} (tiers ${target.backup.tiers.join(', ')})`);
       how = 'newest before the given time';
-      verdict = chosen.hasVerdict ? await s3Call(`s3:GetObject on ${bucket}`, () => readVerdict(deps.s3, bucket, chosen?.key ?? ''), deps) : undefined;
+      verdict = await verdictOf(chosen.key, chosen.verdictKey);
     } else {
-      for (const backup of backups.filter((candidate) => candidate.hasVerdict).slice(0, VERDICTS_SEARCHED)) {
-        const candidate = await s3Call(`s3:GetObject on ${bucket}`, () => readVerdict(deps.s3, bucket, backup.key), deps);
+      for (const backup of backups.filter((candidate) => candidate.verdictKey !== undefined).slice(0, VERDICTS_SEARCHED)) {
+        const candidate = await verdictOf(backup.key, backup.verdictKey);
         if (candidate?.passed) {
           chosen = backup;
           verdict = candidate;
@@ -252,20 +279,25 @@ export async function chooseBackup(
       how = 'newest verified';
     }
     key = chosen.key;
-    storageClass = chosen.storageClass;
   }
+  const pinned = await pinVersions(key, verdict, deps);
+  const storageClass = await headStorageClass(key, pinned.versionId, deps);
   if (storageClass !== undefined && ARCHIVED.has(storageClass)) {
     throw new RequestRejectedError(
-      `key: ${key} is in ${storageClass}; restore the object first (S3 console: Initiate restore, or aws s3api restore-object), then run this again`,
+      `key: ${key} is in ${storageClass}; restore the object first (S3 console: Initiate restore, or aws s3api restore-object with --version-id ${pinned.versionId}), then run this again`,
     );
   }
-  const manifest = await readManifest(key, deps);
+  const manifest = await readManifest(key, pinned.manifestVersionId, deps);
+  if (pinned.sha256 !== undefined && manifest.sha256 !== pinned.sha256) {
+    throw new RequestRejectedError(`key: the manifest version ${pinned.manifestVersionId} of ${key} does not state the SHA-256 that was verified; restore another backup and report this one`);
+  }
   const parsedKey = parseBackupKey(key);
   return {
     key,
     how,
     tier: parsedKey?.tier ?? manifest.tier,
     takenAt: parsedKey?.at.toISOString() ?? manifest.startedAt,
+    pinned: { ...pinned, sha256: pinned.sha256 ?? manifest.sha256 },
     manifest: {
       bytes: manifest.bytes,
       sha256: manifest.sha256,
@@ -278,6 +310,24 @@ export async function chooseBackup(
     verification: verificationOf(verdict),
     ...(storageClass !== undefined ? { storageClass } : {}),
   };
+}
+
+async function headStorageClass(key: string, versionId: string, deps: Pick<RestoreJobDeps, 's3' | 'settings' | 'retry'>): Promise<string | undefined> {
+  const bucket = deps.settings.site.bucket;
+  try {
+    const head = await withThrottlingRetry(() => deps.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })), backoff(deps));
+    return head.StorageClass;
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchVersion') throw new RequestRejectedError(`key: no version ${versionId} of ${key} in ${bucket}`);
+    if (isAccessDenied(error)) throw new PermissionError(`s3:GetObjectVersion on ${bucket}/${key}`, error);
+    throw error;
+  }
+}
+
+/** The parts of a restore order that say exactly which backup to read. */
+export function pinnedOrder(backup: ChosenBackup): Pick<RestoreOrder, 'key' | 'versionId' | 'manifestVersionId' | 'sha256'> {
+  return { key: backup.key, versionId: backup.pinned.versionId, manifestVersionId: backup.pinned.manifestVersionId, ...(backup.pinned.sha256 ? { sha256: backup.pinned.sha256 } : {}) };
 }
 
 // ------------------------------------------------------------------ choosing the instance
@@ -380,12 +430,17 @@ function checkScratchPath(path: string, target: RestoreTarget, targets: readonly
 
 // ------------------------------------------------------------------ what would change
 
-export function whatWouldChange(target: RestoreTarget, site: RestoreSite, order: Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath'>, instanceId: string): string[] {
+export function whatWouldChange(
+  target: RestoreTarget,
+  site: RestoreSite,
+  order: Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath' | 'versionId' | 'manifestVersionId'>,
+  instanceId: string,
+): string[] {
   const plan = target.backup;
   const stamp = '<UTC stamp of the run>';
   const where = `on ${instanceId}`;
   const safety = `takes a safety backup of the live data through the backup script, in tier '${site.safetyTier}' (kept ${site.safetyRetentionDays} days); if it fails, nothing else happens`;
-  const check = 'downloads the backup and checks its SHA-256 and size against the manifest before touching anything; a mismatch stops the restore';
+  const check = `downloads version ${order.versionId} of the backup and version ${order.manifestVersionId} of its manifest (never a later one written over them), and checks SHA-256 and size before touching anything; a mismatch stops the restore`;
   if (plan.database) {
     const live = `${plan.database.name} on ${plan.database.host}:${plan.database.port}`;
     if (order.mode === 'scratch') {
@@ -497,7 +552,7 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
   const instance = await chooseInstance(target, request.instanceId, deps);
   const order: RestoreOrder = {
     mode: request.mode,
-    key: backup.key,
+    ...pinnedOrder(backup),
     drill: false,
     ...(request.scratchName !== undefined ? { scratchName: request.scratchName } : {}),
     ...(request.scratchPath !== undefined ? { scratchPath: request.scratchPath } : {}),

@@ -25,7 +25,13 @@ export const EXTENSION_BY_KIND = {
 } as const satisfies Record<BackupKind, string>;
 
 export const MANIFEST_SUFFIX = '.manifest.json';
-export const VERIFICATION_SUFFIX = '.verification.json';
+
+/**
+ * Verdicts live apart from the backups, under a prefix that no instance role can write (they may
+ * write only `<tier>/<target>/`): `verdicts/<backup key>/<verified at>.json`, a new key for every
+ * verification, so that verdicts too are written once. The newest one is the verdict.
+ */
+export const VERDICT_PREFIX = 'verdicts/';
 
 export const manifestSchema = z.object({
   manifestVersion: z.literal(1),
@@ -78,8 +84,28 @@ export function manifestKeyFor(backupObjectKey: string): string {
   return `${backupObjectKey}${MANIFEST_SUFFIX}`;
 }
 
-export function verificationKeyFor(backupObjectKey: string): string {
-  return `${backupObjectKey}${VERIFICATION_SUFFIX}`;
+/** The prefix of every verdict of one backup. */
+export function verdictPrefixFor(backupObjectKey: string): string {
+  return `${VERDICT_PREFIX}${backupObjectKey}/`;
+}
+
+/** The prefix of every verdict of a target's backups in a tier. */
+export function verdictPrefixOf(tier: string, target: string): string {
+  return `${VERDICT_PREFIX}${tier}/${target}/`;
+}
+
+/** `verdicts/<backup key>/<YYYYMMDDTHHMMSS.sssZ>.json`: sorts by time within a backup's prefix. */
+export function verdictKeyFor(backupObjectKey: string, verifiedAt: Date): string {
+  const stamp = verifiedAt.toISOString().replace(/[-:]/g, '');
+  return `${verdictPrefixFor(backupObjectKey)}${stamp}.json`;
+}
+
+const VERDICT_KEY_PATTERN = /^verdicts\/(.+)\/(\d{8}T\d{6}\.\d{3}Z)\.json$/;
+
+/** The backup a verdict key belongs to; undefined for any other key. */
+export function backupKeyOfVerdict(verdictKey: string): string | undefined {
+  const match = VERDICT_KEY_PATTERN.exec(verdictKey);
+  return match?.[1] !== undefined && parseBackupKey(match[1]) ? match[1] : undefined;
 }
 
 /** True for the backup objects themselves (not their manifests or verdicts). */

@@ -29,6 +29,8 @@ const optional = (pattern: string): string => `^$|${pattern}`;
 
 /** Backup keys of any kind: `<tier>/<target>/YYYY/MM/DD/<target>_<stamp>.<ext>`. */
 export const BACKUP_KEY_PATTERN = '^[a-z][a-z0-9-]{0,23}/[a-z][a-z0-9-]{0,39}/[0-9]{4}/[0-9]{2}/[0-9]{2}/[a-z][a-z0-9-]{0,39}_[0-9]{8}T[0-9]{6}Z\\.(pgdump|sql|sqlite|tar)\\.gz$';
+/** S3 version IDs (letters, digits and . _ + = / -, e.g. '3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY'), at most 1024 characters. */
+const VERSION_ID_PATTERN = '^[A-Za-z0-9._+=/-]{1,1024}$';
 const ISO_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})$';
 
 /** The backup document's settings the restore needs too (restore.sh passes them to backup.sh for the safety backup). */
@@ -38,6 +40,9 @@ export const RESTORE_DOCUMENT_PARAMETERS = {
   ...Object.fromEntries(SHARED.map((name) => [name, DOCUMENT_PARAMETERS[name]])),
   mode: { env: 'RS_MODE', pattern: '^(scratch|replace)$', optional: false, description: 'scratch: into a new database or side path, live data untouched. replace: safety backup, then restore and swap.' },
   key: { env: 'RS_KEY', pattern: optional(BACKUP_KEY_PATTERN), optional: true, description: 'Object key of the backup to restore; empty for the newest verified one (or RS_BEFORE).' },
+  keyVersionId: { env: 'RS_KEY_VERSION_ID', pattern: optional(VERSION_ID_PATTERN), optional: true, description: 'The version of the backup object to read (the verified one); empty: the first version.' },
+  manifestVersionId: { env: 'RS_MANIFEST_VERSION_ID', pattern: optional(VERSION_ID_PATTERN), optional: true, description: "The version of the backup's manifest to read (the verified one); empty: the first version." },
+  expectedSha256: { env: 'RS_EXPECTED_SHA256', pattern: optional('^[0-9a-f]{64}$'), optional: true, description: 'The SHA-256 the verifier confirmed: the manifest must state it and the download must have it.' },
   before: { env: 'RS_BEFORE', pattern: optional(ISO_TIME_PATTERN), optional: true, description: 'ISO 8601 time with zone: the newest backup that started at or before it.' },
   tiers: { env: 'RS_TIERS', pattern: optional('^[a-z][a-z0-9 -]{0,1023}$'), optional: true, description: 'Tiers to search for the backup, space separated.' },
   scratchName: { env: 'RS_SCRATCH_NAME', pattern: optional(DB_NAME_PATTERN), optional: true, description: 'Name of the scratch database (postgres, mysql).' },
@@ -140,6 +145,10 @@ export type RestoreSite = z.infer<typeof restoreSiteSchema>;
 export interface RestoreOrder {
   readonly mode: 'scratch' | 'replace';
   readonly key: string;
+  /** The versions to read and the SHA-256 the backup must have (what was verified). */
+  readonly versionId: string;
+  readonly manifestVersionId: string;
+  readonly sha256?: string;
   readonly drill: boolean;
   readonly scratchName?: string;
   readonly scratchPath?: string;
@@ -157,6 +166,8 @@ export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, o
     region: site.region,
     mode: order.mode,
     key: order.key,
+    keyVersionId: order.versionId,
+    manifestVersionId: order.manifestVersionId,
     tiers: plan.tiers.join(' '),
     safetyTier: site.safetyTier,
     // Unused by a scratch restore; the document's pattern wants a positive number.
@@ -184,6 +195,7 @@ export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, o
   }
   if (restore.workDirectory !== undefined) values.workDir = restore.workDirectory;
   if (order.drill && restore.probes.length > 0) values.drillProbes = Buffer.from(JSON.stringify(restore.probes)).toString('base64');
+  if (order.sha256 !== undefined) values.expectedSha256 = order.sha256;
   if (order.scratchName !== undefined) values.scratchName = order.scratchName;
   if (order.scratchPath !== undefined) values.scratchPath = order.scratchPath;
   if (order.confirm !== undefined) values.confirm = order.confirm;

@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { MANIFEST_SUFFIX, VERIFICATION_SUFFIX, isBackupObjectKey, parseBackupKey, type ParsedBackupKey } from '../shared/manifest';
+import { MANIFEST_SUFFIX, backupKeyOfVerdict, isBackupObjectKey, parseBackupKey, verdictPrefixFor, verdictPrefixOf, type ParsedBackupKey } from '../shared/manifest';
 import { verdictSchema, type Verdict } from './verdict';
 
 /** One stored backup of a target and tier, as the bucket listing shows it. */
@@ -10,46 +10,71 @@ export interface ListedBackup {
   readonly lastModified: Date | undefined;
   readonly storageClass: string | undefined;
   readonly hasManifest: boolean;
-  readonly hasVerdict: boolean;
+  /** The newest verdict of this backup (under `verdicts/`), when it has one. */
+  readonly verdictKey: string | undefined;
 }
 
-/** Every backup under `<tier>/<target>/`, oldest first (the key's timestamp orders them). */
+async function listKeys(s3: S3Client, bucket: string, prefix: string, each: (item: { Key: string; Size?: number; LastModified?: Date; StorageClass?: string }) => void): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const item of page.Contents ?? []) if (item.Key) each({ ...item, Key: item.Key });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** The newest verdict key per backup key, among the keys listed under a verdict prefix. */
+function newestVerdicts(keys: readonly string[]): Map<string, string> {
+  const newest = new Map<string, string>();
+  for (const key of keys) {
+    const backup = backupKeyOfVerdict(key);
+    if (backup === undefined) continue;
+    const current = newest.get(backup);
+    if (current === undefined || key > current) newest.set(backup, key);
+  }
+  return newest;
+}
+
+/** Every backup under `<tier>/<target>/`, oldest first (the key's timestamp orders them), with its newest verdict. */
 export async function listBackups(s3: S3Client, bucket: string, tier: string, target: string): Promise<ListedBackup[]> {
   const objects: { key: string; size: number; lastModified: Date | undefined; storageClass: string | undefined }[] = [];
   const others = new Set<string>();
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${tier}/${target}/`, ContinuationToken: token }));
-    for (const item of page.Contents ?? []) {
-      if (!item.Key) continue;
-      if (isBackupObjectKey(item.Key)) {
-        objects.push({ key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified, storageClass: item.StorageClass });
-      } else {
-        others.add(item.Key);
-      }
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  const verdictKeys: string[] = [];
+  await Promise.all([
+    listKeys(s3, bucket, `${tier}/${target}/`, (item) => {
+      if (isBackupObjectKey(item.Key)) objects.push({ key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified, storageClass: item.StorageClass });
+      else others.add(item.Key);
+    }),
+    listKeys(s3, bucket, verdictPrefixOf(tier, target), (item) => verdictKeys.push(item.Key)),
+  ]);
+  const verdicts = newestVerdicts(verdictKeys);
   const backups: ListedBackup[] = [];
   for (const object of objects) {
     const parsed = parseBackupKey(object.key);
     if (!parsed || parsed.tier !== tier || parsed.target !== target) continue;
-    backups.push({
-      ...object,
-      parsed,
-      hasManifest: others.has(`${object.key}${MANIFEST_SUFFIX}`),
-      hasVerdict: others.has(`${object.key}${VERIFICATION_SUFFIX}`),
-    });
+    backups.push({ ...object, parsed, hasManifest: others.has(`${object.key}${MANIFEST_SUFFIX}`), verdictKey: verdicts.get(object.key) });
   }
   return backups.sort((a, b) => a.parsed.at.getTime() - b.parsed.at.getTime() || a.key.localeCompare(b.key));
 }
 
-export async function readVerdict(s3: S3Client, bucket: string, key: string): Promise<Verdict | undefined> {
+/** The newest verdict key of one backup, undefined when it was never verified. */
+export async function newestVerdictKey(s3: S3Client, bucket: string, backupKey: string): Promise<string | undefined> {
+  const keys: string[] = [];
+  await listKeys(s3, bucket, verdictPrefixFor(backupKey), (item) => keys.push(item.Key));
+  return newestVerdicts(keys).get(backupKey);
+}
+
+/**
+ * The verdict stored at `verdictKey` for `backupKey`; undefined when it is missing, not a
+ * verdict, or about another backup (only the verifier writes there, but a reader checks anyway).
+ */
+export async function readVerdict(s3: S3Client, bucket: string, backupKey: string, verdictKey: string | undefined): Promise<Verdict | undefined> {
+  if (verdictKey === undefined) return undefined;
   try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}${VERIFICATION_SUFFIX}` }));
+    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verdictKey }));
     const text = (await response.Body?.transformToString()) ?? '';
     const parsed = verdictSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    return parsed.success && parsed.data.key === backupKey && parsed.data.bucket === bucket ? parsed.data : undefined;
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
     throw error;
@@ -64,9 +89,9 @@ const VERDICTS_TO_SEARCH = 10;
  * verdicts from the newest back: a longer run of failures alarms long before it matters.
  */
 export async function newestVerified(s3: S3Client, bucket: string, backups: readonly ListedBackup[]): Promise<Verdict | undefined> {
-  const withVerdicts = backups.filter((backup) => backup.hasVerdict).reverse().slice(0, VERDICTS_TO_SEARCH);
+  const withVerdicts = backups.filter((backup) => backup.verdictKey !== undefined).reverse().slice(0, VERDICTS_TO_SEARCH);
   for (const backup of withVerdicts) {
-    const verdict = await readVerdict(s3, bucket, backup.key);
+    const verdict = await readVerdict(s3, bucket, backup.key, backup.verdictKey);
     if (verdict?.passed) return verdict;
   }
   return undefined;

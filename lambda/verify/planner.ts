@@ -3,7 +3,8 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { errorMessage, RequestRejectedError } from '../shared/errors';
-import { isBackupObjectKey, parseBackupKey } from '../shared/manifest';
+import { VERDICT_PREFIX, isBackupObjectKey, parseBackupKey } from '../shared/manifest';
+import { DRILL_RECORD_PREFIX } from '../shared/restore-command';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { hoursBetween, listBackups, newestVerified } from './history';
 
@@ -86,12 +87,15 @@ async function commonPrefixes(s3: S3Client, bucket: string, prefix: string): Pro
   return found;
 }
 
+const NOT_TIERS = new Set([VERDICT_PREFIX, DRILL_RECORD_PREFIX]);
+
 /**
  * Every target and tier that has objects in the bucket, found by listing `<tier>/<target>/`
  * prefixes: this also finds backups of targets since removed from the config.
  */
 export async function discoverTargetTiers(s3: S3Client, bucket: string, filter: { target?: string; tier?: string } = {}): Promise<TargetTier[]> {
-  const tiers = filter.tier ? [filter.tier] : await commonPrefixes(s3, bucket, '');
+  // The verdicts and drill records have prefixes of their own; they hold no backups.
+  const tiers = filter.tier ? [filter.tier] : (await commonPrefixes(s3, bucket, '')).filter((prefix) => !NOT_TIERS.has(`${prefix}/`));
   const pairs: TargetTier[] = [];
   for (const tier of tiers) {
     const targets = await commonPrefixes(s3, bucket, `${tier}/`);

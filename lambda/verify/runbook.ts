@@ -4,6 +4,8 @@ import type { CheckName } from './verdict';
 export const NEXT_STEP: Record<CheckName, string> = {
   object:
     'The backup object cannot be read. Check that it exists (it may have expired or been archived) and that the verify role may read it and decrypt with the backup key; then run the verification again with { "key": "<key>" }.',
+  versions:
+    'A backup or manifest key holds more than one version: backups are written once, so a later version was written over it (a compromised instance, or a hand-made upload). Only the first version was verified and only it is ever restored. Find who wrote the later version (CloudTrail data events, the access logs), treat that instance as compromised, and take a new backup from a clean one.',
   manifest:
     'The backup did not finish: the backup script writes the manifest last and only on success. Read the Run Command output of the last backup of this target, fix the cause, and take a manual backup (backup trigger with { "tier": "manual", "target": "<target>" }). Do not restore from this object.',
   integrity:

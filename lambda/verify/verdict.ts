@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The checks of one verification, in the order they run. */
-export const CHECK_NAMES = ['object', 'manifest', 'integrity', 'decompression', 'format', 'age', 'size', 'replica'] as const;
+export const CHECK_NAMES = ['object', 'versions', 'manifest', 'integrity', 'decompression', 'format', 'age', 'size', 'replica'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /**
@@ -18,12 +18,21 @@ export const checkResultSchema = z.object({
 });
 export type CheckResult = z.infer<typeof checkResultSchema>;
 
-/** `<key>.verification.json`: written beside the backup after every verification. */
+/**
+ * `verdicts/<key>/<verified at>.json`, written by the verifier only, a new key each time. It pins
+ * what was verified: the backup's and the manifest's first (and only legitimate) versions and the
+ * SHA-256 they agree on. Restores and drills read exactly those versions.
+ */
 export const verdictSchema = z.object({
-  verdictVersion: z.literal(1),
+  verdictVersion: z.literal(2),
   bucket: z.string(),
   key: z.string(),
+  /** The version of the backup object that was read. */
   versionId: z.string().optional(),
+  /** The version of the manifest that was read. */
+  manifestVersionId: z.string().optional(),
+  /** The SHA-256 of the backup, as its manifest states and the stream confirmed (when it did). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   target: z.string(),
   tier: z.string(),
   kind: z.string(),

@@ -3,7 +3,8 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { Readable } from 'node:stream';
 import { consoleLinks } from '../shared/console-links';
 import { errorMessage, isAccessDenied, RequestRejectedError } from '../shared/errors';
-import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, parseBackupKey, verificationKeyFor, type BackupManifest, type ParsedBackupKey } from '../shared/manifest';
+import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, parseBackupKey, verdictKeyFor, type BackupManifest, type ParsedBackupKey } from '../shared/manifest';
+import { backupVersions, firstVersion, overwrittenProblem, type BackupVersions } from '../shared/versions';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { inspectorFor } from './formats';
 import { hoursBetween, listBackups, newestVerified, type ListedBackup } from './history';
@@ -50,13 +51,22 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
   const figures: Verdict['figures'] = {};
   const record = (name: CheckName, status: CheckResult['status'], detail: string) => checks.set(name, { name, status, detail });
 
-  const head = await headBackup(deps, key);
-  const manifest = await readManifest(deps, key, parsed);
+  // Backups are written once: the first version of the object and of the manifest is what the
+  // script wrote, and the only one verified (and later restored).
+  const versions = await listVersions(deps, key);
+  const backupVersion = firstVersion(versions.backup)?.versionId;
+  const manifestVersion = firstVersion(versions.manifest)?.versionId;
+  const head = await headBackup(deps, key, backupVersion);
+  const manifest = await readManifest(deps, key, parsed, manifestVersion);
   const backupAt = manifest.manifest ? new Date(manifest.manifest.finishedAt) : parsed.at;
   figures.backupAt = backupAt.toISOString();
 
   if (head.kind === 'missing') record('object', 'failed', head.detail);
   else record('object', 'passed', `${head.output.ContentLength ?? 0} bytes, ${head.output.StorageClass ?? 'STANDARD'}`);
+  const overwritten = overwrittenProblem(versions);
+  if (overwritten) record('versions', 'failed', overwritten);
+  else if (versions.backup.deleteMarkers + versions.manifest.deleteMarkers > 0) record('versions', 'warning', 'a delete marker hides the backup or its manifest from readers by key; the versions are intact and restores read them by version ID');
+  else record('versions', 'passed', 'the backup and its manifest were each written once');
   if (manifest.manifest) record('manifest', 'passed', `${manifestKeyFor(key)} is valid`);
   else record('manifest', 'failed', manifest.detail);
 
@@ -104,11 +114,14 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
 
   const ordered = [...checks.values()];
   const passed = ordered.every((check) => check.status !== 'failed');
+  const integrity = checks.get('integrity');
   const verdict: Verdict = {
-    verdictVersion: 1,
+    verdictVersion: 2,
     bucket: deps.bucket,
     key,
     ...(head.kind === 'found' && head.output.VersionId ? { versionId: head.output.VersionId } : {}),
+    ...(manifest.manifest && manifestVersion !== undefined ? { manifestVersionId: manifestVersion } : {}),
+    ...(manifest.manifest && integrity?.status === 'passed' ? { sha256: manifest.manifest.sha256 } : {}),
     target: parsed.target,
     tier: parsed.tier,
     kind: parsed.kind,
@@ -134,9 +147,19 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
 
 type HeadResult = { kind: 'found'; output: HeadObjectCommandOutput } | { kind: 'missing'; detail: string };
 
-async function headBackup(deps: VerifyDeps, key: string): Promise<HeadResult> {
+async function listVersions(deps: VerifyDeps, key: string): Promise<BackupVersions> {
   try {
-    return { kind: 'found', output: await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key })) };
+    return await backupVersions(deps.s3, deps.bucket, key);
+  } catch (error) {
+    if (isAccessDenied(error)) throw new RequestRejectedError(`AWS refused s3:ListBucketVersions on ${deps.bucket} (prefix ${key}): ${errorMessage(error)}`);
+    throw error;
+  }
+}
+
+async function headBackup(deps: VerifyDeps, key: string, versionId: string | undefined): Promise<HeadResult> {
+  if (versionId === undefined) return { kind: 'missing', detail: `s3://${deps.bucket}/${key} does not exist (no version of it)` };
+  try {
+    return { kind: 'found', output: await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key, VersionId: versionId })) };
   } catch (error) {
     if (isNotFound(error)) return { kind: 'missing', detail: `s3://${deps.bucket}/${key} does not exist` };
     if (isAccessDenied(error)) return { kind: 'missing', detail: `AWS refused s3:GetObject (HeadObject) on ${key}: ${errorMessage(error)}` };
@@ -144,11 +167,12 @@ async function headBackup(deps: VerifyDeps, key: string): Promise<HeadResult> {
   }
 }
 
-async function readManifest(deps: VerifyDeps, key: string, parsed: ParsedBackupKey): Promise<{ manifest?: BackupManifest; detail: string }> {
+async function readManifest(deps: VerifyDeps, key: string, parsed: ParsedBackupKey, versionId: string | undefined): Promise<{ manifest?: BackupManifest; detail: string }> {
   const manifestKey = manifestKeyFor(key);
+  if (versionId === undefined) return { detail: `no manifest ${manifestKey}: the backup is incomplete (the script writes it last, only on success)` };
   let text: string;
   try {
-    const response = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: manifestKey }));
+    const response = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: manifestKey, VersionId: versionId }));
     text = (await response.Body?.transformToString()) ?? '';
   } catch (error) {
     if (isNotFound(error)) return { detail: `no manifest ${manifestKey}: the backup is incomplete (the script writes it last, only on success)` };
@@ -283,8 +307,8 @@ async function checkReplica(deps: VerifyDeps, key: string, head: HeadObjectComma
   if (sourceStatus === 'FAILED') return { status: 'failed', detail: `S3 reports replication FAILED for this object (uploaded ${Math.round(minutes)} min ago)` };
   let replica: HeadObjectCommandOutput;
   try {
-    // By key: backup keys are written once, so the replica's current version is the copy.
-    replica = await deps.replicaS3.send(new HeadObjectCommand({ Bucket: deps.replicaBucket, Key: key }));
+    // Replication keeps version IDs: the replica of exactly the version verified.
+    replica = await deps.replicaS3.send(new HeadObjectCommand({ Bucket: deps.replicaBucket, Key: key, ...(head.VersionId ? { VersionId: head.VersionId } : {}) }));
   } catch (error) {
     if (isNotFound(error)) {
       return { status: 'failed', detail: `no replica in s3://${deps.replicaBucket} ${Math.round(minutes)} min after upload (source replication status ${sourceStatus ?? 'not reported'})` };
@@ -306,7 +330,9 @@ async function writeVerdict(deps: VerifyDeps, verdict: Verdict): Promise<void> {
   await deps.s3.send(
     new PutObjectCommand({
       Bucket: deps.bucket,
-      Key: verificationKeyFor(verdict.key),
+      Key: verdictKeyFor(verdict.key, new Date(verdict.verifiedAt)),
+      // Written once, like every object of the bucket's backup and verdict prefixes.
+      IfNoneMatch: '*',
       Body: `${JSON.stringify(verdict, null, 2)}\n`,
       ContentType: 'application/json',
       ServerSideEncryption: 'aws:kms',
@@ -347,7 +373,7 @@ async function alert(deps: VerifyDeps, verdict: Verdict): Promise<void> {
       '',
       `What to do: ${NEXT_STEP[check.name].replaceAll('<target>', verdict.target).replaceAll('<key>', verdict.key)}`,
       '',
-      `Verdict: s3://${verdict.bucket}/${verificationKeyFor(verdict.key)}`,
+      `Verdict: s3://${verdict.bucket}/${verdictKeyFor(verdict.key, new Date(verdict.verifiedAt))}`,
       `Object:  ${consoleLinks.s3Object(deps.region, verdict.bucket, verdict.key)}`,
     ].join('\n');
     try {

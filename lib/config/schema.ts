@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import { isAwsRegion, isIanaTimeZone } from './regions';
 import {
   MIN_STORAGE_DAYS,
@@ -240,6 +241,9 @@ export function crossFieldIssues(config: BaseConfig): { errors: Issue[]; warning
     errors.push({ path: ['tiers'], message: 'at least one tier is required' });
   }
   for (const [name, tier] of tierEntries) {
+    if (`${name}/` === VERDICT_PREFIX) {
+      errors.push({ path: ['tiers', name], message: `the prefix '${VERDICT_PREFIX}' of the backup bucket holds the verification verdicts, which no instance may write; name the tier differently` });
+    }
     const result = checkTransitions(tier.transitions, tier.retentionDays, ['tiers', name]);
     result.errors.forEach((issue) =>
       errors.push(

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import type { TransitionConfig } from '../config/schema';
 
 /** One lifecycle tier: objects under `<name>/` move through `transitions` and expire after `retention`. */
@@ -63,6 +64,7 @@ export class BackupBucket extends Construct {
       if (!/^[a-z][a-z0-9-]*$/.test(tier.name)) {
         throw new Error(`BackupBucket tiers: '${tier.name}' is not a valid tier name (lowercase letters, digits, hyphens)`);
       }
+      if (`${tier.name}/` === VERDICT_PREFIX) throw new Error(`BackupBucket tiers: '${tier.name}' is reserved: the prefix ${VERDICT_PREFIX} holds the verification verdicts`);
     }
 
     this.key = new kms.Key(this, 'Key', {
@@ -100,6 +102,8 @@ export class BackupBucket extends Construct {
             })),
           }),
         ),
+        // The verdicts of a tier's backups go when the backups do.
+        ...props.tiers.map((tier): s3.LifecycleRule => ({ id: `verdicts-${tier.name}`, prefix: `${VERDICT_PREFIX}${tier.name}/`, expiration: tier.retention })),
         {
           id: 'noncurrent-versions',
           noncurrentVersionTransitions: props.noncurrentVersions.transitions.map((transition) => ({

@@ -10,7 +10,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { VERIFICATION_SUFFIX } from '../../lambda/shared/manifest';
+import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda/verify/configured-targets';
 import type { VerifySettings } from '../../lambda/verify/settings';
 import { HouseFunction } from './house-function';
@@ -63,7 +63,7 @@ const WORKER_TIMEOUT = Duration.minutes(15);
  * object per message (batch size 1, bounded concurrency) and writes its verdict beside it. An
  * hourly schedule asks the planner to publish backup ages, so the age alarms see data every hour.
  * Both functions can read backups and never delete or overwrite them: the only object they may
- * write is a `*.verification.json` verdict.
+ * write is a verdict under `verdicts/`.
  */
 export class BackupVerification extends Construct {
   readonly planner: HouseFunction;
@@ -121,7 +121,7 @@ export class BackupVerification extends Construct {
 
     this.worker = new HouseFunction(this, 'Worker', {
       entry: join(LAMBDA_DIR, 'worker-handler.ts'),
-      description: 'Verifies one backup: manifest, SHA-256, gunzip, dump format, age, size, replica; writes <key>.verification.json',
+      description: 'Verifies one backup: manifest, SHA-256, gunzip, dump format, age, size, replica; writes verdicts/<key>/<time>.json',
       logKey: props.opsKey,
       serviceName: 'verify',
       memorySize: workerMemory,
@@ -164,9 +164,10 @@ export class BackupVerification extends Construct {
 
     // Worker: read backups, manifests and verdicts; write verdicts only; read replica metadata.
     const worker = this.worker.role;
-    worker.addToPolicy(new iam.PolicyStatement({ sid: 'ListBackups', actions: ['s3:ListBucket'], resources: [bucketArn] }));
+    // ListBucketVersions: a backup must hold exactly one version, and the first one is what is read.
+    worker.addToPolicy(new iam.PolicyStatement({ sid: 'ListBackups', actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [bucketArn] }));
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'ReadBackups', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucketArn}/*`] }));
-    worker.addToPolicy(new iam.PolicyStatement({ sid: 'WriteVerdicts', actions: ['s3:PutObject'], resources: [`${bucketArn}/*${VERIFICATION_SUFFIX}`] }));
+    worker.addToPolicy(new iam.PolicyStatement({ sid: 'WriteVerdicts', actions: ['s3:PutObject'], resources: [`${bucketArn}/${VERDICT_PREFIX}*`] }));
     worker.addToPolicy(
       new iam.PolicyStatement({
         sid: 'BackupKeyThroughS3',
@@ -178,7 +179,7 @@ export class BackupVerification extends Construct {
     // HeadObject needs s3:GetObject; ListBucket makes a missing replica a 404 rather than a 403.
     // No replica key grant: HeadObject does not decrypt.
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'ListReplica', actions: ['s3:ListBucket'], resources: [replicaBucketArn] }));
-    worker.addToPolicy(new iam.PolicyStatement({ sid: 'HeadReplica', actions: ['s3:GetObject'], resources: [`${replicaBucketArn}/*`] }));
+    worker.addToPolicy(new iam.PolicyStatement({ sid: 'HeadReplica', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${replicaBucketArn}/*`] }));
     props.alertTopic.grantPublish(worker);
     props.opsKey.grant(worker, 'kms:GenerateDataKey*', 'kms:Decrypt');
 
@@ -224,8 +225,8 @@ export class BackupVerification extends Construct {
 
     acknowledgeWildcardResources(
       worker,
-      [`${bucketArn}/*`, `${bucketArn}/*${VERIFICATION_SUFFIX}`, `${replicaBucketArn}/*`],
-      'The verifier reads any backup, manifest and verdict of the backup bucket (keys are per target and date), writes only *.verification.json, and reads replica metadata by the same keys.',
+      [`${bucketArn}/*`, `${bucketArn}/${VERDICT_PREFIX}*`, `${replicaBucketArn}/*`],
+      `The verifier reads any backup, manifest and verdict of the backup bucket (keys are per target and date), writes only under ${VERDICT_PREFIX} (which no instance role can write), and reads replica metadata by the same keys and versions.`,
     );
     acknowledgeWildcards(worker, ['Action::kms:GenerateDataKey*'], 'Publishing to the KMS-encrypted alert topic needs the GenerateDataKey variants, on the ops key only.');
     acknowledgeWildcardResources(

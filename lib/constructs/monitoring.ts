@@ -252,7 +252,7 @@ export class Monitoring extends Construct {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (<key>.verification.json) or the alert naming the failed check, follow that check's runbook in the README section "Verification, alarms and the dashboard", and do not restore from this backup.`,
+      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook in the README section "Verification, alarms and the dashboard", and do not restore from this backup.`,
     });
     this.alarmFactory.addAlarm(`${id}SizeAnomaly`, {
       metric: this.metrics.app('verify', 'SizeAnomaly', dims, 'Maximum', EVENT_PERIOD),

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES } from '../../lambda/shared/backup-command';
 import { consoleLinks } from '../../lambda/shared/console-links';
+import { verdictPrefixOf } from '../../lambda/shared/manifest';
 import {
   DRILL_METRICS,
   DRILL_NAME_INFIX,
@@ -329,17 +330,20 @@ export class RestoreJobs extends Construct {
   /** Read the targets' backups (listing, manifests, verdicts), find their instances, send the restore document to them. */
   private grantChooseAndSend(role: iam.Role, props: RestoreJobsProps): void {
     const stack = Stack.of(this);
-    const prefixes = props.targets.flatMap((target) => target.backup.tiers.map((tier) => `${tier}/${target.backup.name}/`));
+    // One pattern per target matches its tier prefixes and their verdict prefixes alike
+    // (`daily/<target>/`, `verdicts/daily/<target>/`): the policy grows with targets, not tiers.
+    const prefixes = props.targets.map((target) => `*/${target.backup.name}/`);
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ListTargetBackups',
-        actions: ['s3:ListBucket'],
+        // Versions: a restore reads exactly the first (verified) version of a backup and its manifest.
+        actions: ['s3:ListBucket', 's3:ListBucketVersions'],
         resources: [props.backupBucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
       }),
     );
     const objectArns = prefixes.map((prefix) => props.backupBucket.arnForObjects(`${prefix}*`));
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadManifestsAndVerdicts', actions: ['s3:GetObject'], resources: objectArns }));
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadManifestsAndVerdicts', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: objectArns }));
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DecryptThroughS3',
@@ -348,7 +352,7 @@ export class RestoreJobs extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
       }),
     );
-    acknowledgeWildcardResources(role, objectArns, 'The functions read the manifests and verdicts of the configured targets only, under <tier>/<target>/; object keys carry a timestamp, so the prefix is the narrowest name.');
+    acknowledgeWildcardResources(role, objectArns, 'The functions read the backups, manifests and verdicts of the configured targets only, under <tier>/<target>/ and verdicts/<tier>/<target>/ (one */<target>/ pattern per target); object keys carry a timestamp, so the prefix is the narrowest name.');
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'FindManagedInstances',
@@ -494,7 +498,7 @@ export class RestoreJobs extends Construct {
   private instancePolicy(target: RestoreTarget, props: RestoreJobsProps): iam.ManagedPolicy {
     const stack = Stack.of(this);
     const name = target.backup.name;
-    const readPrefixes = target.backup.tiers.map((tier) => `${tier}/${name}/`);
+    const readPrefixes = readPrefixesOf(target);
     const safetyObjects = props.backupBucket.arnForObjects(`${props.safetyTier}/${name}/*`);
     const readObjects = readPrefixes.map((prefix) => props.backupBucket.arnForObjects(`${prefix}*`));
     const logGroupsArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
@@ -508,11 +512,11 @@ export class RestoreJobs extends Construct {
       statements: [
         new iam.PolicyStatement({
           sid: 'ListOwnBackups',
-          actions: ['s3:ListBucket'],
+          actions: ['s3:ListBucket', 's3:ListBucketVersions'],
           resources: [props.backupBucket.bucketArn],
           conditions: { StringLike: { 's3:prefix': readPrefixes.map((prefix) => `${prefix}*`) } },
         }),
-        new iam.PolicyStatement({ sid: 'ReadOwnBackups', actions: ['s3:GetObject'], resources: readObjects }),
+        new iam.PolicyStatement({ sid: 'ReadOwnBackups', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: readObjects }),
         new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], resources: [safetyObjects] }),
         new iam.PolicyStatement({
           sid: 'UseBackupKeyThroughS3',
@@ -559,4 +563,9 @@ function validate(props: RestoreJobsProps): void {
   const names = props.targets.map((target) => target.backup.name);
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   if (duplicate) throw new Error(`RestoreJobs targets: '${duplicate}' is listed twice`);
+}
+
+/** Where a target's backups, manifests and verdicts are: its tier prefixes and their verdict prefixes. */
+function readPrefixesOf(target: RestoreTarget): string[] {
+  return target.backup.tiers.flatMap((tier) => [`${tier}/${target.backup.name}/`, verdictPrefixOf(tier, target.backup.name)]);
 }

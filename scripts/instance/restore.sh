@@ -19,6 +19,9 @@
 #   RS_KEY          the backup's object key; or
 #   RS_BEFORE       ISO 8601 time with zone: the newest backup that started at or before it;
 #                   neither: the newest backup whose verification verdict passed
+#   RS_KEY_VERSION_ID, RS_MANIFEST_VERSION_ID  the versions to read (the restore function passes
+#                   the verified ones); neither: the passing verdict's, else the first version of each
+#   RS_EXPECTED_SHA256  the SHA-256 that was verified: the manifest must state it
 #   RS_TIERS        tiers to search, space or comma separated (default: every tier prefix in the bucket)
 #   RS_SCRATCH_NAME scratch database name (default <db>_restore_<UTC stamp>); never a system
 #                   database, the live one or one of RS_PROTECTED_DATABASES
@@ -277,14 +280,12 @@ resolve_key() {
     printf '%s\n' "$candidate"
     return
   fi
-  local checked=0 verdict
+  local checked=0
   while IFS= read -r candidate; do
     [ -n "$candidate" ] || continue
     checked=$((checked + 1))
     [ "$checked" -le 20 ] || break
-    verdict="$work_dir/verdict.json"
-    if aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$candidate.verification.json" "$verdict" 2>/dev/null &&
-      [ "$(json_get "$verdict" passed 2>/dev/null)" = true ]; then
+    if read_passing_verdict "$candidate"; then
       printf '%s\n' "$candidate"
       return
     fi
@@ -293,17 +294,84 @@ resolve_key() {
   fail "$E_FETCH" "no verified backup of $BK_TARGET among the newest $((checked < 20 ? checked : 20)); give RS_KEY to restore an unverified one"
 }
 
+# ------------------------------------------------------------------ which versions to read
+
+# Verdicts are written by the verifier only, under verdicts/<key>/<time>.json (a prefix no
+# instance can write); the newest one counts. Backups are written once, so the first version of
+# the backup and of its manifest is what the script wrote; the verdict pins the ones verified.
+readonly VERSION_ID_PATTERN='^[A-Za-z0-9._+=/-]{1,1024}$'
+verdict_file=''
+
+# Fetches the newest verdict of <key> into $verdict_file; true when it passed and is about <key>.
+read_passing_verdict() { # read_passing_verdict <key>
+  local newest
+  verdict_file="$work_dir/verdict.json"
+  rm -f -- "$verdict_file"
+  newest="$(aws_cli s3api list-objects-v2 --bucket "$BK_BUCKET" --prefix "verdicts/$1/" --query 'Contents[].Key' --output text 2>/dev/null |
+    tr '\t' '\n' | grep -E '^verdicts/.+/[0-9]{8}T[0-9]{6}\.[0-9]{3}Z\.json$' | sort | tail -n 1 || true)"
+  [ -n "$newest" ] || return 1
+  aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$newest" "$verdict_file" 2>/dev/null || return 1
+  [ "$(json_get "$verdict_file" passed 2>/dev/null)" = true ] && [ "$(json_get "$verdict_file" key 2>/dev/null)" = "$1" ] &&
+    [ "$(json_get "$verdict_file" bucket 2>/dev/null)" = "$BK_BUCKET" ]
+}
+
+# The versions of <key>, oldest first (S3 lists them newest first).
+versions_of() { # versions_of <key>
+  aws_cli s3api list-object-versions --bucket "$BK_BUCKET" --prefix "$1" --query 'Versions[].[Key, VersionId]' --output text |
+    awk -F '\t' -v key="$1" '$1 == key { print $2 }' | tac
+}
+
+# Sets key_version, manifest_version and verified_sha: given by the sender (what was verified), or
+# from the key's passing verdict, or the first version of each.
+pin_versions() {
+  key_version="${RS_KEY_VERSION_ID:-}" manifest_version="${RS_MANIFEST_VERSION_ID:-}" verified_sha="${RS_EXPECTED_SHA256:-}"
+  if [ -n "$key_version" ] || [ -n "$manifest_version" ]; then
+    if [ -z "$key_version" ] || [ -z "$manifest_version" ]; then fail "$E_INPUT" "RS_KEY_VERSION_ID and RS_MANIFEST_VERSION_ID go together"; fi
+    pinned_from=sender
+  elif read_passing_verdict "$key"; then
+    key_version="$(json_get "$verdict_file" versionId 2>/dev/null || true)"
+    manifest_version="$(json_get "$verdict_file" manifestVersionId 2>/dev/null || true)"
+    verified_sha="$(json_get "$verdict_file" sha256 2>/dev/null || true)"
+    pinned_from=verdict
+  fi
+  if [ -z "$key_version" ] || [ -z "$manifest_version" ]; then
+    local backup_versions manifest_versions
+    backup_versions="$(versions_of "$key")" || fail "$E_FETCH" "cannot list the versions of s3://$BK_BUCKET/$key (the restore policy allows s3:ListBucketVersions)"
+    manifest_versions="$(versions_of "$key.manifest.json")" || fail "$E_FETCH" "cannot list the versions of s3://$BK_BUCKET/$key.manifest.json"
+    key_version="$(printf '%s\n' "$backup_versions" | head -n 1)"
+    manifest_version="$(printf '%s\n' "$manifest_versions" | head -n 1)"
+    [ -n "$manifest_version" ] || fail "$E_FETCH" "s3://$BK_BUCKET/$key has no manifest: a backup without a manifest is incomplete"
+    [ -n "$key_version" ] || fail "$E_FETCH" "no object s3://$BK_BUCKET/$key"
+    if [ "$(printf '%s\n' "$backup_versions" | grep -c .)" -gt 1 ] || [ "$(printf '%s\n' "$manifest_versions" | grep -c .)" -gt 1 ]; then
+      log_warn "$key or its manifest was written over after the backup: restoring the first version of each, which the backup script wrote"
+    fi
+    pinned_from='first version'
+  fi
+  [[ "$key_version" =~ $VERSION_ID_PATTERN ]] || fail "$E_INPUT" "the version ID of $key is not valid ('$key_version')"
+  [[ "$manifest_version" =~ $VERSION_ID_PATTERN ]] || fail "$E_INPUT" "the version ID of $key.manifest.json is not valid ('$manifest_version')"
+  [ -z "$verified_sha" ] || [[ "$verified_sha" =~ ^[0-9a-f]{64}$ ]] || fail "$E_INPUT" "RS_EXPECTED_SHA256 must be 64 hex digits (got '$verified_sha')"
+}
+
+get_version() { # get_version <key> <version id> <file>
+  aws_cli s3api get-object --bucket "$BK_BUCKET" --key "$1" --version-id "$2" "$3" >/dev/null
+}
+
 # ------------------------------------------------------------------ fetching and checking
 
 TMPDIR="${RS_WORK_DIR:-/var/tmp}" make_work_dir
 trap restore_cleanup EXIT
 work_dir="$WORK_DIR"
 key="$(resolve_key)"
-log_info "backup: s3://$BK_BUCKET/$key (mode $RS_MODE$([ "$drill" = 1 ] && echo ', drill'))"
+key_version='' manifest_version='' verified_sha='' pinned_from=''
+pin_versions
+log_info "backup: s3://$BK_BUCKET/$key version $key_version, manifest version $manifest_version ($pinned_from; mode $RS_MODE$([ "$drill" = 1 ] && echo ', drill'))"
 manifest="$work_dir/manifest.json"
-aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$key.manifest.json" "$manifest" >&2 ||
-  fail "$E_FETCH" "cannot fetch the manifest s3://$BK_BUCKET/$key.manifest.json: a backup without a manifest is incomplete"
+get_version "$key.manifest.json" "$manifest_version" "$manifest" >&2 ||
+  fail "$E_FETCH" "cannot fetch version $manifest_version of the manifest s3://$BK_BUCKET/$key.manifest.json: a backup without a manifest is incomplete"
 expected_sha="$(json_get "$manifest" sha256 2>/dev/null || true)"
+if [ -n "$verified_sha" ] && [ "$expected_sha" != "$verified_sha" ]; then
+  fail "$E_INTEGRITY" "REFUSED: the manifest of $key states sha256 $expected_sha, not the $verified_sha that was verified; nothing was touched"
+fi
 expected_bytes="$(json_get "$manifest" bytes 2>/dev/null || true)"
 if [ "$(json_get "$manifest" manifestVersion 2>/dev/null || true)" != 1 ] || [ "$(json_get "$manifest" kind)" != "$BK_KIND" ] ||
   [ "$(json_get "$manifest" target)" != "$BK_TARGET" ] || [ "$(json_get "$manifest" key)" != "$key" ] ||
@@ -317,7 +385,7 @@ fi
 
 fetch_started_ms="$(now_ms)"
 backup_file="$work_dir/backup.$ext"
-aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$key" "$backup_file" >&2 || fail "$E_FETCH" "cannot download s3://$BK_BUCKET/$key"
+get_version "$key" "$key_version" "$backup_file" >&2 || fail "$E_FETCH" "cannot download version $key_version of s3://$BK_BUCKET/$key"
 actual_bytes="$(stat -c %s "$backup_file")"
 actual_sha="$(sha256sum "$backup_file" | cut -d' ' -f1)"
 if [ "$actual_bytes" != "$expected_bytes" ] || [ "$actual_sha" != "$expected_sha" ]; then
@@ -866,8 +934,8 @@ restore_started_ms="$(now_ms)"
 restore_seconds="$(seconds_since "$restore_started_ms")"
 log_info "restored into $restored_to in $restore_seconds s${aside_name:+; the previous data is kept as $aside_name}"
 
-printf 'RESTORE_RESULT {"target":%s,"kind":%s,"mode":%s,"key":%s,"bytes":%s,"sha256":%s,"restoredTo":%s,"previousDataKeptAs":%s,"safetyBackupKey":%s,"restoreSeconds":%s,"durationSeconds":%s}\n' \
-  "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$RS_MODE")" "$(json_str "$key")" "$actual_bytes" "$(json_str "$actual_sha")" \
+printf 'RESTORE_RESULT {"target":%s,"kind":%s,"mode":%s,"key":%s,"versionId":%s,"bytes":%s,"sha256":%s,"restoredTo":%s,"previousDataKeptAs":%s,"safetyBackupKey":%s,"restoreSeconds":%s,"durationSeconds":%s}\n' \
+  "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$RS_MODE")" "$(json_str "$key")" "$(json_str "$key_version")" "$actual_bytes" "$(json_str "$actual_sha")" \
   "$(json_str "$restored_to")" "$(json_or_null "$aside_name")" "$(json_or_null "$safety_key")" "$restore_seconds" "$(seconds_since "$started_ms")"
 
 if [ "$drill" = 1 ]; then

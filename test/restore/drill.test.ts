@@ -1,5 +1,5 @@
 import { DeleteDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand, GetDocumentCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { finishRdsDrill, parseDrillEvent, reportDrills, runDrills, type DrillDeps } from '../../lambda/drill/core';
 import { documentContentSha256 } from '../../lambda/shared/backup-command';
 import { InvalidEventError } from '../../lambda/shared/errors';
-import { backupKey, manifestKeyFor, verificationKeyFor } from '../../lambda/shared/manifest';
+import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
 import type { Logger, Metrics } from '../../lambda/shared/powertools';
 
 /** The drill function: EC2 drills sent on the newest verified backup, the daily report, RDS drills. */
@@ -74,9 +74,15 @@ beforeEach(() => {
   published = [];
   for (const mock of [rdsMock, s3Mock, snsMock, ssmMock]) mock.reset();
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
-  s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: KEY, Size: 10 }, { Key: manifestKeyFor(KEY) }, { Key: verificationKeyFor(KEY) }] });
-  s3Mock.on(GetObjectCommand, { Key: verificationKeyFor(KEY) }).callsFake(() => ({
-    Body: body(JSON.stringify({ verdictVersion: 1, bucket: 'backups', key: KEY, target: 'media', tier: 'daily', kind: 'files', verifiedAt: '2026-11-20T05:00:00Z', backupAt: '2026-11-20T02:01:00Z', passed: true, checks: [], reasons: [], figures: {} })),
+  const verdictKey = verdictKeyFor(KEY, new Date('2026-11-20T05:00:00Z'));
+  s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: KEY, Size: 10 }, { Key: manifestKeyFor(KEY) }] });
+  s3Mock.on(ListObjectsV2Command, { Prefix: 'verdicts/daily/media/' }).resolves({ Contents: [{ Key: verdictKey }] });
+  s3Mock.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: KEY, VersionId: 'v1' }, { Key: manifestKeyFor(KEY), VersionId: 'm1' }] });
+  s3Mock.on(HeadObjectCommand).resolves({ StorageClass: 'STANDARD' });
+  s3Mock.on(GetObjectCommand, { Key: verdictKey }).callsFake(() => ({
+    Body: body(
+      JSON.stringify({ verdictVersion: 2, bucket: 'backups', key: KEY, versionId: 'v1', manifestVersionId: 'm1', sha256: 'b'.repeat(64), target: 'media', tier: 'daily', kind: 'files', verifiedAt: '2026-11-20T05:00:00Z', backupAt: '2026-11-20T02:01:00Z', passed: true, checks: [], reasons: [], figures: {} }),
+    ),
   }));
   s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(KEY) }).callsFake(() => ({
     Body: body(JSON.stringify({ manifestVersion: 1, target: 'media', kind: 'files', tier: 'daily', instance: 'i-1', bucket: 'backups', key: KEY, startedAt: '2026-11-20T02:00:00Z', finishedAt: '2026-11-20T02:01:00Z', bytes: 10, sha256: 'b'.repeat(64), compression: 'gzip', format: 'tar', retainUntil: '2026-12-20T02:00:00Z', tools: {}, files: { fileCount: 2, totalBytes: 30 } })),
@@ -114,7 +120,7 @@ describe('drills', () => {
     expect(ssmMock).toReceiveCommandWith(SendCommandCommand, {
       DocumentVersion: '4',
       InstanceIds: ['i-0cccccccccccccccc'],
-      Parameters: expect.objectContaining({ mode: ['scratch'], drill: ['1'], key: [KEY], target: ['media'] }),
+      Parameters: expect.objectContaining({ mode: ['scratch'], drill: ['1'], key: [KEY], keyVersionId: ['v1'], manifestVersionId: ['m1'], expectedSha256: ['b'.repeat(64)], target: ['media'] }),
     });
   });
 

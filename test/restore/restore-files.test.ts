@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { removeDir, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, killRestoreWhen, markVerified, runInstanceScript } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, runInstanceScript } from '../support/restore-fixtures';
 import { treeOf } from '../support/trees';
 
 /**
@@ -84,12 +84,12 @@ describe('restore.sh with a directory', () => {
   });
 
   it('refuses a corrupted archive before creating anything', async () => {
-    // GIVEN a backup whose stored bytes were flipped after the manifest was written
-    const { key } = await verifiedBackup();
-    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    const body = Buffer.from(await object.Body!.transformToByteArray());
-    body.writeUInt8(body.readUInt8(100) ^ 0xff, 100);
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    // GIVEN a backup whose stored bytes differ from what its manifest describes (a flipped byte)
+    const { key: good } = await verifiedBackup();
+    const key = await corruptCopyOf(s3, BUCKET, good, (body) => {
+      body.writeUInt8(body.readUInt8(100) ^ 0xff, 100);
+      return body;
+    });
     const before = { tree: treeOf(live), siblings: siblingsOf(live) };
     // WHEN restored in replace mode (the most dangerous)
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeDocumentCommand,
   DescribeInstanceInformationCommand,
@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { documentContentSha256 } from '../../lambda/shared/backup-command';
-import { backupKey, manifestKeyFor, verificationKeyFor } from '../../lambda/shared/manifest';
+import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
 import { handler } from '../../lambda/restore/handler';
 import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';
 
@@ -96,11 +96,20 @@ function manifest(key: string, extra: Record<string, unknown> = {}): string {
   });
 }
 
+/** When the verifier ran, and the versions it pinned: the first version of each key. */
+const VERIFIED_AT = new Date('2026-11-20T05:00:00Z');
+const verdictKeyOf = (key: string) => verdictKeyFor(key, VERIFIED_AT);
+const FIRST = 'first+version/1';
+const MANIFEST_FIRST = 'manifest=first.1';
+
 function verdict(key: string, passed: boolean): string {
   return JSON.stringify({
-    verdictVersion: 1,
+    verdictVersion: 2,
     bucket: 'backups',
     key,
+    versionId: FIRST,
+    manifestVersionId: MANIFEST_FIRST,
+    sha256: 'a'.repeat(64),
     target: 'orders-db',
     tier: key.split('/')[0],
     kind: 'postgres',
@@ -118,24 +127,42 @@ const GOOD = backupKey('daily', 'orders-db', 'postgres', at('2026-11-20T02:00:00
 const BAD = backupKey('daily', 'orders-db', 'postgres', at('2026-11-21T02:00:00Z'));
 const WEEKLY = backupKey('weekly', 'orders-db', 'postgres', at('2026-11-15T03:00:00Z'));
 
-function listing(keys: string[], { verified = true, storageClass }: { verified?: boolean; storageClass?: 'DEEP_ARCHIVE' } = {}) {
+function listing(keys: string[], { storageClass }: { storageClass?: 'DEEP_ARCHIVE' } = {}) {
   return {
     Contents: keys.flatMap((key) => [
       { Key: key, Size: 1234, LastModified: new Date(), ...(storageClass ? { StorageClass: storageClass } : {}) },
       { Key: manifestKeyFor(key), Size: 500 },
-      ...(verified ? [{ Key: verificationKeyFor(key), Size: 300 }] : []),
     ]),
   };
+}
+
+/** What the verdicts/ prefix of a tier holds for these backups. */
+function verdictListing(keys: string[]) {
+  return { Contents: keys.map((key) => ({ Key: verdictKeyOf(key), Size: 300 })) };
+}
+
+/** The versions of a backup and its manifest: the first ones, and `later` more written over them. */
+function versionsOf(key: string, later = 0) {
+  const newestFirst = (name: string, first: string) => [
+    ...Array.from({ length: later }, (_, index) => ({ Key: name, VersionId: `later-${later - index}`, LastModified: new Date('2026-11-22T00:00:00Z') })),
+    { Key: name, VersionId: first, LastModified: new Date('2026-11-20T02:03:00Z') },
+  ];
+  return { Versions: [...newestFirst(key, FIRST), ...newestFirst(manifestKeyFor(key), MANIFEST_FIRST)] };
 }
 
 beforeEach(() => {
   s3Mock.reset();
   ssmMock.reset();
+  s3Mock.on(ListObjectsV2Command).resolves({});
   s3Mock.on(ListObjectsV2Command, { Prefix: 'daily/orders-db/' }).resolves(listing([OLD, GOOD, BAD]));
   s3Mock.on(ListObjectsV2Command, { Prefix: 'weekly/orders-db/' }).resolves(listing([WEEKLY]));
+  s3Mock.on(ListObjectsV2Command, { Prefix: 'verdicts/daily/orders-db/' }).resolves(verdictListing([OLD, GOOD, BAD]));
+  s3Mock.on(ListObjectsV2Command, { Prefix: 'verdicts/weekly/orders-db/' }).resolves(verdictListing([WEEKLY]));
+  s3Mock.on(ListObjectVersionsCommand).callsFake((input: { Prefix: string }) => versionsOf(input.Prefix));
   for (const key of [OLD, GOOD, BAD, WEEKLY]) {
+    s3Mock.on(ListObjectsV2Command, { Prefix: `verdicts/${key}/` }).resolves(verdictListing([key]));
     s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(key) }).callsFake(() => ({ Body: body(manifest(key)) }));
-    s3Mock.on(GetObjectCommand, { Key: verificationKeyFor(key) }).callsFake(() => ({ Body: body(verdict(key, key !== BAD)) }));
+    s3Mock.on(GetObjectCommand, { Key: verdictKeyOf(key) }).callsFake(() => ({ Body: body(verdict(key, key !== BAD)) }));
   }
   s3Mock.on(HeadObjectCommand).resolves({ StorageClass: 'STANDARD' });
   ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0aaaaaaaaaaaaaaaa', PingStatus: 'Online', PlatformName: 'Amazon Linux' }] });
@@ -244,15 +271,22 @@ describe('restore function', () => {
 
   it('refuses a key of another target, a key without a manifest, and an archived backup', async () => {
     expect(refusal(await handler({ target: 'orders-db', key: backupKey('daily', 'media', 'files', at('2026-11-20T02:00:00Z')) })).message).toMatch(/key: .* is not a postgres backup of target 'orders-db'/);
-    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(OLD) }).rejects(Object.assign(new Error('no key'), { name: 'NoSuchKey' }));
+    // a backup whose manifest was never written: no verdict, no manifest version
+    s3Mock.on(ListObjectsV2Command, { Prefix: `verdicts/${OLD}/` }).resolves({});
+    s3Mock.on(ListObjectVersionsCommand, { Prefix: OLD }).resolves({ Versions: [{ Key: OLD, VersionId: FIRST }] });
     expect(refusal(await handler({ target: 'orders-db', key: OLD })).message).toMatch(/has no manifest; a backup without one is incomplete/);
+    // a verdict that pins a manifest version S3 no longer has
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(GOOD) }).rejects(Object.assign(new Error('no version'), { name: 'NoSuchVersion' }));
+    expect(refusal(await handler({ target: 'orders-db', key: GOOD })).message).toMatch(/has no manifest \(version manifest=first\.1\)/);
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(GOOD) }).callsFake(() => ({ Body: body(manifest(GOOD)) }));
     s3Mock.on(HeadObjectCommand).resolves({ StorageClass: 'DEEP_ARCHIVE' });
     expect(refusal(await handler({ target: 'orders-db', key: GOOD })).message).toMatch(/is in DEEP_ARCHIVE; restore the object first/);
     expect(mutatingCalls()).toBe(0);
   });
 
   it('says so when no backup is verified', async () => {
-    s3Mock.on(ListObjectsV2Command).resolves(listing([OLD], { verified: false }));
+    s3Mock.on(ListObjectsV2Command).resolves(listing([OLD]));
+    s3Mock.on(ListObjectsV2Command, { Prefix: 'verdicts/daily/orders-db/' }).resolves({});
     expect(refusal(await handler({ target: 'orders-db', dryRun: true })).message).toMatch(/no verified backup of 'orders-db' among its 1 complete backup\(s\); give "key"/);
   });
 
@@ -314,7 +348,6 @@ describe('restore function: where a scratch copy may go', () => {
     s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(key) }).callsFake(() => ({
       Body: body(manifest(key, { target, kind, format: kind === 'files' ? 'tar' : 'sqlite', database: undefined, files: kind === 'files' ? { fileCount: 3, totalBytes: 99 } : undefined })),
     }));
-    s3Mock.on(GetObjectCommand, { Key: verificationKeyFor(key) }).rejects(Object.assign(new Error('no verdict'), { name: 'NoSuchKey' }));
     return key;
   }
 
@@ -377,5 +410,39 @@ describe('restore function: where a scratch copy may go', () => {
   it("tells restore.sh the other targets' databases, which it refuses as scratch names too", async () => {
     accepted(await handler({ target: 'orders-db', scratchName: 'orders_check' }));
     expect(ssmMock).toReceiveCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ protectedDatabases: ['ledger'] }) });
+  });
+});
+
+describe('restore function: exactly the verified versions', () => {
+  it('sends the versions and SHA-256 the verdict pinned, so the instance reads exactly what was verified', async () => {
+    accepted(await handler({ target: 'orders-db' }));
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, {
+      Parameters: expect.objectContaining({ key: [GOOD], keyVersionId: [FIRST], manifestVersionId: [MANIFEST_FIRST], expectedSha256: ['a'.repeat(64)] }),
+    });
+  });
+
+  it('a backup written over after it was verified still restores the verified version, and the plan says it was written over', async () => {
+    // GIVEN later versions of GOOD and of its manifest, written by a compromised instance
+    s3Mock.on(ListObjectVersionsCommand, { Prefix: GOOD }).resolves(versionsOf(GOOD, 2));
+    // WHEN the newest verified backup is restored
+    const answer = accepted(await handler({ target: 'orders-db', dryRun: true }));
+    // THEN the verified versions are pinned, and the answer names what was written over them
+    expect(answer.backup).toMatchObject({ key: GOOD, pinned: { versionId: FIRST, manifestVersionId: MANIFEST_FIRST, from: 'verdict', overwritten: expect.stringMatching(/the backup key holds 3 versions and the manifest key holds 3 versions/) } });
+    expect(answer.whatWouldChange[0]).toMatch(/downloads version first\+version\/1 of the backup and version manifest=first\.1 of its manifest \(never a later one/);
+    expect(s3Mock).toReceiveCommandWith(GetObjectCommand, { Key: manifestKeyFor(GOOD), VersionId: MANIFEST_FIRST });
+  });
+
+  it('an unverified key given by hand restores the first version of each, not what was written over it', async () => {
+    s3Mock.on(ListObjectsV2Command, { Prefix: `verdicts/${OLD}/` }).resolves({});
+    s3Mock.on(ListObjectVersionsCommand, { Prefix: OLD }).resolves(versionsOf(OLD, 1));
+    const answer = accepted(await handler({ target: 'orders-db', key: OLD }));
+    expect(answer.backup).toMatchObject({ verification: 'not verified', pinned: { versionId: FIRST, manifestVersionId: MANIFEST_FIRST, from: 'first version' } });
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ keyVersionId: [FIRST], manifestVersionId: [MANIFEST_FIRST] }) });
+  });
+
+  it('refuses a verified backup whose pinned manifest no longer states the verified SHA-256', async () => {
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(GOOD) }).callsFake(() => ({ Body: body(manifest(GOOD, { sha256: 'b'.repeat(64) })) }));
+    expect(refusal(await handler({ target: 'orders-db', key: GOOD })).message).toMatch(/does not state the SHA-256 that was verified/);
+    expect(mutatingCalls()).toBe(0);
   });
 });

@@ -105,8 +105,12 @@ describe('restore jobs template', () => {
     const all = actions(statements);
     expect(all).toContain('ssm:SendCommand');
     expect(all.filter((action) => /^s3:(Put|Delete)/.test(action))).toEqual([]);
-    const read = statements.find((statement) => statement.Action === 's3:GetObject');
-    expect(JSON.stringify(read?.Resource)).toContain('/daily/orders-db/*');
+    // its backups, manifests and verdicts, by version: one pattern per target
+    const read = statements.find((statement) => [statement.Action].flat().includes('s3:GetObject'));
+    expect([read?.Action].flat()).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+    expect(JSON.stringify(read?.Resource)).toContain('/*/orders-db/*');
+    const list = statements.find((statement) => [statement.Action].flat().includes('s3:ListBucketVersions'));
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': expect.arrayContaining(['*/orders-db/*']) } });
     const send = statements.filter((statement) => statement.Action === 'ssm:SendCommand');
     expect(JSON.stringify(send)).toContain('document/BackupKit-backup-kit-InstanceRestore');
     expect(JSON.stringify(send)).toContain('ssm:resourceTag/backup-kit:role');

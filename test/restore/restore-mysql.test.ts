@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MariaDbServer } from '../support/mariadb';
 import { MotoServer } from '../support/moto';
 import { run, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /** restore.sh against a real MariaDB server and moto. */
 
@@ -99,12 +99,12 @@ describe('restore.sh with MySQL (MariaDB)', () => {
   });
 
   it('refuses a truncated backup before creating any schema', async () => {
-    // GIVEN the stored object cut short after its manifest was written
+    // GIVEN a stored object cut short of what its manifest describes
     const stored = await backupOf('shop', new Date('2026-11-19T02:00:00Z'));
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: stored.key, Body: stored.body.subarray(0, stored.body.length - 100) }));
+    const key = await corruptCopyOf(s3, BUCKET, stored.key, (body) => body.subarray(0, body.length - 100));
     const before = { live: fingerprint('shop'), schemas: schemas() };
     // WHEN restored
-    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_NAME: 'shop_truncated' }));
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_SCRATCH_NAME: 'shop_truncated' }));
     // THEN refused with exit 7, nothing created or changed
     expect(restore.status).toBe(7);
     expect(restore.stderr).toMatch(/REFUSED: the backup does not match its manifest \(bytes \d+ vs \d+/);

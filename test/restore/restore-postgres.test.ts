@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
 import { run, scratchDir, waitFor } from '../support/processes';
-import { backupScriptEnv, backupWithScript, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /**
  * restore.sh against a real PostgreSQL server and moto: a backup made with pg_dump goes back
@@ -111,15 +111,16 @@ describe('restore.sh with PostgreSQL', () => {
   });
 
   it('refuses a backup whose bytes differ from its manifest before creating any database', async () => {
-    // GIVEN a backup whose stored object was changed after its manifest was written
+    // GIVEN a backup whose stored object differs from what its manifest describes (one flipped bit)
     const stored = await backupOf('orders', new Date('2026-11-19T02:00:00Z'));
-    const corrupted = Buffer.from(stored.body);
-    const middle = Math.floor(corrupted.length / 2);
-    corrupted.writeUInt8(corrupted.readUInt8(middle) ^ 0x01, middle);
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: stored.key, Body: corrupted }));
+    const key = await corruptCopyOf(s3, BUCKET, stored.key, (corrupted) => {
+      const middle = Math.floor(corrupted.length / 2);
+      corrupted.writeUInt8(corrupted.readUInt8(middle) ^ 0x01, middle);
+      return corrupted;
+    });
     const before = { live: fingerprint('orders'), databases: databases() };
     // WHEN it is restored by key
-    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_NAME: 'orders_corrupt' }));
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_SCRATCH_NAME: 'orders_corrupt' }));
     // THEN the script refuses with exit 7, names the mismatch, and no database was created or changed
     expect(restore.status).toBe(7);
     expect(restore.stderr).toMatch(/REFUSED: the backup does not match its manifest.*sha256/);

@@ -1,11 +1,13 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { removeDir, run, scratchDir, waitFor } from '../support/processes';
-import { backupScriptEnv, backupWithScript, markVerified, runInstanceScript } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, corruptCopyOf, markVerified, runInstanceScript } from '../support/restore-fixtures';
 
 /** restore.sh for a SQLite file, with backups taken by the real backup.sh into moto. */
 
@@ -95,17 +97,34 @@ describe('restore.sh with SQLite', () => {
   });
 
   it('refuses a backup whose manifest hash does not match, creating nothing', async () => {
-    // GIVEN a backup whose object was replaced by other (valid gzip) bytes
-    const { key } = await verifiedBackup();
-    const other = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    const body = Buffer.from(await other.Body!.transformToByteArray());
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.concat([body, body]) }));
+    // GIVEN a backup whose stored object is other (valid gzip) bytes than its manifest describes
+    const { key: good } = await verifiedBackup();
+    const key = await corruptCopyOf(s3, BUCKET, good, (body) => Buffer.concat([body, body]));
     const before = { dump: dumpOf(live), siblings: siblings() };
     // WHEN restored THEN exit 7, no file created, live unchanged
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
     expect(restore.status).toBe(7);
     expect(siblings()).toEqual(before.siblings);
     expect(dumpOf(live)).toBe(before.dump);
+  });
+
+  it('a backup written over after it was verified still restores the verified version', async () => {
+    // GIVEN a verified backup, then a forged backup and manifest written over both keys (consistent with each other)
+    const { key, dump } = await verifiedBackup();
+    const forgedDb = join(work, 'forged.sqlite3');
+    sqlite(forgedDb, "CREATE TABLE repairs (id INTEGER PRIMARY KEY, customer TEXT); INSERT INTO repairs (customer) VALUES ('attacker')");
+    const forged = gzipSync(readFileSync(forgedDb));
+    const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${key}.manifest.json` }))).Body!.transformToString()) as Record<string, unknown>;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: forged }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${key}.manifest.json`, Body: JSON.stringify({ ...manifest, bytes: forged.length, sha256: createHash('sha256').update(forged).digest('hex') }) }));
+    // WHEN the newest verified backup is restored, by hand, with no key or version given
+    const scratch = join(work, 'restores', 'after-forgery.sqlite3');
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_SCRATCH_PATH: scratch }));
+    // THEN the verified versions were read, and the copy is the real data
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.stderr).toMatch(/manifest version .* \(verdict; mode scratch\)/);
+    expect(restore.result).toMatchObject({ key });
+    expect(dumpOf(scratch)).toBe(dump);
   });
 
   it('replace: safety backup first, then the restored file swapped in, the old one kept with its WAL', async () => {

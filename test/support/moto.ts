@@ -47,6 +47,23 @@ export class MotoServer {
     return new S3Client({ endpoint: this.endpoint, region: MOTO_REGION, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   }
 
+  /**
+   * A client for a bucket the tests fill the way S3 replication would. Replication keeps each
+   * version's ID; moto cannot, so this client reads the replica's copy of a version by key.
+   */
+  replicaS3(): S3Client {
+    const client = this.s3();
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { VersionId?: string };
+        delete input.VersionId;
+        return next(args);
+      },
+      { step: 'initialize', name: 'replicaKeepsVersionIds' },
+    );
+    return client;
+  }
+
   kms(): KMSClient {
     return new KMSClient({ endpoint: this.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   }

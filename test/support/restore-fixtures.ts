@@ -1,9 +1,11 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { backupKey, verificationKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { backupKey, manifestKeyFor, parseBackupKey, verdictKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { backupVersions, firstVersion } from '../../lambda/shared/versions';
+import type { Verdict } from '../../lambda/verify/verdict';
 import { INSTANCE_SCRIPTS_DIR, backupEnv, putSecureStringParameter } from './backup-script';
 import { manifestFor, putBackup } from './backups';
 import type { MotoServer } from './moto';
@@ -116,15 +118,51 @@ export function backupWithScript(env: NodeJS.ProcessEnv): { key: string; bytes: 
   return { key: result.key, bytes: result.bytes };
 }
 
-/** Writes the verification verdict of a backup (the verify job's `<key>.verification.json`). */
+/**
+ * Writes a verification verdict of a backup as the verify job does (`verdicts/<key>/<time>.json`),
+ * pinning the first version of the backup and of its manifest, and the manifest's SHA-256.
+ */
 export async function markVerified(s3: S3Client, bucket: string, key: string, passed: boolean): Promise<void> {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: verificationKeyFor(key),
-      Body: JSON.stringify({ verdictVersion: 1, key, passed, checks: [], reasons: passed ? [] : ['test: marked failed'] }),
-    }),
-  );
+  const versions = await backupVersions(s3, bucket, key);
+  const manifestVersionId = firstVersion(versions.manifest)?.versionId;
+  const manifest = manifestVersionId
+    ? (JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key), VersionId: manifestVersionId }))).Body!.transformToString()) as { sha256?: string })
+    : {};
+  const parsed = parseBackupKey(key);
+  const verifiedAt = new Date();
+  const verdict: Verdict = {
+    verdictVersion: 2,
+    bucket,
+    key,
+    ...(firstVersion(versions.backup) ? { versionId: firstVersion(versions.backup)?.versionId } : {}),
+    ...(manifestVersionId ? { manifestVersionId } : {}),
+    ...(manifest.sha256 ? { sha256: manifest.sha256 } : {}),
+    target: parsed?.target ?? 'unknown',
+    tier: parsed?.tier ?? 'unknown',
+    kind: parsed?.kind ?? 'unknown',
+    verifiedAt: verifiedAt.toISOString(),
+    backupAt: (parsed?.at ?? verifiedAt).toISOString(),
+    passed,
+    checks: [],
+    reasons: passed ? [] : ['test: marked failed'],
+    figures: {},
+  };
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: verdictKeyFor(key, verifiedAt), Body: JSON.stringify(verdict), IfNoneMatch: '*' }));
+}
+
+/**
+ * A backup whose stored bytes never matched its manifest (damaged before or during upload): a copy
+ * of `key` under a new key of the same target, its object `corrupt`ed and its manifest the
+ * original's. Each is the first and only version of its key, as a backup script would leave it.
+ */
+export async function corruptCopyOf(s3: S3Client, bucket: string, key: string, corrupt: (body: Buffer) => Buffer): Promise<string> {
+  const parsed = parseBackupKey(key);
+  if (!parsed) throw new Error(`not a backup key: ${key}`);
+  const copyKey = backupKey(parsed.tier, parsed.target, parsed.kind, new Date(parsed.at.getTime() - 3_600_000));
+  const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+  const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) }))).Body!.transformToString()) as BackupManifest;
+  await putBackup(s3, bucket, copyKey, corrupt(Buffer.from(body)), { ...manifest, key: copyKey });
+  return copyKey;
 }
 
 /** SHA-256 of a file. */

@@ -3,7 +3,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupKey, verificationKeyFor, type BackupKind } from '../../lambda/shared/manifest';
+import { backupKey, verdictKeyFor, type BackupKind } from '../../lambda/shared/manifest';
 import type { Verdict } from '../../lambda/verify/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
 import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, sqliteBackup, type MadeBackup } from '../support/backups';
@@ -33,7 +33,7 @@ function deps(overrides: Partial<VerifyDeps> = {}): VerifyDeps & { emitted: Retu
   const { metrics, emitted } = capturingMetrics();
   return {
     s3,
-    replicaS3: s3,
+    replicaS3: moto.replicaS3(),
     sns: new SNSClient({ endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
     metrics,
     logger: quietLogger(),
@@ -130,10 +130,12 @@ describe('good backups pass', () => {
 
     expect(failedChecks(verdict)).toEqual([]);
     expect(verdict.passed).toBe(true);
-    for (const name of ['object', 'manifest', 'integrity', 'decompression', 'format', 'age', 'replica'] as const) {
+    for (const name of ['object', 'versions', 'manifest', 'integrity', 'decompression', 'format', 'age', 'replica'] as const) {
       expect(verdict.checks.find((check) => check.name === name)?.status, name).toBe('passed');
     }
-    const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verificationKeyFor(key) }));
+    // the verdict pins the versions it read and the SHA-256 they agree on, under verdicts/
+    expect(verdict).toMatchObject({ verdictVersion: 2, versionId: expect.any(String), manifestVersionId: expect.any(String), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verdictKeyFor(key, new Date(verdict.verifiedAt)) }));
     expect(stored.ServerSideEncryption).toBe('aws:kms');
     expect(JSON.parse((await stored.Body?.transformToString()) ?? '{}')).toMatchObject({ key, passed: true, target });
     expect(d.emitted).toContainEqual({ name: 'VerificationSucceeded', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });

@@ -4,7 +4,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { backupKey } from '../../lambda/shared/manifest';
+import { backupKey, verdictKeyFor } from '../../lambda/shared/manifest';
 import { planVerification, plannerEventSchema, reportAges, verifyMessageSchema } from '../../lambda/verify/planner';
 import { capturingMetrics, quietLogger } from './helpers';
 
@@ -30,9 +30,15 @@ function bucketHolds(layout: Record<string, Record<string, string[]>>, verdicts:
       s3Mock.on(ListObjectsV2Command, { Prefix: `${tier}/${target}/` }).resolves({ Contents: keys.map((key) => ({ Key: key, Size: 1000 })) });
     }
   }
+  // Verdicts live under verdicts/<key>/<time>.json, listed per tier and target.
+  const byPrefix = new Map<string, string[]>();
   for (const [key, verdict] of Object.entries(verdicts)) {
-    s3Mock.on(GetObjectCommand, { Key: `${key}.verification.json` }).resolves({ Body: bodyOf(JSON.stringify(verdict)) as never });
+    const verdictKey = verdictKeyFor(key, NOW);
+    const prefix = `verdicts/${key.split('/').slice(0, 2).join('/')}/`;
+    byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), verdictKey]);
+    s3Mock.on(GetObjectCommand, { Key: verdictKey }).resolves({ Body: bodyOf(JSON.stringify(verdict)) as never });
   }
+  for (const [prefix, keys] of byPrefix) s3Mock.on(ListObjectsV2Command, { Prefix: prefix }).resolves({ Contents: keys.map((key) => ({ Key: key, Size: 300 })) });
 }
 
 /** An SDK response body: a stream that can also turn itself into a string. */
@@ -56,6 +62,14 @@ afterAll(() => {
 });
 
 describe('planVerification', () => {
+  it('GIVEN the verdicts/ and drills/ prefixes beside the tiers WHEN the daily run plans THEN they are not taken for tiers', async () => {
+    const app = k('daily', 'app', '2026-03-10T02:00:00Z');
+    bucketHolds({ daily: { app: withManifest(app) }, verdicts: { daily: [] }, drills: { app: [] } });
+    const result = await planVerification(deps(), {});
+    expect(result.enqueued).toEqual([app]);
+    expect(result.withoutBackups).toEqual([]);
+  });
+
   it('GIVEN two tiers of backups WHEN the daily run plans THEN one message per target and tier names its newest backup', async () => {
     const newestApp = k('daily', 'app', '2026-03-10T02:00:00Z');
     const newestFiles = k('weekly', 'media', '2026-03-08T03:00:00Z', 'files');
@@ -218,10 +232,10 @@ describe('reportAges', () => {
     const appOld = k('daily', 'app', '2026-03-09T02:00:00Z');
     const media = k('daily', 'media', '2026-03-07T02:00:00Z', 'files');
     const verdict = (key: string, passed: boolean, backupAt: string) => ({
-      verdictVersion: 1, bucket: BUCKET, key, target: 'x', tier: 'daily', kind: 'postgres', verifiedAt: NOW.toISOString(), backupAt, passed, checks: [], reasons: [], figures: {},
+      verdictVersion: 2, bucket: BUCKET, key, target: 'x', tier: 'daily', kind: 'postgres', verifiedAt: NOW.toISOString(), backupAt, passed, checks: [], reasons: [], figures: {},
     });
     bucketHolds(
-      { daily: { app: [...withManifest(appOld), `${appOld}.verification.json`, ...withManifest(appNew), `${appNew}.verification.json`], media: [...withManifest(media), `${media}.verification.json`] } },
+      { daily: { app: [...withManifest(appOld), ...withManifest(appNew)], media: [...withManifest(media)] } },
       { [appNew]: verdict(appNew, false, '2026-03-10T02:05:00Z'), [appOld]: verdict(appOld, true, '2026-03-09T02:05:00Z'), [media]: verdict(media, true, '2026-03-07T02:00:00Z') },
     );
     const d = deps();

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
@@ -39,6 +39,7 @@ async function verifyStored(kind: BackupKind, original: MadeBackup, stored: Buff
   s3Mock.on(GetObjectCommand, { Key: `${key}.manifest.json` }).resolves({ Body: Object.assign(Readable.from([Buffer.from(manifestText)]), { transformToString: async () => manifestText }) as never });
   s3Mock.on(GetObjectCommand, { Key: key }).callsFake(() => ({ Body: chunked(stored, 7919) }));
   s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: key, Size: stored.length }, { Key: `${key}.manifest.json`, Size: 100 }] });
+  s3Mock.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: key, VersionId: 'v1' }, { Key: `${key}.manifest.json`, VersionId: 'm1' }] });
   s3Mock.on(PutObjectCommand).resolves({});
   const { metrics } = capturingMetrics();
   return verifyBackup(

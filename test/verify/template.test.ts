@@ -74,19 +74,21 @@ describe('the verify functions', () => {
 });
 
 describe('verify IAM', () => {
-  it('GIVEN the worker role WHEN synthesized THEN its only S3 write is PutObject on *.verification.json', () => {
+  it('GIVEN the worker role WHEN synthesized THEN its only S3 write is PutObject under verdicts/, which no instance role may write', () => {
     const statements = statementsOfRole('VerificationWorkerRole');
     const writes = statements.filter((statement) => actionsOf(statement).some((action) => /^s3:(Put|Delete|Replicate|Restore|Bypass|Abort)/.test(action)));
     expect(writes).toHaveLength(1);
     expect(actionsOf(writes[0] as Statement)).toEqual(['s3:PutObject']);
-    expect(JSON.stringify(writes[0]?.Resource)).toMatch(/\/\*\.verification\.json"/);
+    expect(JSON.stringify(writes[0]?.Resource)).toMatch(/\/verdicts\/\*"\]\]\}$/);
   });
 
   it('GIVEN the worker role WHEN synthesized THEN it reads backups, decrypts through S3 with the backup key and heads the replica without its key', () => {
     const statements = statementsOfRole('VerificationWorkerRole');
     const find = (action: string) => statements.filter((statement) => actionsOf(statement).includes(action));
     expect(find('s3:GetObject').map((statement) => JSON.stringify(statement.Resource)).join()).toMatch(/backup-kit-replica-.*\/\*/);
-    expect(find('s3:GetObjectVersion')).toHaveLength(1);
+    // versions of the backup bucket (the first one is verified) and of the replica (the same version's copy)
+    expect(find('s3:GetObjectVersion')).toHaveLength(2);
+    expect(find('s3:ListBucketVersions')).toHaveLength(1);
     expect(find('s3:ListBucket')).toHaveLength(2);
     const decrypt = find('kms:Decrypt').find((statement) => JSON.stringify(statement).includes('kms:ViaService'));
     expect(JSON.stringify(decrypt?.Resource)).toMatch(/BackupsKey/);
