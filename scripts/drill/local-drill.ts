@@ -10,7 +10,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { verifyBackup } from '../../lambda/verify/verify-backup';
 import { MOTO_REGION, MotoServer } from '../../test/support/moto';
 import { PostgresServer } from '../../test/support/postgres';
 import { removeDir, run, scratchDir } from '../../test/support/processes';
-import { backupScriptEnv, putPassword, runInstanceScript } from '../../test/support/restore-fixtures';
+import { backupScriptEnv, corruptCopyOf, putPassword, runInstanceScript } from '../../test/support/restore-fixtures';
 import { treeOf } from '../../test/support/trees';
 
 interface Row {
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     (metrics as unknown as { console: { log: () => void } }).console = { log: () => undefined };
     const verifyDeps = {
       s3,
-      replicaS3: s3,
+      replicaS3: moto.replicaS3(),
       sns,
       metrics,
       logger: new Logger({ logLevel: 'SILENT' }),
@@ -151,15 +151,17 @@ async function main(): Promise<number> {
     run('sqlite3', [sqlitePath, "INSERT INTO repairs (customer, status) VALUES ('after the first backup', 'open')"]);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a new key needs a new second
     const second = runInstanceScript('backup.sh', envOf(sqliteTarget));
-    const brokenKey = (JSON.parse((second.stdout.split('\n').find((line) => line.startsWith('BACKUP_RESULT ')) ?? 'BACKUP_RESULT {}').slice(14)) as { key?: string }).key;
-    if (!brokenKey) {
+    const secondKey = (JSON.parse((second.stdout.split('\n').find((line) => line.startsWith('BACKUP_RESULT ')) ?? 'BACKUP_RESULT {}').slice(14)) as { key?: string }).key;
+    if (!secondKey) {
       problems.push('could not take the backup to break');
     } else {
-      const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: brokenKey }));
-      const bytes = Buffer.from(await stored.Body!.transformToByteArray());
-      const at = Math.floor(bytes.length / 2);
-      bytes.writeUInt8(bytes.readUInt8(at) ^ 0x40, at);
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: brokenKey, Body: bytes }));
+      // A backup damaged on its way to S3: its stored bytes differ from what its manifest states.
+      let at = 0;
+      const brokenKey = await corruptCopyOf(s3, bucket, secondKey, (bytes) => {
+        at = Math.floor(bytes.length / 2);
+        bytes.writeUInt8(bytes.readUInt8(at) ^ 0x40, at);
+        return bytes;
+      });
       const verdict = await verifyBackup(verifyDeps, brokenKey);
       const refused = runInstanceScript('restore.sh', envOf(sqliteTarget, { RS_MODE: 'scratch', RS_KEY: brokenKey, RS_SCRATCH_PATH: join(work, 'restores', 'never.sqlite3') }));
       const caught = !verdict.passed && refused.status === 7;
