@@ -4,6 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import type { TransitionConfig } from '../config/schema';
+import { lockBoundStatements } from './object-lock-bounds';
 
 /** One lifecycle tier: objects under `<name>/` move through `transitions` and expire after `retention`. */
 export interface BackupTierLifecycle {
@@ -116,5 +117,13 @@ export class BackupBucket extends Construct {
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: abortAfter },
       ],
     });
+    // Whoever writes (a job, an instance, an administrator): no lock longer than the longest tier,
+    // none in another mode than the bucket's, no legal hold.
+    const longest = props.tiers.reduce((days, tier) => Math.max(days, tier.retention.toDays()), 0);
+    const mode = props.objectLockRetention.mode === s3.ObjectLockMode.COMPLIANCE ? 'COMPLIANCE' : 'GOVERNANCE';
+    for (const statement of lockBoundStatements('AnyWriter', [this.bucket.arnForObjects('*')], Duration.days(longest), mode)) {
+      statement.addAnyPrincipal();
+      this.bucket.addToResourcePolicy(statement);
+    }
   }
 }

@@ -216,6 +216,8 @@ export class BackupJobs extends Construct {
           bucketKey: props.backupKey,
           commandLogGroup: this.commandLogGroup,
           managedPolicyName: `${props.namePrefix}-backup-${target.name}`,
+          tierRetention: Object.fromEntries(Object.entries(props.tiers).map(([name, tier]) => [name, tier.retention])),
+          ...(props.objectLockMode ? { objectLockMode: props.objectLockMode } : {}),
         }),
       ]),
     );

@@ -33,6 +33,7 @@ import {
 } from '../../lambda/shared/restore-command';
 import { restoreEventSchema, type RestoreEventInput } from '../../lambda/restore/core';
 import { passwordKeysArn, passwordStatements, secretArnPatterns } from './backup-instance-policy';
+import { lockBoundStatements } from './object-lock-bounds';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
@@ -77,6 +78,11 @@ export interface RestoreJobsProps {
    * @default - the tier does not exist: replace restores are refused, scratch restores and drills work
    */
   readonly safetyRetention?: Duration;
+  /**
+   * The only Object Lock mode safety backups may be locked in (the bucket's).
+   * @default GOVERNANCE
+   */
+  readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
   /** Encrypts logs, queues and schedules. */
   readonly opsKey: kms.IKey;
   readonly alertTopic: sns.ITopic;
@@ -517,7 +523,13 @@ export class RestoreJobs extends Construct {
           conditions: { StringLike: { 's3:prefix': readPrefixes.map((prefix) => `${prefix}*`) } },
         }),
         new iam.PolicyStatement({ sid: 'ReadOwnBackups', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: readObjects }),
-        new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], resources: [safetyObjects] }),
+        // Without the safety tier a replace is refused, so no safety backup is ever written.
+        ...(props.safetyRetention !== undefined
+          ? [
+              ...lockBoundStatements('Safety', [safetyObjects], props.safetyRetention, props.objectLockMode ?? 'GOVERNANCE'),
+              new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], resources: [safetyObjects] }),
+            ]
+          : []),
         new iam.PolicyStatement({
           sid: 'UseBackupKeyThroughS3',
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],

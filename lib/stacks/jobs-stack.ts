@@ -137,6 +137,7 @@ export class JobsStack extends Stack {
         backupKey: props.backupKey,
         safetyTier: config.restore.safetyTier,
         safetyRetention: safetyRetention(config),
+        objectLockMode: config.objectLock.mode,
         opsKey: this.opsKey.key,
         alertTopic: this.alerts.topic,
         timeZone: TimeZone.of(config.timeZone),

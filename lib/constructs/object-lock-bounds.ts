@@ -1,0 +1,38 @@
+import type { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+/** Days of slack over a tier's retention: the script sets retain-until from its own clock at upload. */
+export const RETENTION_MARGIN_DAYS = 1;
+
+/**
+ * Deny statements that bound what Object Lock a writer may set on `objectArns`: retention at most
+ * `retention` (plus the margin), only `mode`, and never a legal hold (an indefinite lock). Without
+ * them a compromised writer could lock its objects in COMPLIANCE mode for a century: storage that
+ * nobody could ever delete.
+ */
+export function lockBoundStatements(sid: string, objectArns: readonly string[], retention: Duration, mode: 'GOVERNANCE' | 'COMPLIANCE'): iam.PolicyStatement[] {
+  const writes = ['s3:PutObject', 's3:PutObjectRetention'];
+  return [
+    new iam.PolicyStatement({
+      sid: `${sid}RetentionAtMost${retention.toDays()}Days`,
+      effect: iam.Effect.DENY,
+      actions: writes,
+      resources: [...objectArns],
+      conditions: { NumericGreaterThan: { 's3:object-lock-remaining-retention-days': String(retention.toDays() + RETENTION_MARGIN_DAYS) } },
+    }),
+    new iam.PolicyStatement({
+      sid: `${sid}Only${mode === 'GOVERNANCE' ? 'Governance' : 'Compliance'}Mode`,
+      effect: iam.Effect.DENY,
+      actions: writes,
+      resources: [...objectArns],
+      conditions: { StringNotEquals: { 's3:object-lock-mode': mode }, Null: { 's3:object-lock-mode': 'false' } },
+    }),
+    new iam.PolicyStatement({
+      sid: `${sid}NoLegalHold`,
+      effect: iam.Effect.DENY,
+      actions: ['s3:PutObject'],
+      resources: [...objectArns],
+      conditions: { StringEquals: { 's3:object-lock-legal-hold': 'ON' } },
+    }),
+  ];
+}

