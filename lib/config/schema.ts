@@ -125,6 +125,23 @@ const accessLogsSchema = z.strictObject({
   retentionDays: z.number().int().min(1).default(365),
 });
 
+const IAM_ROLE_NAME = /^[\w+=,.@*-]{1,64}$/;
+
+const guardSchema = z.strictObject({
+  /**
+   * The one role that may still do what the guard denies everyone else (delete a locked version,
+   * change the bucket policy, schedule the key's deletion, ...). Create it yourself, with MFA on its
+   * trust policy, and use it only by the break-glass procedure in the README.
+   */
+  breakGlassRoleName: z.string().regex(IAM_ROLE_NAME, 'must be an IAM role name (letters, digits and + = , . @ _ -)').optional(),
+  /**
+   * The role CloudFormation deploys with, which keeps what it needs to update the stacks (a
+   * pattern: `*` matches any characters). The CDK bootstrap's execution role by default.
+   */
+  deployRoleNamePattern: z.string().regex(IAM_ROLE_NAME, 'must be an IAM role name pattern (letters, digits, * and + = , . @ _ -)').default('cdk-*-cfn-exec-role-*'),
+});
+export type GuardConfig = z.infer<typeof guardSchema>;
+
 export const baseConfigShape = {
   /** Prefix of every stack and of the names that must be fixed; lowercase, 2-20 characters. */
   prefix: z
@@ -153,6 +170,11 @@ export const baseConfigShape = {
   accessLogs: accessLogsSchema.default({ retentionDays: 365 }),
   /** Days after which S3 aborts an incomplete multipart upload and frees its parts. */
   abortIncompleteUploadsAfterDays: z.number().int().min(1).default(7),
+  /**
+   * What even an account administrator may not do to the backups: the bucket and key policies
+   * deny it to everyone but the break-glass role and CloudFormation's deploy role.
+   */
+  guard: guardSchema.default({ deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' }),
 };
 
 type Issue = { path: (string | number)[]; message: string };

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -44,7 +45,29 @@ export interface BackupBucketProps {
   readonly keyAlias?: string;
   /** What the bucket holds, for the key's description. */
   readonly description: string;
+  /**
+   * Roles (by name; `*` matches any characters) still allowed what the guard denies everyone else:
+   * the break-glass role and CloudFormation's deploy role.
+   * @default - no guard: account administrators can delete locked versions, change the bucket policy and disable the key
+   */
+  readonly guardExemptRoleNames?: readonly string[];
 }
+
+/** What no one but the exempt roles may do to the bucket or its objects. */
+export const GUARDED_BUCKET_ACTIONS = [
+  's3:BypassGovernanceRetention',
+  's3:DeleteObjectVersion',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutBucketVersioning',
+  's3:PutLifecycleConfiguration',
+  's3:PutReplicationConfiguration',
+  's3:DeleteBucket',
+] as const;
+
+/** What no one but the exempt roles may do to the key (without it every backup is unreadable). */
+export const GUARDED_KEY_ACTIONS = ['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'] as const;
 
 /**
  * The bucket backups live in, with its customer-managed key: versioned, SSE-KMS with Bucket
@@ -117,6 +140,7 @@ export class BackupBucket extends Construct {
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: abortAfter },
       ],
     });
+    if (props.guardExemptRoleNames !== undefined) this.guard(props.guardExemptRoleNames);
     // Whoever writes (a job, an instance, an administrator): no lock longer than the longest tier,
     // none in another mode than the bucket's, no legal hold.
     const longest = props.tiers.reduce((days, tier) => Math.max(days, tier.retention.toDays()), 0);
@@ -125,5 +149,47 @@ export class BackupBucket extends Construct {
       statement.addAnyPrincipal();
       this.bucket.addToResourcePolicy(statement);
     }
+  }
+
+  /**
+   * An administrator's credentials must not be enough to destroy both the backups and the means to
+   * read them: deny the destructive and policy-changing actions to every principal but the exempt
+   * roles, in the bucket policy and in the key policy.
+   */
+  private guard(exemptRoleNames: readonly string[]): void {
+    if (exemptRoleNames.length === 0) throw new Error('BackupBucket guardExemptRoleNames: name at least the deploy role, or CloudFormation could not update the stack');
+    const stack = Stack.of(this);
+    const exempt = { ArnNotLike: { 'aws:PrincipalArn': exemptRoleNames.map((name) => stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name })) } };
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'GuardLockedBackups',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: [...GUARDED_BUCKET_ACTIONS],
+        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+        conditions: exempt,
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'GuardKey',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: [...GUARDED_KEY_ACTIONS],
+        resources: ['*'],
+        conditions: exempt,
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'GuardKeyGrants',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        // Grants AWS services make for their own resources stay possible.
+        conditions: { ...exempt, Bool: { 'kms:GrantIsForAWSResource': 'false' } },
+      }),
+    );
   }
 }

@@ -4,7 +4,7 @@ import type { BackupKitConfig } from '../config/config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
 import { replicaBucketName, replicaKeyAliasName } from '../naming';
-import { objectLockRetention, tierLifecycles } from './storage-settings';
+import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
 export interface ReplicaStorageStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -32,6 +32,7 @@ export class ReplicaStorageStack extends Stack {
       objectLockRetention: objectLockRetention(config),
       accessLogBucket: accessLogs.bucket,
       abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
+      guardExemptRoleNames: guardExemptRoleNames(config),
     });
   }
 }

@@ -12,6 +12,11 @@ export function tierLifecycles(config: BackupKitConfig): BackupTierLifecycle[] {
   }));
 }
 
+/** The roles the guard leaves able to change the buckets and keys: CloudFormation's, and the break-glass role. */
+export function guardExemptRoleNames(config: BackupKitConfig): string[] {
+  return [config.guard.deployRoleNamePattern, ...(config.guard.breakGlassRoleName !== undefined ? [config.guard.breakGlassRoleName] : [])];
+}
+
 export function objectLockRetention(config: BackupKitConfig): s3.ObjectLockRetention {
   const days = Duration.days(config.objectLock.defaultRetentionDays);
   return config.objectLock.mode === 'COMPLIANCE'

@@ -5,7 +5,7 @@ import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
 import { BackupReplication } from '../constructs/backup-replication';
 import { replicaBucketName, replicaKeyAliasName } from '../naming';
-import { objectLockRetention, tierLifecycles } from './storage-settings';
+import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
 export interface StorageStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -32,6 +32,7 @@ export class StorageStack extends Stack {
       objectLockRetention: objectLockRetention(config),
       accessLogBucket: accessLogs.bucket,
       abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
+      guardExemptRoleNames: guardExemptRoleNames(config),
     });
     this.replication = new BackupReplication(this, 'Replication', {
       source: this.backups.bucket,

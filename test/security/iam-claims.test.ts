@@ -12,7 +12,7 @@ import { ACCOUNT, TemplateResolver, decide, type PolicyDocument } from '../suppo
  * the synthesized identity and bucket policies (not by reading the JSON).
  */
 
-const { stacks } = buildTestApp();
+const { stacks } = buildTestApp({ guard: { breakGlassRoleName: 'backup-break-glass', deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' } });
 const resolver = new TemplateResolver([stacks.storage, stacks.replicaStorage, stacks.jobs]);
 
 let bucket: string;
@@ -61,7 +61,7 @@ describe('an instance role (the target orders-db)', () => {
   it.each([
     ['COMPLIANCE mode on a GOVERNANCE bucket', { 's3:object-lock-mode': 'COMPLIANCE', 's3:object-lock-remaining-retention-days': '30' }],
     ['a century of retention', { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '36500' }],
-    ["a day more than the tier's 35 days and the margin", { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '37' }],
+    ["a day more than the daily tier's 30 days and the margin", { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '32' }],
   ])('may not lock a backup with %s (storage nobody could delete)', async (_what, lock) => {
     expect(await asInstance('s3:PutObject', KEY, lock)).toBe('ExplicitlyDenied');
     expect(await asInstance('s3:PutObjectRetention', KEY, lock)).toBe('ExplicitlyDenied');
@@ -118,5 +118,68 @@ describe('BackupInstancePolicy', () => {
     expect(() => new BackupInstancePolicy(stack, 'Policy', { ...props, tierRetention: { daily: Duration.days(35) } })).toThrow(
       "BackupInstancePolicy tierRetention: no retention for tier 'weekly' of target 'app'",
     );
+  });
+});
+
+describe('the guard: what an account administrator may not do', () => {
+  const administrator: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+  const roles = {
+    administrator: `arn:aws:iam::${ACCOUNT}:role/admin`,
+    breakGlass: `arn:aws:iam::${ACCOUNT}:role/backup-break-glass`,
+    deploy: `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`,
+  };
+  /** The KMS key and its key policy of the bucket in `stack`. */
+  function keyOf(stack: typeof stacks.storage | typeof stacks.replicaStorage): { arn: string; policy: PolicyDocument } {
+    const [id, properties] = resolver.resourcesOf(stack, 'AWS::KMS::Key')[0] ?? [];
+    return { arn: String(resolver.resolve({ 'Fn::GetAtt': [id ?? '', 'Arn'] }, stack)), policy: resolver.policy(properties?.KeyPolicy ?? null, stack) };
+  }
+  function bucketOf(stack: typeof stacks.storage | typeof stacks.replicaStorage): { name: string; policy: PolicyDocument } {
+    const [id] = resolver.resourcesOf(stack, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
+    const name = String(resolver.resolve({ Ref: id ?? '' }, stack));
+    const [, policy] = resolver.resourcesOf(stack, 'AWS::S3::BucketPolicy').find(([, properties]) => resolver.resolve(properties.Bucket ?? null, stack) === name) ?? [];
+    return { name, policy: resolver.policy(policy?.PolicyDocument ?? null, stack) };
+  }
+  const copies = [
+    ['the backup bucket', () => stacks.storage],
+    ['the replica bucket', () => stacks.replicaStorage],
+  ] as const;
+
+  describe.each(copies)('%s', (_which, stackOf) => {
+    it.each([
+      ['s3:DeleteObjectVersion', 'object'],
+      ['s3:BypassGovernanceRetention', 'object'],
+      ['s3:PutBucketPolicy', 'bucket'],
+      ['s3:DeleteBucketPolicy', 'bucket'],
+      ['s3:PutBucketObjectLockConfiguration', 'bucket'],
+      ['s3:PutBucketVersioning', 'bucket'],
+      ['s3:PutLifecycleConfiguration', 'bucket'],
+      ['s3:PutReplicationConfiguration', 'bucket'],
+    ] as const)('%s: refused to an administrator, left to the break-glass role', async (action, on) => {
+      const { name, policy } = bucketOf(stackOf());
+      const resource = on === 'object' ? `arn:aws:s3:::${name}/${KEY}` : `arn:aws:s3:::${name}`;
+      const as = (principal: string) => decide({ principal, identityPolicies: [administrator], resourcePolicy: policy, action, resource });
+      expect(await as(roles.administrator)).toBe('ExplicitlyDenied');
+      expect(await as(roles.breakGlass)).toBe('Allowed');
+    });
+
+    it.each(['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'])(
+      '%s on its key: refused to an administrator and the account root, left to the break-glass and deploy roles',
+      async (action) => {
+        const key = keyOf(stackOf());
+        const as = (principal: string) => decide({ principal, identityPolicies: [administrator], resourcePolicy: key.policy, action, resource: key.arn });
+        expect(await as(roles.administrator)).toBe('ExplicitlyDenied');
+        expect(await decide({ principal: `arn:aws:iam::${ACCOUNT}:root`, identityPolicies: [], resourcePolicy: key.policy, action, resource: key.arn })).toBe('ExplicitlyDenied');
+        expect(await as(roles.breakGlass)).toBe('Allowed');
+        expect(await as(roles.deploy)).toBe('Allowed');
+      },
+    );
+
+    it('kms:CreateGrant: refused to an administrator, except grants AWS services make for their resources', async () => {
+      const key = keyOf(stackOf());
+      const grant = (context: Record<string, string>) =>
+        decide({ principal: roles.administrator, identityPolicies: [administrator], resourcePolicy: key.policy, action: 'kms:CreateGrant', resource: key.arn, context });
+      expect(await grant({ 'kms:GrantIsForAWSResource': 'false' })).toBe('ExplicitlyDenied');
+      expect(await grant({ 'kms:GrantIsForAWSResource': 'true' })).toBe('Allowed');
+    });
   });
 });

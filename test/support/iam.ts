@@ -192,7 +192,8 @@ export async function decide(request: Request): Promise<Decision> {
       principal: request.principal,
       action: request.action,
       resource: { resource: request.resource, accountId: ACCOUNT },
-      contextVariables: { 'aws:SecureTransport': 'true', ...(request.context ?? {}) },
+      // What AWS sets on every signed request (the simulator does not fill them in).
+      contextVariables: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': request.principal, 'aws:PrincipalAccount': ACCOUNT, ...(request.context ?? {}) },
     },
   };
   const response = await runSimulation(simulation, {});
