@@ -139,6 +139,11 @@ const guardSchema = z.strictObject({
    * pattern: `*` matches any characters). The CDK bootstrap's execution role by default.
    */
   deployRoleNamePattern: z.string().regex(IAM_ROLE_NAME, 'must be an IAM role name pattern (letters, digits, * and + = , . @ _ -)').default('cdk-*-cfn-exec-role-*'),
+  /**
+   * Refuse targets found by tag: anyone allowed ec2:CreateTags could enrol an instance of theirs
+   * in a target's backup and restore commands. With it, targets name their instance IDs.
+   */
+  instanceIdsOnly: z.boolean().default(false),
 });
 export type GuardConfig = z.infer<typeof guardSchema>;
 
@@ -174,7 +179,7 @@ export const baseConfigShape = {
    * What even an account administrator may not do to the backups: the bucket and key policies
    * deny it to everyone but the break-glass role and CloudFormation's deploy role.
    */
-  guard: guardSchema.default({ deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' }),
+  guard: guardSchema.default({ deployRoleNamePattern: 'cdk-*-cfn-exec-role-*', instanceIdsOnly: false }),
 };
 
 type Issue = { path: (string | number)[]; message: string };

@@ -233,3 +233,17 @@ describe('restore config: scratch roots', () => {
     expect(errorOf(withRestore([postgres], { 'orders-db': { scratchRoot: '/var/tmp/x' } }))).toMatch(/restore\.targets\.orders-db\.scratchRoot: target 'orders-db' is postgres/);
   });
 });
+
+describe('guard.instanceIdsOnly', () => {
+  const tagged = { ...postgres, instances: { tag: { key: 'role', value: 'orders' } } };
+
+  it('GIVEN a target found by tag and instanceIdsOnly THEN synth fails naming the target: a tag can be put on any instance', () => {
+    expect(errorOf({ ...exampleConfig, targets: [tagged], guard: { instanceIdsOnly: true } })).toMatch(
+      /targets\.0\.instances\.tag: guard\.instanceIdsOnly is set: name the instance IDs of 'orders-db' \(anyone allowed ec2:CreateTags could tag an instance into it\)/,
+    );
+  });
+
+  it('GIVEN instance IDs and instanceIdsOnly THEN the config loads', () => {
+    expect(() => loadConfig({ ...exampleConfig, targets: [postgres], guard: { instanceIdsOnly: true } })).not.toThrow();
+  });
+});

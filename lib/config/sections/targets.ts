@@ -242,6 +242,12 @@ export function targetsIssues(config: TargetsConfig): { errors: ConfigIssue[]; w
   const tierNames = Object.keys(config.tiers);
   const firstIndexByName = new Map<string, number>();
   config.targets.forEach((target, index) => {
+    if (config.guard.instanceIdsOnly && target.instances.tag !== undefined) {
+      errors.push({
+        path: ['targets', index, 'instances', 'tag'],
+        message: `guard.instanceIdsOnly is set: name the instance IDs of '${target.name}' (anyone allowed ec2:CreateTags could tag an instance into it)`,
+      });
+    }
     const first = firstIndexByName.get(target.name);
     if (first !== undefined) {
       errors.push({
