@@ -141,6 +141,19 @@ export class BackupBucket extends Construct {
       ],
     });
     if (props.guardExemptRoleNames !== undefined) this.guard(props.guardExemptRoleNames);
+    // Backups, manifests and verdicts are written once: creating an object there must carry
+    // If-None-Match (PutObject, CompleteMultipartUpload), so no one makes a new version of a key.
+    // CreateMultipartUpload and UploadPart cannot carry it, and S3 marks them as not creating.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOnce',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [...props.tiers.map((tier) => this.bucket.arnForObjects(`${tier.name}/*`)), this.bucket.arnForObjects(`${VERDICT_PREFIX}*`)],
+        conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+      }),
+    );
     // Whoever writes (a job, an instance, an administrator): no lock longer than the longest tier,
     // none in another mode than the bucket's, no legal hold.
     const longest = props.tiers.reduce((days, tier) => Math.max(days, tier.retention.toDays()), 0);

@@ -506,11 +506,14 @@ stream_gate() { # stream_gate <upstream status file> <uploader pid file> <marker
 # lifecycle rule aborts what this misses).
 abort_incomplete_upload() {
   local ids id
-  ids=$(aws_cli s3api list-multipart-uploads --bucket "$BK_BUCKET" --prefix "$OBJECT_KEY" \
-    --query "Uploads[?Key=='$OBJECT_KEY'].UploadId" --output text 2>/dev/null) || {
+  # The upload this run started (the uploader records its ID); else any left under the key.
+  if [[ -s $WORK_DIR/upload.id ]]; then
+    ids=$(cat "$WORK_DIR/upload.id")
+  elif ! ids=$(aws_cli s3api list-multipart-uploads --bucket "$BK_BUCKET" --prefix "$OBJECT_KEY" \
+    --query "Uploads[?Key=='$OBJECT_KEY'].UploadId" --output text 2>/dev/null); then
     log_warn "could not list incomplete multipart uploads of $OBJECT_KEY; the bucket's lifecycle rule will abort any"
     return 0
-  }
+  fi
   for id in $ids; do
     [[ $id == None ]] && continue
     if aws_cli s3api abort-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$id" >/dev/null 2>&1; then
@@ -519,6 +522,46 @@ abort_incomplete_upload() {
       log_warn "could not abort the incomplete multipart upload $id of $OBJECT_KEY; the bucket's lifecycle rule will"
     fi
   done
+}
+
+# The size of the upload's parts: at least 64 MiB, more for a large source (S3 allows 10,000
+# parts; the estimate may be low, so parts are sized for 9,000).
+part_bytes() {
+  local minimum=$((64 * 1048576)) wanted=0
+  [[ $EXPECTED_SIZE =~ ^[0-9]+$ ]] && wanted=$(((EXPECTED_SIZE / 9000 / 1048576 + 1) * 1048576))
+  echo $((wanted > minimum ? wanted : minimum))
+}
+
+# Reads the compressed stream on stdin and stores it as OBJECT_KEY with a multipart upload made
+# here, not by `aws s3 cp`: every part carries its SHA-256 (S3 requires a checksum on uploads to a
+# locked bucket) and the upload completes only with If-None-Match: *, so it never makes a new
+# version of an existing key (backups are written once; the bucket policy refuses anything else).
+multipart_upload() {
+  local upload_id part=0 bytes hex checksum etag part_file="$WORK_DIR/part" parts="$WORK_DIR/parts.json" size
+  size=$(part_bytes)
+  upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
+    --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" --content-type application/gzip \
+    --checksum-algorithm SHA256 --query UploadId --output text) || return 1
+  printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
+  printf '{"Parts":[' >"$parts"
+  while :; do
+    # GNU head -c reads exactly that many bytes from the pipe (less only at its end).
+    head -c "$size" >"$part_file" || return 1
+    bytes=$(stat -c %s "$part_file")
+    ((bytes > 0 || part == 0)) || break
+    part=$((part + 1))
+    hex=$(sha256sum "$part_file" | cut -d ' ' -f 1)
+    checksum=$(hex_decode "$hex" | base64 -w 0)
+    etag=$(aws_cli s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
+      --part-number "$part" --body "$part_file" --checksum-sha256 "$checksum" --query ETag --output text) || return 1
+    ((part == 1)) || printf ',' >>"$parts"
+    printf '{"PartNumber":%d,"ETag":%s,"ChecksumSHA256":"%s"}' "$part" "$(json_str "$etag")" "$checksum" >>"$parts"
+    ((bytes == size)) || break
+  done
+  rm -f -- "$part_file"
+  printf ']}' >>"$parts"
+  aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
+    --multipart-upload "file://$parts" --if-none-match '*' >/dev/null
 }
 
 stream_to_s3() {
@@ -534,13 +577,7 @@ stream_to_s3() {
   local count_pid=$!
   BACKGROUND_PIDS+=("$sha_pid" "$count_pid")
 
-  local upload_args=(s3 cp - "s3://$BK_BUCKET/$OBJECT_KEY" --sse aws:kms --sse-kms-key-id "$BK_KMS_KEY_ID"
-    --content-type application/gzip --only-show-errors)
-  [[ -n $EXPECTED_SIZE ]] && upload_args+=(--expected-size "$EXPECTED_SIZE")
-  aws_argv "${upload_args[@]}"
-  local uploader=("${AWS_ARGV[@]}")
-
-  log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS)"
+  log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS, parts of $(($(part_bytes) / 1048576)) MiB, written once)"
   local started_ms
   started_ms=$(now_ms)
   # The stream runs as a background job that this shell waits for, so that a TERM (the
@@ -555,7 +592,9 @@ stream_to_s3() {
       printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
     ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
       printf '%s' "$BASHPID" >"$uploader_pid_file"
-      AWS_PAGER='' exec "${uploader[@]}" >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
+      # Without the caller's traps a TERM from the gate ends this at once, before it completes.
+      trap - TERM INT HUP
+      multipart_upload >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
     )
     printf '%s\n' "${PIPESTATUS[*]}" >"$outer_status_file"
   ) &
@@ -580,6 +619,11 @@ stream_to_s3() {
   fi
   if [[ ${outer[2]} != 0 ]]; then
     abort_incomplete_upload
+    if grep -q 'PreconditionFailed' "$WORK_DIR/upload.err" 2>/dev/null; then
+      fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY already exists: backups are written once, so this one was not stored (two runs in the same second?)"
+    elif grep -qi 'unknown options.*if-none-match\|checksum-sha256' "$WORK_DIR/upload.err" 2>/dev/null; then
+      fail "$EXIT_UPLOAD" "this AWS CLI ($(tool_version aws)) cannot send If-None-Match or part checksums, which writing backups once to a locked bucket needs; install a current AWS CLI v2 (or v1): $(tail_of "$WORK_DIR/upload.err" 2)"
+    fi
     fail "$EXIT_UPLOAD" "S3 refused the upload to s3://$BK_BUCKET/$OBJECT_KEY (aws exit ${outer[2]}): $(tail_of "$WORK_DIR/upload.err" 3)"
   fi
   if [[ $statuses != "0 0 0" || ${outer[0]} != 0 || ${outer[1]} != 0 ]]; then
@@ -646,7 +690,7 @@ write_manifest() {
   local err="$WORK_DIR/manifest.err"
   aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY.manifest.json" --body "$manifest" \
     --content-type application/json --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" \
-    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" >/dev/null 2>"$err" ||
+    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" --if-none-match '*' >/dev/null 2>"$err" ||
     fail "$EXIT_MANIFEST" "cannot write s3://$BK_BUCKET/$OBJECT_KEY.manifest.json: $(tail_of "$err" 3)"
   FAILURE_NOTES=()
   log_info "manifest written: s3://$BK_BUCKET/$OBJECT_KEY.manifest.json"

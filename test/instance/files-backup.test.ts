@@ -1,5 +1,5 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { spawn } from 'node:child_process';
+import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -188,6 +188,25 @@ describe('backup.sh, kind files', () => {
     expect((await listKeys(moto, bucket)).filter((key) => key.endsWith('.manifest.json') && key.includes('no-such'))).toEqual([]);
   });
 
+  it('never writes over an existing key: a second backup in the same second is refused, the first stays the only version', async () => {
+    // GIVEN a clock that stops, so two runs get the same key, and a first backup at that key
+    const shim = join(work, 'stopped-clock');
+    mkdirSync(shim, { recursive: true });
+    const realDate = spawnSync('bash', ['-c', 'command -v date'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(shim, 'date'), `#!/bin/bash\nif [ "$*" = '-u +%s' ]; then echo 1796263200; else exec ${realDate} "$@"; fi\n`, { mode: 0o755 });
+    const stopped = { BK_TARGET: 'twice', PATH: `${shim}:${process.env.PATH ?? ''}` };
+    const first = await runBackupScript(inputs(stopped));
+    expect(first.status, first.stderr).toBe(0);
+    // WHEN the same backup runs again
+    const second = await runBackupScript(inputs(stopped));
+    // THEN the upload is refused (If-None-Match), no incomplete upload stays, and the key holds one version
+    expect(second.status).toBe(5);
+    expect(second.stderr).toMatch(/already exists: backups are written once, so this one was not stored/);
+    const versions = await moto.s3().send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: first.result?.key }));
+    expect((versions.Versions ?? []).filter((version) => version.Key === first.result?.key)).toHaveLength(1);
+    expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/twice/'))).toEqual([]);
+  });
+
   it('stops the upload when the archiver fails midway: no object, no manifest, no incomplete upload', async () => {
     // GIVEN a tar that streams 20 MB (so the upload is already multipart) and then fails
     const bin = join(work, 'failing-bin');
@@ -214,7 +233,7 @@ describe('backup.sh, kind files', () => {
   it('compresses with single-threaded gzip when BK_COMPRESSOR=gzip, to the same archive', async () => {
     const run1 = await runBackupScript(inputs({ BK_COMPRESSOR: 'gzip', BK_GZIP_LEVEL: '6' }));
     expect(run1.status, run1.stderr).toBe(0);
-    expect(run1.stderr).toMatch(/\(gzip -6, SSE-KMS\)/);
+    expect(run1.stderr).toMatch(/\(gzip -6, SSE-KMS, parts of 64 MiB, written once\)/);
     const stored = await fetchBackup(moto, bucket, run1.result!.key);
     expect(stored.manifest.tools.gzip).toMatch(/^gzip /);
     expect(stored.manifest.tools).not.toHaveProperty('pigz');

@@ -40,8 +40,17 @@ describe('an instance role (the target orders-db)', () => {
   const asInstance = (action: string, key: string, context: Record<string, string | string[]> = {}) =>
     decide({ principal: instanceRole, identityPolicies: [managedPolicy('backup-kit-backup-orders-db')], resourcePolicy: bucketPolicy, action, resource: object(key), context });
 
-  it('may write new objects under its own tier prefixes', async () => {
-    expect(await asInstance('s3:PutObject', KEY)).toBe('Allowed');
+  it('may write new objects under its own tier prefixes, each only once (If-None-Match)', async () => {
+    const creating = { 's3:ObjectCreationOperation': 'true' };
+    expect(await asInstance('s3:PutObject', KEY, { ...creating, 's3:if-none-match': '*' })).toBe('Allowed');
+    // the parts of a multipart upload cannot carry the header; its completion must
+    expect(await asInstance('s3:PutObject', KEY, { 's3:ObjectCreationOperation': 'false' })).toBe('Allowed');
+  });
+
+  it('may not write a new version over an existing backup, manifest or verdict (no If-None-Match)', async () => {
+    const creating = { 's3:ObjectCreationOperation': 'true' };
+    expect(await asInstance('s3:PutObject', KEY, creating)).toBe('ExplicitlyDenied');
+    expect(await asInstance('s3:PutObject', `${KEY}.manifest.json`, creating)).toBe('ExplicitlyDenied');
   });
 
   it.each([
@@ -84,8 +93,14 @@ describe('any writer, an administrator included', () => {
     expect(await asAdministrator('s3:PutObject', KEY, { 's3:object-lock-legal-hold': 'ON' })).toBe('ExplicitlyDenied');
   });
 
-  it('may still write within the bounds (the bounds deny nothing else)', async () => {
-    expect(await asAdministrator('s3:PutObject', KEY, { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '300' })).toBe('Allowed');
+  it('may still write within the bounds, once (the bounds deny nothing else)', async () => {
+    const once = { 's3:ObjectCreationOperation': 'true', 's3:if-none-match': '*' };
+    expect(await asAdministrator('s3:PutObject', KEY, { ...once, 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '300' })).toBe('Allowed');
+  });
+
+  it('may not write a new version over a backup or a verdict either', async () => {
+    expect(await asAdministrator('s3:PutObject', KEY, { 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
+    expect(await asAdministrator('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`, { 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
   });
 });
 
@@ -94,10 +109,12 @@ describe('the verify worker', () => {
     const found = resolver.resourcesOf(stacks.jobs, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('VerificationWorkerRole'));
     return found.map(([, properties]) => resolver.policy(properties.PolicyDocument ?? null, stacks.jobs));
   };
-  const asWorker = (action: string, key: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/worker`, identityPolicies: worker(), resourcePolicy: bucketPolicy, action, resource: object(key) });
+  const asWorker = (action: string, key: string, context: Record<string, string> = {}) =>
+    decide({ principal: `arn:aws:iam::${ACCOUNT}:role/worker`, identityPolicies: worker(), resourcePolicy: bucketPolicy, action, resource: object(key), context });
 
   it('writes verdicts under verdicts/ only, never a backup or manifest', async () => {
-    expect(await asWorker('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`)).toBe('Allowed');
+    expect(await asWorker('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`, { 's3:ObjectCreationOperation': 'true', 's3:if-none-match': '*' })).toBe('Allowed');
+    expect(await asWorker('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`, { 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
     expect(await asWorker('s3:PutObject', KEY)).not.toBe('Allowed');
     expect(await asWorker('s3:PutObject', `${KEY}.manifest.json`)).not.toBe('Allowed');
     expect(await asWorker('s3:DeleteObjectVersion', KEY)).not.toBe('Allowed');
