@@ -150,6 +150,26 @@ clean_path() { # clean_path <setting> <path>
 within() { # within <path> <directory>: true when path is the directory or below it
   [ "$2" = / ] || case "$1/" in "$2/"*) return 0 ;; *) return 1 ;; esac
 }
+# The directories from / down to <dir> that exist must be real directories owned by root (or
+# this user) and not writable by group or others; sticky ones (/tmp, /var/tmp) are allowed
+# above <dir> itself (and as <dir> with sticky-ok), since nobody else can rename what root made
+# in them.
+check_owned_path() { # check_owned_path <setting> <canonical dir> [sticky-ok]
+  local path='' part uid mode type
+  local -a parts
+  IFS=/ read -r -a parts <<<"${2#/}"
+  for part in '' "${parts[@]}"; do
+    path="${path%/}/$part"
+    [ -e "$path" ] || [ -L "$path" ] || return 0
+    read -r uid mode type < <(stat -c '%u %a %F' -- "$path")
+    [ "$type" = directory ] || fail "$E_INPUT" "$1: $path is a $type, not a directory"
+    [ "$uid" = 0 ] || [ "$uid" = "$EUID" ] || fail "$E_INPUT" "$1: $path belongs to user $uid, who could redirect the restore; it must be root's"
+    if (((8#$mode & 8#022) != 0)) && { { [ "$path" = "$2" ] && [ "${3:-}" != sticky-ok ]; } || (((8#$mode & 8#1000) == 0)); }; then
+      fail "$E_INPUT" "$1: $path is writable by other users (mode $mode), who could redirect the restore"
+    fi
+  done
+}
+
 json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
 json_or_null() { if [ -n "$1" ]; then json_str "$1"; else echo null; fi; }
 
@@ -358,7 +378,10 @@ get_version() { # get_version <key> <version id> <file>
 
 # ------------------------------------------------------------------ fetching and checking
 
-TMPDIR="${RS_WORK_DIR:-/var/tmp}" make_work_dir
+# The download lands in a private directory made there: no other user may be able to swap it.
+work_parent="$(realpath -e -- "${RS_WORK_DIR:-/var/tmp}" 2>/dev/null)" || fail "$E_INPUT" "RS_WORK_DIR '${RS_WORK_DIR:-/var/tmp}' does not exist"
+check_owned_path RS_WORK_DIR "$work_parent" sticky-ok
+TMPDIR="$work_parent" make_work_dir
 trap restore_cleanup EXIT
 work_dir="$WORK_DIR"
 key="$(resolve_key)"
@@ -597,25 +620,6 @@ restore_mysql() {
 # directory made there (root's, 0700, checked after entering it), and only the final renames
 # touch names the application can see. No operation there follows a link or takes a reference.
 
-
-# The directories from / down to <dir> that exist must be real directories owned by root (or
-# this user) and not writable by group or others; sticky ones (/tmp, /var/tmp) are allowed
-# above <dir> itself, since nobody else can rename what root made in them.
-check_owned_path() { # check_owned_path <setting> <canonical dir>
-  local path='' part uid mode type
-  local -a parts
-  IFS=/ read -r -a parts <<<"${2#/}"
-  for part in '' "${parts[@]}"; do
-    path="${path%/}/$part"
-    [ -e "$path" ] || [ -L "$path" ] || return 0
-    read -r uid mode type < <(stat -c '%u %a %F' -- "$path")
-    [ "$type" = directory ] || fail "$E_INPUT" "$1: $path is a $type, not a directory"
-    [ "$uid" = 0 ] || [ "$uid" = "$EUID" ] || fail "$E_INPUT" "$1: $path belongs to user $uid, who could redirect the restore; it must be root's"
-    if (((8#$mode & 8#022) != 0)) && { [ "$path" = "$2" ] || (((8#$mode & 8#1000) == 0)); }; then
-      fail "$E_INPUT" "$1: $path is writable by other users (mode $mode), who could redirect the restore"
-    fi
-  done
-}
 
 # Creates <dir> and what is missing above it (0700), then checks the whole path.
 ensure_private_dir() { # ensure_private_dir <setting> <canonical dir>

@@ -158,6 +158,16 @@ describe('restore.sh: scratch copies stay inside the scratch root', () => {
     expect(readdirSync(root)).toEqual([]);
   });
 
+  it("refuses a work directory the application user can write (it could swap the download's directory)", () => {
+    const shared = join(app, 'downloads');
+    mkdirSync(shared, { recursive: true });
+    chownSync(shared, APP_UID, APP_UID);
+    const restore = runInstanceScript('restore.sh', env('site', 'files', live, { RS_MODE: 'scratch', RS_WORK_DIR: shared }));
+    expect(restore.status).toBe(2);
+    expect(restore.stderr).toMatch(/RS_WORK_DIR: .*belongs to user 65534, who could redirect the restore/);
+    expect(readdirSync(shared)).toEqual([]);
+  });
+
   it('refuses a scratch root that passes through a link, or that holds the live data', () => {
     symlinkSync(work, join(work, 'link-to-work'));
     const linked = runInstanceScript('restore.sh', env('site', 'files', live, { RS_MODE: 'scratch', RS_SCRATCH_ROOT: join(work, 'link-to-work', 'restores') }));
