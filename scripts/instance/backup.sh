@@ -362,7 +362,8 @@ prepare_sqlite() {
   local copy_dir="$WORK_DIR/sqlite" size wal_size=0 available
   mkdir "$copy_dir"
   size=$(stat -c %s "$BK_PATH")
-  [[ -f $BK_PATH-wal ]] && wal_size=$(stat -c %s "$BK_PATH-wal")
+  # A writer's checkpoint may remove the WAL between any test and the stat: a missing one is 0 bytes.
+  wal_size=$(stat -c %s -- "$BK_PATH-wal" 2>/dev/null || echo 0)
   available=$(df -P -B1 "$copy_dir" | awk 'NR == 2 { print $4 }')
   if [[ $available =~ ^[0-9]+$ ]] && ((available < size + wal_size)); then
     fail "$EXIT_DUMP" "not enough space in ${TMPDIR:-/tmp} for the temporary copy of '$BK_PATH' ($((size + wal_size)) bytes needed, $available free); set TMPDIR to a larger file system"
