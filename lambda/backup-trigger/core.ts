@@ -18,6 +18,7 @@ import {
   TRIGGER_ENV,
   type BackupDestination,
   type TargetPlan,
+  type TierLock,
   type TierPlan,
 } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
@@ -64,16 +65,12 @@ export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
     throw new Error(`environment variable ${TRIGGER_ENV.deliveryTimeoutSeconds} must be a whole number of seconds >= 30`);
   }
   const region = requireEnv('AWS_REGION', env);
-  const objectLockMode = requireEnv(TRIGGER_ENV.objectLockMode, env);
-  if (objectLockMode !== 'GOVERNANCE' && objectLockMode !== 'COMPLIANCE') {
-    throw new Error(`environment variable ${TRIGGER_ENV.objectLockMode} must be GOVERNANCE or COMPLIANCE (got '${objectLockMode}')`);
-  }
   return {
     region,
     functionName: requireEnv('AWS_LAMBDA_FUNCTION_NAME', env),
     documentName: requireEnv(TRIGGER_ENV.documentName, env),
     documentSha256: requireEnv(TRIGGER_ENV.documentSha256, env),
-    destination: { bucket: requireEnv(TRIGGER_ENV.bucket, env), kmsKeyArn: requireEnv(TRIGGER_ENV.kmsKeyArn, env), region, objectLockMode },
+    destination: { bucket: requireEnv(TRIGGER_ENV.bucket, env), kmsKeyArn: requireEnv(TRIGGER_ENV.kmsKeyArn, env), region },
     commandLogGroupName: requireEnv(TRIGGER_ENV.commandLogGroupName, env),
     alertTopicArn: requireEnv(TRIGGER_ENV.alertTopicArn, env),
     deliveryTimeoutSeconds,
@@ -182,8 +179,8 @@ export async function triggerBackups(request: TriggerRequest, deps: TriggerDeps)
   const targets = settings.targets.filter((target) =>
     request.target === undefined ? target.tiers.includes(request.tier) : target.name === request.target,
   );
-  const retentionDays = settings.tiers[request.tier]?.retentionDays;
-  if (retentionDays === undefined) throw new RequestRejectedError(`unknown tier '${request.tier}'`);
+  const lock = settings.tiers[request.tier];
+  if (lock === undefined) throw new RequestRejectedError(`unknown tier '${request.tier}'`);
   if (targets.length === 0) {
     logger.info('no target takes part in this tier', { tier: request.tier });
     return { tier: request.tier, document: { name: settings.documentName, version: '-' }, commands: [], errors: [], summary: `no target takes part in tier '${request.tier}'; nothing was sent` };
@@ -195,7 +192,7 @@ export async function triggerBackups(request: TriggerRequest, deps: TriggerDeps)
   for (const target of targets) {
     const instances = describeInstances(target);
     try {
-      const commandId = await sendBackupCommand(target, request.tier, retentionDays, version, deps);
+      const commandId = await sendBackupCommand(target, request.tier, lock, version, deps);
       commands.push({ target: target.name, commandId, instances, consoleLink: consoleLinks.runCommand(settings.region, commandId) });
       logger.info('backup command sent', { target: target.name, tier: request.tier, commandId, documentVersion: version });
     } catch (error) {
@@ -266,9 +263,9 @@ async function versionHoldsDeployedContent(version: string, deps: DocumentPinDep
   }
 }
 
-async function sendBackupCommand(target: TargetPlan, tier: string, retentionDays: number, version: string, deps: TriggerDeps): Promise<string> {
+async function sendBackupCommand(target: TargetPlan, tier: string, lock: TierLock, version: string, deps: TriggerDeps): Promise<string> {
   const { settings } = deps;
-  const parameters = documentParametersFor(target, tier, retentionDays, settings.destination);
+  const parameters = documentParametersFor(target, tier, lock, settings.destination);
   const invalid = invalidDocumentParameters(parameters);
   if (invalid.length > 0) throw new InvalidTargetParametersError(invalid);
   const input: SendCommandCommandInput = {

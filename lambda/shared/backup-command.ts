@@ -48,7 +48,7 @@ export const DOCUMENT_PARAMETERS = {
   kmsKeyId: { env: 'BK_KMS_KEY_ID', pattern: '^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$', optional: false, description: 'ARN of the backup bucket key (SSE-KMS).' },
   retentionDays: { env: 'BK_RETENTION_DAYS', pattern: '^[1-9][0-9]{0,4}$', optional: false, description: "Days of Object Lock retention (the tier's retention)." },
   region: { env: 'BK_REGION', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$', optional: false, description: 'Region of the backup bucket.' },
-  objectLockMode: { env: 'BK_OBJECT_LOCK_MODE', pattern: '^(GOVERNANCE|COMPLIANCE)$', optional: false, description: "Object Lock mode of the retention set on each object (the bucket's mode)." },
+  objectLockMode: { env: 'BK_OBJECT_LOCK_MODE', pattern: '^(GOVERNANCE|COMPLIANCE)$', optional: false, description: "Object Lock mode of the retention set on each object (the tier's mode)." },
   dbHost: { env: 'BK_DB_HOST', pattern: optional(DB_HOST_PATTERN), optional: true, description: 'Database host (postgres, mysql).' },
   dbPort: { env: 'BK_DB_PORT', pattern: optional('^[1-9][0-9]{0,4}$'), optional: true, description: 'Database port (postgres, mysql).' },
   dbName: { env: 'BK_DB_NAME', pattern: optional(DB_NAME_PATTERN), optional: true, description: 'Database name (postgres, mysql).' },
@@ -75,7 +75,6 @@ export const TRIGGER_ENV = {
   documentSha256: 'BACKUP_DOCUMENT_SHA256',
   bucket: 'BACKUP_BUCKET',
   kmsKeyArn: 'BACKUP_KMS_KEY_ARN',
-  objectLockMode: 'BACKUP_OBJECT_LOCK_MODE',
   commandLogGroupName: 'COMMAND_LOG_GROUP',
   alertTopicArn: 'ALERT_TOPIC_ARN',
   deliveryTimeoutSeconds: 'DELIVERY_TIMEOUT_SECONDS',
@@ -148,7 +147,7 @@ export type TargetPlan = z.infer<typeof targetPlanSchema>;
 
 export const tierPlanSchema = z.record(
   z.string(),
-  z.strictObject({ retentionDays: z.number().int().min(1), scheduled: z.boolean() }),
+  z.strictObject({ retentionDays: z.number().int().min(1), scheduled: z.boolean(), objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']) }),
 );
 export type TierPlan = z.infer<typeof tierPlanSchema>;
 
@@ -176,15 +175,22 @@ export interface BackupDestination {
   readonly bucket: string;
   readonly kmsKeyArn: string;
   readonly region: string;
-  /** The bucket's Object Lock mode; each object's own retention uses it too. */
-  readonly objectLockMode: 'GOVERNANCE' | 'COMPLIANCE';
+}
+
+/** Object Lock modes S3 knows: GOVERNANCE can be lifted by s3:BypassGovernanceRetention, COMPLIANCE by nobody. */
+export type ObjectLockModeName = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** How a tier locks what it writes: each object's retain-until date is this many days after upload, in this mode. */
+export interface TierLock {
+  readonly retentionDays: number;
+  readonly objectLockMode: ObjectLockModeName;
 }
 
 /** The document parameters of one target's run in one tier. */
 export function documentParametersFor(
   target: TargetPlan,
   tier: string,
-  retentionDays: number,
+  lock: TierLock,
   destination: BackupDestination,
 ): Record<string, string[]> {
   const values: Partial<Record<DocumentParameterName, string>> = {
@@ -193,9 +199,9 @@ export function documentParametersFor(
     tier,
     bucket: destination.bucket,
     kmsKeyId: destination.kmsKeyArn,
-    retentionDays: String(retentionDays),
+    retentionDays: String(lock.retentionDays),
     region: destination.region,
-    objectLockMode: destination.objectLockMode,
+    objectLockMode: lock.objectLockMode,
   };
   if (target.database) {
     values.dbHost = target.database.host;

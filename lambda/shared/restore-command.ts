@@ -52,6 +52,7 @@ export const RESTORE_DOCUMENT_PARAMETERS = {
   confirm: { env: 'RS_CONFIRM', pattern: optional(TARGET_NAME_PATTERN), optional: true, description: 'replace only: the target name, as confirmation.' },
   safetyTier: { env: 'RS_SAFETY_TIER', pattern: TIER_PARAMETER_PATTERN, optional: false, description: 'Tier of the safety backup a replace takes first.' },
   safetyRetentionDays: { env: 'BK_RETENTION_DAYS', pattern: '^[1-9][0-9]{0,4}$', optional: false, description: 'Object Lock retention of the safety backup (its tier\'s retention).' },
+  safetyObjectLockMode: { env: 'BK_OBJECT_LOCK_MODE', pattern: '^(GOVERNANCE|COMPLIANCE)$', optional: false, description: 'Object Lock mode of the safety backup (its tier\'s mode).' },
   drill: { env: 'RS_DRILL', pattern: '^[01]$', optional: false, description: '1: check the scratch copy against the manifest, remove it, print DRILL_RESULT.' },
   drillProbes: { env: 'RS_DRILL_PROBES', pattern: optional('^[A-Za-z0-9+/=]{1,16384}$'), optional: true, description: 'Base64 of a JSON list of SQL probes the drill runs on the copy.' },
   restoreDbUser: { env: 'RS_DB_USER', pattern: optional(DB_USER_PATTERN), optional: true, description: 'A database role that may create databases, when the backup user may not.' },
@@ -138,6 +139,8 @@ export const restoreSiteSchema = z.strictObject({
   safetyTier: z.string().min(1),
   /** 0 when the safety tier does not exist: replace restores are refused. */
   safetyRetentionDays: z.number().int().min(0),
+  /** The safety tier's Object Lock mode: the policy refuses a safety backup locked in another. */
+  safetyObjectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
 });
 export type RestoreSite = z.infer<typeof restoreSiteSchema>;
 
@@ -172,6 +175,7 @@ export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, o
     safetyTier: site.safetyTier,
     // Unused by a scratch restore; the document's pattern wants a positive number.
     safetyRetentionDays: String(Math.max(1, site.safetyRetentionDays)),
+    safetyObjectLockMode: site.safetyObjectLockMode,
     drill: order.drill ? '1' : '0',
   };
   if (plan.database) {

@@ -69,6 +69,12 @@ const tierSchema = z.strictObject({
   retentionDays: z.number().int().min(1),
   /** Storage-class transitions, in increasing `afterDays`. */
   transitions: z.array(transitionSchema).default([]),
+  /**
+   * Object Lock mode of this tier's backups, in both buckets (a replica keeps its source's lock).
+   * COMPLIANCE: no one, root and the break-glass role included, can delete one or shorten its
+   * lock before `retentionDays` are over. Default: `objectLock.mode`.
+   */
+  objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).optional(),
 });
 export type TierConfig = z.infer<typeof tierSchema>;
 
@@ -279,6 +285,7 @@ export function crossFieldIssues(config: BaseConfig): { errors: Issue[]; warning
     );
     warnings.push(...result.warnings);
   }
+  warnings.push(...complianceWarnings(config));
   const noncurrent = checkTransitions(
     config.noncurrentVersions.transitions,
     config.noncurrentVersions.expireAfterDays,
@@ -302,6 +309,33 @@ export function crossFieldIssues(config: BaseConfig): { errors: Issue[]; warning
     });
   }
   return { errors, warnings };
+}
+
+/** The Object Lock mode of a tier's backups: its own, or the buckets' default. */
+export function tierLockMode(config: Pick<BaseConfig, 'tiers' | 'objectLock'>, tier: string): 'GOVERNANCE' | 'COMPLIANCE' {
+  return config.tiers[tier]?.objectLockMode ?? config.objectLock.mode;
+}
+
+/** COMPLIANCE is legal and sometimes right, but irreversible: say what it costs, per tier. */
+function complianceWarnings(config: BaseConfig): Issue[] {
+  const warnings: Issue[] = [];
+  if (config.objectLock.mode === 'COMPLIANCE') {
+    warnings.push({
+      path: ['objectLock', 'mode'],
+      message: `COMPLIANCE is the default of every tier without its own objectLockMode, and of what the buckets hold besides backups (verdicts, drill records: ${config.objectLock.defaultRetentionDays} days)`,
+    });
+  }
+  for (const [name, tier] of Object.entries(config.tiers)) {
+    if (tierLockMode(config, name) !== 'COMPLIANCE') continue;
+    warnings.push({
+      path: ['tiers', name, tier.objectLockMode !== undefined ? 'objectLockMode' : 'retentionDays'],
+      message:
+        `backups of tier '${name}' are locked in COMPLIANCE mode: no one (root, the break-glass role, AWS Support) can delete one or shorten its lock, ` +
+        `so each is stored and billed for ${tier.retentionDays} days in both the primary and the replica bucket, even after the stacks are deleted; ` +
+        `a backup written with a wrong retention or by mistake cannot be removed. Try the tier in GOVERNANCE first`,
+    });
+  }
+  return warnings;
 }
 
 export const baseConfigSchema = z.strictObject(baseConfigShape);

@@ -5,12 +5,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import type { TransitionConfig } from '../config/schema';
-import { lockBoundStatements } from './object-lock-bounds';
+import { lockBoundStatements, type TierLockBound } from './object-lock-bounds';
 
-/** One lifecycle tier: objects under `<name>/` move through `transitions` and expire after `retention`. */
-export interface BackupTierLifecycle {
+/**
+ * One lifecycle tier: objects under `<name>/` move through `transitions` and expire after
+ * `retention`; whoever writes them may lock them at most that long, and only in `mode`.
+ */
+export interface BackupTierLifecycle extends TierLockBound {
   readonly name: string;
-  readonly retention: Duration;
   readonly transitions: readonly TransitionConfig[];
 }
 
@@ -24,7 +26,10 @@ export interface BackupBucketProps {
   readonly tiers: readonly BackupTierLifecycle[];
   /** What happens to versions once they are no longer current. */
   readonly noncurrentVersions: NoncurrentVersionLifecycle;
-  /** Default Object Lock retention every new object version gets. */
+  /**
+   * Default Object Lock retention every new object version gets when its writer sets none; its
+   * mode is also the only one allowed outside the tiers (verdicts, drill records).
+   */
   readonly objectLockRetention: s3.ObjectLockRetention;
   /** Where server access logs go. */
   readonly accessLogBucket: s3.IBucket;
@@ -154,11 +159,19 @@ export class BackupBucket extends Construct {
         conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
       }),
     );
-    // Whoever writes (a job, an instance, an administrator): no lock longer than the longest tier,
-    // none in another mode than the bucket's, no legal hold.
+    // Whoever writes (a job, an instance, an administrator): in a tier, no lock longer than the
+    // tier's retention nor in another mode than the tier's; elsewhere, no lock longer than the
+    // longest tier nor in another mode than the bucket's default; nowhere a legal hold.
     const longest = props.tiers.reduce((days, tier) => Math.max(days, tier.retention.toDays()), 0);
-    const mode = props.objectLockRetention.mode === s3.ObjectLockMode.COMPLIANCE ? 'COMPLIANCE' : 'GOVERNANCE';
-    for (const statement of lockBoundStatements('AnyWriter', [this.bucket.arnForObjects('*')], Duration.days(longest), mode)) {
+    const defaultMode = props.objectLockRetention.mode === s3.ObjectLockMode.COMPLIANCE ? 'COMPLIANCE' : 'GOVERNANCE';
+    const tierObjects = props.tiers.map((tier) => this.bucket.arnForObjects(`${tier.name}/*`));
+    const bounds = [
+      ...props.tiers.flatMap((tier) =>
+        lockBoundStatements(`Tier${tier.name.replace(/[^A-Za-z0-9]/g, '')}`, [this.bucket.arnForObjects(`${tier.name}/*`)], tier.retention, tier.mode ?? 'GOVERNANCE'),
+      ),
+      ...lockBoundStatements('OutsideTiers', [], Duration.days(longest), defaultMode, { except: tierObjects }),
+    ];
+    for (const statement of bounds) {
       statement.addAnyPrincipal();
       this.bucket.addToResourcePolicy(statement);
     }

@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Stack, type Duration } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,7 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { TargetPlan } from '../../lambda/shared/backup-command';
 import { acknowledgeWildcardResources } from './nag';
-import { lockBoundStatements } from './object-lock-bounds';
+import { lockBoundStatements, type TierLockBound } from './object-lock-bounds';
 
 export interface BackupInstancePolicyProps {
   /** The target whose instances get this policy. */
@@ -19,13 +19,8 @@ export interface BackupInstancePolicyProps {
   readonly commandLogGroup: logs.ILogGroup;
   /** Name of the managed policy: teams attach it to instance roles by this name. */
   readonly managedPolicyName: string;
-  /** Retention of each tier the target takes part in: the longest Object Lock it may set there. */
-  readonly tierRetention: Readonly<Record<string, Duration>>;
-  /**
-   * The only Object Lock mode the instance may set.
-   * @default GOVERNANCE
-   */
-  readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  /** The lock of each tier the target takes part in: the longest retention and the only mode the instance may set there. */
+  readonly tierLocks: Readonly<Record<string, TierLockBound>>;
 }
 
 /**
@@ -52,11 +47,10 @@ export class BackupInstancePolicy extends Construct {
     const prefixes = target.tiers.map((tier) => `${tier}/${target.name}/*`);
     const logGroupsArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
-    const mode = props.objectLockMode ?? 'GOVERNANCE';
     const bounds = target.tiers.flatMap((tier) => {
-      const retention = props.tierRetention[tier];
-      if (retention === undefined) throw new Error(`BackupInstancePolicy tierRetention: no retention for tier '${tier}' of target '${target.name}'`);
-      return lockBoundStatements(`Tier${tier.replace(/[^A-Za-z0-9]/g, '')}`, [props.bucket.arnForObjects(`${tier}/${target.name}/*`)], retention, mode);
+      const lock = props.tierLocks[tier];
+      if (lock === undefined) throw new Error(`BackupInstancePolicy tierLocks: no lock for tier '${tier}' of target '${target.name}'`);
+      return lockBoundStatements(`Tier${tier.replace(/[^A-Za-z0-9]/g, '')}`, [props.bucket.arnForObjects(`${tier}/${target.name}/*`)], lock.retention, lock.mode ?? 'GOVERNANCE');
     });
     const statements = [
       ...bounds,

@@ -29,11 +29,11 @@ import { BackupCommandDocument, type InstanceScriptPaths } from './backup-comman
 import { BackupInstancePolicy } from './backup-instance-policy';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
+import type { TierLockBound } from './object-lock-bounds';
 import { ShareableTestEvents } from './shareable-test-events';
 
 /** A tier as the backup jobs use it: retention, and when it runs if it is scheduled. */
-export interface BackupJobsTier {
-  readonly retention: Duration;
+export interface BackupJobsTier extends TierLockBound {
   /** EventBridge Scheduler expression (`cron(...)`); absent for on-demand tiers. */
   readonly schedule?: string;
 }
@@ -49,12 +49,6 @@ export interface BackupJobsProps {
   readonly timeZone: TimeZone;
   readonly backupBucket: s3.IBucket;
   readonly backupKey: kms.IKey;
-  /**
-   * The backup bucket's Object Lock mode: each object's retention is set in the same mode, so a
-   * COMPLIANCE bucket never gets objects a governance bypass could lift.
-   * @default 'GOVERNANCE'
-   */
-  readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
   /** Encrypts logs, the dead-letter queue and schedules. */
   readonly opsKey: kms.IKey;
   /** Where failures are announced. */
@@ -139,7 +133,7 @@ export class BackupJobs extends Construct {
     });
 
     const tierPlan: TierPlan = Object.fromEntries(
-      Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined }]),
+      Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined, objectLockMode: tier.mode ?? 'GOVERNANCE' }]),
     );
     const encodedTargets = encodeTargetPlans(props.targets);
     if (Buffer.byteLength(encodedTargets) > MAX_TARGET_ENV_BYTES) {
@@ -159,7 +153,6 @@ export class BackupJobs extends Construct {
         [TRIGGER_ENV.documentSha256]: this.document.contentSha256,
         [TRIGGER_ENV.bucket]: props.backupBucket.bucketName,
         [TRIGGER_ENV.kmsKeyArn]: props.backupKey.keyArn,
-        [TRIGGER_ENV.objectLockMode]: props.objectLockMode ?? 'GOVERNANCE',
         [TRIGGER_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
         [TRIGGER_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [TRIGGER_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),
@@ -216,8 +209,7 @@ export class BackupJobs extends Construct {
           bucketKey: props.backupKey,
           commandLogGroup: this.commandLogGroup,
           managedPolicyName: `${props.namePrefix}-backup-${target.name}`,
-          tierRetention: Object.fromEntries(Object.entries(props.tiers).map(([name, tier]) => [name, tier.retention])),
-          ...(props.objectLockMode ? { objectLockMode: props.objectLockMode } : {}),
+          tierLocks: props.tiers,
         }),
       ]),
     );

@@ -15,7 +15,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES } from '../../lambda/shared/backup-command';
+import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES, type ObjectLockModeName } from '../../lambda/shared/backup-command';
 import { consoleLinks } from '../../lambda/shared/console-links';
 import { verdictPrefixOf } from '../../lambda/shared/manifest';
 import {
@@ -79,10 +79,10 @@ export interface RestoreJobsProps {
    */
   readonly safetyRetention?: Duration;
   /**
-   * The only Object Lock mode safety backups may be locked in (the bucket's).
-   * @default GOVERNANCE
+   * The safety tier's Object Lock mode: safety backups are locked in it, and in no other.
+   * @default 'GOVERNANCE'
    */
-  readonly objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly safetyObjectLockMode?: ObjectLockModeName;
   /** Encrypts logs, queues and schedules. */
   readonly opsKey: kms.IKey;
   readonly alertTopic: sns.ITopic;
@@ -163,6 +163,7 @@ export class RestoreJobs extends Construct {
       region: stack.region,
       safetyTier: props.safetyTier,
       safetyRetentionDays: props.safetyRetention?.toDays() ?? 0,
+      safetyObjectLockMode: props.safetyObjectLockMode ?? 'GOVERNANCE',
     };
     const targetsJson = JSON.stringify(props.targets);
     if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
@@ -526,7 +527,7 @@ export class RestoreJobs extends Construct {
         // Without the safety tier a replace is refused, so no safety backup is ever written.
         ...(props.safetyRetention !== undefined
           ? [
-              ...lockBoundStatements('Safety', [safetyObjects], props.safetyRetention, props.objectLockMode ?? 'GOVERNANCE'),
+              ...lockBoundStatements('Safety', [safetyObjects], props.safetyRetention, props.safetyObjectLockMode ?? 'GOVERNANCE'),
               new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], resources: [safetyObjects] }),
             ]
           : []),

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type { TargetPlan } from '../../lambda/shared/backup-command';
 import type { BackupKitConfig } from '../config/config';
+import { tierLockMode } from '../config/schema';
 import { tiersOfTarget, type TargetConfig } from '../config/sections/targets';
 import type { BackupJobsTier } from '../constructs/backup-jobs';
 
@@ -49,7 +50,7 @@ export function backupJobsTiers(config: BackupKitConfig): Record<string, BackupJ
   return Object.fromEntries(
     Object.entries(config.tiers).map(([name, tier]) => [
       name,
-      { retention: Duration.days(tier.retentionDays), ...(tier.schedule ? { schedule: tier.schedule } : {}) },
+      { retention: Duration.days(tier.retentionDays), mode: tierLockMode(config, name), ...(tier.schedule ? { schedule: tier.schedule } : {}) },
     ]),
   );
 }

@@ -6,6 +6,7 @@ import type { BackupKitConfig } from '../config/config';
 import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
 import { AlertTopic } from '../constructs/alert-topic';
+import { tierLockMode } from '../config/schema';
 import type { InstanceScriptPaths } from '../constructs/backup-command-document';
 import { BackupJobs } from '../constructs/backup-jobs';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
@@ -115,7 +116,6 @@ export class JobsStack extends Stack {
         timeZone: TimeZone.of(config.timeZone),
         backupBucket: props.backupBucket,
         backupKey: props.backupKey,
-        objectLockMode: config.objectLock.mode,
         opsKey: this.opsKey.key,
         alertTopic: this.alerts.topic,
         ...(props.instanceScripts ? { scripts: props.instanceScripts } : {}),
@@ -137,7 +137,7 @@ export class JobsStack extends Stack {
         backupKey: props.backupKey,
         safetyTier: config.restore.safetyTier,
         safetyRetention: safetyRetention(config),
-        objectLockMode: config.objectLock.mode,
+        safetyObjectLockMode: tierLockMode(config, config.restore.safetyTier),
         opsKey: this.opsKey.key,
         alertTopic: this.alerts.topic,
         timeZone: TimeZone.of(config.timeZone),

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { BackupKitConfig } from '../config/config';
+import { tierLockMode } from '../config/schema';
 import type { BackupTierLifecycle } from '../constructs/backup-bucket';
 
 /** The config's tiers as the lifecycle the primary and replica buckets share. */
@@ -8,6 +9,7 @@ export function tierLifecycles(config: BackupKitConfig): BackupTierLifecycle[] {
   return Object.entries(config.tiers).map(([name, tier]) => ({
     name,
     retention: Duration.days(tier.retentionDays),
+    mode: tierLockMode(config, name),
     transitions: tier.transitions,
   }));
 }

@@ -32,8 +32,8 @@
 #   RS_SCRATCH_PATH scratch path for sqlite/files, inside RS_SCRATCH_ROOT (default
 #                   <root>/<name of the live path>.restore-<UTC stamp>)
 #   RS_CONFIRM      replace only: must equal BK_TARGET
-#   RS_SAFETY_TIER  replace only: tier of the safety backup; BK_KMS_KEY_ID and BK_RETENTION_DAYS
-#                   are passed to backup.sh with it
+#   RS_SAFETY_TIER  replace only: tier of the safety backup; BK_KMS_KEY_ID, BK_RETENTION_DAYS and
+#                   BK_OBJECT_LOCK_MODE (that tier's lock) are passed to backup.sh with it
 #   RS_DRILL        1: check, remove the scratch copy, print DRILL_RESULT
 #   RS_DRILL_PROBES base64 of a JSON array of SQL statements that must each return a row whose
 #                   first value is true (postgres/mysql drills)

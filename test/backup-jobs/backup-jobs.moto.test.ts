@@ -39,11 +39,11 @@ async function settingsWithTopic(): Promise<TriggerSettings> {
     functionName: 'backup-trigger',
     documentName,
     documentSha256: document.contentSha256,
-    destination: { bucket: 'backup-bucket', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: MOTO_REGION, objectLockMode: 'GOVERNANCE' },
+    destination: { bucket: 'backup-bucket', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: MOTO_REGION },
     commandLogGroupName: 'command-output',
     alertTopicArn: topic.TopicArn ?? '',
     deliveryTimeoutSeconds: 1800,
-    tiers: { daily: { retentionDays: 30, scheduled: true }, manual: { retentionDays: 7, scheduled: false } },
+    tiers: { daily: { retentionDays: 30, scheduled: true, objectLockMode: 'GOVERNANCE' }, manual: { retentionDays: 7, scheduled: false, objectLockMode: 'GOVERNANCE' } },
     targets: targetPlans(config).map((target) => ({ ...target, tiers: ['daily', 'manual'] })),
   };
 }

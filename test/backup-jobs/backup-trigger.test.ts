@@ -30,11 +30,11 @@ const settings: TriggerSettings = {
   functionName: 'backup-kit-jobs-BackupJobsTrigger',
   documentName: 'BackupKit-backup-kit-InstanceBackup',
   documentSha256: documentContentSha256(deployedContent),
-  destination: { bucket: 'backup-kit-storage-backupsbucket-abc', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1', objectLockMode: 'GOVERNANCE' },
+  destination: { bucket: 'backup-kit-storage-backupsbucket-abc', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1' },
   commandLogGroupName: 'backup-kit-jobs-CommandOutput',
   alertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alerts',
   deliveryTimeoutSeconds: 1800,
-  tiers: Object.fromEntries(Object.entries(config.tiers).map(([name, tier]) => [name, { retentionDays: tier.retentionDays, scheduled: tier.schedule !== undefined }])),
+  tiers: Object.fromEntries(Object.entries(config.tiers).map(([name, tier]) => [name, { retentionDays: tier.retentionDays, scheduled: tier.schedule !== undefined, objectLockMode: 'GOVERNANCE' as const }])),
   targets: targetPlans(config),
 };
 
@@ -110,7 +110,6 @@ describe('backup trigger: the handler', () => {
     [TRIGGER_ENV.documentSha256]: settings.documentSha256,
     [TRIGGER_ENV.bucket]: settings.destination.bucket,
     [TRIGGER_ENV.kmsKeyArn]: settings.destination.kmsKeyArn,
-    [TRIGGER_ENV.objectLockMode]: 'GOVERNANCE',
     [TRIGGER_ENV.commandLogGroupName]: settings.commandLogGroupName,
     [TRIGGER_ENV.alertTopicArn]: settings.alertTopicArn,
     [TRIGGER_ENV.deliveryTimeoutSeconds]: '1800',
@@ -167,8 +166,9 @@ describe('backup trigger: the handler', () => {
     expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.targets]: '[{"name":"x"}]' })).toThrow(/environment variable BACKUP_TARGETS is invalid: 0\.kind/);
   });
 
-  it('GIVEN an Object Lock mode other than GOVERNANCE or COMPLIANCE THEN loading names the variable', () => {
-    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.objectLockMode]: 'LEGAL_HOLD' })).toThrow(/BACKUP_OBJECT_LOCK_MODE must be GOVERNANCE or COMPLIANCE/);
+  it('GIVEN a tier whose Object Lock mode is not GOVERNANCE or COMPLIANCE THEN loading names the variable and the tier', () => {
+    const tiers = { ...settings.tiers, daily: { retentionDays: 30, scheduled: true, objectLockMode: 'LEGAL_HOLD' } };
+    expect(() => loadTriggerSettings({ ...env, [TRIGGER_ENV.tiers]: JSON.stringify(tiers) })).toThrow(/environment variable BACKUP_TIERS is invalid: daily\.objectLockMode/);
   });
 
   it('GIVEN a missing environment variable THEN loading names it', () => {
@@ -235,10 +235,15 @@ describe('backup trigger: sending', () => {
     expect(Object.keys(parameters)).not.toContain('dbHost');
   });
 
-  it('GIVEN a COMPLIANCE bucket THEN each backup is sent with COMPLIANCE retention', async () => {
-    const compliance = { ...settings, destination: { ...settings.destination, objectLockMode: 'COMPLIANCE' as const } };
-    await triggerBackups({ tier: 'manual', target: 'repairs-sqlite' }, deps({ settings: compliance }));
-    expect(ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ objectLockMode: ['COMPLIANCE'] }) });
+  it('GIVEN a tier in COMPLIANCE mode THEN its backups are sent with COMPLIANCE retention, and the other tiers keep theirs', async () => {
+    const monthlyCompliance = { ...settings, tiers: { ...settings.tiers, monthly: { retentionDays: 365, scheduled: true, objectLockMode: 'COMPLIANCE' as const } } };
+    await triggerBackups({ tier: 'monthly', target: 'repairs-sqlite' }, deps({ settings: monthlyCompliance }));
+    await triggerBackups({ tier: 'manual', target: 'repairs-sqlite' }, deps({ settings: monthlyCompliance }));
+    const sent = ssm.commandCalls(SendCommandCommand).map((call) => [call.args[0].input.Parameters?.tier?.[0], call.args[0].input.Parameters?.objectLockMode?.[0]]);
+    expect(sent).toEqual([
+      ['monthly', 'COMPLIANCE'],
+      ['manual', 'GOVERNANCE'],
+    ]);
   });
 
   it('GIVEN targets that skip a tier THEN they are not sent for it', async () => {

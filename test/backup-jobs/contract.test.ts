@@ -51,17 +51,18 @@ describe('document parameters of a run', () => {
     maxConcurrency: '1',
     maxErrors: '100%',
   };
-  const destination = { bucket: 'backups-bucket', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/abcd-1234', region: 'eu-west-1', objectLockMode: 'COMPLIANCE' as const };
+  const destination = { bucket: 'backups-bucket', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/abcd-1234', region: 'eu-west-1' };
+  const lock = { retentionDays: 30, objectLockMode: 'COMPLIANCE' as const };
 
   it('GIVEN a MySQL target THEN the secret is named and every value passes its pattern', () => {
-    const parameters = documentParametersFor(plan, 'daily', 30, destination);
+    const parameters = documentParametersFor(plan, 'daily', lock, destination);
     expect(parameters).toMatchObject({ passwordSecretId: ['billing/prod/mysql'], dbPort: ['3306'], executionTimeout: ['7200'], objectLockMode: ['COMPLIANCE'] });
     expect(parameters.passwordSsmParameter).toBeUndefined();
     expect(invalidDocumentParameters(parameters)).toEqual([]);
   });
 
   it('GIVEN a value the document would refuse THEN it is reported before sending', () => {
-    const parameters = documentParametersFor({ ...plan, database: { ...plan.database!, host: "db'; reboot" } }, 'daily', 30, destination);
+    const parameters = documentParametersFor({ ...plan, database: { ...plan.database!, host: "db'; reboot" } }, 'daily', lock, destination);
     expect(invalidDocumentParameters(parameters)).toEqual([expect.stringMatching(/^dbHost: 'db'; reboot' does not match/)]);
   });
 });

@@ -155,4 +155,26 @@ describe('config: warnings for legal but costly settings', () => {
       'tiers.monthly.transitions.0: DEEP_ARCHIVE bills at least 180 days but objects stay 90 days (day 10 to 100); S3 charges the difference',
     ]);
   });
+
+  it('GIVEN a tier in COMPLIANCE mode THEN the warning names the tier, its days and that nobody can delete its backups', () => {
+    const { config, warnings } = loadConfig(withChanges({ tiers: { daily: { schedule: 'cron(0 2 * * ? *)', retentionDays: 30 }, monthly: { schedule: 'cron(0 4 1 * ? *)', retentionDays: 365, objectLockMode: 'COMPLIANCE' } } }));
+    expect(config.tiers.monthly?.objectLockMode).toBe('COMPLIANCE');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^tiers\.monthly\.objectLockMode: backups of tier 'monthly' are locked in COMPLIANCE mode: no one \(root, the break-glass role, AWS Support\) can delete one/);
+    expect(warnings[0]).toContain('billed for 365 days in both the primary and the replica bucket');
+  });
+
+  it('GIVEN COMPLIANCE as the buckets\' default THEN every tier without its own mode is warned about, and a GOVERNANCE tier is not', () => {
+    const { warnings } = loadConfig(
+      withChanges({
+        objectLock: { mode: 'COMPLIANCE', defaultRetentionDays: 3 },
+        tiers: { daily: { schedule: 'cron(0 2 * * ? *)', retentionDays: 30 }, manual: { retentionDays: 7, objectLockMode: 'GOVERNANCE' } },
+      }),
+    );
+    expect(warnings.map((warning) => warning.split(':')[0])).toEqual(['objectLock.mode', 'tiers.daily.retentionDays']);
+  });
+
+  it('GIVEN an Object Lock mode S3 does not know THEN the tier field is named', () => {
+    expect(errorOf(withChanges({ tiers: { daily: { retentionDays: 30, objectLockMode: 'LEGAL_HOLD' as 'COMPLIANCE' } } }))).toMatch(/tiers\.daily\.objectLockMode: Invalid option/);
+  });
 });

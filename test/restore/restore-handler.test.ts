@@ -234,6 +234,7 @@ describe('restore function', () => {
         restoreDbUser: ['restore'],
         restorePasswordSsmParameter: ['/orders/restore-password'],
         safetyTier: ['predeploy'],
+        safetyObjectLockMode: ['GOVERNANCE'],
         tiers: ['daily weekly'],
       }),
     });

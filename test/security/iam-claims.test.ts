@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackupInstancePolicy } from '../../lib/constructs/backup-instance-policy';
+import { DEFAULT_TIERS } from '../../lib/config/schema';
 import { buildTestApp } from '../foundation/app-fixture';
 import { ACCOUNT, TemplateResolver, decide, type PolicyDocument } from '../support/iam';
 
@@ -87,6 +88,10 @@ describe('any writer, an administrator included', () => {
   const asAdministrator = (action: string, key: string, context: Record<string, string | string[]> = {}) =>
     decide({ principal: `arn:aws:iam::${ACCOUNT}:role/admin`, identityPolicies: [administrator], resourcePolicy: bucketPolicy, action, resource: object(key), context });
 
+  it("may not lock a tier's backup longer than that tier keeps it", async () => {
+    expect(await asAdministrator('s3:PutObjectRetention', KEY, { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '300' })).toBe('ExplicitlyDenied');
+  });
+
   it('may not lock an object longer than the longest tier, in another mode, or with a legal hold', async () => {
     expect(await asAdministrator('s3:PutObjectRetention', KEY, { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '36500' })).toBe('ExplicitlyDenied');
     expect(await asAdministrator('s3:PutObject', KEY, { 's3:object-lock-mode': 'COMPLIANCE', 's3:object-lock-remaining-retention-days': '10' })).toBe('ExplicitlyDenied');
@@ -95,12 +100,66 @@ describe('any writer, an administrator included', () => {
 
   it('may still write within the bounds, once (the bounds deny nothing else)', async () => {
     const once = { 's3:ObjectCreationOperation': 'true', 's3:if-none-match': '*' };
-    expect(await asAdministrator('s3:PutObject', KEY, { ...once, 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '300' })).toBe('Allowed');
+    expect(await asAdministrator('s3:PutObject', KEY, { ...once, 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '30' })).toBe('Allowed');
+    expect(await asAdministrator('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`, { ...once, 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-remaining-retention-days': '300' })).toBe('Allowed');
   });
 
   it('may not write a new version over a backup or a verdict either', async () => {
     expect(await asAdministrator('s3:PutObject', KEY, { 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
     expect(await asAdministrator('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`, { 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
+  });
+});
+
+describe('a tier in COMPLIANCE mode (monthly), the others in GOVERNANCE', () => {
+  const compliance = buildTestApp({
+    guard: { breakGlassRoleName: 'backup-break-glass', deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' },
+    tiers: { ...DEFAULT_TIERS, monthly: { ...DEFAULT_TIERS.monthly, objectLockMode: 'COMPLIANCE' } },
+  }).stacks;
+  const tiered = new TemplateResolver([compliance.storage, compliance.replicaStorage, compliance.jobs]);
+  const policyOf = (stack: typeof compliance.storage): { name: string; policy: PolicyDocument } => {
+    const [id] = tiered.resourcesOf(stack, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
+    const name = String(tiered.resolve({ Ref: id ?? '' }, stack));
+    const [, policy] = tiered.resourcesOf(stack, 'AWS::S3::BucketPolicy').find(([, properties]) => tiered.resolve(properties.Bucket ?? null, stack) === name) ?? [];
+    return { name, policy: tiered.policy(policy?.PolicyDocument ?? null, stack) };
+  };
+  const instancePolicy = () => {
+    const found = tiered.resourcesOf(compliance.jobs, 'AWS::IAM::ManagedPolicy').find(([, properties]) => properties.ManagedPolicyName === 'backup-kit-backup-orders-db');
+    return tiered.policy(found?.[1].PolicyDocument ?? null, compliance.jobs);
+  };
+  const MONTHLY = 'monthly/orders-db/2026/12/01/orders-db_20261201T040000Z.pgdump.gz';
+  const lock = (mode: string, days: string) => ({ 's3:object-lock-mode': mode, 's3:object-lock-remaining-retention-days': days });
+
+  it('the instance locks monthly backups in COMPLIANCE only, and daily ones in GOVERNANCE only', async () => {
+    const { name, policy } = policyOf(compliance.storage);
+    const put = (key: string, context: Record<string, string>) =>
+      decide({ principal: instanceRole, identityPolicies: [instancePolicy()], resourcePolicy: policy, action: 's3:PutObjectRetention', resource: `arn:aws:s3:::${name}/${key}`, context });
+    expect(await put(MONTHLY, lock('COMPLIANCE', '365'))).toBe('Allowed');
+    expect(await put(MONTHLY, lock('GOVERNANCE', '365'))).toBe('ExplicitlyDenied');
+    expect(await put(MONTHLY, lock('COMPLIANCE', '3650'))).toBe('ExplicitlyDenied');
+    expect(await put(KEY, lock('GOVERNANCE', '30'))).toBe('Allowed');
+    expect(await put(KEY, lock('COMPLIANCE', '30'))).toBe('ExplicitlyDenied');
+  });
+
+  it.each([
+    ['the backup bucket', () => compliance.storage],
+    ['the replica bucket', () => compliance.replicaStorage],
+  ] as const)('%s: no writer may put a COMPLIANCE lock outside the monthly tier, nor a GOVERNANCE one inside it', async (_which, stackOf) => {
+    const { name, policy } = policyOf(stackOf());
+    const administrator: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+    const put = (key: string, context: Record<string, string>) =>
+      decide({ principal: `arn:aws:iam::${ACCOUNT}:role/admin`, identityPolicies: [administrator], resourcePolicy: policy, action: 's3:PutObjectRetention', resource: `arn:aws:s3:::${name}/${key}`, context });
+    expect(await put(MONTHLY, lock('COMPLIANCE', '300'))).toBe('Allowed');
+    expect(await put(MONTHLY, lock('GOVERNANCE', '300'))).toBe('ExplicitlyDenied');
+    expect(await put(KEY, lock('COMPLIANCE', '10'))).toBe('ExplicitlyDenied');
+    expect(await put(`verdicts/${MONTHLY}/20261201T050000.000Z.json`, lock('COMPLIANCE', '10'))).toBe('ExplicitlyDenied');
+    expect(await put(`verdicts/${MONTHLY}/20261201T050000.000Z.json`, lock('GOVERNANCE', '10'))).toBe('Allowed');
+  });
+
+  it('the trigger sends each tier its own mode', () => {
+    const trigger = tiered.resourcesOf(compliance.jobs, 'AWS::Lambda::Function').find(([id]) => id.startsWith('BackupJobsTrigger'));
+    const variables = (trigger?.[1].Environment as { Variables: Record<string, string> } | undefined)?.Variables ?? {};
+    const tiers = JSON.parse(variables.BACKUP_TIERS ?? '{}') as Record<string, { objectLockMode: string }>;
+    expect(Object.fromEntries(Object.entries(tiers).map(([tier, plan]) => [tier, plan.objectLockMode]))).toMatchObject({ daily: 'GOVERNANCE', weekly: 'GOVERNANCE', monthly: 'COMPLIANCE' });
   });
 });
 
@@ -122,7 +181,7 @@ describe('the verify worker', () => {
 });
 
 describe('BackupInstancePolicy', () => {
-  it('refuses a target in a tier whose retention it was not given (it could not bound the lock)', () => {
+  it('refuses a target in a tier whose lock it was not given (it could not bound the lock)', () => {
     const stack = new Stack(new App(), 'Test');
     const target = { name: 'app', kind: 'files' as const, instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily', 'weekly'], path: '/srv', executionTimeoutSeconds: 60, maxConcurrency: '1', maxErrors: '1' };
     const props = {
@@ -132,8 +191,8 @@ describe('BackupInstancePolicy', () => {
       commandLogGroup: logs.LogGroup.fromLogGroupName(stack, 'Logs', 'out'),
       managedPolicyName: 'p',
     };
-    expect(() => new BackupInstancePolicy(stack, 'Policy', { ...props, tierRetention: { daily: Duration.days(35) } })).toThrow(
-      "BackupInstancePolicy tierRetention: no retention for tier 'weekly' of target 'app'",
+    expect(() => new BackupInstancePolicy(stack, 'Policy', { ...props, tierLocks: { daily: { retention: Duration.days(35) } } })).toThrow(
+      "BackupInstancePolicy tierLocks: no lock for tier 'weekly' of target 'app'",
     );
   });
 });
