@@ -16,3 +16,8 @@ export function replicaKeyAliasName(prefix: string): string {
 export function replicaKeyAliasArn(prefix: string, drRegion: string): string {
   return `arn:${Aws.PARTITION}:kms:${drRegion}:${Aws.ACCOUNT_ID}:${replicaKeyAliasName(prefix)}`;
 }
+
+/** The guard's trail, found by name by the alert rules. */
+export function guardTrailName(prefix: string): string {
+  return `${prefix}-guard`;
+}

@@ -150,6 +150,18 @@ const guardSchema = z.strictObject({
    * in a target's backup and restore commands. With it, targets name their instance IDs.
    */
   instanceIdsOnly: z.boolean().default(false),
+  /**
+   * Alert on the alert topic within minutes when anyone changes or deletes what the guard protects
+   * (bucket policy, lock, versioning, lifecycle, replication, an object version, the keys), in both
+   * regions: EventBridge rules on CloudTrail events, fed by a multi-region trail of the kit's own.
+   */
+  alerts: z.boolean().default(true),
+  /**
+   * Let that trail record write management events too (bucket and key changes). Turn off only when
+   * another trail already records them in every region (an organization trail): a second copy of
+   * management events is billed. The buckets' data events are always recorded.
+   */
+  trailManagementEvents: z.boolean().default(true),
 });
 export type GuardConfig = z.infer<typeof guardSchema>;
 
@@ -185,7 +197,7 @@ export const baseConfigShape = {
    * What even an account administrator may not do to the backups: the bucket and key policies
    * deny it to everyone but the break-glass role and CloudFormation's deploy role.
    */
-  guard: guardSchema.default({ deployRoleNamePattern: 'cdk-*-cfn-exec-role-*', instanceIdsOnly: false }),
+  guard: guardSchema.default({ deployRoleNamePattern: 'cdk-*-cfn-exec-role-*', instanceIdsOnly: false, alerts: true, trailManagementEvents: true }),
 };
 
 type Issue = { path: (string | number)[]; message: string };

@@ -11,13 +11,14 @@ import type { InstanceScriptPaths } from '../constructs/backup-command-document'
 import { BackupJobs } from '../constructs/backup-jobs';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
 import { BackupVerification } from '../constructs/backup-verification';
+import { GuardAlerts } from '../constructs/guard-alerts';
 import { Monitoring } from '../constructs/monitoring';
 import { OpsKey } from '../constructs/ops-key';
 import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
-import { replicaBucketName } from '../naming';
+import { guardTrailName, replicaBucketName } from '../naming';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreTargets, safetyRetention } from './restore-settings';
@@ -61,6 +62,15 @@ export class JobsStack extends Stack {
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
     this.monitoring = new Monitoring(this, 'Monitoring', { alertTopic: this.alerts.topic, dashboardName: `${config.prefix}-backups` });
     const replicaBucket = replicaBucketName(config.prefix, config.drRegion);
+    if (config.guard.alerts) {
+      const guard = new GuardAlerts(this, 'GuardAlerts', {
+        resources: { bucketNames: [props.backupBucket.bucketName], keyArns: [props.backupKey.keyArn], trailName: guardTrailName(config.prefix) },
+        alertTopic: this.alerts.topic,
+        forwardedFromRegions: [config.drRegion],
+        queueKey: this.opsKey.key,
+      });
+      this.monitoring.addDeadLetterQueue(guard.deadLetterQueue, 'guard alerts');
+    }
 
     const tierAges = Object.fromEntries(
       Object.keys(config.tiers).flatMap((tier) => {

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
+import { GuardForwarding } from '../constructs/guard-alerts';
 import { replicaBucketName, replicaKeyAliasName } from '../naming';
 import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
@@ -34,6 +35,12 @@ export class ReplicaStorageStack extends Stack {
       abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
       guardExemptRoleNames: guardExemptRoleNames(config),
     });
+    if (config.guard.alerts) {
+      new GuardForwarding(this, 'GuardForwarding', {
+        resources: { bucketNames: [this.backups.bucket.bucketName], keyArns: [this.backups.key.keyArn] },
+        primaryRegion: config.primaryRegion,
+      });
+    }
   }
 }
 

@@ -1,10 +1,11 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
 import { BackupReplication } from '../constructs/backup-replication';
-import { replicaBucketName, replicaKeyAliasName } from '../naming';
+import { GuardTrail } from '../constructs/guard-alerts';
+import { guardTrailName, replicaBucketName, replicaKeyAliasName } from '../naming';
 import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
 export interface StorageStackProps extends StackProps {
@@ -15,6 +16,8 @@ export interface StorageStackProps extends StackProps {
 export class StorageStack extends Stack {
   readonly backups: BackupBucket;
   readonly replication: BackupReplication;
+  /** The trail that feeds the guard alerts; absent when `guard.alerts` is off. */
+  readonly guardTrail?: GuardTrail;
 
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
@@ -34,6 +37,15 @@ export class StorageStack extends Stack {
       abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
       guardExemptRoleNames: guardExemptRoleNames(config),
     });
+    if (config.guard.alerts) {
+      this.guardTrail = new GuardTrail(this, 'GuardTrail', {
+        trailName: guardTrailName(config.prefix),
+        bucketArns: [this.backups.bucket.bucketArn, `arn:${Aws.PARTITION}:s3:::${replicaBucketName(config.prefix, config.drRegion)}`],
+        managementEvents: config.guard.trailManagementEvents,
+        accessLogBucket: accessLogs.bucket,
+        retention: Duration.days(config.accessLogs.retentionDays),
+      });
+    }
     this.replication = new BackupReplication(this, 'Replication', {
       source: this.backups.bucket,
       sourceKey: this.backups.key,

@@ -199,8 +199,8 @@ describe('cross-region replication', () => {
 
 describe('stateful logical IDs are pinned (a rename would replace a bucket or key)', () => {
   it('primary', () => {
-    expect(Object.keys(primary.findResources('AWS::S3::Bucket')).sort()).toEqual(['AccessLogsBucketCD784A59', 'BackupsBucket2936A3AA']);
-    expect(Object.keys(primary.findResources('AWS::KMS::Key'))).toEqual(['BackupsKeyC696F888']);
+    expect(Object.keys(primary.findResources('AWS::S3::Bucket')).sort()).toEqual(['AccessLogsBucketCD784A59', 'BackupsBucket2936A3AA', 'GuardTrailLogsD2B79308']);
+    expect(Object.keys(primary.findResources('AWS::KMS::Key')).sort()).toEqual(['BackupsKeyC696F888', 'GuardTrailKeyDD3485B4']);
   });
 
   it('replica', () => {

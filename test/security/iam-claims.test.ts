@@ -116,7 +116,7 @@ describe('a tier in COMPLIANCE mode (monthly), the others in GOVERNANCE', () => 
     tiers: { ...DEFAULT_TIERS, monthly: { ...DEFAULT_TIERS.monthly, objectLockMode: 'COMPLIANCE' } },
   }).stacks;
   const tiered = new TemplateResolver([compliance.storage, compliance.replicaStorage, compliance.jobs]);
-  const policyOf = (stack: typeof compliance.storage): { name: string; policy: PolicyDocument } => {
+  const policyOf = (stack: typeof compliance.storage | typeof compliance.replicaStorage): { name: string; policy: PolicyDocument } => {
     const [id] = tiered.resourcesOf(stack, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
     const name = String(tiered.resolve({ Ref: id ?? '' }, stack));
     const [, policy] = tiered.resourcesOf(stack, 'AWS::S3::BucketPolicy').find(([, properties]) => tiered.resolve(properties.Bucket ?? null, stack) === name) ?? [];

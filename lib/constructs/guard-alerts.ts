@@ -1,0 +1,273 @@
+import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/**
+ * What the alerts watch, as CloudTrail names them. Bucket-level changes are management events;
+ * object deletions and legal holds are data events, which only a trail with data-event selectors
+ * on the buckets records. The kit itself never deletes in its buckets, so every deletion is news.
+ */
+export const GUARDED_S3_EVENTS = [
+  'PutBucketPolicy',
+  'DeleteBucketPolicy',
+  'PutBucketVersioning',
+  'PutObjectLockConfiguration',
+  'PutBucketLifecycle',
+  'DeleteBucketLifecycle',
+  'PutBucketReplication',
+  'DeleteBucketReplication',
+  'PutBucketEncryption',
+  'DeleteBucketEncryption',
+  'PutBucketPublicAccessBlock',
+  'DeleteBucketPublicAccessBlock',
+  'DeleteBucket',
+  'DeleteObject',
+  'DeleteObjects',
+  'PutObjectLegalHold',
+] as const;
+export const GUARDED_KMS_EVENTS = ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy', 'DisableKeyRotation'] as const;
+/** Stopping or narrowing the trail silences the data-event alerts: that is news too. */
+export const GUARDED_TRAIL_EVENTS = ['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors'] as const;
+
+export interface GuardedResources {
+  /** Names of the backup buckets whose changes alert. */
+  readonly bucketNames: readonly string[];
+  /** ARNs of their keys. */
+  readonly keyArns: readonly string[];
+  /** Name of the trail that records the buckets' data events. */
+  readonly trailName: string;
+}
+
+/** The EventBridge patterns of every guarded CloudTrail event on `resources`. */
+export function guardEventPatterns(resources: GuardedResources): Record<'s3' | 'kms' | 'trail', events.EventPattern>;
+export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'>): Record<'s3' | 'kms', events.EventPattern>;
+export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'> & { trailName?: string }): Partial<Record<'s3' | 'kms' | 'trail', events.EventPattern>> {
+  const viaCloudTrail = ['AWS API Call via CloudTrail'];
+  return {
+    s3: {
+      source: ['aws.s3'],
+      detailType: viaCloudTrail,
+      detail: { eventSource: ['s3.amazonaws.com'], eventName: [...GUARDED_S3_EVENTS], requestParameters: { bucketName: [...resources.bucketNames] } },
+    },
+    kms: {
+      source: ['aws.kms'],
+      detailType: viaCloudTrail,
+      detail: { eventSource: ['kms.amazonaws.com'], eventName: [...GUARDED_KMS_EVENTS], resources: { ARN: [...resources.keyArns] } },
+    },
+    ...(resources.trailName === undefined ? {} : { trail: trailPattern(resources.trailName) }),
+  };
+}
+
+function trailPattern(trailName: string): events.EventPattern {
+  return {
+    source: ['aws.cloudtrail'],
+    detailType: ['AWS API Call via CloudTrail'],
+    // A request names the trail by its name or its ARN.
+    detail: { eventSource: ['cloudtrail.amazonaws.com'], eventName: [...GUARDED_TRAIL_EVENTS], requestParameters: { name: [trailName, { suffix: `:trail/${trailName}` }] } },
+  };
+}
+
+export interface GuardTrailProps {
+  /** Name of the trail (alerts match it by name). */
+  readonly trailName: string;
+  /** The buckets whose object deletions and legal holds are recorded as data events, in any region. */
+  readonly bucketArns: readonly string[];
+  /**
+   * Record write management events too. Needed for the bucket-policy and key alerts unless
+   * another trail of the account already records them in every region (an organization trail).
+   * @default true
+   */
+  readonly managementEvents?: boolean;
+  /** Where the log bucket's access logs go. */
+  readonly accessLogBucket: s3.IBucket;
+  /** How long the trail's log files are kept. */
+  readonly retention: Duration;
+}
+
+/**
+ * A multi-region trail whose only job is to feed the guard alerts: EventBridge sees CloudTrail
+ * events only while a trail records them, and S3 object-level events only as data events. It logs
+ * write events only, to its own KMS-encrypted, TLS-only bucket with log file validation.
+ */
+export class GuardTrail extends Construct {
+  readonly trail: cloudtrail.Trail;
+  readonly logBucket: s3.Bucket;
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: GuardTrailProps) {
+    super(scope, id);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$/.test(props.trailName)) {
+      throw new Error(`GuardTrail trailName: '${props.trailName}' must be 3-128 letters, digits, periods, underscores and hyphens`);
+    }
+    if (props.bucketArns.length === 0) throw new Error('GuardTrail bucketArns: name at least one bucket');
+    const trailArn = `arn:${Aws.PARTITION}:cloudtrail:${Aws.REGION}:${Aws.ACCOUNT_ID}:trail/${props.trailName}`;
+    this.key = new kms.Key(this, 'Key', {
+      description: `Encrypts the log files of the ${props.trailName} trail`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudTrailEncryptsThisTrail',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceArn': trailArn },
+          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${Aws.PARTITION}:cloudtrail:*:${Aws.ACCOUNT_ID}:trail/*` },
+        },
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudTrailDescribesThisKey',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:DescribeKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
+      }),
+    );
+    this.logBucket = new s3.Bucket(this, 'Logs', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'guard-trail/',
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ id: 'expire-trail-logs', expiration: props.retention, noncurrentVersionExpiration: Duration.days(1) }],
+    });
+    const managementEvents = props.managementEvents ?? true;
+    this.trail = new cloudtrail.Trail(this, 'Trail', {
+      trailName: props.trailName,
+      isMultiRegionTrail: true,
+      includeGlobalServiceEvents: true,
+      enableFileValidation: true,
+      bucket: this.logBucket,
+      encryptionKey: this.key,
+      managementEvents: managementEvents ? cloudtrail.ReadWriteType.WRITE_ONLY : cloudtrail.ReadWriteType.NONE,
+    });
+    this.trail.addEventSelector(cloudtrail.DataResourceType.S3_OBJECT, props.bucketArns.map((arn) => `${arn}/`), {
+      readWriteType: cloudtrail.ReadWriteType.WRITE_ONLY,
+      // The first selector has the management events, when they are wanted.
+      includeManagementEvents: false,
+    });
+  }
+}
+
+export interface GuardAlertsProps {
+  /** What this region holds of the guarded resources. */
+  readonly resources: GuardedResources;
+  /** Where the alerts go. */
+  readonly alertTopic: sns.ITopic;
+  /** Regions whose guarded events are forwarded to this region's default bus (by `GuardForwarding`). */
+  readonly forwardedFromRegions?: readonly string[];
+  /** Encrypts the dead-letter queue (the alert topic's key, so EventBridge may use it). */
+  readonly queueKey: kms.IKey;
+}
+
+/**
+ * EventBridge rules that turn each guarded CloudTrail event (a bucket policy, lock, versioning,
+ * lifecycle or replication change, an object deletion, a key's deletion, disabling or policy
+ * change, the trail stopped) into an alert within minutes, whoever made it and whether it
+ * succeeded or was refused.
+ */
+export class GuardAlerts extends Construct {
+  readonly rules: events.Rule[] = [];
+  /** Alerts SNS did not take after retries; watch it. */
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: GuardAlertsProps) {
+    super(scope, id);
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.queueKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the guard alert rules; an alarm fires on its first message.',
+    });
+    const patterns = guardEventPatterns(props.resources);
+    const target = new targets.SnsTopic(props.alertTopic, {
+      message: guardAlertMessage(),
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(24),
+    });
+    for (const [name, pattern] of Object.entries(patterns)) {
+      this.rules.push(
+        new events.Rule(this, `Guarded-${name}`, {
+          description: `backup-kit guard: alert on guarded ${name} changes of the backup storage`,
+          eventPattern: pattern,
+          targets: [target],
+        }),
+      );
+    }
+    const forwarded = props.forwardedFromRegions ?? [];
+    if (forwarded.length > 0) {
+      // Only GuardForwarding sends these sources from another region to this bus.
+      this.rules.push(
+        new events.Rule(this, 'Guarded-forwarded', {
+          description: `backup-kit guard: alert on guarded changes forwarded from ${forwarded.join(', ')}`,
+          eventPattern: { source: ['aws.s3', 'aws.kms', 'aws.cloudtrail'], detailType: ['AWS API Call via CloudTrail'], region: [...forwarded], account: [Aws.ACCOUNT_ID] },
+          targets: [target],
+        }),
+      );
+    }
+  }
+}
+
+/** The alert text: what, on which resource, by whom, from where, and whether AWS refused it. */
+function guardAlertMessage(): events.RuleTargetInput {
+  const field = events.EventField.fromPath;
+  return events.RuleTargetInput.fromMultilineText(
+    [
+      `backup-kit guard: ${field('$.detail.eventName')} on the backup storage in ${field('$.region')} at ${field('$.detail.eventTime')}`,
+      `by: ${field('$.detail.userIdentity.arn')} from ${field('$.detail.sourceIPAddress')}`,
+      `request: ${field('$.detail.requestParameters')}`,
+      `refused by AWS (empty when it succeeded): ${field('$.detail.errorCode')} ${field('$.detail.errorMessage')}`,
+      'If this was not a planned deploy or break-glass change: treat the account as compromised. Do not delete anything; see the README, Threat model.',
+    ].join('\n'),
+  );
+}
+
+export interface GuardForwardingProps {
+  /** This region's guarded buckets and keys (the trail lives in the primary region). */
+  readonly resources: Omit<GuardedResources, 'trailName'>;
+  /** The region whose default bus runs the alerts. */
+  readonly primaryRegion: string;
+}
+
+/** In another region (the replica's): forwards the guarded events of that region's resources to the primary region. */
+export class GuardForwarding extends Construct {
+  readonly rules: events.Rule[] = [];
+
+  constructor(scope: Construct, id: string, props: GuardForwardingProps) {
+    super(scope, id);
+    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`);
+    const { s3: s3Changes, kms: keyChanges } = guardEventPatterns(props.resources);
+    for (const [name, pattern] of Object.entries({ s3: s3Changes, kms: keyChanges })) {
+      this.rules.push(
+        new events.Rule(this, `Forward-${name}`, {
+          description: `backup-kit guard: forwards guarded ${name} changes to ${props.primaryRegion}`,
+          eventPattern: pattern,
+          targets: [new targets.EventBus(primaryBus)],
+        }),
+      );
+    }
+  }
+}
