@@ -45,7 +45,6 @@ export class BackupInstancePolicy extends Construct {
     }
     const stack = Stack.of(this);
     const prefixes = target.tiers.map((tier) => `${tier}/${target.name}/*`);
-    const logGroupsArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
     const bounds = target.tiers.flatMap((tier) => {
       const lock = props.tierLocks[tier];
@@ -77,9 +76,10 @@ export class BackupInstancePolicy extends Construct {
       }),
       new iam.PolicyStatement({
         sid: 'FindCommandOutputGroup',
-        // The SSM agent looks the group up before streaming to it; DescribeLogGroups only lists.
+        // The SSM agent looks the group up before streaming to it; DescribeLogGroups only lists,
+        // and takes no resource but `*` (a log-group ARN there would grant nothing).
         actions: ['logs:DescribeLogGroups'],
-        resources: [logGroupsArn],
+        resources: ['*'],
       }),
     ];
 
@@ -96,7 +96,7 @@ export class BackupInstancePolicy extends Construct {
     );
     acknowledgeWildcardResources(
       this.policy,
-      [logGroupsArn],
+      ['*'],
       'The SSM agent looks up the command output group with DescribeLogGroups, which lists and cannot be scoped to one group; it grants no read of log events.',
     );
     if (target.database) {

@@ -97,9 +97,10 @@ export class RdsBackupReplication extends Construct {
         resources: [sourceArn],
       }),
     );
+    // Start also names the replica it creates in the DR region; Stop takes the source only.
     role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['rds:StartDBInstanceAutomatedBackupsReplication', 'rds:StopDBInstanceAutomatedBackupsReplication'],
+        actions: ['rds:StartDBInstanceAutomatedBackupsReplication'],
         resources: [rdsArn(this.destinationRegion, 'auto-backup:*')],
       }),
     );

@@ -220,12 +220,18 @@ export class RdsRestore extends Construct {
       sources.map((source) => rdsArn(region, `db:${restoreTargetPrefix(source.identifier)}*`));
 
     // Listing is how a repeated request finds its restore in progress; describing changes nothing.
-    const describeResources = regions.flatMap((region) => [rdsArn(region, 'db:*'), rdsArn(region, 'auto-backup:*')]);
     role.addToPolicy(
       new iam.PolicyStatement({
-        sid: 'DescribeInstancesAndBackups',
-        actions: ['rds:DescribeDBInstances', 'rds:DescribeDBInstanceAutomatedBackups'],
-        resources: describeResources,
+        sid: 'DescribeInstances',
+        actions: ['rds:DescribeDBInstances'],
+        resources: regions.map((region) => rdsArn(region, 'db:*')),
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeAutomatedBackups',
+        actions: ['rds:DescribeDBInstanceAutomatedBackups'],
+        resources: regions.flatMap((region) => [rdsArn(region, 'db:*'), rdsArn(region, 'auto-backup:*')]),
       }),
     );
     // The source's subnet, parameter and option groups are read from the source at run time,

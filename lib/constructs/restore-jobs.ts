@@ -508,7 +508,6 @@ export class RestoreJobs extends Construct {
     const readPrefixes = readPrefixesOf(target);
     const safetyObjects = props.backupBucket.arnForObjects(`${props.safetyTier}/${name}/*`);
     const readObjects = readPrefixes.map((prefix) => props.backupBucket.arnForObjects(`${prefix}*`));
-    const logGroupsArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const restorePassword =
       target.restore.user !== undefined && target.restore.password !== undefined && target.backup.database
         ? passwordStatements(stack, { ...target.backup, database: { ...target.backup.database, password: target.restore.password } })
@@ -539,11 +538,11 @@ export class RestoreJobs extends Construct {
         }),
         ...restorePassword,
         new iam.PolicyStatement({ sid: 'WriteCommandOutput', actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [this.commandLogGroup.logGroupArn] }),
-        new iam.PolicyStatement({ sid: 'FindCommandOutputGroup', actions: ['logs:DescribeLogGroups'], resources: [logGroupsArn] }),
+        new iam.PolicyStatement({ sid: 'FindCommandOutputGroup', actions: ['logs:DescribeLogGroups'], resources: ['*'] }),
       ],
     });
     acknowledgeWildcardResources(policy, [...readObjects, safetyObjects], `The instance reads its own target's backups (${readPrefixes.join(', ')}) and writes safety backups under ${props.safetyTier}/${name}/ only; object keys carry a timestamp, so the prefix is the narrowest name.`);
-    acknowledgeWildcardResources(policy, [logGroupsArn], 'The SSM agent looks up the command output group with DescribeLogGroups, which lists and cannot be scoped to one group.');
+    acknowledgeWildcardResources(policy, ['*'], 'The SSM agent looks up the command output group with DescribeLogGroups, which lists and takes no resource but * (AWS service reference).');
     if (restorePassword.length > 0 && target.restore.password) {
       const plan = { ...target.backup, database: { ...(target.backup.database as NonNullable<RestoreTarget['backup']['database']>), password: target.restore.password } };
       acknowledgeWildcardResources(

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { loadConfig } from '../../lib/config/config';
 import { targetPlans } from '../../lib/stacks/backup-jobs-settings';
+import { DEFAULT_TIERS } from '../../lib/config/schema';
 import { buildTestApp } from '../foundation/app-fixture';
 
 const built = buildTestApp();
@@ -43,19 +44,18 @@ describe('backup jobs template: document and functions', () => {
       BACKUP_DOCUMENT_NAME: 'BackupKit-backup-kit-InstanceBackup',
       BACKUP_DOCUMENT_SHA256: backupJobs.document.contentSha256,
       DELIVERY_TIMEOUT_SECONDS: '1800',
-      BACKUP_OBJECT_LOCK_MODE: 'GOVERNANCE',
       COMMAND_LOG_GROUP: { Ref: logicalIdOf(backupJobs.commandLogGroup) },
     });
     expect(JSON.parse(variables.BACKUP_TARGETS as string)).toEqual(targetPlans(config));
-    expect(JSON.parse(variables.BACKUP_TIERS as string)).toMatchObject({ daily: { retentionDays: 30, scheduled: true }, manual: { retentionDays: 7, scheduled: false } });
+    expect(JSON.parse(variables.BACKUP_TIERS as string)).toMatchObject({ daily: { retentionDays: 30, scheduled: true, objectLockMode: 'GOVERNANCE' }, manual: { retentionDays: 7, scheduled: false, objectLockMode: 'GOVERNANCE' } });
     expect(variables.BACKUP_BUCKET).toMatchObject({ 'Fn::ImportValue': expect.stringMatching(/BackupsBucket/) });
   });
 
-  it('GIVEN a COMPLIANCE bucket THEN the trigger sends COMPLIANCE retention', () => {
-    const template = Template.fromStack(buildTestApp({ objectLock: { mode: 'COMPLIANCE', defaultRetentionDays: 7 } }).stacks.jobs);
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'backup-trigger', BACKUP_OBJECT_LOCK_MODE: 'COMPLIANCE' }) },
-    });
+  it('GIVEN COMPLIANCE as the buckets\' default THEN every tier without its own mode is sent COMPLIANCE, a tier in GOVERNANCE keeps it', () => {
+    const tiers = { ...DEFAULT_TIERS, manual: { ...DEFAULT_TIERS.manual, objectLockMode: 'GOVERNANCE' as const } };
+    const template = Template.fromStack(buildTestApp({ objectLock: { mode: 'COMPLIANCE', defaultRetentionDays: 7 }, tiers }).stacks.jobs);
+    const trigger = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'backup-trigger' }) } } }))[0] as { Properties: { Environment: { Variables: Record<string, string> } } };
+    expect(JSON.parse(trigger.Properties.Environment.Variables.BACKUP_TIERS ?? '{}')).toMatchObject({ daily: { objectLockMode: 'COMPLIANCE' }, manual: { objectLockMode: 'GOVERNANCE' } });
   });
 
   it('GIVEN the example THEN the result function runs as backup-result and names the trigger for reruns', () => {

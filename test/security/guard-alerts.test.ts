@@ -85,7 +85,7 @@ describe('guard alerts in the primary region', () => {
     ['DeleteObject', { key: 'daily/orders-db/x.pgdump.gz', versionId: 'v1' }],
     ['DeleteObjects', { delete: { Object: [{ Key: 'daily/orders-db/x.pgdump.gz' }] } }],
     ['PutObjectLegalHold', { key: 'daily/orders-db/x.pgdump.gz', 'legal-hold': '' }],
-  ] as const)('%s on the backup bucket alerts', (eventName, extra) => {
+  ] as [string, Record<string, Json>][])('%s on the backup bucket alerts', (eventName, extra) => {
     expect(alerts(s3Call(eventName, bucket, PRIMARY, extra))).toBe(true);
   });
 

@@ -259,3 +259,97 @@ describe('the guard: what an account administrator may not do', () => {
     });
   });
 });
+
+describe('no role of the app, in any stack, can destroy or unlock the backups', () => {
+  type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+  const allStacks = [stacks.storage, stacks.replicaStorage, stacks.jobs, ...(stacks.rdsRestoreDr ? [stacks.rdsRestoreDr] : [])];
+  const everything = new TemplateResolver(allStacks);
+  const refOf = (value: Json): string | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof value.Ref === 'string' ? value.Ref : undefined);
+
+  /** Each role with every policy the templates attach to it, and each instance managed policy on its own (teams attach those). */
+  function principals(): { name: string; policies: PolicyDocument[] }[] {
+    const found: { name: string; policies: PolicyDocument[] }[] = [];
+    for (const stack of allStacks) {
+      const policies = everything.resourcesOf(stack, 'AWS::IAM::Policy');
+      const managed = everything.resourcesOf(stack, 'AWS::IAM::ManagedPolicy');
+      for (const [roleId, role] of everything.resourcesOf(stack, 'AWS::IAM::Role')) {
+        const inline = ((role.Policies ?? []) as { PolicyDocument: Json }[]).map((policy) => everything.policy(policy.PolicyDocument, stack));
+        const attached = [...policies, ...managed]
+          .filter(([, properties]) => ((properties.Roles ?? []) as Json[]).some((ref) => refOf(ref) === roleId))
+          .map(([, properties]) => everything.policy(properties.PolicyDocument ?? null, stack));
+        found.push({ name: `${stack.stackName}/${roleId}`, policies: [...inline, ...attached] });
+      }
+      for (const [id, properties] of managed.filter(([, properties]) => properties.Roles === undefined)) {
+        found.push({ name: `${stack.stackName}/${id}`, policies: [everything.policy(properties.PolicyDocument ?? null, stack)] });
+      }
+    }
+    return found;
+  }
+  function lockedCopies(): { bucket: string; bucketPolicy: PolicyDocument; keyArn: string; keyPolicy: PolicyDocument }[] {
+    return [stacks.storage, stacks.replicaStorage].map((stack) => {
+      const [bucketId] = everything.resourcesOf(stack, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
+      const name = String(everything.resolve({ Ref: bucketId ?? '' }, stack));
+      const [, policy] = everything.resourcesOf(stack, 'AWS::S3::BucketPolicy').find(([, properties]) => everything.resolve(properties.Bucket ?? null, stack) === name) ?? [];
+      const [keyId, key] = everything.resourcesOf(stack, 'AWS::KMS::Key').find(([id]) => id.startsWith('Backups') || id.startsWith('Replica')) ?? [];
+      return {
+        bucket: name,
+        bucketPolicy: everything.policy(policy?.PolicyDocument ?? null, stack),
+        keyArn: String(everything.resolve({ 'Fn::GetAtt': [keyId ?? '', 'Arn'] }, stack)),
+        keyPolicy: everything.policy(key?.KeyPolicy ?? null, stack),
+      };
+    });
+  }
+  const DESTRUCTIVE_OBJECT = ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectLegalHold'];
+  const DESTRUCTIVE_BUCKET = ['s3:PutBucketPolicy', 's3:DeleteBucketPolicy', 's3:PutBucketObjectLockConfiguration', 's3:PutBucketVersioning', 's3:PutLifecycleConfiguration', 's3:PutReplicationConfiguration', 's3:DeleteBucket'];
+  const DESTRUCTIVE_KEY = ['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'];
+
+  it('covers every role of every stack and the instance policies', () => {
+    const names = principals().map((principal) => principal.name);
+    expect(names.length).toBeGreaterThan(20);
+    expect(names.some((name) => name.includes('InstancePolicy'))).toBe(true);
+    expect(names.some((name) => name.includes('Replication'))).toBe(true);
+  });
+
+  it('none may delete a locked version, bypass or extend a lock by legal hold, change a bucket\'s policy, lock, versioning, lifecycle or replication, or disable or delete a key', async () => {
+    const allowed: string[] = [];
+    for (const copy of lockedCopies()) {
+      for (const { name, policies } of principals()) {
+        const principal = `arn:aws:iam::${ACCOUNT}:role/${name.split('/').pop() ?? name}`;
+        const ask = (action: string, resource: string, resourcePolicy: PolicyDocument) => decide({ principal, identityPolicies: policies, resourcePolicy, action, resource });
+        for (const action of DESTRUCTIVE_OBJECT) {
+          if ((await ask(action, `arn:aws:s3:::${copy.bucket}/${KEY}`, copy.bucketPolicy)) === 'Allowed') allowed.push(`${name}: ${action} on ${copy.bucket}`);
+        }
+        for (const action of DESTRUCTIVE_BUCKET) {
+          if ((await ask(action, `arn:aws:s3:::${copy.bucket}`, copy.bucketPolicy)) === 'Allowed') allowed.push(`${name}: ${action} on ${copy.bucket}`);
+        }
+        for (const action of DESTRUCTIVE_KEY) {
+          if ((await ask(action, copy.keyArn, copy.keyPolicy)) === 'Allowed') allowed.push(`${name}: ${action} on ${copy.keyArn}`);
+        }
+      }
+    }
+    expect(allowed).toEqual([]);
+  });
+
+  it('and none is even granted it: the guard is a second line, not the only one', async () => {
+    // KMS needs a key policy that delegates to IAM (the default one does); S3 in the same account needs none.
+    const delegating: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] };
+    const granted: string[] = [];
+    for (const copy of lockedCopies()) {
+      for (const { name, policies } of principals()) {
+        const principal = `arn:aws:iam::${ACCOUNT}:role/${name.split('/').pop() ?? name}`;
+        for (const [actions, resource] of [
+          [DESTRUCTIVE_OBJECT, `arn:aws:s3:::${copy.bucket}/${KEY}`],
+          [DESTRUCTIVE_BUCKET, `arn:aws:s3:::${copy.bucket}`],
+        ] as const) {
+          for (const action of actions) {
+            if ((await decide({ principal, identityPolicies: policies, action, resource })) === 'Allowed') granted.push(`${name}: ${action}`);
+          }
+        }
+        for (const action of DESTRUCTIVE_KEY) {
+          if ((await decide({ principal, identityPolicies: policies, resourcePolicy: delegating, action, resource: copy.keyArn })) === 'Allowed') granted.push(`${name}: ${action}`);
+        }
+      }
+    }
+    expect(granted).toEqual([]);
+  });
+});

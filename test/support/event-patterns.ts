@@ -50,7 +50,7 @@ function matchValues(filters: Json[], values: Json[]): boolean {
           return values.some((value) => typeof value === 'string' && typeof argument === 'string' && value.toLowerCase() === argument.toLowerCase());
         case 'anything-but': {
           const excluded = Array.isArray(argument) ? argument : [argument];
-          return values.length > 0 && values.every((value) => !excluded.includes(value as Json));
+          return values.length > 0 && values.every((value) => !excluded.some((item) => item === value));
         }
         default:
           throw new Error(`pattern filter ${name ?? '(empty)'} is not supported by this matcher`);
