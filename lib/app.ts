@@ -51,9 +51,10 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
   }
   const account = config.account;
+  const isolated = config.replication.isolatedAccount;
   const replicaStorage = new ReplicaStorageStack(app, `${config.prefix}-storage-dr`, {
-    env: { account, region: config.drRegion },
-    description: `backup-kit ${config.prefix}: replica backup bucket in the DR region`,
+    env: { account: isolated ?? account, region: config.drRegion },
+    description: `backup-kit ${config.prefix}: replica backup bucket in the DR region${isolated !== undefined ? ', in the isolated backup account' : ''}`,
     terminationProtection: true,
     config,
   });

@@ -1,20 +1,30 @@
 import { Aws } from 'aws-cdk-lib';
 
 /**
- * Names that are a contract between stacks in different regions. Synth has no account,
- * so they are built from the deploy-time account token, which resolves to the same
- * account in both stacks.
+ * Names that are a contract between stacks in different regions (and, with an isolated replica
+ * account, different accounts). Synth has no account, so in one account they are built from the
+ * deploy-time account token, which resolves to the same account in both stacks; an isolated
+ * replica account is named in the config, so its names carry it.
  */
-export function replicaBucketName(prefix: string, drRegion: string): string {
-  return `${prefix}-replica-${Aws.ACCOUNT_ID}-${drRegion}`;
+export function replicaBucketName(prefix: string, drRegion: string, replicaAccount?: string): string {
+  return `${prefix}-replica-${replicaAccount ?? Aws.ACCOUNT_ID}-${drRegion}`;
 }
 
 export function replicaKeyAliasName(prefix: string): string {
   return `alias/${prefix}-backup-replica`;
 }
 
-export function replicaKeyAliasArn(prefix: string, drRegion: string): string {
-  return `arn:${Aws.PARTITION}:kms:${drRegion}:${Aws.ACCOUNT_ID}:${replicaKeyAliasName(prefix)}`;
+export function replicaKeyAliasArn(prefix: string, drRegion: string, replicaAccount?: string): string {
+  return `arn:${Aws.PARTITION}:kms:${drRegion}:${replicaAccount ?? Aws.ACCOUNT_ID}:${replicaKeyAliasName(prefix)}`;
+}
+
+/** Roles an isolated replica account's policies name: the one that replicates, the one that checks replicas. */
+export function replicationRoleName(prefix: string): string {
+  return `${prefix}-backup-replication`;
+}
+
+export function verifyWorkerRoleName(prefix: string): string {
+  return `${prefix}-verify-worker`;
 }
 
 /** The guard's trail, found by name by the alert rules. */

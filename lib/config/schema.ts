@@ -124,6 +124,12 @@ const replicationSchema = z.strictObject({
   replicationTimeControl: z.boolean().default(true),
   /** Replication metrics (latency, pending bytes, failures) in CloudWatch. */
   metrics: z.boolean().default(true),
+  /**
+   * An isolated backup account for the replica bucket and its key: nobody in the workload account,
+   * its root included, can then touch the replica. Objects are replicated with owner override
+   * (the replica account owns them). Requires `account`.
+   */
+  isolatedAccount: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID').optional(),
 });
 
 const accessLogsSchema = z.strictObject({
@@ -274,6 +280,13 @@ export function crossFieldIssues(config: BaseConfig): { errors: Issue[]; warning
       path: ['drRegion'],
       message: `must differ from primaryRegion (both are '${config.primaryRegion}'): a replica in the same region does not survive a regional outage`,
     });
+  }
+  if (config.replication.isolatedAccount !== undefined) {
+    if (config.account === undefined) {
+      errors.push({ path: ['account'], message: 'must name the workload account when replication.isolatedAccount is set: the replica account\'s policies name the roles of this account' });
+    } else if (config.account === config.replication.isolatedAccount) {
+      errors.push({ path: ['replication', 'isolatedAccount'], message: `must differ from account (both are '${config.account}'): an isolated replica lives in another account` });
+    }
   }
   if (config.replication.replicationTimeControl && !config.replication.metrics) {
     errors.push({

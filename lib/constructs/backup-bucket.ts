@@ -56,6 +56,20 @@ export interface BackupBucketProps {
    * @default - no guard: account administrators can delete locked versions, change the bucket policy and disable the key
    */
   readonly guardExemptRoleNames?: readonly string[];
+  /**
+   * For a replica in an isolated account: the roles of the workload account let in. The replication
+   * role may write replicas (taking them over for this account) and encrypt them with this
+   * bucket's key through S3; the reader roles may list and read object metadata and versions.
+   * @default - no other account is let in
+   */
+  readonly crossAccount?: CrossAccountAccess;
+}
+
+export interface CrossAccountAccess {
+  /** ARN of the role S3 replicates with, in the source account. */
+  readonly replicationRoleArn: string;
+  /** ARNs of roles that check replicas (HeadObject). */
+  readonly readerRoleArns?: readonly string[];
 }
 
 /** What no one but the exempt roles may do to the bucket or its objects. */
@@ -146,6 +160,7 @@ export class BackupBucket extends Construct {
       ],
     });
     if (props.guardExemptRoleNames !== undefined) this.guard(props.guardExemptRoleNames);
+    if (props.crossAccount !== undefined) this.letIn(props.crossAccount);
     // Backups, manifests and verdicts are written once: creating an object there must carry
     // If-None-Match (PutObject, CompleteMultipartUpload), so no one makes a new version of a key.
     // CreateMultipartUpload and UploadPart cannot carry it, and S3 marks them as not creating.
@@ -174,6 +189,44 @@ export class BackupBucket extends Construct {
     for (const statement of bounds) {
       statement.addAnyPrincipal();
       this.bucket.addToResourcePolicy(statement);
+    }
+  }
+
+  /** The workload account's replication and reader roles, by ARN: nothing else of that account gets in. */
+  private letIn(access: CrossAccountAccess): void {
+    const replication = new iam.ArnPrincipal(access.replicationRoleArn);
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReplicasFromWorkloadAccount',
+        principals: [replication],
+        // Owner override: the replicas belong to this account, whatever the source account does.
+        actions: ['s3:ReplicateObject', 's3:ReplicateTags', 's3:ObjectOwnerOverrideToBucketOwner'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReplicationChecksDestination',
+        principals: [replication],
+        actions: ['s3:GetBucketVersioning', 's3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EncryptReplicasFromWorkloadAccount',
+        principals: [replication],
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    const readers = (access.readerRoleArns ?? []).map((arn) => new iam.ArnPrincipal(arn));
+    if (readers.length > 0) {
+      this.bucket.addToResourcePolicy(new iam.PolicyStatement({ sid: 'WorkloadReadersList', principals: readers, actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
+      this.bucket.addToResourcePolicy(
+        new iam.PolicyStatement({ sid: 'WorkloadReadersHead', principals: readers, actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [this.bucket.arnForObjects('*')] }),
+      );
     }
   }
 

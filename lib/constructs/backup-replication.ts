@@ -29,6 +29,17 @@ export interface BackupReplicationProps {
    * @default true
    */
   readonly metrics?: boolean;
+  /**
+   * The account of the replica bucket when it is not this one (an isolated backup account):
+   * replicas are then handed to that account (owner override).
+   * @default - the replica is in this account
+   */
+  readonly destinationAccount?: string;
+  /**
+   * Physical name of the replication role; set it when another account's policies must name it.
+   * @default - CloudFormation generates the name
+   */
+  readonly roleName?: string;
 }
 
 /**
@@ -52,11 +63,17 @@ export class BackupReplication extends Construct {
     if (!props.destinationKeyAlias.startsWith('alias/')) {
       throw new Error(`BackupReplication destinationKeyAlias: must start with 'alias/' (got '${props.destinationKeyAlias}')`);
     }
+    if (props.destinationAccount !== undefined && !/^\d{12}$/.test(props.destinationAccount)) {
+      throw new Error(`BackupReplication destinationAccount: '${props.destinationAccount}' is not a 12-digit AWS account ID`);
+    }
+    const destinationAccount = props.destinationAccount ?? Aws.ACCOUNT_ID;
+    const crossAccount = props.destinationAccount !== undefined;
     const destinationBucketArn = `arn:${Aws.PARTITION}:s3:::${props.destinationBucketName}`;
-    const destinationKeyAliasArn = `arn:${Aws.PARTITION}:kms:${props.destinationRegion}:${Aws.ACCOUNT_ID}:${props.destinationKeyAlias}`;
+    const destinationKeyAliasArn = `arn:${Aws.PARTITION}:kms:${props.destinationRegion}:${destinationAccount}:${props.destinationKeyAlias}`;
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+      ...(props.roleName !== undefined ? { roleName: props.roleName } : {}),
       description: 'Replicates backups to the DR-region replica bucket',
     });
     this.role.addToPolicy(
@@ -83,7 +100,7 @@ export class BackupReplication extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'WriteReplicas',
-        actions: ['s3:ReplicateObject', 's3:ReplicateTags'],
+        actions: ['s3:ReplicateObject', 's3:ReplicateTags', ...(crossAccount ? ['s3:ObjectOwnerOverrideToBucketOwner'] : [])],
         resources: [`${destinationBucketArn}/*`],
       }),
     );
@@ -100,7 +117,7 @@ export class BackupReplication extends Construct {
       new iam.PolicyStatement({
         sid: 'EncryptReplicas',
         actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
-        resources: [`arn:${Aws.PARTITION}:kms:${props.destinationRegion}:${Aws.ACCOUNT_ID}:key/*`],
+        resources: [`arn:${Aws.PARTITION}:kms:${props.destinationRegion}:${destinationAccount}:key/*`],
         conditions: {
           StringEquals: { 'kms:ViaService': `s3.${props.destinationRegion}.amazonaws.com` },
           'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [props.destinationKeyAlias] },
@@ -117,7 +134,7 @@ export class BackupReplication extends Construct {
     );
     acknowledgeWildcards(
       this.role,
-      [`Resource::arn:<AWS::Partition>:kms:${props.destinationRegion}:<AWS::AccountId>:key/*`],
+      [`Resource::arn:<AWS::Partition>:kms:${props.destinationRegion}:${crossAccount ? destinationAccount : '<AWS::AccountId>'}:key/*`],
       'The replica key lives in the DR stack and its ID is unknown here at synth; the grant is narrowed by kms:ResourceAliases to the replica key alias and kms:ViaService to S3 in the DR region.',
     );
 
@@ -134,6 +151,7 @@ export class BackupReplication extends Construct {
           sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
           destination: {
             bucket: destinationBucketArn,
+            ...(crossAccount ? { account: destinationAccount, accessControlTranslation: { owner: 'Destination' } } : {}),
             encryptionConfiguration: { replicaKmsKeyId: destinationKeyAliasArn },
             ...(rtc ? { replicationTime: { status: 'Enabled', time: { minutes: 15 } } } : {}),
             ...(metrics ? { metrics: { status: 'Enabled', eventThreshold: { minutes: 15 } } } : {}),

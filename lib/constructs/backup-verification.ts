@@ -25,6 +25,12 @@ export interface BackupVerificationProps {
   readonly replicaBucketName: string;
   /** The DR region. */
   readonly replicaRegion: string;
+  /**
+   * Physical name of the worker's role; set it when the replica's account (an isolated one) must
+   * name the role in its bucket policy.
+   * @default - CloudFormation generates the name
+   */
+  readonly workerRoleName?: string;
   /** Encrypts the queues and the functions' logs. */
   readonly opsKey: kms.IKey;
   /** Where one message per failed check goes. */
@@ -124,6 +130,7 @@ export class BackupVerification extends Construct {
       description: 'Verifies one backup: manifest, SHA-256, gunzip, dump format, age, size, replica; writes verdicts/<key>/<time>.json',
       logKey: props.opsKey,
       serviceName: 'verify',
+      ...(props.workerRoleName !== undefined ? { roleName: props.workerRoleName } : {}),
       memorySize: workerMemory,
       timeout: WORKER_TIMEOUT,
       environment: {

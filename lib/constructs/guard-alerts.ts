@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -173,6 +173,12 @@ export interface GuardAlertsProps {
   readonly alertTopic: sns.ITopic;
   /** Regions whose guarded events are forwarded to this region's default bus (by `GuardForwarding`). */
   readonly forwardedFromRegions?: readonly string[];
+  /**
+   * Another account that forwards its guarded events here (an isolated replica account): the
+   * default bus's policy lets it put events, and its events alert.
+   * @default - only this account's events
+   */
+  readonly forwardingAccount?: string;
   /** Encrypts the dead-letter queue (the alert topic's key, so EventBridge may use it). */
   readonly queueKey: kms.IKey;
 }
@@ -217,13 +223,39 @@ export class GuardAlerts extends Construct {
         }),
       );
     }
+    if (props.forwardingAccount !== undefined) {
+      if (!/^\d{12}$/.test(props.forwardingAccount)) throw new Error(`GuardAlerts forwardingAccount: '${props.forwardingAccount}' is not a 12-digit AWS account ID`);
+      const statementId = `backup-kit-guard-${props.forwardingAccount}`;
+      // A plain resource: the L1 class warns on its deprecated properties whenever a tool reads them.
+      new CfnResource(this, 'ForwardingAccountMayPut', {
+        type: 'AWS::Events::EventBusPolicy',
+        properties: {
+          EventBusName: 'default',
+          StatementId: statementId,
+          Statement: {
+            Sid: statementId,
+            Effect: 'Allow',
+            Principal: { AWS: `arn:${Aws.PARTITION}:iam::${props.forwardingAccount}:root` },
+            Action: 'events:PutEvents',
+            Resource: `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/default`,
+            // Only the guarded sources: the other account cannot inject anything else here.
+            Condition: { StringEquals: { 'events:source': ['aws.s3', 'aws.kms', 'aws.cloudtrail'] } },
+          },
+        },
+      });
+    }
     const forwarded = props.forwardedFromRegions ?? [];
     if (forwarded.length > 0) {
       // Only GuardForwarding sends these sources from another region to this bus.
       this.rules.push(
         new events.Rule(this, 'Guarded-forwarded', {
           description: `backup-kit guard: alert on guarded changes forwarded from ${forwarded.join(', ')}`,
-          eventPattern: { source: ['aws.s3', 'aws.kms', 'aws.cloudtrail'], detailType: ['AWS API Call via CloudTrail'], region: [...forwarded], account: [Aws.ACCOUNT_ID] },
+          eventPattern: {
+            source: ['aws.s3', 'aws.kms', 'aws.cloudtrail'],
+            detailType: ['AWS API Call via CloudTrail'],
+            region: [...forwarded],
+            account: [Aws.ACCOUNT_ID, ...(props.forwardingAccount !== undefined ? [props.forwardingAccount] : [])],
+          },
           targets: [target],
         }),
       );
@@ -246,10 +278,16 @@ function guardAlertMessage(): events.RuleTargetInput {
 }
 
 export interface GuardForwardingProps {
-  /** This region's guarded buckets and keys (the trail lives in the primary region). */
-  readonly resources: Omit<GuardedResources, 'trailName'>;
+  /** This region's guarded buckets and keys, and the trail when this account has its own. */
+  readonly resources: Omit<GuardedResources, 'trailName'> & { readonly trailName?: string };
   /** The region whose default bus runs the alerts. */
   readonly primaryRegion: string;
+  /**
+   * The account of that bus, when it is not this one (an isolated replica account forwards to
+   * the workload account, whose bus policy lets it in).
+   * @default - this account
+   */
+  readonly primaryAccount?: string;
 }
 
 /** In another region (the replica's): forwards the guarded events of that region's resources to the primary region. */
@@ -258,9 +296,10 @@ export class GuardForwarding extends Construct {
 
   constructor(scope: Construct, id: string, props: GuardForwardingProps) {
     super(scope, id);
-    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`);
-    const { s3: s3Changes, kms: keyChanges } = guardEventPatterns(props.resources);
-    for (const [name, pattern] of Object.entries({ s3: s3Changes, kms: keyChanges })) {
+    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${props.primaryAccount ?? Aws.ACCOUNT_ID}:event-bus/default`);
+    const { trailName, ...bucketsAndKeys } = props.resources;
+    const patterns = trailName !== undefined ? guardEventPatterns({ ...bucketsAndKeys, trailName }) : guardEventPatterns(bucketsAndKeys);
+    for (const [name, pattern] of Object.entries(patterns)) {
       this.rules.push(
         new events.Rule(this, `Forward-${name}`, {
           description: `backup-kit guard: forwards guarded ${name} changes to ${props.primaryRegion}`,

@@ -26,6 +26,12 @@ export interface HouseFunctionProps extends Omit<nodejs.NodejsFunctionProps, 'lo
    * @default - the construct id
    */
   readonly serviceName?: string;
+  /**
+   * Physical name of the function's role; only where a policy of another account must name it
+   * (the isolated replica account lets the verify worker read the replica).
+   * @default - CloudFormation generates the name
+   */
+  readonly roleName?: string;
 }
 
 /**
@@ -41,7 +47,7 @@ export class HouseFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: HouseFunctionProps) {
     super(scope, id);
-    const { logKey, logRetention, serviceName, bundling, environment, description, ...rest } = props;
+    const { logKey, logRetention, serviceName, roleName, bundling, environment, description, ...rest } = props;
     if (description.trim().length === 0) {
       throw new Error(`HouseFunction ${id} description: must say what the function does`);
     }
@@ -57,6 +63,7 @@ export class HouseFunction extends Construct {
     });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      ...(roleName !== undefined ? { roleName } : {}),
       description: `Runs ${Stack.of(this).stackName}/${id}`,
     });
     this.role.addToPolicy(

@@ -18,7 +18,7 @@ import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
-import { guardTrailName, replicaBucketName } from '../naming';
+import { guardTrailName, replicaBucketName, verifyWorkerRoleName } from '../naming';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreTargets, safetyRetention } from './restore-settings';
@@ -61,12 +61,14 @@ export class JobsStack extends Stack {
     this.opsKey = new OpsKey(this, 'OpsKey');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.opsKey.key, emails: config.alertEmails });
     this.monitoring = new Monitoring(this, 'Monitoring', { alertTopic: this.alerts.topic, dashboardName: `${config.prefix}-backups` });
-    const replicaBucket = replicaBucketName(config.prefix, config.drRegion);
+    const isolated = config.replication.isolatedAccount;
+    const replicaBucket = replicaBucketName(config.prefix, config.drRegion, isolated);
     if (config.guard.alerts) {
       const guard = new GuardAlerts(this, 'GuardAlerts', {
         resources: { bucketNames: [props.backupBucket.bucketName], keyArns: [props.backupKey.keyArn], trailName: guardTrailName(config.prefix) },
         alertTopic: this.alerts.topic,
         forwardedFromRegions: [config.drRegion],
+        ...(isolated !== undefined ? { forwardingAccount: isolated } : {}),
         queueKey: this.opsKey.key,
       });
       this.monitoring.addDeadLetterQueue(guard.deadLetterQueue, 'guard alerts');
@@ -89,6 +91,7 @@ export class JobsStack extends Stack {
       backupKey: props.backupKey,
       replicaBucketName: replicaBucket,
       replicaRegion: config.drRegion,
+      ...(isolated !== undefined ? { workerRoleName: verifyWorkerRoleName(config.prefix) } : {}),
       opsKey: this.opsKey.key,
       alertTopic: this.alerts.topic,
       timeZone: config.timeZone,

@@ -1,10 +1,10 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
-import { GuardForwarding } from '../constructs/guard-alerts';
-import { replicaBucketName, replicaKeyAliasName } from '../naming';
+import { GuardForwarding, GuardTrail } from '../constructs/guard-alerts';
+import { guardTrailName, replicaBucketName, replicaKeyAliasName, replicationRoleName, verifyWorkerRoleName } from '../naming';
 import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
 export interface ReplicaStorageStackProps extends StackProps {
@@ -18,12 +18,14 @@ export class ReplicaStorageStack extends Stack {
   constructor(scope: Construct, id: string, props: ReplicaStorageStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const isolated = config.replication.isolatedAccount;
+    const workload = (roleName: string) => `arn:${Aws.PARTITION}:iam::${config.account ?? ''}:role/${roleName}`;
     const accessLogs = new AccessLogBucket(this, 'AccessLogs', {
       retention: Duration.days(config.accessLogs.retentionDays),
     });
     this.backups = new BackupBucket(this, 'Replica', {
       description: `replicated backups of ${config.prefix} in ${config.drRegion}`,
-      bucketName: replicaBucketName(config.prefix, config.drRegion),
+      bucketName: replicaBucketName(config.prefix, config.drRegion, isolated),
       keyAlias: replicaKeyAliasName(config.prefix),
       tiers: tierLifecycles(config),
       noncurrentVersions: {
@@ -34,11 +36,26 @@ export class ReplicaStorageStack extends Stack {
       accessLogBucket: accessLogs.bucket,
       abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
       guardExemptRoleNames: guardExemptRoleNames(config),
+      ...(isolated !== undefined
+        ? { crossAccount: { replicationRoleArn: workload(replicationRoleName(config.prefix)), readerRoleArns: [workload(verifyWorkerRoleName(config.prefix))] } }
+        : {}),
     });
     if (config.guard.alerts) {
+      // In an isolated account no trail of the workload account records this bucket: it gets its own.
+      const trail =
+        isolated !== undefined
+          ? new GuardTrail(this, 'GuardTrail', {
+              trailName: guardTrailName(config.prefix),
+              bucketArns: [this.backups.bucket.bucketArn],
+              managementEvents: config.guard.trailManagementEvents,
+              accessLogBucket: accessLogs.bucket,
+              retention: Duration.days(config.accessLogs.retentionDays),
+            })
+          : undefined;
       new GuardForwarding(this, 'GuardForwarding', {
-        resources: { bucketNames: [this.backups.bucket.bucketName], keyArns: [this.backups.key.keyArn] },
+        resources: { bucketNames: [this.backups.bucket.bucketName], keyArns: [this.backups.key.keyArn], ...(trail ? { trailName: guardTrailName(config.prefix) } : {}) },
         primaryRegion: config.primaryRegion,
+        ...(isolated !== undefined && config.account !== undefined ? { primaryAccount: config.account } : {}),
       });
     }
   }

@@ -5,7 +5,7 @@ import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
 import { BackupReplication } from '../constructs/backup-replication';
 import { GuardTrail } from '../constructs/guard-alerts';
-import { guardTrailName, replicaBucketName, replicaKeyAliasName } from '../naming';
+import { guardTrailName, replicaBucketName, replicaKeyAliasName, replicationRoleName } from '../naming';
 import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
 export interface StorageStackProps extends StackProps {
@@ -22,6 +22,7 @@ export class StorageStack extends Stack {
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const isolated = config.replication.isolatedAccount;
     const accessLogs = new AccessLogBucket(this, 'AccessLogs', {
       retention: Duration.days(config.accessLogs.retentionDays),
     });
@@ -40,7 +41,8 @@ export class StorageStack extends Stack {
     if (config.guard.alerts) {
       this.guardTrail = new GuardTrail(this, 'GuardTrail', {
         trailName: guardTrailName(config.prefix),
-        bucketArns: [this.backups.bucket.bucketArn, `arn:${Aws.PARTITION}:s3:::${replicaBucketName(config.prefix, config.drRegion)}`],
+        // An isolated replica account records its own bucket's events (see ReplicaStorageStack).
+        bucketArns: [this.backups.bucket.bucketArn, ...(isolated === undefined ? [`arn:${Aws.PARTITION}:s3:::${replicaBucketName(config.prefix, config.drRegion)}`] : [])],
         managementEvents: config.guard.trailManagementEvents,
         accessLogBucket: accessLogs.bucket,
         retention: Duration.days(config.accessLogs.retentionDays),
@@ -49,7 +51,8 @@ export class StorageStack extends Stack {
     this.replication = new BackupReplication(this, 'Replication', {
       source: this.backups.bucket,
       sourceKey: this.backups.key,
-      destinationBucketName: replicaBucketName(config.prefix, config.drRegion),
+      destinationBucketName: replicaBucketName(config.prefix, config.drRegion, isolated),
+      ...(isolated !== undefined ? { destinationAccount: isolated, roleName: replicationRoleName(config.prefix) } : {}),
       destinationRegion: config.drRegion,
       destinationKeyAlias: replicaKeyAliasName(config.prefix),
       replicationTimeControl: config.replication.replicationTimeControl,

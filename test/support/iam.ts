@@ -1,5 +1,5 @@
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
-import type { Stack } from 'aws-cdk-lib';
+import { Token, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 
 /**
@@ -19,6 +19,8 @@ export interface PolicyDocument {
 interface LoadedStack {
   readonly name: string;
   readonly region: string;
+  /** The stack's account: its own when the config pins it (an isolated replica account), else ACCOUNT. */
+  readonly account: string;
   readonly resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
   readonly outputs: Record<string, { Value: Json; Export?: { Name: Json } }>;
 }
@@ -30,7 +32,7 @@ export class TemplateResolver {
   constructor(stacks: readonly Stack[]) {
     this.stacks = stacks.map((stack) => {
       const template = Template.fromStack(stack).toJSON() as { Resources?: LoadedStack['resources']; Outputs?: LoadedStack['outputs'] };
-      return { name: stack.stackName, region: stack.region, resources: template.Resources ?? {}, outputs: template.Outputs ?? {} };
+      return { name: stack.stackName, region: stack.region, account: Token.isUnresolved(stack.account) ? ACCOUNT : stack.account, resources: template.Resources ?? {}, outputs: template.Outputs ?? {} };
     });
   }
 
@@ -109,7 +111,7 @@ export class TemplateResolver {
   private ref(stack: LoadedStack, id: string): Json {
     switch (id) {
       case 'AWS::AccountId':
-        return ACCOUNT;
+        return stack.account;
       case 'AWS::Region':
         return stack.region;
       case 'AWS::Partition':
@@ -133,11 +135,13 @@ export class TemplateResolver {
       case 'AWS::IAM::Role':
         return named('RoleName') ?? `${stack.name}-${id}`;
       case 'AWS::SNS::Topic':
-        return `arn:aws:sns:${stack.region}:${ACCOUNT}:${id}`;
+        return `arn:aws:sns:${stack.region}:${stack.account}:${id}`;
       case 'AWS::SQS::Queue':
-        return `https://sqs.${stack.region}.amazonaws.com/${ACCOUNT}/${id}`;
+        return `https://sqs.${stack.region}.amazonaws.com/${stack.account}/${id}`;
       case 'AWS::IAM::ManagedPolicy':
-        return `arn:aws:iam::${ACCOUNT}:policy/${String(named('ManagedPolicyName') ?? id)}`;
+        return `arn:aws:iam::${stack.account}:policy/${String(named('ManagedPolicyName') ?? id)}`;
+      case 'AWS::IAM::Role':
+        return named('RoleName') ?? id;
       default:
         return named('Name') ?? named('LogGroupName') ?? named('FunctionName') ?? id;
     }
@@ -151,19 +155,19 @@ export class TemplateResolver {
       case 'AWS::S3::Bucket':
         return `arn:aws:s3:::${name}`;
       case 'AWS::KMS::Key':
-        return `arn:aws:kms:${stack.region}:${ACCOUNT}:key/${name}`;
+        return `arn:aws:kms:${stack.region}:${stack.account}:key/${name}`;
       case 'AWS::IAM::Role':
-        return `arn:aws:iam::${ACCOUNT}:role/${name}`;
+        return `arn:aws:iam::${stack.account}:role/${name}`;
       case 'AWS::Logs::LogGroup':
-        return `arn:aws:logs:${stack.region}:${ACCOUNT}:log-group:${name}:*`;
+        return `arn:aws:logs:${stack.region}:${stack.account}:log-group:${name}:*`;
       case 'AWS::SQS::Queue':
-        return `arn:aws:sqs:${stack.region}:${ACCOUNT}:${id}`;
+        return `arn:aws:sqs:${stack.region}:${stack.account}:${id}`;
       case 'AWS::Lambda::Function':
-        return `arn:aws:lambda:${stack.region}:${ACCOUNT}:function:${name}`;
+        return `arn:aws:lambda:${stack.region}:${stack.account}:function:${name}`;
       case 'AWS::SSM::Document':
-        return `arn:aws:ssm:${stack.region}:${ACCOUNT}:document/${name}`;
+        return `arn:aws:ssm:${stack.region}:${stack.account}:document/${name}`;
       default:
-        return `arn:aws:${(resource?.Type ?? 'unknown').split('::')[1]?.toLowerCase() ?? 'unknown'}:${stack.region}:${ACCOUNT}:${id}`;
+        return `arn:aws:${(resource?.Type ?? 'unknown').split('::')[1]?.toLowerCase() ?? 'unknown'}:${stack.region}:${stack.account}:${id}`;
     }
   }
 }
@@ -179,6 +183,15 @@ export interface Request {
   readonly action: string;
   readonly resource: string;
   readonly context?: Record<string, string | string[]>;
+  /**
+   * The account that owns the resource (another one for the isolated replica).
+   * @default ACCOUNT
+   */
+  readonly resourceAccount?: string;
+}
+
+function principalAccount(principal: string): string {
+  return /^arn:aws:(?:iam|sts)::(\d{12}):/.exec(principal)?.[1] ?? ACCOUNT;
 }
 
 /** AWS's decision for one request; throws when the simulator refuses the inputs (an unknown action, key or resource type). */
@@ -191,9 +204,9 @@ export async function decide(request: Request): Promise<Decision> {
     request: {
       principal: request.principal,
       action: request.action,
-      resource: { resource: request.resource, accountId: ACCOUNT },
+      resource: { resource: request.resource, accountId: request.resourceAccount ?? ACCOUNT },
       // What AWS sets on every signed request (the simulator does not fill them in).
-      contextVariables: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': request.principal, 'aws:PrincipalAccount': ACCOUNT, ...(request.context ?? {}) },
+      contextVariables: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': request.principal, 'aws:PrincipalAccount': principalAccount(request.principal), ...(request.context ?? {}) },
     },
   };
   const response = await runSimulation(simulation, {});

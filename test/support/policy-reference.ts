@@ -46,6 +46,9 @@ export function policyDocumentsOf(resolver: TemplateResolver, stack: Stack): { w
   ] as const) {
     for (const [id, properties] of resolver.resourcesOf(stack, type)) add(id, properties[field], true);
   }
+  for (const [id, properties] of resolver.resourcesOf(stack, 'AWS::Events::EventBusPolicy')) {
+    if (properties.Statement !== undefined) add(id, { Version: '2012-10-17', Statement: [properties.Statement] }, true);
+  }
   return found;
 }
 
