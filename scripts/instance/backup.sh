@@ -723,6 +723,7 @@ main() {
   log_info "backing up target '$BK_TARGET' ($BK_KIND, tier $BK_TIER) on $INSTANCE"
 
   require_command "$EXIT_UPLOAD" aws 'the AWS CLI v1 or v2'
+  require_conditional_writes "$EXIT_UPLOAD"
   if [[ $BK_KIND == postgres || $BK_KIND == mysql ]]; then
     fetch_password "${BK_PASSWORD_SSM_PARAMETER:-}" "${BK_PASSWORD_SECRET_ID:-}"
   fi

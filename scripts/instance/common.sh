@@ -57,6 +57,18 @@ require_command() { # require_command <exit code> <command> <why>
   command -v "$2" >/dev/null 2>&1 || fail "$1" "'$2' is not installed ($3)"
 }
 
+# Backups are written once: every upload to the backup bucket carries If-None-Match, which the
+# bucket policy requires. CLIs older than S3's conditional writes (20 August 2024) do not know the
+# option and would fail only after the whole dump; their botocore has no IfNoneMatch in the
+# CompleteMultipartUpload input, so ask it first (one CLI start, no request).
+require_conditional_writes() { # require_conditional_writes <exit code>
+  local skeleton
+  skeleton=$(aws s3api complete-multipart-upload --generate-cli-skeleton input 2>/dev/null) || skeleton=''
+  if [[ $skeleton != *'"IfNoneMatch"'* ]]; then
+    fail "$1" "this AWS CLI ($(aws --version 2>&1 | head -n 1)) cannot send If-None-Match, which every upload to the backup bucket needs (backups are written once): install an AWS CLI released on or after 2024-08-20 (v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html; v1: pip install --upgrade awscli)"
+  fi
+}
+
 # The last lines of a file, joined with " | ", for one-line error messages.
 tail_of() { # tail_of <file> [lines]
   [[ -s $1 ]] || return 0

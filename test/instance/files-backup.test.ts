@@ -207,6 +207,30 @@ describe('backup.sh, kind files', () => {
     expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/twice/'))).toEqual([]);
   });
 
+  it('refuses to start, naming the minimum, on an AWS CLI too old to send If-None-Match (before reading any data)', async () => {
+    // GIVEN an aws command whose botocore predates S3 conditional writes (the skeleton lacks IfNoneMatch)
+    const bin = join(work, 'old-cli');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'aws'),
+      `#!/bin/bash
+case "$*" in
+  --version) echo 'aws-cli/2.9.19 Python/3.11.2 Linux/6.1.0 source/x86_64.debian.12 prompt/off' ;;
+  *generate-cli-skeleton*) echo '{ "Bucket": "", "Key": "", "MultipartUpload": {}, "UploadId": "" }' ;;
+  *) echo "unexpected aws $*" >&2; exit 99 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const keysBefore = await listKeys(moto, bucket);
+    const old = await runBackupScript(inputs({ BK_TARGET: 'old-cli', PATH: `${bin}:${process.env.PATH ?? ''}` }));
+    expect(old.status).toBe(5);
+    expect(old.stderr).toMatch(/this AWS CLI \(aws-cli\/2\.9\.19 [^)]*\) cannot send If-None-Match/);
+    expect(old.stderr).toMatch(/released on or after 2024-08-20/);
+    expect(old.stderr).not.toMatch(/unexpected aws/);
+    expect(await listKeys(moto, bucket)).toEqual(keysBefore);
+  });
+
   it('stops the upload when the archiver fails midway: no object, no manifest, no incomplete upload', async () => {
     // GIVEN a tar that streams 20 MB (so the upload is already multipart) and then fails
     const bin = join(work, 'failing-bin');
