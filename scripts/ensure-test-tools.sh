@@ -71,4 +71,9 @@ fi
 for tool in aws moto_server psql sqlite3 mariadbd shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ensure-test-tools: $tool is still missing after install" >&2; exit 1; }
 done
+# The tests run moto through test/support/moto_front.py with python3: moto must import there.
+python3 -c 'import moto.server, moto.s3.responses' 2>/dev/null || {
+  echo "ensure-test-tools: python3 cannot import moto (moto_server runs under another interpreter); install it with: python3 -m pip install 'moto[server]'" >&2
+  exit 1
+}
 echo "ensure-test-tools: all test tools present ($(aws --version 2>&1 | cut -d' ' -f1), $(psql --version | awk '{print $NF}'), sqlite3 $(sqlite3 --version | cut -d' ' -f1), $(mariadbd --version | awk '{print $3}'))" >&2

@@ -55,10 +55,11 @@ export class BackupInstancePolicy extends Construct {
       ...bounds,
       new iam.PolicyStatement({
         sid: 'WriteOwnBackups',
-        // Multipart uploads are covered by PutObject; AbortMultipartUpload lets a failed stream
-        // clean up; GetObject is for the HeadObject that reads back the stored version and size
-        // before its retention is set (this target's own objects, which the instance holds anyway).
-        actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload', 's3:GetObject'],
+        // Multipart uploads are covered by PutObject, and carry their Object Lock (no later
+        // PutObjectRetention); AbortMultipartUpload lets a failed stream clean up; GetObject is for
+        // the HeadObject that reads back the stored version, size and lock (this target's own
+        // objects, which the instance holds anyway).
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'],
         resources: prefixes.map((prefix) => props.bucket.arnForObjects(prefix)),
       }),
       new iam.PolicyStatement({

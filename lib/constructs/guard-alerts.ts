@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 
 /**
  * What the alerts watch, as CloudTrail names them. Bucket-level changes are management events;
- * object deletions and legal holds are data events, which only a trail with data-event selectors
+ * object deletions, lock changes and legal holds are data events, which only a trail with data-event selectors
  * on the buckets records. The kit itself never deletes in its buckets, so every deletion is news.
  */
 export const GUARDED_S3_EVENTS = [
@@ -31,6 +31,8 @@ export const GUARDED_S3_EVENTS = [
   'DeleteObject',
   'DeleteObjects',
   'PutObjectLegalHold',
+  // Every backup is born locked; nothing of the kit changes a lock afterwards.
+  'PutObjectRetention',
 ] as const;
 export const GUARDED_KMS_EVENTS = ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy', 'DisableKeyRotation'] as const;
 /** Stopping or narrowing the trail silences the data-event alerts: that is news too. */

@@ -527,7 +527,7 @@ export class RestoreJobs extends Construct {
         ...(props.safetyRetention !== undefined
           ? [
               ...lockBoundStatements('Safety', [safetyObjects], props.safetyRetention, props.safetyObjectLockMode ?? 'GOVERNANCE'),
-              new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], resources: [safetyObjects] }),
+              new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'], resources: [safetyObjects] }),
             ]
           : []),
         new iam.PolicyStatement({

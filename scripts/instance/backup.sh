@@ -540,8 +540,11 @@ part_bytes() {
 multipart_upload() {
   local upload_id part=0 bytes hex checksum etag part_file="$WORK_DIR/part" parts="$WORK_DIR/parts.json" size
   size=$(part_bytes)
+  # The lock is part of the upload: the version is born with the tier's mode and date, so no later
+  # call has to change a lock (which S3 may refuse, and which no writer is allowed).
   upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
     --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" --content-type application/gzip \
+    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" \
     --checksum-algorithm SHA256 --query UploadId --output text) || return 1
   printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
   printf '{"Parts":[' >"$parts"
@@ -649,15 +652,15 @@ stream_to_s3() {
 # ---------------------------------------------------------------------------------------------
 # Retention and manifest
 
-set_retention() {
+check_stored() {
   FAILURE_NOTES+=("s3://$BK_BUCKET/$OBJECT_KEY was uploaded but has no manifest: the backup is incomplete (Object Lock keeps the object until its retention ends; the verifier reports it)")
   local head err="$WORK_DIR/head.err"
-  # The exact version just written, and a check that S3 holds what was streamed.
+  # The exact version just written, and a check that S3 holds what was streamed, locked as asked.
   head=$(aws_cli s3api head-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
-    --query '[VersionId, ContentLength, ServerSideEncryption]' --output text 2>"$err") ||
+    --query '[VersionId, ContentLength, ServerSideEncryption, ObjectLockMode, ObjectLockRetainUntilDate]' --output text 2>"$err") ||
     fail "$EXIT_UPLOAD" "cannot read back s3://$BK_BUCKET/$OBJECT_KEY: $(tail_of "$err" 3)"
-  local stored_bytes sse
-  read -r VERSION_ID stored_bytes sse <<<"$head"
+  local stored_bytes sse mode until
+  read -r VERSION_ID stored_bytes sse mode until <<<"$head"
   if [[ -z $VERSION_ID || $VERSION_ID == None || $VERSION_ID == null ]]; then
     fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY has no version ID: the bucket is not versioned, so Object Lock cannot protect it"
   fi
@@ -666,11 +669,10 @@ set_retention() {
   [[ $sse == aws:kms ]] ||
     fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY is not SSE-KMS encrypted (ServerSideEncryption: $sse)"
 
-  # `aws s3 cp` cannot set a retention; until this call the bucket's default retention holds.
-  err="$WORK_DIR/retention.err"
-  aws_cli s3api put-object-retention --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --version-id "$VERSION_ID" \
-    --retention "{\"Mode\":\"$LOCK_MODE\",\"RetainUntilDate\":\"$RETAIN_UNTIL\"}" >/dev/null 2>"$err" ||
-    fail "$EXIT_UPLOAD" "cannot set Object Lock retention $LOCK_MODE until $RETAIN_UNTIL on s3://$BK_BUCKET/$OBJECT_KEY (version $VERSION_ID): $(tail_of "$err" 3)"
+  local until_epoch
+  until_epoch=$(date -u -d "$until" +%s 2>/dev/null) || until_epoch=0
+  [[ $mode == "$LOCK_MODE" ]] && ((until_epoch >= $(date -u -d "$RETAIN_UNTIL" +%s))) ||
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY (version $VERSION_ID) is locked $mode until $until, not $LOCK_MODE until $RETAIN_UNTIL as requested"
   log_info "retention: $LOCK_MODE until $RETAIN_UNTIL on version $VERSION_ID"
 }
 
@@ -736,7 +738,7 @@ main() {
     postgres) finish_postgres ;;
     files) finish_files ;;
   esac
-  set_retention
+  check_stored
   write_manifest
 
   printf 'BACKUP_RESULT {"target":%s,"tier":%s,"kind":%s,"bucket":%s,"key":%s,"versionId":%s,"manifestKey":%s,"instance":%s,"bytes":%s,"sha256":"%s","retainUntil":"%s","durationSeconds":%s}\n' \

@@ -251,10 +251,10 @@ describe('backup jobs template: IAM', () => {
     expect(statements.flatMap(actionsOf)).not.toContain('ssm:SendCommand');
   });
 
-  it("GIVEN a target's instance policy THEN it writes only that target's prefixes, with retention, through the backup key", () => {
+  it("GIVEN a target's instance policy THEN it writes only that target's prefixes, locked at creation (no later lock change), through the backup key", () => {
     const statements = managedPolicy('backup-kit-backup-orders-db');
     const write = statements.find((statement) => statement.Sid === 'WriteOwnBackups');
-    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectRetention']);
+    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
     const prefixes = (write?.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => resource['Fn::Join'][1].at(-1));
     expect(prefixes.sort()).toEqual(['/daily/orders-db/*', '/manual/orders-db/*', '/monthly/orders-db/*', '/predeploy/orders-db/*', '/weekly/orders-db/*']);
     const kms = statements.find((statement) => statement.Sid === 'EncryptBackupsThroughS3');

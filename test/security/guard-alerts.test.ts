@@ -85,6 +85,7 @@ describe('guard alerts in the primary region', () => {
     ['DeleteObject', { key: 'daily/orders-db/x.pgdump.gz', versionId: 'v1' }],
     ['DeleteObjects', { delete: { Object: [{ Key: 'daily/orders-db/x.pgdump.gz' }] } }],
     ['PutObjectLegalHold', { key: 'daily/orders-db/x.pgdump.gz', 'legal-hold': '' }],
+    ['PutObjectRetention', { key: 'daily/orders-db/x.pgdump.gz', retention: '' }],
   ] as [string, Record<string, Json>][])('%s on the backup bucket alerts', (eventName, extra) => {
     expect(alerts(s3Call(eventName, bucket, PRIMARY, extra))).toBe(true);
   });
@@ -106,7 +107,6 @@ describe('guard alerts in the primary region', () => {
 
   it('routine traffic and other resources do not alert', () => {
     expect(alerts(s3Call('PutObject', bucket, PRIMARY, { key: 'daily/orders-db/x.pgdump.gz' }))).toBe(false);
-    expect(alerts(s3Call('PutObjectRetention', bucket, PRIMARY, { key: 'daily/orders-db/x.pgdump.gz' }))).toBe(false);
     expect(alerts(s3Call('PutBucketPolicy', 'someone-elses-bucket', PRIMARY))).toBe(false);
     expect(alerts(kmsCall('ScheduleKeyDeletion', `arn:aws:kms:${PRIMARY}:${ACCOUNT}:key/00000000-0000-0000-0000-000000000000`, PRIMARY))).toBe(false);
     expect(alerts(kmsCall('Decrypt', key, PRIMARY))).toBe(false);

@@ -3,11 +3,12 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { freePort, startDetached, stopProcess, waitFor } from './processes';
 
 export const MOTO_REGION = 'eu-west-1';
 
-/** A moto server on loopback, with the environment the AWS CLI and SDK v3 need to use it. */
+/** A moto server on loopback (with the corrections of moto_front.py), with the environment the AWS CLI and SDK v3 need to use it. */
 export class MotoServer {
   private constructor(
     readonly endpoint: string,
@@ -16,7 +17,8 @@ export class MotoServer {
 
   static async start(): Promise<MotoServer> {
     const port = await freePort();
-    const child = startDetached('moto_server', ['-H', '127.0.0.1', '-p', String(port)]);
+    // moto_server with the S3 rules moto does not follow put right (see moto_front.py).
+    const child = startDetached('python3', [join(__dirname, 'moto_front.py'), '-H', '127.0.0.1', '-p', String(port)]);
     const endpoint = `http://127.0.0.1:${port}`;
     await waitFor('moto_server to answer', async () => {
       try {

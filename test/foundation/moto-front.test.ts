@@ -1,0 +1,54 @@
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  PutObjectLockConfigurationCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOTO_REGION, MotoServer } from '../support/moto';
+
+/** The test S3 behaves as real S3 where moto does not: here, how a multipart upload is locked. */
+
+let moto: MotoServer;
+beforeAll(async () => {
+  moto = await MotoServer.start();
+}, 60_000);
+afterAll(async () => {
+  await moto.stop();
+});
+
+async function multipartUpload(bucket: string, key: string, lock: { ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE'; ObjectLockRetainUntilDate?: Date } = {}) {
+  const s3 = moto.s3();
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...lock }));
+  const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.from('backup bytes') }));
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+  return s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+describe('the moto front: multipart uploads are locked as on S3', () => {
+  it('with the lock CreateMultipartUpload asked for', async () => {
+    const { bucket } = await moto.createBackupBucket('front-asked');
+    const until = new Date('2027-01-02T03:04:05Z');
+    const head = await multipartUpload(bucket, 'daily/a', { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until });
+    expect(head.ObjectLockMode).toBe('COMPLIANCE');
+    expect(head.ObjectLockRetainUntilDate?.toISOString()).toBe(until.toISOString());
+  });
+
+  it("with the bucket's default retention when it asked for none", async () => {
+    const { bucket } = await moto.createBackupBucket('front-default');
+    await moto.s3().send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 3 } } } }));
+    const before = Date.now();
+    const head = await multipartUpload(bucket, 'daily/b');
+    expect(head.ObjectLockMode).toBe('GOVERNANCE');
+    const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
+    expect(until).toBeGreaterThanOrEqual(before - 1000 + 3 * 86_400_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 3 * 86_400_000);
+  });
+
+  it('refused on a bucket without Object Lock', async () => {
+    await moto.s3().send(new CreateBucketCommand({ Bucket: 'front-unlocked', CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
+    await expect(multipartUpload('front-unlocked', 'x', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date('2027-01-01T00:00:00Z') })).rejects.toThrow(/lock/i);
+  });
+});
