@@ -690,8 +690,12 @@ write_manifest() {
     [[ -n $FILES_JSON ]] && printf ',"files":%s' "$FILES_JSON"
     printf '}\n'
   } >"$manifest"
-  local err="$WORK_DIR/manifest.err"
+  local err="$WORK_DIR/manifest.err" checksum
+  # An explicit checksum: S3 refuses an upload to a locked bucket without one, and a CLI set to
+  # request_checksum_calculation = when_required would send none of its own.
+  checksum=$(hex_decode "$(sha256sum "$manifest" | cut -d ' ' -f 1)" | base64 -w 0)
   aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY.manifest.json" --body "$manifest" \
+    --checksum-sha256 "$checksum" \
     --content-type application/json --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" \
     --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" --if-none-match '*' >/dev/null 2>"$err" ||
     fail "$EXIT_MANIFEST" "cannot write s3://$BK_BUCKET/$OBJECT_KEY.manifest.json: $(tail_of "$err" 3)"

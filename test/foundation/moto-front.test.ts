@@ -1,9 +1,10 @@
 import {
   CompleteMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
-  PutObjectLockConfigurationCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,8 +38,7 @@ describe('the moto front: multipart uploads are locked as on S3', () => {
   });
 
   it("with the bucket's default retention when it asked for none", async () => {
-    const { bucket } = await moto.createBackupBucket('front-default');
-    await moto.s3().send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 3 } } } }));
+    const { bucket } = await moto.createBackupBucket('front-default', { defaultRetentionDays: 3 });
     const before = Date.now();
     const head = await multipartUpload(bucket, 'daily/b');
     expect(head.ObjectLockMode).toBe('GOVERNANCE');
@@ -50,5 +50,27 @@ describe('the moto front: multipart uploads are locked as on S3', () => {
   it('refused on a bucket without Object Lock', async () => {
     await moto.s3().send(new CreateBucketCommand({ Bucket: 'front-unlocked', CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
     await expect(multipartUpload('front-unlocked', 'x', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date('2027-01-01T00:00:00Z') })).rejects.toThrow(/lock/i);
+  });
+});
+
+describe('the moto front: uploads to a locked bucket must carry a checksum, as on S3', () => {
+  /** A client that sends checksums only where an operation requires one (request_checksum_calculation = when_required). */
+  const whenRequired = () =>
+    new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, requestChecksumCalculation: 'WHEN_REQUIRED' });
+
+  it('refuses a PutObject and an UploadPart without Content-MD5 or a checksum', async () => {
+    const { bucket } = await moto.createBackupBucket('front-checksum');
+    await expect(whenRequired().send(new PutObjectCommand({ Bucket: bucket, Key: 'daily/x', Body: 'data' }))).rejects.toThrow(/Content-MD5 OR x-amz-checksum- HTTP header is required/);
+    const { UploadId } = await whenRequired().send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'daily/y' }));
+    await expect(whenRequired().send(new UploadPartCommand({ Bucket: bucket, Key: 'daily/y', UploadId, PartNumber: 1, Body: 'data' }))).rejects.toThrow(/x-amz-checksum- HTTP header is required/);
+  });
+
+  it('accepts them with a checksum header, and accepts anything on a bucket without a lock', async () => {
+    const { bucket } = await moto.createBackupBucket('front-checksum-ok');
+    // an explicit algorithm: the SDK computes it even when set to WHEN_REQUIRED
+    await whenRequired().send(new PutObjectCommand({ Bucket: bucket, Key: 'daily/x', Body: 'data', ChecksumAlgorithm: 'SHA256' }));
+    await moto.s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'daily/z', Body: 'data' }));
+    await moto.s3().send(new CreateBucketCommand({ Bucket: 'front-plain', CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
+    await whenRequired().send(new PutObjectCommand({ Bucket: 'front-plain', Key: 'x', Body: 'data' }));
   });
 });

@@ -207,6 +207,22 @@ describe('backup.sh, kind files', () => {
     expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/twice/'))).toEqual([]);
   });
 
+  it('uploads with a checksum the CLI cannot leave out: it succeeds with request_checksum_calculation = when_required, where a plain upload is refused', async () => {
+    const whenRequired = { AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
+    // GIVEN a CLI set to send checksums only where an operation requires one: S3 refuses its plain uploads to a locked bucket
+    writeFileSync(join(work, 'plain.txt'), 'plain');
+    const plain = spawnSync('aws', ['--endpoint-url', moto.endpoint, 's3api', 'put-object', '--bucket', bucket, '--key', 'daily/plain.txt', '--body', join(work, 'plain.txt')], {
+      env: moto.env(whenRequired),
+      encoding: 'utf8',
+    });
+    expect(plain.status).not.toBe(0);
+    expect(plain.stderr).toMatch(/x-amz-checksum- HTTP header is required/);
+    // WHEN the backup runs with that setting THEN every upload (parts, manifest) carries its own SHA-256 and succeeds
+    const run1 = await runBackupScript(inputs({ BK_TARGET: 'when-required', ...whenRequired }));
+    expect(run1.status, run1.stderr).toBe(0);
+    expect((await fetchBackup(moto, bucket, run1.result!.key)).manifest.sha256).toBe(run1.result!.sha256);
+  });
+
   it('refuses to start, naming the minimum, on an AWS CLI too old to send If-None-Match (before reading any data)', async () => {
     // GIVEN an aws command whose botocore predates S3 conditional writes (the skeleton lacks IfNoneMatch)
     const bin = join(work, 'old-cli');

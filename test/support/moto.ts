@@ -1,4 +1,4 @@
-import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -78,11 +78,20 @@ export class MotoServer {
     return new SNSClient({ endpoint: this.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   }
 
-  /** A versioned bucket with Object Lock, like the real backup bucket, and a KMS key for SSE-KMS. */
-  async createBackupBucket(name: string): Promise<{ bucket: string; keyArn: string }> {
+  /**
+   * A versioned bucket with Object Lock and a default retention, like the real backup bucket (so
+   * the front's checksum rule applies to every upload), and a KMS key for SSE-KMS.
+   */
+  async createBackupBucket(name: string, options: { defaultRetentionDays?: number } = {}): Promise<{ bucket: string; keyArn: string }> {
     const s3 = this.s3();
     await s3.send(new CreateBucketCommand({ Bucket: name, ObjectLockEnabledForBucket: true, CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
     await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
+    await s3.send(
+      new PutObjectLockConfigurationCommand({
+        Bucket: name,
+        ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: options.defaultRetentionDays ?? 1 } } },
+      }),
+    );
     const key = await this.kms().send(new CreateKeyCommand({ Description: `test key for ${name}` }));
     return { bucket: name, keyArn: key.KeyMetadata?.Arn ?? '' };
   }

@@ -7,6 +7,13 @@ Run as `python3 moto_front.py -H 127.0.0.1 -p <port>`: the same server and argum
   -retain-until-date, -legal-hold), or else with the bucket's default retention, like a PutObject.
   moto drops both, so an upload that relies on them looks unlocked here and would pass a test that
   real S3 fails (or the reverse).
+- PutObject and UploadPart to a bucket with Object Lock, when the bucket has a default retention
+  or the request sets a lock, must carry Content-MD5 or a checksum of the body (an
+  x-amz-checksum-<algorithm> header, or a trailer that x-amz-trailer announces). S3 refuses them
+  otherwise ("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with
+  Object Lock parameters"); moto accepts an x-amz-sdk-checksum-algorithm header alone, which only
+  says what the SDK meant to send, and does not check parts at all. A CLI configured with
+  request_checksum_calculation = when_required sends neither, and real S3 refuses its uploads.
 """
 
 import sys
@@ -14,7 +21,9 @@ import threading
 
 import moto.s3.models as models
 import moto.s3.responses as responses
+from moto.s3.exceptions import S3ClientError
 from moto.server import main
+from werkzeug.datastructures import Headers
 
 _request = threading.local()
 
@@ -66,6 +75,42 @@ def _complete_multipart_upload(self, bucket_name, multipart_id, body):  # type: 
     return key
 
 
+class ChecksumRequiredForObjectLock(S3ClientError):
+    def __init__(self) -> None:
+        super().__init__("InvalidRequest", "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters")
+
+
+def _carries_checksum(headers) -> bool:  # type: ignore[no-untyped-def]
+    names = {name.lower() for name in headers.keys()}
+    if "content-md5" in names:
+        return True
+    if any(name.startswith("x-amz-checksum-") and name not in ("x-amz-checksum-algorithm", "x-amz-checksum-type") for name in names):
+        return True
+    return "x-amz-checksum-" in (headers.get("x-amz-trailer") or "").lower()
+
+
+_original_put = responses.S3Response._key_response_put
+
+
+def _key_response_put(self, query, key_name):  # type: ignore[no-untyped-def]
+    headers = self.headers
+    is_part = bool(query.get("uploadId") and query.get("partNumber"))
+    is_object = not is_part and not any(k in query for k in ("retention", "legal-hold", "acl", "tagging"))
+    if (is_part or is_object) and "x-amz-copy-source" not in headers:
+        bucket = self.backend.get_bucket(self.bucket_name)
+        asks_lock = bool(headers.get("x-amz-object-lock-mode") or headers.get("x-amz-object-lock-retain-until-date") or headers.get("x-amz-object-lock-legal-hold") == "ON")
+        if bucket.object_lock_enabled and (bucket.has_default_lock or asks_lock):
+            if not _carries_checksum(headers):
+                raise ChecksumRequiredForObjectLock()
+            if is_object and not headers.get("Content-Md5") and not headers.get("x-amz-sdk-checksum-algorithm"):
+                # moto's own check wants this header; S3 does not: a checksum header is enough.
+                patched = Headers(self.headers)
+                patched["x-amz-sdk-checksum-algorithm"] = "PROVIDED"
+                self.headers = patched
+    return _original_put(self, query, key_name)
+
+
+responses.S3Response._key_response_put = _key_response_put
 responses.S3Response._key_response_post = _key_response_post
 models.S3Backend.create_multipart_upload = _create_multipart_upload
 models.S3Backend.complete_multipart_upload = _complete_multipart_upload
