@@ -188,7 +188,8 @@ export class BackupVerification extends Construct {
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'ListReplica', actions: ['s3:ListBucket'], resources: [replicaBucketArn] }));
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'HeadReplica', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${replicaBucketArn}/*`] }));
     props.alertTopic.grantPublish(worker);
-    props.opsKey.grant(worker, 'kms:GenerateDataKey*', 'kms:Decrypt');
+    // SNS and SQS ask for a data key of the ops key, and decrypt it again: nothing more.
+    props.opsKey.grant(worker, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // Planner: list and read (HeadObject, verdicts); send to the queue.
     const planner = this.planner.role;
@@ -202,7 +203,10 @@ export class BackupVerification extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
       }),
     );
-    this.queue.grantSendMessages(planner);
+    // Sending to the encrypted queue needs GenerateDataKey and Decrypt of its key; not the
+    // Encrypt/ReEncrypt*/GenerateDataKey* that grantSendMessages adds.
+    planner.addToPolicy(new iam.PolicyStatement({ sid: 'SendToQueue', actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [this.queue.queueArn] }));
+    props.opsKey.grant(planner, 'kms:GenerateDataKey', 'kms:Decrypt');
     props.alertTopic.grantPublish(planner);
 
     const timeZone = TimeZone.of(props.timeZone);
