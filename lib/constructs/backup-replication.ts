@@ -72,7 +72,8 @@ export class BackupReplication extends Construct {
     const destinationKeyAliasArn = `arn:${Aws.PARTITION}:kms:${props.destinationRegion}:${destinationAccount}:${props.destinationKeyAlias}`;
 
     this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+      // Only S3 acting for this account (the confused-deputy guard AWS recommends for service roles).
+      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
       ...(props.roleName !== undefined ? { roleName: props.roleName } : {}),
       description: 'Replicates backups to the DR-region replica bucket',
     });

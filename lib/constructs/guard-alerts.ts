@@ -298,7 +298,14 @@ export class GuardForwarding extends Construct {
 
   constructor(scope: Construct, id: string, props: GuardForwardingProps) {
     super(scope, id);
-    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${props.primaryAccount ?? Aws.ACCOUNT_ID}:event-bus/default`);
+    const primaryBusArn = `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${props.primaryAccount ?? Aws.ACCOUNT_ID}:event-bus/default`;
+    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', primaryBusArn);
+    // One role for the rules, assumable only by EventBridge acting for this account.
+    const role = new iam.Role(this, 'PutToPrimaryBus', {
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+      description: `Forwards the guarded events of this region to ${props.primaryRegion}`,
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [primaryBusArn] }));
     const { trailName, ...bucketsAndKeys } = props.resources;
     const patterns = trailName !== undefined ? guardEventPatterns({ ...bucketsAndKeys, trailName }) : guardEventPatterns(bucketsAndKeys);
     for (const [name, pattern] of Object.entries(patterns)) {
@@ -306,7 +313,7 @@ export class GuardForwarding extends Construct {
         new events.Rule(this, `Forward-${name}`, {
           description: `backup-kit guard: forwards guarded ${name} changes to ${props.primaryRegion}`,
           eventPattern: pattern,
-          targets: [new targets.EventBus(primaryBus)],
+          targets: [new targets.EventBus(primaryBus, { role })],
         }),
       );
     }

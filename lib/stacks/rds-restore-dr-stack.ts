@@ -1,5 +1,6 @@
 import { Aws, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
 import { restoredInstanceEventPattern } from '../constructs/rds-restore';
@@ -24,15 +25,18 @@ export class RdsRestoreDrStack extends Stack {
     if (props.sourceIdentifiers.length === 0) {
       throw new Error('RdsRestoreDrStack sourceIdentifiers: at least one source restorable in the DR region is required');
     }
-    const primaryBus = events.EventBus.fromEventBusArn(
-      this,
-      'PrimaryDefaultBus',
-      `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`,
-    );
+    const primaryBusArn = `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`;
+    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', primaryBusArn);
+    // Assumable only by EventBridge acting for this account.
+    const role = new iam.Role(this, 'ForwardRestoredInstanceEventsRole', {
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+      description: `Forwards RDS restore events to ${props.primaryRegion}`,
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [primaryBusArn] }));
     this.forwardRule = new events.Rule(this, 'ForwardRestoredInstanceEvents', {
       description: `Forwards RDS events of DR-region point-in-time restores to ${props.primaryRegion}`,
       eventPattern: restoredInstanceEventPattern(props.sourceIdentifiers),
-      targets: [new targets.EventBus(primaryBus)],
+      targets: [new targets.EventBus(primaryBus, { role })],
     });
   }
 }

@@ -58,3 +58,20 @@ describe('the checker finds what it claims to', () => {
     expect(await check({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*', Condition: { StringLike: { 'kms:EncryptionContext:aws:logs:arn': 'x' } } })).toEqual([]);
   });
 });
+
+describe('service roles trust their service only for this account', () => {
+  // Lambda does not pass aws:SourceAccount when it assumes an execution role; every other service here does.
+  it.each(all.map((stack) => [stack.stackName, stack] as const))('%s', (_name, stack) => {
+    const unguarded = resolver.resourcesOf(stack, 'AWS::IAM::Role').flatMap(([id, properties]) =>
+      ((properties.AssumeRolePolicyDocument as { Statement: { Principal?: { Service?: string | string[] }; Condition?: Record<string, Record<string, unknown>> }[] }).Statement ?? [])
+        .filter((statement) => {
+          const services = [statement.Principal?.Service ?? []].flat();
+          if (services.length === 0 || services.every((service) => service === 'lambda.amazonaws.com')) return false;
+          const keys = Object.values(statement.Condition ?? {}).flatMap((operator) => Object.keys(operator));
+          return !keys.some((key) => key === 'aws:SourceAccount' || key === 'aws:SourceArn');
+        })
+        .map((statement) => `${id}: ${JSON.stringify(statement.Principal)}`),
+    );
+    expect(unguarded).toEqual([]);
+  });
+});
