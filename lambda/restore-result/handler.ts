@@ -6,10 +6,11 @@ import { InvalidEventError, errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/powertools';
 import { DRILL_SERVICE, RESTORE_SERVICE } from '../shared/restore-command';
 import { loadRestoreResultSettings, parseRestoreInvocationEvent, recordRestoreResult, type RestoreResultOutcome } from './core';
+import { METRIC_NAMESPACE } from '../shared/metric-catalog';
 
 const settings = loadRestoreResultSettings(process.env);
 const logger = createLogger();
-const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BackupKit';
+const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE;
 // One function records both kinds of run, each under its own service dimension.
 const restoreMetrics = new Metrics({ namespace, serviceName: RESTORE_SERVICE });
 const drillMetrics = new Metrics({ namespace, serviceName: DRILL_SERVICE });

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMESPACE } from './metric-catalog';
 
 /**
  * One logger and one metrics instance per function, built at module scope by the handler.
@@ -11,7 +12,7 @@ export function createLogger(): Logger {
 }
 
 export function createMetrics(): Metrics {
-  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BackupKit' });
+  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE });
 }
 
 export { MetricUnit } from '@aws-lambda-powertools/metrics';

@@ -1,6 +1,7 @@
 import { DescribeDBInstancesCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { z } from 'zod';
 import { awsCall, type RetryOptions } from './retry';
+import { METRICS, SERVICES } from './metric-catalog';
 
 /**
  * The RDS point-in-time restore contract shared by the config, the restore function, the
@@ -131,10 +132,10 @@ export function sourceOfRestoredInstance(settings: RestoreSettings, identifier: 
 }
 
 /** Metric namespace and names of this capability (service `rds-restore`, dimension `Source`). */
-export const RDS_RESTORE_SERVICE = 'rds-restore';
+export const RDS_RESTORE_SERVICE = SERVICES.rdsRestore;
 export const RDS_RESTORE_METRICS = {
-  started: 'RdsRestoreStarted',
-  minutes: 'RdsRestoreMinutes',
+  started: METRICS.rdsRestoreStarted.name,
+  minutes: METRICS.rdsRestoreMinutes.name,
 } as const;
 
 /** The DB instance, or `undefined` when it does not exist; throttling retried, AccessDenied named. */

@@ -17,6 +17,7 @@ import {
   type TargetPlan,
 } from './backup-command';
 import { BACKUP_KINDS } from './manifest';
+import { METRICS, SERVICES } from './metric-catalog';
 
 /**
  * The contract of the instance restore command: the restore document's parameters (and the
@@ -307,14 +308,14 @@ export function describeRestoreExitCode(code: number): ExitCodeMeaning {
 
 // ------------------------------------------------------------------ functions, metrics, drills
 
-export const RESTORE_SERVICE = 'restore';
-export const DRILL_SERVICE = 'drill';
-export const RESTORE_METRICS = { succeeded: 'RestoreSucceeded', failed: 'RestoreFailed', seconds: 'RestoreSeconds' } as const;
+export const RESTORE_SERVICE = SERVICES.restore;
+export const DRILL_SERVICE = SERVICES.drill;
+export const RESTORE_METRICS = { succeeded: METRICS.restoreSucceeded.name, failed: METRICS.restoreFailed.name, seconds: METRICS.restoreSeconds.name } as const;
 export const DRILL_METRICS = {
-  succeeded: 'RestoreDrillSucceeded',
-  failed: 'RestoreDrillFailed',
-  seconds: 'RestoreDrillSeconds',
-  daysSinceSuccess: 'DaysSinceLastSuccessfulDrill',
+  succeeded: METRICS.drillSucceeded.name,
+  failed: METRICS.drillFailed.name,
+  seconds: METRICS.drillSeconds.name,
+  daysSinceSuccess: METRICS.daysSinceLastSuccessfulDrill.name,
 } as const;
 
 /** Environment of the restore, drill and result functions. */

@@ -7,6 +7,7 @@ import { VERDICT_PREFIX, isBackupObjectKey, parseBackupKey } from '../shared/man
 import { DRILL_RECORD_PREFIX } from '../shared/restore-command';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { hoursBetween, listBackups, newestVerified } from './history';
+import { METRICS } from '../shared/metric-catalog';
 
 /**
  * The planner's event: `{}` verifies the newest backup of every target and tier,
@@ -162,7 +163,7 @@ async function reportMissing(deps: PlannerDeps, pair: TargetTier): Promise<void>
   const single = deps.metrics.singleMetric();
   single.addDimension('Target', pair.target);
   single.addDimension('Tier', pair.tier);
-  single.addMetric('VerificationFailed', MetricUnit.Count, 1);
+  single.addMetric(METRICS.verificationFailed.name, MetricUnit.Count, 1);
   deps.logger.error('configured target has no backup', { ...pair });
   if (!deps.sns || !deps.alertTopicArn) return;
   try {
@@ -240,13 +241,13 @@ export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'log
     const single = deps.metrics.singleMetric();
     single.addDimension('Target', pair.target);
     single.addDimension('Tier', pair.tier);
-    single.addMetric('HoursSinceLastVerifiedBackup', MetricUnit.Count, hours);
+    single.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hours);
     oldestPerTier.set(pair.tier, Math.max(oldestPerTier.get(pair.tier) ?? 0, hours));
   }
   for (const [tier, hours] of oldestPerTier) {
     const single = deps.metrics.singleMetric();
     single.addDimension('Tier', tier);
-    single.addMetric('HoursSinceLastVerifiedBackup', MetricUnit.Count, hours);
+    single.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hours);
   }
   deps.logger.info('reported backup ages', { targetTiers: reports.length });
   return reports;

@@ -12,6 +12,7 @@ import { NEXT_STEP } from './runbook';
 import type { VerifySettings } from './settings';
 import { checkStream, type StreamFindings } from './stream-check';
 import type { CheckName, CheckResult, Verdict } from './verdict';
+import { METRICS } from '../shared/metric-catalog';
 
 export interface VerifyDeps {
   readonly s3: S3Client;
@@ -346,13 +347,13 @@ function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: Check
   const { metrics } = deps;
   metrics.addDimension('Target', verdict.target);
   metrics.addDimension('Tier', verdict.tier);
-  metrics.addMetric('VerificationSucceeded', MetricUnit.Count, verdict.passed ? 1 : 0);
-  metrics.addMetric('VerificationFailed', MetricUnit.Count, verdict.passed ? 0 : 1);
-  if (typeof verdict.figures.bytes === 'number') metrics.addMetric('BackupBytes', MetricUnit.Bytes, verdict.figures.bytes);
+  metrics.addMetric(METRICS.verificationSucceeded.name, MetricUnit.Count, verdict.passed ? 1 : 0);
+  metrics.addMetric(METRICS.verificationFailed.name, MetricUnit.Count, verdict.passed ? 0 : 1);
+  if (typeof verdict.figures.bytes === 'number') metrics.addMetric(METRICS.backupBytes.name, MetricUnit.Bytes, verdict.figures.bytes);
   const size = verdict.checks.find((check) => check.name === 'size');
-  if (size && size.status !== 'skipped') metrics.addMetric('SizeAnomaly', MetricUnit.Count, size.status === 'passed' ? 0 : 1);
-  if (replicaStatus === 'passed' || replicaStatus === 'failed') metrics.addMetric('ReplicaMissing', MetricUnit.Count, replicaStatus === 'failed' ? 1 : 0);
-  if (hoursSinceVerified !== undefined) metrics.addMetric('HoursSinceLastVerifiedBackup', MetricUnit.Count, hoursSinceVerified);
+  if (size && size.status !== 'skipped') metrics.addMetric(METRICS.sizeAnomaly.name, MetricUnit.Count, size.status === 'passed' ? 0 : 1);
+  if (replicaStatus === 'passed' || replicaStatus === 'failed') metrics.addMetric(METRICS.replicaMissing.name, MetricUnit.Count, replicaStatus === 'failed' ? 1 : 0);
+  if (hoursSinceVerified !== undefined) metrics.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hoursSinceVerified);
   metrics.publishStoredMetrics();
 }
 

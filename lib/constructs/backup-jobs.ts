@@ -31,6 +31,8 @@ import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
 import type { TierLockBound } from './object-lock-bounds';
 import { ShareableTestEvents } from './shareable-test-events';
+import { METRICS, SERVICES } from '../../lambda/shared/metric-catalog';
+import { catalogMetric } from './monitoring';
 
 /** A tier as the backup jobs use it: retention, and when it runs if it is scheduled. */
 export interface BackupJobsTier extends TierLockBound {
@@ -145,7 +147,7 @@ export class BackupJobs extends Construct {
     this.trigger = new HouseFunction(this, 'Trigger', {
       entry: join(__dirname, '../../lambda/backup-trigger/handler.ts'),
       description: 'Starts EC2 backups: one Run Command per target of a tier ({"tier":"daily"} or {"tier":"manual","target":"name"})',
-      serviceName: 'backup-trigger',
+      serviceName: SERVICES.backupTrigger,
       logKey: props.opsKey,
       timeout: Duration.minutes(5),
       environment: {
@@ -163,7 +165,7 @@ export class BackupJobs extends Construct {
     this.result = new HouseFunction(this, 'Result', {
       entry: join(__dirname, '../../lambda/backup-result/handler.ts'),
       description: 'Records each finished EC2 backup run: metrics, and an alert with the next step when it failed',
-      serviceName: 'backup-result',
+      serviceName: SERVICES.backupResult,
       logKey: props.opsKey,
       timeout: Duration.minutes(1),
       environment: {
@@ -241,10 +243,13 @@ export class BackupJobs extends Construct {
     tier: string,
     options: cloudwatch.MetricOptions = {},
   ): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'BackupKit',
-      metricName,
-      dimensionsMap: { service: 'backup-result', Target: target, Tier: tier },
+    const spec = {
+      BackupSucceeded: METRICS.backupSucceeded,
+      BackupFailed: METRICS.backupFailed,
+      BackupDurationSeconds: METRICS.backupDurationSeconds,
+      BackupUploadedBytes: METRICS.backupUploadedBytes,
+    }[metricName];
+    return catalogMetric(spec, { Target: target, Tier: tier }, {
       statistic: metricName === 'BackupSucceeded' || metricName === 'BackupFailed' ? cloudwatch.Stats.SUM : cloudwatch.Stats.MAXIMUM,
       period: Duration.days(1),
       ...options,
@@ -253,14 +258,7 @@ export class BackupJobs extends Construct {
 
   /** BackupSendFailed: a target's command could not be sent at all. */
   metricSendFailed(target: string, tier: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'BackupKit',
-      metricName: 'BackupSendFailed',
-      dimensionsMap: { service: 'backup-trigger', Target: target, Tier: tier },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.days(1),
-      ...options,
-    });
+    return catalogMetric(METRICS.backupSendFailed, { Target: target, Tier: tier }, { statistic: cloudwatch.Stats.SUM, period: Duration.days(1), ...options });
   }
 
   private grantTrigger(props: BackupJobsProps): void {

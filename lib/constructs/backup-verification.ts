@@ -15,6 +15,7 @@ import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda
 import type { VerifySettings } from '../../lambda/verify/settings';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
+import { SERVICES } from '../../lambda/shared/metric-catalog';
 
 export interface BackupVerificationProps {
   /** The primary backup bucket. */
@@ -129,7 +130,7 @@ export class BackupVerification extends Construct {
       entry: join(LAMBDA_DIR, 'worker-handler.ts'),
       description: 'Verifies one backup: manifest, SHA-256, gunzip, dump format, age, size, replica; writes verdicts/<key>/<time>.json',
       logKey: props.opsKey,
-      serviceName: 'verify',
+      serviceName: SERVICES.verify,
       ...(props.workerRoleName !== undefined ? { roleName: props.workerRoleName } : {}),
       memorySize: workerMemory,
       timeout: WORKER_TIMEOUT,
@@ -158,7 +159,7 @@ export class BackupVerification extends Construct {
       entry: join(LAMBDA_DIR, 'planner-handler.ts'),
       description: 'Plans backup verification: {} all, {"target": "..."}, {"key": "..."}; {"action": "report-ages"} publishes backup ages',
       logKey: props.opsKey,
-      serviceName: 'verify',
+      serviceName: SERVICES.verify,
       memorySize: 512,
       timeout: Duration.minutes(10),
       environment: {

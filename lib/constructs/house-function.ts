@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../../lambda/shared/metric-catalog';
 
 /** The newest Node.js runtime Lambda offers; one place to move when AWS adds the next. */
 export const HOUSE_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -86,7 +87,7 @@ export class HouseFunction extends Construct {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: serviceName ?? id,
-        POWERTOOLS_METRICS_NAMESPACE: 'BackupKit',
+        POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         ...environment,
       },
       bundling: {

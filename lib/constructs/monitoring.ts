@@ -5,25 +5,41 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../lambda/shared/metric-catalog';
 
-/** The app's metric namespace (Powertools Metrics, EMF). */
-export const METRIC_NAMESPACE = 'BackupKit';
+export { METRIC_NAMESPACE };
 
 /**
- * Builds the app's metrics: its own (namespace BackupKit, `service` dimension per job) and the
- * AWS ones it watches. One place, so alarms and dashboard read the same series.
+ * One of the kit's metrics as the catalog defines it, with values for one of its dimension sets
+ * (the synth fails on any other set: an alarm on it would watch a series nobody publishes).
+ */
+export function catalogMetric(spec: MetricSpec, dimensions: Readonly<Record<string, string>>, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  const given = Object.keys(dimensions).sort();
+  if (!spec.dimensionSets.some((set) => set.length === given.length && [...set].sort().every((name, index) => name === given[index]))) {
+    throw new Error(`metric ${spec.service}/${spec.name}: dimensions {${given.join(',')}} are none of the catalog's (${spec.dimensionSets.map((set) => `{${set.join(',')}}`).join(' or ')})`);
+  }
+  return new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: spec.name, ...options, dimensionsMap: { service: spec.service, ...dimensions } });
+}
+
+/**
+ * Builds the app's metrics: its own (from the metric catalog: namespace, `service` per job,
+ * dimension sets) and the AWS ones it watches. One place, so alarms and dashboard read the same
+ * series the functions publish.
  */
 export class MetricFactory {
-  /** A BackupKit metric of one job (`service`), with further dimensions. */
-  app(service: string, metricName: string, dimensions: Record<string, string>, statistic: string, period: Duration): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { service, ...dimensions }, statistic, period });
+  /** A catalog metric with values for one of its dimension sets. */
+  app(spec: MetricSpec, dimensions: Readonly<Record<string, string>>, statistic: string, period: Duration): cloudwatch.Metric {
+    return catalogMetric(spec, dimensions, { statistic, period });
   }
 
-  /** Every series of a BackupKit metric across the given dimension names (dashboards: one line per target). */
-  search(service: string, metricName: string, dimensionNames: readonly string[], statistic: string, period: Duration, label: string): cloudwatch.MathExpression {
-    const schema = [METRIC_NAMESPACE, 'service', ...dimensionNames].join(',');
+  /** Every series of a catalog metric with one of its dimension sets (dashboards: one line per target). */
+  search(spec: MetricSpec, statistic: string, period: Duration, label: string, dimensionSet: readonly string[] = spec.dimensionSets[0] ?? []): cloudwatch.MathExpression {
+    if (!spec.dimensionSets.some((set) => set.join(',') === dimensionSet.join(','))) {
+      throw new Error(`metric ${spec.service}/${spec.name}: {${dimensionSet.join(',')}} is not one of its dimension sets`);
+    }
+    const schema = [METRIC_NAMESPACE, 'service', ...dimensionSet].join(',');
     return new cloudwatch.MathExpression({
-      expression: `SEARCH('{${schema}} service="${service}" MetricName="${metricName}"', '${statistic}', ${period.toSeconds()})`,
+      expression: `SEARCH('{${schema}} service="${spec.service}" MetricName="${spec.name}"', '${statistic}', ${period.toSeconds()})`,
       label,
       period,
       usingMetrics: {},
@@ -241,28 +257,28 @@ export class Monitoring extends Construct {
       this.addAgeAlarm(`${id}Age`, dims, options.maxAgeHours, `${who}: no verified backup for more than ${options.maxAgeHours} h (or no age reported for 2 h: the verify job itself is silent).`);
     }
     this.alarmFactory.addAlarm(`${id}BackupFailed`, {
-      metric: this.metrics.app('backup-result', 'BackupFailed', dims, 'Maximum', EVENT_PERIOD),
+      metric: this.metrics.app(METRICS.backupFailed, dims, 'Maximum', EVENT_PERIOD),
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'backup'. ${who}: the backup failed. Next step: read the alert e-mail with the instance, exit code and stderr, open the Run Command output, fix the cause and run a manual backup ({ "tier": "manual", "target": "${target}" }).`,
     });
     this.alarmFactory.addAlarm(`${id}VerificationFailed`, {
-      metric: this.metrics.app('verify', 'VerificationFailed', dims, 'Maximum', EVENT_PERIOD),
+      metric: this.metrics.app(METRICS.verificationFailed, dims, 'Maximum', EVENT_PERIOD),
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook in the README section "Verification, alarms and the dashboard", and do not restore from this backup.`,
     });
     this.alarmFactory.addAlarm(`${id}SizeAnomaly`, {
-      metric: this.metrics.app('verify', 'SizeAnomaly', dims, 'Maximum', EVENT_PERIOD),
+      metric: this.metrics.app(METRICS.sizeAnomaly, dims, 'Maximum', EVENT_PERIOD),
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'verify'. ${who}: the backup size is off (below 0.8x or above 2x the mean of the previous 7, or exactly the previous size). Next step: compare its manifest counts with the previous backup's; check the source for dropped tables or files or a runaway table.`,
     });
     this.alarmFactory.addAlarm(`${id}ReplicaMissing`, {
-      metric: this.metrics.app('verify', 'ReplicaMissing', dims, 'Maximum', EVENT_PERIOD),
+      metric: this.metrics.app(METRICS.replicaMissing, dims, 'Maximum', EVENT_PERIOD),
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -312,7 +328,7 @@ export class Monitoring extends Construct {
 
   private addAgeAlarm(id: string, dims: Record<string, string>, maxAgeHours: number, what: string): void {
     this.alarmFactory.addAlarm(id, {
-      metric: this.metrics.app('verify', 'HoursSinceLastVerifiedBackup', dims, 'Maximum', AGE_PERIOD),
+      metric: this.metrics.app(METRICS.hoursSinceLastVerifiedBackup, dims, 'Maximum', AGE_PERIOD),
       threshold: maxAgeHours,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
@@ -340,26 +356,26 @@ export class Monitoring extends Construct {
       new cloudwatch.TextWidget({ markdown: '# Backups\nAge of the newest verified backup, sizes, and the outcome of every backup and verification. Runbooks: the README section "Verification, alarms and the dashboard".', width: 24, height: 2 }),
     );
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Hours since last verified backup (per target and tier)', left: [m.search('verify', 'HoursSinceLastVerifiedBackup', ['Target', 'Tier'], 'Maximum', hour, '')], width: 12 }),
-      new cloudwatch.GraphWidget({ title: 'Backup size (bytes, per target and tier)', left: [m.search('verify', 'BackupBytes', ['Target', 'Tier'], 'Maximum', day, '')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Hours since last verified backup (per target and tier)', left: [m.search(METRICS.hoursSinceLastVerifiedBackup, 'Maximum', hour, '')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Backup size (bytes, per target and tier)', left: [m.search(METRICS.backupBytes, 'Maximum', day, '')], width: 12 }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Backups: succeeded and failed',
-        left: [m.search('backup-result', 'BackupSucceeded', ['Target', 'Tier'], 'Sum', day, 'succeeded')],
-        right: [m.search('backup-result', 'BackupFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        left: [m.search(METRICS.backupSucceeded, 'Sum', day, 'succeeded')],
+        right: [m.search(METRICS.backupFailed, 'Sum', day, 'failed')],
         stacked: false,
         width: 8,
       }),
       new cloudwatch.GraphWidget({
         title: 'Verification: succeeded and failed',
-        left: [m.search('verify', 'VerificationSucceeded', ['Target', 'Tier'], 'Sum', day, 'verified')],
-        right: [m.search('verify', 'VerificationFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        left: [m.search(METRICS.verificationSucceeded, 'Sum', day, 'verified')],
+        right: [m.search(METRICS.verificationFailed, 'Sum', day, 'failed')],
         width: 8,
       }),
       new cloudwatch.GraphWidget({
         title: 'Size anomalies and missing replicas',
-        left: [m.search('verify', 'SizeAnomaly', ['Target', 'Tier'], 'Maximum', day, 'size anomaly'), m.search('verify', 'ReplicaMissing', ['Target', 'Tier'], 'Maximum', day, 'replica missing')],
+        left: [m.search(METRICS.sizeAnomaly, 'Maximum', day, 'size anomaly'), m.search(METRICS.replicaMissing, 'Maximum', day, 'replica missing')],
         width: 8,
       }),
     );
@@ -368,17 +384,17 @@ export class Monitoring extends Construct {
       new cloudwatch.TextWidget({ markdown: '# Restores and drills\nRDS point-in-time restores, dump and file restores, and scheduled restore drills.', width: 24, height: 2 }),
     );
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'RDS restore time (minutes, per source)', left: [m.search('rds-restore', 'RdsRestoreMinutes', ['Source'], 'Maximum', day, '')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'RDS restore time (minutes, per source)', left: [m.search(METRICS.rdsRestoreMinutes, 'Maximum', day, '')], width: 8 }),
       new cloudwatch.GraphWidget({
         title: 'Restores: time (s), succeeded and failed',
-        left: [m.search('restore', 'RestoreSeconds', ['Target', 'Tier'], 'Maximum', day, '')],
-        right: [m.search('restore', 'RestoreSucceeded', ['Target', 'Tier'], 'Sum', day, 'succeeded'), m.search('restore', 'RestoreFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        left: [m.search(METRICS.restoreSeconds, 'Maximum', day, '')],
+        right: [m.search(METRICS.restoreSucceeded, 'Sum', day, 'succeeded'), m.search(METRICS.restoreFailed, 'Sum', day, 'failed')],
         width: 8,
       }),
       new cloudwatch.GraphWidget({
         title: 'Restore drills: time (s), succeeded and failed',
-        left: [m.search('drill', 'RestoreDrillSeconds', ['Target', 'Tier'], 'Maximum', day, '')],
-        right: [m.search('drill', 'RestoreDrillSucceeded', ['Target', 'Tier'], 'Sum', day, 'succeeded'), m.search('drill', 'RestoreDrillFailed', ['Target', 'Tier'], 'Sum', day, 'failed')],
+        left: [m.search(METRICS.drillSeconds, 'Maximum', day, '')],
+        right: [m.search(METRICS.drillSucceeded, 'Sum', day, 'succeeded'), m.search(METRICS.drillFailed, 'Sum', day, 'failed')],
         width: 8,
       }),
     );

@@ -22,6 +22,8 @@ import {
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards } from './nag';
 import { ShareableTestEvents } from './shareable-test-events';
+import { METRICS } from '../../lambda/shared/metric-catalog';
+import { catalogMetric } from './monitoring';
 
 /** Where a DR-region restore of a source goes: the source's own network exists only in the primary region. */
 export interface RdsRestoreDrTarget {
@@ -205,12 +207,9 @@ export class RdsRestore extends Construct {
     if (!this.sources.some((candidate) => candidate.identifier === source)) {
       throw new Error(`RdsRestore metric source: '${source}' is not an allowlisted source`);
     }
-    return new cloudwatch.Metric({
-      namespace: 'BackupKit',
-      metricName,
-      dimensionsMap: { service: RDS_RESTORE_SERVICE, Source: source },
-      ...options,
-    });
+    const spec = metricName === METRICS.rdsRestoreStarted.name ? METRICS.rdsRestoreStarted : METRICS.rdsRestoreMinutes;
+    if (spec.name !== metricName) throw new Error(`RdsRestore metric: '${metricName}' is not in the metric catalog`);
+    return catalogMetric(spec, { Source: source }, options);
   }
 
   private grantRestore(role: iam.Role, props: RdsRestoreProps, primaryRegion: string): void {

@@ -39,6 +39,8 @@ import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
 import { RestoreCommandDocument, type RestoreScriptPaths } from './restore-command-document';
 import { ShareableTestEvents } from './shareable-test-events';
+import { METRICS } from '../../lambda/shared/metric-catalog';
+import { catalogMetric } from './monitoring';
 
 /** An RDS instance drilled by point-in-time restore into a temporary instance. */
 export interface RdsDrillSource {
@@ -308,10 +310,8 @@ export class RestoreJobs extends Construct {
   }
 
   metricRestore(metricName: 'RestoreSucceeded' | 'RestoreFailed' | 'RestoreSeconds', target: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'BackupKit',
-      metricName,
-      dimensionsMap: { service: RESTORE_SERVICE, Target: target },
+    const spec = { RestoreSucceeded: METRICS.restoreSucceeded, RestoreFailed: METRICS.restoreFailed, RestoreSeconds: METRICS.restoreSeconds }[metricName];
+    return catalogMetric(spec, { Target: target }, {
       statistic: metricName === RESTORE_METRICS.seconds ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM,
       period: Duration.days(1),
       ...options,
@@ -324,14 +324,13 @@ export class RestoreJobs extends Construct {
     options: cloudwatch.MetricOptions = {},
   ): cloudwatch.Metric {
     const max = metricName === DRILL_METRICS.seconds || metricName === DRILL_METRICS.daysSinceSuccess;
-    return new cloudwatch.Metric({
-      namespace: 'BackupKit',
-      metricName,
-      dimensionsMap: { service: DRILL_SERVICE, Target: target },
-      statistic: max ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM,
-      period: Duration.days(1),
-      ...options,
-    });
+    const spec = {
+      RestoreDrillSucceeded: METRICS.drillSucceeded,
+      RestoreDrillFailed: METRICS.drillFailed,
+      RestoreDrillSeconds: METRICS.drillSeconds,
+      DaysSinceLastSuccessfulDrill: METRICS.daysSinceLastSuccessfulDrill,
+    }[metricName];
+    return catalogMetric(spec, { Target: target }, { statistic: max ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM, period: Duration.days(1), ...options });
   }
 
   /** Read the targets' backups (listing, manifests, verdicts), find their instances, send the restore document to them. */

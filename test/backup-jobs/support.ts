@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { vi } from 'vitest';
+import { assertInCatalog } from '../support/emf-contract';
 
 /** One EMF blob as Powertools prints it. */
 export interface EmfBlob {
@@ -25,7 +26,11 @@ export function capturedMetrics(serviceName: string): { metrics: Metrics; emitte
     emitted: () =>
       log.mock.calls
         .map(([line]) => (typeof line === 'string' && line.includes('"_aws"') ? (JSON.parse(line) as EmfBlob) : undefined))
-        .filter((blob): blob is EmfBlob => blob !== undefined),
+        .filter((blob): blob is EmfBlob => blob !== undefined)
+        .map((blob) => {
+          assertInCatalog(blob);
+          return blob;
+        }),
   };
 }
 

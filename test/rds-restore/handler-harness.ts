@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { vi } from 'vitest';
 import { RESTORE_SETTINGS_ENV } from '../../lambda/shared/rds';
 import { settings } from './fixtures';
+import { assertInCatalog, type EmfDocument } from '../support/emf-contract';
 
 /** Every RDSClient the handler modules build at load time. */
 export const rdsMock = mockClient(RDSClient);
@@ -48,6 +49,7 @@ export async function captureMetrics<T>(run: () => Promise<T>): Promise<{ result
       .flatMap((line) => line.split('\n'))
       .filter((line) => line.includes('"_aws"'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const document of documents) assertInCatalog(document as unknown as EmfDocument);
     return { result, documents };
   } finally {
     spy.mockRestore();

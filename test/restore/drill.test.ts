@@ -9,6 +9,8 @@ import { documentContentSha256 } from '../../lambda/shared/backup-command';
 import { InvalidEventError } from '../../lambda/shared/errors';
 import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
 import type { Logger, Metrics } from '../../lambda/shared/powertools';
+import { METRIC_NAMESPACE, catalogProblem } from '../../lambda/shared/metric-catalog';
+import { DRILL_SERVICE } from '../../lambda/shared/restore-command';
 
 /** The drill function: EC2 drills sent on the newest verified backup, the daily report, RDS drills. */
 
@@ -29,6 +31,10 @@ function metrics(): Metrics {
     addDimensions: (added: Record<string, string>) => (dimensions = { ...dimensions, ...added }),
     addMetric: (name: string, _unit: unknown, value: number) => stored.push({ name, value }),
     publishStoredMetrics: () => {
+      for (const metric of stored) {
+        const problem = catalogProblem(METRIC_NAMESPACE, metric.name, ['service', ...Object.keys(dimensions)], DRILL_SERVICE);
+        if (problem !== undefined) throw new Error(`out of the metric catalog: ${problem}`);
+      }
       published.push(...stored.map((metric) => ({ ...metric, dimensions })));
       stored.length = 0;
     },

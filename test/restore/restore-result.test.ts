@@ -5,6 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordRestoreResult, type RestoreResultDeps } from '../../lambda/restore-result/core';
 import type { Logger, Metrics } from '../../lambda/shared/powertools';
+import { METRIC_NAMESPACE, catalogProblem } from '../../lambda/shared/metric-catalog';
 
 /** The restore result function: alerts with duration, restore/drill metrics, drill records. */
 
@@ -29,6 +30,10 @@ function metricsFor(service: string, published: RecordedMetric[]): Metrics {
     },
     addMetric: (name: string, _unit: unknown, value: number) => stored.push({ name, value }),
     publishStoredMetrics: () => {
+      for (const metric of stored) {
+        const problem = catalogProblem(METRIC_NAMESPACE, metric.name, ['service', ...Object.keys(dimensions)], service);
+        if (problem !== undefined) throw new Error(`out of the metric catalog: ${problem}`);
+      }
       published.push(...stored.map((metric) => ({ service, ...metric, dimensions })));
       stored.length = 0;
     },

@@ -1,6 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { VerifySettings } from '../../lambda/verify/settings';
+import { assertInCatalog, type EmfDocument } from '../support/emf-contract';
 
 export const TEST_SETTINGS: VerifySettings = {
   tierMaxAgeHours: { daily: 26, weekly: 192, monthly: 768 },
@@ -21,7 +22,8 @@ export function capturingMetrics(service = 'verify'): { metrics: Metrics; emitte
   const emitted: EmittedMetric[] = [];
   const metrics = new Metrics({ namespace: 'BackupKit', serviceName: service });
   const capture = (line: string) => {
-    const emf = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
+    const emf = JSON.parse(line) as EmfDocument;
+    assertInCatalog(emf);
     for (const directive of emf._aws.CloudWatchMetrics) {
       const dimensions = Object.fromEntries((directive.Dimensions[0] ?? []).map((name) => [name, String(emf[name])]));
       for (const metric of directive.Metrics) emitted.push({ name: metric.Name, value: Number(emf[metric.Name]), dimensions });

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { METRIC_NAMESPACE, METRICS, catalogProblem } from '../../lambda/shared/metric-catalog';
+import { buildTestApp } from './app-fixture';
+import { TemplateResolver } from '../support/iam';
+
+/**
+ * The alarms and the dashboard read the metrics the functions publish: every alarm on a BackupKit
+ * metric, and every dashboard series and SEARCH, names a metric and an exact dimension set of the
+ * metric catalog. (The functions' side: every test that captures EMF checks it against the same
+ * catalog, see test/support/emf-contract.ts.) A CloudWatch alarm or SEARCH matches the exact
+ * dimension set, so anything else is an alarm that never fires or a widget that stays empty.
+ */
+
+const { stacks } = buildTestApp({ guard: { breakGlassRoleName: 'backup-break-glass', deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' } });
+const resolver = new TemplateResolver([stacks.storage, stacks.replicaStorage, stacks.jobs]);
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+describe('the metric contract of the jobs stack', () => {
+  it('every alarm on a BackupKit metric watches a catalog metric with one of its dimension sets', () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const [id, alarm] of resolver.resourcesOf(stacks.jobs, 'AWS::CloudWatch::Alarm')) {
+      const resolved = resolver.resolve(alarm as Json, stacks.jobs) as Record<string, Json>;
+      const single = resolved.Namespace === METRIC_NAMESPACE ? [{ MetricName: resolved.MetricName, Dimensions: resolved.Dimensions }] : [];
+      const fromMath = ((resolved.Metrics ?? []) as { MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Json } } }[])
+        .filter((entry) => entry.MetricStat?.Metric.Namespace === METRIC_NAMESPACE)
+        .map((entry) => ({ MetricName: entry.MetricStat?.Metric.MetricName, Dimensions: entry.MetricStat?.Metric.Dimensions ?? [] }));
+      for (const metric of [...single, ...fromMath]) {
+        const dimensions = (metric.Dimensions ?? []) as { Name: string; Value: string }[];
+        const service = dimensions.find((dimension) => dimension.Name === 'service')?.Value;
+        const problem = catalogProblem(METRIC_NAMESPACE, String(metric.MetricName), dimensions.map((dimension) => dimension.Name), service);
+        if (problem !== undefined) problems.push(`${id}: ${problem}`);
+        checked += 1;
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('every dashboard SEARCH and series names a catalog metric with one of its dimension sets, and the restore and drill widgets are among them', () => {
+    const [, dashboard] = resolver.resourcesOf(stacks.jobs, 'AWS::CloudWatch::Dashboard')[0] ?? [];
+    const body = String(resolver.resolve(dashboard?.DashboardBody ?? null, stacks.jobs));
+    const problems: string[] = [];
+    const searched = new Set<string>();
+    for (const match of body.matchAll(/SEARCH\('\{([^}]*)\} service=\\?"([^"\\]+)\\?" MetricName=\\?"([^"\\]+)\\?"/g)) {
+      const [, schema = '', service = '', name = ''] = match;
+      const [namespace = '', ...dimensions] = schema.split(',');
+      const problem = catalogProblem(namespace, name, dimensions, service);
+      if (problem !== undefined) problems.push(`SEARCH ${name}: ${problem}`);
+      searched.add(`${service}/${name}`);
+    }
+    const widgets = (JSON.parse(body) as { widgets: { properties: { metrics?: Json[][] } }[] }).widgets;
+    for (const series of widgets.flatMap((widget) => widget.properties.metrics ?? [])) {
+      if (series[0] !== METRIC_NAMESPACE) continue;
+      const pairs = series.slice(2).filter((value) => typeof value === 'string') as string[];
+      const names = pairs.filter((_, index) => index % 2 === 0);
+      const service = pairs[names.indexOf('service') * 2 + 1];
+      const problem = catalogProblem(METRIC_NAMESPACE, String(series[1]), names, service);
+      if (problem !== undefined) problems.push(`series ${String(series[1])}: ${problem}`);
+    }
+    expect(problems).toEqual([]);
+    for (const spec of [METRICS.restoreSeconds, METRICS.restoreSucceeded, METRICS.drillSeconds, METRICS.drillSucceeded]) expect(searched).toContain(`${spec.service}/${spec.name}`);
+  });
+});
