@@ -107,7 +107,12 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
   } else record('age', 'passed', `${ageHours} h old (limit ${maxAgeHours} h)`);
 
   const sizeCheck = checkSize(deps.settings.sizeAnomaly, history, index, head.kind === 'found' ? (head.output.ContentLength ?? 0) : undefined);
-  record('size', sizeCheck.status, sizeCheck.detail);
+  const unchanged =
+    sizeCheck.identicalTo !== undefined && manifest.manifest && checks.get('integrity')?.status === 'passed'
+      ? await sameContentAs(deps, sizeCheck.identicalTo, manifest.manifest.sha256)
+      : false;
+  if (unchanged) record('size', 'passed', `unchanged: the same SHA-256 as the previous backup ${sizeCheck.identicalTo ?? ''} (the data did not change)`);
+  else record('size', sizeCheck.status, sizeCheck.detail);
   Object.assign(figures, sizeCheck.figures);
 
   const replica = head.kind === 'found' ? await checkReplica(deps, key, head.output, now) : { status: 'skipped' as const, detail: 'the object cannot be read' };
@@ -166,6 +171,15 @@ async function headBackup(deps: VerifyDeps, key: string, versionId: string | und
     if (isAccessDenied(error)) return { kind: 'missing', detail: `AWS refused s3:GetObject (HeadObject) on ${key}: ${errorMessage(error)}` };
     throw error;
   }
+}
+
+/** Whether the earlier backup `key` (its manifest as first written) states this SHA-256. */
+async function sameContentAs(deps: VerifyDeps, key: string, sha256: string): Promise<boolean> {
+  const parsed = parseBackupKey(key);
+  if (!parsed) return false;
+  const versions = await listVersions(deps, key);
+  const previous = await readManifest(deps, key, parsed, firstVersion(versions.manifest)?.versionId);
+  return previous.manifest?.sha256 === sha256;
 }
 
 async function readManifest(deps: VerifyDeps, key: string, parsed: ParsedBackupKey, versionId: string | undefined): Promise<{ manifest?: BackupManifest; detail: string }> {
@@ -277,6 +291,8 @@ interface SizeCheck {
   status: CheckResult['status'];
   detail: string;
   figures: Verdict['figures'];
+  /** The previous backup of exactly the same size, when that is what the warning is about. */
+  identicalTo?: string;
 }
 
 /** Size against the mean of the previous backups that have a manifest (complete ones only). */
@@ -292,7 +308,7 @@ export function checkSize(settings: VerifySettings['sizeAnomaly'], history: read
   if (ratio > settings.upperRatio) return { status: 'failed', detail: `size jump: ${described}, above ${settings.upperRatio}x`, figures };
   const last = previous[previous.length - 1];
   if (settings.flagIdenticalSize && last && last.size === size) {
-    return { status: 'warning', detail: `exactly the same size (${size} bytes) as the previous backup ${last.key}: a stuck or repeated dump, or data that did not change`, figures };
+    return { status: 'warning', detail: `exactly the same size (${size} bytes) as the previous backup ${last.key}, with other content: a stuck or repeated dump`, figures, identicalTo: last.key };
   }
   return { status: 'passed', detail: described, figures };
 }
@@ -351,7 +367,8 @@ function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: Check
   metrics.addMetric(METRICS.verificationFailed.name, MetricUnit.Count, verdict.passed ? 0 : 1);
   if (typeof verdict.figures.bytes === 'number') metrics.addMetric(METRICS.backupBytes.name, MetricUnit.Bytes, verdict.figures.bytes);
   const size = verdict.checks.find((check) => check.name === 'size');
-  if (size && size.status !== 'skipped') metrics.addMetric(METRICS.sizeAnomaly.name, MetricUnit.Count, size.status === 'passed' ? 0 : 1);
+  // A warning is news in the verdict and the mail, not an alarm.
+  if (size && size.status !== 'skipped') metrics.addMetric(METRICS.sizeAnomaly.name, MetricUnit.Count, size.status === 'failed' ? 1 : 0);
   if (replicaStatus === 'passed' || replicaStatus === 'failed') metrics.addMetric(METRICS.replicaMissing.name, MetricUnit.Count, replicaStatus === 'failed' ? 1 : 0);
   if (hoursSinceVerified !== undefined) metrics.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hoursSinceVerified);
   metrics.publishStoredMetrics();

@@ -238,13 +238,27 @@ describe('damaged backups fail with the right reason', () => {
     expect(d.emitted).toContainEqual({ name: 'SizeAnomaly', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
   });
 
-  it('GIVEN a backup exactly the size of the previous one WHEN verified THEN it passes with a size warning', async () => {
+  it('GIVEN a backup identical to the previous one (unchanged data) WHEN verified THEN the size check passes as unchanged and nothing alarms', async () => {
     const target = `same-${++counter}`;
-    await store('sqlite', made('sqlite').body, made('sqlite'), { target, ageHours: 27 });
+    const { key: previous } = await store('sqlite', made('sqlite').body, made('sqlite'), { target, ageHours: 27 });
     const { key } = await store('sqlite', made('sqlite').body, made('sqlite'), { target });
-    const verdict = await verifyBackup(deps(), key);
+    const d = deps();
+    const verdict = await verifyBackup(d, key);
     expect(verdict.passed).toBe(true);
-    expect(verdict.checks.find((check) => check.name === 'size')).toMatchObject({ status: 'warning', detail: expect.stringMatching(/exactly the same size/) });
+    expect(verdict.checks.find((check) => check.name === 'size')).toEqual({ name: 'size', status: 'passed', detail: `unchanged: the same SHA-256 as the previous backup ${previous} (the data did not change)` });
+    expect(d.emitted).toContainEqual({ name: 'SizeAnomaly', value: 0, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+  });
+
+  it('GIVEN a backup of exactly the size of the previous one but other content WHEN verified THEN it passes with a size warning, which is no alarm', async () => {
+    const target = `same-size-${++counter}`;
+    const other = { ...made('sqlite'), body: Buffer.alloc(made('sqlite').body.length, 7) };
+    await store('sqlite', other.body, other, { target, ageHours: 27 });
+    const { key } = await store('sqlite', made('sqlite').body, made('sqlite'), { target });
+    const d = deps();
+    const verdict = await verifyBackup(d, key);
+    expect(verdict.passed).toBe(true);
+    expect(verdict.checks.find((check) => check.name === 'size')).toMatchObject({ status: 'warning', detail: expect.stringMatching(/exactly the same size .* with other content/) });
+    expect(d.emitted).toContainEqual({ name: 'SizeAnomaly', value: 0, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
   });
 
   it('GIVEN a backup with no copy in the replica bucket after the allowance WHEN verified THEN the replica check fails and ReplicaMissing is 1', async () => {
