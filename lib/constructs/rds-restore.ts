@@ -1,10 +1,12 @@
-import { Aws, CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -105,6 +107,11 @@ export class RdsRestore extends Construct {
   readonly restoreFunction: HouseFunction;
   readonly completionFunction: HouseFunction;
   readonly completionRule: events.Rule;
+  /**
+   * Restored-instance events the completion could not take: the rule could not invoke it, or it
+   * failed after Lambda's retries. Watch it (the jobs stack alarms on its first message).
+   */
+  readonly deadLetterQueue: sqs.Queue;
   readonly testEvents: ShareableTestEvents;
   readonly sources: readonly RdsRestoreSource[];
 
@@ -163,13 +170,36 @@ export class RdsRestore extends Construct {
       'Publishing to the KMS-encrypted alert topic needs data keys of the topic key; the grant names that key only.',
     );
 
+    this.deadLetterQueue = new sqs.Queue(this, 'CompletionDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.logKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the restore-completion rule and function; an alarm fires on its first message.',
+    });
     this.completionRule = new events.Rule(this, 'RestoredInstanceEvents', {
       description: 'RDS events of instances created by the point-in-time restore function',
       eventPattern: restoredInstanceEventPattern(props.sources.map((source) => source.identifier)),
       targets: [
-        new targets.LambdaFunction(this.completionFunction.function, { retryAttempts: 4, maxEventAge: Duration.hours(6) }),
+        new targets.LambdaFunction(this.completionFunction.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 4, maxEventAge: Duration.hours(6) }),
       ],
     });
+    // The rule's invocation is asynchronous: a completion that fails after Lambda's retries would
+    // otherwise vanish, and nobody would hear that the restored instance is ready.
+    const queue = this.deadLetterQueue;
+    this.completionFunction.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) },
+    });
+    this.completionFunction.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    this.completionFunction.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.logKey.keyArn] }),
+    );
 
     this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
       function: this.restoreFunction.function,

@@ -168,6 +168,7 @@ export class JobsStack extends Stack {
       this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
       this.monitoring.addLambda(this.rdsRestore.restoreFunction.function, 'rds restore');
       this.monitoring.addLambda(this.rdsRestore.completionFunction.function, 'rds restore completion');
+      this.monitoring.addDeadLetterQueue(this.rdsRestore.deadLetterQueue, 'rds restore completion');
       const replicated = rdsReplicatedInstances(sources, config);
       if (replicated.length > 0) {
         const replication = new RdsBackupReplication(this, 'RdsBackupReplication', { destinationRegion: config.drRegion, logKey: this.opsKey.key });

@@ -174,6 +174,20 @@ describe('RDS restore in the jobs stack (example config)', () => {
     });
   });
 
+  it('THEN an event the completion cannot take lands in a watched dead-letter queue: from the rule and after the function\'s own retries', () => {
+    const completionFunction = logicalIdOf(template, 'AWS::Lambda::Function', (fn) => String(fn.Properties.Description).startsWith('Reports a restored RDS instance'));
+    const queue = Object.keys(template.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('RdsRestoreCompletionDeadLetters')) ?? 'none';
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [completionFunction, 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: completionFunction },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+    });
+    expect(Object.values(template.findResources('AWS::CloudWatch::Alarm')).some((alarm) => JSON.stringify(alarm).includes(queue))).toBe(true);
+  });
+
   it('THEN the shareable test events "latest", "specific time" and "dry run" are in the Lambda console registry', () => {
     const restoreFunction = logicalIdOf(template, 'AWS::Lambda::Function', (fn) => String(fn.Properties.Description).startsWith('Restores an allowlisted'));
     // Other console-invoked jobs have their own schemas; this one is named after the restore function.
