@@ -26,6 +26,12 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   missing_pkgs+=(postgresql)
 fi
 
+# Debian 12's packaged AWS CLI (2.9.19, /usr/bin/aws): the oldest v2 of the CLI matrix, which the
+# backup script must refuse cleanly (it cannot send If-None-Match).
+if ! { [ -x /usr/bin/aws ] && /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2\.'; }; then
+  missing_pkgs+=(awscli)
+fi
+
 python_pkgs=()
 command -v aws >/dev/null 2>&1 || python_pkgs+=(awscli)
 command -v moto_server >/dev/null 2>&1 || python_pkgs+=("moto[server]")
@@ -71,6 +77,11 @@ fi
 for tool in aws moto_server psql sqlite3 mariadbd shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ensure-test-tools: $tool is still missing after install" >&2; exit 1; }
 done
+# The AWS CLI the tests run first on PATH must send S3 conditional writes (If-None-Match).
+if ! aws s3api complete-multipart-upload --generate-cli-skeleton input 2>/dev/null | grep -q IfNoneMatch; then
+  echo "ensure-test-tools: the AWS CLI on PATH ($(aws --version 2>&1)) cannot send If-None-Match; install a current one first on PATH: pip3 install --upgrade awscli" >&2
+  exit 1
+fi
 # The tests run moto through test/support/moto_front.py with python3: moto must import there.
 python3 -c 'import moto.server, moto.s3.responses' 2>/dev/null || {
   echo "ensure-test-tools: python3 cannot import moto (moto_server runs under another interpreter); install it with: python3 -m pip install 'moto[server]'" >&2
