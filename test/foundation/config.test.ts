@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { exampleConfig } from '../../config/example';
 import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
 
 // The base fields only, so these tests do not depend on later sections of the example.
@@ -176,5 +177,19 @@ describe('config: warnings for legal but costly settings', () => {
 
   it('GIVEN an Object Lock mode S3 does not know THEN the tier field is named', () => {
     expect(errorOf(withChanges({ tiers: { daily: { retentionDays: 30, objectLockMode: 'LEGAL_HOLD' as 'COMPLIANCE' } } }))).toMatch(/tiers\.daily\.objectLockMode: Invalid option/);
+  });
+
+  it('GIVEN database targets drilled without a restore user THEN each is named with the privilege its backup user needs; a restore user or drill: false silences it', () => {
+    const drillWarnings = (restore: unknown) => loadConfig({ ...exampleConfig, restore } as never).warnings.filter((warning) => warning.includes('drilled without a restore user'));
+    expect(drillWarnings(undefined)).toEqual([
+      expect.stringMatching(/^restore\.targets\.orders-db\.user: target 'orders-db' is drilled without a restore user: .* backup user 'backup', which needs CREATEDB/),
+      expect.stringMatching(/^restore\.targets\.billing-db\.user: .* needs the CREATE and DROP privileges/),
+    ]);
+    expect(
+      drillWarnings({
+        targets: { 'orders-db': { user: 'restore', password: { ssmParameter: '/orders/restore-password' } }, 'billing-db': { drill: false } },
+      }),
+    ).toEqual([]);
+    expect(drillWarnings({ drills: { enabled: false } })).toEqual([]);
   });
 });

@@ -129,7 +129,7 @@ interface Issue {
 
 interface ConfigWithRestore {
   readonly tiers: Readonly<Record<string, { readonly schedule?: string | undefined; readonly retentionDays: number }>>;
-  readonly targets: readonly { readonly name: string; readonly kind: string; readonly path?: string | undefined }[];
+  readonly targets: readonly { readonly name: string; readonly kind: string; readonly path?: string | undefined; readonly user?: string | undefined }[];
   readonly rds: { readonly instances: readonly { readonly identifier: string }[] };
   readonly restore: RestoreConfig;
 }
@@ -188,6 +188,19 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
       errors.push({
         path: configured !== undefined ? ['restore', 'targets', target.name, 'scratchRoot'] : ['targets', config.targets.indexOf(target), 'path'],
         message: `the scratch root ${root} of '${target.name}' overlaps the live path ${live.path ?? ''} of '${live.name}': scratch copies must go apart from live data (set restore.targets.${target.name}.scratchRoot)`,
+      });
+    }
+  }
+  if (restore.drills.enabled) {
+    for (const target of config.targets) {
+      if (target.kind !== 'postgres' && target.kind !== 'mysql') continue;
+      const settings = restore.targets[target.name];
+      if (settings?.drill === false || settings?.user !== undefined) continue;
+      warnings.push({
+        path: ['restore', 'targets', target.name, 'user'],
+        message:
+          `target '${target.name}' is drilled without a restore user: the drill creates its scratch database as the backup user '${target.user}', ` +
+          `which needs ${target.kind === 'postgres' ? 'CREATEDB' : 'the CREATE and DROP privileges on new databases'}; grant it, name a restore user that has it (restore.targets.${target.name}.user and password), or set restore.targets.${target.name}.drill: false`,
       });
     }
   }
