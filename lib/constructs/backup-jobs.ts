@@ -228,7 +228,9 @@ export class BackupJobs extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    // A full queue persists until someone empties it: notify when it is empty again too.
     this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
+    this.deadLetterAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));
   }
 
   /** Link to the trigger's Test tab, where an engineer starts a manual or pre-deploy backup. */

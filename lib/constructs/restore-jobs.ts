@@ -265,7 +265,9 @@ export class RestoreJobs extends Construct {
           // The daily report publishes nothing for a target never drilled, and nothing at all if it stops: both must alarm.
           treatMissingData: cloudwatch.TreatMissingData.BREACHING,
         });
+        // A condition that persists: say so when it is over too.
         alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
+        alarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));
         drillAlarms.set(target, alarm);
       }
     }
@@ -290,6 +292,7 @@ export class RestoreJobs extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
+    this.deadLetterAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));
 
     this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
       function: this.restoreFunction.function,

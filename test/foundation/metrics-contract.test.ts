@@ -62,3 +62,13 @@ describe('the metric contract of the jobs stack', () => {
     for (const spec of [METRICS.restoreSeconds, METRICS.restoreSucceeded, METRICS.drillSeconds, METRICS.drillSucceeded]) expect(searched).toContain(`${spec.service}/${spec.name}`);
   });
 });
+
+describe('alarms on conditions that persist also say when they are over', () => {
+  it('every dead-letter queue alarm and every no-recent-drill alarm notifies on recovery', () => {
+    const alarms = resolver.resourcesOf(stacks.jobs, 'AWS::CloudWatch::Alarm');
+    const persistent = alarms.filter(([id]) => /DeadLetters|Dlq|NoRecentDrill/.test(id));
+    expect(persistent.length).toBeGreaterThan(4);
+    const silentOnRecovery = persistent.filter(([, alarm]) => ((alarm.OKActions ?? []) as unknown[]).length === 0).map(([id]) => id);
+    expect(silentOnRecovery).toEqual([]);
+  });
+});
