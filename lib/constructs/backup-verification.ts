@@ -216,6 +216,8 @@ export class BackupVerification extends Construct {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
       description: 'Lets the verify schedules invoke the verify planner',
     });
+    // The schedules' dead-letter queue is KMS-encrypted: Scheduler sends to it with this role.
+    schedulerRole.addToPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
     const invoke = (input: Record<string, unknown>) =>
       new targets.LambdaInvoke(this.planner.function, {
         role: schedulerRole,

@@ -353,3 +353,35 @@ describe('no role of the app, in any stack, can destroy or unlock the backups', 
     expect(granted).toEqual([]);
   });
 });
+
+describe('dead-letter delivery', () => {
+  it('every schedule can deliver to its KMS-encrypted dead-letter queue with its own role (send, and the key for it)', async () => {
+    type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+    const schedules = resolver.resourcesOf(stacks.jobs, 'AWS::Scheduler::Schedule');
+    expect(schedules.length).toBeGreaterThan(3);
+    const undeliverable: string[] = [];
+    for (const [id, schedule] of schedules) {
+      const target = resolver.resolve(schedule.Target ?? null, stacks.jobs) as { RoleArn: string; DeadLetterConfig?: { Arn: string } };
+      if (!target.DeadLetterConfig) {
+        undeliverable.push(`${id}: no dead-letter queue`);
+        continue;
+      }
+      const roleName = target.RoleArn.split('/').pop() ?? '';
+      // The resolver names a role <stack>-<logical ID>; policies name it by logical ID.
+      const roleId = roleName.split('-').pop() ?? '';
+      const policies = resolver
+        .resourcesOf(stacks.jobs, 'AWS::IAM::Policy')
+        .filter(([, properties]) => ((properties.Roles ?? []) as { Ref?: string }[]).some((ref) => ref.Ref === roleId))
+        .map(([, properties]) => resolver.policy(properties.PolicyDocument ?? null, stacks.jobs));
+      const [queueId, queue] = resolver.resourcesOf(stacks.jobs, 'AWS::SQS::Queue').find(([queueId]) => target.DeadLetterConfig?.Arn.endsWith(`:${queueId}`)) ?? [];
+      const keyArn = String(resolver.resolve((queue?.KmsMasterKeyId ?? null) as Json, stacks.jobs));
+      const principal = `arn:aws:iam::${ACCOUNT}:role/${roleName}`;
+      if ((await decide({ principal, identityPolicies: policies, action: 'sqs:SendMessage', resource: target.DeadLetterConfig.Arn })) !== 'Allowed') undeliverable.push(`${id}: cannot send to ${queueId}`);
+      const keyPolicy: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] };
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        if ((await decide({ principal, identityPolicies: policies, action, resource: keyArn, resourcePolicy: keyPolicy })) !== 'Allowed') undeliverable.push(`${id}: no ${action} on ${keyArn}`);
+      }
+    }
+    expect(undeliverable).toEqual([]);
+  });
+});
