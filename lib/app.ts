@@ -82,6 +82,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
           description: `backup-kit ${config.prefix}: forwards RDS restore events from the DR region to the primary`,
           sourceIdentifiers: drRestorable,
           primaryRegion: config.primaryRegion,
+          alertEmails: config.alertEmails,
         })
       : undefined;
 

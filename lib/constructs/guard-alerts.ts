@@ -8,6 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { RegionalAlerts } from './regional-alerts';
 
 /**
  * What the alerts watch, as CloudTrail names them. Bucket-level changes are management events;
@@ -290,6 +291,8 @@ export interface GuardForwardingProps {
    * @default - this account
    */
   readonly primaryAccount?: string;
+  /** Where this region's forwarding failures go: its dead-letter queue and the alarms on the rules. */
+  readonly regionalAlerts: RegionalAlerts;
 }
 
 /** In another region (the replica's): forwards the guarded events of that region's resources to the primary region. */
@@ -313,9 +316,10 @@ export class GuardForwarding extends Construct {
         new events.Rule(this, `Forward-${name}`, {
           description: `backup-kit guard: forwards guarded ${name} changes to ${props.primaryRegion}`,
           eventPattern: pattern,
-          targets: [new targets.EventBus(primaryBus, { role })],
+          targets: [new targets.EventBus(primaryBus, { role, deadLetterQueue: props.regionalAlerts.deadLetterQueue })],
         }),
       );
     }
+    for (const rule of this.rules) props.regionalAlerts.watchRule(rule, `forwards guarded ${rule.node.id.replace('Forward-', '')} changes to ${props.primaryRegion}`);
   }
 }

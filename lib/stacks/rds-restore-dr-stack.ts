@@ -3,6 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
+import { RegionalAlerts } from '../constructs/regional-alerts';
 import { restoredInstanceEventPattern } from '../constructs/rds-restore';
 
 export interface RdsRestoreDrStackProps extends StackProps {
@@ -10,6 +11,8 @@ export interface RdsRestoreDrStackProps extends StackProps {
   readonly sourceIdentifiers: readonly string[];
   /** The primary region, whose default event bus runs the restore completion. */
   readonly primaryRegion: string;
+  /** Subscribed to this region's alert topic (the config's `alertEmails`). */
+  readonly alertEmails: readonly string[];
 }
 
 /**
@@ -19,12 +22,15 @@ export interface RdsRestoreDrStackProps extends StackProps {
  */
 export class RdsRestoreDrStack extends Stack {
   readonly forwardRule: events.Rule;
+  /** This region's alert topic, dead-letter queue and alarms. */
+  readonly regionalAlerts: RegionalAlerts;
 
   constructor(scope: Construct, id: string, props: RdsRestoreDrStackProps) {
     super(scope, id, props);
     if (props.sourceIdentifiers.length === 0) {
       throw new Error('RdsRestoreDrStack sourceIdentifiers: at least one source restorable in the DR region is required');
     }
+    this.regionalAlerts = new RegionalAlerts(this, 'RegionalAlerts', { emails: props.alertEmails, description: `RDS restore forwarding in ${Stack.of(this).region}` });
     const primaryBusArn = `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`;
     const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', primaryBusArn);
     // Assumable only by EventBridge acting for this account.
@@ -36,7 +42,8 @@ export class RdsRestoreDrStack extends Stack {
     this.forwardRule = new events.Rule(this, 'ForwardRestoredInstanceEvents', {
       description: `Forwards RDS events of DR-region point-in-time restores to ${props.primaryRegion}`,
       eventPattern: restoredInstanceEventPattern(props.sourceIdentifiers),
-      targets: [new targets.EventBus(primaryBus, { role })],
+      targets: [new targets.EventBus(primaryBus, { role, deadLetterQueue: this.regionalAlerts.deadLetterQueue })],
     });
+    this.regionalAlerts.watchRule(this.forwardRule, `forwards RDS restore events to ${props.primaryRegion}`);
   }
 }

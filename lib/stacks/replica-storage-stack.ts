@@ -4,6 +4,7 @@ import type { BackupKitConfig } from '../config/config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { BackupBucket } from '../constructs/backup-bucket';
 import { GuardForwarding, GuardTrail } from '../constructs/guard-alerts';
+import { RegionalAlerts } from '../constructs/regional-alerts';
 import { guardTrailName, replicaBucketName, replicaKeyAliasName, replicationRoleName, verifyWorkerRoleName } from '../naming';
 import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
 
@@ -52,7 +53,9 @@ export class ReplicaStorageStack extends Stack {
               retention: Duration.days(config.accessLogs.retentionDays),
             })
           : undefined;
+      const regionalAlerts = new RegionalAlerts(this, 'RegionalAlerts', { emails: config.alertEmails, description: `guard forwarding in ${config.drRegion}` });
       new GuardForwarding(this, 'GuardForwarding', {
+        regionalAlerts,
         resources: { bucketNames: [this.backups.bucket.bucketName], keyArns: [this.backups.key.keyArn], ...(trail ? { trailName: guardTrailName(config.prefix) } : {}) },
         primaryRegion: config.primaryRegion,
         ...(isolated !== undefined && config.account !== undefined ? { primaryAccount: config.account } : {}),

@@ -287,6 +287,16 @@ describe('DR region forwarding', () => {
       PolicyDocument: { Statement: [Match.objectLike({ Action: 'events:PutEvents' })] },
     });
   });
+
+  it('GIVEN that DR stack THEN what it cannot forward goes to a dead-letter queue, and alarms in its own region notify its own topic', () => {
+    const template = Template.fromStack(buildTestApp().stacks.rdsRestoreDr as Stack);
+    const [rule] = Object.keys(template.findResources('AWS::Events::Rule'));
+    const [topic] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RegionalAlertsDeadLetters'), 'Arn'] } } })] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FailedInvocations', Dimensions: [{ Name: 'RuleName', Value: { Ref: rule } }], AlarmActions: [{ Ref: topic }], OKActions: [{ Ref: topic }] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', AlarmActions: [{ Ref: topic }] });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
 });
 
 describe('configs without (DR) RDS', () => {

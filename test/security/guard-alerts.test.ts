@@ -200,3 +200,29 @@ describe('the offline pattern matcher follows EventBridge', () => {
     expect(matchesPattern({ detail: { missing: [{ exists: false }] } }, event)).toBe(true);
   });
 });
+
+describe('alerting in the DR region itself', () => {
+  const regionalTopic = () => resolver.resourcesOf(stacks.replicaStorage, 'AWS::SNS::Topic').map(([id]) => id);
+
+  it('the DR region has its own alert topic, with the same e-mail subscriptions', () => {
+    expect(regionalTopic()).toHaveLength(1);
+    const subscriptions = resolver.resourcesOf(stacks.replicaStorage, 'AWS::SNS::Subscription').map(([, subscription]) => subscription.Endpoint);
+    expect(subscriptions).toEqual(['oncall@example.com']);
+  });
+
+  it('each forwarding rule sends what it cannot deliver to a dead-letter queue, and alarms there on failed invocations and on that queue, notifying both ways', () => {
+    const [topic] = regionalTopic();
+    const forwards = resolver.resourcesOf(stacks.replicaStorage, 'AWS::Events::Rule');
+    const alarms = resolver.resourcesOf(stacks.replicaStorage, 'AWS::CloudWatch::Alarm');
+    for (const [id, rule] of forwards) {
+      expect(JSON.stringify(rule.Targets)).toMatch(/"DeadLetterConfig":\{"Arn":\{"Fn::GetAtt":\["RegionalAlertsDeadLetters/);
+      const failed = alarms.filter(([, alarm]) => alarm.MetricName === 'FailedInvocations' && JSON.stringify(alarm.Dimensions).includes(id));
+      expect(failed).toHaveLength(1);
+    }
+    expect(alarms.some(([, alarm]) => JSON.stringify(alarm.Dimensions ?? []).includes('RegionalAlertsDeadLetters'))).toBe(true);
+    for (const [, alarm] of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(alarm.OKActions).toEqual([{ Ref: topic }]);
+    }
+  });
+});
