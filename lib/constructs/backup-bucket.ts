@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import type { TransitionConfig } from '../config/schema';
 import { lockBoundStatements, type TierLockBound } from './object-lock-bounds';
+import { privateBucketProps } from './private-bucket';
 
 /**
  * One lifecycle tier: objects under `<name>/` move through `transitions` and expire after
@@ -120,16 +121,7 @@ export class BackupBucket extends Construct {
     const abortAfter = props.abortIncompleteUploadsAfter ?? Duration.days(7);
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...(props.bucketName ? { bucketName: props.bucketName } : {}),
-      versioned: true,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      serverAccessLogsBucket: props.accessLogBucket,
-      serverAccessLogsPrefix: 'backup-bucket/',
+      ...privateBucketProps(this.key, props.accessLogBucket, 'backup-bucket/'),
       objectLockEnabled: true,
       objectLockDefaultRetention: props.objectLockRetention,
       removalPolicy: RemovalPolicy.RETAIN,

@@ -9,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { RegionalAlerts } from './regional-alerts';
+import { privateBucketProps } from './private-bucket';
 
 /**
  * What the alerts watch, as CloudTrail names them. Bucket-level changes are management events;
@@ -138,16 +139,7 @@ export class GuardTrail extends Construct {
       }),
     );
     this.logBucket = new s3.Bucket(this, 'Logs', {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
-      serverAccessLogsBucket: props.accessLogBucket,
-      serverAccessLogsPrefix: 'guard-trail/',
+      ...privateBucketProps(this.key, props.accessLogBucket, 'guard-trail/'),
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [{ id: 'expire-trail-logs', expiration: props.retention, noncurrentVersionExpiration: Duration.days(1) }],
     });
