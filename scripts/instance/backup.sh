@@ -671,8 +671,9 @@ check_stored() {
 
   local until_epoch
   until_epoch=$(date -u -d "$until" +%s 2>/dev/null) || until_epoch=0
-  [[ $mode == "$LOCK_MODE" ]] && ((until_epoch >= $(date -u -d "$RETAIN_UNTIL" +%s))) ||
+  if [[ $mode != "$LOCK_MODE" ]] || ((until_epoch < $(date -u -d "$RETAIN_UNTIL" +%s))); then
     fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY (version $VERSION_ID) is locked $mode until $until, not $LOCK_MODE until $RETAIN_UNTIL as requested"
+  fi
   log_info "retention: $LOCK_MODE until $RETAIN_UNTIL on version $VERSION_ID"
 }
 
