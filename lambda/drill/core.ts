@@ -47,6 +47,8 @@ export const drillEventSchema = z.union([
     action: z.literal('drill'),
     /** One EC2 target or RDS identifier to drill now; omit for all. */
     target: z.string().min(1).max(63).optional(),
+    /** Show what each drill would do (backup, instance, database user), and start nothing. */
+    dryRun: z.boolean().optional(),
   }),
   z.strictObject({ action: z.literal('report') }),
 ]);
@@ -90,6 +92,8 @@ export interface DrillDeps extends Omit<RestoreJobDeps, 'settings'> {
 
 export type DrillStart =
   | { readonly target: string; readonly started: 'ec2'; readonly commandId: string; readonly key: string; readonly instanceId: string }
+  | { readonly target: string; readonly plan: 'ec2'; readonly key: string; readonly versionId: string; readonly instanceId: string; readonly restoresAs: string; readonly notes: readonly string[] }
+  | { readonly target: string; readonly plan: 'rds'; readonly source: string; readonly instanceClass: string; readonly notes: readonly string[] }
   | { readonly target: string; readonly started: 'rds'; readonly instance: string }
   | { readonly target: string; readonly skipped: string }
   | { readonly target: string; readonly failed: string };
@@ -142,17 +146,34 @@ async function drillInstance(target: RestoreTarget, deps: DrillDeps): Promise<Ch
   return first ? { instanceId: first.InstanceId ?? '', pingStatus: 'Online' } : undefined;
 }
 
-async function drillEc2Target(target: RestoreTarget, deps: DrillDeps): Promise<DrillStart> {
+/** Who the drill restores as, and what that needs. */
+export function restoreIdentity(target: RestoreTarget): { restoresAs: string; notes: string[] } {
+  const database = target.backup.database;
+  if (!database) return { restoresAs: 'root, into the target\'s scratch root', notes: [] };
+  if (target.restore.user !== undefined) return { restoresAs: `the restore user '${target.restore.user}'`, notes: [] };
+  const privilege = target.backup.kind === 'postgres' ? 'CREATEDB' : 'the CREATE and DROP privileges on new databases';
+  return {
+    restoresAs: `the backup user '${database.user}'`,
+    notes: [`no restore user is configured: the drill creates its scratch database as the backup user '${database.user}', which needs ${privilege}, or the drill fails (restore.targets.${target.backup.name}.user)`],
+  };
+}
+
+async function drillEc2Target(target: RestoreTarget, deps: DrillDeps, dryRun = false): Promise<DrillStart> {
   const name = target.backup.name;
   try {
     const backup = await chooseBackup(target, {}, deps);
     const instance = await drillInstance(target, deps);
     if (!instance) throw new RequestRejectedError(`no online managed instance of '${name}' to restore on`);
+    if (dryRun) {
+      const order = pinnedOrder(backup);
+      return { target: name, plan: 'ec2', key: backup.key, versionId: order.versionId, instanceId: instance.instanceId, ...restoreIdentity(target) };
+    }
     const { commandId } = await sendRestore(target, { mode: 'scratch', ...pinnedOrder(backup), drill: true }, instance.instanceId, `backup-kit restore drill of ${name}`, deps);
     deps.logger.info('drill sent', { target: name, key: backup.key, instanceId: instance.instanceId, commandId });
     return { target: name, started: 'ec2', commandId, key: backup.key, instanceId: instance.instanceId };
   } catch (error) {
     const reason = errorMessage(error);
+    if (dryRun) return { target: name, failed: reason };
     deps.logger.error('drill not started', { target: name, reason });
     recordFailure(deps, name);
     await alert(deps, `backup-kit restore drill NOT STARTED: ${name}`, [
@@ -200,8 +221,11 @@ function tagOf(instance: DBInstance, key: string): string | undefined {
   return instance.TagList?.find((tag) => tag.Key === key)?.Value;
 }
 
-async function drillRdsSource(drill: RdsDrillSettings[number], deps: DrillDeps): Promise<DrillStart> {
+async function drillRdsSource(drill: RdsDrillSettings[number], deps: DrillDeps, dryRun = false): Promise<DrillStart> {
   const source = drill.identifier;
+  if (dryRun) {
+    return { target: rdsDrillTargetName(source), plan: 'rds', source, instanceClass: drill.instanceClass, notes: ['restores the latest restorable time into a temporary instance in the source network, checks it, then deletes it'] };
+  }
   try {
     const running = await drillInstancesOf(source, deps);
     if (running.length > 0) return { target: rdsDrillTargetName(source), skipped: `drill instance ${running.map((i) => i.DBInstanceIdentifier).join(', ')} is still in progress` };
@@ -285,7 +309,7 @@ export async function finishRdsDrill(identifier: string, deps: DrillDeps): Promi
 
 // ------------------------------------------------------------------ the actions
 
-export async function runDrills(target: string | undefined, deps: DrillDeps): Promise<DrillStart[]> {
+export async function runDrills(target: string | undefined, deps: DrillDeps, options: { readonly dryRun?: boolean } = {}): Promise<DrillStart[]> {
   const { settings } = deps;
   const ec2 = settings.targets.filter((candidate) => candidate.restore.drill && (target === undefined || candidate.backup.name === target));
   const rds = settings.rdsDrills.filter((drill) => target === undefined || drill.identifier === target || rdsDrillTargetName(drill.identifier) === target);
@@ -294,8 +318,8 @@ export async function runDrills(target: string | undefined, deps: DrillDeps): Pr
     throw new RequestRejectedError(`target: '${target}' is not drilled (drilled: ${known.join(', ') || 'none'})`);
   }
   const results: DrillStart[] = [];
-  for (const candidate of ec2) results.push(await drillEc2Target(candidate, deps));
-  for (const drill of rds) results.push(await drillRdsSource(drill, deps));
+  for (const candidate of ec2) results.push(await drillEc2Target(candidate, deps, options.dryRun ?? false));
+  for (const drill of rds) results.push(await drillRdsSource(drill, deps, options.dryRun ?? false));
   return results;
 }
 

@@ -16,7 +16,8 @@ const sns = new SNSClient({});
 const rds = new RDSClient({});
 
 /**
- * `{ "action": "drill", "target"? }` (monthly schedule, or an engineer for one target),
+ * `{ "action": "drill", "target"?, "dryRun"? }` (monthly schedule, or an engineer for one target;
+ * with `dryRun`, the plan of each drill and nothing started),
  * `{ "action": "report" }` (daily schedule), or an RDS instance event of a drill instance.
  */
 export async function handler(event: unknown, context?: Context): Promise<{ started: DrillStart[] } | { reports: DrillReport[] } | { rds: string }> {
@@ -24,7 +25,7 @@ export async function handler(event: unknown, context?: Context): Promise<{ star
   const deps = { s3, ssm, sns, rds, logger, metrics, settings, now: () => new Date() };
   try {
     const request = parseDrillEvent(event);
-    if (request.action === 'drill') return { started: await runDrills(request.target, deps) };
+    if (request.action === 'drill') return { started: await runDrills(request.target, deps, { dryRun: request.dryRun ?? false }) };
     if (request.action === 'report') return { reports: await reportDrills(deps) };
     return { rds: await finishRdsDrill(request.detail.SourceIdentifier, deps) };
   } catch (error) {

@@ -4,7 +4,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand, GetDocumentCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { finishRdsDrill, parseDrillEvent, reportDrills, runDrills, type DrillDeps } from '../../lambda/drill/core';
+import { finishRdsDrill, parseDrillEvent, reportDrills, restoreIdentity, runDrills, type DrillDeps } from '../../lambda/drill/core';
 import { documentContentSha256 } from '../../lambda/shared/backup-command';
 import { InvalidEventError } from '../../lambda/shared/errors';
 import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
@@ -128,6 +128,27 @@ describe('drills', () => {
       InstanceIds: ['i-0cccccccccccccccc'],
       Parameters: expect.objectContaining({ mode: ['scratch'], drill: ['1'], key: [KEY], keyVersionId: ['v1'], manifestVersionId: ['m1'], expectedSha256: ['b'.repeat(64)], target: ['media'] }),
     });
+  });
+
+  it('a dry run shows each drill (backup version, instance, who it restores as) and starts, alerts and records nothing', async () => {
+    const plans = await runDrills(undefined, deps(), { dryRun: true });
+    expect(plans).toEqual([
+      { target: 'media', plan: 'ec2', key: KEY, versionId: 'v1', instanceId: 'i-0cccccccccccccccc', restoresAs: "root, into the target's scratch root", notes: [] },
+      { target: 'rds:orders-db', plan: 'rds', source: 'orders-db', instanceClass: 'db.t4g.micro', notes: [expect.stringContaining('temporary instance')] },
+    ]);
+    expect(ssmMock).toReceiveCommandTimes(SendCommandCommand, 0);
+    expect(rdsMock).toReceiveCommandTimes(RestoreDBInstanceToPointInTimeCommand, 0);
+    expect(snsMock).toReceiveCommandTimes(PublishCommand, 0);
+    expect(published).toEqual([]);
+    expect(parseDrillEvent({ action: 'drill', target: 'media', dryRun: true })).toEqual({ action: 'drill', target: 'media', dryRun: true });
+  });
+
+  it("a database target without a restore user is flagged in the plan with the privilege its backup user needs", () => {
+    const database = { host: '127.0.0.1', port: 5432, name: 'orders', user: 'backup', password: { ssmParameter: '/orders/pw' } };
+    const postgres = { backup: { name: 'orders-db', kind: 'postgres', instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily'], database, executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '1' }, restore: { drill: true, probes: [] } } as const;
+    expect(restoreIdentity(postgres as never)).toEqual({ restoresAs: "the backup user 'backup'", notes: [expect.stringMatching(/no restore user is configured: .* needs CREATEDB, or the drill fails \(restore\.targets\.orders-db\.user\)/)] });
+    expect(restoreIdentity({ ...postgres, backup: { ...postgres.backup, kind: 'mysql' } } as never).notes[0]).toMatch(/CREATE and DROP privileges/);
+    expect(restoreIdentity({ ...postgres, restore: { ...postgres.restore, user: 'restore' } } as never)).toEqual({ restoresAs: "the restore user 'restore'", notes: [] });
   });
 
   it('restores RDS into a small temporary instance in the source network, deletable and tagged as a drill', async () => {
