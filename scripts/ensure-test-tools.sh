@@ -28,7 +28,8 @@ fi
 
 # Debian 12's packaged AWS CLI (2.9.19, /usr/bin/aws): the oldest v2 of the CLI matrix, which the
 # backup script must refuse cleanly (it cannot send If-None-Match).
-if ! { [ -x /usr/bin/aws ] && /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2\.'; }; then
+old_cli_version=$( [ -x /usr/bin/aws ] && /usr/bin/aws --version 2>&1 || true)
+if [[ $old_cli_version != aws-cli/2.* ]]; then
   missing_pkgs+=(awscli)
 fi
 
@@ -78,7 +79,9 @@ for tool in aws moto_server psql sqlite3 mariadbd shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ensure-test-tools: $tool is still missing after install" >&2; exit 1; }
 done
 # The AWS CLI the tests run first on PATH must send S3 conditional writes (If-None-Match).
-if ! aws s3api complete-multipart-upload --generate-cli-skeleton input 2>/dev/null | grep -q IfNoneMatch; then
+# (Read the whole skeleton first: grep -q would stop early, and pipefail would count the CLI's SIGPIPE.)
+skeleton=$(aws s3api complete-multipart-upload --generate-cli-skeleton input 2>/dev/null || true)
+if [[ $skeleton != *IfNoneMatch* ]]; then
   echo "ensure-test-tools: the AWS CLI on PATH ($(aws --version 2>&1)) cannot send If-None-Match; install a current one first on PATH: pip3 install --upgrade awscli" >&2
   exit 1
 fi
