@@ -28,7 +28,8 @@ fi
 
 # Debian 12's packaged AWS CLI (2.9.19, /usr/bin/aws): the oldest v2 of the CLI matrix, which the
 # backup script must refuse cleanly (it cannot send If-None-Match).
-old_cli_version=$( [ -x /usr/bin/aws ] && /usr/bin/aws --version 2>&1 || true)
+old_cli_version=''
+if [ -x /usr/bin/aws ]; then old_cli_version=$(/usr/bin/aws --version 2>&1 || true); fi
 if [[ $old_cli_version != aws-cli/2.* ]]; then
   missing_pkgs+=(awscli)
 fi
