@@ -18,6 +18,7 @@ import {
   DRILL_NAME_INFIX,
   DRILL_TAG,
   RESTORE_ENV,
+  drillExpectedSinceKey,
   drillRecordKey,
   drillRecordSchema,
   rdsDrillIdentifier,
@@ -27,6 +28,7 @@ import {
   type RdsDrillSettings,
   type RestoreTarget,
 } from '../shared/restore-command';
+import { expectedSince } from '../shared/expected-since';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
 import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../restore/core';
 
@@ -119,7 +121,14 @@ async function recordSuccess(deps: DrillDeps, record: DrillRecord): Promise<void
   await withThrottlingRetry(
     () =>
       deps.s3.send(
-        new PutObjectCommand({ Bucket: deps.settings.site.bucket, Key: drillRecordKey(record.target), Body: JSON.stringify(record), ContentType: 'application/json' }),
+        new PutObjectCommand({
+          Bucket: deps.settings.site.bucket,
+          Key: drillRecordKey(record.target),
+          Body: JSON.stringify(record),
+          ContentType: 'application/json',
+          // The bucket is Object Locked: S3 refuses a write without a checksum.
+          ChecksumAlgorithm: 'SHA256',
+        }),
       ),
     backoff(deps),
   );
@@ -326,7 +335,9 @@ export async function runDrills(target: string | undefined, deps: DrillDeps, opt
 export interface DrillReport {
   readonly target: string;
   readonly lastSuccess?: string;
-  readonly daysSinceLastSuccess?: number;
+  /** Never drilled successfully: when the kit began to expect a drill, from which the days count. */
+  readonly expectedSince?: string;
+  readonly daysSinceLastSuccess: number;
 }
 
 async function readRecord(target: string, deps: DrillDeps): Promise<DrillRecord | undefined> {
@@ -342,25 +353,28 @@ async function readRecord(target: string, deps: DrillDeps): Promise<DrillRecord 
 
 /**
  * Publishes DaysSinceLastSuccessfulDrill per drilled target. A target never drilled
- * successfully publishes nothing: the alarm treats missing data as breaching, so it fires for
- * it too, and for all of them if this report stops running. RDS drills whose event was missed
- * are finished here.
+ * successfully counts from the time the kit began to expect its drills (a marker written on
+ * first sight), so a new deployment is quiet until its first drill is overdue; the alarm treats
+ * missing data as breaching, so it fires for all of them if this report stops running. RDS
+ * drills whose event was missed are finished here.
  */
 export async function reportDrills(deps: DrillDeps): Promise<DrillReport[]> {
-  const now = deps.now().getTime();
+  const now = deps.now();
   const names = [...deps.settings.targets.filter((target) => target.restore.drill).map((target) => target.backup.name), ...deps.settings.rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
   const reports: DrillReport[] = [];
   for (const name of names) {
     const record = await readRecord(name, deps);
-    if (!record) {
-      reports.push({ target: name });
-      continue;
-    }
-    const days = Math.floor(((now - Date.parse(record.succeededAt)) / 86_400_000) * 10) / 10;
+    const since = record
+      ? new Date(record.succeededAt)
+      : await withThrottlingRetry(
+          () => expectedSince({ s3: deps.s3, bucket: deps.settings.site.bucket, key: drillExpectedSinceKey(name), what: `a successful restore drill of '${name}'`, now }),
+          backoff(deps),
+        );
+    const days = Math.floor(((now.getTime() - since.getTime()) / 86_400_000) * 10) / 10;
     deps.metrics.addDimensions({ Target: name });
     deps.metrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, days);
     deps.metrics.publishStoredMetrics();
-    reports.push({ target: name, lastSuccess: record.succeededAt, daysSinceLastSuccess: days });
+    reports.push(record ? { target: name, lastSuccess: record.succeededAt, daysSinceLastSuccess: days } : { target: name, expectedSince: since.toISOString(), daysSinceLastSuccess: days });
   }
   for (const drill of deps.settings.rdsDrills) {
     for (const instance of await drillInstancesOf(drill.identifier, deps)) {

@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
+import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
 import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { finishRdsDrill, loadDrillSettings, parseDrillEvent, reportDrills, runDrills, type DrillReport, type DrillStart } from './core';
@@ -18,11 +19,16 @@ const rds = new RDSClient({});
 /**
  * `{ "action": "drill", "target"?, "dryRun"? }` (monthly schedule, or an engineer for one target;
  * with `dryRun`, the plan of each drill and nothing started),
- * `{ "action": "report" }` (daily schedule), or an RDS instance event of a drill instance.
+ * `{ "action": "report" }` (daily schedule), or an RDS instance event of a drill instance. As a
+ * CloudFormation custom resource it reports once at deploy, before the no-recent-drill alarms
+ * exist, so they start with data.
  */
-export async function handler(event: unknown, context?: Context): Promise<{ started: DrillStart[] } | { reports: DrillReport[] } | { rds: string }> {
+export async function handler(event: unknown, context?: Context): Promise<{ started: DrillStart[] } | { reports: DrillReport[] } | { rds: string } | void> {
   if (context) logger.addContext(context);
   const deps = { s3, ssm, sns, rds, logger, metrics, settings, now: () => new Date() };
+  if (isCloudFormationRequest(event)) {
+    return serveDeployStep(event, 'drill-report-at-deploy', async () => ({ Targets: String((await reportDrills(deps)).length) }));
+  }
   try {
     const request = parseDrillEvent(event);
     if (request.action === 'drill') return { started: await runDrills(request.target, deps, { dryRun: request.dryRun ?? false }) };

@@ -149,7 +149,8 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
       await withThrottlingRetry(
         () =>
           deps.s3.send(
-            new PutObjectCommand({ Bucket: deps.settings.bucket, Key: drillRecordKey(facts.target), Body: JSON.stringify(record), ContentType: 'application/json' }),
+            // The bucket is Object Locked: S3 refuses a write without a checksum.
+            new PutObjectCommand({ Bucket: deps.settings.bucket, Key: drillRecordKey(facts.target), Body: JSON.stringify(record), ContentType: 'application/json', ChecksumAlgorithm: 'SHA256' }),
           ),
         backoff(deps),
       );

@@ -18,6 +18,8 @@ export async function sendCfnResponse(
   outcome: { readonly status: 'SUCCESS'; readonly result: CustomResourceResult } | { readonly status: 'FAILED'; readonly reason: string; readonly physicalResourceId: string },
   put: typeof fetch = fetch,
 ): Promise<void> {
+  const problem = responseUrlProblem(event.ResponseURL);
+  if (problem) throw new Error(`not a CloudFormation request: ${problem}`);
   const body = JSON.stringify({
     Status: outcome.status,
     Reason: outcome.status === 'FAILED' ? outcome.reason.slice(0, MAX_REASON) : 'OK',
@@ -36,5 +38,57 @@ export async function sendCfnResponse(
   });
   if (!response.ok) {
     throw new Error(`CloudFormation did not accept the response: HTTP ${response.status}`);
+  }
+}
+
+/**
+ * True for what looks like a CloudFormation custom resource request: a function that also
+ * serves the console or a schedule tells the two apart with it.
+ */
+export function isCloudFormationRequest(event: unknown): event is CloudFormationCustomResourceEvent {
+  if (typeof event !== 'object' || event === null) return false;
+  const fields = event as Record<string, unknown>;
+  return typeof fields.RequestType === 'string' && typeof fields.ResponseURL === 'string' && typeof fields.StackId === 'string';
+}
+
+/**
+ * Why CloudFormation could not have sent this response URL, or undefined. Whoever may invoke a
+ * function could otherwise have it send a request to any address: only an HTTPS URL of an AWS
+ * host (the pre-signed S3 URL CloudFormation waits on) is answered.
+ */
+export function responseUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'ResponseURL is not a URL';
+  }
+  if (parsed.protocol !== 'https:') return 'ResponseURL is not HTTPS';
+  if (!/\.amazonaws\.com(\.cn)?$/.test(parsed.hostname)) return `ResponseURL host ${parsed.hostname} is not an AWS host`;
+  return undefined;
+}
+
+/**
+ * Serves a custom resource whose only work is `run` on Create and Update (Delete does nothing):
+ * answers CloudFormation on every path, FAILED with the reason when `run` throws.
+ */
+export async function serveDeployStep(
+  event: CloudFormationCustomResourceEvent,
+  physicalResourceId: string,
+  run: () => Promise<Readonly<Record<string, string>>>,
+  put: typeof fetch = fetch,
+): Promise<void> {
+  const problem = responseUrlProblem(event.ResponseURL);
+  if (problem) throw new Error(`not a CloudFormation request: ${problem}`);
+  if (event.RequestType === 'Delete') {
+    await sendCfnResponse(event, { status: 'SUCCESS', result: { physicalResourceId: event.PhysicalResourceId } }, put);
+    return;
+  }
+  try {
+    const data = await run();
+    await sendCfnResponse(event, { status: 'SUCCESS', result: { physicalResourceId, data } }, put);
+  } catch (error) {
+    const reason = `${(error as { name?: string }).name ?? 'Error'}: ${error instanceof Error ? error.message : String(error)}`;
+    await sendCfnResponse(event, { status: 'FAILED', reason, physicalResourceId: event.RequestType === 'Update' ? event.PhysicalResourceId : physicalResourceId }, put);
   }
 }

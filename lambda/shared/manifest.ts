@@ -33,6 +33,18 @@ export const MANIFEST_SUFFIX = '.manifest.json';
  */
 export const VERDICT_PREFIX = 'verdicts/';
 
+/**
+ * When the kit began to expect backups of a target in a tier: `expected-since/<tier>/<target>.json`,
+ * written once by the verification planner the first time it sees the configured pair without a
+ * backup. Until the tier's first backup is verified, the age alarms count from this time, so a new
+ * deployment (or a newly added target) is quiet until its first run is due, and a redeploy does not
+ * restart the clock.
+ */
+export const EXPECTED_SINCE_PREFIX = 'expected-since/';
+export function expectedSinceKey(tier: string, target: string): string {
+  return `${EXPECTED_SINCE_PREFIX}${tier}/${target}.json`;
+}
+
 export const manifestSchema = z.object({
   manifestVersion: z.literal(1),
   target: z.string().min(1),

@@ -336,6 +336,10 @@ export const DRILL_RECORD_PREFIX = 'drills/';
 export function drillRecordKey(target: string): string {
   return `${DRILL_RECORD_PREFIX}${target}/last-success.json`;
 }
+/** When the kit began to expect drills of a target: the no-recent-drill alarm counts from it until the first success. */
+export function drillExpectedSinceKey(target: string): string {
+  return `${DRILL_RECORD_PREFIX}${target}/expected-since.json`;
+}
 
 export const drillRecordSchema = z.object({
   target: z.string(),

@@ -3,7 +3,8 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { errorMessage, RequestRejectedError } from '../shared/errors';
-import { VERDICT_PREFIX, isBackupObjectKey, parseBackupKey } from '../shared/manifest';
+import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX, expectedSinceKey, isBackupObjectKey, parseBackupKey } from '../shared/manifest';
+import { expectedSince } from '../shared/expected-since';
 import { DRILL_RECORD_PREFIX } from '../shared/restore-command';
 import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
 import { hoursBetween, listBackups, newestVerified } from './history';
@@ -51,6 +52,14 @@ export interface PlannerDeps {
   /** Where a configured target without any backup is reported. */
   readonly sns?: SNSClient;
   readonly alertTopicArn?: string;
+  /**
+   * Hours a tier's newest verified backup may be old (the age alarms' thresholds). A configured
+   * target without any backup is reported missing only once this long has passed since the kit
+   * began to expect it; without an entry for its tier, at once.
+   */
+  readonly tierMaxAgeHours?: Readonly<Record<string, number>>;
+  /** The backup bucket's key, for the expected-since markers the planner writes. */
+  readonly backupKeyArn?: string;
 }
 
 export interface TargetTier {
@@ -66,6 +75,15 @@ export interface PlanResult {
   readonly unconfigured: readonly TargetTier[];
   /** Keys that could not be enqueued, with why. */
   readonly notEnqueued: readonly { key: string; reason: string }[];
+  /** Configured targets without a backup whose first one is not overdue yet: not alerted. */
+  readonly awaitingFirstBackup: readonly AwaitedPair[];
+}
+
+export interface AwaitedPair extends TargetTier {
+  /** When the kit began to expect this backup (first seen without one). */
+  readonly expectedSince: string;
+  /** When the missing backup becomes an alert and the age alarm fires. */
+  readonly overdueAt: string;
 }
 
 export interface AgeReport {
@@ -88,7 +106,7 @@ async function commonPrefixes(s3: S3Client, bucket: string, prefix: string): Pro
   return found;
 }
 
-const NOT_TIERS = new Set([VERDICT_PREFIX, DRILL_RECORD_PREFIX]);
+const NOT_TIERS = new Set([VERDICT_PREFIX, DRILL_RECORD_PREFIX, EXPECTED_SINCE_PREFIX]);
 
 /**
  * Every target and tier that has objects in the bucket, found by listing `<tier>/<target>/`
@@ -115,6 +133,7 @@ export async function planVerification(deps: PlannerDeps, event: Exclude<Planner
   const keys: string[] = [];
   const withoutBackups: TargetTier[] = [];
   const unconfigured: TargetTier[] = [];
+  const awaitingFirstBackup: AwaitedPair[] = [];
   if (event.key !== undefined) {
     if (!isBackupObjectKey(event.key) || !parseBackupKey(event.key)) {
       throw new RequestRejectedError(`key '${event.key}' is not a backup key (<tier>/<target>/YYYY/MM/DD/<target>_<YYYYMMDDTHHMMSSZ>.<ext>)`);
@@ -148,12 +167,40 @@ export async function planVerification(deps: PlannerDeps, event: Exclude<Planner
       const configuredIds = new Set(deps.configured.map(pairId));
       unconfigured.push(...discovered.filter((pair) => !configuredIds.has(pairId(pair))));
       const missing = withoutBackups.filter((pair) => configuredIds.has(pairId(pair)));
-      for (const pair of missing) await reportMissing(deps, pair);
+      for (const pair of missing) {
+        const awaited = await firstBackupNotDue(deps, pair);
+        if (awaited) awaitingFirstBackup.push(awaited);
+        else await reportMissing(deps, pair);
+      }
     }
   }
   const { sent, failed } = await enqueue(deps, keys.map((key) => ({ key, reason, requestedAt })));
-  deps.logger.info('planned verification', { enqueued: sent.length, failed: failed.length, withoutBackups: withoutBackups.length, reason });
-  return { enqueued: sent, withoutBackups, unconfigured, notEnqueued: failed };
+  deps.logger.info('planned verification', { enqueued: sent.length, failed: failed.length, withoutBackups: withoutBackups.length, awaitingFirstBackup: awaitingFirstBackup.length, reason });
+  return { enqueued: sent, withoutBackups, unconfigured, notEnqueued: failed, awaitingFirstBackup };
+}
+
+/** When the kit began to expect a backup of a configured pair (the marker is created on first sight). */
+function backupExpectedSince(deps: Pick<PlannerDeps, 's3' | 'bucket' | 'now' | 'backupKeyArn'>, pair: TargetTier, now: Date): Promise<Date> {
+  return expectedSince({
+    s3: deps.s3,
+    bucket: deps.bucket,
+    key: expectedSinceKey(pair.tier, pair.target),
+    what: `a verified backup of target '${pair.target}' in tier '${pair.tier}'`,
+    now,
+    ...(deps.backupKeyArn ? { kmsKeyArn: deps.backupKeyArn } : {}),
+  });
+}
+
+/** The pair, when its first backup is not overdue yet (so it is not alerted); undefined when it is. */
+async function firstBackupNotDue(deps: PlannerDeps, pair: TargetTier): Promise<AwaitedPair | undefined> {
+  const maxAgeHours = deps.tierMaxAgeHours?.[pair.tier];
+  if (maxAgeHours === undefined) return undefined;
+  const now = deps.now?.() ?? new Date();
+  const since = await backupExpectedSince(deps, pair, now);
+  const overdueAt = new Date(since.getTime() + maxAgeHours * 3_600_000);
+  if (now.getTime() > overdueAt.getTime()) return undefined;
+  deps.logger.info('configured target has no backup yet; its first one is not due', { ...pair, expectedSince: since.toISOString(), overdueAt: overdueAt.toISOString() });
+  return { ...pair, expectedSince: since.toISOString(), overdueAt: overdueAt.toISOString() };
 }
 
 const pairId = (pair: TargetTier) => `${pair.tier}/${pair.target}`;
@@ -222,19 +269,25 @@ async function enqueue(deps: PlannerDeps, messages: VerifyMessage[]): Promise<{ 
 /**
  * Publishes HoursSinceLastVerifiedBackup for every target and tier (and the largest per tier),
  * hourly, so the age alarms see a datapoint every period: missing data then means the reporting
- * itself stopped, which the alarms treat as breaching.
+ * itself stopped, which the alarms treat as breaching. A configured pair without any backup is
+ * as old as the time the kit began to expect it, so its alarm fires only once its first backup
+ * is overdue.
  */
-export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'logger' | 'bucket' | 'now'>): Promise<AgeReport[]> {
+export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'logger' | 'bucket' | 'now' | 'configured' | 'backupKeyArn'>): Promise<AgeReport[]> {
   const now = deps.now?.() ?? new Date();
-  const pairs = await discoverTargetTiers(deps.s3, deps.bucket);
+  const discovered = await discoverTargetTiers(deps.s3, deps.bucket);
+  const seen = new Set(discovered.map(pairId));
+  const configuredIds = new Set((deps.configured ?? []).map(pairId));
+  const pairs = [...discovered, ...(deps.configured ?? []).filter((pair) => !seen.has(pairId(pair)))];
   const reports: AgeReport[] = [];
   const oldestPerTier = new Map<string, number>();
   for (const pair of pairs) {
     const backups = await listBackups(deps.s3, deps.bucket, pair.tier, pair.target);
-    if (backups.length === 0) continue;
-    const verified = await newestVerified(deps.s3, deps.bucket, backups);
-    // With no verified backup at all, the age is at least that of the oldest backup kept.
-    const since = verified ? new Date(verified.backupAt) : backups[0]?.parsed.at;
+    if (backups.length === 0 && !configuredIds.has(pairId(pair))) continue;
+    const verified = backups.length > 0 ? await newestVerified(deps.s3, deps.bucket, backups) : undefined;
+    // With no verified backup at all, the age is at least that of the oldest backup kept, or,
+    // with none kept, the time since the kit began to expect one.
+    const since = verified ? new Date(verified.backupAt) : (backups[0]?.parsed.at ?? (await backupExpectedSince(deps, pair, now)));
     const hours = since ? hoursBetween(since, now) : undefined;
     reports.push({ ...pair, hoursSinceLastVerifiedBackup: verified ? hours : undefined });
     if (hours === undefined) continue;

@@ -3,7 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
+import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../lambda/shared/manifest';
+import { drillExpectedSinceKey } from '../../lambda/shared/restore-command';
 import type { TransitionConfig } from '../config/schema';
 import { lockBoundStatements, type TierLockBound } from './object-lock-bounds';
 import { privateBucketProps } from './private-bucket';
@@ -109,6 +110,7 @@ export class BackupBucket extends Construct {
         throw new Error(`BackupBucket tiers: '${tier.name}' is not a valid tier name (lowercase letters, digits, hyphens)`);
       }
       if (`${tier.name}/` === VERDICT_PREFIX) throw new Error(`BackupBucket tiers: '${tier.name}' is reserved: the prefix ${VERDICT_PREFIX} holds the verification verdicts`);
+      if (`${tier.name}/` === EXPECTED_SINCE_PREFIX) throw new Error(`BackupBucket tiers: '${tier.name}' is reserved: the prefix ${EXPECTED_SINCE_PREFIX} holds the markers since when each target's backups are expected`);
     }
 
     this.key = new kms.Key(this, 'Key', {
@@ -153,7 +155,7 @@ export class BackupBucket extends Construct {
     });
     if (props.guardExemptRoleNames !== undefined) this.guard(props.guardExemptRoleNames);
     if (props.crossAccount !== undefined) this.letIn(props.crossAccount);
-    // Backups, manifests and verdicts are written once: creating an object there must carry
+    // Backups, manifests, verdicts and expected-since markers are written once: creating an object there must carry
     // If-None-Match (PutObject, CompleteMultipartUpload), so no one makes a new version of a key.
     // CreateMultipartUpload and UploadPart cannot carry it, and S3 marks them as not creating.
     this.bucket.addToResourcePolicy(
@@ -162,7 +164,12 @@ export class BackupBucket extends Construct {
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
         actions: ['s3:PutObject'],
-        resources: [...props.tiers.map((tier) => this.bucket.arnForObjects(`${tier.name}/*`)), this.bucket.arnForObjects(`${VERDICT_PREFIX}*`)],
+        resources: [
+          ...props.tiers.map((tier) => this.bucket.arnForObjects(`${tier.name}/*`)),
+          this.bucket.arnForObjects(`${VERDICT_PREFIX}*`),
+          this.bucket.arnForObjects(`${EXPECTED_SINCE_PREFIX}*`),
+          this.bucket.arnForObjects(drillExpectedSinceKey('*')),
+        ],
         conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
       }),
     );

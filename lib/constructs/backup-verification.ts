@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import { Aws, CustomResource, Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,7 +10,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { VERDICT_PREFIX } from '../../lambda/shared/manifest';
+import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda/verify/configured-targets';
 import type { VerifySettings } from '../../lambda/verify/settings';
 import { HouseFunction } from './house-function';
@@ -69,10 +69,17 @@ const WORKER_TIMEOUT = Duration.minutes(15);
  * backup of every target and tier and queues one message per backup; the worker verifies one
  * object per message (batch size 1, bounded concurrency) and writes its verdict beside it. An
  * hourly schedule asks the planner to publish backup ages, so the age alarms see data every hour.
- * Both functions can read backups and never delete or overwrite them: the only object they may
- * write is a verdict under `verdicts/`.
+ * Both functions can read backups and never delete or overwrite them: the worker writes only
+ * verdicts under `verdicts/`, the planner only the once-written markers under `expected-since/`
+ * that say since when a configured target's first backup has been expected. At deploy the planner
+ * reports the ages once (`agesAtDeploy`), so alarms created after it start with data.
  */
 export class BackupVerification extends Construct {
+  /**
+   * The age report the planner makes at every deploy that changes the configured targets: make
+   * the age alarms depend on it, so they are created with a datapoint rather than breaching.
+   */
+  readonly agesAtDeploy: CustomResource;
   readonly planner: HouseFunction;
   readonly worker: HouseFunction;
   readonly queue: sqs.Queue;
@@ -166,6 +173,8 @@ export class BackupVerification extends Construct {
         BACKUP_BUCKET: props.bucket.bucketName,
         VERIFY_QUEUE_URL: this.queue.queueUrl,
         ALERT_TOPIC_ARN: props.alertTopic.topicArn,
+        BACKUP_KEY_ARN: props.backupKey.keyArn,
+        VERIFY_SETTINGS: settingsJson,
         ...(props.configuredTargets ? { CONFIGURED_TARGETS: encodeConfiguredTargets(props.configuredTargets) } : {}),
       },
     });
@@ -209,6 +218,24 @@ export class BackupVerification extends Construct {
     planner.addToPolicy(new iam.PolicyStatement({ sid: 'SendToQueue', actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [this.queue.queueArn] }));
     props.opsKey.grant(planner, 'kms:GenerateDataKey', 'kms:Decrypt');
     props.alertTopic.grantPublish(planner);
+    // The markers since when each configured pair's first backup is expected: written once, encrypted with the backup key.
+    planner.addToPolicy(new iam.PolicyStatement({ sid: 'WriteExpectedSince', actions: ['s3:PutObject'], resources: [`${bucketArn}/${EXPECTED_SINCE_PREFIX}*`] }));
+    planner.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'EncryptExpectedSince',
+        actions: ['kms:GenerateDataKey'],
+        resources: [props.backupKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+      }),
+    );
+    this.agesAtDeploy = new CustomResource(this, 'AgesAtDeploy', {
+      serviceToken: this.planner.function.functionArn,
+      resourceType: 'Custom::BackupAgesAtDeploy',
+      // A change of the configured pairs or their limits reports again, before new alarms exist.
+      properties: { ConfiguredTargets: encodeConfiguredTargets(props.configuredTargets ?? []), TierMaxAgeHours: JSON.stringify(props.settings.tierMaxAgeHours) },
+    });
+    // The report needs the planner's permissions in place.
+    this.agesAtDeploy.node.addDependency(this.planner.role);
 
     const timeZone = TimeZone.of(props.timeZone);
     // Its own role, so the grant is exactly this function (the shared default role is per stack).
@@ -245,8 +272,8 @@ export class BackupVerification extends Construct {
     acknowledgeWildcards(worker, ['Action::kms:GenerateDataKey*'], 'Publishing to the KMS-encrypted alert topic needs the GenerateDataKey variants, on the ops key only.');
     acknowledgeWildcardResources(
       planner,
-      [`${bucketArn}/*`],
-      'The planner checks that a requested backup exists and reads verdicts, under any target and date prefix of the backup bucket.',
+      [`${bucketArn}/*`, `${bucketArn}/${EXPECTED_SINCE_PREFIX}*`],
+      `The planner checks that a requested backup exists and reads verdicts, under any target and date prefix of the backup bucket; it writes only the once-written markers under ${EXPECTED_SINCE_PREFIX}.`,
     );
     acknowledgeWildcards(planner, ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'], 'Sending to the KMS-encrypted verify queue: the grant CDK makes for an encrypted queue, on the ops key only.');
     acknowledgeWildcardResources(

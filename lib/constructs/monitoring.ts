@@ -4,7 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../lambda/shared/metric-catalog';
 
 export { METRIC_NAMESPACE };
@@ -161,6 +161,8 @@ export class Monitoring extends Construct {
   /** Alarms other constructs made, shown on the dashboard beside this facade's own. */
   private readonly adoptedAlarms: cloudwatch.Alarm[] = [];
   private readonly targetTiers = new Set<string>();
+  private readonly ageAlarms: cloudwatch.Alarm[] = [];
+  private readonly ageAlarmPrerequisites: IDependable[] = [];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -295,6 +297,15 @@ export class Monitoring extends Construct {
     this.addAgeAlarm(`${id}Age`, { Tier: tier }, maxAgeHours, `Tier '${tier}': some target has had no verified backup for more than ${maxAgeHours} h, or no age was reported for 2 h (the verify job is silent, or no backup of this tier exists).`);
   }
 
+  /**
+   * Creates every age alarm (made so far, and later) only after `step`: the first age report of
+   * a deployment, so an age alarm starts with a datapoint instead of breaching on missing data.
+   */
+  startAgeAlarmsAfter(step: IDependable): void {
+    this.ageAlarmPrerequisites.push(step);
+    for (const alarm of this.ageAlarms) alarm.node.addDependency(step);
+  }
+
   /** S3 replication: failed operations and latency above the allowance. */
   addReplication(props: ReplicationMonitoringProps): void {
     const maxLatency = props.maxLatency ?? Duration.minutes(15);
@@ -327,7 +338,7 @@ export class Monitoring extends Construct {
   private rendered = false;
 
   private addAgeAlarm(id: string, dims: Record<string, string>, maxAgeHours: number, what: string): void {
-    this.alarmFactory.addAlarm(id, {
+    const alarm = this.alarmFactory.addAlarm(id, {
       metric: this.metrics.app(METRICS.hoursSinceLastVerifiedBackup, dims, 'Maximum', AGE_PERIOD),
       threshold: maxAgeHours,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -336,6 +347,8 @@ export class Monitoring extends Construct {
       notifyOnRecovery: true,
       description: `Job 'verify'. ${what} Next step: check the backup and verify schedules ran (EventBridge Scheduler), the last backup's Run Command and its verdict; take a manual backup and verify it with { "key": "<key>" }.`,
     });
+    for (const step of this.ageAlarmPrerequisites) alarm.node.addDependency(step);
+    this.ageAlarms.push(alarm);
   }
 
   private uniqueId(kind: string, name: string): string {

@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CustomResource, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -253,6 +253,14 @@ export class RestoreJobs extends Construct {
         });
       }
       const drilled = [...props.targets.filter((target) => target.restore.drill).map((target) => target.backup.name), ...rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
+      // The drill report once at deploy (and whenever the drilled targets change), before the
+      // alarms below exist: a never-drilled target then counts from now, not from missing data.
+      const reportAtDeploy = new CustomResource(this, 'DrillReportAtDeploy', {
+        serviceToken: drillFunction.function.functionArn,
+        resourceType: 'Custom::DrillReportAtDeploy',
+        properties: { DrilledTargets: drilled.join(',') },
+      });
+      reportAtDeploy.node.addDependency(drillFunction.role);
       for (const target of drilled) {
         const alarm = new cloudwatch.Alarm(this, `NoRecentDrill-${target.replace(':', '-')}`, {
           alarmDescription:
@@ -262,9 +270,10 @@ export class RestoreJobs extends Construct {
           threshold: drills.alarmAfterDays,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
-          // The daily report publishes nothing for a target never drilled, and nothing at all if it stops: both must alarm.
+          // A target never drilled is reported from the time the kit began to expect its drills; a report that stops must alarm.
           treatMissingData: cloudwatch.TreatMissingData.BREACHING,
         });
+        alarm.node.addDependency(reportAtDeploy);
         // A condition that persists: say so when it is over too.
         alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
         alarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));

@@ -113,6 +113,7 @@ export class JobsStack extends Stack {
     this.monitoring.addDeadLetterQueue(this.verification.scheduleDeadLetterQueue, 'verify schedules');
     for (const tier of new Set(scheduledPairs.map((pair) => pair.tier))) this.monitoring.addTier(tier, tierAges[tier] ?? 0);
     for (const { target, tier } of scheduledPairs) this.monitoring.addTargetTier(target, tier, { maxAgeHours: tierAges[tier] });
+    this.monitoring.startAgeAlarmsAfter(this.verification.agesAtDeploy);
     if (config.replication.metrics) {
       this.monitoring.addReplication({
         sourceBucketName: props.backupBucket.bucketName,

@@ -207,14 +207,32 @@ describe('drills', () => {
     expect(rdsMock).not.toReceiveCommand(DeleteDBInstanceCommand);
   });
 
-  it('daily report: days since the last successful drill per target; a target never drilled publishes nothing', async () => {
+  it('daily report: days since the last successful drill per target; a target never drilled counts from when its drills were first expected', async () => {
     s3Mock.on(GetObjectCommand, { Key: 'drills/media/last-success.json' }).callsFake(() => ({
       Body: body(JSON.stringify({ target: 'media', succeededAt: '2026-10-20T05:00:00.000Z', key: KEY, restoreSeconds: 40 })),
     }));
     s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/last-success.json' }).rejects(Object.assign(new Error('none'), { name: 'NoSuchKey' }));
+    s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/expected-since.json' }).callsFake(() => ({
+      Body: body(JSON.stringify({ expectedSince: '2026-11-21T05:00:00.000Z', what: 'a successful restore drill' })),
+    }));
     const reports = await reportDrills(deps());
-    expect(reports).toEqual([{ target: 'media', lastSuccess: '2026-10-20T05:00:00.000Z', daysSinceLastSuccess: 42 }, { target: 'rds:orders-db' }]);
-    expect(published).toEqual([{ name: 'DaysSinceLastSuccessfulDrill', value: 42, dimensions: { Target: 'media' } }]);
+    expect(reports).toEqual([
+      { target: 'media', lastSuccess: '2026-10-20T05:00:00.000Z', daysSinceLastSuccess: 42 },
+      { target: 'rds:orders-db', expectedSince: '2026-11-21T05:00:00.000Z', daysSinceLastSuccess: 10 },
+    ]);
+    expect(published).toEqual([
+      { name: 'DaysSinceLastSuccessfulDrill', value: 42, dimensions: { Target: 'media' } },
+      { name: 'DaysSinceLastSuccessfulDrill', value: 10, dimensions: { Target: 'rds:orders-db' } },
+    ]);
+    expect(s3Mock).not.toReceiveCommand(PutObjectCommand);
+  });
+
+  it('daily report: a target seen for the first time gets its marker, written once with a checksum, and counts from now', async () => {
+    s3Mock.on(GetObjectCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchKey' }));
+    s3Mock.on(PutObjectCommand).resolves({});
+    const reports = await reportDrills(deps());
+    expect(reports.map((report) => report.daysSinceLastSuccess)).toEqual([0, 0]);
+    expect(s3Mock).toReceiveCommandWith(PutObjectCommand, { Key: 'drills/media/expected-since.json', IfNoneMatch: '*', ChecksumAlgorithm: 'SHA256' });
   });
 
   it('accepts the schedule events and RDS events, rejects anything else naming the field', () => {

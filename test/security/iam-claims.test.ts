@@ -180,6 +180,32 @@ describe('the verify worker', () => {
   });
 });
 
+describe('the verify planner', () => {
+  const planner = () =>
+    resolver.resourcesOf(stacks.jobs, 'AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('VerificationPlannerRole'))
+      .map(([, properties]) => resolver.policy(properties.PolicyDocument ?? null, stacks.jobs));
+  const asPlanner = (action: string, key: string, context: Record<string, string> = {}) =>
+    decide({ principal: `arn:aws:iam::${ACCOUNT}:role/planner`, identityPolicies: planner(), resourcePolicy: bucketPolicy, action, resource: object(key), context });
+  const creating = { 's3:ObjectCreationOperation': 'true', 's3:if-none-match': '*' };
+
+  it('writes the expected-since markers once, and nothing else: no backup, manifest or verdict', async () => {
+    expect(await asPlanner('s3:PutObject', 'expected-since/daily/orders-db.json', creating)).toBe('Allowed');
+    expect(await asPlanner('s3:PutObject', 'expected-since/daily/orders-db.json', { 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
+    expect(await asPlanner('s3:PutObject', KEY, creating)).not.toBe('Allowed');
+    expect(await asPlanner('s3:PutObject', `${KEY}.manifest.json`, creating)).not.toBe('Allowed');
+    expect(await asPlanner('s3:PutObject', `verdicts/${KEY}/20261201T050000.000Z.json`, creating)).not.toBe('Allowed');
+    expect(await asPlanner('s3:PutObject', 'drills/orders-db/expected-since.json', creating)).not.toBe('Allowed');
+  });
+
+  it('a drill marker too can be written only once, by anyone', async () => {
+    const anyone = (context: Record<string, string>) =>
+      decide({ principal: `arn:aws:iam::${ACCOUNT}:role/admin`, identityPolicies: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }], resourcePolicy: bucketPolicy, action: 's3:PutObject', resource: object('drills/orders-db/expected-since.json'), context });
+    expect(await anyone({ 's3:ObjectCreationOperation': 'true' })).toBe('ExplicitlyDenied');
+    expect(await anyone(creating)).toBe('Allowed');
+  });
+});
+
 describe('BackupInstancePolicy', () => {
   it('refuses a target in a tier whose lock it was not given (it could not bound the lock)', () => {
     const stack = new Stack(new App(), 'Test');

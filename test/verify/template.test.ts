@@ -95,11 +95,15 @@ describe('verify IAM', () => {
     expect(JSON.stringify(statements)).not.toMatch(/alias\/backup-kit-backup-replica/);
   });
 
-  it('GIVEN the planner role WHEN synthesized THEN it can read and enqueue but never write or delete objects', () => {
+  it('GIVEN the planner role WHEN synthesized THEN it can read and enqueue, writes only the expected-since markers, and never deletes', () => {
     const statements = statementsOfRole('VerificationPlannerRole');
     const all = statements.flatMap(actionsOf);
     expect(all).toContain('sqs:SendMessage');
-    expect(all.filter((action) => /^s3:(Put|Delete|Replicate|Restore|Bypass)/.test(action))).toEqual([]);
+    expect(all.filter((action) => /^s3:(Delete|Replicate|Restore|Bypass)/.test(action))).toEqual([]);
+    // What it may write is claimed with the policy evaluator in test/security/iam-claims.test.ts.
+    expect(statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:Put'))).map((statement) => JSON.stringify(statement.Resource))).toEqual([
+      expect.stringMatching(/expected-since\/\*/),
+    ]);
   });
 
   it('GIVEN every role in the jobs stack WHEN synthesized THEN none may delete backups or lift their lock', () => {
