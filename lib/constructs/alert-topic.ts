@@ -1,3 +1,4 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -11,6 +12,16 @@ export interface AlertTopicProps {
    * @default - no subscriptions (add them in the console or later)
    */
   readonly emails?: readonly string[];
+}
+
+/**
+ * Lets a role publish to the KMS-encrypted alert topic: `sns:Publish` on the topic, and the data
+ * key SNS asks for on its behalf (GenerateDataKey, Decrypt) on the topic's key. Not the
+ * `GenerateDataKey*` and `Encrypt` of `grantPublish`.
+ */
+export function grantAlertPublishing(role: iam.IRole, topic: sns.ITopic, topicKey: kms.IKey): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [topic.topicArn] }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EncryptAlerts', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [topicKey.keyArn] }));
 }
 
 /** The topic every job alerts on: KMS-encrypted, TLS-only, with the config's e-mail subscriptions. */

@@ -12,6 +12,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { grantAlertPublishing } from './alert-topic';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import {
@@ -339,10 +340,7 @@ export class BackupJobs extends Construct {
 
   /** Publish to the alert topic; explicit KMS actions (no wildcard) on its key. */
   private grantAlert(role: iam.IRole, props: BackupJobsProps): void {
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [props.alertTopic.topicArn] }));
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'EncryptAlerts', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }),
-    );
+    grantAlertPublishing(role, props.alertTopic, props.opsKey);
   }
 
   /**

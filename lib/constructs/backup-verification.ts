@@ -8,13 +8,14 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { grantAlertPublishing } from './alert-topic';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../lambda/shared/manifest';
 import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda/verify/configured-targets';
 import type { VerifySettings } from '../../lambda/verify/settings';
 import { HouseFunction } from './house-function';
-import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
+import { acknowledgeWildcardResources } from './nag';
 import { SERVICES } from '../../lambda/shared/metric-catalog';
 
 export interface BackupVerificationProps {
@@ -197,9 +198,8 @@ export class BackupVerification extends Construct {
     // No replica key grant: HeadObject does not decrypt.
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'ListReplica', actions: ['s3:ListBucket'], resources: [replicaBucketArn] }));
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'HeadReplica', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${replicaBucketArn}/*`] }));
-    props.alertTopic.grantPublish(worker);
     // SNS and SQS ask for a data key of the ops key, and decrypt it again: nothing more.
-    props.opsKey.grant(worker, 'kms:GenerateDataKey', 'kms:Decrypt');
+    grantAlertPublishing(worker, props.alertTopic, props.opsKey);
 
     // Planner: list and read (HeadObject, verdicts); send to the queue.
     const planner = this.planner.role;
@@ -216,8 +216,7 @@ export class BackupVerification extends Construct {
     // Sending to the encrypted queue needs GenerateDataKey and Decrypt of its key; not the
     // Encrypt/ReEncrypt*/GenerateDataKey* that grantSendMessages adds.
     planner.addToPolicy(new iam.PolicyStatement({ sid: 'SendToQueue', actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [this.queue.queueArn] }));
-    props.opsKey.grant(planner, 'kms:GenerateDataKey', 'kms:Decrypt');
-    props.alertTopic.grantPublish(planner);
+    grantAlertPublishing(planner, props.alertTopic, props.opsKey);
     // The markers since when each configured pair's first backup is expected: written once, encrypted with the backup key.
     planner.addToPolicy(new iam.PolicyStatement({ sid: 'WriteExpectedSince', actions: ['s3:PutObject'], resources: [`${bucketArn}/${EXPECTED_SINCE_PREFIX}*`] }));
     planner.addToPolicy(
@@ -269,13 +268,11 @@ export class BackupVerification extends Construct {
       [`${bucketArn}/*`, `${bucketArn}/${VERDICT_PREFIX}*`, `${replicaBucketArn}/*`],
       `The verifier reads any backup, manifest and verdict of the backup bucket (keys are per target and date), writes only under ${VERDICT_PREFIX} (which no instance role can write), and reads replica metadata by the same keys and versions.`,
     );
-    acknowledgeWildcards(worker, ['Action::kms:GenerateDataKey*'], 'Publishing to the KMS-encrypted alert topic needs the GenerateDataKey variants, on the ops key only.');
     acknowledgeWildcardResources(
       planner,
       [`${bucketArn}/*`, `${bucketArn}/${EXPECTED_SINCE_PREFIX}*`],
       `The planner checks that a requested backup exists and reads verdicts, under any target and date prefix of the backup bucket; it writes only the once-written markers under ${EXPECTED_SINCE_PREFIX}.`,
     );
-    acknowledgeWildcards(planner, ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'], 'Sending to the KMS-encrypted verify queue: the grant CDK makes for an encrypted queue, on the ops key only.');
     acknowledgeWildcardResources(
       schedulerRole,
       [`${this.planner.function.functionArn}:*`],

@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { grantAlertPublishing } from './alert-topic';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -163,12 +164,7 @@ export class RdsRestore extends Construct {
       environment: { [RESTORE_SETTINGS_ENV]: settingsJson, ALERT_TOPIC_ARN: props.alertTopic.topicArn },
     });
     this.grantCompletion(this.completionFunction.role, props, primaryRegion);
-    props.alertTopic.grantPublish(this.completionFunction.role);
-    acknowledgeWildcards(
-      this.completionFunction.role,
-      ['Action::kms:GenerateDataKey*'],
-      'Publishing to the KMS-encrypted alert topic needs data keys of the topic key; the grant names that key only.',
-    );
+    grantAlertPublishing(this.completionFunction.role, props.alertTopic, props.logKey);
 
     this.deadLetterQueue = new sqs.Queue(this, 'CompletionDeadLetters', {
       encryption: sqs.QueueEncryption.KMS,

@@ -12,6 +12,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { grantAlertPublishing } from './alert-topic';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -285,7 +286,7 @@ export class RestoreJobs extends Construct {
     for (const job of [this.resultFunction, ...(this.drillFunction ? [this.drillFunction] : [])]) {
       const queue = this.deadLetterQueue;
       job.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) } });
-      // Explicit actions (the destination's own grant would add kms wildcards); the ops key data key comes from UseOpsKey.
+      // Explicit actions (the destination's own grant would add kms wildcards); the ops key data key comes from EncryptAlerts.
       job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
     }
 
@@ -424,8 +425,7 @@ export class RestoreJobs extends Construct {
   }
 
   private grantAlerts(role: iam.Role, props: RestoreJobsProps): void {
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [props.alertTopic.topicArn] }));
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'UseOpsKey', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
+    grantAlertPublishing(role, props.alertTopic, props.opsKey);
   }
 
   /** The drill records under `drills/` of the backup bucket: the only objects these functions write there. */
