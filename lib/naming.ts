@@ -14,10 +14,6 @@ export function replicaKeyAliasName(prefix: string): string {
   return `alias/${prefix}-backup-replica`;
 }
 
-export function replicaKeyAliasArn(prefix: string, drRegion: string, replicaAccount?: string): string {
-  return `arn:${Aws.PARTITION}:kms:${drRegion}:${replicaAccount ?? Aws.ACCOUNT_ID}:${replicaKeyAliasName(prefix)}`;
-}
-
 /** Roles an isolated replica account's policies name: the one that replicates, the one that checks replicas. */
 export function replicationRoleName(prefix: string): string {
   return `${prefix}-backup-replication`;

@@ -20,7 +20,7 @@ import {
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../shared/errors';
-import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { redactSecrets } from '../shared/redact';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
 import { METRICS } from '../shared/metric-catalog';
@@ -145,9 +145,9 @@ async function recordInvocation(commandId: string, instanceId: string, deps: Res
     const parsed = parseBackupResult(invocation.StandardOutputContent ?? '');
     if (parsed.found && parsed.result.target === identity.target && parsed.result.tier === identity.tier) {
       deps.metrics.addDimensions({ Target: identity.target, Tier: identity.tier });
-      deps.metrics.addMetric(METRICS.backupSucceeded.name, MetricUnit.Count, 1);
-      deps.metrics.addMetric(METRICS.backupDurationSeconds.name, MetricUnit.Seconds, parsed.result.durationSeconds);
-      deps.metrics.addMetric(METRICS.backupUploadedBytes.name, MetricUnit.Bytes, parsed.result.bytes);
+      addCatalogMetric(deps.metrics, METRICS.backupSucceeded, 1);
+      addCatalogMetric(deps.metrics, METRICS.backupDurationSeconds, parsed.result.durationSeconds);
+      addCatalogMetric(deps.metrics, METRICS.backupUploadedBytes, parsed.result.bytes);
       deps.metrics.publishStoredMetrics();
       deps.logger.info('backup succeeded', { ...identity, instanceId, commandId, key: parsed.result.key, bytes: parsed.result.bytes });
       return { outcome: 'succeeded', identity, instanceId, result: parsed.result };
@@ -256,8 +256,8 @@ async function fail(failure: BackupFailure, deps: ResultDeps): Promise<ResultOut
     backoffOptions(deps),
   );
   deps.metrics.addDimensions({ Target: failure.identity.target, Tier: failure.identity.tier });
-  deps.metrics.addMetric(METRICS.backupFailed.name, MetricUnit.Count, 1);
-  if (failure.durationSeconds !== undefined) deps.metrics.addMetric(METRICS.backupDurationSeconds.name, MetricUnit.Seconds, failure.durationSeconds);
+  addCatalogMetric(deps.metrics, METRICS.backupFailed, 1);
+  if (failure.durationSeconds !== undefined) addCatalogMetric(deps.metrics, METRICS.backupDurationSeconds, failure.durationSeconds);
   deps.metrics.publishStoredMetrics();
   deps.logger.error('backup failed', {
     ...failure.identity,

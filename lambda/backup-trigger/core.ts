@@ -25,7 +25,7 @@ import { consoleLinks } from '../shared/console-links';
 import { redactSecrets } from '../shared/redact';
 import { requireEnv } from '../shared/env';
 import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
-import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
 import { METRICS } from '../shared/metric-catalog';
 
@@ -201,7 +201,7 @@ export async function triggerBackups(request: TriggerRequest, deps: TriggerDeps)
       errors.push(failure);
       logger.error('backup command not sent', { ...failure, tier: request.tier, errorName: (error as Error)?.name });
       deps.metrics.addDimensions({ Target: target.name, Tier: request.tier });
-      deps.metrics.addMetric(METRICS.backupSendFailed.name, MetricUnit.Count, 1);
+      addCatalogMetric(deps.metrics, METRICS.backupSendFailed, 1);
       deps.metrics.publishStoredMetrics();
     }
   }

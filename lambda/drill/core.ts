@@ -12,7 +12,8 @@ import { z } from 'zod';
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { RequestRejectedError, errorMessage, parseEventWith } from '../shared/errors';
-import { MetricUnit, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, type Metrics } from '../shared/powertools';
+import { METRICS } from '../shared/metric-catalog';
 import {
   DRILL_METRICS,
   DRILL_NAME_INFIX,
@@ -113,7 +114,7 @@ async function alert(deps: DrillDeps, subject: string, lines: readonly string[])
 
 function recordFailure(deps: DrillDeps, target: string): void {
   deps.metrics.addDimensions({ Target: target });
-  deps.metrics.addMetric(DRILL_METRICS.failed, MetricUnit.Count, 1);
+  addCatalogMetric(deps.metrics, METRICS.drillFailed, 1);
   deps.metrics.publishStoredMetrics();
 }
 
@@ -133,9 +134,9 @@ async function recordSuccess(deps: DrillDeps, record: DrillRecord): Promise<void
     backoff(deps),
   );
   deps.metrics.addDimensions({ Target: record.target });
-  deps.metrics.addMetric(DRILL_METRICS.succeeded, MetricUnit.Count, 1);
-  deps.metrics.addMetric(DRILL_METRICS.seconds, MetricUnit.Seconds, record.restoreSeconds);
-  deps.metrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, 0);
+  addCatalogMetric(deps.metrics, METRICS.drillSucceeded, 1);
+  addCatalogMetric(deps.metrics, METRICS.drillSeconds, record.restoreSeconds);
+  addCatalogMetric(deps.metrics, METRICS.daysSinceLastSuccessfulDrill, 0);
   deps.metrics.publishStoredMetrics();
 }
 
@@ -372,7 +373,7 @@ export async function reportDrills(deps: DrillDeps): Promise<DrillReport[]> {
         );
     const days = Math.floor(((now.getTime() - since.getTime()) / 86_400_000) * 10) / 10;
     deps.metrics.addDimensions({ Target: name });
-    deps.metrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, days);
+    addCatalogMetric(deps.metrics, METRICS.daysSinceLastSuccessfulDrill, days);
     deps.metrics.publishStoredMetrics();
     reports.push(record ? { target: name, lastSuccess: record.succeededAt, daysSinceLastSuccess: days } : { target: name, expectedSince: since.toISOString(), daysSinceLastSuccess: days });
   }

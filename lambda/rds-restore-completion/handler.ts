@@ -2,7 +2,8 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { requireEnv, requireJsonEnv } from '../shared/env';
-import { MetricUnit, createLogger, createMetrics } from '../shared/powertools';
+import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
+import { METRICS } from '../shared/metric-catalog';
 import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
 import { parseRdsInstanceEvent, reportRestoreCompletion, type CompletionOutcome } from './core';
 
@@ -30,7 +31,7 @@ export async function handler(event: unknown, context: Context): Promise<Complet
     topicArn,
     recordMinutes: (source, minutes) => {
       metrics.addDimension('Source', source);
-      metrics.addMetric(RDS_RESTORE_METRICS.minutes, MetricUnit.NoUnit, minutes);
+      addCatalogMetric(metrics, METRICS.rdsRestoreMinutes, minutes);
     },
   });
   if (outcome.outcome === 'reported-available' && outcome.minutes !== undefined) metrics.publishStoredMetrics();

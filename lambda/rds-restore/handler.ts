@@ -3,7 +3,8 @@ import type { Context } from 'aws-lambda';
 import { requireJsonEnv } from '../shared/env';
 import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
 import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
-import { MetricUnit, createLogger, createMetrics } from '../shared/powertools';
+import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
+import { METRICS } from '../shared/metric-catalog';
 import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
 import { restoreToPointInTime, type RestoreResult } from './core';
 import { parseRestoreEvent } from './event';
@@ -42,7 +43,7 @@ export async function handler(event: unknown, context: Context): Promise<(Restor
     logger.info('restore answered', { outcome: result.outcome, target: result.target, status: result.status, region: result.region });
     if (result.outcome === 'started') {
       metrics.addDimension('Source', result.source);
-      metrics.addMetric(RDS_RESTORE_METRICS.started, MetricUnit.Count, 1);
+      addCatalogMetric(metrics, METRICS.rdsRestoreStarted, 1);
       metrics.publishStoredMetrics();
     }
     return { ok: true, ...result };

@@ -6,7 +6,8 @@ import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES, RUN_STATUS_MEANINGS, typ
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../shared/errors';
-import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
+import { METRICS } from '../shared/metric-catalog';
 import { redactSecrets } from '../shared/redact';
 import {
   DRILL_METRICS,
@@ -154,15 +155,15 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
           ),
         backoff(deps),
       );
-      deps.drillMetrics.addMetric(DRILL_METRICS.succeeded, MetricUnit.Count, 1);
-      deps.drillMetrics.addMetric(DRILL_METRICS.seconds, MetricUnit.Seconds, drilled.restoreSeconds);
-      deps.drillMetrics.addMetric(DRILL_METRICS.daysSinceSuccess, MetricUnit.Count, 0);
+      addCatalogMetric(deps.drillMetrics, METRICS.drillSucceeded, 1);
+      addCatalogMetric(deps.drillMetrics, METRICS.drillSeconds, drilled.restoreSeconds);
+      addCatalogMetric(deps.drillMetrics, METRICS.daysSinceLastSuccessfulDrill, 0);
       deps.drillMetrics.publishStoredMetrics();
       deps.logger.info('drill succeeded', { ...facts, checks: drilled.checks });
       return { outcome: 'drill-succeeded', facts };
     }
     const alertId = await publish(deps, drillFailureAlert(facts, drilled?.checks ?? [], meaning, invocation, deps.settings));
-    deps.drillMetrics.addMetric(DRILL_METRICS.failed, MetricUnit.Count, 1);
+    addCatalogMetric(deps.drillMetrics, METRICS.drillFailed, 1);
     deps.drillMetrics.publishStoredMetrics();
     deps.logger.error('drill failed', { ...facts, checks: drilled?.checks });
     return { outcome: 'drill-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
@@ -170,8 +171,8 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
 
   const alertId = await publish(deps, restoreAlert(facts, succeeded ? restored : undefined, meaning, invocation, deps.settings));
   deps.restoreMetrics.addDimensions({ Target: facts.target });
-  deps.restoreMetrics.addMetric(succeeded ? RESTORE_METRICS.succeeded : RESTORE_METRICS.failed, MetricUnit.Count, 1);
-  if (succeeded && durationSeconds !== undefined) deps.restoreMetrics.addMetric(RESTORE_METRICS.seconds, MetricUnit.Seconds, durationSeconds);
+  addCatalogMetric(deps.restoreMetrics, succeeded ? METRICS.restoreSucceeded : METRICS.restoreFailed, 1);
+  if (succeeded && durationSeconds !== undefined) addCatalogMetric(deps.restoreMetrics, METRICS.restoreSeconds, durationSeconds);
   deps.restoreMetrics.publishStoredMetrics();
   deps.logger.info(succeeded ? 'restore succeeded' : 'restore failed', { ...facts });
   return { outcome: succeeded ? 'restore-succeeded' : 'restore-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };

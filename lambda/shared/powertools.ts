@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRIC_NAMESPACE } from './metric-catalog';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMESPACE, type MetricSpec } from './metric-catalog';
 
 /**
  * One logger and one metrics instance per function, built at module scope by the handler.
@@ -13,6 +13,14 @@ export function createLogger(): Logger {
 
 export function createMetrics(): Metrics {
   return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE });
+}
+
+/**
+ * Adds one metric of the catalog, with the catalog's name and unit: the only way the functions
+ * publish, so a unit or name cannot drift from what the alarms and the dashboard read.
+ */
+export function addCatalogMetric(metrics: Pick<Metrics, 'addMetric'>, spec: MetricSpec, value: number): void {
+  metrics.addMetric(spec.name, MetricUnit[spec.unit === 'None' ? 'NoUnit' : spec.unit], value);
 }
 
 export { MetricUnit } from '@aws-lambda-powertools/metrics';

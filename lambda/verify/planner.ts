@@ -6,7 +6,7 @@ import { errorMessage, RequestRejectedError } from '../shared/errors';
 import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX, expectedSinceKey, isBackupObjectKey, parseBackupKey } from '../shared/manifest';
 import { expectedSince } from '../shared/expected-since';
 import { DRILL_RECORD_PREFIX } from '../shared/restore-command';
-import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { hoursBetween, listBackups, newestVerified } from './history';
 import { METRICS } from '../shared/metric-catalog';
 
@@ -210,7 +210,7 @@ async function reportMissing(deps: PlannerDeps, pair: TargetTier): Promise<void>
   const single = deps.metrics.singleMetric();
   single.addDimension('Target', pair.target);
   single.addDimension('Tier', pair.tier);
-  single.addMetric(METRICS.verificationFailed.name, MetricUnit.Count, 1);
+  addCatalogMetric(single, METRICS.verificationFailed, 1);
   deps.logger.error('configured target has no backup', { ...pair });
   if (!deps.sns || !deps.alertTopicArn) return;
   try {
@@ -294,13 +294,13 @@ export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'log
     const single = deps.metrics.singleMetric();
     single.addDimension('Target', pair.target);
     single.addDimension('Tier', pair.tier);
-    single.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hours);
+    addCatalogMetric(single, METRICS.hoursSinceLastVerifiedBackup, hours);
     oldestPerTier.set(pair.tier, Math.max(oldestPerTier.get(pair.tier) ?? 0, hours));
   }
   for (const [tier, hours] of oldestPerTier) {
     const single = deps.metrics.singleMetric();
     single.addDimension('Tier', tier);
-    single.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hours);
+    addCatalogMetric(single, METRICS.hoursSinceLastVerifiedBackup, hours);
   }
   deps.logger.info('reported backup ages', { targetTiers: reports.length });
   return reports;

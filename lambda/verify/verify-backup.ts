@@ -5,7 +5,7 @@ import { consoleLinks } from '../shared/console-links';
 import { errorMessage, isAccessDenied, RequestRejectedError } from '../shared/errors';
 import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, parseBackupKey, verdictKeyFor, type BackupManifest, type ParsedBackupKey } from '../shared/manifest';
 import { backupVersions, firstVersion, overwrittenProblem, type BackupVersions } from '../shared/versions';
-import { MetricUnit, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { inspectorFor } from './formats';
 import { hoursBetween, listBackups, newestVerified, type ListedBackup } from './history';
 import { NEXT_STEP } from './runbook';
@@ -363,14 +363,14 @@ function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: Check
   const { metrics } = deps;
   metrics.addDimension('Target', verdict.target);
   metrics.addDimension('Tier', verdict.tier);
-  metrics.addMetric(METRICS.verificationSucceeded.name, MetricUnit.Count, verdict.passed ? 1 : 0);
-  metrics.addMetric(METRICS.verificationFailed.name, MetricUnit.Count, verdict.passed ? 0 : 1);
-  if (typeof verdict.figures.bytes === 'number') metrics.addMetric(METRICS.backupBytes.name, MetricUnit.Bytes, verdict.figures.bytes);
+  addCatalogMetric(metrics, METRICS.verificationSucceeded, verdict.passed ? 1 : 0);
+  addCatalogMetric(metrics, METRICS.verificationFailed, verdict.passed ? 0 : 1);
+  if (typeof verdict.figures.bytes === 'number') addCatalogMetric(metrics, METRICS.backupBytes, verdict.figures.bytes);
   const size = verdict.checks.find((check) => check.name === 'size');
   // A warning is news in the verdict and the mail, not an alarm.
-  if (size && size.status !== 'skipped') metrics.addMetric(METRICS.sizeAnomaly.name, MetricUnit.Count, size.status === 'failed' ? 1 : 0);
-  if (replicaStatus === 'passed' || replicaStatus === 'failed') metrics.addMetric(METRICS.replicaMissing.name, MetricUnit.Count, replicaStatus === 'failed' ? 1 : 0);
-  if (hoursSinceVerified !== undefined) metrics.addMetric(METRICS.hoursSinceLastVerifiedBackup.name, MetricUnit.Count, hoursSinceVerified);
+  if (size && size.status !== 'skipped') addCatalogMetric(metrics, METRICS.sizeAnomaly, size.status === 'failed' ? 1 : 0);
+  if (replicaStatus === 'passed' || replicaStatus === 'failed') addCatalogMetric(metrics, METRICS.replicaMissing, replicaStatus === 'failed' ? 1 : 0);
+  if (hoursSinceVerified !== undefined) addCatalogMetric(metrics, METRICS.hoursSinceLastVerifiedBackup, hoursSinceVerified);
   metrics.publishStoredMetrics();
 }
 

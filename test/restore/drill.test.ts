@@ -3,6 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObj
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand, GetDocumentCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { assertUnitInCatalog } from '../support/emf-contract';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { finishRdsDrill, parseDrillEvent, reportDrills, restoreIdentity, runDrills, type DrillDeps } from '../../lambda/drill/core';
 import { documentContentSha256 } from '../../lambda/shared/backup-command';
@@ -29,7 +30,10 @@ function metrics(): Metrics {
   const stored: { name: string; value: number }[] = [];
   return {
     addDimensions: (added: Record<string, string>) => (dimensions = { ...dimensions, ...added }),
-    addMetric: (name: string, _unit: unknown, value: number) => stored.push({ name, value }),
+    addMetric: (name: string, unit: unknown, value: number) => {
+      assertUnitInCatalog(DRILL_SERVICE, name, unit);
+      stored.push({ name, value });
+    },
     publishStoredMetrics: () => {
       for (const metric of stored) {
         const problem = catalogProblem(METRIC_NAMESPACE, metric.name, ['service', ...Object.keys(dimensions)], DRILL_SERVICE);

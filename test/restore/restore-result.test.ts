@@ -2,6 +2,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCommandInvocationCommand, ListCommandsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { assertUnitInCatalog } from '../support/emf-contract';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordRestoreResult, type RestoreResultDeps } from '../../lambda/restore-result/core';
 import type { Logger, Metrics } from '../../lambda/shared/powertools';
@@ -28,7 +29,10 @@ function metricsFor(service: string, published: RecordedMetric[]): Metrics {
     addDimensions: (added: Record<string, string>) => {
       dimensions = { ...dimensions, ...added };
     },
-    addMetric: (name: string, _unit: unknown, value: number) => stored.push({ name, value }),
+    addMetric: (name: string, unit: unknown, value: number) => {
+      assertUnitInCatalog(service, name, unit);
+      stored.push({ name, value });
+    },
     publishStoredMetrics: () => {
       for (const metric of stored) {
         const problem = catalogProblem(METRIC_NAMESPACE, metric.name, ['service', ...Object.keys(dimensions)], service);
