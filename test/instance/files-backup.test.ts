@@ -97,6 +97,18 @@ describe('backup.sh, kind files', () => {
     });
   });
 
+  it('GIVEN a store that drops the lock the upload asked for WHEN the backup reads its object back THEN it fails naming both locks and writes no manifest', async () => {
+    // The front's fault: this bucket locks with its default (GOVERNANCE, 1 day), not the 30 days asked.
+    const { bucket: dropping, keyArn: droppingKey } = await moto.createBackupBucket('front-drops-lock-files');
+    const failed = await runBackupScript(backupEnv(moto, { BK_TARGET: 'media', BK_KIND: 'files', BK_BUCKET: dropping, BK_KMS_KEY_ID: droppingKey, BK_PATH: source, BK_EXCLUDES: 'cache:*.tmp' }));
+    expect(failed.status).toBe(5);
+    expect(failed.stderr).toMatch(/is locked GOVERNANCE until \S+, not GOVERNANCE until \S+ as requested/);
+    expect(failed.result).toBeUndefined();
+    const keys = await listKeys(moto, dropping);
+    expect(keys.some((key) => key.endsWith('.manifest.json'))).toBe(false);
+    expect(keys.some((key) => key.endsWith('.tar.gz'))).toBe(true);
+  });
+
   it('stores the object and its manifest with SSE-KMS and the tier retention', async () => {
     // GIVEN a 12-day retention
     const before = Date.now();

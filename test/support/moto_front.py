@@ -14,6 +14,10 @@ Run as `python3 moto_front.py -H 127.0.0.1 -p <port>`: the same server and argum
   Object Lock parameters"); moto accepts an x-amz-sdk-checksum-algorithm header alone, which only
   says what the SDK meant to send, and does not check parts at all. A CLI configured with
   request_checksum_calculation = when_required sends neither, and real S3 refuses its uploads.
+
+One deliberate fault, for tests of the scripts' read-back: a bucket whose name starts with
+`front-drops-lock-` ignores the lock a CreateMultipartUpload asks for (as a proxy that strips
+headers, or an S3-compatible store, would), so the object gets the bucket's default retention.
 """
 
 import sys
@@ -43,12 +47,16 @@ def _key_response_post(self, request, body, bucket_name, query, key_name):  # ty
         _request.lock = None
 
 
+DROPS_LOCK_PREFIX = "front-drops-lock-"
+
 _original_create = models.S3Backend.create_multipart_upload
 
 
 def _create_multipart_upload(self, bucket_name, key_name, *args, **kwargs):  # type: ignore[no-untyped-def]
     multipart = _original_create(self, bucket_name, key_name, *args, **kwargs)
     lock = getattr(_request, "lock", None) or (None, None, None)
+    if bucket_name.startswith(DROPS_LOCK_PREFIX):
+        lock = (None, None, None)
     mode, until, hold = lock
     if mode or until or hold == "ON":
         if not self.get_bucket(bucket_name).object_lock_enabled:
