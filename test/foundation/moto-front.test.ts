@@ -6,6 +6,8 @@ import {
   CreateMultipartUploadCommand,
   HeadObjectCommand,
   UploadPartCommand,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOTO_REGION, MotoServer } from '../support/moto';
@@ -72,5 +74,31 @@ describe('the moto front: uploads to a locked bucket must carry a checksum, as o
     await moto.s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'daily/z', Body: 'data' }));
     await moto.s3().send(new CreateBucketCommand({ Bucket: 'front-plain', CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
     await whenRequired().send(new PutObjectCommand({ Bucket: 'front-plain', Key: 'x', Body: 'data' }));
+  });
+});
+
+describe('conditional writes (If-None-Match: *), which keep every backup, manifest, verdict and marker written once', () => {
+  it('a PutObject over an existing key is refused with 412, and the first version stays the only one', async () => {
+    const { bucket } = await moto.createBackupBucket('front-once-put');
+    const s3 = moto.s3();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'expected-since/daily/app.json', Body: 'first', IfNoneMatch: '*', ChecksumAlgorithm: 'SHA256' }));
+    await expect(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'expected-since/daily/app.json', Body: 'second', IfNoneMatch: '*', ChecksumAlgorithm: 'SHA256' }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 412 },
+    });
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'expected-since/daily/app.json' }));
+    expect(await object.Body?.transformToString()).toBe('first');
+    expect((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'expected-since/' }))).Versions).toHaveLength(1);
+  });
+
+  it('a CompleteMultipartUpload over an existing key is refused with 412', async () => {
+    const { bucket } = await moto.createBackupBucket('front-once-multipart');
+    const s3 = moto.s3();
+    await multipartUpload(bucket, 'daily/app/backup.gz');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'daily/app/backup.gz' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'daily/app/backup.gz', UploadId, PartNumber: 1, Body: Buffer.from('other bytes'), ChecksumAlgorithm: 'SHA256' }));
+    await expect(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'daily/app/backup.gz', UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    expect((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'daily/' }))).Versions).toHaveLength(1);
   });
 });
