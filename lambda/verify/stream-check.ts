@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { crc32, createGunzip, type Gunzip } from 'node:zlib';
 import type { FormatInspector, FormatReport } from './formats';
 
 /** What one streaming pass over a stored object found. */
@@ -50,9 +50,13 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
   let inspectorError: string | undefined;
   let stoppedEarly: string | undefined;
 
+  // The object's last 8 bytes, and a CRC-32 of everything it decompresses to: see trailerProblem.
+  let tail: Buffer = Buffer.alloc(0);
+  let decompressedCrc = 0;
   const gunzip: Gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
   gunzip.on('data', (chunk: Buffer) => {
     decompressedBytes += chunk.length;
+    decompressedCrc = crc32(chunk, decompressedCrc);
     if (inspectorError !== undefined) return;
     try {
       inspector.write(chunk);
@@ -72,6 +76,7 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
     const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     hash.update(chunk);
     bytes += chunk.length;
+    tail = Buffer.from(chunk.length >= GZIP_TRAILER_BYTES ? chunk.subarray(chunk.length - GZIP_TRAILER_BYTES) : Buffer.concat([tail, chunk]).subarray(-GZIP_TRAILER_BYTES));
     if (decompressionError === undefined && !gunzip.write(chunk)) {
       // A gunzip error settles gunzipDone; the drain wait must not turn it into a rejection.
       await Promise.race([once(gunzip, 'drain').catch(() => undefined), gunzipDone]);
@@ -92,6 +97,7 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
   } else {
     if (decompressionError === undefined) gunzip.end();
     await gunzipDone;
+    if (decompressionError === undefined) decompressionError = trailerProblem(tail, decompressedCrc, decompressedBytes, bytes);
   }
   const sha256 = hash.digest('hex');
   let format: FormatReport | undefined;
@@ -102,6 +108,23 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
     }
   }
   return { bytes, sha256, decompressedBytes, decompressionError, format, stoppedEarly, seconds: (Date.now() - started) / 1000 };
+}
+
+const GZIP_TRAILER_BYTES = 8;
+
+/**
+ * Exactly one gzip stream, ending at the object's end. Node's gunzip reads on past the end of a
+ * gzip stream: into a second one appended after it (a second dump, whose data it simply adds),
+ * and over trailing bytes that start with a NUL. A single stream's 8-byte trailer (CRC-32 and
+ * length mod 2^32 of all it holds) is the object's last 8 bytes and describes everything
+ * decompressed; after a second stream or trailing bytes it does not.
+ */
+function trailerProblem(tail: Buffer, crc: number, decompressedBytes: number, objectBytes: number): string | undefined {
+  if (tail.length < GZIP_TRAILER_BYTES) return `the object is ${objectBytes} bytes: too short to hold a gzip stream`;
+  const storedCrc = tail.readUInt32LE(0);
+  const storedLength = tail.readUInt32LE(4);
+  if (storedCrc === crc >>> 0 && storedLength === decompressedBytes % 2 ** 32) return undefined;
+  return `the object is not exactly one gzip stream: its last 8 bytes are not the trailer of the ${decompressedBytes} bytes it decompresses to (a second gzip stream was appended after the first, or bytes follow the end of the gzip stream)`;
 }
 
 function describeGunzipError(error: Error, bytesRead: number): string {

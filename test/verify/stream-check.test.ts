@@ -32,12 +32,29 @@ describe('checkStream', () => {
     expect(findings.format).toBeUndefined();
   });
 
-  it('GIVEN several gzip members one after another WHEN checked THEN all of them are decompressed', async () => {
+  it('GIVEN one gzip stream, in chunks of any size WHEN checked THEN it passes', async () => {
+    const body = gzipSync(randomBytes(20_000));
+    for (const size of [1, 7, 8, 9, 100, 16 * 1024]) {
+      const findings = await checkStream(chunks(body, size), countingInspector());
+      expect(findings.decompressionError, `chunks of ${size}`).toBeUndefined();
+    }
+  });
+
+  it('GIVEN a second gzip stream appended after the first (a second dump) WHEN checked THEN it fails: exactly one per backup', async () => {
     const body = Buffer.concat([gzipSync(Buffer.alloc(1000, 1)), gzipSync(Buffer.alloc(2000, 2))]);
-    const inspector = countingInspector();
-    const findings = await checkStream(chunks(body, 100), inspector);
-    expect(findings.decompressionError).toBeUndefined();
-    expect(inspector.fed).toBe(3000);
+    const findings = await checkStream(chunks(body, 100), countingInspector());
+    expect(findings.decompressionError).toMatch(/not exactly one gzip stream.*a second gzip stream was appended/);
+  });
+
+  it.each([
+    ['a NUL byte', Buffer.from([0])],
+    ['NUL bytes then data', Buffer.from([0, 0, 0, 0, 0x41, 0x42, 0x43, 0x44, 0x45])],
+    ['eight NUL bytes', Buffer.alloc(8)],
+    ['512 NUL bytes (tar padding)', Buffer.alloc(512)],
+  ])('GIVEN %s after the end of the gzip stream (Node ignores them, gzip -t does not) WHEN checked THEN it fails', async (_what, trailing) => {
+    const body = Buffer.concat([gzipSync(Buffer.from('a dump\n')), trailing]);
+    const findings = await checkStream(chunks(body, 5), countingInspector());
+    expect(findings.decompressionError).toMatch(/not exactly one gzip stream|gzip/);
   });
 
   it('GIVEN an inspector that throws WHEN checked THEN the format report carries the failure instead of the pass crashing', async () => {
