@@ -30,7 +30,21 @@ export function postgresBackup(pg: PostgresServer, database: string): MadeBackup
   const out = join(dir, 'dump.gz');
   shell(`pg_dump -Fc -Z0 '${database}' | gzip > '${out}'`, pg.env(database));
   const tables = pg.psql(database, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").trim();
-  return { kind: 'postgres', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: {} } };
+  return { kind: 'postgres', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: postgresRowCounts(pg, database) } };
+}
+
+/** Rows per user table (`schema.table`, partitions included, partitioned parents not), as the backup script counts them. */
+export function postgresRowCounts(pg: PostgresServer, database: string): Record<string, number> {
+  const lines = pg.psql(
+    database,
+    `SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'`,
+  );
+  return Object.fromEntries(lines.trim().split('\n').filter(Boolean).map((line) => {
+    const [table = '', count = '0'] = line.split('|');
+    return [table, Number(count)];
+  }));
 }
 
 export function mysqlBackup(my: MariaDbServer, database: string): MadeBackup {

@@ -7,6 +7,7 @@ import { backupKey, verdictKeyFor, type BackupKind } from '../../lambda/shared/m
 import type { Verdict } from '../../lambda/verify/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
 import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, sqliteBackup, type MadeBackup } from '../support/backups';
+import { readPgArchive } from '../../lambda/verify/formats/pg-custom';
 import { MariaDbServer } from '../support/mariadb';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
@@ -366,6 +367,107 @@ describe('dumps that gzip cleanly but are incomplete fail the format check', () 
     const { key } = await store('files', base.body, { ...base, files: { fileCount: 8, totalBytes: base.files?.totalBytes ?? 0 } });
     const verdict = await verifyBackup(deps(), key);
     expect(detailOf(verdict, 'format')).toMatch(/tar: 7 regular files in the archive but the manifest counted 8/);
+  });
+});
+
+describe('PostgreSQL archives that parse but would restore wrong data', () => {
+  /** The decompressed archive, its TOC and blocks, and the block of one table's data with its byte range. */
+  function archive() {
+    const dump = gunzipSync(made('postgres').body);
+    const parsed = readPgArchive(dump);
+    if (parsed.problem) throw new Error(parsed.problem);
+    const blockOf = (table: string) => {
+      const entry = parsed.toc.find((candidate) => candidate.desc === 'TABLE DATA' && candidate.name === table);
+      const index = parsed.blocks.findIndex((block) => block.dumpId === entry?.dumpId);
+      const block = parsed.blocks[index];
+      if (!entry || !block) throw new Error(`no data block for ${table}`);
+      return { entry, start: block.start, end: parsed.blocks[index + 1]?.start ?? dump.length };
+    };
+    return { dump, ...parsed, blockOf };
+  }
+
+  /** Stores the damaged archive with a manifest made over it (damaged before the manifest): only the format check can tell. */
+  async function storeDamaged(dump: Buffer) {
+    const body = gzipSync(dump);
+    return store('postgres', body, { ...made('postgres'), body });
+  }
+
+  it('GIVEN the intact archive WHEN read THEN its rows per table are those the manifest counted', () => {
+    expect(Object.fromEntries(archive().rows)).toEqual(made('postgres').database?.rowCounts);
+  });
+
+  it('GIVEN a table dumped with rows missing (a structurally valid archive) WHEN verified THEN the format check names the table and both counts', async () => {
+    // The same database with one customer fewer, dumped by pg_dump: only the row counts can tell.
+    pg.createDatabase('shop_short');
+    pg.psql('shop_short', `CREATE TABLE customers(id int PRIMARY KEY, name text); INSERT INTO customers SELECT g, md5(g::text) FROM generate_series(1, 2999) g;`);
+    const short = postgresBackup(pg, 'shop_short');
+    const { key } = await store('postgres', short.body, { ...short, database: { tableCount: 1, rowCounts: { 'public.customers': 3000 } } });
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/table public\.customers: 2999 rows in the archive, the manifest counted 3000/);
+  });
+
+  it('GIVEN rows cut out of a COPY block after the manifest was written WHEN verified THEN integrity and the row count both fail', async () => {
+    const { dump, blockOf } = archive();
+    const { start } = blockOf('public.orders');
+    // The block: type byte, dump ID (sign byte + 4), then chunks of (sign byte + 4-byte length, rows); pg_dump -Z0 writes a
+    // chunk per COPY row. Drop the first chunk: a structurally valid block, one row short.
+    const chunkAt = start + 1 + 5;
+    const length = dump.readUInt32LE(chunkAt + 1);
+    expect(dump.subarray(chunkAt + 5, chunkAt + 5 + length).includes(0x0a)).toBe(true);
+    const cut = Buffer.concat([dump.subarray(0, chunkAt), dump.subarray(chunkAt + 5 + length)]);
+    const rowsCut = dump.subarray(chunkAt + 5, chunkAt + 5 + length).filter((byte) => byte === 0x0a).length;
+    const { key } = await store('postgres', gzipSync(cut), made('postgres'));
+    const verdict = await verifyBackup(deps(), key);
+    expect(failedChecks(verdict)).toEqual(['format', 'integrity']);
+    expect(detailOf(verdict, 'format')).toContain(`table public.orders: ${5000 - rowsCut} rows in the archive, the manifest counted 5000`);
+  });
+
+  it('GIVEN a TOC entry flagged as having no data while its block is present WHEN verified THEN the format check says pg_restore would restore the table empty', async () => {
+    const { dump, blockOf } = archive();
+    const damaged = Buffer.from(dump);
+    damaged[blockOf('public.customers').entry.flagAt] = 3;
+    const verdict = await verifyBackup(deps(), (await storeDamaged(damaged)).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/TOC says TABLE DATA public\.customers has no data, so pg_restore would not read this block and would restore it empty/);
+  });
+
+  it("GIVEN a data block carrying another table's dump ID WHEN verified THEN the format check names the second block", async () => {
+    const { dump, blockOf } = archive();
+    const damaged = Buffer.from(dump);
+    damaged.writeUInt32LE(blockOf('public.customers').entry.dumpId, blockOf('public.orders').start + 2);
+    const verdict = await verifyBackup(deps(), (await storeDamaged(damaged)).key);
+    expect(detailOf(verdict, 'format')).toMatch(/a second data block for TABLE DATA public\.customers/);
+  });
+
+  it('GIVEN two data blocks swapped WHEN verified THEN the format check says they are out of order', async () => {
+    const { dump, blocks } = archive();
+    const [first, second, third] = blocks;
+    if (!first || !second) throw new Error('the archive has fewer than two data blocks');
+    const end = third?.start ?? dump.length;
+    const swapped = Buffer.concat([dump.subarray(0, first.start), dump.subarray(second.start, end), dump.subarray(first.start, second.start), dump.subarray(end)]);
+    const verdict = await verifyBackup(deps(), (await storeDamaged(swapped)).key);
+    expect(detailOf(verdict, 'format')).toMatch(/comes after the data of a later TOC entry: the blocks are out of order/);
+  });
+
+  it('GIVEN a second archive appended after the first, inside the same gzip stream WHEN verified THEN the format check refuses the bytes after the end', async () => {
+    const { dump } = archive();
+    const verdict = await verifyBackup(deps(), (await storeDamaged(Buffer.concat([dump, dump]))).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/PostgreSQL archive: data block \d+: type 80 is neither|unexpected byte/);
+  });
+
+  it.each(KINDS)('GIVEN a second %s dump appended as a second gzip stream WHEN verified THEN decompression fails: exactly one dump per backup', async (kind) => {
+    const body = Buffer.concat([made(kind).body, made(kind).body]);
+    const verdict = await verifyBackup(deps(), (await store(kind, body, { ...made(kind), body })).key);
+    expect(failedChecks(verdict)).toEqual(['decompression']);
+    expect(detailOf(verdict, 'decompression')).toMatch(/not exactly one gzip stream/);
+  });
+
+  it.each(KINDS)('GIVEN %s bytes after the end of the gzip stream, starting with NUL WHEN verified THEN decompression fails', async (kind) => {
+    const body = Buffer.concat([made(kind).body, Buffer.from([0, 0, 0x13, 0x37])]);
+    const verdict = await verifyBackup(deps(), (await store(kind, body, { ...made(kind), body })).key);
+    expect(failedChecks(verdict)).toEqual(['decompression']);
   });
 });
 

@@ -30,6 +30,11 @@ const K_OFFSET_NO_DATA = 3;
 const COMPRESSION_NAMES = ['none', 'gzip', 'lz4', 'zstd'];
 /** Strings read for their content; longer ones (function bodies, view definitions) are skipped. */
 const MAX_READ_STRING = 1024 * 1024;
+/** Table data is read in pieces of at most this size to count its rows (served without copying when they lie in one chunk). */
+const ROW_COUNT_PIECE = 64 * 1024;
+const NEWLINE = 0x0a;
+/** pg_dump ends each table's COPY data with the end-of-data line and two blank lines. */
+const COPY_END = Buffer.from('\\.\n\n\n', 'latin1');
 
 export interface PgArchiveFigures {
   archiveVersion: string;
@@ -52,6 +57,25 @@ interface TocEntryInfo {
   readonly desc: string;
   readonly name: string;
   readonly expectsData: boolean;
+  /** Where the TOC says the entry's data block starts, when pg_dump could seek to record it. */
+  readonly dataOffset: number | undefined;
+  /** Stream offset of the entry's data-offset flag byte (for messages and for tools that edit archives). */
+  readonly flagAt: number;
+}
+
+/** A data block as found in the stream: whose it is and where it starts. */
+export interface DataBlockInfo {
+  readonly dumpId: number;
+  readonly start: number;
+}
+
+/** Rows of each table, counted in its COPY data (one line per row), by `schema.table`. */
+export type TableRows = Map<string, number>;
+
+function countNewlines(piece: Buffer): number {
+  let found = 0;
+  for (let at = piece.indexOf(NEWLINE); at >= 0; at = piece.indexOf(NEWLINE, at + 1)) found++;
+  return found;
 }
 
 function* readRawInt(intSize: number, what: string): Generator<PullRequest, number, Buffer | undefined> {
@@ -74,7 +98,17 @@ function* readStr(intSize: number, what: string, keep = true): Generator<PullReq
   return raw === undefined ? '' : raw.toString('utf8');
 }
 
-export function* pgCustomParser(figures: Partial<PgArchiveFigures>, toc: TocEntryInfo[]): PullParser {
+/**
+ * `position()` is the stream offset of the byte the parser received last; `rows` receives the row
+ * count of every table whose data is stored uncompressed (the kit's `pg_dump -Z0`).
+ */
+export function* pgCustomParser(
+  figures: Partial<PgArchiveFigures>,
+  toc: TocEntryInfo[],
+  rows: TableRows = new Map(),
+  position: () => number = () => 0,
+  blockList: DataBlockInfo[] = [],
+): PullParser {
   const magic = yield bytes(5, 'the archive magic');
   if (magic?.toString('latin1') !== 'PGDMP') {
     throw new FormatError(`not a PostgreSQL custom-format archive: it starts with ${JSON.stringify(magic?.toString('latin1'))}, not "PGDMP"`);
@@ -145,45 +179,84 @@ export function* pgCustomParser(figures: Partial<PgArchiveFigures>, toc: TocEntr
     if (flag !== K_OFFSET_POS_NOT_SET && flag !== K_OFFSET_POS_SET && flag !== K_OFFSET_NO_DATA) {
       throw new FormatError(`${at}: data offset flag ${flag} is not 1, 2 or 3: corrupt TOC`);
     }
+    let dataOffset: number | undefined;
+    if (flag === K_OFFSET_POS_SET && offset) {
+      dataOffset = 0;
+      for (let i = 0; i < offSize; i++) dataOffset += (offset[1 + i] ?? 0) * 2 ** (8 * i);
+    }
     if (desc === 'TABLE') {
       tables++;
       if (relkind === 112 /* 'p' */ || /\)\s*PARTITION BY /.test(defn)) partitioned++;
     }
     if (desc === 'TABLE DATA') tableData++;
-    toc.push({ dumpId, desc, name: namespace ? `${namespace}.${tag}` : tag, expectsData: flag !== K_OFFSET_NO_DATA });
+    toc.push({ dumpId, desc, name: namespace ? `${namespace}.${tag}` : tag, expectsData: flag !== K_OFFSET_NO_DATA, dataOffset, flagAt: position() - offSize - 1 });
   }
   figures.tables = tables;
   figures.partitionedTables = partitioned;
   figures.tableDataEntries = tableData;
 
-  // Data blocks follow the TOC in dump order until the end of the archive.
-  const pending = new Map(toc.filter((entry) => entry.expectsData).map((entry) => [entry.dumpId, entry]));
+  // Data blocks follow the TOC, one per entry with data, in TOC order (pg_dump writes them so),
+  // until the end of the archive. pg_restore finds each entry's data by its TOC entry: a block
+  // the TOC does not lead to is never restored, so any disagreement fails here.
+  const withData = toc.filter((entry) => entry.expectsData);
+  const pending = new Map(withData.map((entry) => [entry.dumpId, entry]));
+  const orderOf = new Map(withData.map((entry, index) => [entry.dumpId, index]));
   const byId = new Map(toc.map((entry) => [entry.dumpId, entry]));
+  const countRows = figures.compression === 'none';
+  let lastOrder = -1;
   let blocks = 0;
   let dataBytes = 0;
   for (;;) {
     const type = yield bytesOrEnd(1, 'the next data block type');
     if (type === undefined) break;
+    const blockStart = position() - 1;
     const blockType = type[0];
     if (blockType !== BLK_DATA && blockType !== BLK_BLOBS) {
       throw new FormatError(`data block ${blocks + 1}: type ${blockType} is neither table data (1) nor large objects (3): corrupt data section`);
     }
     const dumpId = yield* readInt(`data block ${blocks + 1}: dump ID`);
+    blockList.push({ dumpId, start: blockStart });
     const entry = byId.get(dumpId);
     if (!entry) throw new FormatError(`data block ${blocks + 1}: dump ID ${dumpId} is not in the TOC: corrupt data section`);
-    pending.delete(dumpId);
     const what = `data of ${entry.desc} ${entry.name}`;
+    if (!entry.expectsData) {
+      throw new FormatError(`data block ${blocks + 1} (dump ID ${dumpId}): the TOC says ${entry.desc} ${entry.name} has no data, so pg_restore would not read this block and would restore it empty`);
+    }
+    if (!pending.delete(dumpId)) throw new FormatError(`data block ${blocks + 1}: a second data block for ${entry.desc} ${entry.name} (dump ID ${dumpId}): corrupt data section`);
+    const order = orderOf.get(dumpId) ?? -1;
+    if (order < lastOrder) throw new FormatError(`data block ${blocks + 1}: ${what} comes after the data of a later TOC entry: the blocks are out of order`);
+    lastOrder = order;
+    if (entry.dataOffset !== undefined && entry.dataOffset !== blockStart) {
+      throw new FormatError(`data block ${blocks + 1}: ${what} starts at offset ${blockStart} but the TOC points pg_restore to offset ${entry.dataOffset}`);
+    }
+    const tableRows = blockType === BLK_DATA && entry.desc === 'TABLE DATA' && countRows;
+    let lines = 0;
+    let ending = Buffer.alloc(0);
     const readChunks = function* (label: string): Generator<PullRequest, void, Buffer | undefined> {
       for (;;) {
         const length = yield* readRawInt(intSize, `chunk length in ${label}`);
         if (length === 0) return;
         if (length < 0) throw new FormatError(`${label}: negative chunk length ${length}: corrupt data`);
         dataBytes += length;
-        yield skip(length, label);
+        if (!tableRows) {
+          yield skip(length, label);
+          continue;
+        }
+        for (let left = length; left > 0; ) {
+          const n = Math.min(left, ROW_COUNT_PIECE);
+          const piece = yield bytes(n, label);
+          if (piece) {
+            lines += countNewlines(piece);
+            ending = Buffer.concat([ending, piece.subarray(-COPY_END.length)]).subarray(-COPY_END.length);
+          }
+          left -= n;
+        }
       }
     };
     if (blockType === BLK_DATA) {
       yield* readChunks(what);
+      // Its end-of-data line and blank lines are not rows.
+      if (tableRows) rows.set(entry.name, ending.equals(COPY_END) ? lines - 3 : lines);
     } else {
       for (;;) {
         const oid = yield* readInt(`large object OID in ${what}`);
@@ -204,10 +277,11 @@ export function* pgCustomParser(figures: Partial<PgArchiveFigures>, toc: TocEntr
 export class PgCustomInspector implements FormatInspector {
   private readonly figures: Partial<PgArchiveFigures> = {};
   private readonly toc: TocEntryInfo[] = [];
+  private readonly rows: TableRows = new Map();
   private readonly driver: PullDriver;
 
   constructor(private readonly manifest?: Pick<BackupManifest, 'database'>) {
-    this.driver = new PullDriver(pgCustomParser(this.figures, this.toc));
+    this.driver = new PullDriver(pgCustomParser(this.figures, this.toc, this.rows, () => this.driver.offset));
   }
 
   write(chunk: Buffer): void {
@@ -226,7 +300,56 @@ export class PgCustomInspector implements FormatInspector {
         `PostgreSQL archive: ${tableDataEntries} TABLE DATA entries but the manifest counted ${expectedTables} tables (${partitionedTables} partitioned): tables are missing from the dump`,
       );
     }
+    const skipped: string[] = [];
+    const figures: Record<string, string | number | boolean> = { ...this.figures };
+    if (!problem) compareRowCounts(this.manifest?.database?.rowCounts, this.rows, this.figures.compression ?? 'unknown', problems, skipped, figures);
     this.toc.length = 0;
-    return { format: 'pg_custom', problems, skipped: [], figures: { ...this.figures } };
+    return { format: 'pg_custom', problems, skipped, figures };
   }
+}
+
+/**
+ * Each table's rows in the archive against the manifest's count, taken in the snapshot pg_dump
+ * dumped: they must be equal. Tables the backup did not count (above its size limit) are named
+ * in the figures, not passed silently.
+ */
+function compareRowCounts(
+  expected: Readonly<Record<string, number>> | undefined,
+  rows: TableRows,
+  compression: string,
+  problems: string[],
+  skipped: string[],
+  figures: Record<string, string | number | boolean>,
+): void {
+  if (expected === undefined) {
+    skipped.push('row counts: the manifest has none');
+    return;
+  }
+  if (compression !== 'none') {
+    skipped.push(`row counts: the archive compresses its table data (${compression}); the kit's own archives do not (pg_dump -Z0), so this one was made otherwise and its rows were not counted`);
+    return;
+  }
+  const differences: string[] = [];
+  for (const [table, count] of Object.entries(expected)) {
+    const found = rows.get(table);
+    if (found === undefined) differences.push(`table ${table}: the manifest counted ${count} rows, the archive holds no data for it`);
+    else if (found !== count) differences.push(`table ${table}: ${found} rows in the archive, the manifest counted ${count}`);
+  }
+  if (differences.length > 0) {
+    problems.push(`PostgreSQL archive: row counts differ from the manifest (counted in the snapshot that was dumped): ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}`);
+  }
+  const uncounted = [...rows.keys()].filter((table) => !(table in expected));
+  figures.tablesRowCounted = Object.keys(expected).length;
+  figures.rowsInArchive = [...rows.values()].reduce((sum, count) => sum + count, 0);
+  if (uncounted.length > 0) figures.tablesNotRowCounted = `${uncounted.length} (above the backup's row-count size limit): ${uncounted.slice(0, 5).join(', ')}${uncounted.length > 5 ? ', ...' : ''}`;
+}
+
+/** The TOC and data blocks of a whole (decompressed) archive, and the first problem found; for tools and tests. */
+export function readPgArchive(archive: Buffer): { toc: TocEntryInfo[]; blocks: DataBlockInfo[]; rows: TableRows; problem: string | undefined } {
+  const toc: TocEntryInfo[] = [];
+  const blocks: DataBlockInfo[] = [];
+  const rows: TableRows = new Map();
+  const driver: PullDriver = new PullDriver(pgCustomParser({}, toc, rows, () => driver.offset, blocks));
+  driver.write(archive);
+  return { toc, blocks, rows, problem: driver.end() };
 }
