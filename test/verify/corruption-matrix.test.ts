@@ -9,6 +9,9 @@ import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup
 import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, sqliteBackup, type MadeBackup } from '../support/backups';
 import { readPgArchive } from '../../lambda/verify/formats/pg-custom';
 import { MariaDbServer } from '../support/mariadb';
+import { run, scratchDir } from '../support/processes';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
 import { TEST_SETTINGS, capturingMetrics, quietLogger } from './helpers';
@@ -345,11 +348,27 @@ describe('dumps that gzip cleanly but are incomplete fail the format check', () 
     expect(detailOf(verdict, 'format')).toMatch(/SQLite: (PRAGMA integrity_check reports|the database cannot be read)/);
   });
 
+  it.each([
+    ['rows deleted', 'DELETE FROM notes WHERE id % 10 = 0;', /table notes: 270 rows in the backup, the manifest counted 300/],
+    ['a table emptied', 'INSERT INTO tags VALUES (1);', /table tags: 1 rows in the backup, the manifest counted 0/],
+    ['a table dropped', 'DROP TABLE tags;', /table tags: the manifest counted 0 rows, the backup has no such table/],
+  ])('GIVEN a valid SQLite database with %s after the counts were taken WHEN verified THEN the format check names the table and both counts', async (_what, change, reason) => {
+    // A real, intact database file whose rows differ from the manifest's counts (damaged before the manifest).
+    const dir = scratchDir('sqlite-rows');
+    const file = join(dir, 'db');
+    writeFileSync(file, gunzipSync(made('sqlite').body));
+    run('sqlite3', [file, `${change} VACUUM;`]);
+    const body = gzipSync(readFileSync(file));
+    const verdict = await verifyBackup(deps(), (await store('sqlite', body, { ...made('sqlite'), body })).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(reason);
+  });
+
   it('GIVEN a SQLite database above the integrity-check limit WHEN verified THEN the check is skipped with the reason, not passed silently', async () => {
     const { key } = await store('sqlite', made('sqlite').body, made('sqlite'));
     const verdict = await verifyBackup(deps({ settings: { ...TEST_SETTINGS, sqliteIntegrityCheckMaxBytes: 1024 } }), key);
     expect(verdict.figures['sqlite.integrityCheck']).toBe('skipped');
-    expect(detailOf(verdict, 'format')).toMatch(/skipped: SQLite integrity_check: the database is \d+ bytes, above the 1024-byte limit/);
+    expect(detailOf(verdict, 'format')).toMatch(/skipped: SQLite integrity_check and row counts: the database is \d+ bytes, above the 1024-byte limit/);
   });
 
   it('GIVEN a tar without its end-of-archive blocks WHEN verified THEN the format check says truncated', async () => {

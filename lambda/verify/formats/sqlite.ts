@@ -83,7 +83,7 @@ export class SqliteInspector implements FormatInspector {
 
     if (this.overLimit) {
       skipped.push(
-        `SQLite integrity_check: the database is ${this.total} bytes, above the ${this.integrityCheckMaxBytes}-byte limit (verification.sqliteIntegrityCheckMaxMiB); header and size were checked, page contents were not`,
+        `SQLite integrity_check and row counts: the database is ${this.total} bytes, above the ${this.integrityCheckMaxBytes}-byte limit (verification.sqliteIntegrityCheckMaxMiB); header and size were checked, page contents and rows were not`,
       );
       figures.integrityCheck = 'skipped';
       return { format: 'sqlite', problems, skipped, figures };
@@ -107,6 +107,26 @@ export class SqliteInspector implements FormatInspector {
       const expectedTables = this.manifest?.database?.tableCount;
       if (expectedTables !== undefined && tables !== expectedTables) {
         problems.push(`SQLite: ${tables} tables in the backup but the manifest counted ${expectedTables}`);
+      }
+      // The backup script counted in the very snapshot it copied: every count must match.
+      const expectedRows = this.manifest?.database?.rowCounts;
+      if (expectedRows === undefined) {
+        skipped.push('row counts: the manifest has none');
+      } else {
+        const differences: string[] = [];
+        for (const [table, count] of Object.entries(expectedRows)) {
+          const known = db.exec('SELECT count(*) FROM sqlite_schema WHERE type = $type AND name = $name', { $type: 'table', $name: table })[0]?.values[0]?.[0];
+          if (Number(known ?? 0) === 0) {
+            differences.push(`table ${table}: the manifest counted ${count} rows, the backup has no such table`);
+            continue;
+          }
+          const found = Number(db.exec(`SELECT count(*) FROM "${table.replace(/"/g, '""')}"`)[0]?.values[0]?.[0] ?? -1);
+          if (found !== count) differences.push(`table ${table}: ${found} rows in the backup, the manifest counted ${count}`);
+        }
+        figures.tablesRowCounted = Object.keys(expectedRows).length;
+        if (differences.length > 0) {
+          problems.push(`SQLite: row counts differ from the manifest (counted in the snapshot that was copied): ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}`);
+        }
       }
     } catch (error) {
       problems.push(`SQLite: the database cannot be read: ${(error as Error).message}`);
