@@ -52,7 +52,13 @@ export function mysqlBackup(my: MariaDbServer, database: string): MadeBackup {
   const out = join(dir, 'dump.gz');
   shell(`mariadb-dump --no-defaults -h 127.0.0.1 -P ${my.port} -u${my.user} --single-transaction '${database}' | gzip > '${out}'`, { ...process.env, MYSQL_PWD: my.password });
   const tables = my.sql(database, `SELECT count(*) FROM information_schema.tables WHERE table_schema = '${database}' AND table_type = 'BASE TABLE'`).trim();
-  return { kind: 'mysql', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: {} } };
+  return { kind: 'mysql', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: mysqlRowCounts(my, database) } };
+}
+
+/** Rows per base table, by name, as the backup script counts them. */
+export function mysqlRowCounts(my: MariaDbServer, database: string): Record<string, number> {
+  const names = my.sql(database, `SELECT table_name FROM information_schema.tables WHERE table_schema = '${database}' AND table_type = 'BASE TABLE'`).trim().split('\n').filter(Boolean);
+  return Object.fromEntries(names.map((name) => [name, Number(my.sql(database, `SELECT count(*) FROM \`${name.replace(/`/g, '``')}\``).trim())]));
 }
 
 /** A SQLite database with `rows` rows, backed up through the online backup API. */

@@ -490,6 +490,36 @@ describe('PostgreSQL archives that parse but would restore wrong data', () => {
   });
 });
 
+describe('MySQL dumps that parse but would restore wrong data', () => {
+  const dumpText = () => gunzipSync(made('mysql').body).toString('utf8');
+  async function storeDamaged(text: string) {
+    const body = gzipSync(Buffer.from(text));
+    return store('mysql', body, { ...made('mysql'), body });
+  }
+
+  it('GIVEN the intact dump WHEN verified THEN its rows per table are those the manifest counted', async () => {
+    const verdict = await verifyBackup(deps(), (await store('mysql', made('mysql').body, made('mysql'))).key);
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(verdict.figures['mysql_sql.rowsInDump']).toBe(Object.values(made('mysql').database?.rowCounts ?? {}).reduce((sum, count) => sum + count, 0));
+    expect(verdict.figures['mysql_sql.rowCountDifferences']).toBeUndefined();
+  });
+
+  it("GIVEN a dump with one table's INSERTs removed (damaged before the manifest) WHEN verified THEN the format check names the table and both counts", async () => {
+    const text = dumpText().replace(/^INSERT INTO `products` VALUES[^;]*;\n/m, '');
+    expect(text).not.toBe(dumpText());
+    const verdict = await verifyBackup(deps(), (await storeDamaged(text)).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/rows are missing from the dump: table products: 0 rows in the dump, the manifest counted 2/);
+  });
+
+  it('GIVEN an older dump appended to the dump in the same gzip stream WHEN verified THEN the format check says the file holds two dumps', async () => {
+    const older = dumpText().replace(/\(2,'coffee'\)/, "(2,'old coffee')");
+    const verdict = await verifyBackup(deps(), (await storeDamaged(dumpText() + older)).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/2 dump headers .* the file holds more than one dump/);
+  });
+});
+
 describe('archived and missing objects', () => {
   it('GIVEN a backup already moved to Glacier WHEN verified THEN the content checks are skipped with the reason', async () => {
     const target = `cold-${++counter}`;

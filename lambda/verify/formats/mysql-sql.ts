@@ -1,10 +1,17 @@
 import type { BackupManifest } from '../../shared/manifest';
 import type { FormatInspector, FormatReport } from './format-report';
+import { MysqlRowCounter } from './mysql-rows';
 
 /**
  * A plain-SQL dump from mysqldump or mariadb-dump: the tool's header near the start, the
- * `-- Dump completed on` trailer it writes only when it finished, and the CREATE TABLE count.
- * Only a small head, a rolling tail and a few bytes of overlap are kept.
+ * `-- Dump completed on` trailer it writes only when it finished, exactly one of each (two mean
+ * two dumps in one file), the CREATE TABLE count, and the rows of each table's INSERTs against
+ * the manifest. Only a small head, a rolling tail and a few bytes of overlap are kept.
+ *
+ * MySQL cannot share a snapshot between sessions, so the backup script counts rows in a snapshot
+ * taken just before the dump's own: writes in between make small differences that are not
+ * damage. A table the manifest counted rows for that has none in the dump, or fewer than half,
+ * fails; smaller differences are reported in the figures.
  */
 const HEAD_BYTES = 4096;
 const TAIL_BYTES = 4096;
@@ -19,11 +26,13 @@ export class MysqlSqlInspector implements FormatInspector {
   private carry = Buffer.alloc(0);
   private createTables = 0;
   private total = 0;
+  private readonly counter = new MysqlRowCounter();
 
   constructor(private readonly manifest?: Pick<BackupManifest, 'database'>) {}
 
   write(chunk: Buffer): void {
     this.total += chunk.length;
+    this.counter.write(chunk);
     if (this.head.length < HEAD_BYTES) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
     }
@@ -49,20 +58,39 @@ export class MysqlSqlInspector implements FormatInspector {
     if (this.total > 0 && !trailer) {
       problems.push('SQL dump: the last line is not "-- Dump completed on ...": the dump stopped before it finished (or was made with --skip-comments)');
     }
+    const { headers, completions } = this.counter;
+    if (header && headers !== 1) problems.push(`SQL dump: ${headers} dump headers ("-- MySQL dump" / "-- MariaDB dump" lines): the file holds more than one dump, and restoring it would end in the state of the last one`);
+    if (trailer && completions !== 1) problems.push(`SQL dump: ${completions} "-- Dump completed" lines: the file holds more than one dump, and restoring it would end in the state of the last one`);
     const expectedTables = this.manifest?.database?.tableCount;
     if (trailer && expectedTables !== undefined && this.createTables < expectedTables) {
       problems.push(`SQL dump: ${this.createTables} CREATE TABLE statements but the manifest counted ${expectedTables} tables: tables are missing from the dump`);
     }
-    return {
-      format: 'mysql_sql',
-      problems,
-      skipped: [],
-      figures: {
-        tool: header?.[1] ?? 'unknown',
-        createTableStatements: this.createTables,
-        completedAt: trailer?.[1]?.replace(/\s+/, ' ') ?? '',
-      },
+    const skipped: string[] = [];
+    const figures: Record<string, string | number | boolean> = {
+      tool: header?.[1] ?? 'unknown',
+      createTableStatements: this.createTables,
+      completedAt: trailer?.[1]?.replace(/\s+/, ' ') ?? '',
+      rowsInDump: [...this.counter.rows.values()].reduce((sum, count) => sum + count, 0),
     };
+    const expectedRows = this.manifest?.database?.rowCounts;
+    if (expectedRows === undefined) {
+      skipped.push('row counts: the manifest has none');
+    } else {
+      const missing: string[] = [];
+      const differences: string[] = [];
+      for (const [table, counted] of Object.entries(expectedRows)) {
+        const found = this.counter.rows.get(table) ?? 0;
+        if (counted > 0 && found * 2 < counted) missing.push(`table ${table}: ${found} rows in the dump, the manifest counted ${counted}`);
+        else if (found !== counted) differences.push(`${table} ${found} (counted ${counted})`);
+      }
+      if (missing.length > 0) {
+        problems.push(`SQL dump: rows are missing from the dump: ${missing.slice(0, 5).join('; ')}${missing.length > 5 ? `; and ${missing.length - 5} more` : ''}`);
+      }
+      figures.tablesRowCounted = Object.keys(expectedRows).length;
+      // Counted moments before the dump's own snapshot: small differences are writes, noted here.
+      if (differences.length > 0) figures.rowCountDifferences = `${differences.slice(0, 5).join(', ')}${differences.length > 5 ? ', ...' : ''}`;
+    }
+    return { format: 'mysql_sql', problems, skipped, figures };
   }
 }
 
