@@ -231,7 +231,9 @@ export function* pgCustomParser(
     }
     const tableRows = blockType === BLK_DATA && entry.desc === 'TABLE DATA' && countRows;
     let lines = 0;
-    let ending = Buffer.alloc(0);
+    // The last two pieces, by reference: enough to see the end-of-data line without a copy per row.
+    let last: Buffer | undefined;
+    let beforeLast: Buffer | undefined;
     const readChunks = function* (label: string): Generator<PullRequest, void, Buffer | undefined> {
       for (;;) {
         const length = yield* readRawInt(intSize, `chunk length in ${label}`);
@@ -247,7 +249,8 @@ export function* pgCustomParser(
           const piece = yield bytes(n, label);
           if (piece) {
             lines += countNewlines(piece);
-            ending = Buffer.concat([ending, piece.subarray(-COPY_END.length)]).subarray(-COPY_END.length);
+            beforeLast = last;
+            last = piece;
           }
           left -= n;
         }
@@ -256,7 +259,10 @@ export function* pgCustomParser(
     if (blockType === BLK_DATA) {
       yield* readChunks(what);
       // Its end-of-data line and blank lines are not rows.
-      if (tableRows) rows.set(entry.name, ending.equals(COPY_END) ? lines - 3 : lines);
+      if (tableRows) {
+        const tail = last && last.length >= COPY_END.length ? last : Buffer.concat([beforeLast ?? Buffer.alloc(0), last ?? Buffer.alloc(0)]);
+        rows.set(entry.name, tail.subarray(-COPY_END.length).equals(COPY_END) ? lines - 3 : lines);
+      }
     } else {
       for (;;) {
         const oid = yield* readInt(`large object OID in ${what}`);
