@@ -74,11 +74,14 @@ export const manifestSchema = z.object({
       rowCounts: z.record(z.string(), z.number().int().nonnegative()),
     })
     .optional(),
-  /** Files: regular files in the archive and their total size. */
+  /** Files: regular files in the archive and their total size; directories, symlinks and hard links (newer scripts). */
   files: z
     .object({
       fileCount: z.number().int().nonnegative(),
       totalBytes: z.number().int().nonnegative(),
+      directoryCount: z.number().int().nonnegative().optional(),
+      symlinkCount: z.number().int().nonnegative().optional(),
+      hardLinkCount: z.number().int().nonnegative().optional(),
     })
     .optional(),
 });

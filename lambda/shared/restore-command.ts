@@ -295,6 +295,10 @@ export const RESTORE_EXIT_CODES: Readonly<Record<number, ExitCodeMeaning>> = {
     meaning: 'the swap into place failed (sessions kept reconnecting, rename refused); live data is unchanged',
     nextStep: 'Stop the application (or its connections) and run the replace again, or restore in scratch mode and swap by hand.',
   },
+  11: {
+    meaning: 'the restored copy does not match the backup manifest (tables, row counts, file or entry counts, or not a database at all); nothing was put in place and live data is untouched',
+    nextStep: 'Do not retry this backup: restore the previous verified one (by key, or before a time), and report this one with its verdict and the instance that made it.',
+  },
 };
 
 export function describeRestoreExitCode(code: number): ExitCodeMeaning {

@@ -449,11 +449,16 @@ produce_files() {
 }
 
 finish_files() {
-  local counts file_count total_bytes
-  counts=$(awk 'substr($0, 1, 1) == "-" { count++; bytes += $3 } END { printf "%d %d", count, bytes }' "$WORK_DIR/tar.index") ||
+  local counts file_count total_bytes directories symlinks hard_links
+  # Entries by type (the first letter of the mode): a member cut short swallows the next header,
+  # so a directory or link that goes missing shows even when file count and bytes still match.
+  counts=$(awk '{ type = substr($0, 1, 1) }
+    type == "-" { count++; bytes += $3 } type == "d" { dirs++ } type == "l" { links++ } type == "h" { hard++ }
+    END { printf "%d %d %d %d %d", count, bytes, dirs, links, hard }' "$WORK_DIR/tar.index") ||
     fail "$EXIT_DUMP" 'cannot read the archive index'
-  read -r file_count total_bytes <<<"$counts"
-  FILES_JSON=$(printf '{"fileCount":%d,"totalBytes":%d}' "$file_count" "$total_bytes")
+  read -r file_count total_bytes directories symlinks hard_links <<<"$counts"
+  FILES_JSON=$(printf '{"fileCount":%d,"totalBytes":%d,"directoryCount":%d,"symlinkCount":%d,"hardLinkCount":%d}' \
+    "$file_count" "$total_bytes" "$directories" "$symlinks" "$hard_links")
 }
 
 # ---------------------------------------------------------------------------------------------

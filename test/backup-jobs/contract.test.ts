@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseBackupResult, describeExitCode, documentParametersFor, invalidDocumentParameters, type TargetPlan } from '../../lambda/shared/backup-command';
 import { REDACTED, redactSecrets } from '../../lambda/shared/redact';
 import { isThrottling, withThrottlingRetry } from '../../lambda/shared/retry';
+import { describeRestoreExitCode } from '../../lambda/shared/restore-command';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const SHA = '0123456789abcdef'.repeat(4);
 const line = (fields: Record<string, unknown>) => `BACKUP_RESULT ${JSON.stringify(fields)}`;
@@ -37,6 +40,17 @@ describe('exit codes', () => {
     expect(describeExitCode(3).meaning).toMatch(/credentials/);
     expect(describeExitCode(5).meaning).toMatch(/upload/);
     expect(describeExitCode(99).meaning).toMatch(/unexpected exit code 99/);
+  });
+});
+
+describe('restore.sh exit codes', () => {
+  it('GIVEN every stage exit code restore.sh defines THEN the result function knows its meaning and next step', () => {
+    const script = readFileSync(join(__dirname, '../../scripts/instance/restore.sh'), 'utf8');
+    const line = /^readonly E_INPUT=.*$/m.exec(script)?.[0] ?? '';
+    const codes = [...line.matchAll(/E_[A-Z]+=(\d+)/g)].map((match) => Number(match[1]));
+    expect(codes).toEqual(expect.arrayContaining([4, 5, 7, 8, 9, 10, 11]));
+    for (const code of [2, 3, ...codes]) expect(describeRestoreExitCode(code).meaning, `exit ${code}`).not.toMatch(/unexpected exit code/);
+    expect(describeRestoreExitCode(11).meaning).toMatch(/does not match the backup manifest.*live data is untouched/);
   });
 });
 

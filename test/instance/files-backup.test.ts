@@ -91,9 +91,14 @@ describe('backup.sh, kind files', () => {
 
     // AND the manifest counts the regular files and their bytes that went into the archive
     const regular = [...expected.entries()].filter(([, value]) => !value.startsWith('->')).map(([path]) => path);
+    // AND the entries by type: the tree's directories (its top, photos, photos/2024, photos/2024/before,
+    // "empty dir"; cache/ is excluded) and its one symlink
     expect(stored.manifest.files).toEqual({
       fileCount: regular.length,
       totalBytes: regular.reduce((sum, path) => sum + lstatSync(join(source, path)).size, 0),
+      directoryCount: 5,
+      symlinkCount: 1,
+      hardLinkCount: 0,
     });
   });
 

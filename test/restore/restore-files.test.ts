@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { removeDir, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, runInstanceScript } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
+import { gzipSync } from 'node:zlib';
 import { treeOf } from '../support/trees';
 
 /**
@@ -101,6 +102,20 @@ describe('restore.sh with a directory', () => {
     expect(siblingsOf(live)).toEqual(before.siblings);
   });
 
+  it('never reports a restore of a valid gzip of nothing whose manifest counted files, and a replace keeps the live tree', async () => {
+    // GIVEN a verified backup whose object is a gzip of nothing (the manifest over it says 3 files)
+    const stored = await storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'files', body: gzipSync(Buffer.alloc(0)), at: new Date('2026-11-12T02:00:00Z'), verified: true, files: { fileCount: 3, totalBytes: 300 } });
+    const before = { tree: treeOf(live), siblings: siblingsOf(live) };
+    // WHEN restored in replace mode
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: stored.key }));
+    // THEN exit 4 naming both counts; the live tree and its directory are as they were
+    expect(restore.status).toBe(11);
+    expect(restore.stderr).toMatch(/does not match the backup's manifest \(fileCount: restored 0 files \/ 0 bytes, the manifest says 3 \/ 300\); nothing was put in place, the live data is untouched/);
+    expect(restore.result).toBeUndefined();
+    expect(treeOf(live)).toEqual(before.tree);
+    expect(siblingsOf(live)).toEqual(before.siblings);
+  });
+
   it('replace: takes a safety backup, swaps the restored tree in, keeps the old one aside', async () => {
     // GIVEN a verified backup, then live changed (a file deleted, one added, one rewritten)
     const { key, tree } = await verifiedBackup();
@@ -124,7 +139,7 @@ describe('restore.sh with a directory', () => {
     rmSync(aside, { recursive: true });
   });
 
-  it('drills: file count, bytes and sampled checksums against the archive, then removes the copy', async () => {
+  it('drills: file count, bytes, directories and symlinks, and sampled checksums against the archive, then removes the copy', async () => {
     // GIVEN a verified backup
     const { key } = await verifiedBackup();
     const before = siblingsOf(live);
@@ -135,6 +150,7 @@ describe('restore.sh with a directory', () => {
     expect(restore.drill?.checks.map((check) => [check.name, check.status])).toEqual([
       ['restore', 'passed'],
       ['fileCount', 'passed'],
+      ['entries', 'passed'],
       ['checksums', 'passed'],
       ['cleanup', 'passed'],
     ]);

@@ -190,6 +190,39 @@ describe('restore.sh with PostgreSQL', () => {
     expect(databases().filter((name) => name.startsWith('orders_restore_'))).toEqual([]);
   });
 
+  it('fails a scratch restore whose restored rows differ from the manifest, naming the table, and removes the copy', async () => {
+    // GIVEN a structurally valid dump whose manifest counted one more customer (a row lost before the upload)
+    const file = join(work, 'short.pgdump.gz');
+    run('bash', ['-c', `set -o pipefail; pg_dump -Fc -d orders | gzip -c > ${file}`], { env: pg.env('orders') });
+    const counts = Object.fromEntries(Object.entries(fingerprint('orders')).map(([table, value]) => [table, Number(value.split(':')[0])]));
+    const stored = await storeBackup(s3, {
+      bucket: BUCKET,
+      tier: 'daily',
+      target: TARGET,
+      kind: 'postgres',
+      body: readFileSync(file),
+      at: new Date('2026-11-15T02:00:00Z'),
+      verified: true,
+      database: { tableCount: 3, rowCounts: { ...counts, 'public.customers': (counts['public.customers'] ?? 0) + 1 } },
+    });
+    const before = databases();
+    // WHEN restored into a scratch database
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_NAME: 'orders_short' }));
+    // THEN it fails (exit 4) naming the table and both counts, reports no restore, and leaves no copy
+    expect(restore.status).toBe(11);
+    expect(restore.stderr).toMatch(/does not match the backup's manifest \(rowCounts: public\.customers: manifest \d+, restored \d+\); nothing was put in place/);
+    expect(restore.result).toBeUndefined();
+    expect(databases()).toEqual(before);
+
+    // AND a replace of the same backup keeps the live database as it is
+    const live = fingerprint('orders');
+    const replace = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: stored.key }));
+    expect(replace.status).toBe(11);
+    expect(replace.stderr).toMatch(/does not match the backup's manifest .* the live data is untouched/);
+    expect(fingerprint('orders')).toEqual(live);
+    expect(databases().filter((name) => name.startsWith('orders_rs_') || name.startsWith('orders_pre_restore_'))).toEqual(before.filter((name) => name.startsWith('orders_pre_restore_')));
+  });
+
   it('refuses replace without confirmation, and scratch into the live database', () => {
     // WHEN replace lacks RS_CONFIRM THEN exit 2 naming it
     const replace = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_SAFETY_TIER: 'predeploy' }));

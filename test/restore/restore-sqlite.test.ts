@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { removeDir, run, scratchDir, waitFor } from '../support/processes';
-import { backupScriptEnv, backupWithScript, corruptCopyOf, markVerified, runInstanceScript } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, corruptCopyOf, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
 
 /** restore.sh for a SQLite file, with backups taken by the real backup.sh into moto. */
 
@@ -106,6 +106,35 @@ describe('restore.sh with SQLite', () => {
     expect(restore.status).toBe(7);
     expect(siblings()).toEqual(before.siblings);
     expect(dumpOf(live)).toBe(before.dump);
+  });
+
+  it.each([
+    ['an empty file', Buffer.alloc(0)],
+    ['a file that is not a database', Buffer.from('not a database\n')],
+  ])('never reports a restore of %s (a valid gzip whose manifest matches it)', async (_what, content) => {
+    // GIVEN a verified backup whose object and manifest agree, but hold no SQLite database
+    const stored = await storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'sqlite', body: gzipSync(content), at: new Date('2026-11-14T02:00:00Z'), verified: true, database: { tableCount: 1, rowCounts: { repairs: 800 } } });
+    const before = { dump: dumpOf(live), siblings: siblings() };
+    // WHEN restored THEN exit 4 naming what it found, no file created, live unchanged
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_PATH: join(work, 'restores', 'empty.sqlite3') }));
+    expect(restore.status).toBe(11);
+    expect(restore.stderr).toMatch(/decompresses to \d+ bytes that are not a SQLite database/);
+    expect(restore.result).toBeUndefined();
+    expect(existsSync(join(work, 'restores', 'empty.sqlite3'))).toBe(false);
+    expect(siblings()).toEqual(before.siblings);
+    expect(dumpOf(live)).toBe(before.dump);
+  });
+
+  it('fails a restore whose rows differ from the manifest, before placing the copy', async () => {
+    // GIVEN an intact database file whose manifest counted more rows than it holds
+    const file = join(work, 'fewer.sqlite3');
+    sqlite(file, "CREATE TABLE repairs (id INTEGER PRIMARY KEY, customer TEXT); INSERT INTO repairs (customer) VALUES ('a'), ('b')");
+    const stored = await storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'sqlite', body: gzipSync(readFileSync(file)), at: new Date('2026-11-13T02:00:00Z'), verified: true, database: { tableCount: 1, rowCounts: { repairs: 3 } } });
+    const scratch = join(work, 'restores', 'fewer-copy.sqlite3');
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_PATH: scratch }));
+    expect(restore.status).toBe(11);
+    expect(restore.stderr).toMatch(/does not match the backup's manifest \(rowCounts: repairs: manifest 3, restored 2\)/);
+    expect(existsSync(scratch)).toBe(false);
   });
 
   it('a backup written over after it was verified still restores the verified version', async () => {

@@ -10,7 +10,7 @@ import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, sqlit
 import { readPgArchive } from '../../lambda/verify/formats/pg-custom';
 import { MariaDbServer } from '../support/mariadb';
 import { run, scratchDir } from '../support/processes';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
@@ -469,6 +469,18 @@ describe('PostgreSQL archives that parse but would restore wrong data', () => {
     expect(detailOf(verdict, 'format')).toMatch(/comes after the data of a later TOC entry: the blocks are out of order/);
   });
 
+  it.each([-1, 1])('GIVEN a header whose archive version is off by %i from the body it describes WHEN verified THEN the format check fails instead of reading on misaligned', async (step) => {
+    const { dump } = archive();
+    const damaged = Buffer.from(dump);
+    const minor = dump[6] ?? 0;
+    // Stay within the versions the reader knows (1.12 to 1.16), so only the body can give it away.
+    const other = minor + step < 12 || minor + step > 16 ? minor - step : minor + step;
+    damaged[6] = other;
+    const verdict = await verifyBackup(deps(), (await storeDamaged(damaged)).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/PostgreSQL archive: /);
+  });
+
   it('GIVEN a second archive appended after the first, inside the same gzip stream WHEN verified THEN the format check refuses the bytes after the end', async () => {
     const { dump } = archive();
     const verdict = await verifyBackup(deps(), (await storeDamaged(Buffer.concat([dump, dump]))).key);
@@ -517,6 +529,39 @@ describe('MySQL dumps that parse but would restore wrong data', () => {
     const verdict = await verifyBackup(deps(), (await storeDamaged(dumpText() + older)).key);
     expect(failedChecks(verdict)).toEqual(['format']);
     expect(detailOf(verdict, 'format')).toMatch(/2 dump headers .* the file holds more than one dump/);
+  });
+});
+
+describe('tar archives whose counts were made to match', () => {
+  /** Sets a tar header's size field and recomputes its checksum. */
+  function setSize(archive: Buffer, headerAt: number, size: number): void {
+    archive.write(`${size.toString(8).padStart(11, '0')}\0`, headerAt + 124, 'latin1');
+    archive.fill(0x20, headerAt + 148, headerAt + 156);
+    let sum = 0;
+    for (let i = headerAt; i < headerAt + 512; i++) sum += archive[i] ?? 0;
+    archive.write(`${sum.toString(8).padStart(6, '0')}\0 `, headerAt + 148, 'latin1');
+  }
+
+  it('GIVEN a member cut short so that it absorbs the next (directory) header, with file count and bytes made to match WHEN verified THEN the entry counts by type catch it', async () => {
+    // GIVEN ./a.txt (exactly one block) followed by the header of ./d1/, and ./d1/b.txt
+    const dir = scratchDir('tar-absorb');
+    mkdirSync(join(dir, 'tree', 'd1'), { recursive: true });
+    writeFileSync(join(dir, 'tree', 'a.txt'), Buffer.alloc(512, 0x61));
+    writeFileSync(join(dir, 'tree', 'd1', 'b.txt'), 'b\n');
+    run('tar', ['--format=gnu', '--sort=name', '-cf', join(dir, 'tree.tar'), '-C', join(dir, 'tree'), '.']);
+    const archive = readFileSync(join(dir, 'tree.tar'));
+    const aAt = 512; // after the header of ./
+    expect(archive.subarray(aAt, aAt + 7).toString('latin1')).toBe('./a.txt');
+    expect(String.fromCharCode(archive[aAt + 512 + 512 + 156] ?? 0)).toBe('5');
+    // WHEN a.txt's size is raised by a block: its data now swallows the header of ./d1/
+    const damaged = Buffer.from(archive);
+    setSize(damaged, aAt, 1024);
+    const body = gzipSync(damaged);
+    // AND the manifest's file count and bytes agree with the damaged archive, its entry counts with the tree
+    const verdict = await verifyBackup(deps(), (await store('files', body, { kind: 'files', body, files: { fileCount: 2, totalBytes: 1024 + 2, directoryCount: 2, symlinkCount: 0, hardLinkCount: 0 } })).key);
+    // THEN the format check names the directory that went missing
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/tar: 1 directories in the archive but the manifest counted 2/);
   });
 });
 

@@ -33,6 +33,8 @@ const MAX_READ_STRING = 1024 * 1024;
 /** Table data is read in pieces of at most this size to count its rows (served without copying when they lie in one chunk). */
 const ROW_COUNT_PIECE = 64 * 1024;
 const NEWLINE = 0x0a;
+/** pg_class.relkind values (r i S t v m c f p I), as the TOC's relation kind stores them. */
+const RELKINDS = new Set([...'riStvmcfpI'].map((kind) => kind.charCodeAt(0)));
 /** pg_dump ends each table's COPY data with the end-of-data line and two blank lines. */
 const COPY_END = Buffer.from('\\.\n\n\n', 'latin1');
 
@@ -76,6 +78,11 @@ function countNewlines(piece: Buffer): number {
   let found = 0;
   for (let at = piece.indexOf(NEWLINE); at >= 0; at = piece.indexOf(NEWLINE, at + 1)) found++;
   return found;
+}
+
+/** An OID as the TOC stores it: a decimal string. */
+function expectOid(value: string | null, what: string, archiveVersion: string | undefined): void {
+  if (value !== null && !/^\d{1,10}$/.test(value)) throw new FormatError(`${what} ${JSON.stringify(value.slice(0, 40))} is not an OID: corrupt TOC, or a header version (${archiveVersion}) other than the body's`);
 }
 
 function* readRawInt(intSize: number, what: string): Generator<PullRequest, number, Buffer | undefined> {
@@ -151,14 +158,22 @@ export function* pgCustomParser(
   let tableData = 0;
   for (let index = 0; index < tocCount; index++) {
     const at = `TOC entry ${index + 1} of ${tocCount}`;
+    // Each field is checked for what pg_dump can write: an archive whose header claims another
+    // version than its body was written in misreads some field here, and fails instead of
+    // drifting on to a parse that pg_restore would not share.
     const dumpId = yield* readInt(`${at}: dump ID`);
     if (dumpId <= 0) throw new FormatError(`${at}: dump ID ${dumpId} out of range: corrupt TOC`);
-    yield* readInt(`${at}: had-dumper flag`);
-    if (archiveVersion >= K_VERS_1_8) yield* readStr(intSize, `${at}: table OID`, false);
-    yield* readStr(intSize, `${at}: OID`, false);
+    const hadDumper = yield* readInt(`${at}: had-dumper flag`);
+    if (hadDumper !== 0 && hadDumper !== 1) throw new FormatError(`${at}: had-dumper flag ${hadDumper} is not 0 or 1: corrupt TOC, or a header version (${figures.archiveVersion}) other than the body's`);
+    if (archiveVersion >= K_VERS_1_8) expectOid(yield* readStr(intSize, `${at}: table OID`), `${at}: table OID`, figures.archiveVersion);
+    expectOid(yield* readStr(intSize, `${at}: OID`), `${at}: OID`, figures.archiveVersion);
     const tag = (yield* readStr(intSize, `${at}: tag`)) ?? '';
     const desc = (yield* readStr(intSize, `${at}: description`)) ?? '';
-    if (archiveVersion >= K_VERS_1_11) yield* readInt(`${at}: section`);
+    if (!/^[A-Z][A-Z0-9 _]*$/.test(desc)) throw new FormatError(`${at}: description ${JSON.stringify(desc.slice(0, 40))} is not an object type: corrupt TOC, or a header version (${figures.archiveVersion}) other than the body's`);
+    if (archiveVersion >= K_VERS_1_11) {
+      const section = yield* readInt(`${at}: section`);
+      if (section < 1 || section > 4) throw new FormatError(`${at}: section ${section} is not 1 to 4: corrupt TOC, or a header version (${figures.archiveVersion}) other than the body's`);
+    }
     const defn = (yield* readStr(intSize, `${at}: definition`, desc === 'TABLE')) ?? '';
     yield* readStr(intSize, `${at}: drop statement`, false);
     yield* readStr(intSize, `${at}: copy statement`, false);
@@ -166,12 +181,16 @@ export function* pgCustomParser(
     if (archiveVersion >= K_VERS_1_10) yield* readStr(intSize, `${at}: tablespace`, false);
     if (archiveVersion >= K_VERS_1_14) yield* readStr(intSize, `${at}: table access method`, false);
     let relkind = 0;
-    if (archiveVersion >= K_VERS_1_16) relkind = yield* readInt(`${at}: relation kind`);
+    if (archiveVersion >= K_VERS_1_16) {
+      relkind = yield* readInt(`${at}: relation kind`);
+      if (relkind !== 0 && !RELKINDS.has(relkind)) throw new FormatError(`${at}: relation kind ${relkind} is not one PostgreSQL has: corrupt TOC, or a header version (${figures.archiveVersion}) other than the body's`);
+    }
     yield* readStr(intSize, `${at}: owner`, false);
     if (archiveVersion >= K_VERS_1_9) yield* readStr(intSize, `${at}: with-OIDs flag`, false);
     for (let dep = 0; ; dep++) {
       const dependency = yield* readStr(intSize, `${at}: dependency ${dep + 1}`);
       if (dependency === null) break;
+      if (!/^\d+$/.test(dependency)) throw new FormatError(`${at}: dependency ${JSON.stringify(dependency.slice(0, 40))} is not a dump ID: corrupt TOC, or a header version (${figures.archiveVersion}) other than the body's`);
     }
     // pg_backup_custom.c _ReadExtraToc: where the entry's data is (flag byte, then offSize bytes).
     const offset = yield bytes(1 + offSize, `${at}: data offset`);

@@ -157,6 +157,15 @@ export class TarInspector implements FormatInspector {
       if (expected.totalBytes !== fileBytes) {
         problems.push(`tar: the archive's files total ${fileBytes} bytes but the manifest says ${expected.totalBytes}`);
       }
+      // Entries by type, where the manifest has them: a member cut short swallows the next header.
+      const byType: [string, number | undefined, number][] = [
+        ['directories', expected.directoryCount, this.figures.directories],
+        ['symlinks', expected.symlinkCount, this.figures.symlinks],
+        ['hard links', expected.hardLinkCount, hardLinks],
+      ];
+      for (const [what, counted, found] of byType) {
+        if (counted !== undefined && counted !== found) problems.push(`tar: ${found} ${what} in the archive but the manifest counted ${counted}`);
+      }
     }
     return { format: 'tar', problems, skipped: [], figures: { ...this.figures } };
   }
