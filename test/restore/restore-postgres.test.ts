@@ -77,6 +77,23 @@ async function backupOf(database: string, at: Date, verified: boolean | undefine
   return { ...stored, body };
 }
 
+/** A real dump of `orders` whose manifest counts one customer more than it holds. */
+async function backupCountingOneCustomerMore(at: Date): Promise<StoredBackup> {
+  const file = join(work, `one-more-${at.getTime()}.pgdump.gz`);
+  run('bash', ['-c', `set -o pipefail; pg_dump -Fc -d orders | gzip -c > ${file}`], { env: pg.env('orders') });
+  const counts = Object.fromEntries(Object.entries(fingerprint('orders')).map(([table, value]) => [table, Number(value.split(':')[0])]));
+  return storeBackup(s3, {
+    bucket: BUCKET,
+    tier: 'daily',
+    target: TARGET,
+    kind: 'postgres',
+    body: readFileSync(file),
+    at,
+    verified: true,
+    database: { tableCount: 3, rowCounts: { ...counts, 'public.customers': (counts['public.customers'] ?? 0) + 1 } },
+  });
+}
+
 function restoreEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return backupScriptEnv(moto, keyArn, {
     BK_TARGET: TARGET,
@@ -162,19 +179,7 @@ describe('restore.sh with PostgreSQL', () => {
 
   it('fails a drill whose restored rows differ from the manifest, and still removes the copy', async () => {
     // GIVEN a manifest that claims one more customer than the dump holds
-    const file = join(work, 'mismatch.pgdump.gz');
-    run('bash', ['-c', `set -o pipefail; pg_dump -Fc -d orders | gzip -c > ${file}`], { env: pg.env('orders') });
-    const counts = Object.fromEntries(Object.entries(fingerprint('orders')).map(([table, value]) => [table, Number(value.split(':')[0])]));
-    const stored = await storeBackup(s3, {
-      bucket: BUCKET,
-      tier: 'daily',
-      target: TARGET,
-      kind: 'postgres',
-      body: readFileSync(file),
-      at: new Date('2026-11-16T02:00:00Z'),
-      verified: true,
-      database: { tableCount: 3, rowCounts: { ...counts, 'public.customers': (counts['public.customers'] ?? 0) + 1 } },
-    });
+    const stored = await backupCountingOneCustomerMore(new Date('2026-11-16T02:00:00Z'));
     const probes = Buffer.from(JSON.stringify(['SELECT false'])).toString('base64');
     // WHEN drilled
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_DRILL: '1', RS_DRILL_PROBES: probes }));
@@ -192,23 +197,11 @@ describe('restore.sh with PostgreSQL', () => {
 
   it('fails a scratch restore whose restored rows differ from the manifest, naming the table, and removes the copy', async () => {
     // GIVEN a structurally valid dump whose manifest counted one more customer (a row lost before the upload)
-    const file = join(work, 'short.pgdump.gz');
-    run('bash', ['-c', `set -o pipefail; pg_dump -Fc -d orders | gzip -c > ${file}`], { env: pg.env('orders') });
-    const counts = Object.fromEntries(Object.entries(fingerprint('orders')).map(([table, value]) => [table, Number(value.split(':')[0])]));
-    const stored = await storeBackup(s3, {
-      bucket: BUCKET,
-      tier: 'daily',
-      target: TARGET,
-      kind: 'postgres',
-      body: readFileSync(file),
-      at: new Date('2026-11-15T02:00:00Z'),
-      verified: true,
-      database: { tableCount: 3, rowCounts: { ...counts, 'public.customers': (counts['public.customers'] ?? 0) + 1 } },
-    });
+    const stored = await backupCountingOneCustomerMore(new Date('2026-11-15T02:00:00Z'));
     const before = databases();
     // WHEN restored into a scratch database
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_NAME: 'orders_short' }));
-    // THEN it fails (exit 4) naming the table and both counts, reports no restore, and leaves no copy
+    // THEN it fails (exit 11) naming the table and both counts, reports no restore, and leaves no copy
     expect(restore.status).toBe(11);
     expect(restore.stderr).toMatch(/does not match the backup's manifest \(rowCounts: public\.customers: manifest \d+, restored \d+\); nothing was put in place/);
     expect(restore.result).toBeUndefined();
