@@ -1,8 +1,8 @@
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import './handler-env';
 import { handler as plannerHandler } from '../../lambda/verify/planner-handler';
 import { handler as workerHandler } from '../../lambda/verify/worker-handler';
@@ -60,5 +60,42 @@ describe('planner handler', () => {
     sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
     await expect(planner({ key: KEY })).resolves.toMatchObject({ enqueued: [KEY] });
     expect(sqsMock).toHaveReceivedCommandWith(SendMessageBatchCommand, { QueueUrl: 'https://sqs/verify' });
+  });
+});
+
+describe('planner handler as the deploy step (the age report made before the age alarms exist)', () => {
+  const cfnEvent = (responseUrl: string) => ({
+    RequestType: 'Create',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:111111111111:function:planner',
+    ResponseURL: responseUrl,
+    StackId: 'arn:aws:cloudformation:eu-west-1:111111111111:stack/jobs/1',
+    RequestId: 'r-1',
+    LogicalResourceId: 'VerificationAgesAtDeploy',
+    ResourceType: 'Custom::BackupAgesAtDeploy',
+    ResourceProperties: { ServiceToken: 'x', ConfiguredTargets: '{}' },
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('GIVEN a CloudFormation Create WHEN invoked THEN it reports the ages and answers SUCCESS at the pre-signed URL', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves({});
+    const put = vi.fn(async () => new Response('', { status: 200 }));
+    vi.stubGlobal('fetch', put);
+    const url = 'https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/x?X-Amz-Signature=s';
+    await planner(cfnEvent(url));
+    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'backups', Delimiter: '/' });
+    expect(put).toHaveBeenCalledTimes(1);
+    const [calledUrl, init] = put.mock.calls[0] as unknown as [string, RequestInit];
+    expect(calledUrl).toBe(url);
+    expect(JSON.parse(String(init.body))).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'backup-ages-at-deploy', Data: { TargetTiers: '0' } });
+  });
+
+  it('GIVEN a forged CloudFormation event naming another host WHEN invoked THEN nothing is read and nothing is sent', async () => {
+    const put = vi.fn(async () => new Response('', { status: 200 }));
+    vi.stubGlobal('fetch', put);
+    await expect(planner(cfnEvent('https://collector.example.net/ages'))).rejects.toThrow(/not an AWS host/);
+    expect(put).not.toHaveBeenCalled();
+    expect(s3Mock).not.toHaveReceivedCommand(ListObjectsV2Command);
   });
 });
