@@ -1,4 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { isAccessDenied } from './errors';
 
 /** What a custom resource handler reports back to CloudFormation. */
 export interface CustomResourceResult {
@@ -77,6 +78,7 @@ export async function serveDeployStep(
   physicalResourceId: string,
   run: () => Promise<Readonly<Record<string, string>>>,
   put: typeof fetch = fetch,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Promise<void> {
   const problem = responseUrlProblem(event.ResponseURL);
   if (problem) throw new Error(`not a CloudFormation request: ${problem}`);
@@ -85,10 +87,29 @@ export async function serveDeployStep(
     return;
   }
   try {
-    const data = await run();
+    const data = await untilPermissionsArrive(run, sleep);
     await sendCfnResponse(event, { status: 'SUCCESS', result: { physicalResourceId, data } }, put);
   } catch (error) {
     const reason = `${(error as { name?: string }).name ?? 'Error'}: ${error instanceof Error ? error.message : String(error)}`;
     await sendCfnResponse(event, { status: 'FAILED', reason, physicalResourceId: event.RequestType === 'Update' ? event.PhysicalResourceId : physicalResourceId }, put);
+  }
+}
+
+/** How long a deploy step waits for a role's new permissions to reach every AWS service. */
+const PERMISSION_WAIT_ATTEMPTS = 8;
+const PERMISSION_WAIT_MS = 10_000;
+
+/**
+ * IAM is eventually consistent: a step that runs right after its role's policy was created can
+ * be refused for some seconds. Access denied is retried for about a minute, then reported.
+ */
+async function untilPermissionsArrive<T>(run: () => Promise<T>, sleep: (ms: number) => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (!isAccessDenied(error) || attempt >= PERMISSION_WAIT_ATTEMPTS) throw error;
+      await sleep(PERMISSION_WAIT_MS);
+    }
   }
 }

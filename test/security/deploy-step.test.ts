@@ -71,11 +71,38 @@ describe('deploy steps served by a job function', () => {
     expect(sent[0]?.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'backup-ages-at-deploy' });
   });
 
+  it("retries access denied while the role's new permissions spread through IAM, then succeeds", async () => {
+    const { put, sent } = recordingPut();
+    let calls = 0;
+    const sleeps: number[] = [];
+    await serveDeployStep(event(), 'backup-ages-at-deploy', async () => {
+      calls += 1;
+      if (calls < 3) throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+      return { TargetTiers: '2' };
+    }, put, async (ms) => {
+      sleeps.push(ms);
+    });
+    expect(calls).toBe(3);
+    expect(sleeps).toEqual([10_000, 10_000]);
+    expect(sent[0]?.body).toMatchObject({ Status: 'SUCCESS' });
+  });
+
+  it('gives up on access denied after about a minute and answers FAILED with it', async () => {
+    const { put, sent } = recordingPut();
+    let calls = 0;
+    await serveDeployStep(event(), 'backup-ages-at-deploy', async () => {
+      calls += 1;
+      throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+    }, put, async () => undefined);
+    expect(calls).toBe(8);
+    expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', Reason: 'AccessDenied: Access Denied' });
+  });
+
   it('answers FAILED with the reason when the step throws, so the deploy stops with it', async () => {
     const { put, sent } = recordingPut();
     await serveDeployStep(event(), 'backup-ages-at-deploy', async () => {
-      throw Object.assign(new Error('Access Denied on expected-since/daily/app.json'), { name: 'AccessDenied' });
+      throw Object.assign(new Error('The bucket does not exist'), { name: 'NoSuchBucket' });
     }, put);
-    expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', Reason: 'AccessDenied: Access Denied on expected-since/daily/app.json', PhysicalResourceId: 'backup-ages-at-deploy' });
+    expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', Reason: 'NoSuchBucket: The bucket does not exist', PhysicalResourceId: 'backup-ages-at-deploy' });
   });
 });
