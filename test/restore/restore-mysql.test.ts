@@ -141,6 +141,26 @@ describe('restore.sh with MySQL (MariaDB)', () => {
     expect(schemas().filter((name) => name.startsWith('shop_restore_'))).toEqual([]);
   });
 
+  it('checks every restore against the manifest: a few rows written between the count and the dump pass with a note, half a table missing fails', async () => {
+    // GIVEN a dump of 400 products whose manifest counted 410 (writes between the two snapshots), and one that counted 900
+    const stored = await backupOf('shop', new Date('2026-11-16T02:00:00Z'));
+    const manifestWith = async (products: number, at: Date) => {
+      const counts = Object.fromEntries(Object.entries(fingerprint('shop')).map(([table, value]) => [table, Number(value.split(':')[0])]));
+      return storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'mysql', body: stored.body, at, verified: true, database: { tableCount: Object.keys(counts).length, rowCounts: { ...counts, products } } });
+    };
+    const close = await manifestWith(410, new Date('2026-11-15T02:00:00Z'));
+    const far = await manifestWith(900, new Date('2026-11-14T02:00:00Z'));
+    // WHEN each is restored into a scratch schema
+    const passed = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: close.key, RS_SCRATCH_NAME: 'shop_close' }));
+    const failed = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: far.key, RS_SCRATCH_NAME: 'shop_far' }));
+    // THEN the first is restored; the second fails with exit 11 naming the table, and leaves no schema
+    expect(passed.status, passed.stderr).toBe(0);
+    expect(failed.status).toBe(11);
+    expect(failed.stderr).toMatch(/does not match the backup's manifest \(rowCounts: products: manifest 900, restored 400\)/);
+    expect(schemas()).toContain('shop_close');
+    expect(schemas()).not.toContain('shop_far');
+  });
+
   it('replace: safety backup, tables moved aside and the restored ones in with one RENAME TABLE', async () => {
     // GIVEN a verified backup by backup.sh, then a table dropped and rows changed
     const { key } = backupWithScript(restoreEnv({}));
