@@ -30,6 +30,12 @@ describe('the checker finds what it claims to', () => {
     expect(await check({ Effect: 'Allow', Action: 's3:PutObjects', Resource: '*' })).toEqual([expect.objectContaining({ problem: 'action s3:PutObjects is not in the service reference' })]);
   });
 
+  it('a Sid used twice in one policy (IAM refuses the whole policy)', async () => {
+    const statement = { Sid: 'PublishAlerts', Effect: 'Allow', Action: 'sns:Publish', Resource: 'arn:aws:sns:eu-west-1:111122223333:alerts' };
+    const findings = await checkPolicyDocument('test', { Version: '2012-10-17', Statement: [statement, { ...statement, Resource: 'arn:aws:sns:eu-west-1:111122223333:other' }] } as never);
+    expect(findings.map((finding) => finding.problem)).toEqual(['Sid PublishAlerts appears more than once: IAM refuses the policy']);
+  });
+
   it('a grant on a resource the action cannot take (it does nothing there)', async () => {
     const findings = await check({ Effect: 'Allow', Action: ['rds:DescribeDBInstances'], Resource: 'arn:aws:rds:eu-west-1:111122223333:auto-backup:*' });
     expect(findings.map((finding) => finding.problem)).toEqual([expect.stringContaining('rds:DescribeDBInstances applies to none of arn:aws:rds:eu-west-1:111122223333:auto-backup:*'), expect.stringContaining('no action of the statement applies to')]);

@@ -112,6 +112,9 @@ async function conditionKeyValid(key: string): Promise<boolean> {
 export async function checkPolicyDocument(where: string, document: Json): Promise<PolicyFinding[]> {
   const findings: PolicyFinding[] = [];
   const statements = asList((document as { Statement?: Json }).Statement);
+  // IAM refuses a policy whose statements repeat a Sid ("Statement IDs (SID) in a single policy must be unique").
+  const sids = statements.map((statement) => (statement as Record<string, Json>).Sid).filter((sid): sid is string => typeof sid === 'string');
+  for (const sid of new Set(sids.filter((sid, index) => sids.indexOf(sid) !== index))) findings.push({ where, problem: `Sid ${sid} appears more than once: IAM refuses the policy` });
   for (const [index, raw] of statements.entries()) {
     const statement = raw as Record<string, Json>;
     const at = `${where} statement ${String(statement.Sid ?? index)}`;
