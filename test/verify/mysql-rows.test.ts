@@ -54,4 +54,14 @@ describe('MysqlRowCounter', () => {
     expect([counter.headers, counter.completions]).toEqual([2, 2]);
     expect(counter.rows.get('products')).toBe(14);
   });
+
+  it("holds no more than a name's worth of bytes for an INSERT whose name never closes, and reads on", () => {
+    const counter = new MysqlRowCounter();
+    counter.write(Buffer.from('INSERT INTO `'));
+    for (let i = 0; i < 64; i++) counter.write(Buffer.alloc(64 * 1024, 0x61));
+    counter.write(Buffer.from("\nINSERT INTO `t` VALUES (1),(2);\n-- Dump completed\n"));
+    expect((counter as unknown as { name: number[] }).name.length).toBe(0);
+    expect(Object.fromEntries(counter.rows)).toEqual({ t: 2 });
+    expect(counter.completions).toBe(1);
+  });
 });

@@ -35,6 +35,8 @@ const PREFIXES = [INSERT, ...HEADERS, COMPLETED];
 const LONGEST_PREFIX = Math.max(...PREFIXES.map((prefix) => prefix.length));
 // mysqldump writes "VALUES (", mariadb-dump 10.11 "VALUES\n(" with one row per line.
 const VALUES = Buffer.from('VALUES');
+/** MySQL names are at most 64 characters (256 bytes in UTF-8, doubled backticks included with room). */
+const MAX_NAME_BYTES = 512;
 
 export class MysqlRowCounter {
   /** Rows per table, by the table's name as the dump writes it. */
@@ -78,7 +80,11 @@ export class MysqlRowCounter {
         case State.Name: {
           const byte = chunk[i++] as number;
           if (byte === BACKTICK) this.state = State.NameQuote;
-          else this.name.push(byte);
+          else if (this.name.length >= MAX_NAME_BYTES) {
+            // No table name is this long: a damaged line, not an INSERT; nothing more is held.
+            this.name = [];
+            this.state = byte === NEWLINE ? State.LineStart : State.SkipLine;
+          } else this.name.push(byte);
           break;
         }
         case State.NameQuote: {
