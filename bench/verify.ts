@@ -1,5 +1,5 @@
 /**
- * Benchmark of the verify core: one streaming pass (SHA-256, gunzip, PostgreSQL custom-format
+ * Benchmark of the verify core: one streaming pass (SHA-256, gunzip, content digest, PostgreSQL custom-format
  * parse) over a generated gzip-compressed dump read from a local file, against `sha256sum` and
  * `gzip -t` on the same file in the same run, and peak RSS at two object sizes.
  *
@@ -114,10 +114,10 @@ async function verifyOne(file: string, times: number): Promise<void> {
     peak.externalMiB = Math.max(peak.externalMiB, (usage.external + usage.arrayBuffers) / 2 ** 20);
   }, 50);
   const started = process.hrtime.bigint();
-  let findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }));
+  let findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }), { contentDigest: true });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   for (let again = 1; again < times; again++) {
-    findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }));
+    findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }), { contentDigest: true });
   }
   const problems = [findings.decompressionError, ...(findings.format?.problems ?? [])].filter(Boolean);
   clearInterval(sampler);

@@ -84,6 +84,18 @@ export const manifestSchema = z.object({
       hardLinkCount: z.number().int().nonnegative().optional(),
     })
     .optional(),
+  /**
+   * The content digest: byte count and SHA-256 (hex) of the dump itself, as the dump tool wrote it,
+   * taken by the script before compression (newer scripts). The verifier and restores recompute it
+   * from the stored object: damage done between reading the data and storing it shows there even
+   * when the stored object and its own SHA-256 agree.
+   */
+  content: z
+    .object({
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
 });
 export type BackupManifest = z.infer<typeof manifestSchema>;
 

@@ -14,6 +14,8 @@ export const NEXT_STEP: Record<CheckName, string> = {
     'The gzip stream is damaged (truncated or corrupt). Do not restore from it. Take a new backup now; check the instance for a full disk or an interrupted upload in the Run Command output.',
   format:
     'The dump inside is not a complete, readable dump of its kind. Do not restore from it. Take a new backup now and read the dump tool errors in the Run Command output; restore from the newest backup whose verdict passed if needed.',
+  content:
+    'The dump is well formed, but it is not the dump the backup script read from the source: its content digest (taken before compression) differs. The data was changed between reading and storing (faulty memory or compressor on the instance), or object and manifest were made together by someone other than the script. Do not restore from it. Take a new backup now, check the instance (dmesg for memory errors, the Run Command output), and restore from the newest backup whose verdict passed if you need one.',
   age:
     'No new verified backup arrived in time. Check the backup schedule and the last Run Command of this target (did it run, did it fail?), then take a manual backup and verify it.',
   size:

@@ -11,6 +11,8 @@ export interface StreamFindings {
   readonly sha256: string | undefined;
   /** Bytes the gzip stream decompressed to (so far, if it failed). */
   readonly decompressedBytes: number;
+  /** SHA-256 (hex) of everything decompressed, when asked for and the stream decompressed to its end. */
+  readonly contentSha256?: string;
   /** Why decompression failed; undefined when the stream decompressed to its end. */
   readonly decompressionError: string | undefined;
   /** The format check, when decompression succeeded. */
@@ -29,6 +31,11 @@ export interface StreamCheckOptions {
   readonly deadline?: number;
   /** Total size, for the out-of-time message. */
   readonly expectedBytes?: number;
+  /**
+   * Also hash what the stream decompresses to (the manifest's content digest).
+   * @default false
+   */
+  readonly contentDigest?: boolean;
 }
 
 /** Larger than zlib's 16 KiB default: fewer, bigger chunks for the hash and the inspector. */
@@ -53,10 +60,12 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
   // The object's last 8 bytes, and a CRC-32 of everything it decompresses to: see trailerProblem.
   let tail: Buffer = Buffer.alloc(0);
   let decompressedCrc = 0;
+  const contentHash = options.contentDigest ? createHash('sha256') : undefined;
   const gunzip: Gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
   gunzip.on('data', (chunk: Buffer) => {
     decompressedBytes += chunk.length;
     decompressedCrc = crc32(chunk, decompressedCrc);
+    contentHash?.update(chunk);
     if (inspectorError !== undefined) return;
     try {
       inspector.write(chunk);
@@ -107,7 +116,8 @@ export async function checkStream(source: AsyncIterable<Uint8Array>, inspector: 
       format = { ...format, problems: [...format.problems, `format check failed: ${inspectorError}`] };
     }
   }
-  return { bytes, sha256, decompressedBytes, decompressionError, format, stoppedEarly, seconds: (Date.now() - started) / 1000 };
+  const contentSha256 = decompressionError === undefined ? contentHash?.digest('hex') : undefined;
+  return { bytes, sha256, decompressedBytes, ...(contentSha256 ? { contentSha256 } : {}), decompressionError, format, stoppedEarly, seconds: (Date.now() - started) / 1000 };
 }
 
 const GZIP_TRAILER_BYTES = 8;

@@ -79,18 +79,19 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
     const restored = /ongoing-request="false"/.test(head.output.Restore ?? '');
     if (ARCHIVED_CLASSES.has(storageClass) && !restored) {
       const why = `the object is in ${storageClass} and cannot be read without a restore request; its content was verified while it was in a readable class (see earlier verdicts)`;
-      for (const name of ['integrity', 'decompression', 'format'] as const) record(name, 'skipped', why);
+      for (const name of ['integrity', 'decompression', 'format', 'content'] as const) record(name, 'skipped', why);
     } else if (size > deps.settings.maxObjectBytes) {
       const detail = `the object is ${gib(size)} GiB, above the ${gib(deps.settings.maxObjectBytes)} GiB one invocation can verify within Lambda's 15 minutes (verification.maxObjectGiB); it was not read`;
       record('integrity', 'failed', detail);
       record('decompression', 'skipped', detail);
       record('format', 'skipped', detail);
+      record('content', 'skipped', detail);
     } else {
       const findings = await streamObject(deps, key, head.output, parsed, manifest.manifest);
       applyFindings(findings, manifest.manifest, size, record, figures);
     }
   } else {
-    for (const name of ['integrity', 'decompression', 'format'] as const) record(name, 'skipped', 'the object cannot be read');
+    for (const name of ['integrity', 'decompression', 'format', 'content'] as const) record(name, 'skipped', 'the object cannot be read');
   }
 
   // History: age, size against the previous backups, newest verified backup.
@@ -223,7 +224,7 @@ async function streamObject(deps: VerifyDeps, key: string, head: HeadObjectComma
     if (!body) return { readError: 'GetObject returned no body' };
     const format = manifest?.format ?? FORMAT_BY_KIND[parsed.kind];
     const inspector = inspectorFor(format, { sqliteIntegrityCheckMaxBytes: deps.settings.sqliteIntegrityCheckMaxBytes }, manifest);
-    const findings = await checkStream(body, inspector, { deadline: deps.deadline?.(), expectedBytes: head.ContentLength });
+    const findings = await checkStream(body, inspector, { deadline: deps.deadline?.(), expectedBytes: head.ContentLength, contentDigest: manifest?.content !== undefined });
     if (findings.stoppedEarly) body.destroy();
     return findings;
   } catch (error) {
@@ -245,6 +246,7 @@ function applyFindings(
     record('integrity', 'failed', findings.readError);
     record('decompression', 'skipped', 'the object could not be read');
     record('format', 'skipped', 'the object could not be read');
+    record('content', 'skipped', 'the object could not be read');
     return;
   }
   figures.bytesRead = findings.bytes;
@@ -257,6 +259,7 @@ function applyFindings(
     record('integrity', 'failed', detail);
     record('decompression', 'skipped', detail);
     record('format', 'skipped', detail);
+    record('content', 'skipped', detail);
     return;
   }
   if (manifest) {
@@ -273,18 +276,39 @@ function applyFindings(
   if (findings.decompressionError) {
     record('decompression', 'failed', findings.decompressionError);
     record('format', 'skipped', 'the gzip stream did not decompress to its end');
+    record('content', 'skipped', 'the gzip stream did not decompress to its end');
     return;
   }
   record('decompression', 'passed', `gzip decompressed to its end (${findings.decompressedBytes} bytes)`);
   const format = findings.format;
   if (!format) {
     record('format', 'skipped', 'no format check ran');
+  } else {
+    for (const [name, value] of Object.entries(format.figures)) figures[`${format.format}.${name}`] = value;
+    if (format.problems.length > 0) record('format', 'failed', format.problems.join('; '));
+    else if (format.skipped.length > 0) record('format', 'passed', `${format.format} structure read to its end; skipped: ${format.skipped.join('; ')}`);
+    else record('format', 'passed', `${format.format} structure read to its end`);
+  }
+  recordContent(findings, manifest, record, figures);
+}
+
+/** The dump against the content digest the script took before compressing it. */
+function recordContent(findings: StreamFindings, manifest: BackupManifest | undefined, record: (name: CheckName, status: CheckResult['status'], detail: string) => void, figures: Verdict['figures']): void {
+  const expected = manifest?.content;
+  if (!expected) {
+    record('content', 'skipped', manifest ? 'the manifest has no content digest (made by an older backup script): only the structure and counts were checked' : 'no manifest to compare with');
     return;
   }
-  for (const [name, value] of Object.entries(format.figures)) figures[`${format.format}.${name}`] = value;
-  if (format.problems.length > 0) record('format', 'failed', format.problems.join('; '));
-  else if (format.skipped.length > 0) record('format', 'passed', `${format.format} structure read to its end; skipped: ${format.skipped.join('; ')}`);
-  else record('format', 'passed', `${format.format} structure read to its end`);
+  figures.contentSha256 = findings.contentSha256 ?? null;
+  if (findings.decompressedBytes === expected.bytes && findings.contentSha256 === expected.sha256) {
+    record('content', 'passed', `the ${expected.bytes}-byte dump is the one the script read (SHA-256 matches the content digest)`);
+    return;
+  }
+  const differences = [
+    findings.decompressedBytes !== expected.bytes ? `${findings.decompressedBytes} bytes, the script read ${expected.bytes}` : undefined,
+    findings.contentSha256 !== expected.sha256 ? `SHA-256 ${findings.contentSha256 ?? 'not computed'}, the script's ${expected.sha256}` : undefined,
+  ].filter((item): item is string => item !== undefined);
+  record('content', 'failed', `the dump is not the one the script read before compressing it: ${differences.join('; ')}`);
 }
 
 interface SizeCheck {

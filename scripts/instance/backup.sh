@@ -559,7 +559,7 @@ multipart_upload() {
     bytes=$(stat -c %s "$part_file")
     ((bytes > 0 || part == 0)) || break
     part=$((part + 1))
-    hex=$(sha256sum "$part_file" | cut -d ' ' -f 1)
+    hex=$(sha256_stdin <"$part_file")
     checksum=$(hex_decode "$hex" | base64 -w 0)
     etag=$(aws_cli s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
       --part-number "$part" --body "$part_file" --checksum-sha256 "$checksum" --query ETag --output text) || return 1
@@ -575,16 +575,24 @@ multipart_upload() {
 
 stream_to_s3() {
   local sha_fifo="$WORK_DIR/sha256.fifo" count_fifo="$WORK_DIR/bytes.fifo"
+  local content_sha_fifo="$WORK_DIR/content-sha256.fifo" content_count_fifo="$WORK_DIR/content-bytes.fifo"
   local status_file="$WORK_DIR/stream.status" uploader_pid_file="$WORK_DIR/uploader.pid"
   local stopped_file="$WORK_DIR/uploader.stopped" outer_status_file="$WORK_DIR/outer.status"
-  mkfifo "$sha_fifo" "$count_fifo"
+  mkfifo "$sha_fifo" "$count_fifo" "$content_sha_fifo" "$content_count_fifo"
   # The hash and the byte count read copies of the compressed stream from tee; as plain
   # background jobs (not process substitutions) their exit status is waited for and checked.
-  sha256sum <"$sha_fifo" >"$WORK_DIR/sha256.out" &
+  sha256_stdin <"$sha_fifo" >"$WORK_DIR/sha256.out" &
   local sha_pid=$!
   wc -c <"$count_fifo" >"$WORK_DIR/bytes.out" &
   local count_pid=$!
-  BACKGROUND_PIDS+=("$sha_pid" "$count_pid")
+  # The content digest: the same of the dump itself, as the dump tool wrote it and before it is
+  # compressed. The verifier and restores recompute it from the stored object, so damage done
+  # between reading the data and storing it shows even when the stored object and its own hash agree.
+  sha256_stdin <"$content_sha_fifo" >"$WORK_DIR/content-sha256.out" &
+  local content_sha_pid=$!
+  wc -c <"$content_count_fifo" >"$WORK_DIR/content-bytes.out" &
+  local content_count_pid=$!
+  BACKGROUND_PIDS+=("$sha_pid" "$count_pid" "$content_sha_pid" "$content_count_pid")
 
   log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS, parts of $(($(part_bytes) / 1048576)) MiB, written once)"
   local started_ms
@@ -596,8 +604,8 @@ stream_to_s3() {
   (
     set +e
     (
-      "$PRODUCER" 2>"$WORK_DIR/dump.err" | compress_stream 2>"$WORK_DIR/compress.err" |
-        tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
+      "$PRODUCER" 2>"$WORK_DIR/dump.err" | tee -- "$content_sha_fifo" "$content_count_fifo" 2>"$WORK_DIR/content-tee.err" |
+        compress_stream 2>"$WORK_DIR/compress.err" | tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
       printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
     ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
       printf '%s' "$BASHPID" >"$uploader_pid_file"
@@ -612,9 +620,9 @@ stream_to_s3() {
   STOP_ON_FAILURE_PID_FILE=
   local outer=(x x x)
   read -r -a outer <"$outer_status_file" || true
-  local statuses dump_status=x compress_status=x tee_status=x
+  local statuses dump_status=x content_tee_status=x compress_status=x tee_status=x
   statuses=$(cat "$status_file" 2>/dev/null || true)
-  read -r dump_status compress_status tee_status <<<"$statuses" || true
+  read -r dump_status content_tee_status compress_status tee_status <<<"$statuses" || true
   [[ -s $WORK_DIR/dump.err ]] && log_info "dump stderr: $(tail_of "$WORK_DIR/dump.err" 5)"
 
   if [[ -e $stopped_file ]]; then
@@ -623,6 +631,8 @@ stream_to_s3() {
       fail "$EXIT_DUMP" "the $BK_KIND dump failed (exit $dump_status); nothing was stored: $(tail_of "$WORK_DIR/dump.err" 5)"
     elif [[ $compress_status != 0 ]]; then
       fail "$EXIT_DUMP" "$COMPRESSOR failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
+    elif [[ $content_tee_status != 0 ]]; then
+      fail "$EXIT_DUMP" "computing the content digest failed (tee exit $content_tee_status); nothing was stored: $(tail_of "$WORK_DIR/content-tee.err" 3)"
     fi
     fail "$EXIT_DUMP" "computing the checksum failed (tee exit $tee_status); nothing was stored: $(tail_of "$WORK_DIR/tee.err" 3)"
   fi
@@ -635,23 +645,28 @@ stream_to_s3() {
     fi
     fail "$EXIT_UPLOAD" "S3 refused the upload to s3://$BK_BUCKET/$OBJECT_KEY (aws exit ${outer[2]}): $(tail_of "$WORK_DIR/upload.err" 3)"
   fi
-  if [[ $statuses != "0 0 0" || ${outer[0]} != 0 || ${outer[1]} != 0 ]]; then
+  if [[ $statuses != "0 0 0 0" || ${outer[0]} != 0 || ${outer[1]} != 0 ]]; then
     fail "$EXIT_DUMP" "the stream ended abnormally (stages: ${statuses:-unknown}; gate ${outer[1]})"
   fi
 
   local hash_status=0 count_status=0
   wait "$sha_pid" || hash_status=$?
   wait "$count_pid" || count_status=$?
+  wait "$content_sha_pid" || hash_status=$?
+  wait "$content_count_pid" || count_status=$?
   BACKGROUND_PIDS=()
   SHA256=$(cut -d ' ' -f 1 "$WORK_DIR/sha256.out" 2>/dev/null || true)
   BYTES=$(tr -d ' \n' <"$WORK_DIR/bytes.out" 2>/dev/null || true)
-  if ((hash_status != 0 || count_status != 0)) || ! [[ $SHA256 =~ ^[0-9a-f]{64}$ && $BYTES =~ ^[0-9]+$ ]]; then
+  CONTENT_SHA256=$(cut -d ' ' -f 1 "$WORK_DIR/content-sha256.out" 2>/dev/null || true)
+  CONTENT_BYTES=$(tr -d ' \n' <"$WORK_DIR/content-bytes.out" 2>/dev/null || true)
+  if ((hash_status != 0 || count_status != 0)) || ! [[ $SHA256 =~ ^[0-9a-f]{64}$ && $BYTES =~ ^[0-9]+$ ]] ||
+    ! [[ $CONTENT_SHA256 =~ ^[0-9a-f]{64}$ && $CONTENT_BYTES =~ ^[0-9]+$ ]]; then
     FAILURE_NOTES+=("s3://$BK_BUCKET/$OBJECT_KEY was uploaded but has no manifest: the backup is incomplete (Object Lock keeps the object until its retention ends; the verifier reports it)")
-    fail "$EXIT_DUMP" "the checksum or byte count of the stream could not be computed (sha256sum exit $hash_status, wc exit $count_status)"
+    fail "$EXIT_DUMP" "the checksums or byte counts of the stream could not be computed (hash exit $hash_status, wc exit $count_status)"
   fi
   local seconds
   seconds=$(seconds_since "$started_ms")
-  log_info "uploaded $BYTES bytes in ${seconds}s, sha256 $SHA256"
+  log_info "uploaded $BYTES bytes in ${seconds}s, sha256 $SHA256 (content: $CONTENT_BYTES bytes, sha256 $CONTENT_SHA256)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -694,12 +709,13 @@ write_manifest() {
     printf ',"retainUntil":"%s","tools":{%s}' "$RETAIN_UNTIL" "$TOOLS_JSON"
     [[ -n $DATABASE_JSON ]] && printf ',"database":%s' "$DATABASE_JSON"
     [[ -n $FILES_JSON ]] && printf ',"files":%s' "$FILES_JSON"
+    printf ',"content":{"bytes":%s,"sha256":"%s"}' "$CONTENT_BYTES" "$CONTENT_SHA256"
     printf '}\n'
   } >"$manifest"
   local err="$WORK_DIR/manifest.err" checksum
   # An explicit checksum: S3 refuses an upload to a locked bucket without one, and a CLI set to
   # request_checksum_calculation = when_required would send none of its own.
-  checksum=$(hex_decode "$(sha256sum "$manifest" | cut -d ' ' -f 1)" | base64 -w 0)
+  checksum=$(hex_decode "$(sha256_stdin <"$manifest")" | base64 -w 0)
   aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY.manifest.json" --body "$manifest" \
     --checksum-sha256 "$checksum" \
     --content-type application/json --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" \

@@ -315,6 +315,18 @@ tool_version() { # tool_version <command> [version flag]
   "$1" "${2:---version}" 2>&1 | head -n 1 || true
 }
 
+# SHA-256 (64 hex digits and a newline) of stdin. OpenSSL uses the CPU's SHA instructions: on
+# current EC2 it hashes about five times as fast as coreutils' sha256sum, the fallback.
+sha256_stdin() {
+  local digest
+  if command -v openssl >/dev/null 2>&1; then
+    digest=$(openssl dgst -sha256 -r) || return 1
+  else
+    digest=$(sha256sum) || return 1
+  fi
+  printf '%s\n' "${digest%% *}"
+}
+
 iso_utc() { # iso_utc <epoch seconds>
   date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
 }

@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { removeDir, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
+import { replaceOnce } from '../support/backups';
 import { gzipSync } from 'node:zlib';
 import { treeOf } from '../support/trees';
 
@@ -97,6 +98,22 @@ describe('restore.sh with a directory', () => {
     // THEN refused with exit 7 before the safety backup or any temporary copy
     expect(restore.status).toBe(7);
     expect(restore.stderr).toMatch(/REFUSED/);
+    expect(restore.stderr).not.toMatch(/safety backup/);
+    expect(treeOf(live)).toEqual(before.tree);
+    expect(siblingsOf(live)).toEqual(before.siblings);
+  });
+
+  it('refuses an archive whose content is not what the backup script read, though object and manifest agree, before creating anything', async () => {
+    // GIVEN a backup whose tar had one byte of a file changed before its manifest was written (sizes and counts as they were)
+    const { key: good } = await verifiedBackup();
+    const key = await changedContentCopyOf(s3, BUCKET, good, (dump) => replaceOnce(dump, 'unicode name\n', 'UNICODE name\n'));
+    await markVerified(s3, BUCKET, key, true);
+    const before = { tree: treeOf(live), siblings: siblingsOf(live) };
+    // WHEN restored in replace mode
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+    // THEN refused with exit 7 naming the content digest, before the safety backup; live untouched
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/REFUSED: the backup decompresses to a dump other than the one the backup script read \(sha256 [0-9a-f]{64}, the manifest's content digest [0-9a-f]{64}\)/);
     expect(restore.stderr).not.toMatch(/safety backup/);
     expect(treeOf(live)).toEqual(before.tree);
     expect(siblingsOf(live)).toEqual(before.siblings);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MariaDbServer } from '../support/mariadb';
 import { MotoServer } from '../support/moto';
 import { run, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /** restore.sh against a real MariaDB server and moto. */
 
@@ -108,6 +108,22 @@ describe('restore.sh with MySQL (MariaDB)', () => {
     // THEN refused with exit 7, nothing created or changed
     expect(restore.status).toBe(7);
     expect(restore.stderr).toMatch(/REFUSED: the backup does not match its manifest \(bytes \d+ vs \d+/);
+    expect(schemas()).toEqual(before.schemas);
+    expect(fingerprint('shop')).toEqual(before.live);
+  });
+
+  it('refuses a dump whose content is not what the backup script read, though object and manifest agree, before creating any schema', async () => {
+    // GIVEN a backup one byte of whose dump changed before its manifest was written
+    const stored = await backupOf('shop', new Date('2026-11-13T05:00:00Z'));
+    const key = await changedContentCopyOf(s3, BUCKET, stored.key, (dump) => {
+      dump.writeUInt8(dump.readUInt8(dump.length >> 1) ^ 0x01, dump.length >> 1);
+      return dump;
+    });
+    const before = { live: fingerprint('shop'), schemas: schemas() };
+    // WHEN restored THEN exit 7 naming the content digest, nothing created or changed
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_SCRATCH_NAME: 'shop_changed' }));
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/decompresses to a dump other than the one the backup script read/);
     expect(schemas()).toEqual(before.schemas);
     expect(fingerprint('shop')).toEqual(before.live);
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
 import { run, scratchDir, waitFor } from '../support/processes';
-import { backupScriptEnv, backupWithScript, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /**
  * restore.sh against a real PostgreSQL server and moto: a backup made with pg_dump goes back
@@ -142,6 +142,22 @@ describe('restore.sh with PostgreSQL', () => {
     expect(restore.status).toBe(7);
     expect(restore.stderr).toMatch(/REFUSED: the backup does not match its manifest.*sha256/);
     expect(restore.result).toBeUndefined();
+    expect(databases()).toEqual(before.databases);
+    expect(fingerprint('orders')).toEqual(before.live);
+  });
+
+  it('refuses a dump whose content is not what the backup script read, though object and manifest agree, before creating any database', async () => {
+    // GIVEN a backup one byte of whose dump changed before its manifest was written
+    const stored = await backupOf('orders', new Date('2026-11-13T05:00:00Z'));
+    const key = await changedContentCopyOf(s3, BUCKET, stored.key, (dump) => {
+      dump.writeUInt8(dump.readUInt8(dump.length >> 1) ^ 0x01, dump.length >> 1);
+      return dump;
+    });
+    const before = { live: fingerprint('orders'), databases: databases() };
+    // WHEN it is restored by key THEN exit 7 naming the content digest, and no database was created or changed
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_SCRATCH_NAME: 'orders_changed' }));
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/decompresses to a dump other than the one the backup script read/);
     expect(databases()).toEqual(before.databases);
     expect(fingerprint('orders')).toEqual(before.live);
   });

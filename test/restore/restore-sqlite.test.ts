@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { removeDir, run, scratchDir, waitFor } from '../support/processes';
-import { backupScriptEnv, backupWithScript, corruptCopyOf, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
 
 /** restore.sh for a SQLite file, with backups taken by the real backup.sh into moto. */
 
@@ -104,6 +104,22 @@ describe('restore.sh with SQLite', () => {
     // WHEN restored THEN exit 7, no file created, live unchanged
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
     expect(restore.status).toBe(7);
+    expect(siblings()).toEqual(before.siblings);
+    expect(dumpOf(live)).toBe(before.dump);
+  });
+
+  it('refuses a database whose content is not what the backup script read, though object and manifest agree', async () => {
+    // GIVEN a backup one byte of whose database file changed before its manifest was written
+    const { key: good } = await verifiedBackup();
+    const key = await changedContentCopyOf(s3, BUCKET, good, (dump) => {
+      dump.writeUInt8(dump.readUInt8(dump.length >> 1) ^ 0x01, dump.length >> 1);
+      return dump;
+    });
+    const before = { dump: dumpOf(live), siblings: siblings() };
+    // WHEN restored THEN exit 7 naming the content digest, no file created, live unchanged
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/decompresses to a dump other than the one the backup script read/);
     expect(siblings()).toEqual(before.siblings);
     expect(dumpOf(live)).toBe(before.dump);
   });

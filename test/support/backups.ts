@@ -2,7 +2,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
 import type { MariaDbServer } from './mariadb';
 import type { PostgresServer } from './postgres';
@@ -19,18 +19,28 @@ export interface MadeBackup {
   readonly body: Buffer;
   readonly database?: BackupManifest['database'];
   readonly files?: BackupManifest['files'];
+  /** The content digest of the dump as it was made; computed from `body` when the field is absent (not when it is undefined: an older script). */
+  readonly content?: BackupManifest['content'];
+}
+
+/** The content digest the backup script takes: bytes and SHA-256 of the dump before compression. */
+export function contentOf(body: Buffer): NonNullable<BackupManifest['content']> {
+  const dump = gunzipSync(body);
+  return { bytes: dump.length, sha256: sha256(dump) };
 }
 
 function shell(script: string, env?: NodeJS.ProcessEnv): void {
   run('bash', ['-c', `set -euo pipefail; ${script}`], { env });
 }
 
-export function postgresBackup(pg: PostgresServer, database: string): MadeBackup {
+/** `pgDumpCompression`: pg_dump's own compression of the table data (0, as the kit dumps, unless a test needs another). */
+export function postgresBackup(pg: PostgresServer, database: string, pgDumpCompression = 0): MadeBackup {
   const dir = scratchDir('pgdump');
   const out = join(dir, 'dump.gz');
-  shell(`pg_dump -Fc -Z0 '${database}' | gzip > '${out}'`, pg.env(database));
+  shell(`pg_dump -Fc -Z${pgDumpCompression} '${database}' | gzip > '${out}'`, pg.env(database));
   const tables = pg.psql(database, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").trim();
-  return { kind: 'postgres', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: postgresRowCounts(pg, database) } };
+  const body = readFileSync(out);
+  return { kind: 'postgres', body, content: contentOf(body), database: { tableCount: Number(tables), rowCounts: postgresRowCounts(pg, database) } };
 }
 
 /** Rows per user table (`schema.table`, partitions included, partitioned parents not), as the backup script counts them. */
@@ -52,7 +62,8 @@ export function mysqlBackup(my: MariaDbServer, database: string): MadeBackup {
   const out = join(dir, 'dump.gz');
   shell(`mariadb-dump --no-defaults -h 127.0.0.1 -P ${my.port} -u${my.user} --single-transaction '${database}' | gzip > '${out}'`, { ...process.env, MYSQL_PWD: my.password });
   const tables = my.sql(database, `SELECT count(*) FROM information_schema.tables WHERE table_schema = '${database}' AND table_type = 'BASE TABLE'`).trim();
-  return { kind: 'mysql', body: readFileSync(out), database: { tableCount: Number(tables), rowCounts: mysqlRowCounts(my, database) } };
+  const body = readFileSync(out);
+  return { kind: 'mysql', body, content: contentOf(body), database: { tableCount: Number(tables), rowCounts: mysqlRowCounts(my, database) } };
 }
 
 /** Rows per base table, by name, as the backup script counts them. */
@@ -68,7 +79,8 @@ export function sqliteBackup(rows = 200): MadeBackup {
   const copy = join(dir, 'backup.db');
   run('sqlite3', [db, `CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE tags(name TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) INSERT INTO notes(body) SELECT printf('note %d %s', i, hex(randomblob(16))) FROM n;`]);
   run('sqlite3', [db, `.backup '${copy}'`]);
-  return { kind: 'sqlite', body: gzipSync(readFileSync(copy)), database: { tableCount: 2, rowCounts: { notes: rows, tags: 0 } } };
+  const body = gzipSync(readFileSync(copy));
+  return { kind: 'sqlite', body, content: contentOf(body), database: { tableCount: 2, rowCounts: { notes: rows, tags: 0 } } };
 }
 
 /** A tar of a generated tree (with a long path, which needs GNU long-name headers). */
@@ -85,7 +97,16 @@ export function filesBackup(fileCount = 5, format: 'gnu' | 'pax' = 'gnu'): MadeB
   }
   const out = join(dir, 'files.tar.gz');
   shell(`tar --format=${format} -cf - -C '${tree}' . | gzip > '${out}'`);
-  return { kind: 'files', body: readFileSync(out), files: { fileCount, totalBytes } };
+  const body = readFileSync(out);
+  return { kind: 'files', body, content: contentOf(body), files: { fileCount, totalBytes } };
+}
+
+/** The dump with the first occurrence of `from` replaced by `to`, of the same length (counts and structure stay as they were). */
+export function replaceOnce(dump: Buffer, from: string | Buffer, to: string | Buffer): Buffer {
+  const at = dump.indexOf(from);
+  const replacement = Buffer.from(to);
+  if (at < 0 || replacement.length !== Buffer.from(from).length) throw new Error(`cannot replace ${String(from)}: absent, or not of the same length`);
+  return Buffer.concat([dump.subarray(0, at), replacement, dump.subarray(at + replacement.length)]);
 }
 
 export function sha256(body: Buffer): string {
@@ -113,8 +134,18 @@ export function manifestFor(backup: MadeBackup, where: { bucket: string; key: st
     tools: { gzip: '1.12' },
     ...(backup.database ? { database: backup.database } : {}),
     ...(backup.files ? { files: backup.files } : {}),
+    content: 'content' in backup ? backup.content : contentOfOrNothing(backup.body),
     ...overrides,
   });
+}
+
+/** The content digest of a body that may not even be gzip (some tests store other bytes). */
+function contentOfOrNothing(body: Buffer): BackupManifest['content'] {
+  try {
+    return contentOf(body);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Uploads a backup object and, unless `manifest` is null, its manifest. */

@@ -2,6 +2,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
 import { backupKey, manifestKeyFor, parseBackupKey, verdictKeyFor, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
 import { backupVersions, firstVersion } from '../../lambda/shared/versions';
@@ -162,6 +163,24 @@ export async function corruptCopyOf(s3: S3Client, bucket: string, key: string, c
   const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
   const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) }))).Body!.transformToString()) as BackupManifest;
   await putBackup(s3, bucket, copyKey, corrupt(Buffer.from(body)), { ...manifest, key: copyKey });
+  return copyKey;
+}
+
+/**
+ * A backup changed before its manifest was written (between the script's read and the upload): a
+ * copy of `key` under a new key of the same target whose dump is `change`d, its manifest's bytes
+ * and SHA-256 made over the changed object, and its content digest the original's (the dump the
+ * script read). Only the content digest can tell.
+ */
+export async function changedContentCopyOf(s3: S3Client, bucket: string, key: string, change: (dump: Buffer) => Buffer): Promise<string> {
+  const parsed = parseBackupKey(key);
+  if (!parsed) throw new Error(`not a backup key: ${key}`);
+  const copyKey = backupKey(parsed.tier, parsed.target, parsed.kind, new Date(parsed.at.getTime() - 7_200_000));
+  const original = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+  const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) }))).Body!.transformToString()) as BackupManifest;
+  if (!manifest.content) throw new Error(`${key} has no content digest`);
+  const body = gzipSync(change(gunzipSync(original)));
+  await putBackup(s3, bucket, copyKey, body, { ...manifest, key: copyKey, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
   return copyKey;
 }
 

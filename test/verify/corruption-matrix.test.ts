@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey, verdictKeyFor, type BackupKind } from '../../lambda/shared/manifest';
 import type { Verdict } from '../../lambda/verify/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
-import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, sqliteBackup, type MadeBackup } from '../support/backups';
+import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, replaceOnce, sqliteBackup, type MadeBackup } from '../support/backups';
 import { readPgArchive } from '../../lambda/verify/formats/pg-custom';
 import { MariaDbServer } from '../support/mariadb';
 import { run, scratchDir } from '../support/processes';
@@ -134,7 +134,7 @@ describe('good backups pass', () => {
 
     expect(failedChecks(verdict)).toEqual([]);
     expect(verdict.passed).toBe(true);
-    for (const name of ['object', 'versions', 'manifest', 'integrity', 'decompression', 'format', 'age', 'replica'] as const) {
+    for (const name of ['object', 'versions', 'manifest', 'integrity', 'decompression', 'format', 'content', 'age', 'replica'] as const) {
       expect(verdict.checks.find((check) => check.name === name)?.status, name).toBe('passed');
     }
     // the verdict pins the versions it read and the SHA-256 they agree on, under verdicts/
@@ -306,7 +306,7 @@ describe('dumps that gzip cleanly but are incomplete fail the format check', () 
   it('GIVEN a PostgreSQL archive cut inside its data WHEN verified THEN the format check says truncated', async () => {
     const { key } = await storeCut('postgres', (dump) => dump.subarray(0, dump.length - 100));
     const verdict = await verifyBackup(deps(), key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/PostgreSQL archive: stream ends \d+ byte\(s\) early .* truncated/);
   });
 
@@ -326,7 +326,7 @@ describe('dumps that gzip cleanly but are incomplete fail the format check', () 
   it('GIVEN a MySQL dump without its completion trailer WHEN verified THEN the format check says it stopped early', async () => {
     const { key } = await storeCut('mysql', (dump) => dump.subarray(0, dump.lastIndexOf('-- Dump completed')));
     const verdict = await verifyBackup(deps(), key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/the dump stopped before it finished/);
   });
 
@@ -344,7 +344,7 @@ describe('dumps that gzip cleanly but are incomplete fail the format check', () 
       return copy;
     });
     const verdict = await verifyBackup(deps(), key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/SQLite: (PRAGMA integrity_check reports|the database cannot be read)/);
   });
 
@@ -360,7 +360,7 @@ describe('dumps that gzip cleanly but are incomplete fail the format check', () 
     run('sqlite3', [file, `${change} VACUUM;`]);
     const body = gzipSync(readFileSync(file));
     const verdict = await verifyBackup(deps(), (await store('sqlite', body, { ...made('sqlite'), body })).key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(reason);
   });
 
@@ -438,7 +438,7 @@ describe('PostgreSQL archives that parse but would restore wrong data', () => {
     const rowsCut = dump.subarray(chunkAt + 5, chunkAt + 5 + length).filter((byte) => byte === 0x0a).length;
     const { key } = await store('postgres', gzipSync(cut), made('postgres'));
     const verdict = await verifyBackup(deps(), key);
-    expect(failedChecks(verdict)).toEqual(['format', 'integrity']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format', 'integrity']);
     expect(detailOf(verdict, 'format')).toContain(`table public.orders: ${5000 - rowsCut} rows in the archive, the manifest counted 5000`);
   });
 
@@ -447,7 +447,7 @@ describe('PostgreSQL archives that parse but would restore wrong data', () => {
     const damaged = Buffer.from(dump);
     damaged[blockOf('public.customers').entry.flagAt] = 3;
     const verdict = await verifyBackup(deps(), (await storeDamaged(damaged)).key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/TOC says TABLE DATA public\.customers has no data, so pg_restore would not read this block and would restore it empty/);
   });
 
@@ -477,14 +477,57 @@ describe('PostgreSQL archives that parse but would restore wrong data', () => {
     const other = minor + step < 12 || minor + step > 16 ? minor - step : minor + step;
     damaged[6] = other;
     const verdict = await verifyBackup(deps(), (await storeDamaged(damaged)).key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/PostgreSQL archive: /);
+  });
+
+  it('GIVEN an archive that compresses its table data with gzip (pg_dump -Z6) WHEN verified THEN every block is inflated, checked and row-counted', async () => {
+    const compressed = postgresBackup(pg, 'shop', 6);
+    const verdict = await verifyBackup(deps(), (await store('postgres', compressed.body, compressed)).key);
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(verdict.figures).toMatchObject({ 'pg_custom.compression': 'gzip (level 6)', 'pg_custom.rowsInArchive': 3000 + 5000 + 1 });
+    expect(detailOf(verdict, 'format')).not.toMatch(/skipped/);
+  });
+
+  it('GIVEN a gzip-compressed archive of a table with rows missing WHEN verified THEN the inflated rows are counted and the table named', async () => {
+    pg.createDatabase('shop_short_z');
+    pg.psql('shop_short_z', `CREATE TABLE customers(id int PRIMARY KEY, name text); INSERT INTO customers SELECT g, md5(g::text) FROM generate_series(1, 2999) g;`);
+    const short = postgresBackup(pg, 'shop_short_z', 6);
+    const verdict = await verifyBackup(deps(), (await store('postgres', short.body, { ...short, database: { tableCount: 1, rowCounts: { 'public.customers': 3000 } } })).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/table public\.customers: 2999 rows in the archive, the manifest counted 3000/);
+  });
+
+  it.each([
+    ['inside the deflate data', (chunks: { start: number; end: number }[]) => Math.floor(((chunks[0]?.start ?? 0) + (chunks[0]?.end ?? 0)) / 2), /the compressed data does not inflate|Adler-32/],
+    ['in the Adler-32 checksum', (chunks: { start: number; end: number }[]) => (chunks.at(-1)?.end ?? 0) - 2, /does not match its Adler-32 checksum/],
+  ])('GIVEN a gzip-compressed archive with a byte flipped %s WHEN verified THEN the format check names the table data', async (_where, at, reason) => {
+    const compressed = postgresBackup(pg, 'shop', 6);
+    const dump = gunzipSync(compressed.body);
+    const parsed = readPgArchive(dump);
+    const entry = parsed.toc.find((candidate) => candidate.desc === 'TABLE DATA' && candidate.name === 'public.orders');
+    const index = parsed.blocks.findIndex((block) => block.dumpId === entry?.dumpId);
+    // The block: type byte, dump ID (sign + 4), then chunks of (sign + 4-byte length, part of the zlib stream) up to a zero length.
+    const chunks: { start: number; end: number }[] = [];
+    for (let at = (parsed.blocks[index]?.start ?? 0) + 1 + 5; ; ) {
+      const length = dump.readUInt32LE(at + 1);
+      if (length === 0) break;
+      chunks.push({ start: at + 5, end: at + 5 + length });
+      at += 5 + length;
+    }
+    const flip = at(chunks);
+    dump.writeUInt8(dump.readUInt8(flip) ^ 0x10, flip);
+    const body = gzipSync(dump);
+    const verdict = await verifyBackup(deps(), (await store('postgres', body, { ...compressed, body })).key);
+    expect(failedChecks(verdict)).toContain('format');
+    expect(detailOf(verdict, 'format')).toMatch(/data of TABLE DATA public\.orders/);
+    expect(detailOf(verdict, 'format')).toMatch(reason);
   });
 
   it('GIVEN a second archive appended after the first, inside the same gzip stream WHEN verified THEN the format check refuses the bytes after the end', async () => {
     const { dump } = archive();
     const verdict = await verifyBackup(deps(), (await storeDamaged(Buffer.concat([dump, dump]))).key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/PostgreSQL archive: data block \d+: type 80 is neither|unexpected byte/);
   });
 
@@ -520,14 +563,14 @@ describe('MySQL dumps that parse but would restore wrong data', () => {
     const text = dumpText().replace(/^INSERT INTO `products` VALUES[^;]*;\n/m, '');
     expect(text).not.toBe(dumpText());
     const verdict = await verifyBackup(deps(), (await storeDamaged(text)).key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/rows are missing from the dump: table products: 0 rows in the dump, the manifest counted 2/);
   });
 
   it('GIVEN an older dump appended to the dump in the same gzip stream WHEN verified THEN the format check says the file holds two dumps', async () => {
     const older = dumpText().replace(/\(2,'coffee'\)/, "(2,'old coffee')");
     const verdict = await verifyBackup(deps(), (await storeDamaged(dumpText() + older)).key);
-    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(detailOf(verdict, 'format')).toMatch(/2 dump headers .* the file holds more than one dump/);
   });
 });
@@ -562,6 +605,74 @@ describe('tar archives whose counts were made to match', () => {
     // THEN the format check names the directory that went missing
     expect(failedChecks(verdict)).toEqual(['format']);
     expect(detailOf(verdict, 'format')).toMatch(/tar: 1 directories in the archive but the manifest counted 2/);
+  });
+});
+
+describe('content changed inside a structurally valid dump: only the content digest can tell', () => {
+  const changed = (kind: BackupKind, from: string, to: string) => replaceOnce(gunzipSync(made(kind).body), from, to);
+
+  /** Damaged before the manifest: the manifest's bytes and SHA-256 describe the damaged object, its content digest the dump the script read. */
+  async function verifyDamagedBefore(kind: BackupKind, dump: Buffer) {
+    const body = gzipSync(dump);
+    const verdict = await verifyBackup(deps(), (await store(kind, body, { ...made(kind), body })).key);
+    return verdict;
+  }
+
+  it('GIVEN one character changed in a PostgreSQL COPY row WHEN verified THEN only the content check fails, naming both digests', async () => {
+    // md5('1') is the name of customer 1; change its first character.
+    const name = 'c4ca4238a0b923820dcc509a6f75849b';
+    const verdict = await verifyDamagedBefore('postgres', changed('postgres', `1	${name}
+`, `1	d${name.slice(1)}
+`));
+    expect(failedChecks(verdict)).toEqual(['content']);
+    expect(detailOf(verdict, 'content')).toMatch(new RegExp(`not the one the script read before compressing it: SHA-256 [0-9a-f]{64}, the script's ${made('postgres').content?.sha256}`));
+    expect(detailOf(verdict, 'format')).toMatch(/structure read to its end/);
+  });
+
+  it('GIVEN one value changed in a MySQL INSERT WHEN verified THEN only the content check fails', async () => {
+    const verdict = await verifyDamagedBefore('mysql', changed('mysql', "(1,'tea')", "(1,'tee')"));
+    expect(failedChecks(verdict)).toEqual(['content']);
+  });
+
+  it('GIVEN one row changed in a valid SQLite database WHEN verified THEN only the content check fails', async () => {
+    const dir = scratchDir('sqlite-content');
+    const file = join(dir, 'db');
+    writeFileSync(file, gunzipSync(made('sqlite').body));
+    run('sqlite3', [file, "UPDATE notes SET body = 'X' || substr(body, 2) WHERE id = 7;"]);
+    const verdict = await verifyDamagedBefore('sqlite', readFileSync(file));
+    expect(failedChecks(verdict)).toEqual(['content']);
+    expect(verdict.figures['sqlite.integrityCheck']).toBe('ok');
+  });
+
+  it("GIVEN a file's bytes replaced at the same size WHEN verified THEN only the content check fails", async () => {
+    const verdict = await verifyDamagedBefore('files', changed('files', 'file 3 file 3 ', 'FILE 3 file 3 '));
+    expect(failedChecks(verdict)).toEqual(['content']);
+    expect(verdict.figures['tar.regularFiles']).toBe(7);
+  });
+
+  it('GIVEN a file renamed inside the archive (its header checksum made to match) WHEN verified THEN only the content check fails', async () => {
+    const dump = changed('files', './f0.txt\0', './g0.txt\0');
+    // The header's checksum over the new name, so that tar itself would read it.
+    const at = dump.indexOf('./g0.txt\0');
+    dump.fill(0x20, at + 148, at + 156);
+    let sum = 0;
+    for (let i = at; i < at + 512; i++) sum += dump[i] ?? 0;
+    dump.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 'latin1');
+    const verdict = await verifyDamagedBefore('files', dump);
+    expect(failedChecks(verdict)).toEqual(['content']);
+  });
+
+  it('GIVEN a dump changed after the manifest was written WHEN verified THEN integrity and content both fail', async () => {
+    const body = gzipSync(changed('mysql', "(2,'coffee')", "(2,'toffee')"));
+    const verdict = await verifyBackup(deps(), (await store('mysql', body, made('mysql'))).key);
+    expect(failedChecks(verdict)).toEqual(['content', 'integrity']);
+  });
+
+  it('GIVEN a manifest without a content digest (an older script) WHEN verified THEN the content check is skipped with the reason, not passed', async () => {
+    const { key } = await store('sqlite', made('sqlite').body, { ...made('sqlite'), content: undefined, body: made('sqlite').body });
+    const verdict = await verifyBackup(deps(), key);
+    expect(verdict.passed).toBe(true);
+    expect(verdict.checks.find((check) => check.name === 'content')).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/no content digest \(made by an older backup script\)/) });
   });
 });
 

@@ -2,6 +2,8 @@ import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, PutObjectComm
 import { SNSClient } from '@aws-sdk/client-sns';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Verdict } from '../../lambda/verify/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
@@ -53,6 +55,7 @@ async function backUp(inputs: Record<string, string>): Promise<string> {
 }
 
 const failed = (verdict: Verdict) => verdict.checks.filter((check) => check.status === 'failed').map((check) => check.name);
+const statusOf = (verdict: Verdict, name: string) => verdict.checks.find((check) => check.name === name)?.status;
 
 beforeAll(async () => {
   [moto, pg, my] = await Promise.all([MotoServer.start(), PostgresServer.start(), MariaDbServer.start()]);
@@ -80,6 +83,7 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const verdict = await verifyBackup(deps(), key);
     expect(failed(verdict)).toEqual([]);
     expect(verdict.passed).toBe(true);
+    expect(statusOf(verdict, 'content')).toBe('passed');
     expect(verdict.figures).toMatchObject({ 'pg_custom.compression': 'none', 'pg_custom.database': 'shop', 'pg_custom.tableDataEntries': 3 });
   });
 
@@ -87,6 +91,7 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const key = await backUp({ BK_TARGET: 'shop-mysql', BK_KIND: 'mysql', BK_DB_HOST: '127.0.0.1', BK_DB_PORT: String(my.port), BK_DB_NAME: 'shop', BK_DB_USER: my.user, BK_PASSWORD_SSM_PARAMETER: '/verify/mysql' });
     const verdict = await verifyBackup(deps(), key);
     expect(failed(verdict)).toEqual([]);
+    expect(statusOf(verdict, 'content')).toBe('passed');
     expect(verdict.figures['mysql_sql.completedAt']).toMatch(/^\d{4}-\d{2}-\d{2}/);
     expect(verdict.figures['mysql_sql.createTableStatements']).toBe(2);
   });
@@ -97,6 +102,7 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const key = await backUp({ BK_TARGET: 'app-sqlite', BK_KIND: 'sqlite', BK_PATH: path });
     const verdict = await verifyBackup(deps(), key);
     expect(failed(verdict)).toEqual([]);
+    expect(statusOf(verdict, 'content')).toBe('passed');
     expect(verdict.figures).toMatchObject({ 'sqlite.integrityCheck': 'ok', 'sqlite.tables': 2 });
   });
 
@@ -109,7 +115,34 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const key = await backUp({ BK_TARGET: 'media', BK_KIND: 'files', BK_PATH: tree });
     const verdict = await verifyBackup(deps(), key);
     expect(failed(verdict)).toEqual([]);
+    expect(statusOf(verdict, 'content')).toBe('passed');
     expect(verdict.figures).toMatchObject({ 'tar.regularFiles': 3, 'tar.fileBytes': 70_009, 'tar.endMarker': true });
+  });
+
+  it('GIVEN a script-made files backup whose one file is changed before the manifest (object and its SHA-256 agree) WHEN verified THEN the content digest the script took catches it', async () => {
+    const tree = join(work, 'photos');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'p1.jpg'), Buffer.alloc(40_000, 0x11));
+    writeFileSync(join(tree, 'p2.jpg'), Buffer.alloc(40_000, 0x22));
+    const key = await backUp({ BK_TARGET: 'photos', BK_KIND: 'files', BK_PATH: tree });
+    const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json` }))).Body!.transformToString());
+    const original = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+    const dump = gunzipSync(original);
+    expect(manifest.content).toEqual({ bytes: dump.length, sha256: createHash('sha256').update(dump).digest('hex') });
+    // One byte of p2.jpg's data, the same size: tar and the counts are as they were.
+    const at = dump.indexOf(Buffer.alloc(64, 0x22));
+    dump[at] = 0x23;
+    const body = gzipSync(dump);
+    const damagedKey = key.replace(/(\d{8}T\d{6}Z)/, (stamp) => stamp.replace(/\d{2}Z$/, '59Z'));
+    expect(damagedKey).not.toBe(key);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: damagedKey, Body: body }));
+    await s3.send(new CopyObjectCommand({ Bucket: replicaBucket, Key: damagedKey, CopySource: `${bucket}/${damagedKey}` }));
+    const damagedManifest = { ...manifest, key: damagedKey, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${damagedKey}.manifest.json`, Body: JSON.stringify(damagedManifest) }));
+    const verdict = await verifyBackup(deps(), damagedKey);
+    // (the size check compares it with the intact backup just before it, compressed another way)
+    expect(failed(verdict).filter((name) => name !== 'size')).toEqual(['content']);
+    expect([statusOf(verdict, 'integrity'), statusOf(verdict, 'format')]).toEqual(['passed', 'passed']);
   });
 
   it('GIVEN a truncated copy written over a script-made backup WHEN verified THEN it fails as written over, and the verified version is the intact first one', async () => {

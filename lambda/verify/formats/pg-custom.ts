@@ -1,3 +1,4 @@
+import { Unzlib } from 'fflate';
 import type { BackupManifest } from '../../shared/manifest';
 import { FormatError, type FormatInspector, type FormatReport } from './format-report';
 import { PullDriver, bytes, bytesOrEnd, skip, type PullParser, type PullRequest } from './pull-parser';
@@ -6,7 +7,8 @@ import { PullDriver, bytes, bytesOrEnd, skip, type PullParser, type PullRequest 
  * PostgreSQL custom-format archive (`pg_dump -Fc`), read as pg_restore reads it
  * (pg_backup_archiver.c ReadHead/ReadToc, pg_backup_custom.c): the header, every table-of-contents
  * entry, then every data block and its length-prefixed chunks to the exact end of the stream.
- * Chunk payloads are skipped, never held, so memory does not depend on the dump's size.
+ * Chunk payloads are skipped or counted as they pass (inflated first when the archive compresses
+ * its table data with gzip), never held, so memory does not depend on the dump's size.
  */
 
 const version = (major: number, minor: number, rev = 0): number => (major * 256 + minor) * 256 + rev;
@@ -80,6 +82,96 @@ function countNewlines(piece: Buffer): number {
   return found;
 }
 
+/** Counts the rows of one table's COPY data as it passes (one line each), keeping only its last bytes. */
+class CopyRows {
+  private lines = 0;
+  private tail: Buffer = Buffer.alloc(0);
+
+  add(piece: Buffer): void {
+    this.lines += countNewlines(piece);
+    const end = piece.length >= COPY_END.length ? piece.subarray(-COPY_END.length) : Buffer.concat([this.tail, piece]).subarray(-COPY_END.length);
+    this.tail = Buffer.from(end);
+  }
+
+  /** Its end-of-data line and blank lines are not rows. */
+  rows(): number {
+    return this.tail.equals(COPY_END) ? this.lines - 3 : this.lines;
+  }
+}
+
+const ADLER_MODULUS = 65521;
+/** Bytes that can be summed before the Adler-32 sums must be reduced (zlib's NMAX). */
+const ADLER_RUN = 5552;
+
+/**
+ * One data block of an archive that compresses its table data with gzip: pg_dump writes one zlib
+ * stream per block, split over the block's chunks. Inflated as the chunks pass (fflate: a
+ * synchronous streaming inflater, which this pull parser needs), with the stream's Adler-32
+ * checked at its end, since fflate does not check it.
+ */
+class BlockInflater {
+  private readonly unzlib: Unzlib;
+  private sumA = 1;
+  private sumB = 0;
+  private pushed = 0;
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(
+    onData: (piece: Buffer) => void,
+    private readonly what: string,
+  ) {
+    this.unzlib = new Unzlib((data) => {
+      const piece = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      this.adler(piece);
+      onData(piece);
+    });
+  }
+
+  push(piece: Buffer): void {
+    this.pushed += piece.length;
+    this.tail = Buffer.from(piece.length >= 4 ? piece.subarray(-4) : Buffer.concat([this.tail, piece]).subarray(-4));
+    this.inflate(piece, false);
+  }
+
+  end(): void {
+    if (this.pushed === 0) return;
+    this.inflate(new Uint8Array(0), true);
+    const checksum = ((this.sumB << 16) | this.sumA) >>> 0;
+    if (this.tail.length < 4 || this.tail.readUInt32BE(0) !== checksum) {
+      throw new FormatError(`${this.what}: the inflated data does not match its Adler-32 checksum: corrupt compressed data`);
+    }
+  }
+
+  private inflate(piece: Uint8Array, final: boolean): void {
+    try {
+      this.unzlib.push(piece, final);
+    } catch (error) {
+      throw new FormatError(`${this.what}: the compressed data does not inflate (${(error as Error).message}): corrupt compressed data`);
+    }
+  }
+
+  private adler(piece: Buffer): void {
+    let { sumA: a, sumB: b } = this;
+    for (let at = 0; at < piece.length; ) {
+      const end = Math.min(at + ADLER_RUN, piece.length);
+      for (; at < end; at++) {
+        a += piece[at] ?? 0;
+        b += a;
+      }
+      a %= ADLER_MODULUS;
+      b %= ADLER_MODULUS;
+    }
+    this.sumA = a;
+    this.sumB = b;
+  }
+}
+
+/** Compressions whose table data this reader can read (and so count): none, and gzip (zlib streams). */
+function readableCompression(compression: string | undefined): 'none' | 'gzip' | undefined {
+  if (compression === 'none') return 'none';
+  return compression?.startsWith('gzip') ? 'gzip' : undefined;
+}
+
 /** An OID as the TOC stores it: a decimal string. */
 function expectOid(value: string | null, what: string, archiveVersion: string | undefined): void {
   if (value !== null && !/^\d{1,10}$/.test(value)) throw new FormatError(`${what} ${JSON.stringify(value.slice(0, 40))} is not an OID: corrupt TOC, or a header version (${archiveVersion}) other than the body's`);
@@ -107,7 +199,7 @@ function* readStr(intSize: number, what: string, keep = true): Generator<PullReq
 
 /**
  * `position()` is the stream offset of the byte the parser received last; `rows` receives the row
- * count of every table whose data is stored uncompressed (the kit's `pg_dump -Z0`).
+ * count of every table whose data is stored uncompressed (the kit's `pg_dump -Z0`) or with gzip.
  */
 export function* pgCustomParser(
   figures: Partial<PgArchiveFigures>,
@@ -221,7 +313,7 @@ export function* pgCustomParser(
   const pending = new Map(withData.map((entry) => [entry.dumpId, entry]));
   const orderOf = new Map(withData.map((entry, index) => [entry.dumpId, index]));
   const byId = new Map(toc.map((entry) => [entry.dumpId, entry]));
-  const countRows = figures.compression === 'none';
+  const compression = readableCompression(figures.compression);
   let lastOrder = -1;
   let blocks = 0;
   let dataBytes = 0;
@@ -248,18 +340,15 @@ export function* pgCustomParser(
     if (entry.dataOffset !== undefined && entry.dataOffset !== blockStart) {
       throw new FormatError(`data block ${blocks + 1}: ${what} starts at offset ${blockStart} but the TOC points pg_restore to offset ${entry.dataOffset}`);
     }
-    const tableRows = blockType === BLK_DATA && entry.desc === 'TABLE DATA' && countRows;
-    let lines = 0;
-    // The last two pieces, by reference: enough to see the end-of-data line without a copy per row.
-    let last: Buffer | undefined;
-    let beforeLast: Buffer | undefined;
+    const counter = blockType === BLK_DATA && entry.desc === 'TABLE DATA' && compression !== undefined ? new CopyRows() : undefined;
+    const inflater = counter && compression === 'gzip' ? new BlockInflater((piece) => counter.add(piece), what) : undefined;
     const readChunks = function* (label: string): Generator<PullRequest, void, Buffer | undefined> {
       for (;;) {
         const length = yield* readRawInt(intSize, `chunk length in ${label}`);
         if (length === 0) return;
         if (length < 0) throw new FormatError(`${label}: negative chunk length ${length}: corrupt data`);
         dataBytes += length;
-        if (!tableRows) {
+        if (!counter) {
           yield skip(length, label);
           continue;
         }
@@ -267,9 +356,8 @@ export function* pgCustomParser(
           const n = Math.min(left, ROW_COUNT_PIECE);
           const piece = yield bytes(n, label);
           if (piece) {
-            lines += countNewlines(piece);
-            beforeLast = last;
-            last = piece;
+            if (inflater) inflater.push(piece);
+            else counter.add(piece);
           }
           left -= n;
         }
@@ -277,11 +365,8 @@ export function* pgCustomParser(
     };
     if (blockType === BLK_DATA) {
       yield* readChunks(what);
-      // Its end-of-data line and blank lines are not rows.
-      if (tableRows) {
-        const tail = last && last.length >= COPY_END.length ? last : Buffer.concat([beforeLast ?? Buffer.alloc(0), last ?? Buffer.alloc(0)]);
-        rows.set(entry.name, tail.subarray(-COPY_END.length).equals(COPY_END) ? lines - 3 : lines);
-      }
+      inflater?.end();
+      if (counter) rows.set(entry.name, counter.rows());
     } else {
       for (;;) {
         const oid = yield* readInt(`large object OID in ${what}`);
@@ -350,8 +435,8 @@ function compareRowCounts(
     skipped.push('row counts: the manifest has none');
     return;
   }
-  if (compression !== 'none') {
-    skipped.push(`row counts: the archive compresses its table data (${compression}); the kit's own archives do not (pg_dump -Z0), so this one was made otherwise and its rows were not counted`);
+  if (readableCompression(compression) === undefined) {
+    skipped.push(`row counts: the archive compresses its table data with ${compression}, which this verifier cannot inflate; the kit's own archives do not compress it (pg_dump -Z0), so this one was made otherwise and its rows were not counted`);
     return;
   }
   const differences: string[] = [];
