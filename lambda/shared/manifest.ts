@@ -82,6 +82,17 @@ export const manifestSchema = z.object({
       directoryCount: z.number().int().nonnegative().optional(),
       symlinkCount: z.number().int().nonnegative().optional(),
       hardLinkCount: z.number().int().nonnegative().optional(),
+      /**
+       * The per-file index (newer scripts, where the instance has python3): a record
+       * `<sha256> <size> <path>\0` per regular file (a hard link under each name), paths relative to
+       * the directory, sorted by path bytes; their number and the SHA-256 of the records.
+       */
+      index: z
+        .object({
+          count: z.number().int().nonnegative(),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        })
+        .optional(),
     })
     .optional(),
   /**

@@ -23,6 +23,8 @@
 #   sqlite:  BK_PATH       absolute path of the database file
 #   files:   BK_PATH       absolute path of the directory
 #            BK_EXCLUDES   optional: colon-separated GNU tar --exclude patterns (e.g. 'cache:*.tmp')
+#            BK_FILES_INDEX_MAX_FILES optional: the most files the per-file index takes (default
+#                          500000, about 150 bytes of memory each); above it the manifest has none
 #   optional for every kind:
 #     BK_INSTANCE_ID            recorded in the manifest (else IMDSv2 instance-id, else host name)
 #     BK_OBJECT_LOCK_MODE       GOVERNANCE (default) | COMPLIANCE: the bucket's Object Lock mode
@@ -91,6 +93,7 @@ validate_inputs() {
   check_optional BK_OBJECT_LOCK_MODE '^(GOVERNANCE|COMPLIANCE)$' 'GOVERNANCE or COMPLIANCE'
   check_optional BK_GZIP_LEVEL '^[1-9]$' 'a gzip level from 1 to 9'
   check_optional BK_COMPRESSOR '^(gzip|pigz)$' 'gzip or pigz'
+  check_optional BK_FILES_INDEX_MAX_FILES '^[1-9][0-9]{0,8}$' 'a whole number of files from 1'
   check_optional BK_ROW_COUNT_MAX_TABLE_MB '^[0-9]{1,7}$' 'a whole number of megabytes'
   # The work directory's path reaches sqlite3 inside a quoted dot-command: no quote or line break.
   check_optional TMPDIR '^/[A-Za-z0-9._/@+=,: -]{0,4095}$' 'an absolute path of letters, digits, spaces and . _ / @ + = , : -'
@@ -457,8 +460,18 @@ finish_files() {
     END { printf "%d %d %d %d %d", count, bytes, dirs, links, hard }' "$WORK_DIR/tar.index") ||
     fail "$EXIT_DUMP" 'cannot read the archive index'
   read -r file_count total_bytes directories symlinks hard_links <<<"$counts"
-  FILES_JSON=$(printf '{"fileCount":%d,"totalBytes":%d,"directoryCount":%d,"symlinkCount":%d,"hardLinkCount":%d}' \
+  FILES_JSON=$(printf '{"fileCount":%d,"totalBytes":%d,"directoryCount":%d,"symlinkCount":%d,"hardLinkCount":%d' \
     "$file_count" "$total_bytes" "$directories" "$symlinks" "$hard_links")
+  local index=''
+  [[ -e $WORK_DIR/files-index.out ]] && index=$(cat "$WORK_DIR/files-index.out")
+  if [[ $index =~ ^([0-9]+)\ ([0-9a-f]{64})$ ]]; then
+    FILES_JSON+=$(printf ',"index":{"count":%d,"sha256":"%s"}' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}")
+  elif command -v python3 >/dev/null 2>&1; then
+    log_warn "the per-file index could not be taken, so the manifest has none (the archive's content digest still covers every file): $(tail_of "$WORK_DIR/files-index.err" 3)"
+  else
+    log_info 'python3 is not installed: the manifest has no per-file index (the archive content digest still covers every file)'
+  fi
+  FILES_JSON+='}'
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -576,6 +589,7 @@ multipart_upload() {
 stream_to_s3() {
   local sha_fifo="$WORK_DIR/sha256.fifo" count_fifo="$WORK_DIR/bytes.fifo"
   local content_sha_fifo="$WORK_DIR/content-sha256.fifo" content_count_fifo="$WORK_DIR/content-bytes.fifo"
+  local content_outputs=("$content_sha_fifo" "$content_count_fifo") index_pid=''
   local status_file="$WORK_DIR/stream.status" uploader_pid_file="$WORK_DIR/uploader.pid"
   local stopped_file="$WORK_DIR/uploader.stopped" outer_status_file="$WORK_DIR/outer.status"
   mkfifo "$sha_fifo" "$count_fifo" "$content_sha_fifo" "$content_count_fifo"
@@ -593,6 +607,19 @@ stream_to_s3() {
   wc -c <"$content_count_fifo" >"$WORK_DIR/content-bytes.out" &
   local content_count_pid=$!
   BACKGROUND_PIDS+=("$sha_pid" "$count_pid" "$content_sha_pid" "$content_count_pid")
+  if [[ $BK_KIND == files ]] && command -v python3 >/dev/null 2>&1; then
+    # The per-file index reads a third copy of the tar stream; whatever becomes of it, the rest of
+    # its copy is read to the end, so that it can never stop the stream.
+    local index_fifo="$WORK_DIR/files-index.fifo"
+    mkfifo "$index_fifo"
+    content_outputs+=("$index_fifo")
+    {
+      python3 -c "$FILES_INDEX_PY" tar >"$WORK_DIR/files-index.out" 2>"$WORK_DIR/files-index.err" || true
+      cat >/dev/null
+    } <"$index_fifo" &
+    index_pid=$!
+    BACKGROUND_PIDS+=("$index_pid")
+  fi
 
   log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS, parts of $(($(part_bytes) / 1048576)) MiB, written once)"
   local started_ms
@@ -604,7 +631,7 @@ stream_to_s3() {
   (
     set +e
     (
-      "$PRODUCER" 2>"$WORK_DIR/dump.err" | tee -- "$content_sha_fifo" "$content_count_fifo" 2>"$WORK_DIR/content-tee.err" |
+      "$PRODUCER" 2>"$WORK_DIR/dump.err" | tee -- "${content_outputs[@]}" 2>"$WORK_DIR/content-tee.err" |
         compress_stream 2>"$WORK_DIR/compress.err" | tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
       printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
     ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
@@ -654,6 +681,8 @@ stream_to_s3() {
   wait "$count_pid" || count_status=$?
   wait "$content_sha_pid" || hash_status=$?
   wait "$content_count_pid" || count_status=$?
+  # The per-file index, when it runs: its result is checked where it is used.
+  [[ -z $index_pid ]] || wait "$index_pid" || true
   BACKGROUND_PIDS=()
   SHA256=$(cut -d ' ' -f 1 "$WORK_DIR/sha256.out" 2>/dev/null || true)
   BYTES=$(tr -d ' \n' <"$WORK_DIR/bytes.out" 2>/dev/null || true)

@@ -898,7 +898,10 @@ check_restored() { # check_restored <database | path of the staged copy>
       record_check integrity passed 'PRAGMA integrity_check: ok'
       compare_with_manifest "$(sqlite_table_count "$1")" sqlite_rows "$1"
       ;;
-    files) file_count_check "$1" ;;
+    files)
+      file_count_check "$1"
+      file_index_check "$1"
+      ;;
   esac
   [ "$drill" = 1 ] || [ "${#failed_checks[@]}" = 0 ] ||
     fail "$E_MISMATCH" "the restored copy does not match the backup's manifest ($(IFS=';'; printf '%s' "${failed_checks[*]}")); nothing was put in place$([ "$RS_MODE" = replace ] && echo ', the live data is untouched')"
@@ -937,6 +940,28 @@ file_count_check() { # file_count_check <restored tree>
     record_check entries passed "$dirs directories, $links symlinks, as in the manifest"
   else
     record_check entries failed "restored $dirs directories / $links symlinks, the manifest says $expected_dirs / ${expected_links:-?}"
+  fi
+}
+
+# Every regular file of the restored tree (path, size, SHA-256) against the per-file index that
+# backup.sh took from the archive as tar wrote it: what landed on disk, not just what was stored.
+file_index_check() { # file_index_check <restored tree>
+  local expected_count expected_sha index
+  expected_sha="$(json_get "$manifest" files.index.sha256)"
+  expected_count="$(json_get "$manifest" files.index.count)"
+  if [ -z "$expected_sha" ]; then
+    record_check fileIndex skipped 'the manifest has no per-file index (the backup instance had no python3, or an older script)'
+  elif ! command -v python3 >/dev/null 2>&1; then
+    record_check fileIndex skipped 'python3 is not installed here, so the restored files were not hashed against the per-file index (the archive matched its content digest)'
+  else
+    # No more records than the index holds: the memory the backup itself needed.
+    index="$(BK_FILES_INDEX_MAX_FILES="$expected_count" python3 -c "$FILES_INDEX_PY" tree "$1" 2>"$work_dir/index.err")" ||
+      index="not computed: $(tail -n 1 "$work_dir/index.err")"
+    if [ "$index" = "$expected_count $expected_sha" ]; then
+      record_check fileIndex passed "$expected_count files with the paths, sizes and SHA-256 of the per-file index"
+    else
+      record_check fileIndex failed "the restored files differ from the per-file index taken at backup (restored: $index; index: $expected_count $expected_sha)"
+    fi
   fi
 }
 

@@ -1,7 +1,7 @@
 import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey } from '../../lambda/shared/manifest';
 import { BACKUP_SCRIPT, backupEnv, fetchBackup, listIncompleteUploads, listKeys, runBackupScript } from '../support/backup-script';
 import { MotoServer } from '../support/moto';
-import { freePort, removeDir, run, scratchDir, waitFor } from '../support/processes';
+import { freePort, pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
+import { filesIndexOf } from '../support/backups';
 
 /** Regular files (relative path → sha256) and symlinks (relative path → target) under `root`. */
 function treeOf(root: string): Map<string, string> {
@@ -99,7 +100,41 @@ describe('backup.sh, kind files', () => {
       directoryCount: 5,
       symlinkCount: 1,
       hardLinkCount: 0,
+      // AND the per-file index (path, size and SHA-256 of every file) taken from the archive as tar wrote it
+      index: filesIndexOf(restored),
     });
+    // AND the content digest of the archive as tar wrote it, before compression
+    expect(stored.manifest.content).toEqual({ bytes: stored.dump.length, sha256: createHash('sha256').update(stored.dump).digest('hex') });
+  });
+
+  it('GIVEN an instance without python3 WHEN the backup runs THEN it succeeds with the content digest but no per-file index, and says so', async () => {
+    const without = await runBackupScript(inputs({ PATH: pathWithout(['python3'], work) }));
+    expect(without.status, without.stderr).toBe(0);
+    expect(without.stderr).toMatch(/python3 is not installed: the manifest has no per-file index/);
+    const { manifest } = await fetchBackup(moto, bucket, without.result!.key);
+    expect(manifest.files?.index).toBeUndefined();
+    expect(manifest.content?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('GIVEN more files than the per-file index may take WHEN the backup runs THEN the whole stream is still stored, without an index, and the log says why', async () => {
+    const over = await runBackupScript(inputs({ BK_FILES_INDEX_MAX_FILES: '2' }));
+    expect(over.status, over.stderr).toBe(0);
+    expect(over.stderr).toMatch(/the per-file index could not be taken, so the manifest has none .*more than 2 files: no per-file index/);
+    const stored = await fetchBackup(moto, bucket, over.result!.key);
+    expect(stored.manifest.files?.index).toBeUndefined();
+    expect(stored.manifest.content).toEqual({ bytes: stored.dump.length, sha256: createHash('sha256').update(stored.dump).digest('hex') });
+    expect(run('tar', ['-t'], { input: stored.dump }).split('\n')).toContain('./photos/2024/before/car 1 (front).jpg');
+  });
+
+  it('GIVEN a hard link in the tree WHEN backed up THEN the index lists the file under both names, as a restored tree holds it', async () => {
+    const tree = join(work, 'linked');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'a.bin'), Buffer.alloc(5000, 3));
+    linkSync(join(tree, 'a.bin'), join(tree, 'b.bin'));
+    const linked = await runBackupScript(inputs({ BK_TARGET: 'linked', BK_PATH: tree, BK_EXCLUDES: '' }));
+    expect(linked.status, linked.stderr).toBe(0);
+    const { manifest } = await fetchBackup(moto, bucket, linked.result!.key);
+    expect(manifest.files).toMatchObject({ fileCount: 1, hardLinkCount: 1, index: { ...filesIndexOf(tree), count: 2 } });
   });
 
   it('GIVEN a store that drops the lock the upload asked for WHEN the backup reads its object back THEN it fails naming both locks and writes no manifest', async () => {

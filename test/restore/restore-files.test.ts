@@ -119,6 +119,22 @@ describe('restore.sh with a directory', () => {
     expect(siblingsOf(live)).toEqual(before.siblings);
   });
 
+  it('fails a restore whose files differ from the per-file index, before placing them, and a replace keeps the live tree', async () => {
+    // GIVEN a backup whose archive matches its content digest but whose per-file index lists other content
+    const { key: good } = await verifiedBackup();
+    const key = await corruptCopyOf(s3, BUCKET, good, (body) => body, (manifest) => ({ ...manifest, files: { ...manifest.files!, index: { count: manifest.files!.index!.count, sha256: 'e'.repeat(64) } } }));
+    await markVerified(s3, BUCKET, key, true);
+    const before = { tree: treeOf(live), siblings: siblingsOf(live) };
+    // WHEN restored in replace mode
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+    // THEN exit 11 naming the index, nothing put in place, live untouched
+    expect(restore.status).toBe(11);
+    expect(restore.stderr).toMatch(/fileIndex: the restored files differ from the per-file index taken at backup \(restored: \d+ [0-9a-f]{64}; index: \d+ e{64}\)/);
+    expect(treeOf(live)).toEqual(before.tree);
+    expect(restore.result).toBeUndefined();
+    expect(siblingsOf(live)).toEqual(before.siblings);
+  });
+
   it('never reports a restore of a valid gzip of nothing whose manifest counted files, and a replace keeps the live tree', async () => {
     // GIVEN a verified backup whose object is a gzip of nothing (the manifest over it says 3 files)
     const stored = await storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'files', body: gzipSync(Buffer.alloc(0)), at: new Date('2026-11-12T02:00:00Z'), verified: true, files: { fileCount: 3, totalBytes: 300 } });
@@ -168,6 +184,7 @@ describe('restore.sh with a directory', () => {
       ['restore', 'passed'],
       ['fileCount', 'passed'],
       ['entries', 'passed'],
+      ['fileIndex', 'passed'],
       ['checksums', 'passed'],
       ['cleanup', 'passed'],
     ]);

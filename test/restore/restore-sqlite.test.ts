@@ -1,12 +1,12 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
-import { basename, delimiter, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
-import { removeDir, run, scratchDir, waitFor } from '../support/processes';
+import { pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
 import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
 
 /** restore.sh for a SQLite file, with backups taken by the real backup.sh into moto. */
@@ -67,18 +67,6 @@ async function verifiedBackup(): Promise<{ key: string; dump: string }> {
   return { key, dump };
 }
 
-/** PATH without jq, to show the script reads manifests with python3 where jq is missing. */
-function pathWithoutJq(): string {
-  const bin = join(work, 'bin-without-jq');
-  mkdirSync(bin, { recursive: true });
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir)) {
-      if (name !== 'jq' && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
-    }
-  }
-  return bin;
-}
 
 describe('restore.sh with SQLite', () => {
   it('restores into a side file equal to the source at backup time, live untouched', async () => {
@@ -216,7 +204,7 @@ describe('restore.sh with SQLite', () => {
     const { key } = await verifiedBackup();
     const before = siblings();
     // WHEN drilled
-    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1', PATH: pathWithoutJq() }));
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1', PATH: pathWithout(['jq'], work) }));
     // THEN integrity and row counts pass, and the copy is gone
     expect(restore.status, restore.stderr).toBe(0);
     expect(restore.drill?.checks.map((check) => [check.name, check.status])).toEqual([

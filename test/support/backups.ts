@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
 import type { MariaDbServer } from './mariadb';
@@ -98,7 +98,30 @@ export function filesBackup(fileCount = 5, format: 'gnu' | 'pax' = 'gnu'): MadeB
   const out = join(dir, 'files.tar.gz');
   shell(`tar --format=${format} -cf - -C '${tree}' . | gzip > '${out}'`);
   const body = readFileSync(out);
-  return { kind: 'files', body, content: contentOf(body), files: { fileCount, totalBytes } };
+  return { kind: 'files', body, content: contentOf(body), files: { fileCount, totalBytes, index: filesIndexOf(tree) } };
+}
+
+/**
+ * The per-file index of a directory, computed here from the tree (independently of the scripts'
+ * and the verifier's code): a record `<sha256> <size> <path>\0` per regular file, paths relative
+ * to `root`, sorted by path bytes; their number and the SHA-256 of the records.
+ */
+export function filesIndexOf(root: string): { count: number; sha256: string } {
+  const records: { path: Buffer; record: Buffer }[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      const stat = lstatSync(full);
+      if (stat.isDirectory()) walk(full);
+      else if (stat.isFile()) {
+        const path = Buffer.from(relative(root, full));
+        records.push({ path, record: Buffer.concat([Buffer.from(`${sha256(readFileSync(full))} ${stat.size} `), path, Buffer.from([0])]) });
+      }
+    }
+  };
+  walk(root);
+  records.sort((a, b) => Buffer.compare(a.path, b.path));
+  return { count: records.length, sha256: sha256(Buffer.concat(records.map((entry) => entry.record))) };
 }
 
 /** The dump with the first occurrence of `from` replaced by `to`, of the same length (counts and structure stay as they were). */

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -15,6 +15,22 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * A PATH (one directory of links to every command on the current PATH) without the `missing`
+ * commands: an instance where they are not installed.
+ */
+export function pathWithout(missing: readonly string[], dir: string): string {
+  const bin = join(dir, `bin-without-${missing.join('-')}`);
+  mkdirSync(bin, { recursive: true });
+  for (const entry of (process.env.PATH ?? '').split(delimiter)) {
+    if (!existsSync(entry)) continue;
+    for (const name of readdirSync(entry)) {
+      if (!missing.includes(name) && !existsSync(join(bin, name))) symlinkSync(join(entry, name), join(bin, name));
+    }
+  }
+  return bin;
 }
 
 export function scratchDir(prefix: string): string {

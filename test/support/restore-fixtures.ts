@@ -154,15 +154,22 @@ export async function markVerified(s3: S3Client, bucket: string, key: string, pa
 /**
  * A backup whose stored bytes never matched its manifest (damaged before or during upload): a copy
  * of `key` under a new key of the same target, its object `corrupt`ed and its manifest the
- * original's. Each is the first and only version of its key, as a backup script would leave it.
+ * original's (or `editManifest`ed). Each is the first and only version of its key, as a backup
+ * script would leave it.
  */
-export async function corruptCopyOf(s3: S3Client, bucket: string, key: string, corrupt: (body: Buffer) => Buffer): Promise<string> {
+export async function corruptCopyOf(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  corrupt: (body: Buffer) => Buffer,
+  editManifest: (manifest: BackupManifest) => BackupManifest = (manifest) => manifest,
+): Promise<string> {
   const parsed = parseBackupKey(key);
   if (!parsed) throw new Error(`not a backup key: ${key}`);
   const copyKey = backupKey(parsed.tier, parsed.target, parsed.kind, new Date(parsed.at.getTime() - 3_600_000));
   const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
   const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) }))).Body!.transformToString()) as BackupManifest;
-  await putBackup(s3, bucket, copyKey, corrupt(Buffer.from(body)), { ...manifest, key: copyKey });
+  await putBackup(s3, bucket, copyKey, corrupt(Buffer.from(body)), editManifest({ ...manifest, key: copyKey }));
   return copyKey;
 }
 

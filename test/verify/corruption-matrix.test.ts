@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey, verdictKeyFor, type BackupKind } from '../../lambda/shared/manifest';
 import type { Verdict } from '../../lambda/verify/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
-import { filesBackup, manifestFor, mysqlBackup, postgresBackup, putBackup, replaceOnce, sqliteBackup, type MadeBackup } from '../support/backups';
+import { filesBackup, filesIndexOf, manifestFor, mysqlBackup, postgresBackup, putBackup, replaceOnce, sqliteBackup, type MadeBackup } from '../support/backups';
 import { readPgArchive } from '../../lambda/verify/formats/pg-custom';
 import { MariaDbServer } from '../support/mariadb';
 import { run, scratchDir } from '../support/processes';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
@@ -152,6 +152,22 @@ describe('good backups pass', () => {
     const { key } = await store('postgres', made('postgres').body, made('postgres'));
     const verdict = await verifyBackup(deps(), key);
     expect(verdict.figures).toMatchObject({ 'pg_custom.compression': 'none', 'pg_custom.database': 'shop', 'pg_custom.tableDataEntries': 3, 'pg_custom.partitionedTables': 1 });
+  });
+
+  it.each(['gnu', 'pax'] as const)('GIVEN a %s tar with a hard link, a newline in a name and a long path WHEN verified THEN the per-file index the verifier recomputes is the one taken from the tree', async (format) => {
+    const dir = scratchDir('tar-links');
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, 'x'.repeat(120)), { recursive: true });
+    writeFileSync(join(tree, 'original.jpg'), Buffer.alloc(3000, 9));
+    linkSync(join(tree, 'original.jpg'), join(tree, 'x'.repeat(120), 'second name.jpg'));
+    writeFileSync(join(tree, 'line\nbreak.txt'), 'newline\n');
+    run('tar', [`--format=${format}`, '-cf', join(dir, 'tree.tar'), '-C', tree, '.']);
+    const body = gzipSync(readFileSync(join(dir, 'tree.tar')));
+    const index = filesIndexOf(tree);
+    expect(index.count).toBe(3);
+    const verdict = await verifyBackup(deps(), (await store('files', body, { kind: 'files', body, files: { fileCount: 2, totalBytes: 3008, index } })).key);
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(verdict.figures).toMatchObject({ 'tar.indexedFiles': 3, 'tar.hardLinks': 1 });
   });
 
   it('GIVEN a pax-format tar WHEN verified THEN it passes with the manifest file count', async () => {
@@ -644,10 +660,11 @@ describe('content changed inside a structurally valid dump: only the content dig
     expect(verdict.figures['sqlite.integrityCheck']).toBe('ok');
   });
 
-  it("GIVEN a file's bytes replaced at the same size WHEN verified THEN only the content check fails", async () => {
+  it("GIVEN a file's bytes replaced at the same size WHEN verified THEN the content digest and the per-file index both fail", async () => {
     const verdict = await verifyDamagedBefore('files', changed('files', 'file 3 file 3 ', 'FILE 3 file 3 '));
-    expect(failedChecks(verdict)).toEqual(['content']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
     expect(verdict.figures['tar.regularFiles']).toBe(7);
+    expect(detailOf(verdict, 'format')).toMatch(/tar: the files are not those the backup read: the per-file index taken at backup lists 7 files \(SHA-256 [0-9a-f]{64}\), the archive holds 7 \(SHA-256 [0-9a-f]{64}\)/);
   });
 
   it('GIVEN a file renamed inside the archive (its header checksum made to match) WHEN verified THEN only the content check fails', async () => {
@@ -659,7 +676,30 @@ describe('content changed inside a structurally valid dump: only the content dig
     for (let i = at; i < at + 512; i++) sum += dump[i] ?? 0;
     dump.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 'latin1');
     const verdict = await verifyDamagedBefore('files', dump);
-    expect(failedChecks(verdict)).toEqual(['content']);
+    expect(failedChecks(verdict)).toEqual(['content', 'format']);
+    expect(detailOf(verdict, 'format')).toMatch(/the per-file index taken at backup lists 7 files/);
+  });
+
+  it('GIVEN a manifest whose per-file index lists another file set WHEN verified THEN the format check fails naming both counts', async () => {
+    const base = made('files');
+    const verdict = await verifyBackup(deps(), (await store('files', base.body, { ...base, files: { ...base.files!, index: { count: 8, sha256: 'a'.repeat(64) } } })).key);
+    expect(failedChecks(verdict)).toEqual(['format']);
+    expect(detailOf(verdict, 'format')).toMatch(/lists 8 files \(SHA-256 a{64}\), the archive holds 7/);
+  });
+
+  it('GIVEN an intact files backup WHEN verified THEN every file is hashed and the per-file index matches', async () => {
+    const verdict = await verifyBackup(deps(), (await store('files', made('files').body, made('files'))).key);
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(verdict.figures['tar.indexedFiles']).toBe(7);
+    expect(detailOf(verdict, 'format')).toBe('tar structure read to its end');
+  });
+
+  it('GIVEN a files manifest without a per-file index (no python3 on the instance) WHEN verified THEN the format check passes and says the index was not taken', async () => {
+    const base = made('files');
+    const { index: _index, ...withoutIndex } = base.files!;
+    const verdict = await verifyBackup(deps(), (await store('files', base.body, { ...base, files: withoutIndex })).key);
+    expect(failedChecks(verdict)).toEqual([]);
+    expect(detailOf(verdict, 'format')).toMatch(/skipped: per-file index: the manifest has none \(the backup instance had no python3, or an older script\)/);
   });
 
   it('GIVEN a dump changed after the manifest was written WHEN verified THEN integrity and content both fail', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BackupManifest } from '../../shared/manifest';
 import { FormatError, type FormatInspector, type FormatReport } from './format-report';
 import { PullDriver, bytes, bytesOrEnd, skip, type PullParser } from './pull-parser';
@@ -6,10 +7,55 @@ import { PullDriver, bytes, bytesOrEnd, skip, type PullParser } from './pull-par
  * A tar archive (GNU tar or POSIX/ustar with pax headers) read header by header: each 512-byte
  * header's checksum, GNU long names and pax extended headers (which may override size and path),
  * the end-of-archive marker of two zero blocks and nothing but zero padding after it. Regular
- * files are counted and their sizes summed; their contents are skipped, never held.
+ * files are counted and their sizes summed; their contents are skipped, or hashed as they pass for
+ * the per-file index, never held.
  */
 const BLOCK = 512;
 const MAX_EXTENDED_HEADER = 1024 * 1024;
+/** File contents are hashed in pieces of at most this size (served without copying when they lie in one chunk). */
+const HASH_PIECE = 64 * 1024;
+/** Above this many files the index is not recomputed (its records are sorted in memory); the verdict says so. */
+const MAX_INDEXED_FILES = 500_000;
+
+/**
+ * The per-file index exactly as backup.sh takes it (FILES_INDEX_PY in scripts/instance/common.sh):
+ * a record `<sha256> <size> <path>\0` per regular file, a hard link under its own name with its
+ * file's content, paths without the leading `./`, sorted by path bytes; the count and the SHA-256
+ * of the records.
+ */
+export class FileIndex {
+  private readonly records = new Map<string, { readonly path: Buffer; readonly sha256: string; readonly size: number }>();
+  /** Why the index cannot be recomputed from this archive, if it cannot. */
+  unindexable: string | undefined;
+
+  addFile(path: Buffer, sha256: string, size: number): void {
+    const relative = withoutDotSlash(path);
+    this.records.set(relative.toString('latin1'), { path: relative, sha256, size });
+    if (this.records.size > MAX_INDEXED_FILES) this.giveUp(`more than ${MAX_INDEXED_FILES} files`);
+  }
+
+  addHardLink(path: Buffer, target: Buffer): void {
+    const file = this.records.get(withoutDotSlash(target).toString('latin1'));
+    if (!file) this.giveUp(`the hard link ${JSON.stringify(path.toString('utf8'))} names a file not archived before it`);
+    else this.addFile(path, file.sha256, file.size);
+  }
+
+  giveUp(why: string): void {
+    this.unindexable ??= why;
+    this.records.clear();
+  }
+
+  summary(): { count: number; sha256: string } {
+    const hash = createHash('sha256');
+    const sorted = [...this.records.values()].sort((a, b) => Buffer.compare(a.path, b.path));
+    for (const record of sorted) hash.update(Buffer.concat([Buffer.from(`${record.sha256} ${record.size} `, 'latin1'), record.path, Buffer.from([0])]));
+    return { count: sorted.length, sha256: hash.digest('hex') };
+  }
+}
+
+function withoutDotSlash(path: Buffer): Buffer {
+  return path[0] === 0x2e && path[1] === 0x2f ? path.subarray(2) : path;
+}
 
 export interface TarFigures {
   regularFiles: number;
@@ -46,9 +92,21 @@ function headerChecksumOk(header: Buffer): boolean {
   return stored === unsigned || stored === signed;
 }
 
-function cString(field: Buffer): string {
+function cBytes(field: Buffer): Buffer {
   const end = field.indexOf(0);
-  return field.subarray(0, end < 0 ? field.length : end).toString('utf8');
+  return Buffer.from(field.subarray(0, end < 0 ? field.length : end));
+}
+
+function cString(field: Buffer): string {
+  return cBytes(field).toString('utf8');
+}
+
+/** A member's path as tar stores it: a ustar prefix joined to the name, as GNU tar and Python read it. */
+function headerPath(header: Buffer): Buffer {
+  const name = cBytes(header.subarray(0, 100));
+  if (header.subarray(257, 263).toString('latin1') !== 'ustar\0') return name;
+  const prefix = cBytes(header.subarray(345, 500));
+  return prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), name]) : name;
 }
 
 /** pax records: "<length> <key>=<value>\n". */
@@ -70,10 +128,13 @@ function paxRecords(data: Buffer): Map<string, string> {
 
 const isZero = (block: Buffer): boolean => block.every((byte) => byte === 0);
 
-export function* tarParser(figures: TarFigures): PullParser {
+/** `index`: hash every regular file's content into it (when the manifest has a per-file index to compare). */
+export function* tarParser(figures: TarFigures, index?: FileIndex): PullParser {
   let offset = 0;
   let nextPath: string | undefined;
   let nextSize: number | undefined;
+  let nextPathBytes: Buffer | undefined;
+  let nextLinkBytes: Buffer | undefined;
   for (;;) {
     const header = yield bytesOrEnd(BLOCK, `the header at offset ${offset}`);
     if (header === undefined) {
@@ -105,39 +166,74 @@ export function* tarParser(figures: TarFigures): PullParser {
       if (size > MAX_EXTENDED_HEADER) throw new FormatError(`extended header of ${size} bytes at offset ${offset - BLOCK} is implausibly large`);
       const data = (yield bytes(padded, `the extended header at offset ${offset - BLOCK}`)) ?? Buffer.alloc(0);
       offset += padded;
-      if (type === 'L') nextPath = cString(data.subarray(0, size));
+      if (type === 'L') {
+        nextPathBytes = cBytes(data.subarray(0, size));
+        nextPath = nextPathBytes.toString('utf8');
+      }
+      if (type === 'K') nextLinkBytes = cBytes(data.subarray(0, size));
       if (type === 'x') {
         const records = paxRecords(data.subarray(0, size));
-        if (records.has('path')) nextPath = records.get('path');
+        const path = records.get('path');
+        if (path !== undefined) {
+          nextPath = path;
+          nextPathBytes = Buffer.from(path, 'utf8');
+        }
+        const linkPath = records.get('linkpath');
+        if (linkPath !== undefined) nextLinkBytes = Buffer.from(linkPath, 'utf8');
         if (records.has('size')) nextSize = Number(records.get('size'));
       }
       continue;
     }
     const effectiveSize = nextSize ?? dataSize;
     const effectivePadded = nextSize !== undefined ? Math.ceil(nextSize / BLOCK) * BLOCK : padded;
+    const path = nextPathBytes ?? headerPath(header);
+    const linkTarget = nextLinkBytes ?? cBytes(header.subarray(157, 257));
+    nextPath = undefined;
+    nextSize = undefined;
+    nextPathBytes = undefined;
+    nextLinkBytes = undefined;
+    const what = `the contents of ${JSON.stringify(path.toString('utf8'))}`;
     if (type === '0' || type === '\0' || type === '7') {
       figures.regularFiles++;
       figures.fileBytes += effectiveSize;
+      if (index && index.unindexable === undefined) {
+        const hash = createHash('sha256');
+        for (let left = effectiveSize; left > 0; ) {
+          const n = Math.min(left, HASH_PIECE);
+          const piece = yield bytes(n, what);
+          if (piece) hash.update(piece);
+          left -= n;
+        }
+        index.addFile(path, hash.digest('hex'), effectiveSize);
+        yield skip(effectivePadded - effectiveSize, what);
+        offset += effectivePadded;
+        continue;
+      }
     } else if (type === 'S') {
       // GNU sparse: the header holds the real size at 483; only the stored parts follow.
       figures.regularFiles++;
       figures.fileBytes += octal(header.subarray(483, 495));
-    } else if (type === '1') figures.hardLinks++;
-    else if (type === '2') figures.symlinks++;
+      index?.giveUp(`${JSON.stringify(path.toString('utf8'))} is stored sparse`);
+    } else if (type === '1') {
+      figures.hardLinks++;
+      index?.addHardLink(path, linkTarget);
+    } else if (type === '2') figures.symlinks++;
     else if (type === '5') figures.directories++;
     else figures.otherEntries++;
-    nextPath = undefined;
-    nextSize = undefined;
-    yield skip(effectivePadded, `the contents of ${JSON.stringify(name)}`);
+    yield skip(effectivePadded, what);
     offset += effectivePadded;
   }
 }
 
 export class TarInspector implements FormatInspector {
   private readonly figures: TarFigures = { regularFiles: 0, hardLinks: 0, directories: 0, symlinks: 0, otherEntries: 0, fileBytes: 0, endMarker: false };
-  private readonly driver = new PullDriver(tarParser(this.figures));
+  private readonly index: FileIndex | undefined;
+  private readonly driver: PullDriver;
 
-  constructor(private readonly manifest?: Pick<BackupManifest, 'files'>) {}
+  constructor(private readonly manifest?: Pick<BackupManifest, 'files'>) {
+    this.index = manifest?.files?.index ? new FileIndex() : undefined;
+    this.driver = new PullDriver(tarParser(this.figures, this.index));
+  }
 
   write(chunk: Buffer): void {
     this.driver.write(chunk);
@@ -167,6 +263,24 @@ export class TarInspector implements FormatInspector {
         if (counted !== undefined && counted !== found) problems.push(`tar: ${found} ${what} in the archive but the manifest counted ${counted}`);
       }
     }
-    return { format: 'tar', problems, skipped: [], figures: { ...this.figures } };
+    const skipped: string[] = [];
+    const figures: Record<string, string | number | boolean> = { ...this.figures };
+    const expectedIndex = expected?.index;
+    if (!problem && expectedIndex && this.index) {
+      if (this.index.unindexable !== undefined) {
+        skipped.push(`per-file index: not recomputed (${this.index.unindexable}); the content digest still covers the whole archive`);
+      } else {
+        const found = this.index.summary();
+        figures.indexedFiles = found.count;
+        if (found.count !== expectedIndex.count || found.sha256 !== expectedIndex.sha256) {
+          problems.push(
+            `tar: the files are not those the backup read: the per-file index taken at backup lists ${expectedIndex.count} files (SHA-256 ${expectedIndex.sha256}), the archive holds ${found.count} (SHA-256 ${found.sha256}): a file's content, size or name differs`,
+          );
+        }
+      }
+    } else if (!problem && expected && !expectedIndex) {
+      skipped.push('per-file index: the manifest has none (the backup instance had no python3, or an older script); the content digest still covers the whole archive');
+    }
+    return { format: 'tar', problems, skipped, figures };
   }
 }
