@@ -1,15 +1,9 @@
 import { Stack } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  BACKUP_STEP_NAME,
-  DOCUMENT_PARAMETERS,
-  EXECUTION_TIMEOUT_PARAMETER,
-  documentContentSha256,
-  type DocumentParameterSpec,
-} from '../../lambda/shared/backup-command';
+import { BACKUP_STEP_NAME, DOCUMENT_PARAMETERS, EXECUTION_TIMEOUT_PARAMETER, type DocumentParameterSpec } from '../../lambda/shared/backup-command';
+import { checkDocumentName, checkedContentSha256, packScript, unpackScriptLines, type PackedScript } from './packed-scripts';
 
 /** Where the instance scripts live in this repository. */
 export const DEFAULT_INSTANCE_SCRIPTS: InstanceScriptPaths = {
@@ -42,14 +36,10 @@ export interface BackupCommandDocumentProps {
   readonly defaultExecutionTimeoutSeconds?: number;
 }
 
-/** SSM's limit on a document's content. */
-const MAX_DOCUMENT_BYTES = 64 * 1024;
-const RESERVED_NAME_PREFIXES = /^(aws|amazon|amzn)/i;
-
 /**
- * The SSM Command document that backs up one target on an instance: it writes the embedded
- * scripts into a private temporary directory, exports the BK_* settings from its parameters
- * and runs `bash backup.sh`. Every parameter has an `allowedPattern` that admits no quote,
+ * The SSM Command document that backs up one target on an instance: it unpacks the embedded
+ * scripts (packed and checked as packed-scripts.ts describes) into a private temporary
+ * directory, exports the BK_* settings from its parameters and runs `bash backup.sh`. Every parameter has an `allowedPattern` that admits no quote,
  * backslash, newline or brace, and is interpolated only inside single quotes, so a parameter
  * value cannot change the command text. Updates create a new version of the same document
  * (`UpdateMethod: NewVersion`), which becomes the default; `contentSha256` lets the trigger
@@ -66,12 +56,7 @@ export class BackupCommandDocument extends Construct {
 
   constructor(scope: Construct, id: string, props: BackupCommandDocumentProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9_.-]{3,128}$/.test(props.documentName)) {
-      throw new Error(`BackupCommandDocument documentName: '${props.documentName}' must be 3-128 letters, digits and _ . -`);
-    }
-    if (RESERVED_NAME_PREFIXES.test(props.documentName)) {
-      throw new Error(`BackupCommandDocument documentName: '${props.documentName}' starts with a prefix AWS reserves (aws, amazon, amzn)`);
-    }
+    checkDocumentName('BackupCommandDocument', props.documentName);
     const defaultTimeout = props.defaultExecutionTimeoutSeconds ?? 7200;
     if (!new RegExp(EXECUTION_TIMEOUT_PARAMETER.pattern).test(String(defaultTimeout))) {
       throw new Error(
@@ -79,8 +64,7 @@ export class BackupCommandDocument extends Construct {
       );
     }
     const scripts = props.scripts ?? DEFAULT_INSTANCE_SCRIPTS;
-    const common = readScript('common', scripts.common);
-    const backup = readScript('backup', scripts.backup);
+    const packed = (['common', 'backup'] as const).map((label) => packScript('BackupCommandDocument', label, scripts[label]));
 
     this.content = {
       schemaVersion: '2.2',
@@ -94,18 +78,12 @@ export class BackupCommandDocument extends Construct {
           precondition: { StringEquals: ['platformType', 'Linux'] },
           inputs: {
             timeoutSeconds: `{{ ${EXECUTION_TIMEOUT_PARAMETER.name} }}`,
-            runCommand: runCommandLines(common, backup),
+            runCommand: runCommandLines(packed),
           },
         },
       ],
     };
-    const bytes = Buffer.byteLength(JSON.stringify(this.content), 'utf8');
-    if (bytes > MAX_DOCUMENT_BYTES) {
-      throw new Error(
-        `BackupCommandDocument scripts: the document would be ${bytes} bytes with the embedded scripts; SSM accepts at most ${MAX_DOCUMENT_BYTES}`,
-      );
-    }
-    this.contentSha256 = documentContentSha256(this.content);
+    this.contentSha256 = checkedContentSha256('BackupCommandDocument', this.content);
 
     this.documentName = props.documentName;
     this.document = new ssm.CfnDocument(this, 'Document', {
@@ -118,39 +96,6 @@ export class BackupCommandDocument extends Construct {
     });
     this.documentArn = Stack.of(this).formatArn({ service: 'ssm', resource: 'document', resourceName: props.documentName });
   }
-}
-
-interface EmbeddedScript {
-  readonly label: 'common' | 'backup';
-  readonly lines: string[];
-}
-
-function readScript(label: EmbeddedScript['label'], path: string): EmbeddedScript {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`BackupCommandDocument scripts.${label}: cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (text.includes('\r')) {
-    throw new Error(`BackupCommandDocument scripts.${label}: ${path} has CR line endings; bash on the instance needs LF`);
-  }
-  const lines = text.replace(/\n$/, '').split('\n');
-  // SSM substitutes `{{ name }}` anywhere in the command text, the embedded scripts included.
-  const braces = lines.findIndex((line) => line.includes('{{'));
-  if (braces >= 0) {
-    throw new Error(`BackupCommandDocument scripts.${label}: ${path} line ${braces + 1} contains '{{', which SSM would read as a document parameter`);
-  }
-  const delimiter = heredocDelimiter(label);
-  const clash = lines.findIndex((line) => line.trim() === delimiter);
-  if (clash >= 0) {
-    throw new Error(`BackupCommandDocument scripts.${label}: ${path} line ${clash + 1} is the here-document delimiter ${delimiter}`);
-  }
-  return { label, lines };
-}
-
-function heredocDelimiter(label: EmbeddedScript['label']): string {
-  return `BACKUP_KIT_END_OF_${label.toUpperCase()}_SH`;
 }
 
 function documentParameters(defaultTimeout: number): Record<string, Record<string, string>> {
@@ -176,20 +121,16 @@ function documentParameters(defaultTimeout: number): Record<string, Record<strin
  * The step's shell text. It runs under `sh` or `bash` (the agent honours the first-line
  * shebang), so it keeps to POSIX; the scripts themselves run under bash.
  */
-function runCommandLines(common: EmbeddedScript, backup: EmbeddedScript): string[] {
+function runCommandLines(scripts: readonly PackedScript[]): string[] {
   const specs = Object.entries(DOCUMENT_PARAMETERS) as [string, DocumentParameterSpec][];
   return [
     '#!/bin/bash',
-    '# backup-kit: write the instance scripts into a private directory, export the settings, run the backup.',
+    '# backup-kit: unpack the instance scripts into a private directory, check them, export the settings, run the backup.',
     'set -eu',
     'umask 077',
     'work_dir="$(mktemp -d "${TMPDIR:-/tmp}/backup-kit.XXXXXXXXXX")"',
     `trap 'rm -rf -- "$work_dir"' EXIT`,
-    ...[common, backup].flatMap((script) => [
-      `cat > "$work_dir/${script.label}.sh" <<'${heredocDelimiter(script.label)}'`,
-      ...script.lines,
-      heredocDelimiter(script.label),
-    ]),
+    ...unpackScriptLines(scripts),
     '# Values passed the allowedPattern of their parameter: no quote, backslash, newline or brace.',
     ...specs.map(([name, spec]) => `export ${spec.env}='{{ ${name} }}'`),
     '# Optional settings left empty are unset, so the script sees them as not given.',

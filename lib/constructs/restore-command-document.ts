@@ -1,12 +1,10 @@
 import { Stack } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { EXECUTION_TIMEOUT_PARAMETER, documentContentSha256 } from '../../lambda/shared/backup-command';
+import { EXECUTION_TIMEOUT_PARAMETER } from '../../lambda/shared/backup-command';
 import { RESTORE_DOCUMENT_PARAMETERS, RESTORE_STEP_NAME } from '../../lambda/shared/restore-command';
+import { checkDocumentName, checkedContentSha256, packScript, unpackScriptLines, type PackedScript } from './packed-scripts';
 
 /** The scripts the restore document embeds. */
 export interface RestoreScriptPaths {
@@ -39,22 +37,10 @@ export interface RestoreCommandDocumentProps {
   readonly defaultExecutionTimeoutSeconds?: number;
 }
 
-/** SSM's limit on a document's content. */
-const MAX_DOCUMENT_BYTES = 64 * 1024;
-const RESERVED_NAME_PREFIXES = /^(aws|amazon|amzn)/i;
-
-interface PackedScript {
-  readonly file: string;
-  readonly sha256: string;
-  /** gzip then base64, in 76-character lines. */
-  readonly base64Lines: string[];
-}
-
 /**
- * The SSM Command document that restores one target on an instance. Together the three scripts
- * are larger than the 64 KB SSM allows a document in plain text, so they are embedded gzip- and
- * base64-encoded; each one's SHA-256 is printed in the document and checked on the instance
- * after unpacking (compare with `sha256sum scripts/instance/*.sh` of the deployed revision).
+ * The SSM Command document that restores one target on an instance. The three scripts are
+ * embedded packed (see packed-scripts.ts): each one's SHA-256 is printed in the document and
+ * checked on the instance after unpacking.
  * Every parameter has an `allowedPattern` that admits no quote, backslash, newline or brace and
  * is interpolated only inside single quotes, so a value cannot change the command text.
  */
@@ -70,18 +56,13 @@ export class RestoreCommandDocument extends Construct {
 
   constructor(scope: Construct, id: string, props: RestoreCommandDocumentProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9_.-]{3,128}$/.test(props.documentName)) {
-      throw new Error(`RestoreCommandDocument documentName: '${props.documentName}' must be 3-128 letters, digits and _ . -`);
-    }
-    if (RESERVED_NAME_PREFIXES.test(props.documentName)) {
-      throw new Error(`RestoreCommandDocument documentName: '${props.documentName}' starts with a prefix AWS reserves (aws, amazon, amzn)`);
-    }
+    checkDocumentName('RestoreCommandDocument', props.documentName);
     const defaultTimeout = props.defaultExecutionTimeoutSeconds ?? 7200;
     if (!new RegExp(EXECUTION_TIMEOUT_PARAMETER.pattern).test(String(defaultTimeout))) {
       throw new Error(`RestoreCommandDocument defaultExecutionTimeoutSeconds: must be 1-${EXECUTION_TIMEOUT_PARAMETER.maxSeconds} (got ${defaultTimeout})`);
     }
     const scripts = props.scripts ?? DEFAULT_RESTORE_SCRIPTS;
-    const packed = (['common', 'backup', 'restore'] as const).map((label) => pack(label, scripts[label]));
+    const packed = (['common', 'backup', 'restore'] as const).map((label) => packScript('RestoreCommandDocument', label, scripts[label]));
     this.scriptSha256 = Object.fromEntries(packed.map((script) => [script.file, script.sha256]));
 
     this.content = {
@@ -101,11 +82,7 @@ export class RestoreCommandDocument extends Construct {
         },
       ],
     };
-    const bytes = Buffer.byteLength(JSON.stringify(this.content), 'utf8');
-    if (bytes > MAX_DOCUMENT_BYTES) {
-      throw new Error(`RestoreCommandDocument scripts: the document would be ${bytes} bytes with the embedded scripts; SSM accepts at most ${MAX_DOCUMENT_BYTES}`);
-    }
-    this.contentSha256 = documentContentSha256(this.content);
+    this.contentSha256 = checkedContentSha256('RestoreCommandDocument', this.content);
     this.documentName = props.documentName;
     this.document = new ssm.CfnDocument(this, 'Document', {
       name: props.documentName,
@@ -117,25 +94,6 @@ export class RestoreCommandDocument extends Construct {
     });
     this.documentArn = Stack.of(this).formatArn({ service: 'ssm', resource: 'document', resourceName: props.documentName });
   }
-}
-
-function pack(label: keyof RestoreScriptPaths, path: string): PackedScript {
-  let text: Buffer;
-  try {
-    text = readFileSync(path);
-  } catch (error) {
-    throw new Error(`RestoreCommandDocument scripts.${label}: cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (text.includes('\r')) {
-    throw new Error(`RestoreCommandDocument scripts.${label}: ${path} has CR line endings; bash on the instance needs LF`);
-  }
-  // mtime 0 in the gzip header: the same script always packs to the same bytes (stable document versions).
-  const base64 = gzipSync(text, { level: 9 }).toString('base64');
-  return {
-    file: `${label}.sh`,
-    sha256: createHash('sha256').update(text).digest('hex'),
-    base64Lines: base64.match(/.{1,76}/g) ?? [],
-  };
 }
 
 function documentParameters(defaultTimeout: number): Record<string, Record<string, string>> {
@@ -157,18 +115,11 @@ function runCommandLines(scripts: readonly PackedScript[]): string[] {
   return [
     '#!/bin/bash',
     '# backup-kit: unpack the instance scripts into a private directory, check them, export the settings, run the restore.',
-    ...scripts.map((script) => `# ${script.file} sha256 ${script.sha256}`),
     'set -eu',
     'umask 077',
     'work_dir="$(mktemp -d "${TMPDIR:-/tmp}/backup-kit-restore.XXXXXXXXXX")"',
     `trap 'rm -rf -- "$work_dir"' EXIT`,
-    ...scripts.flatMap((script) => [
-      `base64 -d > "$work_dir/${script.file}.gz" <<'BACKUP_KIT_END_OF_PACKED_SCRIPT'`,
-      ...script.base64Lines,
-      'BACKUP_KIT_END_OF_PACKED_SCRIPT',
-      `gzip -d "$work_dir/${script.file}.gz"`,
-      `echo '${script.sha256}  '"$work_dir/${script.file}" | sha256sum -c --quiet -`,
-    ]),
+    ...unpackScriptLines(scripts),
     '# Values passed the allowedPattern of their parameter: no quote, backslash, newline or brace.',
     ...specs.map(([name, spec]) => `export ${spec.env}='{{ ${name} }}'`),
     '# Optional settings left empty are unset, so the script sees them as not given.',

@@ -1,9 +1,11 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -110,11 +112,15 @@ describe('BackupCommandDocument: template', () => {
     expect(step?.inputs.runCommand[0]).toBe('#!/bin/bash');
   });
 
-  it('GIVEN the scripts on disk THEN both are embedded verbatim, line for line', () => {
+  it('GIVEN the scripts on disk THEN both are embedded packed, with their SHA-256 in plain text, and unpack to the same bytes', () => {
     const { document } = documentIn();
-    const runCommand = (document.content as unknown as DocumentContent).mainSteps[0]?.inputs.runCommand.join('\n') ?? '';
-    for (const path of [fixtures.common, fixtures.backup]) {
-      expect(runCommand).toContain(readFileSync(path, 'utf8').replace(/\n$/, ''));
+    const runCommand = (document.content as unknown as DocumentContent).mainSteps[0]?.inputs.runCommand ?? [];
+    for (const [file, path] of [['common.sh', fixtures.common], ['backup.sh', fixtures.backup]] as const) {
+      const text = readFileSync(path);
+      expect(runCommand).toContain(`# ${file} sha256 ${createHash('sha256').update(text).digest('hex')}`);
+      const start = runCommand.indexOf(`base64 -d > "$work_dir/${file}.gz" <<'BACKUP_KIT_END_OF_PACKED_SCRIPT'`);
+      const end = runCommand.indexOf('BACKUP_KIT_END_OF_PACKED_SCRIPT', start + 1);
+      expect(gunzipSync(Buffer.from(runCommand.slice(start + 1, end).join(''), 'base64')).equals(text)).toBe(true);
     }
   });
 
@@ -237,14 +243,16 @@ describe('BackupCommandDocument: validation', () => {
     );
   });
 
-  it("GIVEN a script containing '{{' THEN the line is named (SSM would read it as a parameter)", () => {
-    const backup = scratchFile('backup.sh', '#!/bin/bash\necho ok\necho "{{ oops }}"\n');
-    expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts\.backup: .* line 3 contains '\{\{'/);
-  });
-
-  it('GIVEN a script containing the here-document delimiter THEN the line is named', () => {
-    const common = scratchFile('common.sh', '#!/bin/bash\nBACKUP_KIT_END_OF_COMMON_SH\n');
-    expect(() => documentIn({ scripts: { ...fixtures, common } })).toThrow(/scripts\.common: .* line 2 is the here-document delimiter/);
+  it("GIVEN a script containing '{{' and the here-document delimiter THEN packed, neither reaches the document text, and the script runs unchanged", () => {
+    const backup = scratchFile('backup.sh', "#!/bin/bash\necho 'braces {{ kept }}'\necho BACKUP_KIT_END_OF_PACKED_SCRIPT\n");
+    const { document } = documentIn({ scripts: { ...fixtures, backup } });
+    const content = document.content as unknown as DocumentContent;
+    const lines = content.mainSteps[0]?.inputs.runCommand ?? [];
+    expect(lines.filter((line) => line.includes('{{')).every((line) => /\{\{ [A-Za-z]+ \}\}/.test(line) && !line.includes('kept'))).toBe(true);
+    const run = runDocument(content, validValues);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('braces {{ kept }}');
+    expect(run.stdout).toContain('BACKUP_KIT_END_OF_PACKED_SCRIPT');
   });
 
   it('GIVEN a script with CRLF line endings THEN it is refused', () => {
@@ -253,7 +261,8 @@ describe('BackupCommandDocument: validation', () => {
   });
 
   it('GIVEN scripts too large for SSM THEN the size is named', () => {
-    const backup = scratchFile('backup.sh', `#!/bin/bash\n${'# padding line for size\n'.repeat(3000)}`);
+    // Random text: packing cannot shrink it below SSM's limit.
+    const backup = scratchFile('backup.sh', `#!/bin/bash\n# ${randomBytes(60_000).toString('hex')}\n`);
     expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts: the document would be \d+ bytes with the embedded scripts; SSM accepts at most 65536/);
   });
 

@@ -13,6 +13,7 @@ import { MOTO_REGION, MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
 import { removeDir, run, scratchDir } from '../support/processes';
 import { TEST_SETTINGS, capturingMetrics, quietLogger } from './helpers';
+import { replaceOnce } from '../support/backups';
 
 /**
  * The real instance script (scripts/instance/backup.sh) backs up PostgreSQL, MariaDB, SQLite and
@@ -119,32 +120,61 @@ describe('backups made by scripts/instance/backup.sh', () => {
     expect(verdict.figures).toMatchObject({ 'tar.regularFiles': 3, 'tar.fileBytes': 70_009, 'tar.endMarker': true });
   });
 
-  it('GIVEN a script-made files backup whose one file is changed before the manifest (object and its SHA-256 agree) WHEN verified THEN the content digest and the per-file index the script took catch it', async () => {
-    const tree = join(work, 'photos');
-    mkdirSync(tree, { recursive: true });
-    writeFileSync(join(tree, 'p1.jpg'), Buffer.alloc(40_000, 0x11));
-    writeFileSync(join(tree, 'p2.jpg'), Buffer.alloc(40_000, 0x22));
-    const key = await backUp({ BK_TARGET: 'photos', BK_KIND: 'files', BK_PATH: tree });
+  /**
+   * A copy of a script-made backup, its dump `change`d after the script read it: stored under a new
+   * key with a manifest whose bytes and SHA-256 describe the changed object (damaged before the
+   * manifest was written), everything else as the script wrote it.
+   */
+  async function damagedBeforeManifest(key: string, change: (dump: Buffer) => Buffer): Promise<string> {
     const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json` }))).Body!.transformToString());
     const original = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
     const dump = gunzipSync(original);
     expect(manifest.content).toEqual({ bytes: dump.length, sha256: createHash('sha256').update(dump).digest('hex') });
-    // One byte of p2.jpg's data, the same size: tar and the counts are as they were.
-    const at = dump.indexOf(Buffer.alloc(64, 0x22));
-    dump[at] = 0x23;
-    const body = gzipSync(dump);
+    const body = gzipSync(change(dump));
     const damagedKey = key.replace(/(\d{8}T\d{6}Z)/, (stamp) => stamp.replace(/\d{2}Z$/, '59Z'));
     expect(damagedKey).not.toBe(key);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: damagedKey, Body: body }));
     await s3.send(new CopyObjectCommand({ Bucket: replicaBucket, Key: damagedKey, CopySource: `${bucket}/${damagedKey}` }));
     const damagedManifest = { ...manifest, key: damagedKey, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${damagedKey}.manifest.json`, Body: JSON.stringify(damagedManifest) }));
+    return damagedKey;
+  }
+
+  it('GIVEN a script-made files backup whose one file is changed before the manifest (object and its SHA-256 agree) WHEN verified THEN the content digest and the per-file index the script took catch it', async () => {
+    const tree = join(work, 'photos');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'p1.jpg'), Buffer.alloc(40_000, 0x11));
+    writeFileSync(join(tree, 'p2.jpg'), Buffer.alloc(40_000, 0x22));
+    const key = await backUp({ BK_TARGET: 'photos', BK_KIND: 'files', BK_PATH: tree });
+    // One byte of p2.jpg's data, the same size: tar and the counts are as they were.
+    const damagedKey = await damagedBeforeManifest(key, (dump) => {
+      dump[dump.indexOf(Buffer.alloc(64, 0x22))] = 0x23;
+      return dump;
+    });
     const verdict = await verifyBackup(deps(), damagedKey);
     // (the size check compares it with the intact backup just before it, compressed another way)
     expect(failed(verdict).filter((name) => name !== 'size')).toEqual(['format', 'content']);
     expect(statusOf(verdict, 'integrity')).toBe('passed');
     // the per-file index the script took from the tar stream names the kind of damage: a file's content
     expect(verdict.checks.find((check) => check.name === 'format')?.detail).toMatch(/^tar: the files are not those the backup read: the per-file index taken at backup lists 2 files/);
+  });
+
+  it.each([
+    ['postgres', '\tc1717\n', '\tc1771\n'],
+    ['mysql', "(2,'coffee')", "(2,'toffee')"],
+    ['sqlite', 'marker-of-row-2', 'marker-of-row-9'],
+  ])('GIVEN a script-made %s backup with one value changed before the manifest WHEN verified THEN only the content digest the script took catches it', async (kind, from, to) => {
+    const database = { BK_DB_HOST: '127.0.0.1', BK_DB_NAME: 'shop' };
+    const inputs: Record<string, Record<string, string>> = {
+      postgres: { ...database, BK_DB_PORT: String(pg.port), BK_DB_USER: pg.user, BK_PASSWORD_SSM_PARAMETER: '/verify/pg' },
+      mysql: { ...database, BK_DB_PORT: String(my.port), BK_DB_USER: my.user, BK_PASSWORD_SSM_PARAMETER: '/verify/mysql' },
+      sqlite: { BK_PATH: join(work, 'markers.db') },
+    };
+    if (kind === 'sqlite') run('sqlite3', [join(work, 'markers.db'), "CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('marker-of-row-1'), ('marker-of-row-2');"]);
+    const key = await backUp({ BK_TARGET: `changed-${kind}`, BK_KIND: kind, ...inputs[kind] });
+    const verdict = await verifyBackup(deps(), await damagedBeforeManifest(key, (dump) => replaceOnce(dump, from, to)));
+    expect(failed(verdict).filter((name) => name !== 'size')).toEqual(['content']);
+    expect(verdict.checks.find((check) => check.name === 'content')?.detail).toMatch(/the dump is not the one the script read before compressing it/);
   });
 
   it('GIVEN a truncated copy written over a script-made backup WHEN verified THEN it fails as written over, and the verified version is the intact first one', async () => {
