@@ -1,7 +1,6 @@
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
-import type { InstanceScriptPaths } from './constructs/backup-command-document';
 import { JobsStack } from './stacks/jobs-stack';
 import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
@@ -24,10 +23,10 @@ export interface BuildAppOptions {
    */
   readonly nag?: boolean;
   /**
-   * Instance scripts embedded in the backup document.
+   * Directory of the instance scripts the backup and restore documents embed.
    * @default - `scripts/instance/` of this repository
    */
-  readonly instanceScripts?: InstanceScriptPaths;
+  readonly instanceScriptsDir?: string;
 }
 
 /**
@@ -72,7 +71,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     config,
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
-    ...(options.instanceScripts ? { instanceScripts: options.instanceScripts } : {}),
+    ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
   });
   const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
   const rdsRestoreDr =

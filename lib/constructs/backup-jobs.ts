@@ -26,7 +26,7 @@ import {
   type TierPlan,
 } from '../../lambda/shared/backup-command';
 import { consoleLinks } from '../../lambda/shared/console-links';
-import { BackupCommandDocument, type InstanceScriptPaths } from './backup-command-document';
+import { BackupCommandDocument } from './backup-command-document';
 import { BackupInstancePolicy } from './backup-instance-policy';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
@@ -57,10 +57,10 @@ export interface BackupJobsProps {
   /** Where failures are announced. */
   readonly alertTopic: sns.ITopic;
   /**
-   * The instance scripts the document embeds.
-   * @default - `scripts/instance/common.sh` and `backup.sh` of this repository
+   * Directory of the instance scripts the document embeds (`BACKUP_SCRIPT_FILES`).
+   * @default - `scripts/instance/` of this repository
    */
-  readonly scripts?: InstanceScriptPaths;
+  readonly scriptsDir?: string;
   /**
    * Attempts of a schedule to invoke the trigger before the event goes to the dead-letter queue.
    * @default 3
@@ -117,7 +117,7 @@ export class BackupJobs extends Construct {
 
     this.document = new BackupCommandDocument(this, 'Document', {
       documentName: `BackupKit-${props.namePrefix}-InstanceBackup`,
-      ...(props.scripts ? { scripts: props.scripts } : {}),
+      ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
     });
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       encryptionKey: props.opsKey,

@@ -38,7 +38,7 @@ import { lockBoundStatements } from './object-lock-bounds';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
-import { RestoreCommandDocument, type RestoreScriptPaths } from './restore-command-document';
+import { RestoreCommandDocument } from './restore-command-document';
 import { ShareableTestEvents } from './shareable-test-events';
 import { METRICS } from '../../lambda/shared/metric-catalog';
 import { catalogMetric } from './monitoring';
@@ -96,10 +96,10 @@ export interface RestoreJobsProps {
    */
   readonly drills?: RestoreDrillOptions;
   /**
-   * Scripts the restore document embeds.
-   * @default - `scripts/instance/{common,backup,restore}.sh` of this repository
+   * Directory of the instance scripts the restore document embeds (`RESTORE_SCRIPT_FILES`).
+   * @default - `scripts/instance/` of this repository
    */
-  readonly scripts?: RestoreScriptPaths;
+  readonly scriptsDir?: string;
   /**
    * How long an instance has to pick up a restore before it counts as not delivered.
    * @default - 10 minutes
@@ -142,7 +142,7 @@ export class RestoreJobs extends Construct {
 
     this.document = new RestoreCommandDocument(this, 'Document', {
       documentName: `BackupKit-${props.namePrefix}-InstanceRestore`,
-      ...(props.scripts ? { scripts: props.scripts } : {}),
+      ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
     });
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       encryptionKey: props.opsKey,

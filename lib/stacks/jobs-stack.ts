@@ -7,7 +7,6 @@ import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
 import { AlertTopic } from '../constructs/alert-topic';
 import { tierLockMode } from '../config/schema';
-import type { InstanceScriptPaths } from '../constructs/backup-command-document';
 import { BackupJobs } from '../constructs/backup-jobs';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
 import { BackupVerification } from '../constructs/backup-verification';
@@ -30,10 +29,10 @@ export interface JobsStackProps extends StackProps {
   /** The primary backup bucket's key. */
   readonly backupKey: kms.IKey;
   /**
-   * Instance scripts embedded in the backup document.
+   * Directory of the instance scripts the backup and restore documents embed.
    * @default - `scripts/instance/` of this repository
    */
-  readonly instanceScripts?: InstanceScriptPaths;
+  readonly instanceScriptsDir?: string;
 }
 
 /**
@@ -132,7 +131,7 @@ export class JobsStack extends Stack {
         backupKey: props.backupKey,
         opsKey: this.opsKey.key,
         alertTopic: this.alerts.topic,
-        ...(props.instanceScripts ? { scripts: props.instanceScripts } : {}),
+        ...(props.instanceScriptsDir ? { scriptsDir: props.instanceScriptsDir } : {}),
       });
       new CfnOutput(this, 'BackupTriggerFunctionName', { value: backups.trigger.function.functionName, description: 'Invoke with {"tier":"manual","target":"<name>"} to back up now' });
       new CfnOutput(this, 'BackupTriggerConsoleLink', { value: backups.triggerConsoleLink, description: 'Test tab of the backup trigger: paste the event, press Test' });
@@ -156,6 +155,7 @@ export class JobsStack extends Stack {
         alertTopic: this.alerts.topic,
         timeZone: TimeZone.of(config.timeZone),
         drills: restoreDrills(this, config),
+        ...(props.instanceScriptsDir ? { scriptsDir: props.instanceScriptsDir } : {}),
       });
       new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });
       for (const [target, policy] of restores.instancePolicies) {

@@ -5,7 +5,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,17 +13,24 @@ import {
   documentContentSha256,
   matchesParameterPattern,
 } from '../../lambda/shared/backup-command';
-import { BackupCommandDocument, type InstanceScriptPaths } from '../../lib/constructs/backup-command-document';
+import { BACKUP_SCRIPT_FILES, BackupCommandDocument } from '../../lib/constructs/backup-command-document';
 import { renderDocumentStep } from './support';
 
-const fixtures: InstanceScriptPaths = {
-  common: resolve(__dirname, 'fixtures/common.sh'),
-  backup: resolve(__dirname, 'fixtures/backup.sh'),
-};
+const fixtures = resolve(__dirname, 'fixtures');
+
+/** A copy of the fixture scripts with `replaced` files (name → text, or null to leave it out). */
+function fixturesWith(replaced: Record<string, string | null>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'backup-doc-'));
+  for (const file of BACKUP_SCRIPT_FILES) {
+    const text = file in replaced ? replaced[file] : readFileSync(join(fixtures, file), 'utf8');
+    if (text !== null && text !== undefined) writeFileSync(join(dir, file), text);
+  }
+  return dir;
+}
 
 function documentIn(props: Partial<ConstructorParameters<typeof BackupCommandDocument>[2]> = {}): { stack: Stack; document: BackupCommandDocument } {
   const stack = new Stack(new App(), 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const document = new BackupCommandDocument(stack, 'Document', { documentName: 'BackupKit-test-InstanceBackup', scripts: fixtures, ...props });
+  const document = new BackupCommandDocument(stack, 'Document', { documentName: 'BackupKit-test-InstanceBackup', scriptsDir: fixtures, ...props });
   return { stack, document };
 }
 
@@ -112,16 +118,26 @@ describe('BackupCommandDocument: template', () => {
     expect(step?.inputs.runCommand[0]).toBe('#!/bin/bash');
   });
 
-  it('GIVEN the scripts on disk THEN both are embedded packed, with their SHA-256 in plain text, and unpack to the same bytes', () => {
+  it('GIVEN the scripts on disk THEN all are embedded in one bundle, with their SHA-256 in plain text, and GNU tar unpacks the same bytes', () => {
     const { document } = documentIn();
     const runCommand = (document.content as unknown as DocumentContent).mainSteps[0]?.inputs.runCommand ?? [];
-    for (const [file, path] of [['common.sh', fixtures.common], ['backup.sh', fixtures.backup]] as const) {
-      const text = readFileSync(path);
+    const start = runCommand.indexOf(`base64 -d > "$work_dir/scripts.tar.gz" <<'BACKUP_KIT_END_OF_SCRIPT_BUNDLE'`);
+    const end = runCommand.indexOf('BACKUP_KIT_END_OF_SCRIPT_BUNDLE', start + 1);
+    expect(start).toBeGreaterThan(0);
+    const unpacked = mkdtempSync(join(tmpdir(), 'backup-doc-unpacked-'));
+    writeFileSync(join(unpacked, 'scripts.tar.gz'), Buffer.from(runCommand.slice(start + 1, end).join(''), 'base64'));
+    const listing = spawnSync('tar', ['-tvzf', 'scripts.tar.gz'], { cwd: unpacked, encoding: 'utf8' });
+    expect(listing.status, listing.stderr).toBe(0);
+    expect(listing.stdout.trim().split('\n').map((line) => line.split(/\s+/).at(-1))).toEqual([...BACKUP_SCRIPT_FILES]);
+    expect(listing.stdout).toMatch(/^-rw------- root\/root /);
+    const extracted = spawnSync('tar', ['-xzf', 'scripts.tar.gz'], { cwd: unpacked, encoding: 'utf8' });
+    expect(extracted.status, extracted.stderr).toBe(0);
+    for (const file of BACKUP_SCRIPT_FILES) {
+      const text = readFileSync(join(fixtures, file));
       expect(runCommand).toContain(`# ${file} sha256 ${createHash('sha256').update(text).digest('hex')}`);
-      const start = runCommand.indexOf(`base64 -d > "$work_dir/${file}.gz" <<'BACKUP_KIT_END_OF_PACKED_SCRIPT'`);
-      const end = runCommand.indexOf('BACKUP_KIT_END_OF_PACKED_SCRIPT', start + 1);
-      expect(gunzipSync(Buffer.from(runCommand.slice(start + 1, end).join(''), 'base64')).equals(text)).toBe(true);
+      expect(readFileSync(join(unpacked, file)).equals(text), file).toBe(true);
     }
+    expect(documentIn().document.contentSha256, 'the same scripts pack to the same bytes').toBe(document.contentSha256);
   });
 
   it('GIVEN the same content with its keys in another order THEN the content hash is the same', () => {
@@ -203,7 +219,7 @@ describe('BackupCommandDocument: the step, run for real with bash', () => {
   it('GIVEN a run THEN the scripts ran from a private directory under TMPDIR that is gone afterwards', () => {
     const { document } = documentIn();
     const run = runDocument(document.content as unknown as DocumentContent, validValues);
-    expect(run.dir?.startsWith(`${run.tmp}/backup-kit.`)).toBe(true);
+    expect(run.dir?.startsWith(`${run.tmp}/backup-kit-backup.`)).toBe(true);
     expect(existsSync(run.dir ?? '/nonexistent')).toBe(false);
   });
 
@@ -237,33 +253,32 @@ describe('BackupCommandDocument: validation', () => {
     expect(() => documentIn({ documentName: 'aws-backup' })).toThrow(/BackupCommandDocument documentName: 'aws-backup' starts with a prefix AWS reserves/);
   });
 
-  it('GIVEN a missing script THEN scripts.backup is named with the path', () => {
-    expect(() => documentIn({ scripts: { ...fixtures, backup: '/nonexistent/backup.sh' } })).toThrow(
-      /BackupCommandDocument scripts\.backup: cannot read \/nonexistent\/backup\.sh/,
-    );
+  it('GIVEN a missing script THEN the file is named with the path', () => {
+    const scriptsDir = fixturesWith({ 'backup-upload.sh': null });
+    expect(() => documentIn({ scriptsDir })).toThrow(new RegExp(`BackupCommandDocument scripts\\.backup-upload\\.sh: cannot read ${scriptsDir}/backup-upload\\.sh`));
   });
 
   it("GIVEN a script containing '{{' and the here-document delimiter THEN packed, neither reaches the document text, and the script runs unchanged", () => {
-    const backup = scratchFile('backup.sh', "#!/bin/bash\necho 'braces {{ kept }}'\necho BACKUP_KIT_END_OF_PACKED_SCRIPT\n");
-    const { document } = documentIn({ scripts: { ...fixtures, backup } });
+    const scriptsDir = fixturesWith({ 'backup.sh': "#!/bin/bash\necho 'braces {{ kept }}'\necho BACKUP_KIT_END_OF_SCRIPT_BUNDLE\n" });
+    const { document } = documentIn({ scriptsDir });
     const content = document.content as unknown as DocumentContent;
     const lines = content.mainSteps[0]?.inputs.runCommand ?? [];
     expect(lines.filter((line) => line.includes('{{')).every((line) => /\{\{ [A-Za-z]+ \}\}/.test(line) && !line.includes('kept'))).toBe(true);
     const run = runDocument(content, validValues);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('braces {{ kept }}');
-    expect(run.stdout).toContain('BACKUP_KIT_END_OF_PACKED_SCRIPT');
+    expect(run.stdout).toContain('BACKUP_KIT_END_OF_SCRIPT_BUNDLE');
   });
 
   it('GIVEN a script with CRLF line endings THEN it is refused', () => {
-    const backup = scratchFile('backup.sh', '#!/bin/bash\r\necho ok\r\n');
-    expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts\.backup: .* has CR line endings/);
+    const scriptsDir = fixturesWith({ 'backup.sh': '#!/bin/bash\r\necho ok\r\n' });
+    expect(() => documentIn({ scriptsDir })).toThrow(/scripts\.backup\.sh: .* has CR line endings/);
   });
 
   it('GIVEN scripts too large for SSM THEN the size is named', () => {
     // Random text: packing cannot shrink it below SSM's limit.
-    const backup = scratchFile('backup.sh', `#!/bin/bash\n# ${randomBytes(60_000).toString('hex')}\n`);
-    expect(() => documentIn({ scripts: { ...fixtures, backup } })).toThrow(/scripts: the document would be \d+ bytes with the embedded scripts; SSM accepts at most 65536/);
+    const scriptsDir = fixturesWith({ 'backup.sh': `#!/bin/bash\n# ${randomBytes(60_000).toString('hex')}\n` });
+    expect(() => documentIn({ scriptsDir })).toThrow(/scripts: the document would be \d+ bytes with the embedded scripts; SSM accepts at most 65536/);
   });
 
   it('GIVEN a default timeout over 48 hours THEN defaultExecutionTimeoutSeconds is named', () => {

@@ -8,7 +8,7 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { randomBytes } from 'node:crypto';
 import { decodeTargetPlans, type TargetPlan } from '../../lambda/shared/backup-command';
 import { BackupJobs, type BackupJobsProps } from '../../lib/constructs/backup-jobs';
-import { FIXTURE_INSTANCE_SCRIPTS } from '../foundation/app-fixture';
+import { FIXTURE_INSTANCE_SCRIPTS_DIR } from '../foundation/app-fixture';
 
 const target: TargetPlan = {
   name: 'app-sqlite',
@@ -33,7 +33,7 @@ function jobsWith(changes: Partial<BackupJobsProps>): BackupJobs {
     backupKey: key,
     opsKey: key,
     alertTopic: new sns.Topic(stack, 'Topic'),
-    scripts: FIXTURE_INSTANCE_SCRIPTS,
+    scriptsDir: FIXTURE_INSTANCE_SCRIPTS_DIR,
     ...changes,
   });
 }

@@ -8,7 +8,7 @@ import { triggerBackups, type TriggerSettings } from '../../lambda/backup-trigge
 import { loadConfig } from '../../lib/config/config';
 import { BackupCommandDocument } from '../../lib/constructs/backup-command-document';
 import { targetPlans } from '../../lib/stacks/backup-jobs-settings';
-import { FIXTURE_INSTANCE_SCRIPTS } from '../foundation/app-fixture';
+import { FIXTURE_INSTANCE_SCRIPTS_DIR } from '../foundation/app-fixture';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { capturedMetrics, silentLogger } from './support';
 
@@ -19,7 +19,7 @@ import { capturedMetrics, silentLogger } from './support';
  */
 let moto: MotoServer;
 const documentName = 'BackupKit-moto-InstanceBackup';
-const document = new BackupCommandDocument(new Stack(new App(), 'Doc'), 'Document', { documentName, scripts: FIXTURE_INSTANCE_SCRIPTS });
+const document = new BackupCommandDocument(new Stack(new App(), 'Doc'), 'Document', { documentName, scriptsDir: FIXTURE_INSTANCE_SCRIPTS_DIR });
 const { config } = loadConfig(exampleConfig);
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackupResult } from '../../lambda/shared/backup-command';
 import { manifestSchema } from '../../lambda/shared/manifest';
-import { BackupCommandDocument, DEFAULT_INSTANCE_SCRIPTS } from '../../lib/constructs/backup-command-document';
+import { BackupCommandDocument } from '../../lib/constructs/backup-command-document';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { removeDir, run, scratchDir } from '../support/processes';
 import { renderDocumentStep } from './support';
@@ -18,9 +18,7 @@ import { renderDocumentStep } from './support';
  * way SSM renders it and run with bash against moto: the glue between the trigger's parameters,
  * the document and the scripts. (The scripts' own round trips per kind live with the scripts.)
  */
-const scriptsPresent = existsSync(DEFAULT_INSTANCE_SCRIPTS.backup) && existsSync(DEFAULT_INSTANCE_SCRIPTS.common);
-
-describe.skipIf(!scriptsPresent)('backup document with the real instance scripts, against moto', () => {
+describe('backup document with the real instance scripts, against moto', () => {
   let moto: MotoServer;
   let scratch: string;
   let bucket: string;

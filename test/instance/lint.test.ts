@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BACKUP_SCRIPT_FILES } from '../../lib/constructs/backup-command-document';
+import { RESTORE_SCRIPT_FILES } from '../../lib/constructs/restore-command-document';
 import { INSTANCE_SCRIPTS_DIR } from '../support/backup-script';
 
 const scripts = readdirSync(INSTANCE_SCRIPTS_DIR)
@@ -23,5 +25,24 @@ describe('instance scripts', () => {
     expect(result.error).toBeUndefined();
     expect(result.stdout).toBe('');
     expect(result.status).toBe(0);
+  });
+});
+
+describe('the instance-command documents', () => {
+  /** The scripts `entry` needs on the instance: itself, what it sources and what it runs, transitively. */
+  function needed(entry: string, found = new Set<string>()): Set<string> {
+    found.add(entry);
+    const text = readFileSync(join(INSTANCE_SCRIPTS_DIR, entry), 'utf8');
+    for (const match of text.matchAll(/^\s*(?:source|\.|.*\bbash) "\$(?:SCRIPT_DIR|script_dir)\/([a-z0-9-]+\.sh)"/gm)) {
+      if (match[1] && !found.has(match[1])) needed(match[1], found);
+    }
+    return found;
+  }
+
+  it.each([
+    ['backup.sh', BACKUP_SCRIPT_FILES],
+    ['restore.sh', RESTORE_SCRIPT_FILES],
+  ] as const)('embed exactly %s and the scripts it sources or runs', (entry, files) => {
+    expect([...needed(entry)].sort()).toEqual([...files].sort());
   });
 });

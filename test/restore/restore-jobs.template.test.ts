@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { loadConfig } from '../../lib/config/config';
+import { DEFAULT_INSTANCE_SCRIPTS_DIR } from '../../lib/constructs/instance-command-document';
+import { RESTORE_SCRIPT_FILES } from '../../lib/constructs/restore-command-document';
 import { buildTestApp } from '../foundation/app-fixture';
 import { MotoServer } from '../support/moto';
 import { removeDir, scratchDir } from '../support/processes';
@@ -21,7 +23,7 @@ const RDS_DRILLS = {
   },
 };
 
-const { app, stacks } = buildTestApp(RDS_DRILLS as never, { nag: true });
+const { app, stacks } = buildTestApp(RDS_DRILLS as never, { nag: true, instanceScriptsDir: DEFAULT_INSTANCE_SCRIPTS_DIR });
 const template = Template.fromStack(stacks.jobs);
 type Resource = { Properties: Record<string, unknown> };
 
@@ -56,7 +58,7 @@ describe('restore jobs template', () => {
       }
     }
     const lines = content.mainSteps[0]?.inputs.runCommand ?? [];
-    for (const script of ['common.sh', 'backup.sh', 'restore.sh']) {
+    for (const script of RESTORE_SCRIPT_FILES) {
       const sha = (spawnSync('sha256sum', [join('scripts/instance', script)], { encoding: 'utf8' }).stdout ?? '').split(' ')[0];
       expect(lines).toContain(`# ${script} sha256 ${sha}`);
     }

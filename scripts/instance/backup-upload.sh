@@ -1,0 +1,282 @@
+# shellcheck shell=bash disable=SC2154,SC2034
+# Sourced by backup.sh: compress, hash and upload in one stream, then check what S3 stored and write the manifest (its variables are backup.sh's).
+# ---------------------------------------------------------------------------------------------
+# Compress, hash, count and upload in one stream
+
+# pigz writes the same gzip format on every core; gzip is the fallback present everywhere.
+select_compressor() {
+  GZIP_LEVEL=${BK_GZIP_LEVEL:-$DEFAULT_GZIP_LEVEL}
+  COMPRESSOR=${BK_COMPRESSOR:-}
+  if [[ -z $COMPRESSOR ]]; then
+    COMPRESSOR=gzip
+    command -v pigz >/dev/null 2>&1 && COMPRESSOR=pigz
+  fi
+  require_command "$EXIT_DUMP" "$COMPRESSOR" "BK_COMPRESSOR=$COMPRESSOR"
+  add_tool "$COMPRESSOR" "$(tool_version "$COMPRESSOR")"
+  add_tool aws "$(tool_version aws)"
+  add_tool bash "$BASH_VERSION"
+}
+
+compress_stream() {
+  # Lower priority: the instance's own workload comes first.
+  nice -n 10 "$COMPRESSOR" -n "-$GZIP_LEVEL"
+}
+
+# Lets the stream through; at its end lets the uploader finish only if every stage upstream
+# succeeded. Otherwise it stops the uploader before closing its input, so that a failed dump
+# never completes an upload (a truncated object could not be deleted under Object Lock).
+stream_gate() { # stream_gate <upstream status file> <uploader pid file> <marker file>
+  cat
+  local statuses
+  statuses=$(cat "$1" 2>/dev/null || true)
+  [[ $statuses =~ ^(0 )*0$ ]] && return 0
+  local pid='' state i
+  for ((i = 0; i < 100; i++)); do
+    pid=$(cat "$2" 2>/dev/null || true)
+    [[ -n $pid ]] && break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+    [[ -z $state || $state == Z ]] && break
+    sleep 0.1
+  done
+  ((i < 100)) || kill -KILL "$pid" 2>/dev/null || true
+  : >"$3"
+  return 1
+}
+
+# Aborts a multipart upload of OBJECT_KEY left by a stopped uploader (best effort: the bucket's
+# lifecycle rule aborts what this misses).
+abort_incomplete_upload() {
+  local ids id
+  # The upload this run started (the uploader records its ID); else any left under the key.
+  if [[ -s $WORK_DIR/upload.id ]]; then
+    ids=$(cat "$WORK_DIR/upload.id")
+  elif ! ids=$(aws_cli s3api list-multipart-uploads --bucket "$BK_BUCKET" --prefix "$OBJECT_KEY" \
+    --query "Uploads[?Key=='$OBJECT_KEY'].UploadId" --output text 2>/dev/null); then
+    log_warn "could not list incomplete multipart uploads of $OBJECT_KEY; the bucket's lifecycle rule will abort any"
+    return 0
+  fi
+  for id in $ids; do
+    [[ $id == None ]] && continue
+    if aws_cli s3api abort-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$id" >/dev/null 2>&1; then
+      log_info "aborted the incomplete multipart upload of $OBJECT_KEY"
+    else
+      log_warn "could not abort the incomplete multipart upload $id of $OBJECT_KEY; the bucket's lifecycle rule will"
+    fi
+  done
+}
+
+# The size of the upload's parts: at least 64 MiB, more for a large source (S3 allows 10,000
+# parts; the estimate may be low, so parts are sized for 9,000).
+part_bytes() {
+  local minimum=$((64 * 1048576)) wanted=0
+  [[ $EXPECTED_SIZE =~ ^[0-9]+$ ]] && wanted=$(((EXPECTED_SIZE / 9000 / 1048576 + 1) * 1048576))
+  echo $((wanted > minimum ? wanted : minimum))
+}
+
+# Reads the compressed stream on stdin and stores it as OBJECT_KEY with a multipart upload made
+# here, not by `aws s3 cp`: every part carries its SHA-256 (S3 requires a checksum on uploads to a
+# locked bucket) and the upload completes only with If-None-Match: *, so it never makes a new
+# version of an existing key (backups are written once; the bucket policy refuses anything else).
+multipart_upload() {
+  local upload_id part=0 bytes hex checksum etag part_file="$WORK_DIR/part" parts="$WORK_DIR/parts.json" size
+  size=$(part_bytes)
+  # The lock is part of the upload: the version is born with the tier's mode and date, so no later
+  # call has to change a lock (which S3 may refuse, and which no writer is allowed).
+  upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
+    --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" --content-type application/gzip \
+    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" \
+    --checksum-algorithm SHA256 --query UploadId --output text) || return 1
+  printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
+  printf '{"Parts":[' >"$parts"
+  while :; do
+    # GNU head -c reads exactly that many bytes from the pipe (less only at its end).
+    head -c "$size" >"$part_file" || return 1
+    bytes=$(stat -c %s "$part_file")
+    ((bytes > 0 || part == 0)) || break
+    part=$((part + 1))
+    hex=$(sha256_stdin <"$part_file")
+    checksum=$(hex_decode "$hex" | base64 -w 0)
+    etag=$(aws_cli s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
+      --part-number "$part" --body "$part_file" --checksum-sha256 "$checksum" --query ETag --output text) || return 1
+    ((part == 1)) || printf ',' >>"$parts"
+    printf '{"PartNumber":%d,"ETag":%s,"ChecksumSHA256":"%s"}' "$part" "$(json_str "$etag")" "$checksum" >>"$parts"
+    ((bytes == size)) || break
+  done
+  rm -f -- "$part_file"
+  printf ']}' >>"$parts"
+  aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
+    --multipart-upload "file://$parts" --if-none-match '*' >/dev/null
+}
+
+stream_to_s3() {
+  local sha_fifo="$WORK_DIR/sha256.fifo" count_fifo="$WORK_DIR/bytes.fifo"
+  local content_sha_fifo="$WORK_DIR/content-sha256.fifo" content_count_fifo="$WORK_DIR/content-bytes.fifo"
+  local content_outputs=("$content_sha_fifo" "$content_count_fifo") index_pid=''
+  local status_file="$WORK_DIR/stream.status" uploader_pid_file="$WORK_DIR/uploader.pid"
+  local stopped_file="$WORK_DIR/uploader.stopped" outer_status_file="$WORK_DIR/outer.status"
+  mkfifo "$sha_fifo" "$count_fifo" "$content_sha_fifo" "$content_count_fifo"
+  # The hash and the byte count read copies of the compressed stream from tee; as plain
+  # background jobs (not process substitutions) their exit status is waited for and checked.
+  sha256_stdin <"$sha_fifo" >"$WORK_DIR/sha256.out" &
+  local sha_pid=$!
+  wc -c <"$count_fifo" >"$WORK_DIR/bytes.out" &
+  local count_pid=$!
+  # The content digest: the same of the dump itself, as the dump tool wrote it and before it is
+  # compressed. The verifier and restores recompute it from the stored object, so damage done
+  # between reading the data and storing it shows even when the stored object and its own hash agree.
+  sha256_stdin <"$content_sha_fifo" >"$WORK_DIR/content-sha256.out" &
+  local content_sha_pid=$!
+  wc -c <"$content_count_fifo" >"$WORK_DIR/content-bytes.out" &
+  local content_count_pid=$!
+  BACKGROUND_PIDS+=("$sha_pid" "$count_pid" "$content_sha_pid" "$content_count_pid")
+  if [[ $BK_KIND == files ]] && command -v python3 >/dev/null 2>&1; then
+    # The per-file index reads a third copy of the tar stream; whatever becomes of it, the rest of
+    # its copy is read to the end, so that it can never stop the stream.
+    local index_fifo="$WORK_DIR/files-index.fifo"
+    mkfifo "$index_fifo"
+    content_outputs+=("$index_fifo")
+    {
+      python3 -c "$FILES_INDEX_PY" tar >"$WORK_DIR/files-index.out" 2>"$WORK_DIR/files-index.err" || true
+      cat >/dev/null
+    } <"$index_fifo" &
+    index_pid=$!
+    BACKGROUND_PIDS+=("$index_pid")
+  fi
+
+  log_info "streaming to s3://$BK_BUCKET/$OBJECT_KEY ($COMPRESSOR -$GZIP_LEVEL, SSE-KMS, parts of $(($(part_bytes) / 1048576)) MiB, written once)"
+  local started_ms
+  started_ms=$(now_ms)
+  # The stream runs as a background job that this shell waits for, so that a TERM (the
+  # document's timeout) is handled at once: the EXIT trap then stops the uploader before its
+  # input ends (see STOP_ON_FAILURE_PID_FILE), and no partial object is completed.
+  STOP_ON_FAILURE_PID_FILE=$uploader_pid_file
+  (
+    set +e
+    (
+      "$PRODUCER" 2>"$WORK_DIR/dump.err" | tee -- "${content_outputs[@]}" 2>"$WORK_DIR/content-tee.err" |
+        compress_stream 2>"$WORK_DIR/compress.err" | tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
+      printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
+    ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
+      printf '%s' "$BASHPID" >"$uploader_pid_file"
+      # Without the caller's traps a TERM from the gate ends this at once, before it completes.
+      trap - TERM INT HUP
+      multipart_upload >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
+    )
+    printf '%s\n' "${PIPESTATUS[*]}" >"$outer_status_file"
+  ) &
+  local stream_pid=$!
+  wait "$stream_pid" || true
+  STOP_ON_FAILURE_PID_FILE=
+  local outer=(x x x)
+  read -r -a outer <"$outer_status_file" || true
+  local statuses dump_status=x content_tee_status=x compress_status=x tee_status=x
+  statuses=$(cat "$status_file" 2>/dev/null || true)
+  read -r dump_status content_tee_status compress_status tee_status <<<"$statuses" || true
+  [[ -s $WORK_DIR/dump.err ]] && log_info "dump stderr: $(tail_of "$WORK_DIR/dump.err" 5)"
+
+  if [[ -e $stopped_file ]]; then
+    abort_incomplete_upload
+    if [[ $dump_status != 0 ]]; then
+      fail "$EXIT_DUMP" "the $BK_KIND dump failed (exit $dump_status); nothing was stored: $(tail_of "$WORK_DIR/dump.err" 5)"
+    elif [[ $compress_status != 0 ]]; then
+      fail "$EXIT_DUMP" "$COMPRESSOR failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
+    elif [[ $content_tee_status != 0 ]]; then
+      fail "$EXIT_DUMP" "computing the content digest failed (tee exit $content_tee_status); nothing was stored: $(tail_of "$WORK_DIR/content-tee.err" 3)"
+    fi
+    fail "$EXIT_DUMP" "computing the checksum failed (tee exit $tee_status); nothing was stored: $(tail_of "$WORK_DIR/tee.err" 3)"
+  fi
+  if [[ ${outer[2]} != 0 ]]; then
+    abort_incomplete_upload
+    if grep -q 'PreconditionFailed' "$WORK_DIR/upload.err" 2>/dev/null; then
+      fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY already exists: backups are written once, so this one was not stored (two runs in the same second?)"
+    elif grep -qi 'unknown options.*if-none-match\|checksum-sha256' "$WORK_DIR/upload.err" 2>/dev/null; then
+      fail "$EXIT_UPLOAD" "this AWS CLI ($(tool_version aws)) cannot send If-None-Match or part checksums, which writing backups once to a locked bucket needs; install a current AWS CLI v2 (or v1): $(tail_of "$WORK_DIR/upload.err" 2)"
+    fi
+    fail "$EXIT_UPLOAD" "S3 refused the upload to s3://$BK_BUCKET/$OBJECT_KEY (aws exit ${outer[2]}): $(tail_of "$WORK_DIR/upload.err" 3)"
+  fi
+  if [[ $statuses != "0 0 0 0" || ${outer[0]} != 0 || ${outer[1]} != 0 ]]; then
+    fail "$EXIT_DUMP" "the stream ended abnormally (stages: ${statuses:-unknown}; gate ${outer[1]})"
+  fi
+
+  local hash_status=0 count_status=0
+  wait "$sha_pid" || hash_status=$?
+  wait "$count_pid" || count_status=$?
+  wait "$content_sha_pid" || hash_status=$?
+  wait "$content_count_pid" || count_status=$?
+  # The per-file index, when it runs: its result is checked where it is used.
+  [[ -z $index_pid ]] || wait "$index_pid" || true
+  BACKGROUND_PIDS=()
+  SHA256=$(cut -d ' ' -f 1 "$WORK_DIR/sha256.out" 2>/dev/null || true)
+  BYTES=$(tr -d ' \n' <"$WORK_DIR/bytes.out" 2>/dev/null || true)
+  CONTENT_SHA256=$(cut -d ' ' -f 1 "$WORK_DIR/content-sha256.out" 2>/dev/null || true)
+  CONTENT_BYTES=$(tr -d ' \n' <"$WORK_DIR/content-bytes.out" 2>/dev/null || true)
+  if ((hash_status != 0 || count_status != 0)) || ! [[ $SHA256 =~ ^[0-9a-f]{64}$ && $BYTES =~ ^[0-9]+$ ]] ||
+    ! [[ $CONTENT_SHA256 =~ ^[0-9a-f]{64}$ && $CONTENT_BYTES =~ ^[0-9]+$ ]]; then
+    FAILURE_NOTES+=("s3://$BK_BUCKET/$OBJECT_KEY was uploaded but has no manifest: the backup is incomplete (Object Lock keeps the object until its retention ends; the verifier reports it)")
+    fail "$EXIT_DUMP" "the checksums or byte counts of the stream could not be computed (hash exit $hash_status, wc exit $count_status)"
+  fi
+  local seconds
+  seconds=$(seconds_since "$started_ms")
+  log_info "uploaded $BYTES bytes in ${seconds}s, sha256 $SHA256 (content: $CONTENT_BYTES bytes, sha256 $CONTENT_SHA256)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Retention and manifest
+
+check_stored() {
+  FAILURE_NOTES+=("s3://$BK_BUCKET/$OBJECT_KEY was uploaded but has no manifest: the backup is incomplete (Object Lock keeps the object until its retention ends; the verifier reports it)")
+  local head err="$WORK_DIR/head.err"
+  # The exact version just written, and a check that S3 holds what was streamed, locked as asked.
+  head=$(aws_cli s3api head-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
+    --query '[VersionId, ContentLength, ServerSideEncryption, ObjectLockMode, ObjectLockRetainUntilDate]' --output text 2>"$err") ||
+    fail "$EXIT_UPLOAD" "cannot read back s3://$BK_BUCKET/$OBJECT_KEY: $(tail_of "$err" 3)"
+  local stored_bytes sse mode until
+  read -r VERSION_ID stored_bytes sse mode until <<<"$head"
+  if [[ -z $VERSION_ID || $VERSION_ID == None || $VERSION_ID == null ]]; then
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY has no version ID: the bucket is not versioned, so Object Lock cannot protect it"
+  fi
+  [[ $stored_bytes == "$BYTES" ]] ||
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY holds $stored_bytes bytes but $BYTES were streamed"
+  [[ $sse == aws:kms ]] ||
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY is not SSE-KMS encrypted (ServerSideEncryption: $sse)"
+
+  local until_epoch
+  until_epoch=$(date -u -d "$until" +%s 2>/dev/null) || until_epoch=0
+  if [[ $mode != "$LOCK_MODE" ]] || ((until_epoch < $(date -u -d "$RETAIN_UNTIL" +%s))); then
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY (version $VERSION_ID) is locked $mode until $until, not $LOCK_MODE until $RETAIN_UNTIL as requested"
+  fi
+  log_info "retention: $LOCK_MODE until $RETAIN_UNTIL on version $VERSION_ID"
+}
+
+write_manifest() {
+  FINISHED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local manifest="$WORK_DIR/manifest.json"
+  {
+    printf '{"manifestVersion":1'
+    printf ',"target":%s,"kind":%s,"tier":%s' "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$BK_TIER")"
+    printf ',"instance":%s,"bucket":%s,"key":%s' "$(json_str "$INSTANCE")" "$(json_str "$BK_BUCKET")" "$(json_str "$OBJECT_KEY")"
+    printf ',"startedAt":"%s","finishedAt":"%s"' "$STARTED_AT" "$FINISHED_AT"
+    printf ',"bytes":%s,"sha256":"%s","compression":"gzip","format":"%s"' "$BYTES" "$SHA256" "$FORMAT"
+    printf ',"retainUntil":"%s","tools":{%s}' "$RETAIN_UNTIL" "$TOOLS_JSON"
+    [[ -n $DATABASE_JSON ]] && printf ',"database":%s' "$DATABASE_JSON"
+    [[ -n $FILES_JSON ]] && printf ',"files":%s' "$FILES_JSON"
+    printf ',"content":{"bytes":%s,"sha256":"%s"}' "$CONTENT_BYTES" "$CONTENT_SHA256"
+    printf '}\n'
+  } >"$manifest"
+  local err="$WORK_DIR/manifest.err" checksum
+  # An explicit checksum: S3 refuses an upload to a locked bucket without one, and a CLI set to
+  # request_checksum_calculation = when_required would send none of its own.
+  checksum=$(hex_decode "$(sha256_stdin <"$manifest")" | base64 -w 0)
+  aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY.manifest.json" --body "$manifest" \
+    --checksum-sha256 "$checksum" \
+    --content-type application/json --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" \
+    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" --if-none-match '*' >/dev/null 2>"$err" ||
+    fail "$EXIT_MANIFEST" "cannot write s3://$BK_BUCKET/$OBJECT_KEY.manifest.json: $(tail_of "$err" 3)"
+  FAILURE_NOTES=()
+  log_info "manifest written: s3://$BK_BUCKET/$OBJECT_KEY.manifest.json"
+}
+

@@ -1,0 +1,194 @@
+# shellcheck shell=bash disable=SC2154,SC2034
+# Sourced by restore.sh: checks of the restored copy against the manifest, and drills (its variables are restore.sh's).
+# ------------------------------------------------------------------ drills
+
+checks=() failed_checks=()
+record_check() { # record_check <name> <passed|failed|skipped> <detail>
+  checks+=("{\"name\":$(json_str "$1"),\"status\":$(json_str "$2"),\"detail\":$(json_str "$3")}")
+  [ "$2" != failed ] || failed_checks+=("$1: $3")
+}
+
+# Table and row counts, the way backup.sh counts them (a table too large to count has no row
+# count in the manifest and is not compared).
+pg_table_count() { pg_db "$1" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"; }
+pg_rows() { # pg_rows <db> <schema.table>
+  printf "SELECT format('SELECT count(*) FROM %%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname || '.' || c.relname = '%s' \\gexec\n" "${2//\'/\'\'}" | pg_db "$1"
+}
+my_table_count() { my_sql -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$1' AND TABLE_TYPE = 'BASE TABLE'"; }
+my_rows() { my_sql -e "SELECT COUNT(*) FROM $(my_quote "$1").$(my_quote "$2")"; }
+sqlite_table_count() { sqlite3 "$1" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"; }
+sqlite_rows() { sqlite3 "$1" "SELECT count(*) FROM \"${2//\"/\"\"}\""; }
+
+compare_with_manifest() { # compare_with_manifest <restored table count> <row counter and its leading args...>
+  local actual_tables="$1" expected_tables table expected actual differences='' noted='' compared=0
+  shift
+  expected_tables="$(json_get "$manifest" database.tableCount)"
+  if [ -z "$expected_tables" ]; then
+    record_check tables skipped 'the manifest has no table or row counts'
+    return
+  fi
+  if [ "$expected_tables" = "$actual_tables" ]; then
+    record_check tables passed "$actual_tables tables, as in the manifest"
+  else
+    record_check tables failed "$actual_tables tables restored, the manifest says $expected_tables"
+  fi
+  while IFS=$'\t' read -r table expected; do
+    [ -n "$table" ] || continue
+    compared=$((compared + 1))
+    actual="$("$@" "$table" 2>/dev/null | head -n 1 || true)"
+    [ "$actual" = "$expected" ] && continue
+    # MySQL counts are taken in a snapshot just before the dump's own (it cannot share one):
+    # writes in between differ a little and are noted; a table missing or under half its rows fails.
+    if [ "$BK_KIND" = mysql ] && [[ $actual =~ ^[0-9]+$ ]] && [ "$((actual * 2))" -ge "$expected" ] && { [ "$expected" = 0 ] || [ "$actual" != 0 ]; }; then
+      noted+="${noted:+; }$table: manifest $expected, restored $actual"
+      continue
+    fi
+    differences+="${differences:+; }$table: manifest $expected, restored ${actual:-missing}"
+  done < <(json_entries "$manifest" database.rowCounts)
+  if [ -z "$differences" ]; then
+    record_check rowCounts passed "row counts of $compared tables match the manifest${noted:+ (counted just before the dump, writes in between: $noted)}"
+  else
+    record_check rowCounts failed "$differences"
+  fi
+}
+
+run_probes() { # run_probes <sql runner command...>
+  local probe value index=0 listed="$work_dir/probes"
+  [ -n "${RS_DRILL_PROBES:-}" ] || return 0
+  if ! printf '%s' "$RS_DRILL_PROBES" | base64 -d 2>/dev/null | json_string_list >"$listed"; then
+    record_check probes failed 'RS_DRILL_PROBES is not base64 of a JSON list of SQL statements'
+    return 0
+  fi
+  while IFS= read -r -d '' probe; do
+    index=$((index + 1))
+    # A probe holds when it returns a row whose first value is not false, 0 or NULL.
+    if value="$("$@" "$probe" 2>&1 | head -n 1)" && [ -n "$value" ] && ! [[ "$value" =~ ^(0|f|false|FALSE|NULL)$ ]]; then
+      record_check "probe$index" passed "returned $value"
+    else
+      record_check "probe$index" failed "${probe:0:200} returned '${value:-no row}'"
+    fi
+  done <"$listed"
+}
+
+# The restored copy against the manifest, every restore, before the copy is put in place or
+# reported: tables and row counts (databases), integrity (SQLite), file count and bytes (files).
+# A copy that differs fails the restore; a replace then keeps the live data, which was not touched.
+# A drill records the checks and reports them all in its result instead.
+check_restored() { # check_restored <database | path of the staged copy>
+  case "$BK_KIND" in
+    postgres) compare_with_manifest "$(pg_table_count "$1")" pg_rows "$1" ;;
+    mysql) compare_with_manifest "$(my_table_count "$1")" my_rows "$1" ;;
+    sqlite)
+      record_check integrity passed 'PRAGMA integrity_check: ok'
+      compare_with_manifest "$(sqlite_table_count "$1")" sqlite_rows "$1"
+      ;;
+    files)
+      file_count_check "$1"
+      file_index_check "$1"
+      ;;
+  esac
+  [ "$drill" = 1 ] || [ "${#failed_checks[@]}" = 0 ] ||
+    fail "$E_MISMATCH" "the restored copy does not match the backup's manifest ($(IFS=';'; printf '%s' "${failed_checks[*]}")); nothing was put in place$([ "$RS_MODE" = replace ] && echo ', the live data is untouched')"
+}
+
+drill_checks() {
+  checks=("{\"name\":\"restore\",\"status\":\"passed\",\"detail\":$(json_str "restored $key into $restored_to")}" "${checks[@]}")
+  case "$BK_KIND" in
+    postgres) run_probes pg_db "$restored_to" -c ;;
+    mysql) run_probes my_sql "$restored_to" -e ;;
+    files) files_checks ;;
+  esac
+}
+
+file_count_check() { # file_count_check <restored tree>
+  local count bytes expected_count expected_bytes
+  count="$(find "$1" -type f -printf . | wc -c)"
+  bytes="$(find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
+  expected_count="$(json_get "$manifest" files.fileCount)"
+  expected_bytes="$(json_get "$manifest" files.totalBytes)"
+  if [ -z "$expected_count" ]; then
+    record_check fileCount skipped 'the manifest has no file count'
+  elif [ "$count" = "$expected_count" ] && [ "$bytes" = "$expected_bytes" ]; then
+    record_check fileCount passed "$count files, $bytes bytes, as in the manifest"
+  else
+    record_check fileCount failed "restored $count files / $bytes bytes, the manifest says $expected_count / $expected_bytes"
+  fi
+  # Directories (the tree's top included, as the archive's ./) and symlinks, where the manifest counted them.
+  local expected_dirs expected_links dirs links
+  expected_dirs="$(json_get "$manifest" files.directoryCount)"
+  expected_links="$(json_get "$manifest" files.symlinkCount)"
+  [ -n "$expected_dirs" ] || return 0
+  dirs="$(find "$1" -type d -printf . | wc -c)"
+  links="$(find "$1" -type l -printf . | wc -c)"
+  if [ "$dirs" = "$expected_dirs" ] && [ "$links" = "${expected_links:-$links}" ]; then
+    record_check entries passed "$dirs directories, $links symlinks, as in the manifest"
+  else
+    record_check entries failed "restored $dirs directories / $links symlinks, the manifest says $expected_dirs / ${expected_links:-?}"
+  fi
+}
+
+# Every regular file of the restored tree (path, size, SHA-256) against the per-file index that
+# backup.sh took from the archive as tar wrote it: what landed on disk, not just what was stored.
+file_index_check() { # file_index_check <restored tree>
+  local expected_count expected_sha index
+  expected_sha="$(json_get "$manifest" files.index.sha256)"
+  expected_count="$(json_get "$manifest" files.index.count)"
+  if [ -z "$expected_sha" ]; then
+    record_check fileIndex skipped 'the manifest has no per-file index (the backup instance had no python3, or an older script)'
+  elif ! command -v python3 >/dev/null 2>&1; then
+    record_check fileIndex skipped 'python3 is not installed here, so the restored files were not hashed against the per-file index (the archive matched its content digest)'
+  else
+    # No more records than the index holds: the memory the backup itself needed.
+    index="$(BK_FILES_INDEX_MAX_FILES="$expected_count" python3 -c "$FILES_INDEX_PY" tree "$1" 2>"$work_dir/index.err")" ||
+      index="not computed: $(tail -n 1 "$work_dir/index.err")"
+    if [ "$index" = "$expected_count $expected_sha" ]; then
+      record_check fileIndex passed "$expected_count files with the paths, sizes and SHA-256 of the per-file index"
+    else
+      record_check fileIndex failed "the restored files differ from the per-file index taken at backup (restored: $index; index: $expected_count $expected_sha)"
+    fi
+  fi
+}
+
+# Files (drills): a sample of files hashed both from the archive stream (tar --to-command) and
+# from the restored copy. The archive's own SHA-256 already matched the manifest, so a sample
+# that matches shows the extraction wrote the bytes.
+files_checks() {
+  local sample="$work_dir/sample" from_archive="$work_dir/from-archive" record name sampled=0 mismatches=''
+  local -A archive_sha=()
+  # Names are NUL-separated throughout: file names may hold newlines.
+  (cd "$restored_to" && find . -type f -print0 | shuf -z -n "${RS_DRILL_SAMPLE:-50}") >"$sample"
+  if [ ! -s "$sample" ]; then
+    record_check checksums skipped 'no files to sample'
+    return
+  fi
+  # shellcheck disable=SC2016 # expanded by the shell tar starts for each member
+  tar -xzf "$backup_file" --null --verbatim-files-from -T "$sample" \
+    --to-command='printf "%s\t%s\0" "$(sha256sum | cut -d" " -f1)" "$TAR_FILENAME"' >"$from_archive" 2>/dev/null || true
+  while IFS= read -r -d '' record; do archive_sha["${record#*$'\t'}"]="${record%%$'\t'*}"; done <"$from_archive"
+  while IFS= read -r -d '' name; do
+    sampled=$((sampled + 1))
+    if [ "${archive_sha[$name]:-}" != "$(sha256sum <"$restored_to/${name#./}" | cut -d' ' -f1)" ]; then
+      mismatches+="${mismatches:+, }${name#./}"
+    fi
+  done <"$sample"
+  if [ -z "$mismatches" ]; then
+    record_check checksums passed "$sampled sampled files match the archive"
+  else
+    record_check checksums failed "differ from the archive: ${mismatches:0:500}"
+  fi
+}
+
+remove_copy() { # remove_copy db:<name> | path:<path>
+  case "$1" in
+    db:*) drop_database "${1#db:}" ;;
+    path:*) rm -rf -- "${1#path:}" "${1#path:}-wal" "${1#path:}-shm" "${1#path:}-journal" ;;
+  esac
+}
+
+drop_database() {
+  case "$BK_KIND" in
+    postgres) pg_admin -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 || pg_admin -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null ;;
+    mysql) my_sql -e "DROP DATABASE IF EXISTS $(my_quote "$1")" ;;
+  esac
+}
+

@@ -1,0 +1,189 @@
+# shellcheck shell=bash disable=SC2154,SC2034
+# Sourced by restore.sh: SQLite and files restores, staged and swapped in (its variables are restore.sh's).
+# ------------------------------------------------------------------ SQLite and files
+#
+# Root never works through a path that another user can change. Scratch copies go below the
+# scratch root (root's, 0700, no other user's directory above it). A replace works from inside
+# the live path's directory, which the application may write: the shell's current directory holds
+# that directory itself whatever happens to its name, the copy is prepared in a private staging
+# directory made there (root's, 0700, checked after entering it), and only the final renames
+# touch names the application can see. No operation there follows a link or takes a reference.
+
+
+# Creates <dir> and what is missing above it (0700), then checks the whole path.
+ensure_private_dir() { # ensure_private_dir <setting> <canonical dir>
+  local path='' part
+  local -a parts
+  check_owned_path "$1" "$(dirname -- "$2")"
+  IFS=/ read -r -a parts <<<"${2#/}"
+  for part in "${parts[@]}"; do
+    path="$path/$part"
+    [ -e "$path" ] || [ -L "$path" ] || mkdir -m 0700 -- "$path" 2>/dev/null || [ -d "$path" ] || fail "$E_RESTORE" "$1: cannot create $path"
+  done
+  check_owned_path "$1" "$2"
+}
+
+# Makes <dir> the current directory, refusing when its name no longer leads there.
+enter_dir() { # enter_dir <canonical dir>
+  cd -P -- "$1" 2>/dev/null || fail "$E_INPUT" "directory $1 does not exist"
+  [ "$(pwd -P)" = "$1" ] || fail "$E_INPUT" "$1 was replaced by a link to $(pwd -P) while the restore ran; nothing was changed"
+}
+
+# In the current directory: a new private staging directory, entered and checked to be the one
+# made (root's, 0700, empty, right below this directory). From there `..` is this directory itself.
+enter_stage() {
+  local parent_id
+  parent_id="$(stat -c %d:%i .)"
+  stage="$(mktemp -d ./.backup-kit-stage.XXXXXXXX)" || fail "$E_RESTORE" "cannot create a staging directory in $(pwd -P)"
+  stage="${stage#./}"
+  cd -P -- "$stage" || fail "$E_RESTORE" "cannot enter the staging directory $stage"
+  # Until these hold this may be someone else's directory: nothing here is touched, not even on cleanup.
+  if [ "$(stat -c '%u %a' .)" != "$EUID 700" ] || [ "$(stat -c %d:%i ..)" != "$parent_id" ] || [ -n "$(ls -A)" ]; then
+    fail "$E_RESTORE" "the staging directory $stage was swapped while the restore ran; nothing was changed"
+  fi
+  in_stage=1
+}
+
+# Empties the staging directory from inside, then removes it from its parent. Once a swap has
+# begun the stage may hold the previous live data, so a failed run leaves it for the engineer.
+leave_stage() {
+  [ "$in_stage" = 1 ] || return 0
+  in_stage=0
+  if [ "$swap_begun" = 1 ] && [ "$swapped" = 0 ]; then
+    log_warn "the swap did not finish: $(pwd -P) may hold the previous data; check $live_path and it before removing anything"
+    return 0
+  fi
+  find . -mindepth 1 -delete 2>/dev/null || true
+  { cd .. && rmdir -- "$stage"; } 2>/dev/null || log_warn "could not remove the staging directory $stage"
+}
+
+# Pids of processes that have <path> open (a live SQLite file must not be swapped under them).
+open_by() {
+  local fd
+  for fd in /proc/[0-9]*/fd/*; do
+    [ "$(readlink "$fd" 2>/dev/null)" = "$1" ] && { fd="${fd#/proc/}"; printf '%s ' "${fd%%/*}"; }
+  done
+  return 0
+}
+
+# Renames <new> over <live> in one step and keeps the old one at <aside>. No rename(2) follows a
+# link in its last component, and the names are relative to directories already checked.
+swap_in() { # swap_in <new> <live> <aside>
+  if [ ! -e "$2" ]; then
+    mv -T -- "$1" "$2"
+    return
+  fi
+  if [ -f "$2" ]; then
+    # A hard link keeps the old file reachable; rename(2) then replaces the live name atomically.
+    ln -P -- "$2" "$3" && mv -T -- "$1" "$2"
+    return
+  fi
+  if mv --help 2>/dev/null | grep -q -- '--exchange'; then
+    mv --exchange -T -- "$1" "$2" && mv -T -- "$1" "$3"
+  elif command -v python3 >/dev/null 2>&1 && python3 - "$1" "$2" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+if libc.renameat2(AT_FDCWD, sys.argv[1].encode(), AT_FDCWD, sys.argv[2].encode(), RENAME_EXCHANGE) != 0:
+    sys.exit(os.strerror(ctypes.get_errno()))
+PY
+  then
+    mv -T -- "$1" "$3"
+  else
+    log_info "no atomic exchange available (coreutils mv --exchange or python3): swapping with two renames"
+    mv -T -- "$2" "$3" && mv -T -- "$1" "$2"
+  fi
+}
+
+# Enters the directory the copy goes to and sets `name`, the copy's name in it. Scratch: below
+# the private scratch root, a name not yet taken. Replace: the live path's directory.
+enter_destination() {
+  local directory
+  if [ "$RS_MODE" = scratch ]; then
+    ensure_private_dir RS_SCRATCH_ROOT "$scratch_root"
+    directory="$(dirname -- "$scratch_path")"
+    # Inside the private root nobody else can make a directory or a link (umask 077: all 0700).
+    mkdir -p -- "$directory" || fail "$E_RESTORE" "cannot create $directory"
+    enter_dir "$directory"
+    name="${scratch_path##*/}"
+    if [ -e "./$name" ] || [ -L "./$name" ]; then fail "$E_INPUT" "$scratch_path already exists; choose another RS_SCRATCH_PATH"; fi
+  else
+    directory="$(realpath -e -- "$(dirname -- "$live_path")" 2>/dev/null)" || fail "$E_INPUT" "directory $(dirname -- "$live_path") does not exist"
+    enter_dir "$directory"
+    name="${live_path##*/}"
+    [ ! -L "./$name" ] || fail "$E_INPUT" "$live_path is a symbolic link; configure the path it points to, so that the swap replaces the data and not the link"
+  fi
+}
+
+# From the stage: gives <copy> the owner and mode of the live <name> next door, read without
+# following a link.
+take_owner_and_mode() { # take_owner_and_mode <copy> <name>
+  local uid gid mode type
+  [ -e "../$2" ] || return 0
+  read -r uid gid mode type < <(stat -c '%u %g %a %F' -- "../$2")
+  [ "$type" != 'symbolic link' ] || fail "$E_SWAP" "$live_path became a symbolic link during the restore; live data is unchanged"
+  { chown -h -- "$uid:$gid" "$1" && chmod -- "$mode" "$1"; } || fail "$E_RESTORE" "cannot give the restored copy the owner and mode of $live_path"
+}
+
+# From the stage: moves the finished copy in. Scratch: to its new name, readable by root only
+# (an archive may hold set-user-ID programs and private files). Replace: swapped in, the old
+# data kept as <name>.pre-restore-<stamp>.
+place_copy() { # place_copy <name>
+  if [ "$RS_MODE" = scratch ]; then
+    { chown -h -- "$EUID:$(id -g)" restored && chmod 0700 restored; } || fail "$E_RESTORE" "cannot make the copy private"
+    mv -T -- restored "../$1" || fail "$E_RESTORE" "cannot move the copy to $scratch_path"
+    [ "$drill" = 1 ] && drill_copy="path:$scratch_path"
+    restored_to="$scratch_path"
+    return
+  fi
+  local suffix
+  take_owner_and_mode restored "$1"
+  aside_name="$1.pre-restore-$stamp"
+  # The journal or WAL of an old SQLite file must not be applied to the new one: they go aside with it.
+  if [ "$BK_KIND" = sqlite ]; then
+    for suffix in -wal -journal; do
+      if [ -e "../$1$suffix" ]; then ln -P -- "../$1$suffix" "../$aside_name$suffix" || fail "$E_SWAP" "cannot keep $live_path$suffix aside"; fi
+    done
+  fi
+  swap_begun=1
+  swap_in restored "../$1" "../$aside_name" || fail "$E_SWAP" "the swap failed; $live_path is unchanged or, if the error above came after the exchange, the previous data is in the staging directory"
+  swapped=1
+  [ "$BK_KIND" != sqlite ] || rm -f -- "../$1-wal" "../$1-shm" "../$1-journal"
+  if [ -e "../$aside_name" ]; then aside_name="$(dirname -- "$live_path")/$aside_name"; else aside_name=''; fi
+  restored_to="$live_path"
+}
+
+restore_sqlite() {
+  require_command "$E_INPUT" sqlite3 'SQLite restores need it'
+  local name check pids
+  enter_destination
+  if [ "$RS_MODE" = replace ] && [ -e "./$name" ]; then
+    pids="$(open_by "$(pwd -P)/$name")"
+    [ -z "$pids" ] || fail "$E_INPUT" "$live_path is open by process(es) $pids: stop the application before replacing its database"
+    safety_backup
+  fi
+  enter_stage
+  gzip -dc "$backup_file" >restored || fail "$E_RESTORE" "decompressing into the staging directory failed"
+  # sqlite3 takes an empty file for an empty database: an empty or foreign file is never a restore.
+  [ "$(head -c 15 restored)" = 'SQLite format 3' ] || fail "$E_MISMATCH" "the backup decompresses to $(wc -c <restored) bytes that are not a SQLite database; live data untouched"
+  check="$(sqlite3 restored 'PRAGMA integrity_check' 2>&1 | head -n 5)"
+  [ "$check" = ok ] || fail "$E_RESTORE" "the restored file fails PRAGMA integrity_check: $check"
+  check_restored restored
+  rm -f -- restored-wal restored-shm restored-journal
+  place_copy "$name"
+  leave_stage
+}
+
+restore_files() {
+  require_command "$E_INPUT" tar 'file restores need it'
+  local name
+  enter_destination
+  [ "$RS_MODE" = scratch ] || [ ! -e "./$name" ] || safety_backup
+  enter_stage
+  mkdir restored
+  tar -xzf "$backup_file" -C restored --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into the staging directory failed"
+  check_restored restored
+  place_copy "$name"
+  leave_stage
+}
+
