@@ -88,13 +88,13 @@ export const exampleConfig: BackupKitConfigInput = {
     // A replace first backs the live data up into this on-demand tier (kept 7 days).
     safetyTier: 'predeploy',
     // Per-target settings (restore user, probes, work directory, drill opt-out) go under
-    // targets: { '<target>': { ... } }; see the README, "Restores, S3 version restore and restore drills".
+    // targets: { '<target>': { ... } }; see docs/restore.md.
     drills: {
       // The first of each month at 05:00 (config time zone); alarm after 35 days without a good drill.
       schedule: 'cron(0 5 1 * ? *)',
       alarmAfterDays: 35,
       // Opt-in RDS drills of rds.instances, e.g. rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }]:
-      // a point-in-time restore into a temporary instance, deleted once available (see the README, "Drills").
+      // a point-in-time restore into a temporary instance, deleted once available (see docs/drills.md).
     },
   },
 };

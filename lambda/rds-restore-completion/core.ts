@@ -151,8 +151,8 @@ function readyMessage(facts: Facts, instance: DBInstance, minutes: number | unde
     `Console:      ${facts.consoleLink}`,
     '',
     'Next: log in with the source\'s credentials as they were at the restore point, check the data, then either copy',
-    'the rows you need back to the source, or point the application at this endpoint (runbook "restore a database',
-    'to a point in time", the README section "RDS point-in-time restore"). Deletion protection is on; the runbook says how to remove the copy.',
+    'the rows you need back to the source, or point the application at this endpoint (runbook',
+    'docs/runbooks/rds-point-in-time.md). Deletion protection is on; the runbook says how to remove the copy.',
   ].join('\n');
 }
 

@@ -522,13 +522,13 @@ function inProgressNext(target: string, resolved: Resolved): string[] {
     `RDS is creating ${target}; this usually takes 10-40 minutes, more for large databases or many logs to replay. Watch it: ${consoleLinks.rdsInstance(resolved.region, target)}`,
     'When it is available, the alert topic receives a message with its endpoint, port and the minutes it took.',
     `${settings}; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
-    'Deletion protection is on. To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (README: "RDS point-in-time restore").',
+    'Deletion protection is on. To point the application at it or to remove it, follow the runbook docs/runbooks/rds-point-in-time.md.',
   ];
 }
 
 function restoredNext(target: string, resolved: Resolved): string[] {
   return [
     `Use ${target}: ${consoleLinks.rdsInstance(resolved.region, target)}`,
-    'To point the application at it or to remove it, follow the runbook "restore a database to a point in time" (README: "RDS point-in-time restore").',
+    'To point the application at it or to remove it, follow the runbook docs/runbooks/rds-point-in-time.md.',
   ];
 }

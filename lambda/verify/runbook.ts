@@ -1,6 +1,6 @@
 import type { CheckName } from './verdict';
 
-/** What the on-call engineer does next when a check fails, per check; the README section "Verification, alarms and the dashboard" says the same. */
+/** What the on-call engineer does next when a check fails, per check; docs/verification.md says the same. */
 export const NEXT_STEP: Record<CheckName, string> = {
   object:
     'The backup object cannot be read. Check that it exists (it may have expired or been archived) and that the verify role may read it and decrypt with the backup key; then run the verification again with { "key": "<key>" }.',

@@ -143,7 +143,7 @@ const guardSchema = z.strictObject({
   /**
    * The one role that may still do what the guard denies everyone else (delete a locked version,
    * change the bucket policy, schedule the key's deletion, ...). Create it yourself, with MFA on its
-   * trust policy, and use it only by the break-glass procedure in the README.
+   * trust policy, and use it only by the break-glass procedure in docs/security.md.
    */
   breakGlassRoleName: z.string().regex(IAM_ROLE_NAME, 'must be an IAM role name (letters, digits and + = , . @ _ -)').optional(),
   /**

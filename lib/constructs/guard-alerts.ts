@@ -267,7 +267,7 @@ function guardAlertMessage(): events.RuleTargetInput {
       `by: ${field('$.detail.userIdentity.arn')} from ${field('$.detail.sourceIPAddress')}`,
       `request: ${field('$.detail.requestParameters')}`,
       `refused by AWS (empty when it succeeded): ${field('$.detail.errorCode')} ${field('$.detail.errorMessage')}`,
-      'If this was not a planned deploy or break-glass change: treat the account as compromised. Do not delete anything; see the README, Threat model.',
+      'If this was not a planned deploy or break-glass change: treat the account as compromised. Do not delete anything; see docs/security.md.',
     ].join('\n'),
   );
 }

@@ -270,7 +270,7 @@ export class Monitoring extends Construct {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook in the README section "Verification, alarms and the dashboard", and do not restore from this backup.`,
+      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook in docs/verification.md#alarms-and-what-to-do, and do not restore from this backup.`,
     });
     this.alarmFactory.addAlarm(`${id}SizeAnomaly`, {
       metric: this.metrics.app(METRICS.sizeAnomaly, dims, 'Maximum', EVENT_PERIOD),
@@ -366,7 +366,7 @@ export class Monitoring extends Construct {
     const day = Duration.days(1);
     const hour = Duration.hours(1);
     this.dashboard.addWidgets(
-      new cloudwatch.TextWidget({ markdown: '# Backups\nAge of the newest verified backup, sizes, and the outcome of every backup and verification. Runbooks: the README section "Verification, alarms and the dashboard".', width: 24, height: 2 }),
+      new cloudwatch.TextWidget({ markdown: '# Backups\nAge of the newest verified backup, sizes, and the outcome of every backup and verification. Runbooks: docs/verification.md#alarms-and-what-to-do.', width: 24, height: 2 }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Hours since last verified backup (per target and tier)', left: [m.search(METRICS.hoursSinceLastVerifiedBackup, 'Maximum', hour, '')], width: 12 }),

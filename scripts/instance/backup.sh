@@ -29,7 +29,7 @@
 #   optional for every kind:
 #     BK_INSTANCE_ID            recorded in the manifest (else IMDSv2 instance-id, else host name)
 #     BK_OBJECT_LOCK_MODE       GOVERNANCE (default) | COMPLIANCE: the bucket's Object Lock mode
-#     BK_GZIP_LEVEL             1-9, default 1 (see the README section "Instance backup scripts" for the measurements)
+#     BK_GZIP_LEVEL             1-9, default 1 (docs/instance-scripts.md has the measurements)
 #     BK_COMPRESSOR             pigz | gzip: default pigz when installed (same gzip format, all
 #                               cores, niced), else gzip
 #     BK_ROW_COUNT_MAX_TABLE_MB tables up to this size get an exact row count in the manifest
@@ -54,7 +54,7 @@ source "$SCRIPT_DIR/backup-upload.sh"
 LOG_TAG=backup
 
 # gzip -1: on the benchmark's PostgreSQL dump, single-threaded gzip -1 ran 2.3x faster than -6
-# for a 13% larger object, and still ran slower than pg_dump itself (README: "Instance backup scripts").
+# for a 13% larger object, and still ran slower than pg_dump itself (docs/instance-scripts.md).
 readonly DEFAULT_GZIP_LEVEL=1
 readonly DEFAULT_ROW_COUNT_MAX_TABLE_MB=256
 readonly KNOWN_VARIABLES=" BK_TARGET BK_KIND BK_TIER BK_BUCKET BK_KMS_KEY_ID BK_RETENTION_DAYS BK_REGION \

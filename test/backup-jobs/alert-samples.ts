@@ -3,7 +3,7 @@ import { formatNotSentAlert, nextStepForSendError } from '../../lambda/backup-tr
 import { describeExitCode } from '../../lambda/shared/backup-command';
 import { redactSecrets } from '../../lambda/shared/redact';
 
-/** The alerts shown in the README section "Scheduled backups of EC2-hosted databases and files", produced by the functions' own formatting code. */
+/** The alerts shown in docs/backups.md, produced by the functions' own formatting code. */
 
 const region = 'eu-west-1';
 

@@ -54,7 +54,7 @@ const verificationSchema = z.strictObject({
   maxConcurrency: z.number().int().min(2).max(1000).default(10),
   /**
    * Largest stored (compressed) object one invocation verifies (GiB). Larger objects fail with a
-   * clear reason instead of timing out: see the README section "Verification, alarms and the dashboard" for the figure's origin.
+   * clear reason instead of timing out: docs/verification.md ("Limits: the largest object one invocation verifies") says where the figure comes from.
    */
   maxObjectGiB: z.number().min(0.001).default(16),
 });
