@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { backupEnv, putSecureStringParameter, runBackupScript } from '../test/support/backup-script';
+import { backupEnv, putSecureStringParameter } from '../test/support/backup-script';
 import { MotoServer } from '../test/support/moto';
 import { PostgresServer } from '../test/support/postgres';
 import { removeDir, run, scratchDir } from '../test/support/processes';

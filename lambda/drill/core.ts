@@ -15,7 +15,6 @@ import { RequestRejectedError, errorMessage, parseEventWith } from '../shared/er
 import { addCatalogMetric, type Metrics } from '../shared/powertools';
 import { METRICS } from '../shared/metric-catalog';
 import {
-  DRILL_METRICS,
   DRILL_NAME_INFIX,
   DRILL_TAG,
   RESTORE_ENV,

@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
 import { METRICS } from '../shared/metric-catalog';
-import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
+import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
 import { parseRdsInstanceEvent, reportRestoreCompletion, type CompletionOutcome } from './core';
 
 const logger = createLogger();

@@ -5,7 +5,7 @@ import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
 import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
 import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
 import { METRICS } from '../shared/metric-catalog';
-import { RDS_RESTORE_METRICS, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
+import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
 import { restoreToPointInTime, type RestoreResult } from './core';
 import { parseRestoreEvent } from './event';
 

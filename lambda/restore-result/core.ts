@@ -10,10 +10,8 @@ import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertool
 import { METRICS } from '../shared/metric-catalog';
 import { redactSecrets } from '../shared/redact';
 import {
-  DRILL_METRICS,
   DRILL_RESULT_PREFIX,
   RESTORE_ENV,
-  RESTORE_METRICS,
   RESTORE_RESULT_PREFIX,
   RESTORE_STEP_NAME,
   describeRestoreExitCode,

@@ -1,24 +1,17 @@
-import { Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { grantAlertPublishing } from './alert-topic';
-import { Construct } from 'constructs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import {
   COMMAND_DETAIL_TYPE,
   INVOCATION_DETAIL_TYPE,
-  NON_TERMINAL_STATUSES,
   RESULT_ENV,
   TRIGGER_ENV,
   encodeTargetPlans,
@@ -29,8 +22,8 @@ import { consoleLinks } from '../../lambda/shared/console-links';
 import { BackupCommandDocument } from './backup-command-document';
 import { BackupInstancePolicy } from './backup-instance-policy';
 import { HouseFunction } from './house-function';
-import { acknowledgeWildcardResources } from './nag';
 import type { TierLockBound } from './object-lock-bounds';
+import { RunCommandJob } from './run-command-job';
 import { ShareableTestEvents } from './shareable-test-events';
 import { METRICS, SERVICES } from '../../lambda/shared/metric-catalog';
 import { catalogMetric } from './monitoring';
@@ -87,20 +80,14 @@ export interface BackupJobsProps {
 const MAX_TARGET_ENV_BYTES = 3000;
 
 /**
- * Scheduled backups of EC2-hosted databases and files through SSM Run Command: the command
- * document, per-tier schedules invoking the trigger, the result function on Run Command status
- * events, a dead-letter queue with its alarm, and one managed policy per target for the
- * instances. The alarmable parts are public for the monitoring facade.
+ * Scheduled backups of EC2-hosted databases and files through SSM Run Command (the pipeline of
+ * RunCommandJob with the backup document): per-tier schedules invoking the trigger, the result
+ * function, and one managed policy per target for the instances. Its alarms are made by
+ * `Monitoring.monitorBackupJobs`.
  */
-export class BackupJobs extends Construct {
-  readonly document: BackupCommandDocument;
+export class BackupJobs extends RunCommandJob {
   readonly trigger: HouseFunction;
   readonly result: HouseFunction;
-  /** Where the SSM agent writes each run's output (streams `<command>/<instance>/backup/...`). */
-  readonly commandLogGroup: logs.LogGroup;
-  /** Scheduled invocations that could not be delivered, and failed trigger/result invocations. */
-  readonly deadLetterQueue: sqs.Queue;
-  readonly deadLetterAlarm: cloudwatch.Alarm;
   /** One schedule per scheduled tier that has targets, by tier name. */
   readonly schedules: ReadonlyMap<string, scheduler.Schedule>;
   /** The managed policy of each target, by target name. */
@@ -110,30 +97,21 @@ export class BackupJobs extends Construct {
   readonly testEvents: ShareableTestEvents;
 
   constructor(scope: Construct, id: string, props: BackupJobsProps) {
-    super(scope, id);
     validateProps(props);
-    const stack = Stack.of(this);
+    super(scope, id, {
+      noun: 'Backup',
+      document: (self, documentId) =>
+        new BackupCommandDocument(self, documentId, {
+          documentName: `BackupKit-${props.namePrefix}-InstanceBackup`,
+          ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
+        }),
+      opsKey: props.opsKey,
+      alertTopic: props.alertTopic,
+      ...(props.commandLogRetention ? { commandLogRetention: props.commandLogRetention } : {}),
+      deadLetterQueueReason:
+        'This queue is itself the dead-letter queue of the backup schedules, the Run Command status rule and the trigger/result async invocations; an alarm fires on its first message.',
+    });
     const deliveryTimeout = props.deliveryTimeout ?? Duration.minutes(30);
-
-    this.document = new BackupCommandDocument(this, 'Document', {
-      documentName: `BackupKit-${props.namePrefix}-InstanceBackup`,
-      ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
-    });
-    this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
-      encryptionKey: props.opsKey,
-      retention: props.commandLogRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.opsKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the backup schedules, the Run Command status rule and the trigger/result async invocations; an alarm fires on its first message.',
-    });
 
     const tierPlan: TierPlan = Object.fromEntries(
       Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined, objectLockMode: tier.mode ?? 'GOVERNANCE' }]),
@@ -163,44 +141,23 @@ export class BackupJobs extends Construct {
         [TRIGGER_ENV.targets]: encodedTargets,
       },
     });
-    this.result = new HouseFunction(this, 'Result', {
+    const result = this.addResultFunction({
       entry: join(__dirname, '../../lambda/backup-result/handler.ts'),
       description: 'Records each finished EC2 backup run: metrics, and an alert with the next step when it failed',
       serviceName: SERVICES.backupResult,
-      logKey: props.opsKey,
-      timeout: Duration.minutes(1),
       environment: {
         [RESULT_ENV.documentName]: this.document.documentName,
         [RESULT_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [RESULT_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
         [RESULT_ENV.triggerFunctionName]: this.trigger.function.functionName,
       },
+      detailTypes: [INVOCATION_DETAIL_TYPE, COMMAND_DETAIL_TYPE],
     });
-
-    this.grantTrigger(props);
-    this.grantResult(props);
-    for (const job of [this.trigger, this.result]) {
-      this.sendFailedInvocationsToDeadLetters(job, props.opsKey);
-    }
-
-    this.resultRule = new events.Rule(this, 'RunStatusRule', {
-      description: `Run Command status changes of ${this.document.documentName}, for the backup result function`,
-      eventPattern: {
-        source: ['aws.ssm'],
-        detailType: [INVOCATION_DETAIL_TYPE, COMMAND_DETAIL_TYPE],
-        detail: {
-          'document-name': [this.document.documentName],
-          status: events.Match.anythingBut(...NON_TERMINAL_STATUSES),
-        },
-      },
-      targets: [
-        new eventTargets.LambdaFunction(this.result.function, {
-          deadLetterQueue: this.deadLetterQueue,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(6),
-        }),
-      ],
-    });
+    this.result = result.fn;
+    this.resultRule = result.rule;
+    this.grantSend(this.trigger.role, props.targets.map((target) => target.instances));
+    this.grantAlerts(this.trigger.role);
+    this.deadLetterFailedInvocations(this.trigger);
 
     this.schedules = this.createSchedules(props);
     this.instancePolicies = new Map(
@@ -218,20 +175,6 @@ export class BackupJobs extends Construct {
     );
 
     this.testEvents = this.createTestEvents(props);
-
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription:
-        `backup-kit EC2 backups (${stack.stackName}): a scheduled backup run, a trigger or a result invocation failed for good and is in the dead-letter queue. ` +
-        'Read the message in the queue (SQS console, Send and receive messages) to see which tier or run; fix the cause; start the tier again from the trigger function.',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    // A full queue persists until someone empties it: notify when it is empty again too.
-    this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
-    this.deadLetterAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));
   }
 
   /** Link to the trigger's Test tab, where an engineer starts a manual or pre-deploy backup. */
@@ -262,102 +205,6 @@ export class BackupJobs extends Construct {
   /** BackupSendFailed: a target's command could not be sent at all. */
   metricSendFailed(target: string, tier: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return catalogMetric(METRICS.backupSendFailed, { Target: target, Tier: tier }, { statistic: cloudwatch.Stats.SUM, period: Duration.days(1), ...options });
-  }
-
-  private grantTrigger(props: BackupJobsProps): void {
-    const role = this.trigger.role;
-    const stack = Stack.of(this);
-    const instanceArn = (id: string) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: id });
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'SendBackupDocument',
-        actions: ['ssm:SendCommand'],
-        resources: [this.document.documentArn],
-      }),
-    );
-    const instanceIds = [...new Set(props.targets.flatMap((target) => ('instanceIds' in target.instances ? target.instances.instanceIds : [])))];
-    if (instanceIds.length > 0) {
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'SendToTargetInstances',
-          actions: ['ssm:SendCommand'],
-          resources: instanceIds.map(instanceArn),
-        }),
-      );
-    }
-    const tagValues = new Map<string, Set<string>>();
-    for (const target of props.targets) {
-      if ('tag' in target.instances) {
-        const values = tagValues.get(target.instances.tag.key) ?? new Set<string>();
-        values.add(target.instances.tag.value);
-        tagValues.set(target.instances.tag.key, values);
-      }
-    }
-    [...tagValues].forEach(([key, values], index) => {
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: `SendToTaggedInstances${index}`,
-          actions: ['ssm:SendCommand'],
-          resources: [instanceArn('*')],
-          conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values] } },
-        }),
-      );
-    });
-    if (tagValues.size > 0) {
-      acknowledgeWildcardResources(
-        role,
-        [instanceArn('*')],
-        "Instances of tag-selected targets are not known at synth (they are replaced, scaled); the ssm:resourceTag condition limits sending to instances carrying a configured target's tag.",
-      );
-    }
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'PinBackupDocumentVersion',
-        actions: ['ssm:DescribeDocument', 'ssm:GetDocument', 'ssm:ListDocumentVersions'],
-        resources: [this.document.documentArn],
-      }),
-    );
-    this.grantAlert(role, props);
-  }
-
-  private grantResult(props: BackupJobsProps): void {
-    const role = this.result.role;
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadBackupRuns',
-        // Neither action supports resource-level permissions: IAM accepts only '*' here.
-        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommands'],
-        resources: ['*'],
-      }),
-    );
-    acknowledgeWildcardResources(
-      role,
-      ['*'],
-      'ssm:GetCommandInvocation and ssm:ListCommands support no resource-level permissions; they only read command status and output, which the function needs for each run of the backup document.',
-    );
-    this.grantAlert(role, props);
-  }
-
-  /** Publish to the alert topic; explicit KMS actions (no wildcard) on its key. */
-  private grantAlert(role: iam.IRole, props: BackupJobsProps): void {
-    grantAlertPublishing(role, props.alertTopic, props.opsKey);
-  }
-
-  /**
-   * Asynchronous invocations (schedules, EventBridge) that still fail after Lambda's retries
-   * land in the dead-letter queue, so a lost backup run raises the alarm instead of vanishing.
-   */
-  private sendFailedInvocationsToDeadLetters(job: HouseFunction, opsKey: kms.IKey): void {
-    const queue = this.deadLetterQueue;
-    job.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
-      onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) },
-    });
-    job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-    job.role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [opsKey.keyArn] }),
-    );
   }
 
   /**
@@ -398,17 +245,7 @@ export class BackupJobs extends Construct {
     );
     if (scheduled.length === 0) return schedules;
 
-    const role = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
-      description: 'Lets the backup schedules invoke the backup trigger and dead-letter what they cannot deliver',
-    });
-    // The dead-letter queue is encrypted with the ops key; sending to it needs a data key.
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
-    acknowledgeWildcardResources(
-      role,
-      [`${this.trigger.function.functionArn}:*`],
-      'The schedules invoke the backup trigger function; the ARN with :* covers its versions and aliases, as the scheduler target grants it.',
-    );
+    const role = this.schedulerRole(this.trigger, 'Lets the backup schedules invoke the backup trigger and dead-letter what they cannot deliver', 'the backup trigger function');
 
     for (const [tierName, tier] of scheduled) {
       const schedule = new scheduler.Schedule(this, `Schedule-${tierName}`, {

@@ -6,6 +6,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IDependable } from 'constructs';
 import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../lambda/shared/metric-catalog';
+import type { BackupJobs } from './backup-jobs';
+import type { RestoreJobs } from './restore-jobs';
 
 export { METRIC_NAMESPACE };
 
@@ -64,6 +66,8 @@ export interface AlarmSpec {
   readonly treatMissingData: cloudwatch.TreatMissingData;
   /** What broke, for whom, and what to do next. */
   readonly description: string;
+  /** The docs page (a repository path, `docs/...md#anchor`) with the runbook; the description ends with it. */
+  readonly runbook: string;
   /** @default 1 */
   readonly evaluationPeriods?: number;
   /** @default - all evaluation periods */
@@ -87,7 +91,9 @@ export class AlarmFactory {
   ) {}
 
   addAlarm(id: string, spec: AlarmSpec): cloudwatch.Alarm {
-    if (spec.description.length > 1024) throw new Error(`Monitoring alarm ${id} description: at most 1024 characters (CloudWatch's limit)`);
+    if (!/^docs\/[\w/.-]+\.md(#[\w-]+)?$/.test(spec.runbook)) throw new Error(`Monitoring alarm ${id} runbook: '${spec.runbook}' is not a docs/ page path`);
+    const description = `${spec.description} Runbook: ${spec.runbook}`;
+    if (description.length > 1024) throw new Error(`Monitoring alarm ${id} description: at most 1024 characters (CloudWatch's limit)`);
     const alarm = new cloudwatch.Alarm(this.scope, id, {
       metric: spec.metric,
       threshold: spec.threshold,
@@ -95,7 +101,7 @@ export class AlarmFactory {
       evaluationPeriods: spec.evaluationPeriods ?? 1,
       datapointsToAlarm: spec.datapointsToAlarm ?? spec.evaluationPeriods ?? 1,
       treatMissingData: spec.treatMissingData,
-      alarmDescription: spec.description,
+      alarmDescription: description,
     });
     const action = new actions.SnsAction(this.topic);
     alarm.addAlarmAction(action);
@@ -158,8 +164,6 @@ export class Monitoring extends Construct {
   private readonly queueWidgets: cloudwatch.IWidget[] = [];
   private readonly jobIds = new Set<string>();
   private readonly watchedFunctions = new Set<lambda.IFunction>();
-  /** Alarms other constructs made, shown on the dashboard beside this facade's own. */
-  private readonly adoptedAlarms: cloudwatch.Alarm[] = [];
   private readonly targetTiers = new Set<string>();
   private readonly ageAlarms: cloudwatch.Alarm[] = [];
   private readonly ageAlarmPrerequisites: IDependable[] = [];
@@ -173,7 +177,7 @@ export class Monitoring extends Construct {
     });
     // Tags on dashboards are newer than the CloudFormation schema cfn-lint checks against.
     (this.dashboard.node.defaultChild as cloudwatch.CfnDashboard).addPropertyDeletionOverride('Tags');
-    this.node.addValidation({ validate: () => this.renderDashboard() });
+    this.node.addValidation({ validate: () => (this.rendered ? [] : ['Monitoring: finish() was not called, so the dashboard is empty and some functions have no alarms']) });
   }
 
   /** All alarms made so far. */
@@ -193,6 +197,7 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job '${job}': its Lambda function failed (Errors > 0 in 5 minutes). Next step: open the function's log group, find the error (search for "ERROR"), fix the cause, and re-run the job for the affected target.`,
+      runbook: 'docs/deploy.md#every-alarm-and-what-it-means',
     });
     this.alarmFactory.addAlarm(`${id}Throttles`, {
       metric: throttles,
@@ -200,6 +205,7 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job '${job}': Lambda throttled its invocations (Throttles > 0 in 5 minutes). Next step: check the account's concurrency (Lambda console, Concurrency) and other functions using it; raise the quota or lower the job's concurrency.`,
+      runbook: 'docs/deploy.md#every-alarm-and-what-it-means',
     });
     this.lambdaWidgets.push(
       new cloudwatch.GraphWidget({ title: `${job}: errors and throttles`, left: [errors.with({ label: 'Errors' }), throttles.with({ label: 'Throttles' })], width: 8 }),
@@ -209,9 +215,8 @@ export class Monitoring extends Construct {
   /**
    * Errors and Throttles alarms for every Lambda function under `scope` not added yet, named by
    * its construct path: CDK's own helper functions (custom resources) and any job that forgot.
-   * Call it last, after every job is in place.
    */
-  addRemainingFunctions(scope: Construct): void {
+  private addRemainingFunctions(scope: Construct): void {
     for (const child of scope.node.findAll()) {
       if (child instanceof lambda.Function && !this.watchedFunctions.has(child)) {
         const path = child.node.path.split('/').slice(1).filter((part) => part !== 'Function' && part !== 'Resource');
@@ -221,26 +226,65 @@ export class Monitoring extends Construct {
   }
 
   /**
-   * Alarm when a dead-letter queue holds any message: some event was given up on. A job whose
-   * construct already alarms on its queue passes that alarm: it joins the dashboard, no second
-   * alarm is made.
+   * Alarm when a dead-letter queue holds any message: some event was given up on. `holds` says
+   * what such a message is, `nextStep` what to do about it, for the job at hand.
    */
-  addDeadLetterQueue(queue: sqs.IQueue, job: string, options: { existingAlarm?: cloudwatch.Alarm } = {}): void {
+  addDeadLetterQueue(queue: sqs.IQueue, job: string, options: { holds?: string; nextStep?: string } = {}): void {
     const id = this.uniqueId('Dlq', job);
     const visible = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
     this.queueWidgets.push(new cloudwatch.GraphWidget({ title: `${job}: dead-letter messages`, left: [visible], width: 8 }));
-    if (options.existingAlarm) {
-      this.adoptedAlarms.push(options.existingAlarm);
-      return;
-    }
+    const holds = options.holds ?? 'some run was given up after its retries';
+    const nextStep = options.nextStep ?? 'read the messages in the queue (SQS console, Poll for messages) to see which target or backup, fix the cause, then re-run the job for it and purge the queue.';
     this.alarmFactory.addAlarm(id, {
       metric: visible,
       threshold: 0,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       notifyOnRecovery: true,
-      description: `Job '${job}': its dead-letter queue is not empty, so some run was given up after its retries. Next step: read the messages in the queue (SQS console, Poll for messages) to see which target or backup, fix the cause, then re-run the job for it and purge the queue.`,
+      description: `Job '${job}': its dead-letter queue is not empty: ${holds}. Next step: ${nextStep}`,
+      runbook: 'docs/runbooks/dead-letter.md',
     });
+  }
+
+  /** The EC2 backup jobs: their trigger and result functions and their dead-letter queue. */
+  monitorBackupJobs(jobs: BackupJobs): void {
+    this.addLambda(jobs.trigger.function, 'backup trigger');
+    this.addLambda(jobs.result.function, 'backup result');
+    this.addDeadLetterQueue(jobs.deadLetterQueue, 'backup jobs', {
+      holds: 'a scheduled backup run, a trigger or a result invocation failed for good',
+      nextStep: 'read the message (SQS console, Poll for messages) to see which tier or run; fix the cause; start the tier again from the trigger function, then purge the queue.',
+    });
+  }
+
+  /**
+   * The EC2 restores and drills: their functions, their dead-letter queue, and per drilled
+   * target an alarm when its last successful drill is too old. Those alarms are created after
+   * the drill report that runs at deploy, so a target never drilled counts from the deploy.
+   */
+  monitorRestoreJobs(jobs: RestoreJobs): void {
+    this.addLambda(jobs.restoreFunction.function, 'restore');
+    this.addLambda(jobs.resultFunction.function, 'restore result');
+    if (jobs.drillFunction) this.addLambda(jobs.drillFunction.function, 'restore drill');
+    this.addDeadLetterQueue(jobs.deadLetterQueue, 'restores and drills', {
+      holds: 'a restore result, a drill schedule or an RDS drill event could not be delivered',
+      nextStep: 'read the message (SQS console) to see which run; check its outcome in Run Command and record it by hand, then purge the queue.',
+    });
+    if (!jobs.drills) return;
+    for (const target of jobs.drills.targets) {
+      const alarm = this.alarmFactory.addAlarm(this.uniqueId('NoRecentDrill', target), {
+        metric: this.metrics.app(METRICS.daysSinceLastSuccessfulDrill, { Target: target }, 'Maximum', Duration.days(1)),
+        threshold: jobs.drills.alarmAfterDays,
+        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // A target never drilled is reported from the time the kit began to expect its drills; a report that stops must alarm.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        notifyOnRecovery: true,
+        description:
+          `Job 'restore drill'. Target '${target}': no successful restore drill for more than ${jobs.drills.alarmAfterDays} days (or the daily drill report stopped), so its backups are not proven restorable. ` +
+          `Next step: look at the last drill alerts and the drill function's logs, fix the cause, then drill it now from the drill function with {"action":"drill","target":"${target}"}.`,
+        runbook: 'docs/drills.md',
+      });
+      alarm.node.addDependency(jobs.drills.reportAtDeploy);
+    }
   }
 
   /**
@@ -264,13 +308,15 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'backup'. ${who}: the backup failed. Next step: read the alert e-mail with the instance, exit code and stderr, open the Run Command output, fix the cause and run a manual backup ({ "tier": "manual", "target": "${target}" }).`,
+      runbook: 'docs/runbooks/backup-failed.md',
     });
     this.alarmFactory.addAlarm(`${id}VerificationFailed`, {
       metric: this.metrics.app(METRICS.verificationFailed, dims, 'Maximum', EVENT_PERIOD),
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook in docs/verification.md#alarms-and-what-to-do, and do not restore from this backup.`,
+      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook, and do not restore from this backup.`,
+      runbook: 'docs/verification.md#alarms-and-what-to-do',
     });
     this.alarmFactory.addAlarm(`${id}SizeAnomaly`, {
       metric: this.metrics.app(METRICS.sizeAnomaly, dims, 'Maximum', EVENT_PERIOD),
@@ -278,6 +324,7 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'verify'. ${who}: the backup size is off (below 0.8x or above 2x the mean of the previous 7, or exactly the previous size). Next step: compare its manifest counts with the previous backup's; check the source for dropped tables or files or a runaway table.`,
+      runbook: 'docs/verification.md#alarms-and-what-to-do',
     });
     this.alarmFactory.addAlarm(`${id}ReplicaMissing`, {
       metric: this.metrics.app(METRICS.replicaMissing, dims, 'Maximum', EVENT_PERIOD),
@@ -285,6 +332,7 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'verify'. ${who}: the backup has no complete copy in the DR bucket after the replication allowance. Next step: check the replication alarms and the rule replicate-all-backups; re-copy with S3 Batch Replication.`,
+      runbook: 'docs/verification.md#alarms-and-what-to-do',
     });
   }
 
@@ -316,6 +364,7 @@ export class Monitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       description: `Job 'replication' (rule ${props.ruleId}): S3 failed to replicate objects to the DR bucket. Next step: check the replication role and the replica key policy (a KMS denial is the usual cause), then re-copy the failed objects with S3 Batch Replication.`,
+      runbook: 'docs/verification.md#alarms-and-what-to-do',
     });
     this.alarmFactory.addAlarm('ReplicationLatency', {
       metric: metric('ReplicationLatency', 'Maximum'),
@@ -326,6 +375,7 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       notifyOnRecovery: true,
       description: `Job 'replication' (rule ${props.ruleId}): objects take more than ${maxLatency.toSeconds()} s to reach the DR bucket. Next step: check BytesPendingReplication on the dashboard and the AWS Health Dashboard for S3 in both regions; a large backup burst clears by itself.`,
+      runbook: 'docs/verification.md#alarms-and-what-to-do',
     });
     this.replicationWidgets = [
       new cloudwatch.GraphWidget({ title: 'Replication latency (s)', left: [metric('ReplicationLatency', 'Maximum')], leftAnnotations: [{ value: maxLatency.toSeconds(), label: 'allowance' }], width: 8 }),
@@ -346,6 +396,7 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       notifyOnRecovery: true,
       description: `Job 'verify'. ${what} Next step: check the backup and verify schedules ran (EventBridge Scheduler), the last backup's Run Command and its verdict; take a manual backup and verify it with { "key": "<key>" }.`,
+      runbook: 'docs/verification.md#alarms-and-what-to-do',
     });
     for (const step of this.ageAlarmPrerequisites) alarm.node.addDependency(step);
     this.ageAlarms.push(alarm);
@@ -358,9 +409,18 @@ export class Monitoring extends Construct {
     return base;
   }
 
-  /** Lays out the dashboard once every job has been added (runs at synth). */
-  private renderDashboard(): string[] {
-    if (this.rendered) return [];
+  /**
+   * The last step, once every job is in place: alarms for any function under `scope` not added
+   * yet (CDK's own helpers included), then the dashboard's layout.
+   */
+  finish(scope: Construct): void {
+    if (this.rendered) throw new Error('Monitoring finish: called twice');
+    this.addRemainingFunctions(scope);
+    this.renderDashboard();
+  }
+
+  /** Lays out the dashboard once every job has been added. */
+  private renderDashboard(): void {
     this.rendered = true;
     const m = this.metrics;
     const day = Duration.days(1);
@@ -415,10 +475,9 @@ export class Monitoring extends Construct {
       this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: '# Jobs\nErrors and throttles of every function, and dead-letter queues.', width: 24, height: 2 }));
       this.dashboard.addWidgets(...this.lambdaWidgets, ...this.queueWidgets);
     }
-    const shown = [...this.alarms, ...this.adoptedAlarms];
+    const shown = [...this.alarms];
     if (shown.length > 0) {
       this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: shown, width: 24, height: Math.min(12, 2 + Math.ceil(shown.length / 4)) }));
     }
-    return [];
   }
 }

@@ -1,10 +1,10 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlertTopic } from './alert-topic';
+import { AlarmFactory } from './monitoring';
 import { OpsKey } from './ops-key';
 
 export interface RegionalAlertsProps {
@@ -26,12 +26,14 @@ export class RegionalAlerts extends Construct {
   /** Where the region's rule targets put events they could not deliver. */
   readonly deadLetterQueue: sqs.Queue;
   private readonly description: string;
+  private readonly alarmFactory: AlarmFactory;
 
   constructor(scope: Construct, id: string, props: RegionalAlertsProps) {
     super(scope, id);
     this.description = props.description;
     this.key = new OpsKey(this, 'Key');
     this.alerts = new AlertTopic(this, 'Alerts', { key: this.key.key, emails: props.emails });
+    this.alarmFactory = new AlarmFactory(this, this.alerts.topic);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.key.key,
@@ -57,17 +59,15 @@ export class RegionalAlerts extends Construct {
     });
   }
 
+  /** Events given up on persist until someone acts: notify when they fire and when they clear. */
   private alarm(id: string, spec: { description: string; metric: cloudwatch.IMetric }): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, id, {
-      alarmDescription: spec.description,
-      metric: spec.metric,
+    return this.alarmFactory.addAlarm(id, {
+      ...spec,
       threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      notifyOnRecovery: true,
+      runbook: 'docs/deploy.md#every-alarm-and-what-it-means',
     });
-    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
-    alarm.addOkAction(new cloudwatchActions.SnsAction(this.alerts.topic));
-    return alarm;
   }
 }

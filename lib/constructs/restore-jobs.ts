@@ -1,32 +1,24 @@
-import { ArnFormat, Aws, CustomResource, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Aws, CustomResource, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { grantAlertPublishing } from './alert-topic';
-import { Construct } from 'constructs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES, type ObjectLockModeName } from '../../lambda/shared/backup-command';
+import { INVOCATION_DETAIL_TYPE, type ObjectLockModeName } from '../../lambda/shared/backup-command';
 import { consoleLinks } from '../../lambda/shared/console-links';
 import { verdictPrefixOf } from '../../lambda/shared/manifest';
 import {
-  DRILL_METRICS,
   DRILL_NAME_INFIX,
   DRILL_RECORD_PREFIX,
   DRILL_SERVICE,
   DRILL_TAG,
   RESTORE_ENV,
-  RESTORE_METRICS,
   RESTORE_SERVICE,
   rdsDrillTargetName,
   type RestoreSite,
@@ -39,9 +31,8 @@ import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
 import { RestoreCommandDocument } from './restore-command-document';
+import { RunCommandJob } from './run-command-job';
 import { ShareableTestEvents } from './shareable-test-events';
-import { METRICS } from '../../lambda/shared/metric-catalog';
-import { catalogMetric } from './monitoring';
 
 /** An RDS instance drilled by point-in-time restore into a temporary instance. */
 export interface RdsDrillSource {
@@ -111,54 +102,41 @@ export interface RestoreJobsProps {
 const MAX_TARGET_ENV_BYTES = 3200;
 
 /**
- * Restores of EC2-hosted databases and files, and the restore drills: the restore document, the
- * console-invoked restore function, the result function on the document's Run Command events
- * (alerts with duration, `restore` and `drill` metrics, drill records), the drill function with
- * its monthly and daily schedules, an alarm per drilled target when its last successful drill
- * is too old, and one managed policy per target for the instances that restore it.
+ * Restores of EC2-hosted databases and files, and the restore drills (the pipeline of
+ * RunCommandJob with the restore document): the console-invoked restore function, the result
+ * function (alerts with duration, `restore` and `drill` metrics, drill records), the drill
+ * function with its monthly and daily schedules, and one managed policy per target for the
+ * instances that restore it. Its alarms, the no-recent-drill ones included, are made by
+ * `Monitoring.monitorRestoreJobs`.
  */
-export class RestoreJobs extends Construct {
-  readonly document: RestoreCommandDocument;
+export class RestoreJobs extends RunCommandJob {
   readonly restoreFunction: HouseFunction;
   readonly resultFunction: HouseFunction;
   readonly drillFunction?: HouseFunction;
-  readonly commandLogGroup: logs.LogGroup;
-  readonly deadLetterQueue: sqs.Queue;
-  readonly deadLetterAlarm: cloudwatch.Alarm;
   readonly resultRule: events.Rule;
   /** The drill and report schedules, when drills are on. */
   readonly schedules: readonly scheduler.Schedule[] = [];
-  /** The no-successful-drill alarm of each drilled target, by target name. */
-  readonly drillAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
+  /** The drills, when on: which targets (EC2 targets, and `rds:<identifier>`), the alarm's limit, and the report run at deploy that the alarms must follow. */
+  readonly drills?: { readonly targets: readonly string[]; readonly alarmAfterDays: number; readonly reportAtDeploy: CustomResource };
   /** The managed policy of each target's restoring instances, by target name. */
   readonly instancePolicies: ReadonlyMap<string, iam.ManagedPolicy>;
   readonly testEvents: ShareableTestEvents;
 
   constructor(scope: Construct, id: string, props: RestoreJobsProps) {
-    super(scope, id);
     validate(props);
+    super(scope, id, {
+      noun: 'Restore',
+      document: (self, documentId) =>
+        new RestoreCommandDocument(self, documentId, {
+          documentName: `BackupKit-${props.namePrefix}-InstanceRestore`,
+          ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
+        }),
+      opsKey: props.opsKey,
+      alertTopic: props.alertTopic,
+      deadLetterQueueReason: 'This queue is itself the dead-letter queue of the restore result rule and the drill schedules; an alarm fires on its first message.',
+    });
     const stack = Stack.of(this);
     const deliveryTimeout = props.deliveryTimeout ?? Duration.minutes(10);
-
-    this.document = new RestoreCommandDocument(this, 'Document', {
-      documentName: `BackupKit-${props.namePrefix}-InstanceRestore`,
-      ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
-    });
-    this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
-      encryptionKey: props.opsKey,
-      retention: logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.opsKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the restore result rule and the drill schedules; an alarm fires on its first message.',
-    });
 
     const site: RestoreSite = {
       bucket: props.backupBucket.bucketName,
@@ -193,34 +171,22 @@ export class RestoreJobs extends Construct {
     });
     this.grantChooseAndSend(this.restoreFunction.role, props);
 
-    this.resultFunction = new HouseFunction(this, 'Result', {
+    const result = this.addResultFunction({
       entry: join(__dirname, '../../lambda/restore-result/handler.ts'),
       description: 'Records each finished restore and drill run: alert with duration, restore/drill metrics, drill records',
       serviceName: RESTORE_SERVICE,
-      logKey: props.opsKey,
-      timeout: Duration.minutes(1),
       environment: {
         [RESTORE_ENV.documentName]: this.document.documentName,
         [RESTORE_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [RESTORE_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
         BACKUP_BUCKET: props.backupBucket.bucketName,
       },
+      detailTypes: [INVOCATION_DETAIL_TYPE],
     });
-    this.grantReadRuns(this.resultFunction.role);
-    this.grantAlerts(this.resultFunction.role, props);
+    this.resultFunction = result.fn;
+    this.resultRule = result.rule;
     this.grantDrillRecords(this.resultFunction.role, props, ['s3:PutObject']);
 
-    this.resultRule = new events.Rule(this, 'RunStatusRule', {
-      description: `Run Command status changes of ${this.document.documentName}, for the restore result function`,
-      eventPattern: {
-        source: ['aws.ssm'],
-        detailType: [INVOCATION_DETAIL_TYPE],
-        detail: { 'document-name': [this.document.documentName], status: events.Match.anythingBut(...NON_TERMINAL_STATUSES) },
-      },
-      targets: [new eventTargets.LambdaFunction(this.resultFunction.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(6) })],
-    });
-
-    const drillAlarms = new Map<string, cloudwatch.Alarm>();
     if (props.drills) {
       const drills = props.drills;
       const rdsDrills = drills.rds ?? [];
@@ -238,7 +204,8 @@ export class RestoreJobs extends Construct {
       });
       this.drillFunction = drillFunction;
       this.grantChooseAndSend(drillFunction.role, props);
-      this.grantAlerts(drillFunction.role, props);
+      this.grantAlerts(drillFunction.role);
+      this.deadLetterFailedInvocations(drillFunction);
       this.grantDrillRecords(drillFunction.role, props, ['s3:GetObject', 's3:PutObject']);
       if (rdsDrills.length > 0) this.grantRdsDrills(drillFunction.role, rdsDrills);
       this.schedules = this.createSchedules(drillFunction, drills, props);
@@ -255,54 +222,17 @@ export class RestoreJobs extends Construct {
       }
       const drilled = [...props.targets.filter((target) => target.restore.drill).map((target) => target.backup.name), ...rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
       // The drill report once at deploy (and whenever the drilled targets change), before the
-      // alarms below exist: a never-drilled target then counts from now, not from missing data.
+      // no-recent-drill alarms exist: a never-drilled target then counts from now, not from missing data.
       const reportAtDeploy = new CustomResource(this, 'DrillReportAtDeploy', {
         serviceToken: drillFunction.function.functionArn,
         resourceType: 'Custom::DrillReportAtDeploy',
         properties: { DrilledTargets: drilled.join(',') },
       });
       reportAtDeploy.node.addDependency(drillFunction.role);
-      for (const target of drilled) {
-        const alarm = new cloudwatch.Alarm(this, `NoRecentDrill-${target.replace(':', '-')}`, {
-          alarmDescription:
-            `backup-kit restore drill: '${target}' has had no successful restore drill for more than ${drills.alarmAfterDays} days (or the daily drill report stopped). ` +
-            `Its backups are not proven restorable. Look at the last drill alerts and the drill function's logs, fix the cause, then drill it now from the drill function with {"action":"drill","target":"${target}"}.`,
-          metric: this.metricDrill('DaysSinceLastSuccessfulDrill', target),
-          threshold: drills.alarmAfterDays,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          // A target never drilled is reported from the time the kit began to expect its drills; a report that stops must alarm.
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        });
-        alarm.node.addDependency(reportAtDeploy);
-        // A condition that persists: say so when it is over too.
-        alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
-        alarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));
-        drillAlarms.set(target, alarm);
-      }
-    }
-    this.drillAlarms = drillAlarms;
-    // Asynchronous invocations (rules, schedules) that still fail after Lambda's retries land in the dead-letter queue.
-    for (const job of [this.resultFunction, ...(this.drillFunction ? [this.drillFunction] : [])]) {
-      const queue = this.deadLetterQueue;
-      job.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) } });
-      // Explicit actions (the destination's own grant would add kms wildcards); the ops key data key comes from EncryptAlerts.
-      job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+      this.drills = { targets: drilled, alarmAfterDays: drills.alarmAfterDays, reportAtDeploy };
     }
 
     this.instancePolicies = new Map(props.targets.map((target) => [target.backup.name, this.instancePolicy(target, props)]));
-
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription:
-        'backup-kit restores and drills: a restore result, a drill schedule or an RDS drill event could not be delivered and is in the dead-letter queue. Read the message in the queue (SQS console) to see which run; check its outcome in Run Command and record it by hand.',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.deadLetterAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alertTopic));
-    this.deadLetterAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alertTopic));
 
     this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
       function: this.restoreFunction.function,
@@ -320,30 +250,6 @@ export class RestoreJobs extends Construct {
   /** Link to the restore function's Test tab. */
   get restoreConsoleLink(): string {
     return consoleLinks.lambdaTest(Stack.of(this).region, this.restoreFunction.function.functionName);
-  }
-
-  metricRestore(metricName: 'RestoreSucceeded' | 'RestoreFailed' | 'RestoreSeconds', target: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    const spec = { RestoreSucceeded: METRICS.restoreSucceeded, RestoreFailed: METRICS.restoreFailed, RestoreSeconds: METRICS.restoreSeconds }[metricName];
-    return catalogMetric(spec, { Target: target }, {
-      statistic: metricName === RESTORE_METRICS.seconds ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM,
-      period: Duration.days(1),
-      ...options,
-    });
-  }
-
-  metricDrill(
-    metricName: 'RestoreDrillSucceeded' | 'RestoreDrillFailed' | 'RestoreDrillSeconds' | 'DaysSinceLastSuccessfulDrill',
-    target: string,
-    options: cloudwatch.MetricOptions = {},
-  ): cloudwatch.Metric {
-    const max = metricName === DRILL_METRICS.seconds || metricName === DRILL_METRICS.daysSinceSuccess;
-    const spec = {
-      RestoreDrillSucceeded: METRICS.drillSucceeded,
-      RestoreDrillFailed: METRICS.drillFailed,
-      RestoreDrillSeconds: METRICS.drillSeconds,
-      DaysSinceLastSuccessfulDrill: METRICS.daysSinceLastSuccessfulDrill,
-    }[metricName];
-    return catalogMetric(spec, { Target: target }, { statistic: max ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM, period: Duration.days(1), ...options });
   }
 
   /** Read the targets' backups (listing, manifests, verdicts), find their instances, send the restore document to them. */
@@ -381,51 +287,7 @@ export class RestoreJobs extends Construct {
       }),
     );
     acknowledgeWildcards(role, ['Resource::*'], 'ssm:DescribeInstanceInformation supports no resource-level permissions; it lists which managed instances carry a target\'s tag and whether their agent is online.');
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'SendRestoreDocument', actions: ['ssm:SendCommand'], resources: [this.document.documentArn] }));
-    role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'PinRestoreDocumentVersion', actions: ['ssm:DescribeDocument', 'ssm:GetDocument', 'ssm:ListDocumentVersions'], resources: [this.document.documentArn] }),
-    );
-    const instanceArn = (instanceId: string) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId });
-    const ids = [...new Set(props.targets.flatMap((target) => ('instanceIds' in target.backup.instances ? target.backup.instances.instanceIds : [])))];
-    if (ids.length > 0) {
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'SendToTargetInstances', actions: ['ssm:SendCommand'], resources: ids.map(instanceArn) }));
-    }
-    const tags = new Map<string, Set<string>>();
-    for (const target of props.targets) {
-      if ('tag' in target.backup.instances) {
-        const values = tags.get(target.backup.instances.tag.key) ?? new Set<string>();
-        values.add(target.backup.instances.tag.value);
-        tags.set(target.backup.instances.tag.key, values);
-      }
-    }
-    [...tags].forEach(([key, values], index) => {
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: `SendToTaggedInstances${index}`,
-          actions: ['ssm:SendCommand'],
-          resources: [instanceArn('*')],
-          conditions: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values] } },
-        }),
-      );
-    });
-    if (tags.size > 0) {
-      acknowledgeWildcardResources(role, [instanceArn('*')], "Instances of tag-selected targets are not known at synth; the ssm:resourceTag condition limits sending to instances carrying a configured target's tag.");
-    }
-  }
-
-  private grantReadRuns(role: iam.Role): void {
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadRestoreRuns',
-        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommands'],
-        resources: ['*'],
-      }),
-    );
-    acknowledgeWildcards(role, ['Resource::*'], 'ssm:GetCommandInvocation and ssm:ListCommands support no resource-level permissions; they only read the status and output of restore runs.');
-  }
-
-  private grantAlerts(role: iam.Role, props: RestoreJobsProps): void {
-    grantAlertPublishing(role, props.alertTopic, props.opsKey);
+    this.grantSend(role, props.targets.map((target) => target.backup.instances));
   }
 
   /** The drill records under `drills/` of the backup bucket: the only objects these functions write there. */
@@ -478,12 +340,7 @@ export class RestoreJobs extends Construct {
   }
 
   private createSchedules(drillFunction: HouseFunction, drills: RestoreDrillOptions, props: RestoreJobsProps): scheduler.Schedule[] {
-    const role = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
-      description: 'Lets the drill schedules invoke the drill function and dead-letter what they cannot deliver',
-    });
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.opsKey.keyArn] }));
-    acknowledgeWildcardResources(role, [`${drillFunction.function.functionArn}:*`], 'The schedules invoke the drill function; the ARN with :* covers its versions and aliases, as the scheduler target grants it.');
+    const role = this.schedulerRole(drillFunction, 'Lets the drill schedules invoke the drill function and dead-letter what they cannot deliver', 'the drill function');
     const target = (action: 'drill' | 'report') =>
       new schedulerTargets.LambdaInvoke(drillFunction.function, {
         input: scheduler.ScheduleTargetInput.fromObject({ action }),

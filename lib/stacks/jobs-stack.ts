@@ -138,9 +138,7 @@ export class JobsStack extends Stack {
       for (const [target, policy] of backups.instancePolicies) {
         new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
       }
-      this.monitoring.addLambda(backups.trigger.function, 'backup trigger');
-      this.monitoring.addLambda(backups.result.function, 'backup result');
-      this.monitoring.addDeadLetterQueue(backups.deadLetterQueue, 'backup jobs', { existingAlarm: backups.deadLetterAlarm });
+      this.monitoring.monitorBackupJobs(backups);
       this.backupJobs = backups;
 
       const restores = new RestoreJobs(this, 'RestoreJobs', {
@@ -161,6 +159,7 @@ export class JobsStack extends Stack {
       for (const [target, policy] of restores.instancePolicies) {
         new CfnOutput(this, `RestorePolicy-${target}`, { value: policy.managedPolicyArn, description: `Attach to the instance role that restores '${target}'` });
       }
+      this.monitoring.monitorRestoreJobs(restores);
       this.restoreJobs = restores;
     }
 
@@ -187,7 +186,7 @@ export class JobsStack extends Stack {
       this.monitoring.addLambda(versionRestore.handler.function, 's3 version restore');
     }
 
-    // Last: any function not registered above (CDK's custom-resource helpers included).
-    this.monitoring.addRemainingFunctions(this);
+    // Last: any function not registered above (CDK's custom-resource helpers included), then the dashboard.
+    this.monitoring.finish(this);
   }
 }

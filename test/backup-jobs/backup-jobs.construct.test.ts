@@ -81,6 +81,5 @@ describe('BackupJobs: what the monitoring facade adopts', () => {
     expect(jobs.metricSendFailed('app-sqlite', 'daily').dimensions).toEqual({ service: 'backup-trigger', Target: 'app-sqlite', Tier: 'daily' });
     expect([...jobs.schedules.keys()]).toEqual(['daily']);
     expect([...jobs.instancePolicies.keys()]).toEqual(['app-sqlite']);
-    expect(jobs.deadLetterAlarm).toBeDefined();
   });
 });

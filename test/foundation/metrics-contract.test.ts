@@ -12,7 +12,7 @@ import { TemplateResolver } from '../support/iam';
  */
 
 const { stacks } = buildTestApp({ guard: { breakGlassRoleName: 'backup-break-glass', deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' } });
-const resolver = new TemplateResolver([stacks.storage, stacks.replicaStorage, stacks.jobs]);
+const resolver = new TemplateResolver([stacks.storage, stacks.replicaStorage, stacks.jobs, ...(stacks.rdsRestoreDr ? [stacks.rdsRestoreDr] : [])]);
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 describe('the metric contract of the jobs stack', () => {
@@ -70,5 +70,31 @@ describe('alarms on conditions that persist also say when they are over', () => 
     expect(persistent.length).toBeGreaterThan(4);
     const silentOnRecovery = persistent.filter(([, alarm]) => ((alarm.OKActions ?? []) as unknown[]).length === 0).map(([id]) => id);
     expect(silentOnRecovery).toEqual([]);
+  });
+});
+
+describe('every alarm of the app is made by the monitoring facade and sends the reader somewhere', () => {
+  it('every alarm of every stack ends its description with the docs page of its runbook, and notifies its region\'s alert topic', () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const stack of [stacks.storage, stacks.replicaStorage, stacks.jobs, ...(stacks.rdsRestoreDr ? [stacks.rdsRestoreDr] : [])]) {
+      for (const [id, alarm] of resolver.resourcesOf(stack, 'AWS::CloudWatch::Alarm')) {
+        checked += 1;
+        const description = String(resolver.resolve(alarm.AlarmDescription ?? null, stack));
+        if (!/ Runbook: docs\/[\w/.-]+\.md(#[\w-]+)?$/.test(description)) problems.push(`${stack.stackName}/${id}: no runbook at the end of "${description.slice(-80)}"`);
+        if (((alarm.AlarmActions ?? []) as unknown[]).length !== 1) problems.push(`${stack.stackName}/${id}: notifies ${((alarm.AlarmActions ?? []) as unknown[]).length} topics`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
+  });
+
+  it('the dashboard shows every alarm of the jobs stack, the restore jobs\' dead-letter and no-recent-drill alarms included', () => {
+    const [, dashboard] = resolver.resourcesOf(stacks.jobs, 'AWS::CloudWatch::Dashboard')[0] ?? [];
+    const body = JSON.stringify(dashboard?.DashboardBody ?? null);
+    const alarms = resolver.resourcesOf(stacks.jobs, 'AWS::CloudWatch::Alarm').map(([id]) => id);
+    expect(alarms.filter((id) => !body.includes(`"${id}"`))).toEqual([]);
+    expect(alarms.some((id) => /^MonitoringDlqRestoresAndDrills/.test(id))).toBe(true);
+    expect(alarms.filter((id) => /^MonitoringNoRecentDrill/.test(id)).length).toBeGreaterThan(1);
   });
 });

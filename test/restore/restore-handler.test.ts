@@ -9,7 +9,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { documentContentSha256 } from '../../lambda/shared/backup-command';
 import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
 import { handler } from '../../lambda/restore/handler';
 import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';

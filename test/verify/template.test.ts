@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
@@ -168,6 +169,7 @@ describe('the monitoring facade', () => {
     const stack = new Stack(new App(), 'Watched');
     const monitoring = new Monitoring(stack, 'Monitoring', { alertTopic: new sns.Topic(stack, 'Topic') });
     build(monitoring);
+    monitoring.finish(stack);
     return Template.fromStack(stack);
   }
 
@@ -285,5 +287,28 @@ describe('monitoring of the configured targets', () => {
     const jobs = Template.fromStack(buildApp(templateTestApp(), config, { nag: false }).jobs);
     const ageAlarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => alarm.Properties.MetricName === 'HoursSinceLastVerifiedBackup');
     expect(ageAlarms).toEqual([]);
+  });
+});
+
+describe('the monitoring facade: the dashboard is an explicit last step', () => {
+  it('GIVEN finish() never called WHEN synthesized THEN synth fails saying so', () => {
+    const stack = new Stack(new App(), 'Unfinished');
+    new Monitoring(stack, 'Monitoring', { alertTopic: new sns.Topic(stack, 'Topic') });
+    expect(() => Template.fromStack(stack)).toThrow(/finish\(\) was not called/);
+  });
+
+  it('GIVEN finish() called twice THEN it throws', () => {
+    const stack = new Stack(new App(), 'Twice');
+    const monitoring = new Monitoring(stack, 'Monitoring', { alertTopic: new sns.Topic(stack, 'Topic') });
+    monitoring.finish(stack);
+    expect(() => monitoring.finish(stack)).toThrow(/called twice/);
+  });
+
+  it('GIVEN an alarm whose runbook is not a docs page THEN it throws naming the alarm', () => {
+    const stack = new Stack(new App(), 'Runbook');
+    const monitoring = new Monitoring(stack, 'Monitoring', { alertTopic: new sns.Topic(stack, 'Topic') });
+    const metric = new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' });
+    const spec = { metric, threshold: 0, comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, description: 'Something broke.' };
+    expect(() => monitoring.alarmFactory.addAlarm('Broken', { ...spec, runbook: 'README.md#alarms' })).toThrow(/alarm Broken runbook: 'README.md#alarms' is not a docs\/ page path/);
   });
 });
