@@ -1,29 +1,27 @@
-import {
-  GetCommandInvocationCommand,
-  ListCommandsCommand,
-  type GetCommandInvocationCommandOutput,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import {
-  COMMAND_DETAIL_TYPE,
-  INVOCATION_DETAIL_TYPE,
-  NON_TERMINAL_STATUSES,
-  RESULT_ENV,
-  RUN_STATUS_MEANINGS,
-  describeExitCode,
-  parseBackupResult,
-  type BackupResult,
-  type ExitCodeMeaning,
-} from '../shared/backup-command';
+import { BACKUP_STEP_NAME, INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCode, parseBackupResult, type BackupResult, type ExitCodeMeaning } from '../shared/backup-command';
 import { consoleLinks } from '../shared/console-links';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../shared/errors';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
-import { redactSecrets } from '../shared/redact';
-import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
 import { METRICS } from '../shared/metric-catalog';
+import {
+  commandEventSchema,
+  errorTail,
+  errorTailBlock,
+  ignoredBecause,
+  invocationEventSchema,
+  publishAlert,
+  readCommand,
+  readInvocation,
+  runEnd,
+  runLinks,
+  type Alert,
+  type RunEnd,
+} from '../shared/run-command-result';
+import type { RetryOptions } from '../shared/retry';
 
 export interface ResultSettings {
   readonly region: string;
@@ -43,27 +41,6 @@ export function loadResultSettings(env: NodeJS.ProcessEnv): ResultSettings {
     triggerFunctionName: requireEnv(RESULT_ENV.triggerFunctionName, env),
   };
 }
-
-const invocationEventSchema = z.object({
-  'detail-type': z.literal(INVOCATION_DETAIL_TYPE),
-  source: z.literal('aws.ssm'),
-  detail: z.object({
-    'command-id': z.string().min(1),
-    'document-name': z.string().min(1),
-    'instance-id': z.string().min(1),
-    status: z.string().min(1),
-  }),
-});
-
-const commandEventSchema = z.object({
-  'detail-type': z.literal(COMMAND_DETAIL_TYPE),
-  source: z.literal('aws.ssm'),
-  detail: z.object({
-    'command-id': z.string().min(1),
-    'document-name': z.string().min(1),
-    status: z.string().min(1),
-  }),
-});
 
 export const resultEventSchema = z.discriminatedUnion('detail-type', [invocationEventSchema, commandEventSchema]);
 export type ResultEvent = z.infer<typeof resultEventSchema>;
@@ -117,12 +94,8 @@ export type ResultOutcome =
  */
 export async function recordBackupResult(event: ResultEvent, deps: ResultDeps): Promise<ResultOutcome> {
   const { detail } = event;
-  if ((NON_TERMINAL_STATUSES as readonly string[]).includes(detail.status)) {
-    return { outcome: 'ignored', reason: `status ${detail.status} is not final` };
-  }
-  if (detail['document-name'] !== deps.settings.documentName) {
-    return { outcome: 'ignored', reason: `document ${detail['document-name']} is not the backup document` };
-  }
+  const ignored = ignoredBecause(detail, deps.settings.documentName, 'backup');
+  if (ignored) return { outcome: 'ignored', reason: ignored };
   return event['detail-type'] === INVOCATION_DETAIL_TYPE
     ? recordInvocation(event.detail['command-id'], event.detail['instance-id'], deps)
     : recordCommandWithoutInstances(detail['command-id'], deps);
@@ -130,16 +103,12 @@ export async function recordBackupResult(event: ResultEvent, deps: ResultDeps): 
 
 async function recordInvocation(commandId: string, instanceId: string, deps: ResultDeps): Promise<ResultOutcome> {
   const command = await describeCommand(commandId, deps);
-  // The document has one step, so no PluginName is needed (SSM requires it only for several).
-  const invocation = await withThrottlingRetry(
-    () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
-    { ...backoffOptions(deps), retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist' },
-  );
+  const invocation = await readInvocation(commandId, instanceId, BACKUP_STEP_NAME, deps);
   const identity =
     command.identity.documentVersion === 'unknown' && invocation.DocumentVersion
       ? { ...command.identity, documentVersion: invocation.DocumentVersion }
       : command.identity;
-  const status = invocation.StatusDetails ?? invocation.Status ?? 'Unknown';
+  const end = runEnd(invocation);
 
   if (invocation.Status === 'Success' && invocation.ResponseCode === 0) {
     const parsed = parseBackupResult(invocation.StandardOutputContent ?? '');
@@ -167,18 +136,18 @@ async function recordInvocation(commandId: string, instanceId: string, deps: Res
           nextStep:
             "Look for this run's object and manifest under the target's prefix in the backup bucket, and at the full output in CloudWatch Logs. The standard output must end with the BACKUP_RESULT line (Run Command keeps only its first 24,000 characters).",
         },
-        ...timing(invocation),
+        ...timing(end),
         ...stderrTail(invocation),
       },
       deps,
     );
   }
 
-  const exitCode = invocation.ResponseCode !== undefined && invocation.ResponseCode >= 0 ? invocation.ResponseCode : undefined;
+  const { status, exitCode } = end;
   const meaning =
     RUN_STATUS_MEANINGS[status] ??
     (exitCode !== undefined ? describeExitCode(exitCode) : { meaning: `Run Command status ${status}`, nextStep: 'Read the output in CloudWatch Logs, fix the cause, then run a manual backup.' });
-  return fail({ identity, instanceId, commandId, status, ...(exitCode !== undefined ? { exitCode } : {}), meaning, ...timing(invocation), ...stderrTail(invocation) }, deps);
+  return fail({ identity, instanceId, commandId, status, ...(exitCode !== undefined ? { exitCode } : {}), meaning, ...timing(end), ...stderrTail(invocation) }, deps);
 }
 
 /**
@@ -214,47 +183,25 @@ interface CommandDescription {
 }
 
 async function describeCommand(commandId: string, deps: ResultDeps): Promise<CommandDescription> {
-  const listed = await withThrottlingRetry(() => deps.ssm.send(new ListCommandsCommand({ CommandId: commandId })), backoffOptions(deps));
-  const command = listed.Commands?.[0];
-  if (!command) throw new Error(`command ${commandId} was not found by ListCommands`);
-  const parameter = (name: string) => command.Parameters?.[name]?.[0] ?? 'unknown';
+  const { command, parameter } = await readCommand(commandId, deps);
+  const named = (name: string) => parameter(name) || 'unknown';
   return {
-    identity: { target: parameter('target'), tier: parameter('tier'), kind: parameter('kind'), documentVersion: command.DocumentVersion ?? 'unknown' },
+    identity: { target: named('target'), tier: named('tier'), kind: named('kind'), documentVersion: command.DocumentVersion ?? 'unknown' },
     targetCount: command.TargetCount ?? 0,
   };
 }
 
-function timing(invocation: GetCommandInvocationCommandOutput): Pick<BackupFailure, 'startedAt' | 'durationSeconds'> {
-  const started = invocation.ExecutionStartDateTime ? Date.parse(invocation.ExecutionStartDateTime) : Number.NaN;
-  const ended = invocation.ExecutionEndDateTime ? Date.parse(invocation.ExecutionEndDateTime) : Number.NaN;
-  return {
-    ...(Number.isNaN(started) ? {} : { startedAt: new Date(started).toISOString() }),
-    ...(Number.isNaN(started) || Number.isNaN(ended) || ended < started ? {} : { durationSeconds: Math.round((ended - started) / 1000) }),
-  };
+function timing(end: RunEnd): Pick<BackupFailure, 'startedAt' | 'durationSeconds'> {
+  return { ...(end.startedAt ? { startedAt: end.startedAt } : {}), ...(end.durationSeconds !== undefined ? { durationSeconds: end.durationSeconds } : {}) };
 }
 
-/** Lines of error output shown in an alert, and the width each is cut to. */
-const STDERR_TAIL_LINES = 20;
-const STDERR_LINE_WIDTH = 300;
-/** Run Command returns the first 8,000 characters of the error output. */
-const STDERR_CONTENT_LIMIT = 8000;
-
 function stderrTail(invocation: GetCommandInvocationCommandOutput): Pick<BackupFailure, 'stderrTail' | 'stderrTruncated'> {
-  const content = invocation.StandardErrorContent ?? '';
-  const lines = content
-    .split(/\r?\n/)
-    .filter((line) => line.trim() !== '')
-    .slice(-STDERR_TAIL_LINES)
-    .map((line) => redactSecrets(line).slice(0, STDERR_LINE_WIDTH));
-  return { stderrTail: lines, stderrTruncated: content.length >= STDERR_CONTENT_LIMIT || /-+\s*Error truncated\s*-+/i.test(content) };
+  const tail = errorTail(invocation);
+  return { stderrTail: tail.lines, stderrTruncated: tail.truncated };
 }
 
 async function fail(failure: BackupFailure, deps: ResultDeps): Promise<ResultOutcome> {
-  const alert = formatFailureAlert(failure, deps.settings);
-  const published = await withThrottlingRetry(
-    () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject, Message: alert.message })),
-    backoffOptions(deps),
-  );
+  const alertMessageId = await publishAlert(deps, deps.settings.alertTopicArn, formatFailureAlert(failure, deps.settings));
   deps.metrics.addDimensions({ Target: failure.identity.target, Tier: failure.identity.tier });
   addCatalogMetric(deps.metrics, METRICS.backupFailed, 1);
   if (failure.durationSeconds !== undefined) addCatalogMetric(deps.metrics, METRICS.backupDurationSeconds, failure.durationSeconds);
@@ -265,16 +212,12 @@ async function fail(failure: BackupFailure, deps: ResultDeps): Promise<ResultOut
     commandId: failure.commandId,
     status: failure.status,
     exitCode: failure.exitCode,
-    alertMessageId: published.MessageId,
+    alertMessageId,
   });
-  return { outcome: 'failed', failure, ...(published.MessageId ? { alertMessageId: published.MessageId } : {}) };
+  return { outcome: 'failed', failure, ...(alertMessageId ? { alertMessageId } : {}) };
 }
 
-export interface FailureAlert {
-  /** SNS subjects are at most 100 characters of one line. */
-  readonly subject: string;
-  readonly message: string;
-}
+export type FailureAlert = Alert;
 
 /** The e-mail an on-call engineer gets for a failed backup run. */
 export function formatFailureAlert(failure: BackupFailure, settings: ResultSettings): FailureAlert {
@@ -285,6 +228,7 @@ export function formatFailureAlert(failure: BackupFailure, settings: ResultSetti
       : `none: the script did not finish (${failure.meaning.meaning})`;
   const hasInstance = failure.instanceId !== '(none)';
   const rerunEvent = JSON.stringify({ tier: identity.tier, target: identity.target });
+  const run = runLinks(settings.region, settings.commandLogGroupName, failure.commandId, failure.instanceId);
   const lines = [
     `Backup FAILED: target ${identity.target}, tier ${identity.tier}, instance ${failure.instanceId}.`,
     '',
@@ -298,28 +242,18 @@ export function formatFailureAlert(failure: BackupFailure, settings: ResultSetti
     `Command:    ${failure.commandId} (document ${settings.documentName}, version ${identity.documentVersion})`,
     '',
     ...(failure.stderrTail.length > 0
-      ? [
-          `Last lines of the error output (secrets redacted${failure.stderrTruncated ? '; Run Command kept only the first 8,000 characters, see the full output' : ''}):`,
-          ...failure.stderrTail.map((line) => `  | ${line}`),
-          '',
-        ]
+      ? errorTailBlock({ lines: failure.stderrTail, truncated: failure.stderrTruncated })
       : hasInstance
         ? ['The run wrote no error output.', '']
         : []),
     `Next step:  ${failure.meaning.nextStep}`,
     '',
     'Links:',
-    `  This run:        ${hasInstance ? consoleLinks.runCommandInvocation(settings.region, failure.commandId, failure.instanceId) : consoleLinks.runCommand(settings.region, failure.commandId)}`,
-    ...(hasInstance
-      ? [`  Full output:     ${consoleLinks.logStreams(settings.region, settings.commandLogGroupName, `${failure.commandId}/${failure.instanceId}`)}`]
-      : []),
+    `  This run:        ${hasInstance ? run.run : consoleLinks.runCommand(settings.region, failure.commandId)}`,
+    ...(hasInstance ? [`  Full output:     ${run.output}`] : []),
     `  Run it again:    ${consoleLinks.lambdaTest(settings.region, settings.triggerFunctionName)}`,
     `                   with the test event ${rerunEvent}`,
   ];
   const subject = `backup-kit FAILED: ${identity.target} (${identity.tier}) on ${failure.instanceId}`.replace(/[\r\n]/g, ' ').slice(0, 100);
   return { subject, message: lines.join('\n') };
-}
-
-function backoffOptions(deps: ResultDeps): RetryOptions {
-  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }

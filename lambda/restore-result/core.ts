@@ -1,14 +1,12 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { GetCommandInvocationCommand, ListCommandsCommand, type GetCommandInvocationCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
-import { INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES, RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../shared/backup-command';
-import { consoleLinks } from '../shared/console-links';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
+import type { z } from 'zod';
+import { RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../shared/backup-command';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../shared/errors';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { METRICS } from '../shared/metric-catalog';
-import { redactSecrets } from '../shared/redact';
 import {
   DRILL_RESULT_PREFIX,
   RESTORE_ENV,
@@ -22,7 +20,21 @@ import {
   type DrillCheck,
   type DrillRecord,
 } from '../shared/restore-command';
-import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
+import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
+import {
+  errorTail,
+  errorTailBlock,
+  ignoredBecause,
+  invocationEventSchema,
+  publishAlert,
+  readCommand,
+  readInvocation,
+  runBackoff,
+  runEnd,
+  runLinks,
+  type Alert,
+  type InvocationEvent,
+} from '../shared/run-command-result';
 
 /**
  * Records the end of each restore and drill run on an instance (Run Command status events of
@@ -50,17 +62,8 @@ export function loadRestoreResultSettings(env: NodeJS.ProcessEnv): RestoreResult
   };
 }
 
-export const restoreInvocationEventSchema = z.object({
-  'detail-type': z.literal(INVOCATION_DETAIL_TYPE),
-  source: z.literal('aws.ssm'),
-  detail: z.object({
-    'command-id': z.string().min(1),
-    'document-name': z.string().min(1),
-    'instance-id': z.string().min(1),
-    status: z.string().min(1),
-  }),
-});
-export type RestoreInvocationEvent = z.infer<typeof restoreInvocationEventSchema>;
+export const restoreInvocationEventSchema = invocationEventSchema;
+export type RestoreInvocationEvent = InvocationEvent;
 
 export function parseRestoreInvocationEvent(event: unknown): RestoreInvocationEvent {
   return parseEventWith(restoreInvocationEventSchema, event);
@@ -98,30 +101,21 @@ export type RestoreResultOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
   | { readonly outcome: 'restore-succeeded' | 'restore-failed' | 'drill-succeeded' | 'drill-failed'; readonly facts: RunFacts; readonly alertMessageId?: string };
 
-function backoff(deps: Pick<RestoreResultDeps, 'retry'>): RetryOptions {
-  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
-}
-
 export async function recordRestoreResult(event: RestoreInvocationEvent, deps: RestoreResultDeps): Promise<RestoreResultOutcome> {
   const { detail } = event;
-  if ((NON_TERMINAL_STATUSES as readonly string[]).includes(detail.status)) return { outcome: 'ignored', reason: `status ${detail.status} is not final` };
-  if (detail['document-name'] !== deps.settings.documentName) return { outcome: 'ignored', reason: `document ${detail['document-name']} is not the restore document` };
+  const ignored = ignoredBecause(detail, deps.settings.documentName, 'restore');
+  if (ignored) return { outcome: 'ignored', reason: ignored };
   const commandId = detail['command-id'];
   const instanceId = detail['instance-id'];
 
-  const listed = await withThrottlingRetry(() => deps.ssm.send(new ListCommandsCommand({ CommandId: commandId })), backoff(deps));
-  const command = listed.Commands?.[0];
-  if (!command) throw new Error(`command ${commandId} was not found by ListCommands`);
-  const parameter = (name: string) => command.Parameters?.[name]?.[0] ?? '';
-  const invocation = await withThrottlingRetry(
-    () => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: RESTORE_STEP_NAME })),
-    { ...backoff(deps), retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist' },
-  );
+  const { command, parameter } = await readCommand(commandId, deps);
+  const invocation = await readInvocation(commandId, instanceId, RESTORE_STEP_NAME, deps);
   const stdout = invocation.StandardOutputContent ?? '';
   const restored = parseResultLine(stdout, RESTORE_RESULT_PREFIX, restoreResultSchema);
   const drilled = parseResultLine(stdout, DRILL_RESULT_PREFIX, drillResultSchema);
-  const exitCode = invocation.ResponseCode !== undefined && invocation.ResponseCode >= 0 ? invocation.ResponseCode : undefined;
-  const executed = executionSeconds(invocation);
+  const end = runEnd(invocation, detail.status);
+  const { exitCode } = end;
+  const executed = end.durationSeconds;
   const requested = command.RequestedDateTime ? (deps.now().getTime() - command.RequestedDateTime.getTime()) / 1000 : undefined;
   const durationSeconds = drilled?.restoreSeconds ?? restored?.durationSeconds ?? executed ?? (requested !== undefined ? Math.round(requested) : undefined);
   const facts: RunFacts = {
@@ -133,7 +127,7 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
     comment: command.Comment ?? '',
     commandId,
     instanceId,
-    status: invocation.StatusDetails ?? invocation.Status ?? detail.status,
+    status: end.status,
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(durationSeconds !== undefined ? { durationSeconds } : {}),
   };
@@ -151,7 +145,7 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
             // The bucket is Object Locked: S3 refuses a write without a checksum.
             new PutObjectCommand({ Bucket: deps.settings.bucket, Key: drillRecordKey(facts.target), Body: JSON.stringify(record), ContentType: 'application/json', ChecksumAlgorithm: 'SHA256' }),
           ),
-        backoff(deps),
+        runBackoff(deps),
       );
       addCatalogMetric(deps.drillMetrics, METRICS.drillSucceeded, 1);
       addCatalogMetric(deps.drillMetrics, METRICS.drillSeconds, drilled.restoreSeconds);
@@ -176,39 +170,13 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
   return { outcome: succeeded ? 'restore-succeeded' : 'restore-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
 }
 
-function executionSeconds(invocation: GetCommandInvocationCommandOutput): number | undefined {
-  const started = invocation.ExecutionStartDateTime ? Date.parse(invocation.ExecutionStartDateTime) : Number.NaN;
-  const ended = invocation.ExecutionEndDateTime ? Date.parse(invocation.ExecutionEndDateTime) : Number.NaN;
-  return Number.isNaN(started) || Number.isNaN(ended) || ended < started ? undefined : Math.round((ended - started) / 1000);
-}
-
-interface Alert {
-  readonly subject: string;
-  readonly message: string;
-}
-
 async function publish(deps: RestoreResultDeps, alert: Alert): Promise<string | undefined> {
-  const published = await withThrottlingRetry(
-    () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: alert.subject.replace(/[\r\n]/g, ' ').slice(0, 100), Message: alert.message })),
-    backoff(deps),
-  );
-  return published.MessageId;
-}
-
-function errorTail(invocation: GetCommandInvocationCommandOutput): string[] {
-  return (invocation.StandardErrorContent ?? '')
-    .split(/\r?\n/)
-    .filter((line) => line.trim() !== '')
-    .slice(-15)
-    .map((line) => `  | ${redactSecrets(line).slice(0, 300)}`);
+  return publishAlert(deps, deps.settings.alertTopicArn, alert);
 }
 
 function links(facts: RunFacts, settings: RestoreResultSettings): string[] {
-  return [
-    'Links:',
-    `  This run:     ${consoleLinks.runCommandInvocation(settings.region, facts.commandId, facts.instanceId)}`,
-    `  Full output:  ${consoleLinks.logStreams(settings.region, settings.commandLogGroupName, `${facts.commandId}/${facts.instanceId}`)}`,
-  ];
+  const run = runLinks(settings.region, settings.commandLogGroupName, facts.commandId, facts.instanceId);
+  return ['Links:', `  This run:     ${run.run}`, `  Full output:  ${run.output}`];
 }
 
 /** The message an engineer gets when a restore they started finishes, either way. */
@@ -237,7 +205,7 @@ export function restoreAlert(
       ].join('\n'),
     };
   }
-  const tail = errorTail(invocation);
+  const tail = errorTailBlock(errorTail(invocation));
   return {
     subject: `backup-kit restore FAILED: ${facts.target} (${facts.mode}) on ${facts.instanceId}`,
     message: [
@@ -249,7 +217,7 @@ export function restoreAlert(
       `Exit code:   ${facts.exitCode ?? 'none (the script did not finish)'}${meaning ? ` - ${meaning.meaning}` : ''}`,
       `Requested:   ${facts.comment}`,
       '',
-      ...(tail.length > 0 ? ['Last lines of the error output (secrets redacted):', ...tail, ''] : []),
+      ...tail,
       `Next step:   ${meaning?.nextStep ?? 'Read the full output, check the live data, fix the cause and run again.'}`,
       '',
       ...links(facts, settings),
@@ -265,7 +233,7 @@ export function drillFailureAlert(
   settings: RestoreResultSettings,
 ): Alert {
   const failed = checks.filter((check) => check.status === 'failed');
-  const tail = errorTail(invocation);
+  const tail = errorTailBlock(errorTail(invocation));
   return {
     subject: `backup-kit restore drill FAILED: ${facts.target}`,
     message: [
@@ -277,7 +245,7 @@ export function drillFailureAlert(
       `Exit code:   ${facts.exitCode ?? 'none (the script did not finish)'}${meaning ? ` - ${meaning.meaning}` : ''}`,
       '',
       ...(failed.length > 0 ? ['Failed checks:', ...failed.map((check) => `  - ${check.name}: ${check.detail}`), ''] : []),
-      ...(tail.length > 0 ? ['Last lines of the error output (secrets redacted):', ...tail, ''] : []),
+      ...tail,
       `Next step:   ${meaning?.nextStep ?? 'Read the full output; run the drill again for this target from the drill function once fixed.'}`,
       '',
       ...links(facts, settings),
