@@ -1,12 +1,12 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import { BACKUP_STEP_NAME, INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCode, parseBackupResult, type BackupResult, type ExitCodeMeaning } from '../shared/backup-command';
-import { consoleLinks } from '../shared/console-links';
+import { BACKUP_STEP_NAME, INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCode, parseBackupResult, type BackupResult, type ExitCodeMeaning } from '../../contracts/backup-command';
+import { consoleLinks } from '../../contracts/console-links';
 import { requireEnv } from '../shared/env';
-import { parseEventWith } from '../shared/errors';
+import { parseEventWith } from '../../contracts/errors';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
-import { METRICS } from '../shared/metric-catalog';
+import { METRICS } from '../../contracts/metric-catalog';
 import {
   commandEventSchema,
   errorTail,

@@ -1,6 +1,6 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidEventError, errorMessage } from '../shared/errors';
+import { InvalidEventError, errorMessage } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { loadResultSettings, parseResultEvent, recordBackupResult, type ResultOutcome } from './core';
 

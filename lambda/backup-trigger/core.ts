@@ -1,7 +1,4 @@
 import {
-  DescribeDocumentCommand,
-  GetDocumentCommand,
-  ListDocumentVersionsCommand,
   SendCommandCommand,
   type SSMClient,
   type SendCommandCommandInput,
@@ -10,7 +7,6 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import {
   decodeTargetPlans,
-  documentContentSha256,
   documentParametersFor,
   invalidDocumentParameters,
   targetPlanSchema,
@@ -20,14 +16,15 @@ import {
   type TargetPlan,
   type TierLock,
   type TierPlan,
-} from '../shared/backup-command';
-import { consoleLinks } from '../shared/console-links';
+} from '../../contracts/backup-command';
+import { consoleLinks } from '../../contracts/console-links';
 import { redactSecrets } from '../shared/redact';
 import { requireEnv } from '../shared/env';
-import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../shared/errors';
+import { InvalidEventError, RequestRejectedError, errorMessage, isAccessDenied } from '../../contracts/errors';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from '../shared/retry';
-import { METRICS } from '../shared/metric-catalog';
+import { METRICS } from '../../contracts/metric-catalog';
+import { pinnedDocumentVersion } from '../shared/document-version';
 
 /** Everything the trigger knows from its deployment (its environment). */
 export interface TriggerSettings {
@@ -157,19 +154,6 @@ export interface TriggerDeps {
   readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
 }
 
-/** What pinning a document version needs (the restore jobs pin their own document the same way). */
-export type DocumentPinDeps = Pick<TriggerDeps, 'ssm' | 'logger' | 'retry'> & {
-  readonly settings: Pick<TriggerSettings, 'documentName' | 'documentSha256'>;
-};
-
-/** The document version this deployment created could not be found: nothing was sent. */
-export class DocumentVersionError extends Error {
-  override readonly name = 'DocumentVersionError';
-}
-
-/** How many of the newest document versions are searched for the deployed content. */
-const VERSIONS_SEARCHED = 10;
-
 /**
  * Sends one Run Command per target of the tier (or the one requested), each pinned to the
  * document version this deployment created. A target that cannot be sent is reported, alerted
@@ -214,55 +198,6 @@ export async function triggerBackups(request: TriggerRequest, deps: TriggerDeps)
   return { tier: request.tier, document: { name: settings.documentName, version }, commands, errors, summary };
 }
 
-/**
- * The version of the document whose content is the one this deployment embedded. Normally the
- * default version (CloudFormation makes each new version the default); if someone moved the
- * default, the newest versions are searched. Pinning the number per command means a document
- * update mid-run cannot change what runs, and every command records exactly which scripts ran.
- */
-export async function pinnedDocumentVersion(deps: DocumentPinDeps): Promise<string> {
-  const { ssm, settings, logger } = deps;
-  const call = <T>(operation: () => Promise<T>) => withThrottlingRetry(operation, backoffOptions(deps));
-  const described = await call(() => ssm.send(new DescribeDocumentCommand({ Name: settings.documentName })));
-  const defaultVersion = described.Document?.DefaultVersion;
-  if (defaultVersion && (await versionHoldsDeployedContent(defaultVersion, deps))) return defaultVersion;
-
-  const versions: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await call(() => ssm.send(new ListDocumentVersionsCommand({ Name: settings.documentName, NextToken: nextToken })));
-    versions.push(...(page.DocumentVersions ?? []).flatMap((entry) => (entry.DocumentVersion ? [entry.DocumentVersion] : [])));
-    nextToken = page.NextToken;
-  } while (nextToken);
-  const newestFirst = versions.filter((candidate) => candidate !== defaultVersion).sort((a, b) => Number(b) - Number(a));
-  for (const candidate of newestFirst.slice(0, VERSIONS_SEARCHED)) {
-    if (await versionHoldsDeployedContent(candidate, deps)) {
-      logger.warn('the default version of the backup document is not the deployed one; pinning the deployed version', {
-        documentName: settings.documentName,
-        defaultVersion,
-        pinnedVersion: candidate,
-      });
-      return candidate;
-    }
-  }
-  throw new DocumentVersionError(
-    `no version of document ${settings.documentName} holds the content this function was deployed with (sha256 ${settings.documentSha256}); is a deployment in progress, or was the document edited outside CloudFormation? Nothing was sent.`,
-  );
-}
-
-async function versionHoldsDeployedContent(version: string, deps: DocumentPinDeps): Promise<boolean> {
-  const { ssm, settings } = deps;
-  const document = await withThrottlingRetry(
-    () => ssm.send(new GetDocumentCommand({ Name: settings.documentName, DocumentVersion: version, DocumentFormat: 'JSON' })),
-    backoffOptions(deps),
-  );
-  if (!document.Content) return false;
-  try {
-    return documentContentSha256(JSON.parse(document.Content)) === settings.documentSha256;
-  } catch {
-    return false;
-  }
-}
 
 async function sendBackupCommand(target: TargetPlan, tier: string, lock: TierLock, version: string, deps: TriggerDeps): Promise<string> {
   const { settings } = deps;

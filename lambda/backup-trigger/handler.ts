@@ -1,6 +1,6 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { InvalidEventError, RequestRejectedError, errorMessage } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerResult } from './core';
 

@@ -9,11 +9,11 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import { consoleLinks } from '../shared/console-links';
+import { consoleLinks } from '../../contracts/console-links';
 import { requireEnv, requireJsonEnv } from '../shared/env';
-import { RequestRejectedError, errorMessage, parseEventWith } from '../shared/errors';
+import { RequestRejectedError, errorMessage, parseEventWith } from '../../contracts/errors';
 import { addCatalogMetric, type Metrics } from '../shared/powertools';
-import { METRICS } from '../shared/metric-catalog';
+import { METRICS } from '../../contracts/metric-catalog';
 import {
   DRILL_NAME_INFIX,
   DRILL_TAG,
@@ -27,10 +27,10 @@ import {
   type DrillRecord,
   type RdsDrillSettings,
   type RestoreTarget,
-} from '../shared/restore-command';
+} from '../../contracts/restore-command';
 import { expectedSince } from '../shared/expected-since';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
-import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../restore/core';
+import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../shared/restore-job';
 
 /**
  * The restore drills. Monthly (`{ "action": "drill" }`) it sends every drilled target's newest

@@ -4,7 +4,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
-import { InvalidEventError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { InvalidEventError, RequestRejectedError, errorMessage } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { finishRdsDrill, loadDrillSettings, parseDrillEvent, reportDrills, runDrills, type DrillReport, type DrillStart } from './core';
 

@@ -9,7 +9,7 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { z } from 'zod';
 import type { CustomResourceResult } from '../shared/cfn-response';
-import { describeDbInstanceIfExists } from '../shared/rds';
+import { describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
 /**

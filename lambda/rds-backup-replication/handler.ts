@@ -1,7 +1,7 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { sendCfnResponse } from '../shared/cfn-response';
-import { errorMessage } from '../shared/errors';
+import { errorMessage } from '../../contracts/errors';
 import { createLogger } from '../shared/powertools';
 import { applyReplicationEvent, failedCreatePhysicalId } from './core';
 

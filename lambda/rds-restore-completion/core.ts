@@ -1,9 +1,10 @@
 import { AddTagsToResourceCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
-import { consoleLinks } from '../shared/console-links';
-import { parseEventWith } from '../shared/errors';
-import { RESTORE_TAGS, describeDbInstanceIfExists, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../shared/rds';
+import { consoleLinks } from '../../contracts/console-links';
+import { parseEventWith } from '../../contracts/errors';
+import { RESTORE_TAGS, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../../contracts/rds';
+import { describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
 /**

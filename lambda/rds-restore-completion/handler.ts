@@ -3,8 +3,8 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
-import { METRICS } from '../shared/metric-catalog';
-import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
+import { METRICS } from '../../contracts/metric-catalog';
+import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../../contracts/rds';
 import { parseRdsInstanceEvent, reportRestoreCompletion, type CompletionOutcome } from './core';
 
 const logger = createLogger();

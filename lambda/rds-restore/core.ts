@@ -8,8 +8,8 @@ import {
   type RestoreDBInstanceToPointInTimeCommandInput,
   type Tag,
 } from '@aws-sdk/client-rds';
-import { consoleLinks } from '../shared/console-links';
-import { RequestRejectedError, errorMessage } from '../shared/errors';
+import { consoleLinks } from '../../contracts/console-links';
+import { RequestRejectedError, errorMessage } from '../../contracts/errors';
 import {
   RDS_MAX_TAGS,
   RESTORE_TAGS,
@@ -19,10 +19,10 @@ import {
   rdsIdentifierProblem,
   type RestoreSettings,
   type RestoreSourceSettings,
-  describeDbInstanceIfExists,
-} from '../shared/rds';
+} from '../../contracts/rds';
+import { describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
-import type { RestoreRequest } from './event';
+import type { RestoreRequest } from '../../contracts/rds-restore-event';
 
 /** RDS clients for the two regions a restore can run in. */
 export interface RestoreClients {

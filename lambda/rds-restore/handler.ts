@@ -2,12 +2,12 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import type { Context } from 'aws-lambda';
 import { requireJsonEnv } from '../shared/env';
 import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
-import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../../contracts/errors';
 import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
-import { METRICS } from '../shared/metric-catalog';
-import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../shared/rds';
+import { METRICS } from '../../contracts/metric-catalog';
+import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../../contracts/rds';
 import { restoreToPointInTime, type RestoreResult } from './core';
-import { parseRestoreEvent } from './event';
+import { parseRestoreEvent } from '../../contracts/rds-restore-event';
 
 const logger = createLogger();
 const metrics = createMetrics();

@@ -2,11 +2,11 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import type { z } from 'zod';
-import { RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../shared/backup-command';
+import { RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../../contracts/backup-command';
 import { requireEnv } from '../shared/env';
-import { parseEventWith } from '../shared/errors';
+import { parseEventWith } from '../../contracts/errors';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
-import { METRICS } from '../shared/metric-catalog';
+import { METRICS } from '../../contracts/metric-catalog';
 import {
   DRILL_RESULT_PREFIX,
   RESTORE_ENV,
@@ -19,7 +19,7 @@ import {
   restoreResultSchema,
   type DrillCheck,
   type DrillRecord,
-} from '../shared/restore-command';
+} from '../../contracts/restore-command';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
 import {
   errorTail,

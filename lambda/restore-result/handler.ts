@@ -2,11 +2,11 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidEventError, errorMessage } from '../shared/errors';
+import { InvalidEventError, errorMessage } from '../../contracts/errors';
 import { createLogger } from '../shared/powertools';
-import { DRILL_SERVICE, RESTORE_SERVICE } from '../shared/restore-command';
+import { DRILL_SERVICE, RESTORE_SERVICE } from '../../contracts/restore-command';
 import { loadRestoreResultSettings, parseRestoreInvocationEvent, recordRestoreResult, type RestoreResultOutcome } from './core';
-import { METRIC_NAMESPACE } from '../shared/metric-catalog';
+import { METRIC_NAMESPACE } from '../../contracts/metric-catalog';
 
 const settings = loadRestoreResultSettings(process.env);
 const logger = createLogger();

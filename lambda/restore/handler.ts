@@ -2,9 +2,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
-import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../../contracts/errors';
 import { createLogger } from '../shared/powertools';
-import { loadRestoreJobSettings, parseRestoreEvent, startRestore, type RestoreAnswer } from './core';
+import { loadRestoreJobSettings } from '../shared/restore-job';
+import { parseRestoreEvent } from '../../contracts/restore-event';
+import { startRestore, type RestoreAnswer } from './core';
 
 const logger = createLogger();
 const settings = loadRestoreJobSettings(process.env);

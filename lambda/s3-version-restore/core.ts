@@ -13,7 +13,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { PermissionError, RequestRejectedError, errorMessage, isAccessDenied, parseEventWith } from '../shared/errors';
+import { PermissionError, RequestRejectedError, errorMessage, isAccessDenied, parseEventWith } from '../../contracts/errors';
 
 /**
  * Brings a key or a prefix of a versioned media bucket back to its state at a time T, using

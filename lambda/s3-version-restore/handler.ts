@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { requireJsonEnv } from '../shared/env';
 import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
-import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../shared/errors';
+import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../../contracts/errors';
 import { createLogger } from '../shared/powertools';
 import {
   mediaBucketListSchema,

@@ -1,4 +1,4 @@
-import { InvalidEventError, PermissionError, RequestRejectedError } from './errors';
+import { InvalidEventError, PermissionError, RequestRejectedError } from '../../contracts/errors';
 
 /**
  * What a console-invoked job answers when it refuses a request: the reason in words, and for a

@@ -1,5 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { isAccessDenied } from './errors';
+import { isAccessDenied } from '../../contracts/errors';
 
 /** What a custom resource handler reports back to CloudFormation. */
 export interface CustomResourceResult {

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRIC_NAMESPACE, type MetricSpec } from './metric-catalog';
+import { METRIC_NAMESPACE, type MetricSpec } from '../../contracts/metric-catalog';
 
 /**
  * One logger and one metrics instance per function, built at module scope by the handler.

@@ -1,4 +1,4 @@
-import { PermissionError, isAccessDenied } from './errors';
+import { PermissionError, isAccessDenied } from '../../contracts/errors';
 
 /** Error names AWS services use when they throttle a caller. */
 const THROTTLING_NAMES = new Set([

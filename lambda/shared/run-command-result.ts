@@ -1,8 +1,8 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { GetCommandInvocationCommand, ListCommandsCommand, type Command, type GetCommandInvocationCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import { COMMAND_DETAIL_TYPE, INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES } from './backup-command';
-import { consoleLinks } from './console-links';
+import { COMMAND_DETAIL_TYPE, INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES } from '../../contracts/backup-command';
+import { consoleLinks } from '../../contracts/console-links';
 import { redactSecrets } from './redact';
 import { isThrottling, withThrottlingRetry, type RetryOptions } from './retry';
 

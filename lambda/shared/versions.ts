@@ -1,5 +1,5 @@
 import { ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { manifestKeyFor } from './manifest';
+import { manifestKeyFor } from '../../contracts/manifest';
 
 /**
  * Backups and manifests are written once: the first version of a key is the one the backup script

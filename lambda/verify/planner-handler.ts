@@ -4,11 +4,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
 import { optionalEnv, requireEnv } from '../shared/env';
-import { InvalidEventError } from '../shared/errors';
+import { InvalidEventError } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
-import { decodeConfiguredTargets } from './configured-targets';
+import { decodeConfiguredTargets } from '../../contracts/configured-targets';
 import { planVerification, plannerEventSchema, reportAges, type AgeReport, type PlanResult } from './planner';
-import { parseVerifySettings } from './settings';
+import { parseVerifySettings } from '../../contracts/verify-settings';
 
 const logger = createLogger();
 const metrics = createMetrics();

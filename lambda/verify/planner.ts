@@ -2,13 +2,13 @@ import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { errorMessage, RequestRejectedError } from '../shared/errors';
-import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX, expectedSinceKey, isBackupObjectKey, parseBackupKey } from '../shared/manifest';
+import { errorMessage, RequestRejectedError } from '../../contracts/errors';
+import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX, expectedSinceKey, isBackupObjectKey, parseBackupKey } from '../../contracts/manifest';
 import { expectedSince } from '../shared/expected-since';
-import { DRILL_RECORD_PREFIX } from '../shared/restore-command';
+import { DRILL_RECORD_PREFIX } from '../../contracts/restore-command';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
-import { hoursBetween, listBackups, newestVerified } from './history';
-import { METRICS } from '../shared/metric-catalog';
+import { hoursBetween, listBackups, newestVerified } from '../shared/backup-history';
+import { METRICS } from '../../contracts/metric-catalog';
 
 /**
  * The planner's event: `{}` verifies the newest backup of every target and tier,

@@ -1,4 +1,4 @@
-import type { CheckName } from './verdict';
+import type { CheckName } from '../../contracts/verdict';
 
 /** What the on-call engineer does next when a check fails, per check; docs/verification.md says the same. */
 export const NEXT_STEP: Record<CheckName, string> = {

@@ -1,18 +1,18 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { Readable } from 'node:stream';
-import { consoleLinks } from '../shared/console-links';
-import { errorMessage, isAccessDenied, RequestRejectedError } from '../shared/errors';
-import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, parseBackupKey, verdictKeyFor, type BackupManifest, type ParsedBackupKey } from '../shared/manifest';
+import { consoleLinks } from '../../contracts/console-links';
+import { errorMessage, isAccessDenied, RequestRejectedError } from '../../contracts/errors';
+import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, parseBackupKey, verdictKeyFor, type BackupManifest, type ParsedBackupKey } from '../../contracts/manifest';
 import { backupVersions, firstVersion, overwrittenProblem, type BackupVersions } from '../shared/versions';
 import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
 import { inspectorFor } from './formats';
-import { hoursBetween, listBackups, newestVerified, type ListedBackup } from './history';
+import { hoursBetween, listBackups, newestVerified, type ListedBackup } from '../shared/backup-history';
 import { NEXT_STEP } from './runbook';
-import type { VerifySettings } from './settings';
+import type { VerifySettings } from '../../contracts/verify-settings';
 import { checkStream, type StreamFindings } from './stream-check';
-import type { CheckName, CheckResult, Verdict } from './verdict';
-import { METRICS } from '../shared/metric-catalog';
+import type { CheckName, CheckResult, Verdict } from '../../contracts/verdict';
+import { METRICS } from '../../contracts/metric-catalog';
 
 export interface VerifyDeps {
   readonly s3: S3Client;

@@ -3,12 +3,12 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { requireEnv, requireJsonEnv } from '../shared/env';
-import { errorMessage, InvalidEventError, RequestRejectedError } from '../shared/errors';
+import { errorMessage, InvalidEventError, RequestRejectedError } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { verifyMessageSchema } from './planner';
-import { parseVerifySettings } from './settings';
+import { parseVerifySettings } from '../../contracts/verify-settings';
 import { verifyBackup, type VerifyDeps } from './verify-backup';
-import type { Verdict } from './verdict';
+import type { Verdict } from '../../contracts/verdict';
 
 const logger = createLogger();
 const metrics = createMetrics();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../lambda/shared/manifest';
+import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../contracts/manifest';
 import { isAwsRegion, isIanaTimeZone } from './regions';
 import {
   MIN_STORAGE_DAYS,

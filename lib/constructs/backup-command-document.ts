@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { BACKUP_STEP_NAME, DOCUMENT_PARAMETERS, EXECUTION_TIMEOUT_PARAMETER } from '../../lambda/shared/backup-command';
+import { BACKUP_STEP_NAME, DOCUMENT_PARAMETERS, EXECUTION_TIMEOUT_PARAMETER } from '../../contracts/backup-command';
 import { InstanceCommandDocument } from './instance-command-document';
 
 /** The scripts the backup document embeds: backup.sh and what it sources. */

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { TargetPlan } from '../../lambda/shared/backup-command';
+import type { TargetPlan } from '../../contracts/backup-command';
 import { acknowledgeWildcardResources } from './nag';
 import { lockBoundStatements, type TierLockBound } from './object-lock-bounds';
 

@@ -17,15 +17,15 @@ import {
   encodeTargetPlans,
   type TargetPlan,
   type TierPlan,
-} from '../../lambda/shared/backup-command';
-import { consoleLinks } from '../../lambda/shared/console-links';
+} from '../../contracts/backup-command';
+import { consoleLinks } from '../../contracts/console-links';
 import { BackupCommandDocument } from './backup-command-document';
 import { BackupInstancePolicy } from './backup-instance-policy';
 import { HouseFunction } from './house-function';
 import type { TierLockBound } from './object-lock-bounds';
 import { RunCommandJob } from './run-command-job';
 import { ShareableTestEvents } from './shareable-test-events';
-import { METRICS, SERVICES } from '../../lambda/shared/metric-catalog';
+import { METRICS, SERVICES } from '../../contracts/metric-catalog';
 import { catalogMetric } from './monitoring';
 
 /** A tier as the backup jobs use it: retention, and when it runs if it is scheduled. */

@@ -10,12 +10,12 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { grantAlertPublishing } from './alert-topic';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../lambda/shared/manifest';
-import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../lambda/verify/configured-targets';
-import type { VerifySettings } from '../../lambda/verify/settings';
+import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../contracts/manifest';
+import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../contracts/configured-targets';
+import type { VerifySettings } from '../../contracts/verify-settings';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
-import { SERVICES } from '../../lambda/shared/metric-catalog';
+import { SERVICES } from '../../contracts/metric-catalog';
 
 export interface BackupVerificationProps {
   /** The primary backup bucket. */

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE } from '../../lambda/shared/metric-catalog';
+import { METRIC_NAMESPACE } from '../../contracts/metric-catalog';
 
 /** The newest Node.js runtime Lambda offers; one place to move when AWS adds the next. */
 export const HOUSE_RUNTIME = lambda.Runtime.NODEJS_24_X;

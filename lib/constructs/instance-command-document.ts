@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { documentContentSha256, EXECUTION_TIMEOUT_PARAMETER, type DocumentParameterSpec } from '../../lambda/shared/backup-command';
+import { documentContentSha256, EXECUTION_TIMEOUT_PARAMETER, type DocumentParameterSpec } from '../../contracts/backup-command';
 
 /** `scripts/instance/` of this repository: every instance script, sourced from one directory. */
 export const DEFAULT_INSTANCE_SCRIPTS_DIR = resolve(__dirname, '../../scripts/instance');

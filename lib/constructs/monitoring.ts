@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IDependable } from 'constructs';
-import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../lambda/shared/metric-catalog';
+import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../contracts/metric-catalog';
 import type { BackupJobs } from './backup-jobs';
 import type { RestoreJobs } from './restore-jobs';
 

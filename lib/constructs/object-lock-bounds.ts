@@ -1,6 +1,6 @@
 import type { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { ObjectLockModeName } from '../../lambda/shared/backup-command';
+import type { ObjectLockModeName } from '../../contracts/backup-command';
 
 /** The lock a tier's objects get: retain-until at most `retention` after upload, in `mode`. */
 export interface TierLockBound {

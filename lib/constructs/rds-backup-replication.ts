@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { rdsIdentifierProblem } from '../../lambda/shared/rds';
+import { rdsIdentifierProblem } from '../../contracts/rds';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';

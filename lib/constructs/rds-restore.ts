@@ -11,8 +11,8 @@ import { grantAlertPublishing } from './alert-topic';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { REQUESTED_BY_PLACEHOLDER, restoreEventSchema, type RestoreEventInput } from '../../lambda/rds-restore/event';
-import { consoleLinks } from '../../lambda/shared/console-links';
+import { REQUESTED_BY_PLACEHOLDER, restoreEventSchema, type RestoreEventInput } from '../../contracts/rds-restore-event';
+import { consoleLinks } from '../../contracts/console-links';
 import {
   MAX_SOURCE_IDENTIFIER_LENGTH,
   RDS_RESTORE_METRICS,
@@ -21,11 +21,11 @@ import {
   rdsIdentifierProblem,
   restoreTargetPrefix,
   type RestoreSettings,
-} from '../../lambda/shared/rds';
+} from '../../contracts/rds';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards } from './nag';
 import { ShareableTestEvents } from './shareable-test-events';
-import { METRICS } from '../../lambda/shared/metric-catalog';
+import { METRICS } from '../../contracts/metric-catalog';
 import { catalogMetric } from './monitoring';
 
 /** Where a DR-region restore of a source goes: the source's own network exists only in the primary region. */

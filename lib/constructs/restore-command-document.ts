@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { RESTORE_DOCUMENT_PARAMETERS, RESTORE_STEP_NAME } from '../../lambda/shared/restore-command';
+import { RESTORE_DOCUMENT_PARAMETERS, RESTORE_STEP_NAME } from '../../contracts/restore-command';
 import { BACKUP_SCRIPT_FILES } from './backup-command-document';
 import { InstanceCommandDocument } from './instance-command-document';
 

@@ -10,9 +10,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { INVOCATION_DETAIL_TYPE, type ObjectLockModeName } from '../../lambda/shared/backup-command';
-import { consoleLinks } from '../../lambda/shared/console-links';
-import { verdictPrefixOf } from '../../lambda/shared/manifest';
+import { INVOCATION_DETAIL_TYPE, type ObjectLockModeName } from '../../contracts/backup-command';
+import { consoleLinks } from '../../contracts/console-links';
 import {
   DRILL_NAME_INFIX,
   DRILL_RECORD_PREFIX,
@@ -23,14 +22,13 @@ import {
   rdsDrillTargetName,
   type RestoreSite,
   type RestoreTarget,
-} from '../../lambda/shared/restore-command';
-import { restoreEventSchema, type RestoreEventInput } from '../../lambda/restore/core';
-import { passwordKeysArn, passwordStatements, secretArnPatterns } from './backup-instance-policy';
-import { lockBoundStatements } from './object-lock-bounds';
+} from '../../contracts/restore-command';
+import { restoreEventSchema, type RestoreEventInput } from '../../contracts/restore-event';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
 import { RestoreCommandDocument } from './restore-command-document';
+import { restoreInstancePolicy } from './restore-instance-policy';
 import { RunCommandJob } from './run-command-job';
 import { ShareableTestEvents } from './shareable-test-events';
 
@@ -232,7 +230,7 @@ export class RestoreJobs extends RunCommandJob {
       this.drills = { targets: drilled, alarmAfterDays: drills.alarmAfterDays, reportAtDeploy };
     }
 
-    this.instancePolicies = new Map(props.targets.map((target) => [target.backup.name, this.instancePolicy(target, props)]));
+    this.instancePolicies = new Map(props.targets.map((target) => [target.backup.name, restoreInstancePolicy(this, target, { ...props, commandLogGroup: this.commandLogGroup })]));
 
     this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
       function: this.restoreFunction.function,
@@ -364,70 +362,6 @@ export class RestoreJobs extends RunCommandJob {
       }),
     ];
   }
-
-  /**
-   * What an instance needs to restore a target: read its backups and decrypt them through S3,
-   * write its safety backups (the safety tier only), read the restore role's password, send
-   * the run's output. It cannot delete or overwrite a backup.
-   */
-  private instancePolicy(target: RestoreTarget, props: RestoreJobsProps): iam.ManagedPolicy {
-    const stack = Stack.of(this);
-    const name = target.backup.name;
-    const readPrefixes = readPrefixesOf(target);
-    const safetyObjects = props.backupBucket.arnForObjects(`${props.safetyTier}/${name}/*`);
-    const readObjects = readPrefixes.map((prefix) => props.backupBucket.arnForObjects(`${prefix}*`));
-    const restorePassword =
-      target.restore.user !== undefined && target.restore.password !== undefined && target.backup.database
-        ? passwordStatements(stack, { ...target.backup, database: { ...target.backup.database, password: target.restore.password } })
-        : [];
-    const policy = new iam.ManagedPolicy(this, `InstancePolicy-${name}`, {
-      managedPolicyName: `${props.namePrefix}-restore-${name}`,
-      description: `backup-kit: lets an instance restore target '${name}' (attach with the target's backup policy and AmazonSSMManagedInstanceCore)`,
-      statements: [
-        new iam.PolicyStatement({
-          sid: 'ListOwnBackups',
-          actions: ['s3:ListBucket', 's3:ListBucketVersions'],
-          resources: [props.backupBucket.bucketArn],
-          conditions: { StringLike: { 's3:prefix': readPrefixes.map((prefix) => `${prefix}*`) } },
-        }),
-        new iam.PolicyStatement({ sid: 'ReadOwnBackups', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: readObjects }),
-        // Without the safety tier a replace is refused, so no safety backup is ever written.
-        ...(props.safetyRetention !== undefined
-          ? [
-              ...lockBoundStatements('Safety', [safetyObjects], props.safetyRetention, props.safetyObjectLockMode ?? 'GOVERNANCE'),
-              new iam.PolicyStatement({ sid: 'WriteSafetyBackups', actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'], resources: [safetyObjects] }),
-            ]
-          : []),
-        new iam.PolicyStatement({
-          sid: 'UseBackupKeyThroughS3',
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.backupKey.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
-        }),
-        ...restorePassword,
-        new iam.PolicyStatement({ sid: 'WriteCommandOutput', actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [this.commandLogGroup.logGroupArn] }),
-        new iam.PolicyStatement({ sid: 'FindCommandOutputGroup', actions: ['logs:DescribeLogGroups'], resources: ['*'] }),
-      ],
-    });
-    acknowledgeWildcardResources(policy, [...readObjects, safetyObjects], `The instance reads its own target's backups (${readPrefixes.join(', ')}) and writes safety backups under ${props.safetyTier}/${name}/ only; object keys carry a timestamp, so the prefix is the narrowest name.`);
-    acknowledgeWildcardResources(policy, ['*'], 'The SSM agent looks up the command output group with DescribeLogGroups, which lists and takes no resource but * (AWS service reference).');
-    if (restorePassword.length > 0 && target.restore.password) {
-      const plan = { ...target.backup, database: { ...(target.backup.database as NonNullable<RestoreTarget['backup']['database']>), password: target.restore.password } };
-      acknowledgeWildcardResources(
-        policy,
-        [passwordKeysArn(stack, plan)],
-        "The key that encrypts the restore role's password parameter or secret is the team's and unknown here; decryption is limited by kms:ViaService and by the encryption context to that one parameter or secret.",
-      );
-      if ('secretId' in target.restore.password) {
-        acknowledgeWildcardResources(
-          policy,
-          secretArnPatterns(stack, target.restore.password.secretId).filter((pattern) => pattern.includes('?')),
-          'Secrets Manager appends six random characters to a secret ARN; the pattern matches exactly that suffix of this one secret.',
-        );
-      }
-    }
-    return policy;
-  }
 }
 
 function validate(props: RestoreJobsProps): void {
@@ -443,9 +377,4 @@ function validate(props: RestoreJobsProps): void {
   const names = props.targets.map((target) => target.backup.name);
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   if (duplicate) throw new Error(`RestoreJobs targets: '${duplicate}' is listed twice`);
-}
-
-/** Where a target's backups, manifests and verdicts are: its tier prefixes and their verdict prefixes. */
-function readPrefixesOf(target: RestoreTarget): string[] {
-  return target.backup.tiers.flatMap((tier) => [`${tier}/${target.backup.name}/`, verdictPrefixOf(tier, target.backup.name)]);
 }

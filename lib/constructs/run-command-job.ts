@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { NON_TERMINAL_STATUSES, type TargetPlan } from '../../lambda/shared/backup-command';
+import { NON_TERMINAL_STATUSES, type TargetPlan } from '../../contracts/backup-command';
 import { grantAlertPublishing } from './alert-topic';
 import { HouseFunction, type HouseFunctionProps } from './house-function';
 import type { InstanceCommandDocument } from './instance-command-document';

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { TargetPlan } from '../../lambda/shared/backup-command';
+import type { TargetPlan } from '../../contracts/backup-command';
 import type { BackupKitConfig } from '../config/config';
 import { tierLockMode } from '../config/schema';
 import { tiersOfTarget, type TargetConfig } from '../config/sections/targets';

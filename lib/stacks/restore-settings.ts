@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { defaultScratchRoot, type RestoreTarget } from '../../lambda/shared/restore-command';
+import { defaultScratchRoot, type RestoreTarget } from '../../contracts/restore-command';
 import type { BackupKitConfig } from '../config/config';
 import type { RdsDrillSource, RestoreDrillOptions } from '../constructs/restore-jobs';
 import { targetPlans } from './backup-jobs-settings';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Takes one consistent backup of one target on this instance and streams it, gzip-compressed and
 # SSE-KMS encrypted, to the backup bucket; then sets its Object Lock retention and, last and only
-# on success, writes its manifest beside it (the contract in lambda/shared/manifest.ts).
+# on success, writes its manifest beside it (the contract in contracts/manifest.ts).
 #
 # Run by the SSM Command document (with common.sh, backup-dump.sh and backup-upload.sh in the same
 # directory), or by hand:
@@ -110,7 +110,7 @@ validate_inputs() {
       if [[ ${BK_DB_PORT:-} =~ ^[0-9]{1,5}$ ]] && ((BK_DB_PORT < 1 || BK_DB_PORT > 65535)); then
         input_error "BK_DB_PORT='$BK_DB_PORT' is invalid: must be a TCP port from 1 to 65535"
       fi
-      # The document's patterns (lambda/shared/backup-command.ts): a leading '-' would reach the
+      # The document's patterns (contracts/backup-command.ts): a leading '-' would reach the
       # dump tool as an option.
       check_required BK_DB_NAME '^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$' "a database name: 1-63 letters, digits, '_' or '-', not starting with '-'"
       check_required BK_DB_USER '^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}$' "a database user name: 1-63 letters, digits, '_', '.', '@' or '-', not starting with '-'"

@@ -1,6 +1,6 @@
 import { formatFailureAlert, type BackupFailure } from '../../lambda/backup-result/core';
 import { formatNotSentAlert, nextStepForSendError } from '../../lambda/backup-trigger/core';
-import { describeExitCode } from '../../lambda/shared/backup-command';
+import { describeExitCode } from '../../contracts/backup-command';
 import { redactSecrets } from '../../lambda/shared/redact';
 
 /** The alerts shown in docs/backups.md, produced by the functions' own formatting code. */

@@ -12,7 +12,7 @@ import {
   EXECUTION_TIMEOUT_PARAMETER,
   documentContentSha256,
   matchesParameterPattern,
-} from '../../lambda/shared/backup-command';
+} from '../../contracts/backup-command';
 import { BACKUP_SCRIPT_FILES, BackupCommandDocument } from '../../lib/constructs/backup-command-document';
 import { renderDocumentStep } from './support';
 

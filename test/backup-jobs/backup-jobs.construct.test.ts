@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { randomBytes } from 'node:crypto';
-import { decodeTargetPlans, type TargetPlan } from '../../lambda/shared/backup-command';
+import { decodeTargetPlans, type TargetPlan } from '../../contracts/backup-command';
 import { BackupJobs, type BackupJobsProps } from '../../lib/constructs/backup-jobs';
 import { FIXTURE_INSTANCE_SCRIPTS_DIR } from '../foundation/app-fixture';
 

@@ -9,7 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseResultEvent, recordBackupResult, type ResultDeps, type ResultSettings } from '../../lambda/backup-result/core';
-import { InvalidEventError } from '../../lambda/shared/errors';
+import { InvalidEventError } from '../../contracts/errors';
 import { capturedMetrics, metricRecords, silentLogger } from './support';
 
 const ssm = mockClient(SSMClient);

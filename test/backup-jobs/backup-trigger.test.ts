@@ -11,9 +11,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exampleConfig } from '../../config/example';
-import { DocumentVersionError, loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerDeps, type TriggerSettings } from '../../lambda/backup-trigger/core';
-import { TRIGGER_ENV, documentContentSha256, encodeTargetPlans } from '../../lambda/shared/backup-command';
-import { InvalidEventError, RequestRejectedError } from '../../lambda/shared/errors';
+import { DocumentVersionError } from '../../lambda/shared/document-version';
+import { loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerDeps, type TriggerSettings } from '../../lambda/backup-trigger/core';
+import { TRIGGER_ENV, documentContentSha256, encodeTargetPlans } from '../../contracts/backup-command';
+import { InvalidEventError, RequestRejectedError } from '../../contracts/errors';
 import { loadConfig } from '../../lib/config/config';
 import { targetPlans } from '../../lib/stacks/backup-jobs-settings';
 import { capturedMetrics, metricRecords, silentLogger } from './support';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseBackupResult, describeExitCode, documentParametersFor, invalidDocumentParameters, type TargetPlan } from '../../lambda/shared/backup-command';
+import { parseBackupResult, describeExitCode, documentParametersFor, invalidDocumentParameters, type TargetPlan } from '../../contracts/backup-command';
 import { REDACTED, redactSecrets } from '../../lambda/shared/redact';
 import { isThrottling, withThrottlingRetry } from '../../lambda/shared/retry';
-import { describeRestoreExitCode } from '../../lambda/shared/restore-command';
+import { describeRestoreExitCode } from '../../contracts/restore-command';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { METRIC_NAMESPACE, METRICS, catalogProblem } from '../../lambda/shared/metric-catalog';
+import { METRIC_NAMESPACE, METRICS, catalogProblem } from '../../contracts/metric-catalog';
 import { buildTestApp } from './app-fixture';
 import { TemplateResolver } from '../support/iam';
 

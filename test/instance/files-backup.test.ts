@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupKey } from '../../lambda/shared/manifest';
+import { backupKey } from '../../contracts/manifest';
 import { BACKUP_SCRIPT, backupEnv, fetchBackup, listIncompleteUploads, listKeys, runBackupScript } from '../support/backup-script';
 import { MotoServer } from '../support/moto';
 import { freePort, pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupKey } from '../../lambda/shared/manifest';
+import { backupKey } from '../../contracts/manifest';
 import { backupEnv, createSecret, fetchBackup, listKeys, processesExposing, putSecureStringParameter, runBackupScript, trickyPassword } from '../support/backup-script';
 import { MariaDbServer } from '../support/mariadb';
 import { MotoServer } from '../support/moto';

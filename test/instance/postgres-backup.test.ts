@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupKey } from '../../lambda/shared/manifest';
+import { backupKey } from '../../contracts/manifest';
 import {
   backupEnv,
   createSecret,

@@ -3,7 +3,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { minutesTaken, parseRdsInstanceEvent, reportRestoreCompletion, type CompletionDependencies } from '../../lambda/rds-restore-completion/core';
-import { InvalidEventError } from '../../lambda/shared/errors';
+import { InvalidEventError } from '../../contracts/errors';
 import { DR, PRIMARY, RESTORE_TAGS, TARGET, TOPIC, available, awsError, rdsEvent, settings } from './fixtures';
 
 const primary = new RDSClient({ region: PRIMARY });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { REQUESTED_BY_PLACEHOLDER, parseRestoreTime } from '../../lambda/rds-restore/event';
-import { MAX_SOURCE_IDENTIFIER_LENGTH, TAG_VALUE_PATTERN, rdsIdentifierProblem } from '../../lambda/shared/rds';
+import { REQUESTED_BY_PLACEHOLDER, parseRestoreTime } from '../../contracts/rds-restore-event';
+import { MAX_SOURCE_IDENTIFIER_LENGTH, TAG_VALUE_PATTERN, rdsIdentifierProblem } from '../../contracts/rds';
 import { REMOVE, badEvents, wrongType, type BadEvent } from '../support/bad-events';
 import { expectNoMutatingCalls } from './fixtures';
 import { lambdaContext, rdsMock, refused, stubFunctionEnvironment } from './handler-harness';

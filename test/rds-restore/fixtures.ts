@@ -2,7 +2,7 @@ import * as rdsSdk from '@aws-sdk/client-rds';
 import type { DBInstance, DBInstanceAutomatedBackup } from '@aws-sdk/client-rds';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { expect } from 'vitest';
-import type { RestoreSettings } from '../../lambda/shared/rds';
+import type { RestoreSettings } from '../../contracts/rds';
 
 export const PRIMARY = 'eu-west-1';
 export const DR = 'eu-central-1';

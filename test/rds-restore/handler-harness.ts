@@ -2,7 +2,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { vi } from 'vitest';
-import { RESTORE_SETTINGS_ENV } from '../../lambda/shared/rds';
+import { RESTORE_SETTINGS_ENV } from '../../contracts/rds';
 import { settings } from './fixtures';
 import { assertInCatalog, type EmfDocument } from '../support/emf-contract';
 

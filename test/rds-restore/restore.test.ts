@@ -8,8 +8,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { restoreToPointInTime, type RestoreDependencies } from '../../lambda/rds-restore/core';
-import { parseRestoreEvent, type RestoreEventInput } from '../../lambda/rds-restore/event';
-import { PermissionError, RequestRejectedError } from '../../lambda/shared/errors';
+import { parseRestoreEvent, type RestoreEventInput } from '../../contracts/rds-restore-event';
+import { PermissionError, RequestRejectedError } from '../../contracts/errors';
 import {
   DR,
   PRIMARY,

@@ -6,12 +6,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { assertUnitInCatalog } from '../support/emf-contract';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { finishRdsDrill, parseDrillEvent, reportDrills, restoreIdentity, runDrills, type DrillDeps } from '../../lambda/drill/core';
-import { documentContentSha256 } from '../../lambda/shared/backup-command';
-import { InvalidEventError } from '../../lambda/shared/errors';
-import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
+import { documentContentSha256 } from '../../contracts/backup-command';
+import { InvalidEventError } from '../../contracts/errors';
+import { backupKey, manifestKeyFor, verdictKeyFor } from '../../contracts/manifest';
 import type { Logger, Metrics } from '../../lambda/shared/powertools';
-import { METRIC_NAMESPACE, catalogProblem } from '../../lambda/shared/metric-catalog';
-import { DRILL_SERVICE } from '../../lambda/shared/restore-command';
+import { METRIC_NAMESPACE, catalogProblem } from '../../contracts/metric-catalog';
+import { DRILL_SERVICE } from '../../contracts/restore-command';
 
 /** The drill function: EC2 drills sent on the newest verified backup, the daily report, RDS drills. */
 

@@ -9,7 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { backupKey, manifestKeyFor, verdictKeyFor } from '../../lambda/shared/manifest';
+import { backupKey, manifestKeyFor, verdictKeyFor } from '../../contracts/manifest';
 import { handler } from '../../lambda/restore/handler';
 import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';
 

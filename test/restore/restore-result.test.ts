@@ -6,7 +6,7 @@ import { assertUnitInCatalog } from '../support/emf-contract';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordRestoreResult, type RestoreResultDeps } from '../../lambda/restore-result/core';
 import type { Logger, Metrics } from '../../lambda/shared/powertools';
-import { METRIC_NAMESPACE, catalogProblem } from '../../lambda/shared/metric-catalog';
+import { METRIC_NAMESPACE, catalogProblem } from '../../contracts/metric-catalog';
 
 /** The restore result function: alerts with duration, restore/drill metrics, drill records. */
 

@@ -17,7 +17,7 @@ import {
   type MediaBucketEntry,
   type S3VersionRestoreDeps,
 } from '../../lambda/s3-version-restore/core';
-import { RequestRejectedError } from '../../lambda/shared/errors';
+import { RequestRejectedError } from '../../contracts/errors';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 
 /**

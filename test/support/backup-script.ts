@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { manifestSchema, type BackupManifest } from '../../lambda/shared/manifest';
+import { manifestSchema, type BackupManifest } from '../../contracts/manifest';
 import { MOTO_REGION, type MotoServer } from './moto';
 import { run } from './processes';
 

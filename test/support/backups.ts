@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, type BackupKind, type BackupManifest } from '../../lambda/shared/manifest';
+import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, type BackupKind, type BackupManifest } from '../../contracts/manifest';
 import type { MariaDbServer } from './mariadb';
 import type { PostgresServer } from './postgres';
 import { run, scratchDir } from './processes';

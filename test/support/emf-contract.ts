@@ -1,4 +1,4 @@
-import { catalogProblem, specOf } from '../../lambda/shared/metric-catalog';
+import { catalogProblem, specOf } from '../../contracts/metric-catalog';
 
 /** One EMF blob as Powertools prints it. */
 export interface EmfDocument {

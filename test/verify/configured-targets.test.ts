@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeConfiguredTargets, encodeConfiguredTargets } from '../../lambda/verify/configured-targets';
+import { decodeConfiguredTargets, encodeConfiguredTargets } from '../../contracts/configured-targets';
 
 describe('configured targets in the environment', () => {
   it("GIVEN any list of targets and tiers WHEN encoded and decoded THEN the same pairs come back, and 600 of them fit Lambda's 4 KB environment", () => {

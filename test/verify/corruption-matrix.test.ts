@@ -3,8 +3,8 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupKey, verdictKeyFor, type BackupKind } from '../../lambda/shared/manifest';
-import type { Verdict } from '../../lambda/verify/verdict';
+import { backupKey, verdictKeyFor, type BackupKind } from '../../contracts/manifest';
+import type { Verdict } from '../../contracts/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
 import { filesBackup, filesIndexOf, manifestFor, mysqlBackup, postgresBackup, putBackup, replaceOnce, sqliteBackup, type MadeBackup } from '../support/backups';
 import { readPgArchive } from '../../lambda/verify/formats/pg-custom';

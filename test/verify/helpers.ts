@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { VerifySettings } from '../../lambda/verify/settings';
+import type { VerifySettings } from '../../contracts/verify-settings';
 import { assertInCatalog, type EmfDocument } from '../support/emf-contract';
 
 export const TEST_SETTINGS: VerifySettings = {

@@ -4,7 +4,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { backupKey, verdictKeyFor } from '../../lambda/shared/manifest';
+import { backupKey, verdictKeyFor } from '../../contracts/manifest';
 import { planVerification, plannerEventSchema, reportAges, verifyMessageSchema } from '../../lambda/verify/planner';
 import { capturingMetrics, quietLogger } from './helpers';
 

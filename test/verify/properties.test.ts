@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backupKey, type BackupKind } from '../../lambda/shared/manifest';
+import { backupKey, type BackupKind } from '../../contracts/manifest';
 import { inspectorFor } from '../../lambda/verify/formats';
 import { checkStream } from '../../lambda/verify/stream-check';
 import { verifyBackup } from '../../lambda/verify/verify-backup';

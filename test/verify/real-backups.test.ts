@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Verdict } from '../../lambda/verify/verdict';
+import type { Verdict } from '../../contracts/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
 import { backupEnv, putSecureStringParameter, runBackupScript } from '../support/backup-script';
 import { MariaDbServer } from '../support/mariadb';

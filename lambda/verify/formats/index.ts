@@ -1,4 +1,4 @@
-import type { BackupManifest } from '../../shared/manifest';
+import type { BackupManifest } from '../../../contracts/manifest';
 import type { FormatInspector } from './format-report';
 import { MysqlSqlInspector } from './mysql-sql';
 import { PgCustomInspector } from './pg-custom';

@@ -1,4 +1,4 @@
-import type { BackupManifest } from '../../shared/manifest';
+import type { BackupManifest } from '../../../contracts/manifest';
 import type { FormatInspector, FormatReport } from './format-report';
 import { MysqlRowCounter } from './mysql-rows';
 

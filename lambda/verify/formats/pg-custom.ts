@@ -1,5 +1,5 @@
 import { Unzlib } from 'fflate';
-import type { BackupManifest } from '../../shared/manifest';
+import type { BackupManifest } from '../../../contracts/manifest';
 import { FormatError, type FormatInspector, type FormatReport } from './format-report';
 import { PullDriver, bytes, bytesOrEnd, skip, type PullParser, type PullRequest } from './pull-parser';
 

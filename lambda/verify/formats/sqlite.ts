@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import initSqlJs from 'sql.js';
-import type { BackupManifest } from '../../shared/manifest';
+import type { BackupManifest } from '../../../contracts/manifest';
 import type { FormatInspector, FormatReport } from './format-report';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SOURCE_IDENTIFIER_LENGTH, RESTORE_NAME_INFIX, rdsIdentifierProblem } from '../../../lambda/shared/rds';
+import { MAX_SOURCE_IDENTIFIER_LENGTH, RESTORE_NAME_INFIX, rdsIdentifierProblem } from '../../../contracts/rds';
 
 /** A config problem at a path (same shape as the config's own issues). */
 interface ConfigIssue {

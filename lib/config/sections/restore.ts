@@ -5,9 +5,9 @@ import {
   SECRET_ID_PATTERN,
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
-} from '../../../lambda/shared/backup-command';
-import { pathsOverlap, plainPathProblem } from '../../../lambda/shared/paths';
-import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH, defaultScratchRoot } from '../../../lambda/shared/restore-command';
+} from '../../../contracts/backup-command';
+import { pathsOverlap, plainPathProblem } from '../../../contracts/paths';
+import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH, defaultScratchRoot } from '../../../contracts/restore-command';
 import { schedulerCronSchema } from '../schema';
 
 /**

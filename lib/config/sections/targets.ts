@@ -9,8 +9,8 @@ import {
   SECRET_ID_PATTERN,
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
-} from '../../../lambda/shared/backup-command';
-import { plainPathProblem } from '../../../lambda/shared/paths';
+} from '../../../contracts/backup-command';
+import { plainPathProblem } from '../../../contracts/paths';
 import type { ConfigIssue } from '../config';
 import { TIER_NAME_PATTERN, type BaseConfig } from '../schema';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { InvalidEventError } from '../shared/errors';
-import { MAX_SOURCE_IDENTIFIER_LENGTH, TAG_VALUE_PATTERN, rdsIdentifierProblem, restoreTargetPrefix } from '../shared/rds';
+import { InvalidEventError } from './errors';
+import { MAX_SOURCE_IDENTIFIER_LENGTH, TAG_VALUE_PATTERN, rdsIdentifierProblem, restoreTargetPrefix } from './rds';
 
 /**
  * The event an engineer pastes into the Lambda console (or passes to `aws lambda invoke`):

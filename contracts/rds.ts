@@ -1,6 +1,4 @@
-import { DescribeDBInstancesCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { z } from 'zod';
-import { awsCall, type RetryOptions } from './retry';
 import { METRICS, SERVICES } from './metric-catalog';
 
 /**
@@ -137,14 +135,3 @@ export const RDS_RESTORE_METRICS = {
   started: METRICS.rdsRestoreStarted.name,
   minutes: METRICS.rdsRestoreMinutes.name,
 } as const;
-
-/** The DB instance, or `undefined` when it does not exist; throttling retried, AccessDenied named. */
-export async function describeDbInstanceIfExists(client: RDSClient, identifier: string, retry?: RetryOptions): Promise<DBInstance | undefined> {
-  try {
-    const output = await awsCall('rds:DescribeDBInstances', () => client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), retry);
-    return output.DBInstances?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined;
-    throw error;
-  }
-}

@@ -1,6 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { MANIFEST_SUFFIX, backupKeyOfVerdict, isBackupObjectKey, parseBackupKey, verdictPrefixFor, verdictPrefixOf, type ParsedBackupKey } from '../shared/manifest';
-import { verdictSchema, type Verdict } from './verdict';
+import { MANIFEST_SUFFIX, backupKeyOfVerdict, isBackupObjectKey, parseBackupKey, verdictPrefixFor, verdictPrefixOf, type ParsedBackupKey } from '../../contracts/manifest';
+import { verdictSchema, type Verdict } from '../../contracts/verdict';
 
 /** One stored backup of a target and tier, as the bucket listing shows it. */
 export interface ListedBackup {
