@@ -1,4 +1,18 @@
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * pyenv puts a shell shim first on PATH that re-resolves the interpreter on every call: about a
+ * third of an AWS CLI v1 call here. The instance-script tests make well over a thousand calls,
+ * so the workers get pyenv's real bin directory first (the same CLI, without the detour).
+ */
+function skipPyenvShims(): void {
+  const which = spawnSync('pyenv', ['which', 'aws'], { encoding: 'utf8' });
+  const real = which.status === 0 ? which.stdout.trim() : '';
+  if (real) process.env.PATH = `${dirname(real)}:${process.env.PATH ?? ''}`;
+}
+skipPyenvShims();
 
 export default defineConfig({
   test: {
@@ -7,6 +21,9 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // Most of the suite waits on child processes (databases, the S3 emulator, the AWS CLI): one
+    // worker per core plus one keeps both cores busy. Every file starts its own servers on free ports.
+    maxWorkers: 3,
     setupFiles: ['test/setup.ts'],
   },
 });
