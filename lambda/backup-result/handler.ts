@@ -1,6 +1,6 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidEventError, errorMessage } from '../../contracts/errors';
+import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { loadResultSettings, parseResultEvent, recordBackupResult, type ResultOutcome } from './core';
 
@@ -15,17 +15,8 @@ const metrics = createMetrics();
  * finished run: metrics, and an alert for a failure. Errors are thrown so EventBridge's
  * asynchronous retries run and, when they are spent, the event lands in the dead-letter queue.
  */
-export const handler = async (event: unknown): Promise<ResultOutcome> => {
-  try {
-    const outcome = await recordBackupResult(parseResultEvent(event), { ssm, sns, logger, metrics, settings });
-    if (outcome.outcome === 'ignored') logger.debug('event ignored', { reason: outcome.reason });
-    return outcome;
-  } catch (error) {
-    if (error instanceof InvalidEventError) {
-      logger.error('not a Run Command status event', { event, error: error.message });
-    } else {
-      logger.error('could not record the backup result', { event, error: errorMessage(error) });
-    }
-    throw error;
-  }
-};
+export const handler = eventHandler({ logger, job: 'backup result', unchanged: 'the run is not recorded yet' }, async (event): Promise<ResultOutcome> => {
+  const outcome = await recordBackupResult(parseResultEvent(event), { ssm, sns, logger, metrics, settings });
+  if (outcome.outcome === 'ignored') logger.debug('event ignored', { reason: outcome.reason });
+  return outcome;
+});

@@ -1,6 +1,6 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidEventError, RequestRejectedError, errorMessage } from '../../contracts/errors';
+import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerResult } from './core';
 
@@ -16,19 +16,10 @@ const metrics = createMetrics();
  * failures are in the answer and alerted, and do not fail the invocation (a retry would send
  * the other targets twice).
  */
-export const handler = async (event: unknown): Promise<TriggerResult> => {
-  try {
-    const request = parseTriggerEvent(event, settings);
-    // Metrics (BackupSendFailed per target) are published by the core as they happen.
-    const result = await triggerBackups(request, { ssm, sns, logger, metrics, settings });
-    logger.info(result.summary, { commands: result.commands, errors: result.errors });
-    return result;
-  } catch (error) {
-    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
-      logger.warn('event rejected; nothing was sent', { event, error: error.message });
-    } else {
-      logger.error('backup trigger failed; nothing was sent', { error: errorMessage(error) });
-    }
-    throw error;
-  }
-};
+export const handler = eventHandler({ logger, job: 'backup trigger', unchanged: 'nothing was sent' }, async (event): Promise<TriggerResult> => {
+  const request = parseTriggerEvent(event, settings);
+  // Metrics (BackupSendFailed per target) are published by the core as they happen.
+  const result = await triggerBackups(request, { ssm, sns, logger, metrics, settings });
+  logger.info(result.summary, { commands: result.commands, errors: result.errors });
+  return result;
+});

@@ -4,7 +4,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
-import { InvalidEventError, RequestRejectedError, errorMessage } from '../../contracts/errors';
+import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { finishRdsDrill, loadDrillSettings, parseDrillEvent, reportDrills, runDrills, type DrillReport, type DrillStart } from './core';
 
@@ -16,6 +16,15 @@ const ssm = new SSMClient({});
 const sns = new SNSClient({});
 const rds = new RDSClient({});
 
+/** Drills and reports, from a schedule, an engineer or an RDS event. */
+const drillJob = eventHandler({ logger, job: 'drill', unchanged: 'nothing more was started' }, async (event): Promise<{ started: DrillStart[] } | { reports: DrillReport[] } | { rds: string }> => {
+  const deps = { s3, ssm, sns, rds, logger, metrics, settings, now: () => new Date() };
+  const request = parseDrillEvent(event);
+  if (request.action === 'drill') return { started: await runDrills(request.target, deps, { dryRun: request.dryRun ?? false }) };
+  if (request.action === 'report') return { reports: await reportDrills(deps) };
+  return { rds: await finishRdsDrill(request.detail.SourceIdentifier, deps) };
+});
+
 /**
  * `{ "action": "drill", "target"?, "dryRun"? }` (monthly schedule, or an engineer for one target;
  * with `dryRun`, the plan of each drill and nothing started),
@@ -24,22 +33,10 @@ const rds = new RDSClient({});
  * exist, so they start with data.
  */
 export async function handler(event: unknown, context?: Context): Promise<{ started: DrillStart[] } | { reports: DrillReport[] } | { rds: string } | void> {
-  if (context) logger.addContext(context);
-  const deps = { s3, ssm, sns, rds, logger, metrics, settings, now: () => new Date() };
   if (isCloudFormationRequest(event)) {
+    if (context) logger.addContext(context);
+    const deps = { s3, ssm, sns, rds, logger, metrics, settings, now: () => new Date() };
     return serveDeployStep(event, 'drill-report-at-deploy', async () => ({ Targets: String((await reportDrills(deps)).length) }));
   }
-  try {
-    const request = parseDrillEvent(event);
-    if (request.action === 'drill') return { started: await runDrills(request.target, deps, { dryRun: request.dryRun ?? false }) };
-    if (request.action === 'report') return { reports: await reportDrills(deps) };
-    return { rds: await finishRdsDrill(request.detail.SourceIdentifier, deps) };
-  } catch (error) {
-    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
-      logger.warn('drill request refused', { reason: error.message });
-    } else {
-      logger.error('drill job failed', { error: errorMessage(error) });
-    }
-    throw error;
-  }
+  return drillJob(event, context);
 }

@@ -2,7 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidEventError, errorMessage } from '../../contracts/errors';
+import { eventHandler } from '../shared/handlers';
 import { createLogger } from '../shared/powertools';
 import { DRILL_SERVICE, RESTORE_SERVICE } from '../../contracts/restore-command';
 import { loadRestoreResultSettings, parseRestoreInvocationEvent, recordRestoreResult, type RestoreResultOutcome } from './core';
@@ -22,22 +22,17 @@ const s3 = new S3Client({});
  * Receives Run Command status changes of the restore document (EventBridge). Errors are thrown
  * so EventBridge retries and, when its retries are spent, the event goes to the dead-letter queue.
  */
-export const handler = async (event: unknown): Promise<RestoreResultOutcome> => {
-  try {
-    const outcome = await recordRestoreResult(parseRestoreInvocationEvent(event), {
-      ssm,
-      sns,
-      s3,
-      logger,
-      restoreMetrics,
-      drillMetrics,
-      settings,
-      now: () => new Date(),
-    });
-    if (outcome.outcome === 'ignored') logger.debug('event ignored', { reason: outcome.reason });
-    return outcome;
-  } catch (error) {
-    logger.error(error instanceof InvalidEventError ? 'not a Run Command status event' : 'could not record the restore result', { event, error: errorMessage(error) });
-    throw error;
-  }
-};
+export const handler = eventHandler({ logger, job: 'restore result', unchanged: 'the run is not recorded yet' }, async (event): Promise<RestoreResultOutcome> => {
+  const outcome = await recordRestoreResult(parseRestoreInvocationEvent(event), {
+    ssm,
+    sns,
+    s3,
+    logger,
+    restoreMetrics,
+    drillMetrics,
+    settings,
+    now: () => new Date(),
+  });
+  if (outcome.outcome === 'ignored') logger.debug('event ignored', { reason: outcome.reason });
+  return outcome;
+});

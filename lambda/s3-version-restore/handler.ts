@@ -1,8 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
 import { requireJsonEnv } from '../shared/env';
-import { rejectedAnswer, type RejectedAnswer } from '../shared/answer';
-import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../../contracts/errors';
+import { consoleHandler } from '../shared/handlers';
 import { createLogger } from '../shared/powertools';
 import {
   mediaBucketListSchema,
@@ -33,11 +31,18 @@ export class S3VersionRestoreFailedError extends Error {
 /**
  * Console-invoked: `{ "bucket", "key" | "prefix", "restoreTo", "dryRun"?, "removeCreatedAfter"?, "confirm"? }`.
  * Answers `{ ok: true, ...what changed (or would) }`, or for a refused request
- * `{ ok: false, error, message }` naming the field or the reason (nothing was changed).
+ * `{ ok: false, error, field, reason, message }` (nothing was changed).
  * Anything unexpected fails the invocation.
  */
-export async function handler(event: unknown, context?: Context): Promise<(S3VersionRestoreResult & { ok: true }) | RejectedAnswer> {
-  try {
+export const handler = consoleHandler(
+  {
+    logger,
+    job: 'S3 version restore',
+    unchanged: 'Nothing was changed.',
+    permissionHint: "The function may act only on the config's media buckets and allowed prefixes; deploy the jobs stack after changing them.",
+    failure: (message) => new S3VersionRestoreFailedError(`S3 version restore failed: ${message} (see the function's logs)`),
+  },
+  async (event, context): Promise<S3VersionRestoreResult> => {
     const request = parseS3VersionRestoreEvent(event);
     logger.info('S3 version restore requested', { request });
     const result = await restoreVersions(request, {
@@ -55,19 +60,6 @@ export async function handler(event: unknown, context?: Context): Promise<(S3Ver
       failed: result.failed.length,
       complete: result.complete,
     });
-    return { ok: true, ...result };
-  } catch (error) {
-    if (error instanceof InvalidEventError || error instanceof RequestRejectedError) {
-      const answer = rejectedAnswer(error);
-      logger.warn('S3 version restore refused; nothing was changed', { answer });
-      return answer;
-    }
-    if (error instanceof PermissionError) {
-      const answer = rejectedAnswer(error);
-      logger.error('S3 version restore refused by IAM', { action: error.action, answer });
-      return { ...answer, message: `${answer.message} The function may act only on the config's media buckets and allowed prefixes; deploy the jobs stack after changing them.` };
-    }
-    logger.error('S3 version restore failed', { error: errorMessage(error) });
-    throw new S3VersionRestoreFailedError(`S3 version restore failed: ${errorMessage(error)} (see the function's logs)`);
-  }
-}
+    return result;
+  },
+);
