@@ -14,9 +14,24 @@ function skipPyenvShims(): void {
 }
 skipPyenvShims();
 
+/**
+ * The tests that run the instance scripts for real (databases, the S3 emulator, the AWS CLI):
+ * most of the suite's time. `npm run test:unit` leaves them out for the edit loop; `npm test`
+ * (and CI) runs everything.
+ */
+const ROUND_TRIPS = [
+  'test/instance/*-backup.test.ts',
+  'test/restore/restore-{files,sqlite,postgres,mysql,confinement}.test.ts',
+  'test/verify/real-backups.test.ts',
+  'test/backup-jobs/document-round-trip.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS } },
+      { extends: true, test: { name: 'round-trips', include: ROUND_TRIPS } },
+    ],
     // CDK synth and the instance-script round trips are slow; keep each test's budget generous.
     testTimeout: 180_000,
     hookTimeout: 180_000,
