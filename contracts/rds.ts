@@ -112,6 +112,9 @@ export type RestoreSettings = z.infer<typeof restoreSettingsSchema>;
 
 export const RESTORE_SETTINGS_ENV = 'RDS_RESTORE_SETTINGS';
 
+/** The completion function's alert topic. */
+export const RESTORE_ALERT_TOPIC_ENV = 'ALERT_TOPIC_ARN';
+
 /** Parses the settings JSON; throws naming the variable and the field when it is wrong. */
 export function parseRestoreSettings(value: unknown): RestoreSettings {
   const parsed = restoreSettingsSchema.safeParse(value);

@@ -333,6 +333,8 @@ export const RESTORE_ENV = {
   deliveryTimeoutSeconds: 'DELIVERY_TIMEOUT_SECONDS',
   rdsDrills: 'RDS_DRILLS',
   drillAlarmAfterDays: 'DRILL_ALARM_AFTER_DAYS',
+  /** The backup bucket, where the result function records drill successes. */
+  bucket: 'BACKUP_BUCKET',
 } as const;
 
 /** Where the result function records each target's last successful drill, in the backup bucket. */

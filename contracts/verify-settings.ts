@@ -27,3 +27,18 @@ export function parseVerifySettings(raw: unknown): VerifySettings {
   }
   return parsed.data;
 }
+
+/** The verify functions' environment, by what each variable holds. */
+export const VERIFY_ENV = {
+  bucket: 'BACKUP_BUCKET',
+  backupKeyArn: 'BACKUP_KEY_ARN',
+  replicaBucket: 'REPLICA_BUCKET',
+  replicaRegion: 'REPLICA_REGION',
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+  /** JSON of `VerifySettings`. */
+  settings: 'VERIFY_SETTINGS',
+  /** The planner's: where it queues one message per backup. */
+  queueUrl: 'VERIFY_QUEUE_URL',
+  /** The planner's: the configured targets and tiers, encoded (see configured-targets.ts). */
+  configuredTargets: 'CONFIGURED_TARGETS',
+} as const;

@@ -4,13 +4,13 @@ import type { Context } from 'aws-lambda';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
 import { METRICS } from '../../contracts/metric-catalog';
-import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../../contracts/rds';
+import { RESTORE_ALERT_TOPIC_ENV, RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../../contracts/rds';
 import { parseRdsInstanceEvent, reportRestoreCompletion, type CompletionOutcome } from './core';
 
 const logger = createLogger();
 const metrics = createMetrics();
 const settings = parseRestoreSettings(requireJsonEnv(RESTORE_SETTINGS_ENV));
-const topicArn = requireEnv('ALERT_TOPIC_ARN');
+const topicArn = requireEnv(RESTORE_ALERT_TOPIC_ENV);
 const rds = {
   primary: new RDSClient({ region: settings.primaryRegion }),
   dr: new RDSClient({ region: settings.drRegion }),

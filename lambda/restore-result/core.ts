@@ -58,7 +58,7 @@ export function loadRestoreResultSettings(env: NodeJS.ProcessEnv): RestoreResult
     documentName: requireEnv(RESTORE_ENV.documentName, env),
     alertTopicArn: requireEnv(RESTORE_ENV.alertTopicArn, env),
     commandLogGroupName: requireEnv(RESTORE_ENV.commandLogGroupName, env),
-    bucket: requireEnv('BACKUP_BUCKET', env),
+    bucket: requireEnv(RESTORE_ENV.bucket, env),
   };
 }
 

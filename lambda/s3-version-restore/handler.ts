@@ -2,16 +2,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { requireJsonEnv } from '../shared/env';
 import { consoleHandler } from '../shared/handlers';
 import { createLogger } from '../shared/powertools';
-import {
-  mediaBucketListSchema,
-  parseS3VersionRestoreEvent,
-  restoreVersions,
-  type S3VersionRestoreResult,
-} from './core';
+import { MEDIA_BUCKETS_ENV, mediaBucketListSchema, parseS3VersionRestoreEvent } from '../../contracts/s3-version-restore';
+import { restoreVersions, type S3VersionRestoreResult } from './core';
 
 const logger = createLogger();
 /** The config's media buckets, each with its region resolved: `[{ bucket, region, kmsKeyArn?, allowedPrefixes? }]`. */
-const mediaBuckets = mediaBucketListSchema.parse(requireJsonEnv('MEDIA_BUCKETS'));
+const mediaBuckets = mediaBucketListSchema.parse(requireJsonEnv(MEDIA_BUCKETS_ENV));
 const clients = new Map<string, S3Client>();
 
 function s3For(region: string): S3Client {

@@ -8,7 +8,7 @@ import { InvalidEventError } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { decodeConfiguredTargets } from '../../contracts/configured-targets';
 import { planVerification, plannerEventSchema, reportAges, type AgeReport, type PlanResult } from './planner';
-import { parseVerifySettings } from '../../contracts/verify-settings';
+import { VERIFY_ENV, parseVerifySettings } from '../../contracts/verify-settings';
 
 const logger = createLogger();
 const metrics = createMetrics();
@@ -18,14 +18,14 @@ const deps = {
   sqs: new SQSClient({ region }),
   metrics,
   logger,
-  bucket: requireEnv('BACKUP_BUCKET'),
-  queueUrl: requireEnv('VERIFY_QUEUE_URL'),
+  bucket: requireEnv(VERIFY_ENV.bucket),
+  queueUrl: requireEnv(VERIFY_ENV.queueUrl),
   sns: new SNSClient({ region }),
-  alertTopicArn: requireEnv('ALERT_TOPIC_ARN'),
-  backupKeyArn: requireEnv('BACKUP_KEY_ARN'),
-  tierMaxAgeHours: parseVerifySettings(JSON.parse(requireEnv('VERIFY_SETTINGS'))).tierMaxAgeHours,
+  alertTopicArn: requireEnv(VERIFY_ENV.alertTopicArn),
+  backupKeyArn: requireEnv(VERIFY_ENV.backupKeyArn),
+  tierMaxAgeHours: parseVerifySettings(JSON.parse(requireEnv(VERIFY_ENV.settings))).tierMaxAgeHours,
   // Absent: targets are discovered from the bucket only.
-  ...(optionalEnv('CONFIGURED_TARGETS', '') ? { configured: decodeConfiguredTargets(requireEnv('CONFIGURED_TARGETS')) } : {}),
+  ...(optionalEnv(VERIFY_ENV.configuredTargets, '') ? { configured: decodeConfiguredTargets(requireEnv(VERIFY_ENV.configuredTargets)) } : {}),
 };
 
 /**

@@ -6,7 +6,7 @@ import { requireEnv, requireJsonEnv } from '../shared/env';
 import { errorMessage, InvalidEventError, RequestRejectedError } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { verifyMessageSchema } from './planner';
-import { parseVerifySettings } from '../../contracts/verify-settings';
+import { VERIFY_ENV, parseVerifySettings } from '../../contracts/verify-settings';
 import { verifyBackup, type VerifyDeps } from './verify-backup';
 import type { Verdict } from '../../contracts/verdict';
 
@@ -15,16 +15,16 @@ const metrics = createMetrics();
 const region = requireEnv('AWS_REGION');
 const deps: Omit<VerifyDeps, 'deadline'> = {
   s3: new S3Client({ region }),
-  replicaS3: new S3Client({ region: requireEnv('REPLICA_REGION') }),
+  replicaS3: new S3Client({ region: requireEnv(VERIFY_ENV.replicaRegion) }),
   sns: new SNSClient({ region }),
   metrics,
   logger,
-  bucket: requireEnv('BACKUP_BUCKET'),
-  replicaBucket: requireEnv('REPLICA_BUCKET'),
-  backupKeyArn: requireEnv('BACKUP_KEY_ARN'),
-  alertTopicArn: requireEnv('ALERT_TOPIC_ARN'),
+  bucket: requireEnv(VERIFY_ENV.bucket),
+  replicaBucket: requireEnv(VERIFY_ENV.replicaBucket),
+  backupKeyArn: requireEnv(VERIFY_ENV.backupKeyArn),
+  alertTopicArn: requireEnv(VERIFY_ENV.alertTopicArn),
   region,
-  settings: parseVerifySettings(requireJsonEnv('VERIFY_SETTINGS')),
+  settings: parseVerifySettings(requireJsonEnv(VERIFY_ENV.settings)),
 };
 
 /** Time kept back from the invocation's limit to write the verdict, metrics and alerts. */

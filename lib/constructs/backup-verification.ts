@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../contracts/manifest';
 import { encodeConfiguredTargets, type ConfiguredTargetTier } from '../../contracts/configured-targets';
-import type { VerifySettings } from '../../contracts/verify-settings';
+import { VERIFY_ENV, type VerifySettings } from '../../contracts/verify-settings';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources } from './nag';
 import { SERVICES } from '../../contracts/metric-catalog';
@@ -142,12 +142,12 @@ export class BackupVerification extends Construct {
       memorySize: workerMemory,
       timeout: WORKER_TIMEOUT,
       environment: {
-        BACKUP_BUCKET: props.bucket.bucketName,
-        BACKUP_KEY_ARN: props.backupKey.keyArn,
-        REPLICA_BUCKET: props.replicaBucketName,
-        REPLICA_REGION: props.replicaRegion,
-        ALERT_TOPIC_ARN: props.alertTopic.topicArn,
-        VERIFY_SETTINGS: settingsJson,
+        [VERIFY_ENV.bucket]: props.bucket.bucketName,
+        [VERIFY_ENV.backupKeyArn]: props.backupKey.keyArn,
+        [VERIFY_ENV.replicaBucket]: props.replicaBucketName,
+        [VERIFY_ENV.replicaRegion]: props.replicaRegion,
+        [VERIFY_ENV.alertTopicArn]: props.alertTopic.topicArn,
+        [VERIFY_ENV.settings]: settingsJson,
       },
       bundling: {
         // sql.js loads its WebAssembly binary at run time from beside the handler.
@@ -170,12 +170,12 @@ export class BackupVerification extends Construct {
       memorySize: 512,
       timeout: Duration.minutes(10),
       environment: {
-        BACKUP_BUCKET: props.bucket.bucketName,
-        VERIFY_QUEUE_URL: this.queue.queueUrl,
-        ALERT_TOPIC_ARN: props.alertTopic.topicArn,
-        BACKUP_KEY_ARN: props.backupKey.keyArn,
-        VERIFY_SETTINGS: settingsJson,
-        ...(props.configuredTargets ? { CONFIGURED_TARGETS: encodeConfiguredTargets(props.configuredTargets) } : {}),
+        [VERIFY_ENV.bucket]: props.bucket.bucketName,
+        [VERIFY_ENV.queueUrl]: this.queue.queueUrl,
+        [VERIFY_ENV.alertTopicArn]: props.alertTopic.topicArn,
+        [VERIFY_ENV.backupKeyArn]: props.backupKey.keyArn,
+        [VERIFY_ENV.settings]: settingsJson,
+        ...(props.configuredTargets ? { [VERIFY_ENV.configuredTargets]: encodeConfiguredTargets(props.configuredTargets) } : {}),
       },
     });
 

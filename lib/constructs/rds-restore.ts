@@ -17,6 +17,7 @@ import {
   MAX_SOURCE_IDENTIFIER_LENGTH,
   RDS_RESTORE_METRICS,
   RDS_RESTORE_SERVICE,
+  RESTORE_ALERT_TOPIC_ENV,
   RESTORE_SETTINGS_ENV,
   rdsIdentifierProblem,
   restoreTargetPrefix,
@@ -161,7 +162,7 @@ export class RdsRestore extends Construct {
       logKey: props.logKey,
       serviceName: RDS_RESTORE_SERVICE,
       timeout: Duration.minutes(1),
-      environment: { [RESTORE_SETTINGS_ENV]: settingsJson, ALERT_TOPIC_ARN: props.alertTopic.topicArn },
+      environment: { [RESTORE_SETTINGS_ENV]: settingsJson, [RESTORE_ALERT_TOPIC_ENV]: props.alertTopic.topicArn },
     });
     this.grantCompletion(this.completionFunction.role, props, primaryRegion);
     grantAlertPublishing(this.completionFunction.role, props.alertTopic, props.logKey);

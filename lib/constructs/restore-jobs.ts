@@ -177,7 +177,7 @@ export class RestoreJobs extends RunCommandJob {
         [RESTORE_ENV.documentName]: this.document.documentName,
         [RESTORE_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [RESTORE_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
-        BACKUP_BUCKET: props.backupBucket.bucketName,
+        [RESTORE_ENV.bucket]: props.backupBucket.bucketName,
       },
       detailTypes: [INVOCATION_DETAIL_TYPE],
     });

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { MEDIA_BUCKETS_ENV } from '../../contracts/s3-version-restore';
 import { join } from 'node:path';
 import type { MediaBucketConfig } from '../config/sections/media-buckets';
 import { HouseFunction } from './house-function';
@@ -80,7 +81,7 @@ export class S3VersionRestore extends Construct {
       timeout,
       memorySize: 512,
       environment: {
-        MEDIA_BUCKETS: Stack.of(this).toJsonString(
+        [MEDIA_BUCKETS_ENV]: Stack.of(this).toJsonString(
           props.mediaBuckets.map((media) => ({
             bucket: media.bucket.bucketName,
             region: media.region,

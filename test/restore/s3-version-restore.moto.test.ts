@@ -10,11 +10,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseS3VersionRestoreEvent, type MediaBucketEntry } from '../../contracts/s3-version-restore';
 import {
   keyHistories,
-  parseS3VersionRestoreEvent,
   restoreVersions,
-  type MediaBucketEntry,
   type S3VersionRestoreDeps,
 } from '../../lambda/s3-version-restore/core';
 import { RequestRejectedError } from '../../contracts/errors';
