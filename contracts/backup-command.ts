@@ -225,16 +225,16 @@ export function documentParametersFor(
   return parameters;
 }
 
-/** Parameters whose value fails the document's pattern (SSM would refuse the whole command). */
-export function invalidDocumentParameters(parameters: Record<string, string[]>): string[] {
+/**
+ * Parameters whose value fails its pattern in `specs` (SSM would refuse the whole command), or
+ * that are no parameter of the document; `document` names it in the problems.
+ */
+export function invalidParameters(parameters: Record<string, string[]>, specs: Readonly<Record<string, DocumentParameterSpec>>, document: string): string[] {
   const problems: string[] = [];
   for (const [name, values] of Object.entries(parameters)) {
-    const pattern =
-      name === EXECUTION_TIMEOUT_PARAMETER.name
-        ? EXECUTION_TIMEOUT_PARAMETER.pattern
-        : (DOCUMENT_PARAMETERS as Record<string, DocumentParameterSpec>)[name]?.pattern;
+    const pattern = name === EXECUTION_TIMEOUT_PARAMETER.name ? EXECUTION_TIMEOUT_PARAMETER.pattern : specs[name]?.pattern;
     if (pattern === undefined) {
-      problems.push(`${name}: not a parameter of the backup document`);
+      problems.push(`${name}: not a parameter of the ${document} document`);
       continue;
     }
     for (const value of values) {
@@ -242,6 +242,11 @@ export function invalidDocumentParameters(parameters: Record<string, string[]>):
     }
   }
   return problems;
+}
+
+/** Parameters whose value fails the backup document's pattern. */
+export function invalidDocumentParameters(parameters: Record<string, string[]>): string[] {
+  return invalidParameters(parameters, DOCUMENT_PARAMETERS, 'backup');
 }
 
 /** The last stdout line of a successful run: `BACKUP_RESULT {json}`. */

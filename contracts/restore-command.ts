@@ -9,7 +9,7 @@ import {
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
   TIER_PARAMETER_PATTERN,
-  matchesParameterPattern,
+  invalidParameters,
   passwordSourceSchema,
   targetPlanSchema,
   type DocumentParameterSpec,
@@ -67,18 +67,7 @@ export const RESTORE_STEP_NAME = 'restore';
 
 /** Parameters whose value fails the restore document's pattern (SSM would refuse the command). */
 export function invalidRestoreParameters(parameters: Record<string, string[]>): string[] {
-  const problems: string[] = [];
-  for (const [name, values] of Object.entries(parameters)) {
-    const pattern = name === EXECUTION_TIMEOUT_PARAMETER.name ? EXECUTION_TIMEOUT_PARAMETER.pattern : RESTORE_DOCUMENT_PARAMETERS[name]?.pattern;
-    if (pattern === undefined) {
-      problems.push(`${name}: not a parameter of the restore document`);
-      continue;
-    }
-    for (const value of values) {
-      if (!matchesParameterPattern(pattern, value)) problems.push(`${name}: '${value}' does not match ${pattern}`);
-    }
-  }
-  return problems;
+  return invalidParameters(parameters, RESTORE_DOCUMENT_PARAMETERS, 'restore');
 }
 
 // ------------------------------------------------------------------ targets as the restore jobs see them
