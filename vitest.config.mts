@@ -32,9 +32,10 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS } },
       { extends: true, test: { name: 'round-trips', include: ROUND_TRIPS } },
     ],
-    // CDK synth and the instance-script round trips are slow; keep each test's budget generous.
-    testTimeout: 180_000,
-    hookTimeout: 180_000,
+    // CDK synth and the instance-script round trips are slow, and slower still while the other
+    // workers run theirs (the longest took 170 s of a 26-minute run here): a generous budget.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     pool: 'forks',
     // Most of the suite waits on child processes (databases, the S3 emulator, the AWS CLI): one
     // worker per core plus one keeps both cores busy. Every file starts its own servers on free ports.

@@ -1,7 +1,7 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import { BACKUP_STEP_NAME, INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCode, parseBackupResult, type BackupResult, type ExitCodeMeaning } from '../../contracts/backup-command';
+import { INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCode, parseBackupResult, type BackupResult, type ExitCodeMeaning } from '../../contracts/backup-command';
 import { consoleLinks } from '../../contracts/console-links';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../../contracts/errors';
@@ -103,7 +103,7 @@ export async function recordBackupResult(event: ResultEvent, deps: ResultDeps): 
 
 async function recordInvocation(commandId: string, instanceId: string, deps: ResultDeps): Promise<ResultOutcome> {
   const command = await describeCommand(commandId, deps);
-  const invocation = await readInvocation(commandId, instanceId, BACKUP_STEP_NAME, deps);
+  const invocation = await readInvocation(commandId, instanceId, deps);
   const identity =
     command.identity.documentVersion === 'unknown' && invocation.DocumentVersion
       ? { ...command.identity, documentVersion: invocation.DocumentVersion }

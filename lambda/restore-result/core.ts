@@ -11,7 +11,6 @@ import {
   DRILL_RESULT_PREFIX,
   RESTORE_ENV,
   RESTORE_RESULT_PREFIX,
-  RESTORE_STEP_NAME,
   describeRestoreExitCode,
   drillRecordKey,
   drillResultSchema,
@@ -109,7 +108,7 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
   const instanceId = detail['instance-id'];
 
   const { command, parameter } = await readCommand(commandId, deps);
-  const invocation = await readInvocation(commandId, instanceId, RESTORE_STEP_NAME, deps);
+  const invocation = await readInvocation(commandId, instanceId, deps);
   const stdout = invocation.StandardOutputContent ?? '';
   const restored = parseResultLine(stdout, RESTORE_RESULT_PREFIX, restoreResultSchema);
   const drilled = parseResultLine(stdout, DRILL_RESULT_PREFIX, drillResultSchema);

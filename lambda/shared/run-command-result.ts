@@ -65,9 +65,12 @@ export async function readCommand(commandId: string, deps: RunReaderDeps): Promi
   return { command, parameter: (name) => command.Parameters?.[name]?.[0] ?? '' };
 }
 
-/** The run of `stepName` on one instance; retried while SSM has not made the invocation visible yet. */
-export async function readInvocation(commandId: string, instanceId: string, stepName: string, deps: RunReaderDeps): Promise<GetCommandInvocationCommandOutput> {
-  return withThrottlingRetry(() => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: stepName })), {
+/**
+ * The run on one instance; retried while SSM has not made the invocation visible yet. The kit's
+ * documents have one step each, so no step name is given (SSM needs one only for several steps).
+ */
+export async function readInvocation(commandId: string, instanceId: string, deps: RunReaderDeps): Promise<GetCommandInvocationCommandOutput> {
+  return withThrottlingRetry(() => deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })), {
     ...runBackoff(deps),
     retryable: (error) => isThrottling(error) || (error as Error)?.name === 'InvocationDoesNotExist',
   });

@@ -66,7 +66,7 @@ export interface AlarmSpec {
   readonly treatMissingData: cloudwatch.TreatMissingData;
   /** What broke, for whom, and what to do next. */
   readonly description: string;
-  /** The docs page (a repository path, `docs/...md#anchor`) with the runbook; the description ends with it. */
+  /** The docs page with the runbook, as a repository path with an optional anchor (e.g. `docs/drills.md`); the description ends with it. */
   readonly runbook: string;
   /** @default 1 */
   readonly evaluationPeriods?: number;

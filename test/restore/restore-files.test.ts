@@ -210,5 +210,6 @@ describe('restore.sh with a directory', () => {
     expect(killed.result).toBeUndefined();
     expect(treeOf(live)).toEqual(before);
     expect(existsSync(join(live, 'after.txt'))).toBe(true);
-  });
+    // A 160 MB backup, a safety backup and a restore through the emulator: slow when the other workers are busy too.
+  }, 420_000);
 });
