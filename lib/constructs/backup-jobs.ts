@@ -99,15 +99,10 @@ export class BackupJobs extends RunCommandJob {
   constructor(scope: Construct, id: string, props: BackupJobsProps) {
     validateProps(props);
     super(scope, id, {
+      ...props,
       noun: 'Backup',
-      document: (self, documentId) =>
-        new BackupCommandDocument(self, documentId, {
-          documentName: `BackupKit-${props.namePrefix}-InstanceBackup`,
-          ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
-        }),
-      opsKey: props.opsKey,
-      alertTopic: props.alertTopic,
-      ...(props.commandLogRetention ? { commandLogRetention: props.commandLogRetention } : {}),
+      documentClass: BackupCommandDocument,
+      documentName: `BackupKit-${props.namePrefix}-InstanceBackup`,
       deadLetterQueueReason:
         'This queue is itself the dead-letter queue of the backup schedules, the Run Command status rule and the trigger/result async invocations; an alarm fires on its first message.',
     });

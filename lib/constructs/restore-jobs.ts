@@ -123,14 +123,10 @@ export class RestoreJobs extends RunCommandJob {
   constructor(scope: Construct, id: string, props: RestoreJobsProps) {
     validate(props);
     super(scope, id, {
+      ...props,
       noun: 'Restore',
-      document: (self, documentId) =>
-        new RestoreCommandDocument(self, documentId, {
-          documentName: `BackupKit-${props.namePrefix}-InstanceRestore`,
-          ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}),
-        }),
-      opsKey: props.opsKey,
-      alertTopic: props.alertTopic,
+      documentClass: RestoreCommandDocument,
+      documentName: `BackupKit-${props.namePrefix}-InstanceRestore`,
       deadLetterQueueReason: 'This queue is itself the dead-letter queue of the restore result rule and the drill schedules; an alarm fires on its first message.',
     });
     const stack = Stack.of(this);

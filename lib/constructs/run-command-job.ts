@@ -17,8 +17,15 @@ import { acknowledgeWildcardResources } from './nag';
 export interface RunCommandJobProps {
   /** What the job does to a target, capitalized, for statement IDs and descriptions: `Backup`, `Restore`. */
   readonly noun: string;
-  /** Makes the job's instance-command document (called once, with this construct and the ID `Document`). */
-  readonly document: (scope: Construct, id: string) => InstanceCommandDocument;
+  /** The job's instance-command document, made once with the ID `Document`. */
+  readonly documentClass: new (scope: Construct, id: string, props: { readonly documentName: string; readonly scriptsDir?: string }) => InstanceCommandDocument;
+  /** Its name: the senders send it, the result rule filters on it, IAM names it. */
+  readonly documentName: string;
+  /**
+   * Directory of the instance scripts the document embeds.
+   * @default - `scripts/instance/` of this repository
+   */
+  readonly scriptsDir?: string;
   /** Encrypts the command output, the dead-letter queue and the schedules. */
   readonly opsKey: kms.IKey;
   /** Where the result function announces runs. */
@@ -62,7 +69,7 @@ export abstract class RunCommandJob extends Construct {
     this.noun = props.noun;
     this.opsKey = props.opsKey;
     this.alertTopic = props.alertTopic;
-    this.document = props.document(this, 'Document');
+    this.document = new props.documentClass(this, 'Document', { documentName: props.documentName, ...(props.scriptsDir ? { scriptsDir: props.scriptsDir } : {}) });
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       encryptionKey: props.opsKey,
       retention: props.commandLogRetention ?? logs.RetentionDays.ONE_YEAR,
