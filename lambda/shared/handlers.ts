@@ -1,12 +1,13 @@
 import type { Context } from 'aws-lambda';
 import { InvalidEventError, PermissionError, RequestRejectedError, errorMessage } from '../../contracts/errors';
 import { rejectedAnswer, type RejectedAnswer } from './answer';
-import type { Logger, Metrics } from './powertools';
+import type { Logger } from './powertools';
 
 /**
  * The two ways a function of the kit is invoked, each wrapped once: by an engineer from the
  * console (a refusal is an answer, anything else fails the invocation) and by an event (the
- * request context in every log line, metrics flushed once, a refused event logged and thrown).
+ * request context in every log line, a refused event logged and thrown). Metrics are published
+ * by the cores, once per dimension set (one EMF document per target and tier), not here.
  */
 
 export interface ConsoleJob {
@@ -53,8 +54,6 @@ export function consoleHandler<A extends object>(
 
 export interface EventJob {
   readonly logger: Logger;
-  /** Flushed once after every invocation, whatever the outcome. */
-  readonly metrics?: Metrics;
   /** What the job is called in log lines: 'backup trigger'. */
   readonly job: string;
   /** What a refused or failed event left alone, for the log line: 'nothing was sent'. */
@@ -63,8 +62,8 @@ export interface EventJob {
 
 /**
  * An event handler (schedules, EventBridge rules, async invocations): the request context in
- * every log line; metrics published once at the end; a refused event logged as a warning and a
- * failure as an error, both thrown so Lambda's retries and the dead-letter queue see them.
+ * every log line; a refused event logged as a warning and a failure as an error, both thrown so
+ * Lambda's retries and the dead-letter queue see them.
  */
 export function eventHandler<A>(job: EventJob, run: (event: unknown, context: Context | undefined) => Promise<A>): (event: unknown, context?: Context) => Promise<A> {
   return async (event, context) => {
@@ -78,8 +77,6 @@ export function eventHandler<A>(job: EventJob, run: (event: unknown, context: Co
         job.logger.error(`${job.job} failed; ${job.unchanged}`, { error: errorMessage(error) });
       }
       throw error;
-    } finally {
-      job.metrics?.publishStoredMetrics();
     }
   };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, PermissionError, RequestRejectedError } from '../../contracts/errors';
 import { rejectedAnswer } from '../../lambda/shared/answer';
 import { consoleHandler, eventHandler } from '../../lambda/shared/handlers';
-import type { Logger, Metrics } from '../../lambda/shared/powertools';
+import type { Logger } from '../../lambda/shared/powertools';
 
 function fakeLogger(): Logger & { lines: { level: string; message: string }[] } {
   const lines: { level: string; message: string }[] = [];
@@ -68,20 +68,18 @@ describe('consoleHandler', () => {
 });
 
 describe('eventHandler', () => {
-  it('GIVEN a refused event or a failure THEN it is logged and rethrown (retries and the dead-letter queue see it), and metrics are flushed once either way', async () => {
+  it('GIVEN a refused event or a failure THEN it is logged and rethrown (retries and the dead-letter queue see it)', async () => {
     const logger = fakeLogger();
-    const metrics = { publishStoredMetrics: vi.fn() } as unknown as Metrics;
-    const refused = eventHandler({ logger, metrics, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => {
+    const refused = eventHandler({ logger, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => {
       throw new InvalidEventError(['tier: unknown']);
     });
     await expect(refused({})).rejects.toThrow(InvalidEventError);
-    const failed = eventHandler({ logger, metrics, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => {
+    const failed = eventHandler({ logger, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => {
       throw new Error('throttled');
     });
     await expect(failed({})).rejects.toThrow('throttled');
-    const ok = eventHandler({ logger, metrics, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => 'done');
+    const ok = eventHandler({ logger, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => 'done');
     await expect(ok({})).resolves.toBe('done');
     expect(logger.lines.map((line) => `${line.level} ${line.message}`)).toEqual(['warn backup trigger: event refused; nothing was sent', 'error backup trigger failed; nothing was sent']);
-    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(3);
   });
 });
