@@ -64,7 +64,6 @@ describe('the layout', () => {
   const LONG_FILES: Record<string, string> = {
     'lambda/verify/formats/pg-custom.ts': "one parser of one format (pg_dump's custom archive: header, TOC, data blocks); split, its state would cross files",
     'lambda/verify/verify-backup.ts': 'the verifier: one pass over the object feeding every check in order; the checks themselves live in formats/ and stream-check.ts',
-    'lambda/s3-version-restore/core.ts': 'the S3 version restore: planning per key and copying, one job; to split by step',
     'lib/constructs/monitoring.ts': 'the monitoring facade: metric factory, alarm factory, the segments per job and the dashboard layout that reads them',
     'lib/constructs/rds-restore.ts': 'the RDS restore functions, their rules, IAM and test events: one construct',
   };

@@ -16,7 +16,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { decideKey, SINGLE_COPY_LIMIT, type VersionEntry } from '../../lambda/s3-version-restore/core';
+import { SINGLE_COPY_LIMIT } from '../../lambda/s3-version-restore/apply';
+import { decideKey, type VersionEntry } from '../../lambda/s3-version-restore/core';
 import { handler } from '../../lambda/s3-version-restore/handler';
 import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';
 
