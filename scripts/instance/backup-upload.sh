@@ -13,7 +13,7 @@ select_compressor() {
   fi
   require_command "$EXIT_DUMP" "$COMPRESSOR" "BK_COMPRESSOR=$COMPRESSOR"
   add_tool "$COMPRESSOR" "$(tool_version "$COMPRESSOR")"
-  add_tool aws "$(tool_version aws)"
+  add_tool aws "$AWS_CLI_VERSION"
   add_tool bash "$BASH_VERSION"
 }
 
@@ -69,44 +69,69 @@ abort_incomplete_upload() {
   done
 }
 
-# The size of the upload's parts: at least 64 MiB, more for a large source (S3 allows 10,000
-# parts; the estimate may be low, so parts are sized for 9,000).
+# The size of the upload's parts: at least BK_PART_MIB (64 MiB by default; S3's minimum is 5), more
+# for a large source (S3 allows 10,000 parts; the estimate may be low, so parts are sized for 9,000).
 part_bytes() {
-  local minimum=$((64 * 1048576)) wanted=0
+  local minimum=$((${BK_PART_MIB:-64} * 1048576)) wanted=0
   [[ $EXPECTED_SIZE =~ ^[0-9]+$ ]] && wanted=$(((EXPECTED_SIZE / 9000 / 1048576 + 1) * 1048576))
   echo $((wanted > minimum ? wanted : minimum))
 }
 
-# Reads the compressed stream on stdin and stores it as OBJECT_KEY with a multipart upload made
-# here, not by `aws s3 cp`: every part carries its SHA-256 (S3 requires a checksum on uploads to a
-# locked bucket) and the upload completes only with If-None-Match: *, so it never makes a new
-# version of an existing key (backups are written once; the bucket policy refuses anything else).
-multipart_upload() {
-  local upload_id part=0 bytes hex checksum etag part_file="$WORK_DIR/part" parts="$WORK_DIR/parts.json" size
+# The options every write of a backup object carries. The lock is part of the write: the version
+# is born with the tier's mode and date, so no later call has to change a lock (which S3 may
+# refuse, and which no writer is allowed).
+BACKUP_OBJECT_OPTIONS=()
+set_backup_object_options() { # set_backup_object_options <content type>
+  BACKUP_OBJECT_OPTIONS=(--server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" --content-type "$1"
+    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL")
+}
+
+# The SHA-256 of a file as S3 takes it (base64 of the digest).
+s3_checksum_of() { # s3_checksum_of <file>
+  hex_decode "$(sha256_stdin <"$1")" | base64 -w 0
+}
+
+# Reads the compressed stream on stdin and stores it as OBJECT_KEY, written once: every request
+# carries its SHA-256 (S3 requires a checksum on uploads to a locked bucket) and the write
+# completes only with If-None-Match: *, so it never makes a new version of an existing key (the
+# bucket policy refuses anything else). A stream shorter than one part is one PutObject (one CLI
+# start instead of three); a longer one a multipart upload made here, not by `aws s3 cp`, which
+# could not send those. Nothing is written before the stream's end or a full part, so a dump that
+# fails early (the gate stops this first) leaves nothing.
+upload_stream() {
+  local size part_file="$WORK_DIR/part" bytes
   size=$(part_bytes)
-  # The lock is part of the upload: the version is born with the tier's mode and date, so no later
-  # call has to change a lock (which S3 may refuse, and which no writer is allowed).
+  set_backup_object_options application/gzip
+  # GNU head -c reads exactly that many bytes from the pipe (less only at its end).
+  head -c "$size" >"$part_file" || return 1
+  bytes=$(stat -c %s "$part_file")
+  if ((bytes < size)); then
+    aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --body "$part_file" \
+      --checksum-sha256 "$(s3_checksum_of "$part_file")" "${BACKUP_OBJECT_OPTIONS[@]}" --if-none-match '*' >/dev/null || return 1
+  else
+    multipart_upload "$size" "$part_file" || return 1
+  fi
+  rm -f -- "$part_file"
+}
+
+multipart_upload() { # multipart_upload <part size> <file holding the first part>
+  local size=$1 part_file=$2 upload_id part=0 bytes checksum etag parts="$WORK_DIR/parts.json"
   upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
-    --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" --content-type application/gzip \
-    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" \
-    --checksum-algorithm SHA256 --query UploadId --output text) || return 1
+    "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || return 1
   printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
   printf '{"Parts":[' >"$parts"
   while :; do
-    # GNU head -c reads exactly that many bytes from the pipe (less only at its end).
-    head -c "$size" >"$part_file" || return 1
     bytes=$(stat -c %s "$part_file")
     ((bytes > 0 || part == 0)) || break
     part=$((part + 1))
-    hex=$(sha256_stdin <"$part_file")
-    checksum=$(hex_decode "$hex" | base64 -w 0)
+    checksum=$(s3_checksum_of "$part_file")
     etag=$(aws_cli s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
       --part-number "$part" --body "$part_file" --checksum-sha256 "$checksum" --query ETag --output text) || return 1
     ((part == 1)) || printf ',' >>"$parts"
     printf '{"PartNumber":%d,"ETag":%s,"ChecksumSHA256":"%s"}' "$part" "$(json_str "$etag")" "$checksum" >>"$parts"
     ((bytes == size)) || break
+    head -c "$size" >"$part_file" || return 1
   done
-  rm -f -- "$part_file"
   printf ']}' >>"$parts"
   aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
     --multipart-upload "file://$parts" --if-none-match '*' >/dev/null
@@ -164,7 +189,7 @@ stream_to_s3() {
       printf '%s' "$BASHPID" >"$uploader_pid_file"
       # Without the caller's traps a TERM from the gate ends this at once, before it completes.
       trap - TERM INT HUP
-      multipart_upload >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
+      upload_stream >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"
     )
     printf '%s\n' "${PIPESTATUS[*]}" >"$outer_status_file"
   ) &
@@ -194,7 +219,7 @@ stream_to_s3() {
     if grep -q 'PreconditionFailed' "$WORK_DIR/upload.err" 2>/dev/null; then
       fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY already exists: backups are written once, so this one was not stored (two runs in the same second?)"
     elif grep -qi 'unknown options.*if-none-match\|checksum-sha256' "$WORK_DIR/upload.err" 2>/dev/null; then
-      fail "$EXIT_UPLOAD" "this AWS CLI ($(tool_version aws)) cannot send If-None-Match or part checksums, which writing backups once to a locked bucket needs; install a current AWS CLI v2 (or v1): $(tail_of "$WORK_DIR/upload.err" 2)"
+      fail "$EXIT_UPLOAD" "this AWS CLI ($AWS_CLI_VERSION) cannot send If-None-Match or part checksums, which writing backups once to a locked bucket needs; install a current AWS CLI v2 (or v1): $(tail_of "$WORK_DIR/upload.err" 2)"
     fi
     fail "$EXIT_UPLOAD" "S3 refused the upload to s3://$BK_BUCKET/$OBJECT_KEY (aws exit ${outer[2]}): $(tail_of "$WORK_DIR/upload.err" 3)"
   fi
@@ -267,14 +292,12 @@ write_manifest() {
     printf ',"content":{"bytes":%s,"sha256":"%s"}' "$CONTENT_BYTES" "$CONTENT_SHA256"
     printf '}\n'
   } >"$manifest"
-  local err="$WORK_DIR/manifest.err" checksum
+  local err="$WORK_DIR/manifest.err"
   # An explicit checksum: S3 refuses an upload to a locked bucket without one, and a CLI set to
   # request_checksum_calculation = when_required would send none of its own.
-  checksum=$(hex_decode "$(sha256_stdin <"$manifest")" | base64 -w 0)
+  set_backup_object_options application/json
   aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY.manifest.json" --body "$manifest" \
-    --checksum-sha256 "$checksum" \
-    --content-type application/json --server-side-encryption aws:kms --ssekms-key-id "$BK_KMS_KEY_ID" \
-    --object-lock-mode "$LOCK_MODE" --object-lock-retain-until-date "$RETAIN_UNTIL" --if-none-match '*' >/dev/null 2>"$err" ||
+    --checksum-sha256 "$(s3_checksum_of "$manifest")" "${BACKUP_OBJECT_OPTIONS[@]}" --if-none-match '*' >/dev/null 2>"$err" ||
     fail "$EXIT_MANIFEST" "cannot write s3://$BK_BUCKET/$OBJECT_KEY.manifest.json: $(tail_of "$err" 3)"
   FAILURE_NOTES=()
   log_info "manifest written: s3://$BK_BUCKET/$OBJECT_KEY.manifest.json"

@@ -34,6 +34,8 @@
 #                               cores, niced), else gzip
 #     BK_ROW_COUNT_MAX_TABLE_MB tables up to this size get an exact row count in the manifest
 #                               (default 256; 0 counts none)
+#     BK_PART_MIB               5-5120, default 64: the smallest upload part (a dump shorter
+#                               than one part is one PutObject; S3's part minimum is 5 MiB)
 #     TMPDIR                    where the work directory goes (SQLite: holds the one temp copy)
 #
 # Output: progress and errors on stderr (timestamped); on success the last stdout line is
@@ -59,7 +61,7 @@ readonly DEFAULT_GZIP_LEVEL=1
 readonly DEFAULT_ROW_COUNT_MAX_TABLE_MB=256
 readonly KNOWN_VARIABLES=" BK_TARGET BK_KIND BK_TIER BK_BUCKET BK_KMS_KEY_ID BK_RETENTION_DAYS BK_REGION \
 BK_DB_HOST BK_DB_PORT BK_DB_NAME BK_DB_USER BK_PASSWORD_SSM_PARAMETER BK_PASSWORD_SECRET_ID BK_PATH \
-BK_EXCLUDES BK_INSTANCE_ID BK_OBJECT_LOCK_MODE BK_GZIP_LEVEL BK_COMPRESSOR BK_ROW_COUNT_MAX_TABLE_MB "
+BK_EXCLUDES BK_INSTANCE_ID BK_OBJECT_LOCK_MODE BK_GZIP_LEVEL BK_COMPRESSOR BK_ROW_COUNT_MAX_TABLE_MB BK_PART_MIB BK_FILES_INDEX_MAX_FILES "
 
 # ---------------------------------------------------------------------------------------------
 # Inputs
@@ -100,6 +102,7 @@ validate_inputs() {
   check_optional BK_COMPRESSOR '^(gzip|pigz)$' 'gzip or pigz'
   check_optional BK_FILES_INDEX_MAX_FILES '^[1-9][0-9]{0,8}$' 'a whole number of files from 1'
   check_optional BK_ROW_COUNT_MAX_TABLE_MB '^[0-9]{1,7}$' 'a whole number of megabytes'
+  check_optional BK_PART_MIB '^([5-9]|[1-9][0-9]{1,2}|[1-4][0-9]{3}|50[0-9]{2}|51[01][0-9]|5120)$' 'a part size from 5 to 5120 MiB (S3 part limits)'
   # The work directory's path reaches sqlite3 inside a quoted dot-command: no quote or line break.
   check_optional TMPDIR '^/[A-Za-z0-9._/@+=,: -]{0,4095}$' 'an absolute path of letters, digits, spaces and . _ / @ + = , : -'
 

@@ -60,12 +60,17 @@ require_command() { # require_command <exit code> <command> <why>
 # Backups are written once: every upload to the backup bucket carries If-None-Match, which the
 # bucket policy requires. CLIs older than S3's conditional writes (20 August 2024) do not know the
 # option and would fail only after the whole dump; their botocore has no IfNoneMatch in the
-# CompleteMultipartUpload input, so ask it first (one CLI start, no request).
+# CompleteMultipartUpload input, so ask it first. One CLI start, no request: --debug also logs the
+# CLI's version (AWS_CLI_VERSION, as `aws --version` prints it), which the manifest records.
+AWS_CLI_VERSION=
 require_conditional_writes() { # require_conditional_writes <exit code>
-  local skeleton
-  skeleton=$(aws s3api complete-multipart-upload --generate-cli-skeleton input 2>/dev/null) || skeleton=''
+  local skeleton debug_log="${WORK_DIR:-${TMPDIR:-/tmp}}/aws-cli-probe.log"
+  skeleton=$(aws --debug s3api complete-multipart-upload --generate-cli-skeleton input 2>"$debug_log") || skeleton=''
+  AWS_CLI_VERSION=$(sed -n 's/.* - DEBUG - CLI version: \(aws-cli\/.*\)$/\1/p' "$debug_log" | head -n 1)
+  rm -f -- "$debug_log"
+  [[ -n $AWS_CLI_VERSION ]] || AWS_CLI_VERSION=$(tool_version aws)
   if [[ $skeleton != *'"IfNoneMatch"'* ]]; then
-    fail "$1" "this AWS CLI ($(aws --version 2>&1 | head -n 1)) cannot send If-None-Match, which every upload to the backup bucket needs (backups are written once): install an AWS CLI released on or after 2024-08-20 (v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html; v1: pip install --upgrade awscli)"
+    fail "$1" "this AWS CLI ($AWS_CLI_VERSION) cannot send If-None-Match, which every upload to the backup bucket needs (backups are written once): install an AWS CLI released on or after 2024-08-20 (v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html; v1: pip install --upgrade awscli)"
   fi
 }
 

@@ -288,9 +288,9 @@ backups_newest_first() {
     listing="$(aws_cli s3api list-objects-v2 --bucket "$BK_BUCKET" --prefix "$tier/$BK_TARGET/" --query 'Contents[].Key' --output text)" ||
       fail "$E_FETCH" "cannot list s3://$BK_BUCKET/$tier/$BK_TARGET/"
     printf '%s\n' "$listing" | tr '\t' '\n'
-  done | awk -v pattern="$key_pattern" '
+  done | KEY_PATTERN="$key_pattern" awk '
     /\.manifest\.json$/ { manifests[substr($0, 1, length($0) - 14)] = 1; next }
-    $0 ~ pattern { keys[$0] = 1 }
+    $0 ~ ENVIRON["KEY_PATTERN"] { keys[$0] = 1 }
     END { for (key in keys) if (key in manifests) { n = split(key, parts, "_"); print parts[n] "\t" key } }
   ' | sort -r | cut -f2
 }
@@ -333,17 +333,21 @@ resolve_key() {
 readonly VERSION_ID_PATTERN='^[A-Za-z0-9._+=/-]{1,1024}$'
 verdict_file=''
 
+# True when $verdict_file holds a passing verdict about <key> in this bucket.
+verdict_passes_for() { # verdict_passes_for <key>
+  [ -s "$verdict_file" ] && [ "$(json_get "$verdict_file" passed 2>/dev/null)" = true ] &&
+    [ "$(json_get "$verdict_file" key 2>/dev/null)" = "$1" ] && [ "$(json_get "$verdict_file" bucket 2>/dev/null)" = "$BK_BUCKET" ]
+}
+
 # Fetches the newest verdict of <key> into $verdict_file; true when it passed and is about <key>.
 read_passing_verdict() { # read_passing_verdict <key>
   local newest
-  verdict_file="$work_dir/verdict.json"
   rm -f -- "$verdict_file"
   newest="$(aws_cli s3api list-objects-v2 --bucket "$BK_BUCKET" --prefix "verdicts/$1/" --query 'Contents[].Key' --output text 2>/dev/null |
     tr '\t' '\n' | grep -E '^verdicts/.+/[0-9]{8}T[0-9]{6}\.[0-9]{3}Z\.json$' | sort | tail -n 1 || true)"
   [ -n "$newest" ] || return 1
   aws_cli s3 cp --only-show-errors "s3://$BK_BUCKET/$newest" "$verdict_file" 2>/dev/null || return 1
-  [ "$(json_get "$verdict_file" passed 2>/dev/null)" = true ] && [ "$(json_get "$verdict_file" key 2>/dev/null)" = "$1" ] &&
-    [ "$(json_get "$verdict_file" bucket 2>/dev/null)" = "$BK_BUCKET" ]
+  verdict_passes_for "$1"
 }
 
 # The versions of <key>, oldest first (S3 lists them newest first).
@@ -359,7 +363,8 @@ pin_versions() {
   if [ -n "$key_version" ] || [ -n "$manifest_version" ]; then
     if [ -z "$key_version" ] || [ -z "$manifest_version" ]; then fail "$E_INPUT" "RS_KEY_VERSION_ID and RS_MANIFEST_VERSION_ID go together"; fi
     pinned_from=sender
-  elif read_passing_verdict "$key"; then
+  elif verdict_passes_for "$key" || read_passing_verdict "$key"; then
+    # The verdict that chose the newest verified backup is in hand already; else it is read now.
     key_version="$(json_get "$verdict_file" versionId 2>/dev/null || true)"
     manifest_version="$(json_get "$verdict_file" manifestVersionId 2>/dev/null || true)"
     verified_sha="$(json_get "$verdict_file" sha256 2>/dev/null || true)"
@@ -395,6 +400,7 @@ check_owned_path RS_WORK_DIR "$work_parent" sticky-ok
 TMPDIR="$work_parent" make_work_dir
 trap restore_cleanup EXIT
 work_dir="$WORK_DIR"
+verdict_file="$work_dir/verdict.json"
 key="$(resolve_key)"
 key_version='' manifest_version='' verified_sha='' pinned_from=''
 pin_versions

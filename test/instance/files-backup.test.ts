@@ -1,6 +1,6 @@
 import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -319,6 +319,39 @@ describe('backup.sh, kind files', () => {
     expect(stored.manifest.tools.gzip).toMatch(/^gzip /);
     expect(stored.manifest.tools).not.toHaveProperty('pigz');
     expect(run('tar', ['-t'], { input: stored.dump }).split('\n')).toContain('./photos/2024/before/car 1 (front).jpg');
+  });
+
+  it('stores a dump longer than one part as a multipart upload whose parts each carry their SHA-256, and one shorter as one PutObject', async () => {
+    // GIVEN a tree of 12 MB that does not compress, and 5 MiB parts (S3's smallest)
+    const large = join(work, 'large');
+    mkdirSync(large);
+    writeFileSync(join(large, 'noise.bin'), randomBytes(12 * 1048576));
+    // WHEN it is backed up, and the small tree too
+    const multi = await runBackupScript(inputs({ BK_TARGET: 'large', BK_PATH: large, BK_EXCLUDES: undefined, BK_PART_MIB: '5' }));
+    const single = await runBackupScript(inputs({ BK_TARGET: 'small', BK_PART_MIB: '5' }));
+    // THEN the large one is stored in three parts, each checked by S3 against its SHA-256, and both archives hold their trees
+    expect(multi.status, multi.stderr).toBe(0);
+    expect(multi.stderr).toMatch(/parts of 5 MiB/);
+    const head = await moto.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: multi.result!.key }));
+    expect(head.ETag).toMatch(/-3"$/);
+    const stored = await fetchBackup(moto, bucket, multi.result!.key);
+    expect(createHash('sha256').update(spawnSync('tar', ['-xO', './noise.bin'], { input: stored.dump, maxBuffer: 64 * 1048576 }).stdout).digest('hex')).toBe(
+      createHash('sha256').update(readFileSync(join(large, 'noise.bin'))).digest('hex'),
+    );
+    expect(single.status, single.stderr).toBe(0);
+    const smallHead = await moto.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: single.result!.key }));
+    expect(smallHead.ETag).not.toMatch(/-\d+"$/);
+    expect((await fetchBackup(moto, bucket, single.result!.key)).manifest.files?.fileCount).toBeGreaterThan(0);
+  });
+
+  it('refuses a part size S3 would refuse, naming BK_PART_MIB, before any upload', async () => {
+    const keysBefore = await listKeys(moto, bucket);
+    for (const size of ['4', '5121', '0', '64k']) {
+      const refused = await runBackupScript(inputs({ BK_TARGET: 'bad-part', BK_PART_MIB: size }));
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toMatch(/BK_PART_MIB.*5 to 5120 MiB/);
+    }
+    expect(await listKeys(moto, bucket)).toEqual(keysBefore);
   });
 
   it('stops the upload when stopped by SIGTERM (the document timeout) mid-stream: exit 143, no object', async () => {

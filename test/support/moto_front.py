@@ -16,8 +16,9 @@ Run as `python3 moto_front.py -H 127.0.0.1 -p <port>`: the same server and argum
   request_checksum_calculation = when_required sends neither, and real S3 refuses its uploads.
 
 One deliberate fault, for tests of the scripts' read-back: a bucket whose name starts with
-`front-drops-lock-` ignores the lock a CreateMultipartUpload asks for (as a proxy that strips
-headers, or an S3-compatible store, would), so the object gets the bucket's default retention.
+`front-drops-lock-` ignores the lock a CreateMultipartUpload or a PutObject asks for (as a proxy
+that strips headers, or an S3-compatible store, would), so the object gets the bucket's default
+retention.
 """
 
 import sys
@@ -115,6 +116,11 @@ def _key_response_put(self, query, key_name):  # type: ignore[no-untyped-def]
                 patched = Headers(self.headers)
                 patched["x-amz-sdk-checksum-algorithm"] = "PROVIDED"
                 self.headers = patched
+        if is_object and self.bucket_name.startswith(DROPS_LOCK_PREFIX):
+            patched = Headers(self.headers)
+            for name in ("x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"):
+                patched.pop(name, None)
+            self.headers = patched
     return _original_put(self, query, key_name)
 
 
