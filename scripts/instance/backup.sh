@@ -78,9 +78,9 @@ check_required() { # check_required <variable> <pattern> <what it must be>
   fi
 }
 
-check_optional() { # check_optional <variable> <pattern> <what it must be>
+check_optional() { # check_optional <variable> <pattern> <what it must be> [max characters, default 255]
   local value=${!1:-}
-  if [[ -n $value ]] && ! [[ $value =~ $2 ]]; then
+  if [[ -n $value ]] && ! matches_within "$value" "$2" "${4:-255}"; then
     input_error "$1='$value' is invalid: must be $3"
   fi
 }
@@ -104,7 +104,7 @@ validate_inputs() {
   check_optional BK_ROW_COUNT_MAX_TABLE_MB '^[0-9]{1,7}$' 'a whole number of megabytes'
   check_optional BK_PART_MIB '^([5-9]|[1-9][0-9]{1,2}|[1-4][0-9]{3}|50[0-9]{2}|51[01][0-9]|5120)$' 'a part size from 5 to 5120 MiB (S3 part limits)'
   # The work directory's path reaches sqlite3 inside a quoted dot-command: no quote or line break.
-  check_optional TMPDIR '^/[A-Za-z0-9._/@+=,: -]{0,4095}$' 'an absolute path of letters, digits, spaces and . _ / @ + = , : -'
+  check_optional TMPDIR '^/[A-Za-z0-9._/@+=,: -]*$' 'an absolute path of letters, digits, spaces and . _ / @ + = , : - (4096 at most)' 4096
 
   case "${BK_KIND:-}" in
     postgres | mysql)
@@ -122,8 +122,8 @@ validate_inputs() {
       elif [[ -z ${BK_PASSWORD_SSM_PARAMETER:-} && -z ${BK_PASSWORD_SECRET_ID:-} ]]; then
         input_error "BK_PASSWORD_SSM_PARAMETER or BK_PASSWORD_SECRET_ID is required for kind '$BK_KIND': set exactly one"
       fi
-      check_optional BK_PASSWORD_SSM_PARAMETER '^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?[A-Za-z0-9_./-]{1,2048}$' 'an SSM parameter name or ARN'
-      check_optional BK_PASSWORD_SECRET_ID '^[A-Za-z0-9/_+=.@:-]{1,2048}$' 'a Secrets Manager secret name or ARN'
+      check_optional BK_PASSWORD_SSM_PARAMETER '^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?[A-Za-z0-9_./-]+$' 'an SSM parameter name or ARN' 2048
+      check_optional BK_PASSWORD_SECRET_ID '^[A-Za-z0-9/_+=.@:-]+$' 'a Secrets Manager secret name or ARN' 2048
       ;;
     sqlite | files)
       check_required BK_PATH '^/[^[:cntrl:]]*$' 'an absolute path'

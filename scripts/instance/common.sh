@@ -74,6 +74,13 @@ require_conditional_writes() { # require_conditional_writes <exit code>
   fi
 }
 
+# True when <value> matches <pattern> and has at most <max> characters. The length is checked
+# apart: glibc compiles a bounded repeat such as {0,4095} into that many copies, which takes
+# bash close to a second per match.
+matches_within() { # matches_within <value> <pattern> <max characters>
+  ((${#1} <= $3)) && [[ $1 =~ $2 ]]
+}
+
 # The last lines of a file, joined with " | ", for one-line error messages.
 tail_of() { # tail_of <file> [lines]
   [[ -s $1 ]] || return 0

@@ -79,10 +79,10 @@ stage_name() {
   esac
 }
 
-require_setting() { # require_setting <variable> <pattern>
+require_setting() { # require_setting <variable> <pattern> [max characters, default 255]
   local value="${!1:-}"
   [ -n "$value" ] || fail "$E_INPUT" "$1 is required but not set"
-  [[ "$value" =~ $2 ]] || fail "$E_INPUT" "$1 '$value' is not valid (must match $2)"
+  matches_within "$value" "$2" "${3:-255}" || fail "$E_INPUT" "$1 '$value' is not valid (must match $2, ${3:-255} characters at most)"
 }
 extension_of_kind() {
   case "$1" in postgres) echo pgdump.gz ;; mysql) echo sql.gz ;; sqlite) echo sqlite.gz ;; files) echo tar.gz ;; esac
@@ -239,12 +239,12 @@ case "$BK_KIND" in
     done
     ;;
   sqlite | files)
-    require_setting BK_PATH '^/[A-Za-z0-9._/@+=,: -]{0,4095}$'
+    require_setting BK_PATH '^/[A-Za-z0-9._/@+=,: -]*$' 4096
     live_path="${BK_PATH%/}"
     clean_path BK_PATH "$live_path"
     scratch_root="${RS_SCRATCH_ROOT:-/var/tmp/backup-kit-restore/$BK_TARGET}"
     scratch_root="${scratch_root%/}"
-    [[ "$scratch_root" =~ ^/[A-Za-z0-9._/@+=,:\ -]{1,4095}$ ]] || fail "$E_INPUT" "RS_SCRATCH_ROOT must be an absolute path below / (got '$scratch_root')"
+    matches_within "$scratch_root" '^/[A-Za-z0-9._/@+=,: -]+$' 4096 || fail "$E_INPUT" "RS_SCRATCH_ROOT must be an absolute path below / (got '$scratch_root')"
     clean_path RS_SCRATCH_ROOT "$scratch_root"
     [ "$(realpath -m -- "$scratch_root")" = "$scratch_root" ] || fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' passes through a symbolic link; name the real directory"
     live_canonical="$(realpath -m -- "$live_path")"
@@ -252,7 +252,7 @@ case "$BK_KIND" in
       fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' and the live path '$live_path' overlap; scratch copies must go apart from live data"
     fi
     scratch_path="${RS_SCRATCH_PATH:-$scratch_root/${live_path##*/}.$([ "$drill" = 1 ] && echo drill || echo restore)-$stamp}"
-    [[ "$scratch_path" =~ ^/[A-Za-z0-9._/@+=,:\ -]{0,4095}$ ]] || fail "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
+    matches_within "$scratch_path" '^/[A-Za-z0-9._/@+=,: -]*$' 4096 || fail "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
     scratch_path="${scratch_path%/}"
     clean_path RS_SCRATCH_PATH "$scratch_path"
     # Canonical (symbolic links resolved): a link inside the root cannot lead the copy out of it.
@@ -330,7 +330,7 @@ resolve_key() {
 # Verdicts are written by the verifier only, under verdicts/<key>/<time>.json (a prefix no
 # instance can write); the newest one counts. Backups are written once, so the first version of
 # the backup and of its manifest is what the script wrote; the verdict pins the ones verified.
-readonly VERSION_ID_PATTERN='^[A-Za-z0-9._+=/-]{1,1024}$'
+readonly VERSION_ID_PATTERN='^[A-Za-z0-9._+=/-]+$'
 verdict_file=''
 
 # True when $verdict_file holds a passing verdict about <key> in this bucket.
@@ -383,8 +383,8 @@ pin_versions() {
     fi
     pinned_from='first version'
   fi
-  [[ "$key_version" =~ $VERSION_ID_PATTERN ]] || fail "$E_INPUT" "the version ID of $key is not valid ('$key_version')"
-  [[ "$manifest_version" =~ $VERSION_ID_PATTERN ]] || fail "$E_INPUT" "the version ID of $key.manifest.json is not valid ('$manifest_version')"
+  matches_within "$key_version" "$VERSION_ID_PATTERN" 1024 || fail "$E_INPUT" "the version ID of $key is not valid ('$key_version')"
+  matches_within "$manifest_version" "$VERSION_ID_PATTERN" 1024 || fail "$E_INPUT" "the version ID of $key.manifest.json is not valid ('$manifest_version')"
   [ -z "$verified_sha" ] || [[ "$verified_sha" =~ ^[0-9a-f]{64}$ ]] || fail "$E_INPUT" "RS_EXPECTED_SHA256 must be 64 hex digits (got '$verified_sha')"
 }
 
