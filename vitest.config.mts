@@ -29,7 +29,7 @@ const ROUND_TRIPS = [
 export default defineConfig({
   test: {
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS, isolate: false } },
       { extends: true, test: { name: 'round-trips', include: ROUND_TRIPS } },
     ],
     // CDK synth and the instance-script round trips are slow, and slower still while the other
@@ -41,5 +41,7 @@ export default defineConfig({
     // worker per core plus one keeps both cores busy. Every file starts its own servers on free ports.
     maxWorkers: 3,
     setupFiles: ['test/setup.ts'],
+    // The AWS CLI v1 through a fork server (the same CLI code without a Python start per call).
+    globalSetup: ['test/support/aws-cli-server.ts'],
   },
 });

@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/**
+ * vitest global setup: puts an `aws` command first on PATH that runs the real AWS CLI v1 through
+ * a fork server (aws_cli_server.py), so that the instance scripts' thousand-odd CLI calls do not
+ * each import botocore again. The CLI's code, requests and output are unchanged; the server is
+ * checked against the CLI it stands for in test/foundation/aws-cli-server.test.ts.
+ *
+ * `BACKUP_KIT_PLAIN_AWS_CLI=1` turns it off; so does a CLI that is not a Python script (v2).
+ */
+export const SERVED_MARKER = 'BACKUP_KIT_AWS_CLI_SERVER';
+
+/** The command a shell would run, found here: a shell started without a terminal may read ~/.bashrc, which can change PATH. */
+function firstOnPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function pythonOf(script: string): string | undefined {
+  const firstLine = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!(\S*python[0-9.]*)\s*$/.exec(firstLine);
+  return match?.[1];
+}
+
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.BACKUP_KIT_PLAIN_AWS_CLI === '1' || process.env[SERVED_MARKER]) return undefined;
+  const realAws = firstOnPath('aws') ?? '';
+  const python = realAws ? pythonOf(realAws) : undefined;
+  if (!python) {
+    console.warn(`aws-cli-server: '${realAws || 'aws'}' is not the Python AWS CLI v1; the tests run it directly`);
+    return undefined;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'backup-kit-aws-cli-'));
+  const shim = join(dir, 'aws');
+  const server: ChildProcess = spawn(python, [join(__dirname, 'aws_cli_server.py'), 'serve', join(dir, 'socket'), shim, realAws], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('exit', (code) => reject(new Error(`aws_cli_server.py exited ${code} before it was ready`)));
+    createInterface({ input: server.stdout! }).once('line', (line) => (line === 'ready' ? resolve() : reject(new Error(`aws_cli_server.py: ${line}`))));
+  });
+  server.removeAllListeners('exit');
+  process.env.PATH = `${dir}:${process.env.PATH ?? ''}`;
+  process.env[SERVED_MARKER] = realAws;
+  return async () => {
+    server.stdin?.end();
+    await new Promise<void>((resolve) => (server.exitCode !== null ? resolve() : server.once('exit', () => resolve())));
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,176 @@
+"""A fork server for the AWS CLI v1 the instance-script tests run, and the `aws` command that uses it.
+
+Each AWS CLI v1 call spends most of its half second importing botocore and awscli; the round
+trips make over a thousand calls. This server imports them once, and for every call forks a
+child that runs the same `awscli.clidriver.main()` the `aws` script runs, with the caller's
+argv, environment, working directory, umask and standard streams (passed as file descriptors).
+The CLI code, its requests and its output are the real CLI's; only the interpreter start is shared.
+
+    python aws_cli_server.py serve <socket> <shim path> <real aws>
+
+writes the `aws` shim to <shim path> and serves until stdin closes (the test run ends). The shim
+connects, hands over its streams, forwards TERM, INT and HUP to the CLI, and ends as the CLI
+ended (its exit code, or the same signal). If the server is not there it runs the real CLI.
+"""
+
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import traceback
+
+SHIM = """#!{python} -IS
+# The `aws` command of the instance-script tests: the real AWS CLI, run by a fork server that
+# has already imported it (test/support/aws_cli_server.py).
+import json, os, signal, socket, struct, sys
+REAL = {real!r}
+try:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.connect({socket_path!r})
+except OSError:
+    os.execv(REAL, [REAL] + sys.argv[1:])
+umask = os.umask(0)
+os.umask(umask)
+request = json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd(), "umask": umask}}).encode()
+socket.send_fds(server, [struct.pack("!I", len(request))], [0, 1, 2])
+server.sendall(request)
+os.close(0)
+os.close(1)
+for forwarded in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(forwarded, lambda number, frame: server.send(bytes([number])))
+reply = b""
+while len(reply) < 4:
+    chunk = server.recv(4 - len(reply))
+    if not chunk:
+        os._exit(255)
+    reply += chunk
+(status,) = struct.unpack("!i", reply)
+if status < 0:
+    signal.signal(-status, signal.SIG_DFL)
+    os.kill(os.getpid(), -status)
+    os._exit(128 - status)
+os._exit(status)
+"""
+
+
+def receive_exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise EOFError("the caller went away")
+        data += chunk
+    return data
+
+
+def run_cli(request: dict, fds: list) -> None:
+    """In the forked child: become the caller's `aws` process and run the CLI."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.chdir(request["cwd"])
+    os.umask(request["umask"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.argv = ["aws"] + request["argv"]
+    # As the `aws` script does before importing the CLI, and awscli/__init__.py when imported.
+    if os.environ.get("LC_CTYPE", "") == "UTF-8":
+        os.environ["LC_CTYPE"] = "en_US.UTF-8"
+    data_path = [os.path.expanduser(os.path.expandvars(path)) for path in os.environ["AWS_DATA_PATH"].split(os.pathsep)] if "AWS_DATA_PATH" in os.environ else []
+    data_path.append(os.path.join(os.path.dirname(os.path.abspath(awscli.__file__)), "data"))
+    os.environ["AWS_DATA_PATH"] = os.pathsep.join(data_path)
+    code = 255
+    try:
+        code = awscli.clidriver.main()
+    except SystemExit as exit_request:
+        code = exit_request.code if isinstance(exit_request.code, int) else (0 if exit_request.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os._exit(code if isinstance(code, int) else 0)
+
+
+def handle(connection: socket.socket) -> None:
+    """In a handler process: start the CLI, pass on the caller's signals, report how it ended."""
+    header, fds, _flags, _address = socket.recv_fds(connection, 4, 3)
+    if len(header) < 4:
+        header += receive_exactly(connection, 4 - len(header))
+    (size,) = struct.unpack("!I", header)
+    request = json.loads(receive_exactly(connection, size))
+    cli = os.fork()
+    if cli == 0:
+        connection.close()
+        run_cli(request, fds)
+    for fd in fds:
+        os.close(fd)
+    ended = os.pidfd_open(cli)
+    while True:
+        ready, _, _ = select.select([connection, ended], [], [])
+        if ended in ready:
+            _, wait_status = os.waitpid(cli, 0)
+            connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(wait_status)))
+            return
+        data = connection.recv(16)
+        if not data:
+            # The caller was killed: so is its CLI.
+            os.kill(cli, signal.SIGKILL)
+            os.waitpid(cli, 0)
+            return
+        for number in data:
+            os.kill(cli, number)
+
+
+def serve(socket_path: str, shim_path: str, real_aws: str) -> None:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(64)
+    with open(shim_path, "w", encoding="utf-8") as shim:
+        shim.write(SHIM.format(python=sys.executable, real=real_aws, socket_path=socket_path))
+    os.chmod(shim_path, 0o755)
+    # Handlers are reaped by the kernel; the server itself stays single-threaded when it forks.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # What is imported now is shared with every child: kept out of the children's garbage
+    # collections, which would otherwise touch (and so copy) every page of it.
+    gc.freeze()
+
+    print("ready", flush=True)
+    while True:
+        # Raw reads of stdin (no thread, no buffered reader whose lock a fork could copy held).
+        ready, _, _ = select.select([listener, 0], [], [])
+        if 0 in ready and not os.read(0, 4096):
+            os._exit(0)
+        if listener not in ready:
+            continue
+        connection, _ = listener.accept()
+        handler = os.fork()
+        if handler == 0:
+            listener.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            try:
+                handle(connection)
+            finally:
+                os._exit(0)
+        connection.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5 or sys.argv[1] != "serve":
+        sys.exit(__doc__)
+    import awscli  # noqa: E402  (imported once, before any fork)
+    import awscli.clidriver  # noqa: E402
+    import awscli.handlers  # noqa: E402,F401  (what main() imports for its plugins)
+
+    serve(sys.argv[2], sys.argv[3], sys.argv[4])
