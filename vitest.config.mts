@@ -29,7 +29,7 @@ const ROUND_TRIPS = [
 export default defineConfig({
   test: {
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS, isolate: false } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS } },
       { extends: true, test: { name: 'round-trips', include: ROUND_TRIPS } },
     ],
     // CDK synth and the instance-script round trips are slow, and slower still while the other
