@@ -51,7 +51,9 @@ stream_gate() { # stream_gate <upstream status file> <uploader pid file> <marker
 # lifecycle rule aborts what this misses).
 abort_incomplete_upload() {
   local ids id
-  # The upload this run started (the uploader records its ID); else any left under the key.
+  # None when the uploader never began one (a short dump is one PutObject); the upload this run
+  # started (the uploader records its ID); else, stopped while creating it, any left under the key.
+  [[ -e $WORK_DIR/upload.multipart ]] || return 0
   if [[ -s $WORK_DIR/upload.id ]]; then
     ids=$(cat "$WORK_DIR/upload.id")
   elif ! ids=$(aws_cli s3api list-multipart-uploads --bucket "$BK_BUCKET" --prefix "$OBJECT_KEY" \
@@ -116,6 +118,7 @@ upload_stream() {
 
 multipart_upload() { # multipart_upload <part size> <file holding the first part>
   local size=$1 part_file=$2 upload_id part=0 bytes checksum etag parts="$WORK_DIR/parts.json"
+  : >"$WORK_DIR/upload.multipart"
   upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
     "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || return 1
   printf '%s' "$upload_id" >"$WORK_DIR/upload.id"

@@ -70,6 +70,23 @@ describe('the aws command of the tests', () => {
       child.kill('SIGTERM');
       return new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     };
-    expect(await stopped('aws')).toBe(await stopped(realAws ?? 'aws'));
+    expect(await stopped(realAws ?? 'aws')).toBe('SIGTERM');
+    expect(await stopped('aws')).toBe('SIGTERM');
+  });
+
+  it('takes its CLI along when killed: the copy it had started never completes', async () => {
+    // GIVEN a copy from stdin under way
+    const child = spawn('aws', ['s3', 'cp', '-', 's3://cli-server-check/orphan.txt'], { env: moto.env(), stdio: ['pipe', 'ignore', 'ignore'] });
+    child.stdin.write('partial\n');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // WHEN the caller is killed outright and its input then ends (a surviving CLI would upload now)
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    child.stdin.end();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // THEN nothing was stored
+    const listed = spawnSync('aws', ['s3api', 'list-objects-v2', '--bucket', 'cli-server-check', '--query', 'Contents[].Key', '--output', 'text'], { env: moto.env(), encoding: 'utf8' });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).not.toContain('orphan.txt');
   });
 });

@@ -78,6 +78,8 @@ describe('backup.sh, kind files', () => {
     expect(stored.manifest).toMatchObject({ target: 'media', kind: 'files', tier: 'daily', format: 'tar', compression: 'gzip', instance: 'i-0123456789abcdef0', key: result.key });
     expect(result.key).toBe(backupKey('daily', 'media', 'files', new Date(stored.manifest.startedAt)));
     expect(stored.manifest.tools).toHaveProperty('tar');
+    // The CLI's version comes from the same start that checks it can send If-None-Match.
+    expect(stored.manifest.tools.aws).toMatch(/^aws-cli\/1\.\d+\.\d+ Python\/\S+ \S+ botocore\/\d/);
 
     // AND the archive extracts to exactly the source minus the excludes
     const restored = join(work, 'restored');
@@ -195,6 +197,8 @@ describe('backup.sh, kind files', () => {
     ['a user name starting with -', { BK_DB_USER: '-uroot' }, /BK_DB_USER='-uroot' is invalid/],
     ['a TMPDIR with a line break (a sqlite3 dot-command)', { TMPDIR: '/tmp\n.shell touch /tmp/pwned\n' }, /TMPDIR='[\s\S]*' is invalid: must be an absolute path/],
     ["a TMPDIR with a quote", { TMPDIR: "/tmp/it's" }, /TMPDIR='\/tmp\/it's' is invalid/],
+    ['a TMPDIR longer than 4096 characters', { TMPDIR: `/${'a'.repeat(4096)}` }, /TMPDIR='\/a{4096}' is invalid: .*4096 at most/],
+    ['a secret ID longer than 2048 characters', { BK_PASSWORD_SSM_PARAMETER: undefined, BK_PASSWORD_SECRET_ID: 's'.repeat(2049) }, /BK_PASSWORD_SECRET_ID='s{2049}' is invalid/],
   ])('refuses %s with exit 2 before touching anything', async (_case, bad, message) => {
     const keysBefore = await listKeys(moto, bucket);
     const database = { BK_KIND: 'mysql', BK_PATH: undefined, BK_EXCLUDES: undefined, BK_DB_HOST: '127.0.0.1', BK_DB_NAME: 'app', BK_DB_USER: 'backup', BK_PASSWORD_SSM_PARAMETER: '/db/pw' };
@@ -374,7 +378,7 @@ describe('backup.sh, kind files', () => {
     child.kill('SIGTERM');
 
     // THEN it exits 143 promptly and no object of this run is completed
-    expect(await exited).toBe(143);
+    expect(await exited, stderr).toBe(143);
     expect(stderr).toMatch(/interrupted by SIGTERM/);
     await new Promise((resolveWait) => setTimeout(resolveWait, 2000));
     expect((await listKeys(moto, bucket)).filter((key) => key.includes('/timed-out/'))).toEqual([]);

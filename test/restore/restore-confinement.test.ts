@@ -135,6 +135,23 @@ describe('restore.sh: scratch copies stay inside the scratch root', () => {
     expect(treeOf(live)).toEqual(tree);
   });
 
+  it('refuses paths and version IDs longer than their limits, naming each (exit 2), and writes nothing', () => {
+    const before = victimState();
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ BK_PATH: `/${'a'.repeat(4096)}` }, /BK_PATH '\/a{4096}' is not valid \(.*4096 characters at most\)/],
+      [{ RS_SCRATCH_ROOT: `/${'r'.repeat(4096)}` }, /RS_SCRATCH_ROOT must be an absolute path below \//],
+      [{ RS_SCRATCH_PATH: `${scratchRoot}/${'p'.repeat(4096)}` }, /RS_SCRATCH_PATH must be an absolute path/],
+      [{ RS_KEY_VERSION_ID: 'v'.repeat(1025), RS_MANIFEST_VERSION_ID: 'm' }, /the version ID of .* is not valid \('v{1025}'\)/],
+    ];
+    for (const [overlong, message] of cases) {
+      const restore = runInstanceScript('restore.sh', env('site', 'files', live, { RS_MODE: 'scratch', ...overlong }));
+      expect(restore.status, restore.stderr).toBe(2);
+      expect(restore.stderr).toMatch(message);
+    }
+    expect(victimState()).toEqual(before);
+    expect(treeOf(live)).toEqual(tree);
+  });
+
   it('refuses a scratch path that a link inside the root leads out of it', () => {
     mkdirSync(scratchRoot, { recursive: true, mode: 0o700 });
     symlinkSync(victim, join(scratchRoot, 'escape'));
