@@ -58,11 +58,14 @@ leave_stage() {
 }
 
 # Pids of processes that have <path> open (a live SQLite file must not be swapped under them).
+# One find compares device and inode through every /proc/<pid>/fd link: one process however many
+# descriptors the host has open (a readlink per descriptor is a fork each), and a hard link to
+# the same file counts too. Not -samefile: GNU find holds that file open itself.
 open_by() {
-  local fd
-  for fd in /proc/[0-9]*/fd/*; do
-    [ "$(readlink "$fd" 2>/dev/null)" = "$1" ] && { fd="${fd#/proc/}"; printf '%s ' "${fd%%/*}"; }
-  done
+  local device inode
+  read -r device inode < <(stat -L -c '%d %i' -- "$1" 2>/dev/null) || return 0
+  find -L /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -inum "$inode" -printf '%D %p\n' 2>/dev/null |
+    awk -v device="$device" '$1 == device { split($2, part, "/"); if (!seen[part[3]]++) pids = pids (pids ? " " : "") part[3] } END { printf "%s", pids }'
   return 0
 }
 

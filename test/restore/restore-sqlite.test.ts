@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,19 +180,26 @@ describe('restore.sh with SQLite', () => {
     expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({ tier: 'predeploy', database: { rowCounts: { repairs: 801 } } });
   });
 
-  it('refuses to replace a database file a process holds open', async () => {
+  it.each([
+    ['its own path', () => live],
+    ['a hard link of it', () => {
+      const link = join(work, 'db-hard-link.sqlite3');
+      if (!existsSync(link)) linkSync(live, link);
+      return link;
+    }],
+  ])('refuses to replace a database file a process holds open through %s', async (_how, pathToOpen) => {
     // GIVEN a process with the live file open
     const { key } = await verifiedBackup();
-    const holder = spawn('sqlite3', [live], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const holder = spawn('sqlite3', [pathToOpen()], { stdio: ['pipe', 'ignore', 'ignore'] });
     holder.stdin.write('SELECT count(*) FROM repairs;\n');
     await waitFor('sqlite3 to open the file', () => readdirSync(`/proc/${holder.pid}/fd`).length > 3);
     const before = dumpOf(live);
     try {
       // WHEN replaced
       const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
-      // THEN refused with exit 2 naming the process, live unchanged
+      // THEN refused with exit 2 naming the process (and only it), live unchanged
       expect(restore.status).toBe(2);
-      expect(restore.stderr).toMatch(new RegExp(`open by process\\(es\\) ${holder.pid}`));
+      expect(restore.stderr).toMatch(new RegExp(`open by process\\(es\\) ${holder.pid}: stop`));
       expect(dumpOf(live)).toBe(before);
     } finally {
       holder.stdin.end();
