@@ -26,10 +26,26 @@ const ROUND_TRIPS = [
   'test/backup-jobs/document-round-trip.test.ts',
 ];
 
+/**
+ * Files that neither mock an SDK client nor change process.env, nor start servers: they share one
+ * module cache per worker (aws-cdk-lib is imported once, not once per file). Files with SDK mocks
+ * stay isolated: a class-wide mock made at a module's load would outlive its file.
+ */
+const SHARED_MODULES = [
+  'test/backup-jobs/{backup-jobs.construct,backup-jobs.template,contract,docs,targets-config}.test.ts',
+  'test/foundation/{architecture,config,docs-links,handlers,house-function,metrics-contract,storage}.test.ts',
+  'test/instance/lint.test.ts',
+  'test/rds-restore/{config,template}.test.ts',
+  'test/restore/s3-version-restore.template.test.ts',
+  'test/security/{deploy-step,guard-alerts,iam-claims,isolated-account,policy-reference}.test.ts',
+  'test/verify/{config,configured-targets,mysql-rows,mysql-trailer,stream-check,template}.test.ts',
+];
+
 export default defineConfig({
   test: {
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ROUND_TRIPS } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...ROUND_TRIPS, ...SHARED_MODULES] } },
+      { extends: true, test: { name: 'unit-shared', include: SHARED_MODULES, isolate: false } },
       { extends: true, test: { name: 'round-trips', include: ROUND_TRIPS } },
     ],
     // CDK synth and the instance-script round trips are slow, and slower still while the other

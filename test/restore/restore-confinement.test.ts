@@ -87,21 +87,26 @@ async function verifiedBackup(environment: NodeJS.ProcessEnv): Promise<string> {
 /**
  * As the application user, for as long as it runs: every new entry the restore could make in
  * the application's directory (staging, temporary and aside names, old and new) is renamed away
- * at once and replaced by a link to `target`.
+ * the moment inotify reports it and replaced by a link to `target` (test/support/link_swapper.py,
+ * passed as source: the application user may not be able to read the checkout).
  */
-function startSwapper(target: string): ChildProcess {
-  const loop = `
-    while :; do
-      for entry in "$APP"/.backup-kit-stage.* "$APP"/*.partial.* "$APP"/*.pre-restore-*; do
-        [ -e "$entry" ] && [ ! -L "$entry" ] || continue
-        case "$entry" in *.moved-*) continue ;; esac
-        mv -T -- "$entry" "$entry.moved-$RANDOM" 2>/dev/null && ln -s -- "$TARGET" "$entry" 2>/dev/null
-      done
-    done`;
-  return spawn('setpriv', [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', '--', 'bash', '-c', loop], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', APP: app, TARGET: target },
-    stdio: 'ignore',
+async function startSwapper(target: string): Promise<ChildProcess> {
+  const source = readFileSync(join(__dirname, '..', 'support', 'link_swapper.py'), 'utf8');
+  const child = spawn('setpriv', [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', '--', 'python3', '-c', source, app, target], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  await new Promise<void>((resolveReady, reject) => {
+    child.once('exit', (code) => reject(new Error(`the link swapper exited ${code} before it watched`)));
+    child.stdout!.once('data', () => resolveReady());
+  });
+  child.removeAllListeners('exit');
+  return child;
+}
+
+/** Entries the swapper renamed away so far: each one a link it put in the restore's way. */
+function swapsSoFar(): number {
+  return readdirSync(app).filter((name) => name.includes('.moved-')).length;
 }
 
 let swapper: ChildProcess | undefined;
@@ -222,10 +227,12 @@ describe('restore.sh: a replace in a directory the application user can write', 
     writeFileSync(join(live, 'index.html'), '<h1>defaced</h1>\n');
     const liveTree = treeOf(live);
     const before = victimState();
+    const swapsBefore = swapsSoFar();
     // WHEN the application user swaps links in while a replace runs
-    swapper = startSwapper(victim);
+    swapper = await startSwapper(victim);
     const restore = runInstanceScript('restore.sh', env('media', 'files', live, { RS_MODE: 'replace', RS_CONFIRM: 'media', RS_SAFETY_TIER: 'predeploy' }));
-    // THEN nothing outside the application's directory changed: no file, owner or mode of the victim
+    // THEN links were swapped in, and nothing outside the application's directory changed: no file, owner or mode of the victim
+    expect(swapsSoFar()).toBeGreaterThan(swapsBefore);
     expect(victimState()).toEqual(before);
     // AND the restore either finished with the backup's tree in place or stopped leaving live as it was
     if (restore.status === 0) expect(treeOf(live)).toEqual(tree);
@@ -240,8 +247,10 @@ describe('restore.sh: a replace in a directory the application user can write', 
     const victimFile = join(victim, 'shadow');
     await verifiedBackup(env('repairs', 'sqlite', live, {}));
     const before = victimState();
-    swapper = startSwapper(victimFile);
+    const swapsBefore = swapsSoFar();
+    swapper = await startSwapper(victimFile);
     const restore = runInstanceScript('restore.sh', env('repairs', 'sqlite', live, { RS_MODE: 'replace', RS_CONFIRM: 'repairs', RS_SAFETY_TIER: 'predeploy' }));
+    expect(swapsSoFar()).toBeGreaterThan(swapsBefore);
     expect(victimState()).toEqual(before);
     expect([0, 4]).toContain(restore.status);
     expect(lstatSync(live).uid).toBe(APP_UID);

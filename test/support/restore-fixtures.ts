@@ -78,10 +78,12 @@ export function runInstanceScript(script: 'restore.sh' | 'backup.sh', env: NodeJ
 }
 
 /**
- * Starts restore.sh and SIGKILLs its whole process group once `when` says so (polled), to
- * show that a restore stopped at the worst moment leaves live data alone.
+ * Starts restore.sh and SIGKILLs its whole process group once `when` says so (polled every
+ * `pollMs`: short for a cheap check, longer for one that starts a process), to show that a
+ * restore stopped at the worst moment leaves live data alone.
  */
-export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolean, timeoutMs = 120_000): Promise<ScriptRun & { killed: boolean }> {
+export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolean, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<ScriptRun & { killed: boolean }> {
+  const { timeoutMs = 120_000, pollMs = 50 } = options;
   const child = spawn('bash', [resolve(INSTANCE_SCRIPTS_DIR, 'restore.sh')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -97,7 +99,7 @@ export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolea
         killed = true;
         return;
       }
-      await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+      await new Promise((resolveWait) => setTimeout(resolveWait, pollMs));
     }
   };
   await poll();
