@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/support/longest-first';
+import { ROUND_TRIPS, SHARED_MODULES } from './test/support/test-plan';
 
 /**
  * pyenv puts a shell shim first on PATH that re-resolves the interpreter on every call: about a
@@ -13,33 +15,6 @@ function skipPyenvShims(): void {
   if (real) process.env.PATH = `${dirname(real)}:${process.env.PATH ?? ''}`;
 }
 skipPyenvShims();
-
-/**
- * The tests that run the instance scripts for real (databases, the S3 emulator, the AWS CLI):
- * most of the suite's time. `npm run test:unit` leaves them out for the edit loop; `npm test`
- * (and CI) runs everything.
- */
-const ROUND_TRIPS = [
-  'test/instance/*-backup.test.ts',
-  'test/restore/restore-{files,sqlite,postgres,mysql,confinement}.test.ts',
-  'test/verify/real-backups.test.ts',
-  'test/backup-jobs/document-round-trip.test.ts',
-];
-
-/**
- * Files that neither mock an SDK client nor change process.env, nor start servers: they share one
- * module cache per worker (aws-cdk-lib is imported once, not once per file). Files with SDK mocks
- * stay isolated: a class-wide mock made at a module's load would outlive its file.
- */
-const SHARED_MODULES = [
-  'test/backup-jobs/{backup-jobs.construct,backup-jobs.template,contract,docs,targets-config}.test.ts',
-  'test/foundation/{architecture,config,docs-links,handlers,house-function,metrics-contract,storage}.test.ts',
-  'test/instance/lint.test.ts',
-  'test/rds-restore/{config,template}.test.ts',
-  'test/restore/s3-version-restore.template.test.ts',
-  'test/security/{deploy-step,guard-alerts,iam-claims,isolated-account,policy-reference}.test.ts',
-  'test/verify/{config,configured-targets,mysql-rows,mysql-trailer,stream-check,template}.test.ts',
-];
 
 export default defineConfig({
   test: {
@@ -56,6 +31,7 @@ export default defineConfig({
     // Most of the suite waits on child processes (databases, the S3 emulator, the AWS CLI): one
     // worker per core plus one keeps both cores busy. Every file starts its own servers on free ports.
     maxWorkers: 3,
+    sequence: { sequencer: LongestFirst },
     setupFiles: ['test/setup.ts'],
     // The AWS CLI v1 through a fork server (the same CLI code without a Python start per call).
     globalSetup: ['test/support/aws-cli-server.ts'],

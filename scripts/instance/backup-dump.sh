@@ -9,7 +9,7 @@ tagged_value() { # tagged_value <file> <tag>: the first value of the first line 
 
 # {"tableCount":N,"rowCounts":{...}} from TABLES and ROW<TAB>hex(name)<TAB>count lines.
 database_json_from() { # database_json_from <file>
-  local file=$1 tag hex count first=1 rows=
+  local file=$1 tag hex count first=1 rows='' name
   local tables
   tables=$(tagged_value "$file" TABLES)
   [[ $tables =~ ^[0-9]+$ ]] || return 1
@@ -18,7 +18,8 @@ database_json_from() { # database_json_from <file>
     [[ $hex =~ ^([0-9A-Fa-f]{2})+$ && $count =~ ^[0-9]+$ ]] || return 1
     ((first)) || rows+=','
     first=0
-    rows+="$(json_str "$(hex_decode "$hex")"):$count"
+    json_quote name "$(hex_decode "$hex")"
+    rows+="$name:$count"
   done <"$file"
   printf '{"tableCount":%s,"rowCounts":{%s}}' "$tables" "$rows"
 }
@@ -31,7 +32,8 @@ database_json_from() { # database_json_from <file>
 TOOLS_JSON=
 add_tool() { # add_tool <name> <version text>
   [[ -n $2 ]] || return 0
-  TOOLS_JSON+="${TOOLS_JSON:+,}$(json_str "$1"):$(json_str "$2")"
+  json_quote_each "$1" "$2"
+  TOOLS_JSON+="${TOOLS_JSON:+,}${JSON_QUOTED[0]}:${JSON_QUOTED[1]}"
 }
 
 ROW_COUNT_MAX_BYTES=

@@ -281,12 +281,12 @@ check_stored() {
 }
 
 write_manifest() {
-  FINISHED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  utc_now FINISHED_AT
   local manifest="$WORK_DIR/manifest.json"
   {
     printf '{"manifestVersion":1'
-    printf ',"target":%s,"kind":%s,"tier":%s' "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$BK_TIER")"
-    printf ',"instance":%s,"bucket":%s,"key":%s' "$(json_str "$INSTANCE")" "$(json_str "$BK_BUCKET")" "$(json_str "$OBJECT_KEY")"
+    json_quote_each "$BK_TARGET" "$BK_KIND" "$BK_TIER" "$INSTANCE" "$BK_BUCKET" "$OBJECT_KEY"
+    printf ',"target":%s,"kind":%s,"tier":%s,"instance":%s,"bucket":%s,"key":%s' "${JSON_QUOTED[@]}"
     printf ',"startedAt":"%s","finishedAt":"%s"' "$STARTED_AT" "$FINISHED_AT"
     printf ',"bytes":%s,"sha256":"%s","compression":"gzip","format":"%s"' "$BYTES" "$SHA256" "$FORMAT"
     printf ',"retainUntil":"%s","tools":{%s}' "$RETAIN_UNTIL" "$TOOLS_JSON"

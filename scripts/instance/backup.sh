@@ -219,10 +219,9 @@ main() {
   check_stored
   write_manifest
 
+  json_quote_each "$BK_TARGET" "$BK_TIER" "$BK_KIND" "$BK_BUCKET" "$OBJECT_KEY" "$VERSION_ID" "$OBJECT_KEY.manifest.json" "$INSTANCE"
   printf 'BACKUP_RESULT {"target":%s,"tier":%s,"kind":%s,"bucket":%s,"key":%s,"versionId":%s,"manifestKey":%s,"instance":%s,"bytes":%s,"sha256":"%s","retainUntil":"%s","durationSeconds":%s}\n' \
-    "$(json_str "$BK_TARGET")" "$(json_str "$BK_TIER")" "$(json_str "$BK_KIND")" "$(json_str "$BK_BUCKET")" \
-    "$(json_str "$OBJECT_KEY")" "$(json_str "$VERSION_ID")" "$(json_str "$OBJECT_KEY.manifest.json")" \
-    "$(json_str "$INSTANCE")" "$BYTES" "$SHA256" "$RETAIN_UNTIL" "$(seconds_since "$started_ms")"
+    "${JSON_QUOTED[@]}" "$BYTES" "$SHA256" "$RETAIN_UNTIL" "$(seconds_since "$started_ms")"
 }
 
 main "$@"

@@ -29,10 +29,19 @@ stage_name() {
 
 LOG_TAG=${LOG_TAG:-backup}
 
+# utc_now <var>: the time as 2026-01-31T02:00:00Z. Without a process where the shell can (printf's
+# %()T, bash 4.2+, and only if it honours a TZ given to it alone); date(1) elsewhere.
+if TZ=UTC0 printf -v LOG_TZ_OFFSET '%(%z)T' -1 2>/dev/null && [ "$LOG_TZ_OFFSET" = +0000 ]; then
+  utc_now() { TZ=UTC0 printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
+else
+  utc_now() { printf -v "$1" '%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; }
+fi
+
 log() { # log <level> <message...>: one timestamped line on stderr
-  local level=$1
+  local level=$1 now
   shift
-  printf '%s %s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_TAG" "$level" "$*" >&2
+  utc_now now
+  printf '%s %s %s: %s\n' "$now" "$LOG_TAG" "$level" "$*" >&2
 }
 log_info() { log INFO "$@"; }
 log_warn() { log WARN "$@"; }
@@ -139,7 +148,24 @@ make_work_dir() {
 # JSON (built here rather than with jq, which many instance images lack)
 
 json_str() { # json_str <string>: the string as a JSON string literal
-  local s=$1 i c out
+  local quoted
+  json_quote quoted "$1"
+  printf '%s' "$quoted"
+}
+
+json_quote_each() { # json_quote_each <string>...: JSON_QUOTED=(each as a JSON string literal)
+  local value quoted
+  JSON_QUOTED=()
+  for value in "$@"; do
+    json_quote quoted "$value"
+    JSON_QUOTED+=("$quoted")
+  done
+}
+
+# json_quote <var> <string>: sets <var> to the string as a JSON string literal. Like the other
+# builders here it runs in the shell itself: a $(...) is a fork, and a backup builds dozens.
+json_quote() {
+  local s=$2 i c out
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   s=${s//$'\n'/\\n}
@@ -156,7 +182,7 @@ json_str() { # json_str <string>: the string as a JSON string literal
     done
     s=$out
   fi
-  printf '"%s"' "$s"
+  printf -v "$1" '"%s"' "$s"
 }
 
 hex_decode() { # hex_decode <hex>: the bytes it encodes
@@ -413,10 +439,15 @@ iso_utc() { # iso_utc <epoch seconds>
   date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
 }
 
-now_ms() {
-  local ns
-  ns=$(date +%s%N)
-  echo $((ns / 1000000))
+now_ms() { # milliseconds since the epoch: EPOCHREALTIME (bash 5+, no process), else date(1)
+  local now=${EPOCHREALTIME:-}
+  if [ -n "$now" ]; then
+    now=${now//[!0-9]/}
+    echo $((10#$now / 1000))
+  else
+    now=$(date +%s%N)
+    echo $((now / 1000000))
+  fi
 }
 
 seconds_since() { # seconds_since <start ms>: elapsed seconds with millisecond precision

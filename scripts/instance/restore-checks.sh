@@ -4,7 +4,8 @@
 
 checks=() failed_checks=()
 record_check() { # record_check <name> <passed|failed|skipped> <detail>
-  checks+=("{\"name\":$(json_str "$1"),\"status\":$(json_str "$2"),\"detail\":$(json_str "$3")}")
+  json_quote_each "$1" "$2" "$3"
+  checks+=("{\"name\":${JSON_QUOTED[0]},\"status\":${JSON_QUOTED[1]},\"detail\":${JSON_QUOTED[2]}}")
   [ "$2" != failed ] || failed_checks+=("$1: $3")
 }
 

@@ -182,7 +182,6 @@ check_owned_path() { # check_owned_path <setting> <canonical dir> [sticky-ok]
 }
 
 json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
-json_or_null() { if [ -n "$1" ]; then json_str "$1"; else echo null; fi; }
 
 started_ms="$(now_ms)"
 stamp="$(date -u +%Y%m%d%H%M%S)"
@@ -467,9 +466,11 @@ restore_started_ms="$(now_ms)"
 restore_seconds="$(seconds_since "$restore_started_ms")"
 log_info "restored into $restored_to in $restore_seconds s${aside_name:+; the previous data is kept as $aside_name}"
 
+json_quote_each "$BK_TARGET" "$BK_KIND" "$RS_MODE" "$key" "$key_version" "$actual_sha" "$restored_to" "$aside_name" "$safety_key"
+[ -n "$aside_name" ] || JSON_QUOTED[7]=null
+[ -n "$safety_key" ] || JSON_QUOTED[8]=null
 printf 'RESTORE_RESULT {"target":%s,"kind":%s,"mode":%s,"key":%s,"versionId":%s,"bytes":%s,"sha256":%s,"restoredTo":%s,"previousDataKeptAs":%s,"safetyBackupKey":%s,"restoreSeconds":%s,"durationSeconds":%s}\n' \
-  "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$RS_MODE")" "$(json_str "$key")" "$(json_str "$key_version")" "$actual_bytes" "$(json_str "$actual_sha")" \
-  "$(json_str "$restored_to")" "$(json_or_null "$aside_name")" "$(json_or_null "$safety_key")" "$restore_seconds" "$(seconds_since "$started_ms")"
+  "${JSON_QUOTED[@]:0:5}" "$actual_bytes" "${JSON_QUOTED[@]:5:4}" "$restore_seconds" "$(seconds_since "$started_ms")"
 
 if [ "$drill" = 1 ]; then
   drill_checks
@@ -478,7 +479,8 @@ if [ "$drill" = 1 ]; then
   record_check cleanup passed "removed $restored_to"
   passed="$(json_bool "$([ "${#failed_checks[@]}" = 0 ] && echo 1)")"
   joined="$(IFS=,; printf '%s' "${checks[*]}")"
+  json_quote_each "$BK_TARGET" "$BK_KIND" "$key"
   printf 'DRILL_RESULT {"target":%s,"kind":%s,"key":%s,"bytes":%s,"passed":%s,"restoreSeconds":%s,"checks":[%s]}\n' \
-    "$(json_str "$BK_TARGET")" "$(json_str "$BK_KIND")" "$(json_str "$key")" "$actual_bytes" "$passed" "$(seconds_since "$started_ms")" "$joined"
+    "${JSON_QUOTED[@]}" "$actual_bytes" "$passed" "$(seconds_since "$started_ms")" "$joined"
   [ "$passed" = true ] || fail "$E_DRILL" "drill checks failed: $(IFS=';'; printf '%s' "${failed_checks[*]}")"
 fi
