@@ -35,6 +35,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/foundation/metrics-contract.test.ts',
   'test/foundation/storage.test.ts',
   'test/foundation/test-loop.test.ts',
+  'test/instance/common-helpers.test.ts',
   'test/instance/lint.test.ts',
   'test/rds-restore/config.test.ts',
   'test/rds-restore/template.test.ts',
