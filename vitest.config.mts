@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { defineConfig } from 'vitest/config';
-import { LongestFirst } from './test/support/longest-first';
-import { ROUND_TRIPS, SHARED_MODULES } from './test/support/test-plan';
+import { LongestFirst } from './test/support/longest-first.js';
+import { ROUND_TRIPS, SHARED_MODULES } from './test/support/test-plan.js';
 
 /**
  * pyenv puts a shell shim first on PATH that re-resolves the interpreter on every call: about a
@@ -20,8 +20,8 @@ export default defineConfig({
   test: {
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...ROUND_TRIPS, ...SHARED_MODULES] } },
-      { extends: true, test: { name: 'unit-shared', include: SHARED_MODULES, isolate: false } },
-      { extends: true, test: { name: 'round-trips', include: ROUND_TRIPS } },
+      { extends: true, test: { name: 'unit-shared', include: [...SHARED_MODULES], isolate: false } },
+      { extends: true, test: { name: 'round-trips', include: [...ROUND_TRIPS] } },
     ],
     // CDK synth and the instance-script round trips are slow, and slower still while the other
     // workers run theirs (the longest took 170 s of a 26-minute run here): a generous budget.
@@ -34,6 +34,6 @@ export default defineConfig({
     sequence: { sequencer: LongestFirst },
     setupFiles: ['test/setup.ts'],
     // The AWS CLI v1 through a fork server (the same CLI code without a Python start per call).
-    globalSetup: ['test/support/aws-cli-server.ts'],
+    globalSetup: ['test/support/aws-cli-server.ts', 'test/support/moto-factory.ts'],
   },
 });

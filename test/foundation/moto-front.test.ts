@@ -7,10 +7,12 @@ import {
   HeadObjectCommand,
   UploadPartCommand,
   GetObjectCommand,
+  ListBucketsCommand,
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOTO_REGION, MotoServer } from '../support/moto';
+import { MOTO_FACTORY_SOCKET } from '../support/moto-factory';
 
 /** The test S3 behaves as real S3 where moto does not: here, how a multipart upload is locked. */
 
@@ -100,5 +102,22 @@ describe('conditional writes (If-None-Match: *), which keep every backup, manife
       s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'daily/app/backup.gz', UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } })),
     ).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
     expect((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'daily/' }))).Versions).toHaveLength(1);
+  });
+});
+
+describe('the moto factory: one moto import for the run, a fresh server for each file', () => {
+  it('is what this run uses, and each server it forks has state of its own and goes away when stopped', async () => {
+    // The global setup started the factory (a silent fallback to plain starts would hide a broken
+    // one), unless BACKUP_KIT_PLAIN_MOTO=1 asked for plain starts.
+    if (process.env.BACKUP_KIT_PLAIN_MOTO !== '1') expect(process.env[MOTO_FACTORY_SOCKET]).toBeTruthy();
+    const other = await MotoServer.start();
+    try {
+      await moto.s3().send(new CreateBucketCommand({ Bucket: 'only-in-the-first', CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
+      const listed = await other.s3().send(new ListBucketsCommand({}));
+      expect((listed.Buckets ?? []).map((bucket) => bucket.Name)).not.toContain('only-in-the-first');
+    } finally {
+      await other.stop();
+    }
+    await expect(fetch(`${other.endpoint}/moto-api/`)).rejects.toThrow();
   });
 });

@@ -72,9 +72,8 @@ def run_cli(request: dict, fds: list) -> None:
     """In the forked child: become the caller's `aws` process and run the CLI."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
-    for fd in fds:
-        if fd > 2:
-            os.close(fd)
+    # Nothing of the server's stays open in the CLI: the listener, other callers' connections.
+    os.closerange(3, 65536)
     os.chdir(request["cwd"])
     os.umask(request["umask"])
     os.environ.clear()
@@ -102,34 +101,45 @@ def run_cli(request: dict, fds: list) -> None:
     os._exit(code if isinstance(code, int) else 0)
 
 
-def handle(connection: socket.socket) -> None:
-    """In a handler process: start the CLI, pass on the caller's signals, report how it ended."""
-    header, fds, _flags, _address = socket.recv_fds(connection, 4, 3)
-    if len(header) < 4:
-        header += receive_exactly(connection, 4 - len(header))
-    (size,) = struct.unpack("!I", header)
-    request = json.loads(receive_exactly(connection, size))
+class Call:
+    """One CLI run: the caller's connection (None once the caller is gone) and the CLI's process."""
+
+    def __init__(self, connection: socket.socket, pid: int) -> None:
+        self.connection = connection
+        self.pid = pid
+        self.ended = os.pidfd_open(pid)
+
+
+def start_call(connection: socket.socket):
+    """Reads the caller's request and streams and forks its CLI; None if the caller went away."""
+    try:
+        header, fds, _flags, _address = socket.recv_fds(connection, 4, 3)
+        if len(header) < 4:
+            header += receive_exactly(connection, 4 - len(header))
+        (size,) = struct.unpack("!I", header)
+        request = json.loads(receive_exactly(connection, size))
+    except (EOFError, OSError, ValueError, struct.error):
+        connection.close()
+        return None
     cli = os.fork()
     if cli == 0:
-        connection.close()
         run_cli(request, fds)
     for fd in fds:
         os.close(fd)
-    ended = os.pidfd_open(cli)
-    while True:
-        ready, _, _ = select.select([connection, ended], [], [])
-        if ended in ready:
-            _, wait_status = os.waitpid(cli, 0)
-            connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(wait_status)))
-            return
-        data = connection.recv(16)
-        if not data:
-            # The caller was killed: so is its CLI.
-            os.kill(cli, signal.SIGKILL)
-            os.waitpid(cli, 0)
-            return
-        for number in data:
-            os.kill(cli, number)
+    return Call(connection, cli)
+
+
+def end_call(call: Call, calls_by_end: dict) -> None:
+    """The CLI ended: reaps it and tells its caller how (if the caller is still there)."""
+    _, wait_status = os.waitpid(call.pid, 0)
+    os.close(call.ended)
+    del calls_by_end[call.ended]
+    if call.connection is not None:
+        try:
+            call.connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(wait_status)))
+        except OSError:
+            pass
+        call.connection.close()
 
 
 def cli_data_path(environ) -> str:
@@ -208,33 +218,52 @@ def serve(socket_path: str, shim_path: str, real_aws: str) -> None:
     with open(shim_path, "w", encoding="utf-8") as shim:
         shim.write(SHIM.format(python=sys.executable, real=real_aws, socket_path=socket_path))
     os.chmod(shim_path, 0o755)
-    # Handlers are reaped by the kernel; the server itself stays single-threaded when it forks.
     share_model_cache()
     warm_up()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.collect()
     # What is imported now is shared with every child: kept out of the children's garbage
     # collections, which would otherwise touch (and so copy) every page of it.
     gc.freeze()
 
     print("ready", flush=True)
+    # One thread, one select over everything: new callers, each caller's connection (signals to
+    # pass on, or EOF when the caller was killed) and each CLI's pidfd (it ended). A CLI is a
+    # direct child, one fork per call.
+    calls_by_connection: dict = {}
+    calls_by_end: dict = {}
     while True:
         # Raw reads of stdin (no thread, no buffered reader whose lock a fork could copy held).
-        ready, _, _ = select.select([listener, 0], [], [])
+        ready, _, _ = select.select([listener, 0, *calls_by_connection, *calls_by_end], [], [])
         if 0 in ready and not os.read(0, 4096):
+            for call in calls_by_end.values():
+                os.kill(call.pid, signal.SIGKILL)
             os._exit(0)
-        if listener not in ready:
-            continue
-        connection, _ = listener.accept()
-        handler = os.fork()
-        if handler == 0:
-            listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            try:
-                handle(connection)
-            finally:
-                os._exit(0)
-        connection.close()
+        for source in ready:
+            if source is listener:
+                connection, _ = listener.accept()
+                call = start_call(connection)
+                if call is not None:
+                    calls_by_connection[connection] = call
+                    calls_by_end[call.ended] = call
+            elif source in calls_by_end:
+                call = calls_by_end[source]
+                calls_by_connection.pop(call.connection, None)
+                end_call(call, calls_by_end)
+            elif source in calls_by_connection:
+                call = calls_by_connection[source]
+                try:
+                    data = source.recv(16)
+                except OSError:
+                    data = b""
+                if not data:
+                    # The caller was killed: so is its CLI (reaped when its pidfd says it ended).
+                    del calls_by_connection[source]
+                    source.close()
+                    call.connection = None
+                    os.kill(call.pid, signal.SIGKILL)
+                    continue
+                for number in data:
+                    os.kill(call.pid, number)
 
 
 if __name__ == "__main__":

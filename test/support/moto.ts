@@ -2,8 +2,9 @@ import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigura
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { MOTO_FACTORY_SOCKET } from './moto-factory';
 import { freePort, startDetached, stopProcess, waitFor } from './processes';
 
 export const MOTO_REGION = 'eu-west-1';
@@ -12,13 +13,22 @@ export const MOTO_REGION = 'eu-west-1';
 export class MotoServer {
   private constructor(
     readonly endpoint: string,
-    private readonly child: ChildProcess,
+    private readonly stopServer: () => Promise<void>,
   ) {}
 
   static async start(): Promise<MotoServer> {
     const port = await freePort();
-    // moto_server with the S3 rules moto does not follow put right (see moto_front.py).
-    const child = startDetached('python3', [join(__dirname, 'moto_front.py'), '-H', '127.0.0.1', '-p', String(port)]);
+    // moto_server with the S3 rules moto does not follow put right (see moto_front.py): forked by
+    // the run's factory when there is one, else started here.
+    const factory = process.env[MOTO_FACTORY_SOCKET];
+    let stopServer: () => Promise<void>;
+    if (factory) {
+      const pid = await forkedServer(factory, port);
+      stopServer = () => stopPid(pid);
+    } else {
+      const child = startDetached('python3', [join(__dirname, 'moto_front.py'), '-H', '127.0.0.1', '-p', String(port)]);
+      stopServer = () => stopProcess(child);
+    }
     const endpoint = `http://127.0.0.1:${port}`;
     await waitFor('moto_server to answer', async () => {
       try {
@@ -27,7 +37,7 @@ export class MotoServer {
         return false;
       }
     });
-    return new MotoServer(endpoint, child);
+    return new MotoServer(endpoint, stopServer);
   }
 
   /** Environment for the AWS CLI (v1 or v2) and scripts that honour AWS_ENDPOINT_URL. */
@@ -101,6 +111,39 @@ export class MotoServer {
   }
 
   async stop(): Promise<void> {
-    await stopProcess(this.child);
+    await this.stopServer();
+  }
+}
+
+/** Asks the factory for a server on `port`; its pid. */
+async function forkedServer(socketPath: string, port: number): Promise<number> {
+  const reply = await new Promise<string>((resolve, reject) => {
+    let data = '';
+    const connection = createConnection(socketPath, () => connection.write(`${port}\n`));
+    connection.on('data', (chunk) => (data += chunk.toString()));
+    connection.on('end', () => resolve(data));
+    connection.on('error', reject);
+  });
+  const pid = Number(reply.trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`the moto factory answered '${reply}'`);
+  return pid;
+}
+
+/** Stops a process that is not this one's child (the factory reaps it): TERM, then KILL after 5 s. */
+async function stopPid(pid: number): Promise<void> {
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (alive()) {
+    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,0 +1,32 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/**
+ * vitest global setup: one `moto_front.py factory` for the run, which starts each test file's
+ * moto server as a fork of itself (moto imported once instead of once per file). MotoServer.start
+ * finds it through this variable; without it (BACKUP_KIT_PLAIN_MOTO=1, or a file run on its own
+ * outside vitest) each server is started the plain way.
+ */
+export const MOTO_FACTORY_SOCKET = 'BACKUP_KIT_MOTO_FACTORY_SOCKET';
+
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.BACKUP_KIT_PLAIN_MOTO === '1' || process.env[MOTO_FACTORY_SOCKET]) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'backup-kit-moto-'));
+  const socket = join(dir, 'socket');
+  const factory: ChildProcess = spawn('python3', [join(__dirname, 'moto_front.py'), 'factory', socket], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    factory.once('error', reject);
+    factory.once('exit', (code) => reject(new Error(`moto_front.py factory exited ${code} before it was ready`)));
+    createInterface({ input: factory.stdout! }).once('line', (line) => (line === 'ready' ? resolve() : reject(new Error(`moto_front.py factory: ${line}`))));
+  });
+  factory.removeAllListeners('exit');
+  process.env[MOTO_FACTORY_SOCKET] = socket;
+  return async () => {
+    factory.stdin?.end();
+    await new Promise<void>((resolve) => (factory.exitCode !== null ? resolve() : factory.once('exit', () => resolve())));
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
