@@ -10,6 +10,7 @@ import {
   ListBucketsCommand,
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { MOTO_FACTORY_SOCKET } from '../support/moto-factory';
@@ -119,5 +120,22 @@ describe('the moto factory: one moto import for the run, a fresh server for each
       await other.stop();
     }
     await expect(fetch(`${other.endpoint}/moto-api/`)).rejects.toThrow();
+  });
+
+  it('answers a request that is not a port by starting nothing, and serves on', async () => {
+    const socketPath = process.env[MOTO_FACTORY_SOCKET];
+    if (!socketPath) return; // BACKUP_KIT_PLAIN_MOTO=1: no factory in this run
+    for (const request of ['not a port\n', '80\n', '99999999\n']) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        let data = '';
+        const connection = createConnection(socketPath, () => connection.write(request));
+        connection.on('data', (chunk) => (data += chunk.toString()));
+        connection.on('end', () => resolve(data));
+        connection.on('error', reject);
+      });
+      expect(reply).toBe('');
+    }
+    const next = await MotoServer.start();
+    await next.stop();
   });
 });

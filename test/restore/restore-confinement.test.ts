@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
-import { removeDir, run, scratchDir } from '../support/processes';
+import { readyLine, removeDir, run, scratchDir } from '../support/processes';
 import { backupScriptEnv, backupWithScript, markVerified, runInstanceScript } from '../support/restore-fixtures';
 import { treeOf } from '../support/trees';
 
@@ -96,11 +96,7 @@ async function startSwapper(target: string): Promise<ChildProcess> {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolveReady, reject) => {
-    child.once('exit', (code) => reject(new Error(`the link swapper exited ${code} before it watched`)));
-    child.stdout!.once('data', () => resolveReady());
-  });
-  child.removeAllListeners('exit');
+  await readyLine(child, 'the link swapper');
   return child;
 }
 

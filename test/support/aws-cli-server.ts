@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { closeStdinAndWait, readyLine } from './processes';
 
 /**
  * vitest global setup: puts an `aws` command first on PATH that runs the real AWS CLI v1 through
@@ -47,17 +47,11 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   const server: ChildProcess = spawn(python, [join(__dirname, 'aws_cli_server.py'), 'serve', join(dir, 'socket'), shim, realAws], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.once('exit', (code) => reject(new Error(`aws_cli_server.py exited ${code} before it was ready`)));
-    createInterface({ input: server.stdout! }).once('line', (line) => (line === 'ready' ? resolve() : reject(new Error(`aws_cli_server.py: ${line}`))));
-  });
-  server.removeAllListeners('exit');
+  await readyLine(server, 'aws_cli_server.py');
   process.env.PATH = `${dir}:${process.env.PATH ?? ''}`;
   process.env[SERVED_MARKER] = realAws;
   return async () => {
-    server.stdin?.end();
-    await new Promise<void>((resolve) => (server.exitCode !== null ? resolve() : server.once('exit', () => resolve())));
+    await closeStdinAndWait(server);
     rmSync(dir, { recursive: true, force: true });
   };
 }

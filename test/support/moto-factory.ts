@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { closeStdinAndWait, readyLine } from './processes';
 
 /**
  * vitest global setup: one `moto_front.py factory` for the run, which starts each test file's
@@ -17,16 +17,10 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   const dir = mkdtempSync(join(tmpdir(), 'backup-kit-moto-'));
   const socket = join(dir, 'socket');
   const factory: ChildProcess = spawn('python3', [join(__dirname, 'moto_front.py'), 'factory', socket], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    factory.once('error', reject);
-    factory.once('exit', (code) => reject(new Error(`moto_front.py factory exited ${code} before it was ready`)));
-    createInterface({ input: factory.stdout! }).once('line', (line) => (line === 'ready' ? resolve() : reject(new Error(`moto_front.py factory: ${line}`))));
-  });
-  factory.removeAllListeners('exit');
+  await readyLine(factory, 'moto_front.py factory');
   process.env[MOTO_FACTORY_SOCKET] = socket;
   return async () => {
-    factory.stdin?.end();
-    await new Promise<void>((resolve) => (factory.exitCode !== null ? resolve() : factory.once('exit', () => resolve())));
+    await closeStdinAndWait(factory);
     rmSync(dir, { recursive: true, force: true });
   };
 }

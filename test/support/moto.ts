@@ -139,11 +139,17 @@ async function stopPid(pid: number): Promise<void> {
       return false;
     }
   };
-  if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone already
+    }
+  };
+  signal('SIGTERM');
   const deadline = Date.now() + 5_000;
   while (alive()) {
-    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    if (Date.now() > deadline) signal('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -181,7 +181,12 @@ def serve_factory(socket_path: str) -> None:
             continue
         connection, _ = listener.accept()
         with connection:
-            port = int(connection.recv(16).decode().strip())
+            try:
+                port = int(connection.recv(16).decode().strip())
+            except (OSError, UnicodeDecodeError, ValueError):
+                continue  # not a port: nothing started, the factory serves on
+            if not 1024 <= port <= 65535:
+                continue
             pid = os.fork()
             if pid == 0:
                 listener.close()

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -65,6 +66,22 @@ export function run(command: string, args: readonly string[], options: { env?: N
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   }
   return result.stdout;
+}
+
+/** Resolves once `child` prints "ready" as its first line of stdout; rejects if it says anything else or exits first. */
+export async function readyLine(child: ChildProcess, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before it was ready`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => (line === 'ready' ? resolve() : reject(new Error(`${what}: ${line}`))));
+  });
+  child.removeAllListeners('exit');
+}
+
+/** Ends a server that serves until its stdin closes, and waits for it to go. */
+export async function closeStdinAndWait(child: ChildProcess): Promise<void> {
+  child.stdin?.end();
+  await new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
 export function startDetached(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
