@@ -1,20 +1,29 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { LongestFirst } from './test/support/longest-first.js';
 import { ROUND_TRIPS, SHARED_MODULES } from './test/support/test-plan.js';
 
 /**
- * pyenv puts a shell shim first on PATH that re-resolves the interpreter on every call: about a
- * third of an AWS CLI v1 call here. The instance-script tests make well over a thousand calls,
- * so the workers get pyenv's real bin directory first (the same CLI, without the detour).
+ * Two launchers stand between a test and the program it runs: pyenv's shell shim re-resolves the
+ * interpreter on every AWS CLI call (about a third of a v1 call here), and Debian's Perl
+ * pg_wrapper picks a PostgreSQL client version on every psql, pg_dump and pg_restore (40 ms
+ * each). The workers get the directories they lead to first on PATH: the same programs, without
+ * the detour. Resolved once per run (vitest loads this file once per project).
  */
-function skipPyenvShims(): void {
+function skipLaunchers(): void {
+  const marker = 'BACKUP_KIT_LAUNCHERS_SKIPPED';
+  if (process.env[marker]) return;
+  const direct: string[] = [];
   const which = spawnSync('pyenv', ['which', 'aws'], { encoding: 'utf8' });
-  const real = which.status === 0 ? which.stdout.trim() : '';
-  if (real) process.env.PATH = `${dirname(real)}:${process.env.PATH ?? ''}`;
+  if (which.status === 0 && which.stdout.trim()) direct.push(dirname(which.stdout.trim()));
+  const postgres = ['17', '16', '15', '14'].map((version) => `/usr/lib/postgresql/${version}/bin`).find((dir) => existsSync(`${dir}/psql`));
+  if (postgres) direct.push(postgres);
+  process.env.PATH = [...direct, process.env.PATH ?? ''].join(':');
+  process.env[marker] = direct.join(':') || 'none';
 }
-skipPyenvShims();
+skipLaunchers();
 
 export default defineConfig({
   test: {

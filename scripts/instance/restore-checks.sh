@@ -23,7 +23,7 @@ sqlite_rows() { sqlite3 "$1" "SELECT count(*) FROM \"${2//\"/\"\"}\""; }
 compare_with_manifest() { # compare_with_manifest <restored table count> <row counter and its leading args...>
   local actual_tables="$1" expected_tables table expected actual differences='' noted='' compared=0
   shift
-  expected_tables="$(json_get "$manifest" database.tableCount)"
+  expected_tables=$manifest_table_count
   if [ -z "$expected_tables" ]; then
     record_check tables skipped 'the manifest has no table or row counts'
     return
@@ -105,8 +105,8 @@ file_count_check() { # file_count_check <restored tree>
   local count bytes expected_count expected_bytes
   count="$(find "$1" -type f -printf . | wc -c)"
   bytes="$(find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
-  expected_count="$(json_get "$manifest" files.fileCount)"
-  expected_bytes="$(json_get "$manifest" files.totalBytes)"
+  expected_count=$manifest_file_count
+  expected_bytes=$manifest_total_bytes
   if [ -z "$expected_count" ]; then
     record_check fileCount skipped 'the manifest has no file count'
   elif [ "$count" = "$expected_count" ] && [ "$bytes" = "$expected_bytes" ]; then
@@ -116,8 +116,8 @@ file_count_check() { # file_count_check <restored tree>
   fi
   # Directories (the tree's top included, as the archive's ./) and symlinks, where the manifest counted them.
   local expected_dirs expected_links dirs links
-  expected_dirs="$(json_get "$manifest" files.directoryCount)"
-  expected_links="$(json_get "$manifest" files.symlinkCount)"
+  expected_dirs=$manifest_directory_count
+  expected_links=$manifest_symlink_count
   [ -n "$expected_dirs" ] || return 0
   dirs="$(find "$1" -type d -printf . | wc -c)"
   links="$(find "$1" -type l -printf . | wc -c)"
@@ -132,8 +132,8 @@ file_count_check() { # file_count_check <restored tree>
 # backup.sh took from the archive as tar wrote it: what landed on disk, not just what was stored.
 file_index_check() { # file_index_check <restored tree>
   local expected_count expected_sha index
-  expected_sha="$(json_get "$manifest" files.index.sha256)"
-  expected_count="$(json_get "$manifest" files.index.count)"
+  expected_sha=$manifest_index_sha
+  expected_count=$manifest_index_count
   if [ -z "$expected_sha" ]; then
     record_check fileIndex skipped 'the manifest has no per-file index (the backup instance had no python3, or an older script)'
   elif ! command -v python3 >/dev/null 2>&1; then

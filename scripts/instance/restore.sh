@@ -97,18 +97,31 @@ pick_json_reader() {
   elif command -v python3 >/dev/null 2>&1; then JSON_READER=python3
   else fail "$E_INPUT" "reading manifests needs jq or python3, and neither is installed"; fi
 }
-json_get() { # json_get <file> <dotted.path>: strings raw, other values as JSON, nothing when absent
-  if [ "$JSON_READER" = jq ]; then
-    jq -r --arg p "$2" 'getpath($p | split(".")) | if . == null then empty elif type == "string" then . else tojson end' "$1"
-  else
-    python3 -c '
+# json_fields <file> <dotted.path>...: JSON_FIELDS set to the value at each path, in order, read by
+# one process (strings raw, other values as JSON, "" when absent). Fails, JSON_FIELDS empty, when
+# the file is not one JSON document. jq 1.5 (Amazon Linux 2) has no --args: the paths, which are
+# this script's own words, go as one space-separated string.
+JSON_FIELDS=()
+json_fields() {
+  local file=$1 value
+  shift
+  JSON_FIELDS=()
+  while IFS= read -r -d '' value; do JSON_FIELDS+=("$value"); done < <(
+    if [ "$JSON_READER" = jq ]; then
+      jq -j --arg paths "$*" '. as $doc | ($paths | split(" "))[] as $path | $doc |
+        (try getpath($path | split(".")) catch null) | (if . == null then "" elif type == "string" then . else tojson end) + "\u0000"' "$file" 2>/dev/null
+    else
+      python3 -c '
 import json, sys
-value = json.load(open(sys.argv[1]))
-for part in sys.argv[2].split("."):
-    value = value.get(part) if isinstance(value, dict) else None
-if value is not None:
-    print(value if isinstance(value, str) else json.dumps(value))' "$1" "$2"
-  fi
+document = json.load(open(sys.argv[1]))
+for path in sys.argv[2:]:
+    value = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    sys.stdout.write(("" if value is None else value if isinstance(value, str) else json.dumps(value)) + "\0")' "$file" "$@" 2>/dev/null
+    fi
+  )
+  [ "${#JSON_FIELDS[@]}" -eq $# ] || { JSON_FIELDS=(); return 1; }
 }
 json_entries() { # json_entries <file> <dotted.path>: "key<TAB>value" per entry of that object
   if [ "$JSON_READER" = jq ]; then
@@ -332,10 +345,18 @@ resolve_key() {
 readonly VERSION_ID_PATTERN='^[A-Za-z0-9._+=/-]+$'
 verdict_file=''
 
+# The fields of $verdict_file that count, read by one process (all empty when it cannot be read).
+verdict_passed='' verdict_key='' verdict_bucket='' verdict_version='' verdict_manifest_version='' verdict_sha=''
+load_verdict() {
+  verdict_passed='' verdict_key='' verdict_bucket='' verdict_version='' verdict_manifest_version='' verdict_sha=''
+  [ -s "$verdict_file" ] && json_fields "$verdict_file" passed key bucket versionId manifestVersionId sha256 || return 1
+  verdict_passed=${JSON_FIELDS[0]} verdict_key=${JSON_FIELDS[1]} verdict_bucket=${JSON_FIELDS[2]}
+  verdict_version=${JSON_FIELDS[3]} verdict_manifest_version=${JSON_FIELDS[4]} verdict_sha=${JSON_FIELDS[5]}
+}
+
 # True when $verdict_file holds a passing verdict about <key> in this bucket.
 verdict_passes_for() { # verdict_passes_for <key>
-  [ -s "$verdict_file" ] && [ "$(json_get "$verdict_file" passed 2>/dev/null)" = true ] &&
-    [ "$(json_get "$verdict_file" key 2>/dev/null)" = "$1" ] && [ "$(json_get "$verdict_file" bucket 2>/dev/null)" = "$BK_BUCKET" ]
+  load_verdict && [ "$verdict_passed" = true ] && [ "$verdict_key" = "$1" ] && [ "$verdict_bucket" = "$BK_BUCKET" ]
 }
 
 # Fetches the newest verdict of <key> into $verdict_file; true when it passed and is about <key>.
@@ -364,9 +385,7 @@ pin_versions() {
     pinned_from=sender
   elif verdict_passes_for "$key" || read_passing_verdict "$key"; then
     # The verdict that chose the newest verified backup is in hand already; else it is read now.
-    key_version="$(json_get "$verdict_file" versionId 2>/dev/null || true)"
-    manifest_version="$(json_get "$verdict_file" manifestVersionId 2>/dev/null || true)"
-    verified_sha="$(json_get "$verdict_file" sha256 2>/dev/null || true)"
+    key_version=$verdict_version manifest_version=$verdict_manifest_version verified_sha=$verdict_sha
     pinned_from=verdict
   fi
   if [ -z "$key_version" ] || [ -z "$manifest_version" ]; then
@@ -407,13 +426,17 @@ log_info "backup: s3://$BK_BUCKET/$key version $key_version, manifest version $m
 manifest="$work_dir/manifest.json"
 get_version "$key.manifest.json" "$manifest_version" "$manifest" >&2 ||
   fail "$E_FETCH" "cannot fetch version $manifest_version of the manifest s3://$BK_BUCKET/$key.manifest.json: a backup without a manifest is incomplete"
-expected_sha="$(json_get "$manifest" sha256 2>/dev/null || true)"
+# The manifest's fields, read once (this version of it never changes); all empty when it is not JSON.
+json_fields "$manifest" sha256 bytes manifestVersion kind target key content.sha256 database.tableCount \
+  files.fileCount files.totalBytes files.directoryCount files.symlinkCount files.index.sha256 files.index.count || true
+expected_sha=${JSON_FIELDS[0]:-} expected_bytes=${JSON_FIELDS[1]:-} expected_content_sha=${JSON_FIELDS[6]:-}
+manifest_table_count=${JSON_FIELDS[7]:-} manifest_file_count=${JSON_FIELDS[8]:-} manifest_total_bytes=${JSON_FIELDS[9]:-}
+manifest_directory_count=${JSON_FIELDS[10]:-} manifest_symlink_count=${JSON_FIELDS[11]:-}
+manifest_index_sha=${JSON_FIELDS[12]:-} manifest_index_count=${JSON_FIELDS[13]:-}
 if [ -n "$verified_sha" ] && [ "$expected_sha" != "$verified_sha" ]; then
   fail "$E_INTEGRITY" "REFUSED: the manifest of $key states sha256 $expected_sha, not the $verified_sha that was verified; nothing was touched"
 fi
-expected_bytes="$(json_get "$manifest" bytes 2>/dev/null || true)"
-if [ "$(json_get "$manifest" manifestVersion 2>/dev/null || true)" != 1 ] || [ "$(json_get "$manifest" kind)" != "$BK_KIND" ] ||
-  [ "$(json_get "$manifest" target)" != "$BK_TARGET" ] || [ "$(json_get "$manifest" key)" != "$key" ] ||
+if [ "${JSON_FIELDS[2]:-}" != 1 ] || [ "${JSON_FIELDS[3]:-}" != "$BK_KIND" ] || [ "${JSON_FIELDS[4]:-}" != "$BK_TARGET" ] || [ "${JSON_FIELDS[5]:-}" != "$key" ] ||
   ! [[ "$expected_sha" =~ ^[0-9a-f]{64}$ ]] || ! [[ "$expected_bytes" =~ ^[0-9]+$ ]]; then
   fail "$E_INTEGRITY" "the manifest of $key does not describe this $BK_KIND backup of $BK_TARGET"
 fi
@@ -434,7 +457,6 @@ fi
 # compared with the content digest the backup script took before compressing it.
 content_sha="$(gzip -dc "$backup_file" 2>/dev/null | sha256_stdin)" ||
   fail "$E_INTEGRITY" "REFUSED: the backup matches its manifest but does not decompress cleanly; nothing was touched"
-expected_content_sha="$(json_get "$manifest" content.sha256 2>/dev/null || true)"
 if [ -z "$expected_content_sha" ]; then
   log_info "the manifest has no content digest (an older backup script): the restored copy is checked against its counts only"
 elif [ "$content_sha" != "$expected_content_sha" ]; then
@@ -453,7 +475,8 @@ safety_backup() {
   fi
   line="$(printf '%s\n' "$output" | grep '^BACKUP_RESULT ' | tail -n 1 || true)"
   printf '%s' "${line#BACKUP_RESULT }" >"$work_dir/safety.json"
-  safety_key="$(json_get "$work_dir/safety.json" key 2>/dev/null || true)"
+  safety_key=''
+  if json_fields "$work_dir/safety.json" key; then safety_key=${JSON_FIELDS[0]}; fi
   [ -n "$safety_key" ] || fail "$E_SAFETY" "the safety backup reported no key, so nothing was restored"
   log_info "safety backup: s3://$BK_BUCKET/$safety_key"
 }

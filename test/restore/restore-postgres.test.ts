@@ -47,11 +47,7 @@ afterAll(async () => {
 
 /** Row count and a content hash per table: equal fingerprints mean equal data. */
 function fingerprint(database: string): Record<string, string> {
-  const tables = pg
-    .psql(database, "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
-    .trim()
-    .split('\n');
-  return Object.fromEntries(tables.map((table) => [table, pg.psql(database, `SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${table} t`).trim()]));
+  return pg.fingerprint(database);
 }
 
 function databases(): string[] {

@@ -1,20 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, removeDir, run, scratchDir, startDetached, stopProcess, waitFor } from './processes';
 
 const PG_BIN = process.env.PG_BIN ?? findPgBin();
 
 function findPgBin(): string {
-  for (const version of ['17', '16', '15', '14']) {
-    try {
-      run('test', ['-x', `/usr/lib/postgresql/${version}/bin/postgres`]);
-      return `/usr/lib/postgresql/${version}/bin`;
-    } catch {
-      // try the next version
-    }
-  }
-  return '/usr/lib/postgresql/15/bin';
+  const versions = ['17', '16', '15', '14'].map((version) => `/usr/lib/postgresql/${version}/bin`);
+  return versions.find((dir) => existsSync(`${dir}/postgres`)) ?? '/usr/lib/postgresql/15/bin';
 }
 
 /** PostgreSQL refuses to run as root; as root the server runs as the `postgres` user. */
@@ -66,7 +59,26 @@ export class PostgresServer {
   }
 
   psql(database: string, sql: string): string {
-    return run('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], { env: this.env(database) });
+    return run(`${PG_BIN}/psql`, ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], { env: this.env(database) });
+  }
+
+  /**
+   * Row count and content hash of every user table (`schema.table` → `count:md5`), in one query:
+   * equal fingerprints mean equal data.
+   */
+  fingerprint(database: string): Record<string, string> {
+    const perTable = `SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS v FROM %I.%I t`;
+    const lines = this.psql(
+      database,
+      `SELECT schemaname || '.' || tablename || E'\\t' || (xpath('/row/v/text()', query_to_xml(format('${perTable.replace(/'/g, "''")}', schemaname, tablename), false, true, '')))[1]::text
+         FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+    );
+    return Object.fromEntries(
+      lines
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => line.split('\t') as [string, string]),
+    );
   }
 
   createDatabase(name: string): void {
