@@ -4,7 +4,13 @@
 # Tagged output of the row-count queries: one "TAG<TAB>value..." per line
 
 tagged_value() { # tagged_value <file> <tag>: the first value of the first line with that tag
-  awk -F '\t' -v tag="$2" '$1 == tag { print $2; exit }' "$1"
+  local tag value rest
+  while IFS=$'\t' read -r tag value rest || [[ -n $tag ]]; do
+    if [[ $tag == "$2" ]]; then
+      printf '%s\n' "$value"
+      return 0
+    fi
+  done <"$1"
 }
 
 # {"tableCount":N,"rowCounts":{...}} from TABLES and ROW<TAB>hex(name)<TAB>count lines.

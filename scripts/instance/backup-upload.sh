@@ -209,7 +209,7 @@ stream_to_s3() {
   if [[ -e $stopped_file ]]; then
     abort_incomplete_upload
     if [[ $dump_status != 0 ]]; then
-      fail "$EXIT_DUMP" "the $BK_KIND dump failed (exit $dump_status); nothing was stored: $(tail_of "$WORK_DIR/dump.err" 5)"
+      fail "$EXIT_DUMP" "the $BK_KIND dump failed (exit ${dump_status:-unknown}); nothing was stored: $(tail_of "$WORK_DIR/dump.err" 5)"
     elif [[ $compress_status != 0 ]]; then
       fail "$EXIT_DUMP" "$COMPRESSOR failed (exit $compress_status); nothing was stored: $(tail_of "$WORK_DIR/compress.err" 3)"
     elif [[ $content_tee_status != 0 ]]; then

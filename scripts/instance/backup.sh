@@ -187,10 +187,12 @@ main() {
   make_work_dir
   resolve_instance_and_region
 
-  local epoch
-  epoch=$(date -u +%s)
-  STARTED_AT=$(iso_utc "$epoch")
-  RETAIN_UNTIL=$(iso_utc $((epoch + BK_RETENTION_DAYS * 86400)))
+  local epoch day stamp
+  utc_format epoch %s -1
+  utc_format STARTED_AT %Y-%m-%dT%H:%M:%SZ "$epoch"
+  utc_format RETAIN_UNTIL %Y-%m-%dT%H:%M:%SZ $((epoch + BK_RETENTION_DAYS * 86400))
+  utc_format day %Y/%m/%d "$epoch"
+  utc_format stamp %Y%m%dT%H%M%SZ "$epoch"
   LOCK_MODE=${BK_OBJECT_LOCK_MODE:-GOVERNANCE}
   local extension
   case "$BK_KIND" in
@@ -199,7 +201,7 @@ main() {
     sqlite) extension=sqlite.gz FORMAT=sqlite ;;
     files) extension=tar.gz FORMAT=tar ;;
   esac
-  OBJECT_KEY="$BK_TIER/$BK_TARGET/$(date -u -d "@$epoch" +%Y/%m/%d)/${BK_TARGET}_$(date -u -d "@$epoch" +%Y%m%dT%H%M%SZ).$extension"
+  OBJECT_KEY="$BK_TIER/$BK_TARGET/$day/${BK_TARGET}_$stamp.$extension"
   log_info "backing up target '$BK_TARGET' ($BK_KIND, tier $BK_TIER) on $INSTANCE"
 
   require_command "$EXIT_UPLOAD" aws 'the AWS CLI v1 or v2'

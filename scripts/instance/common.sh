@@ -29,13 +29,19 @@ stage_name() {
 
 LOG_TAG=${LOG_TAG:-backup}
 
-# utc_now <var>: the time as 2026-01-31T02:00:00Z. Without a process where the shell can (printf's
-# %()T, bash 4.2+, and only if it honours a TZ given to it alone); date(1) elsewhere.
+# utc_format <var> <strftime format> <epoch seconds, or -1 for now>: a time in UTC. Without a
+# process where the shell can (printf's %()T, bash 4.2+, and only if it honours a TZ given to it
+# alone); date(1) elsewhere.
 if TZ=UTC0 printf -v LOG_TZ_OFFSET '%(%z)T' -1 2>/dev/null && [ "$LOG_TZ_OFFSET" = +0000 ]; then
-  utc_now() { TZ=UTC0 printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
+  utc_format() { TZ=UTC0 printf -v "$1" "%($2)T" "$3"; }
 else
-  utc_now() { printf -v "$1" '%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; }
+  utc_format() {
+    local formatted
+    if [ "$3" = -1 ]; then formatted=$(date -u "+$2"); else formatted=$(date -u -d "@$3" "+$2"); fi || return 1
+    printf -v "$1" '%s' "$formatted"
+  }
 fi
+utc_now() { utc_format "$1" '%Y-%m-%dT%H:%M:%SZ' -1; } # utc_now <var>: the time as 2026-01-31T02:00:00Z
 
 log() { # log <level> <message...>: one timestamped line on stderr
   local level=$1 now
@@ -434,10 +440,6 @@ for path in sorted(records):
     listing.update(b"%s %d %s\0" % (value[:32].hex().encode(), int.from_bytes(value[32:], "big"), path))
 print(len(records), listing.hexdigest())
 '
-
-iso_utc() { # iso_utc <epoch seconds>
-  date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
-}
 
 now_ms() { # milliseconds since the epoch: EPOCHREALTIME (bash 5+, no process), else date(1)
   local now=${EPOCHREALTIME:-}

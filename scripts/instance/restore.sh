@@ -197,7 +197,7 @@ check_owned_path() { # check_owned_path <setting> <canonical dir> [sticky-ok]
 json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
 
 started_ms="$(now_ms)"
-stamp="$(date -u +%Y%m%d%H%M%S)"
+utc_format stamp %Y%m%d%H%M%S -1
 # What the cleanup must undo if the run stops early: a half-made scratch or incoming copy.
 pending_db='' drill_copy='' stage='' in_stage=0 swap_begun=0 swapped=0 reenable_db=''
 

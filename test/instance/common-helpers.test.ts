@@ -50,6 +50,26 @@ describe('common.sh: the clock', () => {
     near(Date.parse(iso), before, 2_000);
   });
 
+  // A printf that cannot format times (%()T): common.sh then formats them with date(1).
+  const withoutPrintfTimes = `printf() { if [[ "$*" == *'%('* ]]; then return 1; fi; builtin printf "$@"; };`;
+
+  it.each([
+    ['in the shell (printf %()T)', ''],
+    ['through date(1)', withoutPrintfTimes],
+  ])('formats any time in UTC %s, as JavaScript does', (_how, prelude) => {
+    const epochs = [0, 951_782_400, 1_796_256_000, 4_102_444_799, 4_107_542_400];
+    const script = `${prelude} source "${join(INSTANCE_SCRIPTS_DIR, 'common.sh')}"; for epoch in ${epochs.join(' ')}; do utc_format iso %Y-%m-%dT%H:%M:%SZ "$epoch"; utc_format day %Y/%m/%d "$epoch"; utc_format stamp %Y%m%dT%H%M%SZ "$epoch"; echo "$iso $day $stamp"; done; utc_format now %s -1; echo "$now"`;
+    const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, TZ: 'America/St_Johns' } });
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trim().split('\n');
+    const expected = epochs.map((epoch) => {
+      const iso = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
+      return `${iso} ${iso.slice(0, 10).replace(/-/g, '/')} ${iso.replace(/[-:]/g, '')}`;
+    });
+    expect(lines.slice(0, -1)).toEqual(expected);
+    expect(Math.abs(Number(lines.at(-1)) * 1000 - Date.now())).toBeLessThan(3_000);
+  });
+
   it('stamps log lines in UTC whatever the machine time zone', () => {
     const result = spawnSync('bash', ['-c', `source "${join(INSTANCE_SCRIPTS_DIR, 'common.sh')}"; log_info 'hello'`], { encoding: 'utf8', env: { ...process.env, TZ: 'Pacific/Kiritimati' } });
     const [stamp = ''] = result.stderr.split(' ');

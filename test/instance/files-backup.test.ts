@@ -245,12 +245,11 @@ describe('backup.sh, kind files', () => {
   });
 
   it('never writes over an existing key: a second backup in the same second is refused, the first stays the only version', async () => {
-    // GIVEN a clock that stops, so two runs get the same key, and a first backup at that key
-    const shim = join(work, 'stopped-clock');
-    mkdirSync(shim, { recursive: true });
-    const realDate = spawnSync('bash', ['-c', 'command -v date'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(shim, 'date'), `#!/bin/bash\nif [ "$*" = '-u +%s' ]; then echo 1796263200; else exec ${realDate} "$@"; fi\n`, { mode: 0o755 });
-    const stopped = { BK_TARGET: 'twice', PATH: `${shim}:${process.env.PATH ?? ''}` };
+    // GIVEN a clock that stops, so two runs get the same key, and a first backup at that key (the
+    // script reads the time with printf's %()T: a printf function, defined through BASH_ENV, stops it)
+    const stoppedClock = join(work, 'stopped-clock.sh');
+    writeFileSync(stoppedClock, `printf() { if [ "\${1-} \${3-} \${4-}" = '-v %(%s)T -1' ]; then builtin printf -v "$2" %s 1796263200; else builtin printf "$@"; fi; }\n`);
+    const stopped = { BK_TARGET: 'twice', BASH_ENV: stoppedClock };
     const first = await runBackupScript(inputs(stopped));
     expect(first.status, first.stderr).toBe(0);
     // WHEN the same backup runs again

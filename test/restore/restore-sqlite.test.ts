@@ -130,14 +130,17 @@ describe('restore.sh with SQLite', () => {
   });
 
   it('fails a restore whose rows differ from the manifest, before placing the copy', async () => {
-    // GIVEN an intact database file whose manifest counted more rows than it holds
+    // GIVEN an intact database file whose manifest counted more rows than it holds, and a table it
+    // does not have (all tables are counted in one query, which that table fails: then one by one)
     const file = join(work, 'fewer.sqlite3');
-    sqlite(file, "CREATE TABLE repairs (id INTEGER PRIMARY KEY, customer TEXT); INSERT INTO repairs (customer) VALUES ('a'), ('b')");
-    const stored = await storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'sqlite', body: gzipSync(readFileSync(file)), at: new Date('2026-11-13T02:00:00Z'), verified: true, database: { tableCount: 1, rowCounts: { repairs: 3 } } });
+    sqlite(file, `CREATE TABLE repairs (id INTEGER PRIMARY KEY, customer TEXT); INSERT INTO repairs (customer) VALUES ('a'), ('b');
+      CREATE TABLE "odd ""name""" (id INTEGER); INSERT INTO "odd ""name""" VALUES (1)`);
+    const rowCounts = { repairs: 3, 'odd "name"': 1, photos: 5 };
+    const stored = await storeBackup(s3, { bucket: BUCKET, tier: 'daily', target: TARGET, kind: 'sqlite', body: gzipSync(readFileSync(file)), at: new Date('2026-11-13T02:00:00Z'), verified: true, database: { tableCount: 2, rowCounts } });
     const scratch = join(work, 'restores', 'fewer-copy.sqlite3');
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: stored.key, RS_SCRATCH_PATH: scratch }));
     expect(restore.status).toBe(11);
-    expect(restore.stderr).toMatch(/does not match the backup's manifest \(rowCounts: repairs: manifest 3, restored 2\)/);
+    expect(restore.stderr).toMatch(/does not match the backup's manifest \(rowCounts: repairs: manifest 3, restored 2; photos: manifest 5, restored missing\)/);
     expect(existsSync(scratch)).toBe(false);
   });
 
