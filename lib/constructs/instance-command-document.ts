@@ -14,6 +14,7 @@ export const DEFAULT_INSTANCE_SCRIPTS_DIR = resolve(__dirname, '../../scripts/in
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 const RESERVED_NAME_PREFIXES = /^(aws|amazon|amzn)/i;
 const END_OF_BUNDLE = 'BACKUP_KIT_END_OF_SCRIPT_BUNDLE';
+const END_OF_CHECKSUMS = 'BACKUP_KIT_END_OF_SCRIPT_SHA256';
 /** Long lines keep the JSON overhead per base64 byte small (a 76-character line costs 4% more). */
 const BASE64_LINE_LENGTH = 1024;
 
@@ -49,8 +50,8 @@ export interface InstanceCommandDocumentProps {
  * inside it as one gzip-compressed tar, base64-encoded in a here-document (base64 has neither
  * braces nor underscores, so SSM cannot read a `{{ parameter }}` in it and nothing in it ends
  * the here-document early); the step unpacks them into a private temporary directory and
- * checks each against its SHA-256, which the document also prints in plain text (compare with
- * `sha256sum scripts/instance/*.sh` of the deployed revision). Every parameter has an
+ * checks each against its SHA-256, listed in plain text in `sha256sum`'s format (compare with
+ * `sha256sum *.sh` in scripts/instance/ of the deployed revision). Every parameter has an
  * `allowedPattern` that admits no quote, backslash, newline or brace, and is interpolated only
  * inside single quotes, so a value cannot change the command text. Updates create a new
  * version of the same document, which becomes the default; `contentSha256` lets a sender find
@@ -205,18 +206,20 @@ function runCommandLines(props: InstanceCommandDocumentProps, bundle: ScriptBund
     'umask 077',
     `work_dir="$(mktemp -d "\${TMPDIR:-/tmp}/backup-kit-${props.stepName}.XXXXXXXXXX")"`,
     `trap 'rm -rf -- "$work_dir"' EXIT`,
-    ...files.map(([file, sha]) => `# ${file} sha256 ${sha}`),
     `base64 -d > "$work_dir/scripts.tar.gz" <<'${END_OF_BUNDLE}'`,
     ...bundle.base64Lines,
     END_OF_BUNDLE,
     'tar -xzf "$work_dir/scripts.tar.gz" -C "$work_dir"',
-    ...files.map(([file, sha]) => `echo '${sha}  '"$work_dir/${file}" | sha256sum -c --quiet -`),
+    'cd "$work_dir"',
+    '# Each script against its SHA-256, in the format of `sha256sum *.sh` over scripts/instance/ of the deployed revision.',
+    `sha256sum -c --quiet - <<'${END_OF_CHECKSUMS}'`,
+    ...files.map(([file, sha]) => `${sha}  ${file}`),
+    END_OF_CHECKSUMS,
     '# Values passed the allowedPattern of their parameter: no quote, backslash, newline or brace.',
     ...specs.map(([name, spec]) => `export ${spec.env}='{{ ${name} }}'`),
     '# Optional settings left empty are unset, so the script sees them as not given.',
     ...specs.filter(([, spec]) => spec.optional).map(([, spec]) => `[ -n "$${spec.env}" ] || unset ${spec.env}`),
     'if [ -n "${AWS_SSM_INSTANCE_ID:-}" ]; then export BK_INSTANCE_ID="$AWS_SSM_INSTANCE_ID"; fi',
-    'cd "$work_dir"',
     `bash "$work_dir/${props.entryScript}"`,
   ];
 }

@@ -1,5 +1,65 @@
 # shellcheck shell=bash disable=SC2154,SC2034
-# Sourced by restore.sh: checks of the restored copy against the manifest, and drills (its variables are restore.sh's).
+# Sourced by restore.sh: reading manifests and verdicts, checks of the restored copy against the
+# manifest, and drills (its variables are restore.sh's).
+# ------------------------------------------------------------------ reading JSON
+
+# JSON is read with jq when installed, else python3 (many images have only one of them).
+JSON_READER=''
+pick_json_reader() {
+  if command -v jq >/dev/null 2>&1; then JSON_READER=jq
+  elif command -v python3 >/dev/null 2>&1; then JSON_READER=python3
+  else fail "$E_INPUT" "reading manifests needs jq or python3, and neither is installed"; fi
+}
+# json_fields <file> <dotted.path>...: JSON_FIELDS = the value at each path, read by one process
+# (strings raw, others as JSON, "" when absent); fails unless the file is one JSON document. jq 1.5
+# has no --args: the paths (no spaces) go as one string.
+JSON_FIELDS=()
+json_fields() {
+  local file=$1 value
+  shift
+  JSON_FIELDS=()
+  while IFS= read -r -d '' value; do JSON_FIELDS+=("$value"); done < <(
+    if [ "$JSON_READER" = jq ]; then
+      jq -j --arg paths "$*" '. as $doc | ($paths | split(" "))[] as $path | $doc |
+        (try getpath($path | split(".")) catch null) | (if . == null then "" elif type == "string" then . else tojson end) + "\u0000"' "$file" 2>/dev/null
+    else
+      python3 -c '
+import json, sys
+document = json.load(open(sys.argv[1]))
+for path in sys.argv[2:]:
+    value = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    sys.stdout.write(("" if value is None else value if isinstance(value, str) else json.dumps(value)) + "\0")' "$file" "$@" 2>/dev/null
+    fi
+  )
+  [ "${#JSON_FIELDS[@]}" -eq $# ] || { JSON_FIELDS=(); return 1; }
+}
+json_entries() { # json_entries <file> <dotted.path>: "key<TAB>value" per entry of that object
+  if [ "$JSON_READER" = jq ]; then
+    jq -r --arg p "$2" 'getpath($p | split(".")) | to_entries[] | "\(.key)\t\(.value)"' "$1"
+  else
+    python3 -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+for key, entry in (value or {}).items():
+    print(f"{key}\t{entry}")' "$1" "$2"
+  fi
+}
+json_string_list() { # stdin: a JSON array of strings; stdout: each, NUL-terminated; fails otherwise
+  if [ "$JSON_READER" = jq ]; then
+    jq -je 'if type == "array" and all(type == "string") then .[] + "\u0000" else error("not a list of strings") end' 2>/dev/null
+  else
+    python3 -c '
+import json, sys
+value = json.load(sys.stdin)
+if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    sys.exit(1)
+sys.stdout.write("".join(item + "\0" for item in value))' 2>/dev/null
+  fi
+}
 # ------------------------------------------------------------------ drills
 
 checks=() failed_checks=()
@@ -21,23 +81,25 @@ pg_rows() { # pg_rows <db>; the tables as schema.table
     pg_db "$1" -F $'\t'
 }
 my_table_count() { my_sql -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$1' AND TABLE_TYPE = 'BASE TABLE'"; }
-# MySQL and SQLite fail the whole query when one table is missing: then each is counted alone.
-my_rows() { # my_rows <db>
-  local tick='`' index table selects=() query=''
-  while IFS=$'\t' read -r index table; do selects+=("SELECT $index, COUNT(*) FROM $tick${1//$tick/$tick$tick}$tick.$tick${table//$tick/$tick$tick}$tick"); done
-  for table in "${selects[@]+"${selects[@]}"}"; do query+="${query:+ UNION ALL }$table"; done
+# The SELECTs on stdin, one per line, as one UNION ALL query run by <runner...>; each alone when
+# that fails (MySQL and SQLite fail it whole for one missing table).
+union_or_each() { # union_or_each <runner and its leading args...>
+  local select selects=() query=''
+  while IFS= read -r select; do selects+=("$select") query+="${query:+ UNION ALL }$select"; done
   [ -n "$query" ] || return 0
-  my_sql -e "$query" 2>/dev/null && return 0
-  for table in "${selects[@]}"; do my_sql -e "$table" 2>/dev/null || true; done
+  "$@" "$query" 2>/dev/null && return 0
+  for select in "${selects[@]}"; do "$@" "$select" 2>/dev/null || true; done
+}
+my_rows() { # my_rows <db>
+  local tick='`' index table
+  while IFS=$'\t' read -r index table; do
+    printf 'SELECT %s, COUNT(*) FROM %s.%s\n' "$index" "$tick${1//$tick/$tick$tick}$tick" "$tick${table//$tick/$tick$tick}$tick"
+  done | union_or_each my_sql -e
 }
 sqlite_table_count() { sqlite3 "$1" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"; }
 sqlite_rows() { # sqlite_rows <file>
-  local index table selects=() query=''
-  while IFS=$'\t' read -r index table; do selects+=("SELECT $index, count(*) FROM \"${table//\"/\"\"}\""); done
-  for table in "${selects[@]+"${selects[@]}"}"; do query+="${query:+ UNION ALL }$table"; done
-  [ -n "$query" ] || return 0
-  sqlite3 -separator $'\t' "$1" "$query" 2>/dev/null && return 0
-  for table in "${selects[@]}"; do sqlite3 -separator $'\t' "$1" "$table" 2>/dev/null || true; done
+  local index table
+  while IFS=$'\t' read -r index table; do printf 'SELECT %s, count(*) FROM "%s"\n' "$index" "${table//\"/\"\"}"; done | union_or_each sqlite3 -separator $'\t' "$1"
 }
 
 compare_with_manifest() { # compare_with_manifest <restored table count> <row counter and its leading args...>

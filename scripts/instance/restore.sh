@@ -90,64 +90,6 @@ extension_of_kind() {
 # <base><suffix>, the base shortened so that the name fits the 63 characters databases allow.
 derived_name() { printf '%s%s\n' "${1:0:$((63 - ${#2}))}" "$2"; }
 
-# JSON is read with jq when installed, else python3 (many images have only one of them).
-JSON_READER=''
-pick_json_reader() {
-  if command -v jq >/dev/null 2>&1; then JSON_READER=jq
-  elif command -v python3 >/dev/null 2>&1; then JSON_READER=python3
-  else fail "$E_INPUT" "reading manifests needs jq or python3, and neither is installed"; fi
-}
-# json_fields <file> <dotted.path>...: JSON_FIELDS set to the value at each path, in order, read by
-# one process (strings raw, other values as JSON, "" when absent). Fails, JSON_FIELDS empty, when
-# the file is not one JSON document. jq 1.5 (Amazon Linux 2) has no --args: the paths, which are
-# this script's own words, go as one space-separated string.
-JSON_FIELDS=()
-json_fields() {
-  local file=$1 value
-  shift
-  JSON_FIELDS=()
-  while IFS= read -r -d '' value; do JSON_FIELDS+=("$value"); done < <(
-    if [ "$JSON_READER" = jq ]; then
-      jq -j --arg paths "$*" '. as $doc | ($paths | split(" "))[] as $path | $doc |
-        (try getpath($path | split(".")) catch null) | (if . == null then "" elif type == "string" then . else tojson end) + "\u0000"' "$file" 2>/dev/null
-    else
-      python3 -c '
-import json, sys
-document = json.load(open(sys.argv[1]))
-for path in sys.argv[2:]:
-    value = document
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    sys.stdout.write(("" if value is None else value if isinstance(value, str) else json.dumps(value)) + "\0")' "$file" "$@" 2>/dev/null
-    fi
-  )
-  [ "${#JSON_FIELDS[@]}" -eq $# ] || { JSON_FIELDS=(); return 1; }
-}
-json_entries() { # json_entries <file> <dotted.path>: "key<TAB>value" per entry of that object
-  if [ "$JSON_READER" = jq ]; then
-    jq -r --arg p "$2" 'getpath($p | split(".")) | to_entries[] | "\(.key)\t\(.value)"' "$1"
-  else
-    python3 -c '
-import json, sys
-value = json.load(open(sys.argv[1]))
-for part in sys.argv[2].split("."):
-    value = value.get(part) if isinstance(value, dict) else None
-for key, entry in (value or {}).items():
-    print(f"{key}\t{entry}")' "$1" "$2"
-  fi
-}
-json_string_list() { # stdin: a JSON array of strings; stdout: each, NUL-terminated; fails otherwise
-  if [ "$JSON_READER" = jq ]; then
-    jq -je 'if type == "array" and all(type == "string") then .[] + "\u0000" else error("not a list of strings") end' 2>/dev/null
-  else
-    python3 -c '
-import json, sys
-value = json.load(sys.stdin)
-if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-    sys.exit(1)
-sys.stdout.write("".join(item + "\0" for item in value))' 2>/dev/null
-  fi
-}
 # DB_PASSWORD for the restoring role: RS_DB_USER's own source when given, else the backup user's.
 fetch_db_password() {
   if [ -n "${RS_DB_USER:-}" ]; then

@@ -134,7 +134,7 @@ describe('BackupCommandDocument: template', () => {
     expect(extracted.status, extracted.stderr).toBe(0);
     for (const file of BACKUP_SCRIPT_FILES) {
       const text = readFileSync(join(fixtures, file));
-      expect(runCommand).toContain(`# ${file} sha256 ${createHash('sha256').update(text).digest('hex')}`);
+      expect(runCommand).toContain(`${createHash('sha256').update(text).digest('hex')}  ${file}`);
       expect(readFileSync(join(unpacked, file)).equals(text), file).toBe(true);
     }
     expect(documentIn().document.contentSha256, 'the same scripts pack to the same bytes').toBe(document.contentSha256);

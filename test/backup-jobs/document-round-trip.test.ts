@@ -36,9 +36,9 @@ describe('backup document with the real instance scripts, against moto', () => {
 
   const content = () => new BackupCommandDocument(new Stack(new App(), 'Doc'), 'Document', { documentName: 'BackupKit-test-InstanceBackup' }).content;
 
-  function runStep(values: Record<string, string>) {
+  function runStep(values: Record<string, string>, edit: (step: string) => string = (step) => step) {
     const script = join(scratch, `step-${Date.now()}.sh`);
-    writeFileSync(script, renderDocumentStep(content(), values));
+    writeFileSync(script, edit(renderDocumentStep(content(), values)));
     return spawnSync('bash', [script], { encoding: 'utf8', env: moto.env({ AWS_SSM_INSTANCE_ID: 'i-0123456789abcdef0', TMPDIR: scratch }) });
   }
 
@@ -109,6 +109,20 @@ describe('backup document with the real instance scripts, against moto', () => {
     expect(step.stderr).toMatch(/nope\.sqlite3/);
     expect(parseBackupResult(step.stdout).found).toBe(false);
     const listed = await moto.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'daily/missing-sqlite/' }));
+    expect(listed.Contents ?? []).toEqual([]);
+  });
+
+  it('GIVEN an unpacked script that is not the one whose SHA-256 the document lists THEN the step stops before running anything', async () => {
+    const database = join(scratch, 'checked.sqlite3');
+    run('sqlite3', [database, 'CREATE TABLE t (x); INSERT INTO t VALUES (1)']);
+    // The listed digest of backup.sh changed: as if the bundle held another backup.sh than the one listed.
+    const step = runStep({ ...common(), target: 'checked-sqlite', kind: 'sqlite', path: database }, (text) =>
+      text.replace(/^[0-9a-f]{64}(  backup\.sh)$/m, `${'0'.repeat(64)}$1`),
+    );
+    expect(step.status).not.toBe(0);
+    expect(step.stdout).toMatch(/^backup\.sh: FAILED$/m);
+    expect(step.stderr).toMatch(/1 computed checksum did NOT match/);
+    const listed = await moto.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'daily/checked-sqlite/' }));
     expect(listed.Contents ?? []).toEqual([]);
   });
 });

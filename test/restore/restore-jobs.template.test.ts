@@ -60,7 +60,7 @@ describe('restore jobs template', () => {
     const lines = content.mainSteps[0]?.inputs.runCommand ?? [];
     for (const script of RESTORE_SCRIPT_FILES) {
       const sha = (spawnSync('sha256sum', [join('scripts/instance', script)], { encoding: 'utf8' }).stdout ?? '').split(' ')[0];
-      expect(lines).toContain(`# ${script} sha256 ${sha}`);
+      expect(lines).toContain(`${sha}  ${script}`);
     }
     expect(lines.at(-1)).toBe('bash "$work_dir/restore.sh"');
   });
