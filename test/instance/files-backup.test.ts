@@ -362,7 +362,7 @@ describe('backup.sh, kind files', () => {
     const bin = join(work, 'slow-bin');
     mkdirSync(bin);
     const realTar = run('bash', ['-c', 'command -v tar']).trim();
-    writeFileSync(join(bin, 'tar'), `#!/bin/bash\n[ "$1" = --version ] && exec ${realTar} --version\nwhile :; do head -c 1000000 /dev/urandom || exit 1; sleep 0.2; done\n`);
+    writeFileSync(join(bin, 'tar'), `#!/bin/bash\n[ "$1" = --version ] && exec ${realTar} --version\nwhile :; do head -c 200000 /dev/urandom || exit 1; sleep 0.2; done\n`);
     chmodSync(join(bin, 'tar'), 0o755);
     const env = inputs({ BK_TARGET: 'timed-out' });
     env.PATH = `${bin}:${env.PATH ?? ''}`;

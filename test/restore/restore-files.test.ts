@@ -62,6 +62,10 @@ async function verifiedBackup(): Promise<{ key: string; tree: Map<string, string
   return { key, tree };
 }
 
+/** One verified backup made by the script, shared by the tests that need a good one but not the newest. */
+let shared: Promise<{ key: string; tree: Map<string, string> }> | undefined;
+const aVerifiedBackup = () => (shared ??= verifiedBackup());
+
 describe('restore.sh with a directory', () => {
   it('restores the newest verified backup into a side path equal to the source, leaving live alone', async () => {
     // GIVEN a verified backup, then a change to live
@@ -87,7 +91,7 @@ describe('restore.sh with a directory', () => {
 
   it('refuses a corrupted archive before creating anything', async () => {
     // GIVEN a backup whose stored bytes differ from what its manifest describes (a flipped byte)
-    const { key: good } = await verifiedBackup();
+    const { key: good } = await aVerifiedBackup();
     const key = await corruptCopyOf(s3, BUCKET, good, (body) => {
       body.writeUInt8(body.readUInt8(100) ^ 0xff, 100);
       return body;
@@ -105,7 +109,7 @@ describe('restore.sh with a directory', () => {
 
   it('refuses an archive whose content is not what the backup script read, though object and manifest agree, before creating anything', async () => {
     // GIVEN a backup whose tar had one byte of a file changed before its manifest was written (sizes and counts as they were)
-    const { key: good } = await verifiedBackup();
+    const { key: good } = await aVerifiedBackup();
     const key = await changedContentCopyOf(s3, BUCKET, good, (dump) => replaceOnce(dump, 'unicode name\n', 'UNICODE name\n'));
     await markVerified(s3, BUCKET, key, true);
     const before = { tree: treeOf(live), siblings: siblingsOf(live) };
@@ -151,7 +155,7 @@ describe('restore.sh with a directory', () => {
 
   it('replace: takes a safety backup, swaps the restored tree in, keeps the old one aside', async () => {
     // GIVEN a verified backup, then live changed (a file deleted, one added, one rewritten)
-    const { key, tree } = await verifiedBackup();
+    const { key, tree } = await aVerifiedBackup();
     rmSync(join(live, '.hidden'));
     writeFileSync(join(live, 'added.txt'), 'added after the backup\n');
     writeFileSync(join(live, 'empty.txt'), 'no longer empty\n');
@@ -174,7 +178,7 @@ describe('restore.sh with a directory', () => {
 
   it('drills: file count, bytes, directories and symlinks, and sampled checksums against the archive, then removes the copy', async () => {
     // GIVEN a verified backup
-    const { key } = await verifiedBackup();
+    const { key } = await aVerifiedBackup();
     const before = siblingsOf(live);
     // WHEN drilled
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1' }));
@@ -194,7 +198,7 @@ describe('restore.sh with a directory', () => {
 
   it('a replace killed mid-extraction leaves the live tree intact', async () => {
     // GIVEN a backup big enough that extraction takes a while (far longer than the 5 ms between looks)
-    writeFileSync(join(live, 'big.bin'), randomBytes(32 * 1024 * 1024));
+    writeFileSync(join(live, 'big.bin'), randomBytes(8 * 1024 * 1024));
     const { key } = await verifiedBackup();
     rmSync(join(live, 'big.bin'));
     writeFileSync(join(live, 'after.txt'), 'changed after the backup\n');

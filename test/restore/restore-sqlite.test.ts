@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
-import { pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
+import { closeStdinAndWait, pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
 import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
 
 /** restore.sh for a SQLite file, with backups taken by the real backup.sh into moto. */
@@ -67,6 +67,10 @@ async function verifiedBackup(): Promise<{ key: string; dump: string }> {
   return { key, dump };
 }
 
+/** One verified backup made by the script, shared by the tests that need a good one but not the newest. */
+let shared: Promise<{ key: string; dump: string }> | undefined;
+const aVerifiedBackup = () => (shared ??= verifiedBackup());
+
 
 describe('restore.sh with SQLite', () => {
   it('restores into a side file equal to the source at backup time, live untouched', async () => {
@@ -86,7 +90,7 @@ describe('restore.sh with SQLite', () => {
 
   it('refuses a backup whose manifest hash does not match, creating nothing', async () => {
     // GIVEN a backup whose stored object is other (valid gzip) bytes than its manifest describes
-    const { key: good } = await verifiedBackup();
+    const { key: good } = await aVerifiedBackup();
     const key = await corruptCopyOf(s3, BUCKET, good, (body) => Buffer.concat([body, body]));
     const before = { dump: dumpOf(live), siblings: siblings() };
     // WHEN restored THEN exit 7, no file created, live unchanged
@@ -98,7 +102,7 @@ describe('restore.sh with SQLite', () => {
 
   it('refuses a database whose content is not what the backup script read, though object and manifest agree', async () => {
     // GIVEN a backup one byte of whose database file changed before its manifest was written
-    const { key: good } = await verifiedBackup();
+    const { key: good } = await aVerifiedBackup();
     const key = await changedContentCopyOf(s3, BUCKET, good, (dump) => {
       dump.writeUInt8(dump.readUInt8(dump.length >> 1) ^ 0x01, dump.length >> 1);
       return dump;
@@ -192,7 +196,7 @@ describe('restore.sh with SQLite', () => {
     }],
   ])('refuses to replace a database file a process holds open through %s', async (_how, pathToOpen) => {
     // GIVEN a process with the live file open
-    const { key } = await verifiedBackup();
+    const { key } = await aVerifiedBackup();
     const holder = spawn('sqlite3', [pathToOpen()], { stdio: ['pipe', 'ignore', 'ignore'] });
     holder.stdin.write('SELECT count(*) FROM repairs;\n');
     await waitFor('sqlite3 to open the file', () => readdirSync(`/proc/${holder.pid}/fd`).length > 3);
@@ -205,13 +209,13 @@ describe('restore.sh with SQLite', () => {
       expect(restore.stderr).toMatch(new RegExp(`open by process\\(es\\) ${holder.pid}: stop`));
       expect(dumpOf(live)).toBe(before);
     } finally {
-      holder.stdin.end();
+      await closeStdinAndWait(holder);
     }
   });
 
   it('drills with python3 reading the manifest where jq is missing', async () => {
     // GIVEN a verified backup and no jq on the PATH
-    const { key } = await verifiedBackup();
+    const { key } = await aVerifiedBackup();
     const before = siblings();
     // WHEN drilled
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key, RS_DRILL: '1', PATH: pathWithout(['jq'], work) }));
