@@ -49,9 +49,9 @@ export interface InstanceCommandDocumentProps {
  * An SSM Command document that runs one instance script with its settings. The scripts travel
  * inside it as one gzip-compressed tar, base64-encoded in a here-document (base64 has neither
  * braces nor underscores, so SSM cannot read a `{{ parameter }}` in it and nothing in it ends
- * the here-document early); the step unpacks them into a private temporary directory and
- * checks each against its SHA-256, listed in plain text in `sha256sum`'s format (compare with
- * `sha256sum *.sh` in scripts/instance/ of the deployed revision). Every parameter has an
+ * the here-document early), without their comment lines (see withoutCommentLines); the step
+ * unpacks them into a private temporary directory and checks each against its SHA-256, listed in
+ * plain text in `sha256sum`'s format (`npm run -s scripts:sha256` prints the same lines). Every parameter has an
  * `allowedPattern` that admits no quote, backslash, newline or brace, and is interpolated only
  * inside single quotes, so a value cannot change the command text. Updates create a new
  * version of the same document, which becomes the default; `contentSha256` lets a sender find
@@ -144,12 +144,63 @@ function bundleScripts(owner: string, dir: string, files: readonly string[]): Sc
       throw new Error(`${owner} scripts.${file}: cannot read ${path}: ${(error as Error).message}`);
     }
     if (text.includes('\r')) throw new Error(`${owner} scripts.${file}: ${path} has CR line endings; bash on the instance needs LF`);
-    sha256[file] = createHash('sha256').update(text).digest('hex');
-    return { file, text };
+    const embedded = Buffer.from(withoutCommentLines(text.toString('utf8')), 'utf8');
+    sha256[file] = createHash('sha256').update(embedded).digest('hex');
+    return { file, text: embedded };
   });
   // mtime 0 in the tar and gzip headers: the same scripts always pack to the same bytes (stable document versions).
   const base64 = gzipSync(ustar(entries), { level: 9 }).toString('base64');
   return { sha256, base64Lines: base64.match(new RegExp(`.{1,${BASE64_LINE_LENGTH}}`, 'g')) ?? [] };
+}
+
+/**
+ * The script as embedded: without its comment lines and blank lines (a quarter of the text, which
+ * SSM's 64 KB must hold), the first line kept. Lines inside quotes and here-documents are kept
+ * as they are. The code is the same: test/backup-jobs/embedded-scripts.test.ts has bash parse
+ * both and compare what it parsed.
+ */
+export function withoutCommentLines(script: string): string {
+  const kept: string[] = [];
+  let quote: "'" | '"' | '$\'' | undefined;
+  let hereDocumentEnd: { word: string; tabs: boolean } | undefined;
+  const pendingHereDocuments: { word: string; tabs: boolean }[] = [];
+  script.split('\n').forEach((line, index) => {
+    if (hereDocumentEnd) {
+      kept.push(line);
+      if ((hereDocumentEnd.tabs ? line.replace(/^\t+/, '') : line) === hereDocumentEnd.word) hereDocumentEnd = pendingHereDocuments.shift();
+      return;
+    }
+    if (quote === undefined && index > 0 && /^[ \t]*(#.*)?$/.test(line)) return;
+    kept.push(line);
+    for (let at = 0; at < line.length; at++) {
+      const char = line[at];
+      if (quote === "'") {
+        if (char === "'") quote = undefined;
+      } else if (quote === '$\'' || quote === '"') {
+        if (char === '\\') at++;
+        else if ((quote === '"' && char === '"') || (quote === '$\'' && char === "'")) quote = undefined;
+      } else if (char === '\\') {
+        at++;
+      } else if (char === '#' && (at === 0 || /[\s;&|(]/.test(line[at - 1] ?? ''))) {
+        break;
+      } else if (char === '$' && line[at + 1] === "'") {
+        quote = '$\'';
+        at++;
+      } else if (char === "'" || char === '"') {
+        quote = char;
+      } else if (char === '<' && line[at + 1] === '<' && line[at + 2] !== '<') {
+        const match = /^<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2/.exec(line.slice(at));
+        if (match) {
+          pendingHereDocuments.push({ word: match[3] ?? '', tabs: match[1] === '-' });
+          at += match[0].length - 1;
+        } else {
+          at++;
+        }
+      }
+    }
+    if (quote === undefined && hereDocumentEnd === undefined) hereDocumentEnd = pendingHereDocuments.shift();
+  });
+  return `${kept.join('\n').replace(/\n*$/, '')}\n`;
 }
 
 /** A POSIX ustar archive of regular files: root's, mode 0600, mtime 0. */
@@ -211,7 +262,7 @@ function runCommandLines(props: InstanceCommandDocumentProps, bundle: ScriptBund
     END_OF_BUNDLE,
     'tar -xzf "$work_dir/scripts.tar.gz" -C "$work_dir"',
     'cd "$work_dir"',
-    '# Each script against its SHA-256, in the format of `sha256sum *.sh` over scripts/instance/ of the deployed revision.',
+    '# Each script against its SHA-256 (`npm run -s scripts:sha256` on the deployed revision prints these lines).',
     `sha256sum -c --quiet - <<'${END_OF_CHECKSUMS}'`,
     ...files.map(([file, sha]) => `${sha}  ${file}`),
     END_OF_CHECKSUMS,

@@ -58,10 +58,12 @@ describe('restore jobs template', () => {
       }
     }
     const lines = content.mainSteps[0]?.inputs.runCommand ?? [];
-    for (const script of RESTORE_SCRIPT_FILES) {
-      const sha = (spawnSync('sha256sum', [join('scripts/instance', script)], { encoding: 'utf8' }).stdout ?? '').split(' ')[0];
-      expect(lines).toContain(`${sha}  ${script}`);
-    }
+    // The lines `npm run scripts:sha256` prints, one per embedded script.
+    const listed = spawnSync(process.execPath, [join('node_modules/tsx/dist/cli.mjs'), 'scripts/embedded-sha256.ts'], { encoding: 'utf8' });
+    expect(listed.stderr).toBe('');
+    const printed = listed.stdout.trim().split('\n');
+    expect(printed.map((line) => line.split('  ')[1])).toEqual([...RESTORE_SCRIPT_FILES]);
+    for (const line of printed) expect(lines).toContain(line);
     expect(lines.at(-1)).toBe('bash "$work_dir/restore.sh"');
   });
 

@@ -26,6 +26,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/backup-jobs/backup-jobs.template.test.ts',
   'test/backup-jobs/contract.test.ts',
   'test/backup-jobs/docs.test.ts',
+  'test/backup-jobs/embedded-scripts.test.ts',
   'test/backup-jobs/targets-config.test.ts',
   'test/foundation/architecture.test.ts',
   'test/foundation/config.test.ts',

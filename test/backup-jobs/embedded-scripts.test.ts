@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { withoutCommentLines } from '../../lib/constructs/instance-command-document';
+import { RESTORE_SCRIPT_FILES } from '../../lib/constructs/restore-command-document';
+import { INSTANCE_SCRIPTS_DIR } from '../support/backup-script';
+
+/**
+ * The documents embed the instance scripts without their comment lines. bash parses a script as
+ * the body of a function and prints what it parsed (`declare -f`, which keeps no comment): the
+ * same print for the file and for its embedded copy means the same code, line for line.
+ */
+function parsedByBash(script: string): string {
+  const result = spawnSync('bash', ['-c', 'body=$(cat); eval "__embedded() {\n$body\n}" && declare -f __embedded'], { input: script, encoding: 'utf8' });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return result.stdout;
+}
+
+describe('instance scripts as the documents embed them', () => {
+  it.each(RESTORE_SCRIPT_FILES.map((file) => [file]))('%s: bash parses the embedded copy to the same code as the file', (file) => {
+    const text = readFileSync(join(INSTANCE_SCRIPTS_DIR, file), 'utf8');
+    const embedded = withoutCommentLines(text);
+    expect(parsedByBash(embedded)).toBe(parsedByBash(text));
+    expect(embedded.split('\n')[0]).toBe(text.split('\n')[0]);
+    expect(embedded.length).toBeLessThan(text.length);
+  });
+
+  it('keeps what only looks like a comment: inside quotes, here-documents (<< and <<-), ${#…} and $#', () => {
+    const script = [
+      '#!/usr/bin/env bash',
+      '# a comment line',
+      '',
+      'python3 -c \'',
+      '# a Python comment, inside the quotes',
+      'print(1 << 20)',
+      '\'',
+      'cat <<\'END\'',
+      '# a line of a here-document',
+      '',
+      'END',
+      'cat <<-END',
+      '\t# indented here-document line',
+      '\tEND',
+      'echo "${#1} $# \'#\' \\" # still in the string',
+      '# and out of it"',
+      'echo $\'it\\\'s\' # a trailing comment stays',
+      '  # an indented comment',
+      'exit 0',
+    ].join('\n');
+    const embedded = withoutCommentLines(script);
+    expect(embedded.split('\n')).toEqual([
+      '#!/usr/bin/env bash',
+      'python3 -c \'',
+      '# a Python comment, inside the quotes',
+      'print(1 << 20)',
+      '\'',
+      'cat <<\'END\'',
+      '# a line of a here-document',
+      '',
+      'END',
+      'cat <<-END',
+      '\t# indented here-document line',
+      '\tEND',
+      'echo "${#1} $# \'#\' \\" # still in the string',
+      '# and out of it"',
+      'echo $\'it\\\'s\' # a trailing comment stays',
+      'exit 0',
+      '',
+    ]);
+    expect(parsedByBash(embedded)).toBe(parsedByBash(script));
+  });
+});
