@@ -312,10 +312,9 @@ read_passing_verdict() { # read_passing_verdict <key>
   verdict_passes_for "$1"
 }
 
-# The versions of <key>, oldest first (S3 lists them newest first).
-versions_of() { # versions_of <key>
-  aws_cli s3api list-object-versions --bucket "$BK_BUCKET" --prefix "$1" --query 'Versions[].[Key, VersionId]' --output text |
-    awk -F '\t' -v key="$1" '$1 == key { print $2 }' | tac
+# The version IDs of <key> in a "key<TAB>version" listing, oldest first (S3 lists them newest first).
+versions_of() { # versions_of <listing> <key>
+  printf '%s\n' "$1" | awk -F '\t' -v key="$2" '$1 == key { print $2 }' | tac
 }
 
 # Sets key_version, manifest_version and verified_sha: given by the sender (what was verified), or
@@ -331,9 +330,12 @@ pin_versions() {
     pinned_from=verdict
   fi
   if [ -z "$key_version" ] || [ -z "$manifest_version" ]; then
-    local backup_versions manifest_versions
-    backup_versions="$(versions_of "$key")" || fail "$E_FETCH" "cannot list the versions of s3://$BK_BUCKET/$key (the restore policy allows s3:ListBucketVersions)"
-    manifest_versions="$(versions_of "$key.manifest.json")" || fail "$E_FETCH" "cannot list the versions of s3://$BK_BUCKET/$key.manifest.json"
+    local listing backup_versions manifest_versions
+    # One listing holds both: the manifest's key starts with the backup's.
+    listing="$(aws_cli s3api list-object-versions --bucket "$BK_BUCKET" --prefix "$key" --query 'Versions[].[Key, VersionId]' --output text)" ||
+      fail "$E_FETCH" "cannot list the versions of s3://$BK_BUCKET/$key (the restore policy allows s3:ListBucketVersions)"
+    backup_versions="$(versions_of "$listing" "$key")"
+    manifest_versions="$(versions_of "$listing" "$key.manifest.json")"
     key_version="$(printf '%s\n' "$backup_versions" | head -n 1)"
     manifest_version="$(printf '%s\n' "$manifest_versions" | head -n 1)"
     [ -n "$manifest_version" ] || fail "$E_FETCH" "s3://$BK_BUCKET/$key has no manifest: a backup without a manifest is incomplete"
