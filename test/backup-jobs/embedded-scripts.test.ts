@@ -28,47 +28,31 @@ describe('instance scripts as the documents embed them', () => {
   });
 
   it('keeps what only looks like a comment: inside quotes, here-documents (<< and <<-), ${#…} and $#', () => {
-    const script = [
-      '#!/usr/bin/env bash',
-      '# a comment line',
-      '',
-      'python3 -c \'',
-      '# a Python comment, inside the quotes',
-      'print(1 << 20)',
-      '\'',
-      'cat <<\'END\'',
-      '# a line of a here-document',
-      '',
-      'END',
-      'cat <<-END',
-      '\t# indented here-document line',
-      '\tEND',
-      'echo "${#1} $# \'#\' \\" # still in the string',
-      '# and out of it"',
-      'echo $\'it\\\'s\' # a trailing comment stays',
-      '  # an indented comment',
-      'exit 0',
-    ].join('\n');
+    // Each line, and whether the embedded copy keeps it.
+    const lines: [string, boolean][] = [
+      ['#!/usr/bin/env bash', true],
+      ['# a comment line', false],
+      ['', false],
+      ["python3 -c '", true],
+      ['# a Python comment, inside the quotes', true],
+      ['print(1 << 20)', true],
+      ["'", true],
+      ["cat <<'END'", true],
+      ['# a line of a here-document', true],
+      ['', true],
+      ['END', true],
+      ['cat <<-END', true],
+      ['\t# indented here-document line', true],
+      ['\tEND', true],
+      ['echo "${#1} $# \'#\' \\" # still in the string', true],
+      ['# and out of it"', true],
+      ["echo $'it\\'s' # a trailing comment stays", true],
+      ['  # an indented comment', false],
+      ['exit 0', true],
+    ];
+    const script = lines.map(([line]) => line).join('\n');
     const embedded = withoutCommentLines(script);
-    expect(embedded.split('\n')).toEqual([
-      '#!/usr/bin/env bash',
-      'python3 -c \'',
-      '# a Python comment, inside the quotes',
-      'print(1 << 20)',
-      '\'',
-      'cat <<\'END\'',
-      '# a line of a here-document',
-      '',
-      'END',
-      'cat <<-END',
-      '\t# indented here-document line',
-      '\tEND',
-      'echo "${#1} $# \'#\' \\" # still in the string',
-      '# and out of it"',
-      'echo $\'it\\\'s\' # a trailing comment stays',
-      'exit 0',
-      '',
-    ]);
+    expect(embedded).toBe(`${lines.filter(([, kept]) => kept).map(([line]) => line).join('\n')}\n`);
     expect(parsedByBash(embedded)).toBe(parsedByBash(script));
   });
 });
