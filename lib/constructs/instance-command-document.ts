@@ -164,14 +164,17 @@ export function withoutCommentLines(script: string): string {
   let quote: "'" | '"' | '$\'' | undefined;
   let hereDocumentEnd: { word: string; tabs: boolean } | undefined;
   const pendingHereDocuments: { word: string; tabs: boolean }[] = [];
+  // After a line ending in an unquoted backslash the next line continues it: kept, whatever it is.
+  let continued = false;
   script.split('\n').forEach((line, index) => {
     if (hereDocumentEnd) {
       kept.push(line);
       if ((hereDocumentEnd.tabs ? line.replace(/^\t+/, '') : line) === hereDocumentEnd.word) hereDocumentEnd = pendingHereDocuments.shift();
       return;
     }
-    if (quote === undefined && index > 0 && /^[ \t]*(#.*)?$/.test(line)) return;
+    if (quote === undefined && !continued && index > 0 && /^[ \t]*(#.*)?$/.test(line)) return;
     kept.push(line);
+    continued = false;
     for (let at = 0; at < line.length; at++) {
       const char = line[at];
       if (quote === "'") {
@@ -180,6 +183,7 @@ export function withoutCommentLines(script: string): string {
         if (char === '\\') at++;
         else if ((quote === '"' && char === '"') || (quote === '$\'' && char === "'")) quote = undefined;
       } else if (char === '\\') {
+        continued = at === line.length - 1;
         at++;
       } else if (char === '#' && (at === 0 || /[\s;&|(]/.test(line[at - 1] ?? ''))) {
         break;

@@ -27,7 +27,7 @@ describe('instance scripts as the documents embed them', () => {
     expect(embedded.length).toBeLessThan(text.length);
   });
 
-  it('keeps what only looks like a comment: inside quotes, here-documents (<< and <<-), ${#…} and $#', () => {
+  it('keeps what only looks like a comment: inside quotes, here-documents (<< and <<-), ${#…}, $# and after a backslash-newline', () => {
     // Each line, and whether the embedded copy keeps it.
     const lines: [string, boolean][] = [
       ['#!/usr/bin/env bash', true],
@@ -48,6 +48,8 @@ describe('instance scripts as the documents embed them', () => {
       ['# and out of it"', true],
       ["echo $'it\\'s' # a trailing comment stays", true],
       ['  # an indented comment', false],
+      ['echo continued \\', true],
+      ['# joined to the line above: left out, the next line would be joined instead', true],
       ['exit 0', true],
     ];
     const script = lines.map(([line]) => line).join('\n');

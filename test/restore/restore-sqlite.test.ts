@@ -5,6 +5,8 @@ import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync } from 'node
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupKey, parseBackupKey } from '../../contracts/manifest';
+import { putBackup } from '../support/backups';
 import { MotoServer } from '../support/moto';
 import { closeStdinAndWait, pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
 import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, markVerified, runInstanceScript, storeBackup } from '../support/restore-fixtures';
@@ -112,6 +114,23 @@ describe('restore.sh with SQLite', () => {
     const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
     expect(restore.status).toBe(7);
     expect(restore.stderr).toMatch(/decompresses to a dump other than the one the backup script read/);
+    expect(siblings()).toEqual(before.siblings);
+    expect(dumpOf(live)).toBe(before.dump);
+  });
+
+  it('refuses a manifest that is two JSON documents, each describing the backup, creating nothing', async () => {
+    // GIVEN the good backup's object under a new key, its manifest written twice into one object
+    const { key: good } = await aVerifiedBackup();
+    const key = backupKey('daily', TARGET, 'sqlite', new Date(parseBackupKey(good)!.at.getTime() - 3 * 3_600_000));
+    const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: good }))).Body!.transformToByteArray());
+    const manifest = { ...(JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${good}.manifest.json` }))).Body!.transformToString()) as object), key };
+    await putBackup(s3, BUCKET, key, body, null);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${key}.manifest.json`, Body: `${JSON.stringify(manifest)}\n${JSON.stringify(manifest)}` }));
+    const before = { dump: dumpOf(live), siblings: siblings() };
+    // WHEN restored THEN exit 7: the manifest is not one document that describes the backup
+    const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'scratch', RS_KEY: key }));
+    expect(restore.status).toBe(7);
+    expect(restore.stderr).toMatch(/the manifest of .* does not describe this sqlite backup of app-sqlite/);
     expect(siblings()).toEqual(before.siblings);
     expect(dumpOf(live)).toBe(before.dump);
   });
