@@ -1,13 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
-import { SERVED_MARKER } from '../support/aws-cli-server';
-import { removeDir, scratchDir } from '../support/processes';
+import { SERVED_MARKER, startAwsCliServer } from '../support/aws-cli-server';
+import { closeStdinAndWait, removeDir, scratchDir } from '../support/processes';
 
 /**
- * The `aws` the instance-script tests run (the AWS CLI v1 through a fork server, see
+ * The `aws` the instance-script tests run (the AWS CLI v1 through a server of warm workers, see
  * test/support/aws-cli-server.ts) behaves as the CLI it stands for: output, exit codes, standard
  * streams, working directory, environment and signals.
  */
@@ -34,10 +34,10 @@ function both(args: string[], options: { input?: string; cwd?: string; env?: Nod
 }
 
 describe('the aws command of the tests', () => {
-  it('is the fork server unless turned off', () => {
+  it('is the CLI server unless turned off', () => {
     const found = spawnSync('bash', ['-c', 'command -v aws'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).stdout.trim();
     if (process.env.BACKUP_KIT_PLAIN_AWS_CLI === '1') return;
-    expect(realAws, 'the fork server did not start (see the aws-cli-server warning above)').toBeDefined();
+    expect(realAws, 'the CLI server did not start (see the aws-cli-server warning above)').toBeDefined();
     expect(found).toMatch(/backup-kit-aws-cli-[^/]+\/aws$/);
   });
 
@@ -88,5 +88,71 @@ describe('the aws command of the tests', () => {
     const listed = spawnSync('aws', ['s3api', 'list-objects-v2', '--bucket', 'cli-server-check', '--query', 'Contents[].Key', '--output', 'text'], { env: moto.env(), encoding: 'utf8' });
     expect(listed.status, listed.stderr).toBe(0);
     expect(listed.stdout).not.toContain('orphan.txt');
+  });
+});
+
+describe('its workers', () => {
+  // A server of this file's own, so that no other file's calls reach its workers.
+  let server: ChildProcess | undefined;
+  let shim: string;
+
+  beforeAll(async () => {
+    const dir = join(work, 'own-server');
+    mkdirSync(dir);
+    shim = join(dir, 'aws');
+    server = realAws ? await startAwsCliServer(realAws, dir) : undefined;
+  });
+
+  afterAll(async () => {
+    if (server) await closeStdinAndWait(server);
+  });
+
+  const workers = (): string[] => readFileSync(`/proc/${server!.pid}/task/${server!.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  const call = (args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    spawnSync(shim, args, { env: options.env ?? moto.env(), input: options.input, cwd: work, encoding: 'utf8' });
+
+  it('run calls one after another in one process, each with only its own environment, input and logging', () => {
+    if (!server) return expect(process.env.BACKUP_KIT_PLAIN_AWS_CLI).toBe('1');
+    // GIVEN a call with debug logging and a region of its own, and one that reads its stdin
+    const regionLine = (listed: string) => listed.split('\n').find((line) => /^\s*region\s/.test(line))?.trim().split(/\s+/);
+    const first = call(['--debug', 'configure', 'list'], { env: { ...moto.env(), AWS_DEFAULT_REGION: 'ap-southeast-2' } });
+    expect(regionLine(first.stdout)).toEqual(['region', 'ap-southeast-2', 'env', 'AWS_DEFAULT_REGION']);
+    expect(first.stderr).toMatch(/ - DEBUG - /);
+    expect(call(['s3', 'cp', '-', 's3://cli-server-check/first.txt'], { input: 'first input\n' }).status).toBe(0);
+    const [worker] = workers();
+
+    // WHEN the next calls come, without either
+    const second = call(['configure', 'list'], { env: { ...moto.env(), AWS_DEFAULT_REGION: 'eu-north-1' } });
+    const copied = call(['s3', 'cp', '-', 's3://cli-server-check/second.txt'], { input: 'second input\n' });
+    const read = call(['s3', 'cp', 's3://cli-server-check/second.txt', '-']);
+
+    // THEN the same worker ran them, and nothing of the earlier calls reached them
+    expect(workers()).toEqual([worker]);
+    expect(regionLine(second.stdout)).toEqual(['region', 'eu-north-1', 'env', 'AWS_DEFAULT_REGION']);
+    expect(second.stderr).toBe('');
+    expect(copied.status, copied.stderr).toBe(0);
+    expect(read.stdout).toBe('second input\n');
+    expect(read.stderr).toBe('');
+  });
+
+  it('are not given another call after one that was signalled', async () => {
+    if (!server) return expect(process.env.BACKUP_KIT_PLAIN_AWS_CLI).toBe('1');
+    // GIVEN a call interrupted as a terminal's Ctrl-C would (the CLI handles SIGINT and returns)
+    const child = spawn(shim, ['s3', 'cp', '-', 's3://cli-server-check/interrupted.txt'], { env: moto.env(), stdio: ['pipe', 'ignore', 'pipe'] });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const [interrupted] = workers();
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGINT');
+    child.stdin.end();
+    await exited;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    // WHEN the next call comes
+    const next = call(['--version']);
+
+    // THEN a new worker runs it
+    expect(next.status, next.stderr).toBe(0);
+    expect(workers()).not.toContain(interrupted);
+    expect(workers()).toHaveLength(1);
   });
 });

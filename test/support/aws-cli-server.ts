@@ -6,8 +6,8 @@ import { closeStdinAndWait, readyLine } from './processes';
 
 /**
  * vitest global setup: puts an `aws` command first on PATH that runs the real AWS CLI v1 through
- * a fork server (aws_cli_server.py), so that the instance scripts' thousand-odd CLI calls do not
- * each import botocore again. The CLI's code, requests and output are unchanged; the server is
+ * a server (aws_cli_server.py) whose workers have imported it already, so that the instance
+ * scripts' hundreds of CLI calls do not each start Python and import botocore again. The CLI's code, requests and output are unchanged; the server is
  * checked against the CLI it stands for in test/foundation/aws-cli-server.test.ts.
  *
  * `BACKUP_KIT_PLAIN_AWS_CLI=1` turns it off; so does a CLI that is not a Python script (v2).
@@ -34,20 +34,27 @@ function pythonOf(script: string): string | undefined {
   return match?.[1];
 }
 
-export default async function setup(): Promise<(() => Promise<void>) | undefined> {
-  if (process.env.BACKUP_KIT_PLAIN_AWS_CLI === '1' || process.env[SERVED_MARKER]) return undefined;
-  const realAws = firstOnPath('aws') ?? '';
-  const python = realAws ? pythonOf(realAws) : undefined;
-  if (!python) {
-    console.warn(`aws-cli-server: '${realAws || 'aws'}' is not the Python AWS CLI v1; the tests run it directly`);
-    return undefined;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'backup-kit-aws-cli-'));
-  const shim = join(dir, 'aws');
-  const server: ChildProcess = spawn(python, [join(__dirname, 'aws_cli_server.py'), 'serve', join(dir, 'socket'), shim, realAws], {
+/** Starts a server for the CLI at realAws in dir: its `aws` shim is dir/aws. Undefined when that CLI is not the Python v1. */
+export async function startAwsCliServer(realAws: string, dir: string): Promise<ChildProcess | undefined> {
+  const python = pythonOf(realAws);
+  if (!python) return undefined;
+  const server: ChildProcess = spawn(python, [join(__dirname, 'aws_cli_server.py'), 'serve', join(dir, 'socket'), join(dir, 'aws'), realAws], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   await readyLine(server, 'aws_cli_server.py');
+  return server;
+}
+
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.BACKUP_KIT_PLAIN_AWS_CLI === '1' || process.env[SERVED_MARKER]) return undefined;
+  const realAws = firstOnPath('aws') ?? '';
+  const dir = mkdtempSync(join(tmpdir(), 'backup-kit-aws-cli-'));
+  const server = realAws ? await startAwsCliServer(realAws, dir) : undefined;
+  if (!server) {
+    console.warn(`aws-cli-server: '${realAws || 'aws'}' is not the Python AWS CLI v1; the tests run it directly`);
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
   process.env.PATH = `${dir}:${process.env.PATH ?? ''}`;
   process.env[SERVED_MARKER] = realAws;
   return async () => {

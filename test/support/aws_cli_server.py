@@ -1,8 +1,8 @@
-"""A fork server for the AWS CLI v1 the instance-script tests run, and the `aws` command that uses it.
+"""A server for the AWS CLI v1 the instance-script tests run, and the `aws` command that uses it.
 
 Each AWS CLI v1 call spends most of its half second importing botocore and awscli; the round
-trips make over a thousand calls. This server imports them once, and for every call forks a
-child that runs the same `awscli.clidriver.main()` the `aws` script runs, with the caller's
+trips make hundreds of calls. This server imports them once; workers forked from it run the same
+`awscli.clidriver.main()` the `aws` script runs, one call after another, each with the caller's
 argv, environment, working directory, umask and standard streams (passed as file descriptors).
 The CLI code, its requests and its output are the real CLI's; only the interpreter start and
 the parsed service models (read once, at the server's start) are shared.
@@ -15,6 +15,8 @@ ended (its exit code, or the same signal). If the server is not there it runs th
 """
 
 import gc
+import io
+import logging
 import marshal
 import os
 import select
@@ -22,11 +24,17 @@ import signal
 import socket
 import struct
 import sys
+import threading
+import time
 import traceback
+import warnings
+
+# The streams the server started with: a worker's between calls, and the model of a call's.
+SERVER_STREAMS = (sys.stdin, sys.stdout, sys.stderr)
 
 SHIM = """#!{python} -IS
-# The `aws` command of the instance-script tests: the real AWS CLI, run by a fork server that
-# has already imported it (test/support/aws_cli_server.py). Built-in modules only (no json,
+# The `aws` command of the instance-script tests: the real AWS CLI, run by a server whose workers
+# have already imported it (test/support/aws_cli_server.py). Built-in modules only (no json,
 # socket or signal package): a call starts in half the time.
 import _signal, _socket, marshal, posix, sys
 REAL = {real!r}
@@ -66,25 +74,98 @@ def receive_exactly(connection: socket.socket, size: int) -> bytes:
     while len(data) < size:
         chunk = connection.recv(size - len(data))
         if not chunk:
-            raise EOFError("the caller went away")
+            raise EOFError("the other end went away")
         data += chunk
     return data
 
 
-def run_cli(request: dict, fds: list) -> None:
-    """In the forked child: become the caller's `aws` process and run the CLI."""
+def receive_request(connection: socket.socket):
+    """A request as the shim (or the server, to a worker) sends it: its streams and its marshal."""
+    header, fds, _flags, _address = socket.recv_fds(connection, 4, 3)
+    if not header:
+        raise EOFError("the other end went away")
+    if len(header) < 4:
+        header += receive_exactly(connection, 4 - len(header))
+    (size,) = struct.unpack("!I", header)
+    return marshal.loads(receive_exactly(connection, size)), fds
+
+
+def send_request(connection: socket.socket, request: dict, fds: list) -> None:
+    data = marshal.dumps(request)
+    socket.send_fds(connection, [struct.pack("!I", len(data))], fds)
+    connection.sendall(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# A worker: a process forked from the server that runs CLI calls one after another.
+#
+# Forking a child per call cost more than the call itself here (a fork of the large server, the
+# pages each child copies, its exit: about three quarters of a call's CPU). A worker starts as
+# the server's copy and takes the next call once the last has ended, each call with the caller's
+# argv, environment, working directory, umask, TZ, signals and fresh standard streams. What a
+# call could leave behind in the process is put back (logging, warnings filters) or checked; a
+# worker whose call left anything else (a thread, an open file, a changed sys.path, the CLI
+# history on) or was signalled is not given another call: it exits and a new one is forked.
+
+
+def logging_state():
+    """Every logger's level, handlers, propagation and disabled flag (the CLI's --debug adds a handler)."""
+    loggers = [logging.root] + [item for item in logging.root.manager.loggerDict.values() if isinstance(item, logging.Logger)]
+    return logging.root.manager.disable, {id(logger): (logger, logger.level, list(logger.handlers), logger.propagate, logger.disabled) for logger in loggers}
+
+
+def restore_logging(saved) -> None:
+    disable, loggers = saved
+    logging.root.manager.disable = disable
+    for item in list(logging.root.manager.loggerDict.values()) + [logging.root]:
+        if not isinstance(item, logging.Logger):
+            continue
+        # A logger made during the call gets what logging.getLogger() gives a new one.
+        _, level, handlers, propagate, disabled = loggers.get(id(item), (item, logging.NOTSET, [], True, False))
+        item.level, item.handlers, item.propagate, item.disabled = level, list(handlers), propagate, disabled
+    logging.root.manager._clear_cache()
+
+
+def standard_stream(fd: int, template):
+    """A stream on fd as Python makes sys.stdin/stdout/stderr at its start, for the caller's fd."""
+    writing = fd != 0
+    interactive = os.isatty(fd)
+    raw = io.FileIO(fd, "w" if writing else "r", closefd=False)
+    buffered = (io.BufferedWriter if writing else io.BufferedReader)(raw)
+    return io.TextIOWrapper(buffered, encoding=template.encoding, errors=template.errors, newline="\n",
+                            line_buffering=writing and (interactive or fd == 2))
+
+
+def open_fds(keep) -> list:
+    """The open file descriptors but those in keep (not the one the listing itself used)."""
+    listed = [int(name) for name in os.listdir("/proc/self/fd")]
+    return sorted(fd for fd in listed if fd not in keep and is_open(fd))
+
+
+def is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def run_call(request: dict, fds: list) -> int:
+    """In a worker: becomes the caller's `aws` process for one call and runs the CLI."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
-    # Nothing of the server's stays open in the CLI: the listener, other callers' connections.
-    os.closerange(3, 65536)
+    for fd in fds:
+        os.close(fd)
     os.chdir(request["cwd"])
     os.umask(request["umask"])
     os.environb.clear()
     os.environb.update(request["env"])
-    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-        signal.signal(number, signal.SIG_DFL)
+    time.tzset()
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(number, signal.SIG_DFL if number != signal.SIGPIPE else signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.argv = ["aws"] + request["argv"]
+    sys.stdin, sys.stdout, sys.stderr = (standard_stream(fd, stream) for fd, stream in enumerate(SERVER_STREAMS))
     # As the `aws` script does before importing the CLI, and awscli/__init__.py when imported.
     if os.environ.get("LC_CTYPE", "") == "UTF-8":
         os.environ["LC_CTYPE"] = "en_US.UTF-8"
@@ -96,53 +177,178 @@ def run_cli(request: dict, fds: list) -> None:
         code = exit_request.code if isinstance(exit_request.code, int) else (0 if exit_request.code is None else 1)
     except BaseException:
         traceback.print_exc()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        pass
-    os._exit(code if isinstance(code, int) else 0)
-
-
-class Call:
-    """One CLI run: the caller's connection (None once the caller is gone) and the CLI's process."""
-
-    def __init__(self, connection: socket.socket, pid: int) -> None:
-        self.connection = connection
-        self.pid = pid
-        self.ended = os.pidfd_open(pid)
-
-
-def start_call(connection: socket.socket):
-    """Reads the caller's request and streams and forks its CLI; None if the caller went away."""
-    try:
-        header, fds, _flags, _address = socket.recv_fds(connection, 4, 3)
-        if len(header) < 4:
-            header += receive_exactly(connection, 4 - len(header))
-        (size,) = struct.unpack("!I", header)
-        request = marshal.loads(receive_exactly(connection, size))
-    except (EOFError, OSError, ValueError, TypeError, struct.error):
-        connection.close()
-        return None
-    cli = os.fork()
-    if cli == 0:
-        run_cli(request, fds)
-    for fd in fds:
-        os.close(fd)
-    return Call(connection, cli)
-
-
-def end_call(call: Call, calls_by_end: dict) -> None:
-    """The CLI ended: reaps it and tells its caller how (if the caller is still there)."""
-    _, wait_status = os.waitpid(call.pid, 0)
-    os.close(call.ended)
-    del calls_by_end[call.ended]
-    if call.connection is not None:
+    # sys.__stdout__ and sys.__stderr__ (the server's streams) write to the same fds meanwhile.
+    for stream in (sys.stdout, sys.stderr, *SERVER_STREAMS[1:]):
         try:
-            call.connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(wait_status)))
-        except OSError:
+            stream.flush()
+        except Exception:
             pass
-        call.connection.close()
+    return code if isinstance(code, int) else 0
+
+
+def worker_main(control: socket.socket) -> None:
+    """The worker's loop: a call, then the checks that let it take the next; exits when told to."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    os.close(devnull)
+    keep = {0, 1, 2, control.fileno()}
+    for fd in open_fds(keep):
+        os.close(fd)
+    baseline_logging = logging_state()
+    baseline_warnings = list(warnings.filters)
+    baseline_path = list(sys.path)
+    history = botocore.history.get_global_history_recorder()
+    while True:
+        try:
+            request, fds = receive_request(control)
+        except (EOFError, OSError):
+            os._exit(0)
+        code = run_call(request, fds)
+        # The caller's streams are let go before it is told the call ended (its pipes must end).
+        sys.stdin, sys.stdout, sys.stderr = SERVER_STREAMS
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
+        os.close(devnull)
+        gc.collect()
+        restore_logging(baseline_logging)
+        warnings.filters[:] = baseline_warnings
+        warnings._filters_mutated()
+        clean = (threading.active_count() == 1 and not open_fds(keep) and sys.path == baseline_path
+                 and not history._enabled and not history._handlers)
+        try:
+            control.sendall(struct.pack("!i?", code, clean))
+        except OSError:
+            os._exit(0)
+        if not clean:
+            os._exit(0)
+
+
+class Worker:
+    """The server's side of a worker: its control socket, its pidfd and the call it runs."""
+
+    def __init__(self) -> None:
+        server_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            server_end.close()
+            try:
+                worker_main(worker_end)
+            finally:
+                os._exit(255)
+        worker_end.close()
+        self.pid = pid
+        self.control = server_end
+        self.ended = os.pidfd_open(pid)
+        self.caller = None  # the connection of the caller whose call runs, if any
+        self.signalled = False
+
+    def start(self, caller: socket.socket, request: dict, fds: list) -> None:
+        self.caller, self.signalled = caller, False
+        send_request(self.control, request, fds)
+
+    def answer(self, status: int) -> None:
+        """Tells the caller how its call ended (if it is still there)."""
+        if self.caller is not None:
+            try:
+                self.caller.sendall(struct.pack("!i", status))
+            except OSError:
+                pass
+            self.caller.close()
+        self.caller = None
+
+
+class Pool:
+    """The workers, idle or running a call, and which socket or pidfd belongs to which."""
+
+    def __init__(self) -> None:
+        self.idle: list = []
+        self.by_caller: dict = {}
+        self.by_control: dict = {}
+        self.by_end: dict = {}
+
+    def watched(self) -> list:
+        return [*self.by_caller, *self.by_control, *self.by_end]
+
+    def start_call(self, connection: socket.socket) -> None:
+        try:
+            request, fds = receive_request(connection)
+        except (EOFError, OSError, ValueError, TypeError, struct.error):
+            connection.close()
+            return
+        worker = self.idle.pop() if self.idle else self.add()
+        try:
+            worker.start(connection, request, fds)
+        except OSError:
+            # The worker is gone (its end is reported by its pidfd): a new one takes the call.
+            self.retire(worker)
+            worker = self.add()
+            worker.start(connection, request, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.by_caller[connection] = worker
+
+    def add(self) -> Worker:
+        worker = Worker()
+        self.by_control[worker.control] = worker
+        self.by_end[worker.ended] = worker
+        return worker
+
+    def retire(self, worker: Worker) -> None:
+        """Takes no more calls: its control socket closes (it exits), its end is still awaited."""
+        if worker in self.idle:
+            self.idle.remove(worker)
+        if self.by_control.pop(worker.control, None) is not None:
+            worker.control.close()
+
+    def call_ended(self, control: socket.socket) -> None:
+        worker = self.by_control[control]
+        try:
+            reply = receive_exactly(control, 5)
+        except (EOFError, OSError):
+            self.retire(worker)  # it died: its pidfd tells how
+            return
+        status, clean = struct.unpack("!i?", reply)
+        if worker.caller is not None:
+            del self.by_caller[worker.caller]
+        worker.answer(status)
+        if clean and not worker.signalled:
+            self.idle.append(worker)
+        else:
+            self.retire(worker)
+
+    def worker_ended(self, ended: int) -> None:
+        worker = self.by_end.pop(ended)
+        _, wait_status = os.waitpid(worker.pid, 0)
+        os.close(ended)
+        self.retire(worker)
+        if worker.caller is not None:
+            del self.by_caller[worker.caller]
+            worker.answer(os.waitstatus_to_exitcode(wait_status))
+
+    def caller_spoke(self, connection: socket.socket) -> None:
+        worker = self.by_caller[connection]
+        try:
+            data = connection.recv(16)
+        except OSError:
+            data = b""
+        if not data:
+            # The caller was killed: so is its CLI (reaped when its pidfd says it ended).
+            del self.by_caller[connection]
+            connection.close()
+            worker.caller = None
+            self.retire(worker)
+            os.kill(worker.pid, signal.SIGKILL)
+            return
+        worker.signalled = True
+        for number in data:
+            os.kill(worker.pid, number)
+
+    def stop(self) -> None:
+        for worker in self.by_end.values():
+            os.kill(worker.pid, signal.SIGKILL)
 
 
 def cli_data_path(environ) -> str:
@@ -230,43 +436,26 @@ def serve(socket_path: str, shim_path: str, real_aws: str) -> None:
 
     print("ready", flush=True)
     # One thread, one select over everything: new callers, each caller's connection (signals to
-    # pass on, or EOF when the caller was killed) and each CLI's pidfd (it ended). A CLI is a
-    # direct child, one fork per call.
-    calls_by_connection: dict = {}
-    calls_by_end: dict = {}
+    # pass on, or EOF when the caller was killed), each busy worker's control socket (its call
+    # ended) and each worker's pidfd (it exited).
+    pool = Pool()
     while True:
         # Raw reads of stdin (no thread, no buffered reader whose lock a fork could copy held).
-        ready, _, _ = select.select([listener, 0, *calls_by_connection, *calls_by_end], [], [])
+        ready, _, _ = select.select([listener, 0, *pool.watched()], [], [])
         if 0 in ready and not os.read(0, 4096):
-            for call in calls_by_end.values():
-                os.kill(call.pid, signal.SIGKILL)
+            pool.stop()
             os._exit(0)
         for source in ready:
+            # Each is looked up as it comes: handling one may have closed another.
             if source is listener:
                 connection, _ = listener.accept()
-                call = start_call(connection)
-                if call is not None:
-                    calls_by_connection[connection] = call
-                    calls_by_end[call.ended] = call
-            elif source in calls_by_end:
-                call = calls_by_end[source]
-                calls_by_connection.pop(call.connection, None)
-                end_call(call, calls_by_end)
-            elif source in calls_by_connection:
-                call = calls_by_connection[source]
-                try:
-                    data = source.recv(16)
-                except OSError:
-                    data = b""
-                if not data:
-                    # The caller was killed: so is its CLI (reaped when its pidfd says it ended).
-                    del calls_by_connection[source]
-                    source.close()
-                    call.connection = None
-                    os.kill(call.pid, signal.SIGKILL)
-                    continue
-                for number in data:
-                    os.kill(call.pid, number)
+                pool.start_call(connection)
+            elif source in pool.by_control:
+                pool.call_ended(source)
+            elif source in pool.by_end:
+                pool.worker_ended(source)
+            elif source in pool.by_caller:
+                pool.caller_spoke(source)
 
 
 if __name__ == "__main__":
@@ -275,5 +464,6 @@ if __name__ == "__main__":
     import awscli  # noqa: E402  (imported once, before any fork)
     import awscli.clidriver  # noqa: E402
     import awscli.handlers  # noqa: E402,F401  (what main() imports for its plugins)
+    import botocore.history  # noqa: E402
 
     serve(sys.argv[2], sys.argv[3], sys.argv[4])
