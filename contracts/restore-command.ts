@@ -9,6 +9,7 @@ import {
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
   TIER_PARAMETER_PATTERN,
+  instanceSelectorSchema,
   invalidParameters,
   passwordSourceSchema,
   targetPlanSchema,
@@ -78,6 +79,8 @@ export const targetRestoreSettingsSchema = z.strictObject({
   user: z.string().optional(),
   password: passwordSourceSchema.optional(),
   workDirectory: z.string().optional(),
+  /** Other instances the target may be restored onto (the event's `onto` names one). */
+  onto: instanceSelectorSchema.optional(),
   drill: z.boolean(),
   probes: z.array(z.string()),
 });

@@ -20,6 +20,8 @@ export const restoreEventSchema = z
     before: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z' }).optional(),
     /** Required when the target's instances (IDs or tag) are more than one. */
     instanceId: z.string().regex(INSTANCE_ID, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
+    /** Another instance to restore onto (a replacement or standby): one the target's restore settings allow (restore.targets.<target>.onto). */
+    onto: z.string().regex(INSTANCE_ID, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
     /** scratch, postgres/mysql: the new database's name (default <database>_restore_<stamp>). */
     scratchName: z.string().regex(new RegExp(DB_NAME_PATTERN), 'must be 1-63 letters, digits, _ and -').optional(),
     /** scratch, sqlite/files: where the copy goes (default <path>.restore-<stamp>). */
@@ -48,6 +50,9 @@ export const restoreEventSchema = z
         path: ['confirm'],
         message: `replace overwrites live data: must equal the target name ('${event.target}'); run with dryRun: true first to see what would change`,
       });
+    }
+    if (event.onto !== undefined && event.instanceId !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['onto'], message: 'give instanceId (one of the target\'s own instances) or onto (another instance), not both' });
     }
     if (event.mode === 'replace' && event.scratchName !== undefined) ctx.addIssue({ code: 'custom', path: ['scratchName'], message: "applies to mode 'scratch' only" });
     if (event.mode === 'replace' && event.scratchPath !== undefined) ctx.addIssue({ code: 'custom', path: ['scratchPath'], message: "applies to mode 'scratch' only" });

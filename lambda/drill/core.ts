@@ -30,7 +30,8 @@ import {
 } from '../../contracts/restore-command';
 import { expectedSince } from '../shared/expected-since';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
-import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type ChosenInstance, type RestoreJobDeps, type RestoreJobSettings } from '../shared/restore-job';
+import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type RestoreJobDeps, type RestoreJobSettings } from '../shared/restore-job';
+import type { ChosenInstance } from '../shared/restore-instance';
 
 /**
  * The restore drills. Monthly (`{ "action": "drill" }`) it sends every drilled target's newest

@@ -9,7 +9,8 @@ import {
   type RestoreTarget,
 } from '../../contracts/restore-command';
 import type { RestoreRequest } from '../../contracts/restore-event';
-import { checkInstanceOfTarget, chooseBackup, chooseInstance, findTarget, pinnedOrder, sendRestore, type ChosenBackup, type ChosenInstance, type RestoreJobDeps } from '../shared/restore-job';
+import { chooseBackup, findTarget, pinnedOrder, sendRestore, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
+import { checkInstanceOfTarget, checkOntoOfTarget, chooseInstance, chooseOntoInstance, type ChosenInstance } from '../shared/restore-instance';
 
 /**
  * Restores one EC2 target's backup on its instance, from the Lambda console: picks the backup
@@ -45,11 +46,11 @@ export function whatWouldChange(
   target: RestoreTarget,
   site: RestoreSite,
   order: Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath' | 'versionId' | 'manifestVersionId'>,
-  instanceId: string,
+  instance: Pick<ChosenInstance, 'instanceId' | 'onto'>,
 ): string[] {
   const plan = target.backup;
   const stamp = '<UTC stamp of the run>';
-  const where = `on ${instanceId}`;
+  const where = instance.onto ? `on ${instance.instanceId} (not one of the target's own instances: an instance it may be restored onto)` : `on ${instance.instanceId}`;
   const safety = `takes a safety backup of the live data through the backup script, in tier '${site.safetyTier}' (kept ${site.safetyRetentionDays} days); if it fails, nothing else happens`;
   const check = `downloads version ${order.versionId} of the backup and version ${order.manifestVersionId} of its manifest (never a later one written over them), and checks SHA-256 and size before touching anything; a mismatch stops the restore`;
   if (plan.database) {
@@ -109,13 +110,14 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
   }
   if (request.scratchPath !== undefined) checkScratchPath(request.scratchPath, target, settings.targets);
   checkInstanceOfTarget(target, request.instanceId);
+  checkOntoOfTarget(target, request.onto);
   if (request.mode === 'replace' && settings.site.safetyRetentionDays === 0) {
     throw new RequestRejectedError(
       `mode: replace needs its safety backup tier '${settings.site.safetyTier}', which the config does not define (restore.safetyTier); restore in 'scratch' mode, or add the tier and deploy`,
     );
   }
   const backup = await chooseBackup(target, request, deps);
-  const instance = await chooseInstance(target, request.instanceId, deps);
+  const instance = request.onto !== undefined ? await chooseOntoInstance(target, request.onto, deps) : await chooseInstance(target, request.instanceId, deps);
   const order: RestoreOrder = {
     mode: request.mode,
     ...pinnedOrder(backup),
@@ -130,7 +132,10 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     mode: request.mode,
     backup,
     instance,
-    whatWouldChange: whatWouldChange(target, settings.site, order, instance.instanceId),
+    whatWouldChange: [
+      ...whatWouldChange(target, settings.site, order, instance),
+      ...(instance.onto ? [`nothing is sent to the target's own instances: they are not touched`] : []),
+    ],
     document: settings.documentName,
   };
   if (request.dryRun) {
@@ -139,9 +144,9 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     return { outcome: 'dry-run', ...plan, next: `Nothing was sent. To run this restore, invoke again with ${run}${pin}.` };
   }
   if (instance.pingStatus !== 'Online') {
-    throw new RequestRejectedError(`instanceId: ${instance.instanceId} is ${instance.pingStatus} in SSM; start it (or its agent) and run again`);
+    throw new RequestRejectedError(`${instance.onto ? 'onto' : 'instanceId'}: ${instance.instanceId} is ${instance.pingStatus} in SSM; start it (or its agent) and run again`);
   }
-  const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
+  const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${instance.onto ? ` onto ${instance.instanceId}` : ""}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
   const { commandId, documentVersion } = await sendRestore(target, order, instance.instanceId, comment, deps);
   deps.logger.info('restore sent', { target: target.backup.name, mode: request.mode, key: backup.key, instanceId: instance.instanceId, commandId, documentVersion, requestedBy: request.requestedBy });
   return {

@@ -1,10 +1,5 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  DescribeInstanceInformationCommand,
-  SendCommandCommand,
-  type InstanceInformation,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { pinnedDocumentVersion } from './document-version';
 import { requireEnv, requireJsonEnv } from './env';
@@ -28,7 +23,8 @@ import type { Verdict } from '../../contracts/verdict';
 
 /**
  * What the restore and drill functions share: their settings, choosing the backup (verified,
- * pinned to its versions) and the instance, and sending the restore document.
+ * pinned to its versions), and sending the restore document. Choosing the instance:
+ * restore-instance.ts.
  */
 
 // ------------------------------------------------------------------ settings
@@ -103,7 +99,8 @@ export interface ChosenBackup {
 /** Classes S3 must restore before the object can be read. */
 const ARCHIVED = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
-function backoff(deps: Pick<RestoreJobDeps, 'retry'>): RetryOptions {
+/** The retries of the restore jobs' AWS calls. */
+export function backoff(deps: Pick<RestoreJobDeps, 'retry'>): RetryOptions {
   return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }
 
@@ -265,83 +262,6 @@ async function headStorageClass(key: string, versionId: string, deps: Pick<Resto
 /** The parts of a restore order that say exactly which backup to read. */
 export function pinnedOrder(backup: ChosenBackup): Pick<RestoreOrder, 'key' | 'versionId' | 'manifestVersionId' | 'sha256'> {
   return { key: backup.key, versionId: backup.pinned.versionId, manifestVersionId: backup.pinned.manifestVersionId, ...(backup.pinned.sha256 ? { sha256: backup.pinned.sha256 } : {}) };
-}
-
-// ------------------------------------------------------------------ choosing the instance
-
-export interface ChosenInstance {
-  readonly instanceId: string;
-  readonly pingStatus: string;
-  readonly computerName?: string;
-  readonly platform?: string;
-}
-
-function describe(information: InstanceInformation): ChosenInstance {
-  return {
-    instanceId: information.InstanceId ?? '',
-    pingStatus: information.PingStatus ?? 'Unknown',
-    ...(information.ComputerName ? { computerName: information.ComputerName } : {}),
-    ...(information.PlatformName ? { platform: `${information.PlatformName} ${information.PlatformVersion ?? ''}`.trim() } : {}),
-  };
-}
-
-/** The managed instances of a target, as SSM knows them (IDs, or a tag). */
-async function managedInstances(target: RestoreTarget, deps: Pick<RestoreJobDeps, 'ssm' | 'retry'>): Promise<ChosenInstance[]> {
-  const filters =
-    'instanceIds' in target.backup.instances
-      ? [{ Key: 'InstanceIds', Values: [...target.backup.instances.instanceIds] }]
-      : [{ Key: `tag:${target.backup.instances.tag.key}`, Values: [target.backup.instances.tag.value] }];
-  const found: ChosenInstance[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await withThrottlingRetry(
-      () => deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: filters, MaxResults: 50, NextToken: nextToken })),
-      backoff(deps),
-    ).catch((error: unknown) => {
-      if (isAccessDenied(error)) throw new PermissionError('ssm:DescribeInstanceInformation', error);
-      throw error;
-    });
-    found.push(...(page.InstanceInformationList ?? []).map(describe));
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return found;
-}
-
-function selectorOf(target: RestoreTarget): string {
-  return 'instanceIds' in target.backup.instances
-    ? `instance IDs ${target.backup.instances.instanceIds.join(', ')}`
-    : `tag ${target.backup.instances.tag.key}=${target.backup.instances.tag.value}`;
-}
-
-/** An instance named by ID must be one of the target's configured IDs (checked before any call). */
-export function checkInstanceOfTarget(target: RestoreTarget, instanceId: string | undefined): void {
-  if (instanceId !== undefined && 'instanceIds' in target.backup.instances && !target.backup.instances.instanceIds.includes(instanceId)) {
-    throw new RequestRejectedError(`instanceId: ${instanceId} is not an instance of '${target.backup.name}' (${selectorOf(target)})`);
-  }
-}
-
-/**
- * Exactly one instance: the one asked for (which must belong to the target), or the target's
- * only one. A restore never goes to several instances at once.
- */
-export async function chooseInstance(target: RestoreTarget, instanceId: string | undefined, deps: Pick<RestoreJobDeps, 'ssm' | 'retry'>): Promise<ChosenInstance> {
-  const selector = selectorOf(target);
-  checkInstanceOfTarget(target, instanceId);
-  const instances = await managedInstances(target, deps);
-  if (instanceId !== undefined) {
-    const match = instances.find((instance) => instance.instanceId === instanceId);
-    if (!match) throw new RequestRejectedError(`instanceId: ${instanceId} is not a managed instance of '${target.backup.name}' (${selector}); check it runs and its SSM agent is online`);
-    return match;
-  }
-  if (instances.length === 0) {
-    throw new RequestRejectedError(`no managed instance matches '${target.backup.name}' (${selector}): check the instances run and their SSM agent is online (Fleet Manager)`);
-  }
-  if (instances.length > 1) {
-    throw new RequestRejectedError(
-      `instanceId: '${target.backup.name}' matches ${instances.length} instances (${instances.map((instance) => instance.instanceId).join(', ')}); a restore goes to exactly one, so name it with "instanceId"`,
-    );
-  }
-  return instances[0] as ChosenInstance;
 }
 
 export function findTarget(settings: Pick<RestoreJobSettings, 'targets'>, name: string): RestoreTarget {

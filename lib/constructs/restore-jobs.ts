@@ -163,7 +163,7 @@ export class RestoreJobs extends RunCommandJob {
       timeout: Duration.minutes(2),
       environment: jobEnvironment,
     });
-    this.grantChooseAndSend(this.restoreFunction.role, props);
+    this.grantChooseAndSend(this.restoreFunction.role, props, { onto: true });
 
     const result = this.addResultFunction({
       entry: join(__dirname, '../../lambda/restore-result/handler.ts'),
@@ -197,7 +197,7 @@ export class RestoreJobs extends RunCommandJob {
         },
       });
       this.drillFunction = drillFunction;
-      this.grantChooseAndSend(drillFunction.role, props);
+      this.grantChooseAndSend(drillFunction.role, props, { onto: false });
       this.grantAlerts(drillFunction.role);
       this.deadLetterFailedInvocations(drillFunction);
       this.grantDrillRecords(drillFunction.role, props, ['s3:GetObject', 's3:PutObject']);
@@ -246,8 +246,11 @@ export class RestoreJobs extends RunCommandJob {
     return consoleLinks.lambdaTest(Stack.of(this).region, this.restoreFunction.function.functionName);
   }
 
-  /** Read the targets' backups (listing, manifests, verdicts), find their instances, send the restore document to them. */
-  private grantChooseAndSend(role: iam.Role, props: RestoreJobsProps): void {
+  /**
+   * Read the targets' backups (listing, manifests, verdicts), find their instances, send the
+   * restore document to them; with `onto`, also to the instances each target may be restored onto.
+   */
+  private grantChooseAndSend(role: iam.Role, props: RestoreJobsProps, options: { readonly onto: boolean }): void {
     const stack = Stack.of(this);
     // One pattern per target matches its tier prefixes and their verdict prefixes alike
     // (`daily/<target>/`, `verdicts/daily/<target>/`): the policy grows with targets, not tiers.
@@ -281,7 +284,8 @@ export class RestoreJobs extends RunCommandJob {
       }),
     );
     acknowledgeWildcards(role, ['Resource::*'], 'ssm:DescribeInstanceInformation supports no resource-level permissions; it lists which managed instances carry a target\'s tag and whether their agent is online.');
-    this.grantSend(role, props.targets.map((target) => target.backup.instances));
+    const onto = options.onto ? props.targets.flatMap((target) => (target.restore.onto ? [target.restore.onto] : [])) : [];
+    this.grantSend(role, [...props.targets.map((target) => target.backup.instances), ...onto]);
   }
 
   /** The drill records under `drills/` of the backup bucket: the only objects these functions write there. */

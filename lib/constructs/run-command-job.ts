@@ -175,7 +175,7 @@ export abstract class RunCommandJob extends Construct {
       acknowledgeWildcardResources(
         role,
         [instanceArn('*')],
-        "Instances of tag-selected targets are not known at synth (they are replaced, scaled); the ssm:resourceTag condition limits sending to instances carrying a configured target's tag.",
+        "Instances of tag-selected targets are not known at synth (they are replaced, scaled); the ssm:resourceTag condition limits sending to instances carrying a configured target's tag (or the tag of the instances a target may be restored onto).",
       );
     }
     role.addToPrincipalPolicy(

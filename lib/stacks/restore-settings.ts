@@ -18,6 +18,8 @@ export function restoreTargets(config: BackupKitConfig): RestoreTarget[] {
         ...(settings?.password?.ssmParameter !== undefined ? { password: { ssmParameter: settings.password.ssmParameter } } : {}),
         ...(settings?.password?.secretId !== undefined ? { password: { secretId: settings.password.secretId } } : {}),
         ...(settings?.workDirectory !== undefined ? { workDirectory: settings.workDirectory } : {}),
+        ...(settings?.onto?.instanceIds !== undefined ? { onto: { instanceIds: settings.onto.instanceIds } } : {}),
+        ...(settings?.onto?.tag !== undefined ? { onto: { tag: settings.onto.tag } } : {}),
         drill: settings?.drill ?? true,
         probes: settings?.probes ?? [],
       },

@@ -243,6 +243,22 @@ describe('guard.instanceIdsOnly', () => {
     );
   });
 
+  it('GIVEN instances to restore onto found by tag and instanceIdsOnly THEN synth fails naming the setting', () => {
+    const config = { ...exampleConfig, targets: [postgres], guard: { instanceIdsOnly: true }, restore: { targets: { 'orders-db': { onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } } } } } };
+    expect(errorOf(config)).toMatch(/restore\.targets\.orders-db\.onto\.tag: guard\.instanceIdsOnly is set: name the instance IDs 'orders-db' may be restored onto/);
+  });
+
+  it("GIVEN an instance to restore onto that is already the target's THEN synth fails naming it", () => {
+    const config = { ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd', 'i-0123456789abcdef0'] } } } } };
+    expect(errorOf(config)).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.1: i-0123456789abcdef0 is already an instance of 'orders-db'/);
+  });
+
+  it('GIVEN instances to restore onto THEN the restore jobs receive them with the target', () => {
+    const { config } = loadConfig({ ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } } } });
+    expect(restoreTargets(config)[0]?.restore.onto).toEqual({ instanceIds: ['i-0dddddddddddddddd'] });
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-1'] } } } } })).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.0: must be an EC2 instance ID/);
+  });
+
   it('GIVEN instance IDs and instanceIdsOnly THEN the config loads', () => {
     expect(() => loadConfig({ ...exampleConfig, targets: [postgres], guard: { instanceIdsOnly: true } })).not.toThrow();
   });

@@ -39,11 +39,17 @@ vi.hoisted(() => {
         maxConcurrency: '1',
         maxErrors: '100%',
       },
-      restore: { user: 'restore', password: { ssmParameter: '/orders/restore-password' }, drill: true, probes: ['SELECT 1'] },
+      restore: {
+        user: 'restore',
+        password: { ssmParameter: '/orders/restore-password' },
+        onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } },
+        drill: true,
+        probes: ['SELECT 1'],
+      },
     },
     {
       backup: { name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, tiers: ['daily'], path: '/srv/media', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
-      restore: { scratchRoot: '/var/tmp/backup-kit-restore/media', drill: true, probes: [] },
+      restore: { scratchRoot: '/var/tmp/backup-kit-restore/media', onto: { instanceIds: ['i-0dddddddddddddddd'] }, drill: true, probes: [] },
     },
     {
       backup: { name: 'repairs-sqlite', kind: 'sqlite', instances: { instanceIds: ['i-0aaaaaaaaaaaaaaaa'] }, tiers: ['daily'], path: '/srv/repairs/repairs.db', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },
@@ -315,6 +321,7 @@ describe('restore function', () => {
       key: fc.oneof(wrongType('string'), fc.constantFrom('daily/orders-db/latest', 'orders.pgdump.gz', '../etc/passwd', '')),
       before: fc.oneof(badTimes.filter((value) => value !== undefined)),
       instanceId: fc.oneof(wrongType('string'), fc.constantFrom('i-123', 'instance-1', 'I-0123456789ABCDEF0', '')),
+      onto: fc.oneof(wrongType('string'), fc.constantFrom('i-123', 'i-0123456789abcdef0 ', 'tag:backup-kit:restore-into', '')),
       scratchName: fc.oneof(wrongType('string'), fc.constantFrom('bad name', 'x;drop', '', 'a'.repeat(64))),
       scratchPath: fc.oneof(
         wrongType('string'),
@@ -338,6 +345,73 @@ describe('restore function', () => {
     expect(checked).toBeGreaterThanOrEqual(1000);
     expect(ssmMock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('restore function: onto another instance', () => {
+  /** A stored backup of the files target 'media' (not verified: given by key). */
+  function mediaKey(): string {
+    const key = backupKey('daily', 'media', 'files', at('2026-11-20T02:00:00Z'));
+    s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(key) }).callsFake(() => ({
+      Body: body(manifest(key, { target: 'media', kind: 'files', format: 'tar', database: undefined, files: { fileCount: 3, totalBytes: 99 } })),
+    }));
+    return key;
+  }
+
+  it('dry run onto an allowed instance shows it as not the target\'s own and sends nothing', async () => {
+    // GIVEN the replacement carries the tag the target's restore settings allow
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0eeeeeeeeeeeeeeee', PingStatus: 'Online', PlatformName: 'Ubuntu' }] });
+    // WHEN a dry run names it
+    const answer = accepted(await handler({ target: 'orders-db', onto: 'i-0eeeeeeeeeeeeeeee', dryRun: true }));
+    // THEN SSM was asked for exactly that instance among those carrying the tag
+    expect(ssmMock).toReceiveCommandWith(DescribeInstanceInformationCommand, {
+      Filters: [
+        { Key: 'tag:backup-kit:restore-into', Values: ['orders-db'] },
+        { Key: 'InstanceIds', Values: ['i-0eeeeeeeeeeeeeeee'] },
+      ],
+    });
+    expect(answer.instance).toMatchObject({ instanceId: 'i-0eeeeeeeeeeeeeeee', onto: true, pingStatus: 'Online' });
+    expect(answer.whatWouldChange.join('\n')).toMatch(/on i-0eeeeeeeeeeeeeeee \(not one of the target's own instances[\s\S]*own instances: they are not touched/);
+    expect(mutatingCalls()).toBe(0);
+  });
+
+  it('sends the restore onto an allowed instance only, scratch or confirmed replace', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0dddddddddddddddd', PingStatus: 'Online' }] });
+    accepted(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', key: mediaKey(), requestedBy: 'jane' }));
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, {
+      InstanceIds: ['i-0dddddddddddddddd'],
+      Comment: 'backup-kit scratch restore of media onto i-0dddddddddddddddd by jane',
+      Parameters: expect.objectContaining({ target: ['media'], mode: ['scratch'], path: ['/srv/media'] }),
+    });
+    ssmMock.resetHistory();
+    expect(refusal(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', mode: 'replace', key: mediaKey() })).field).toBe('confirm');
+    expect(mutatingCalls()).toBe(0);
+    accepted(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', mode: 'replace', confirm: 'media', key: mediaKey() }));
+    expect(ssmMock).toReceiveCommandWith(SendCommandCommand, { InstanceIds: ['i-0dddddddddddddddd'], Parameters: expect.objectContaining({ mode: ['replace'], confirm: ['media'] }) });
+  });
+
+  it('refuses an instance the config does not allow, naming the field and the setting, before any call', async () => {
+    // an ID outside the allowlist
+    const outside = refusal(await handler({ target: 'media', onto: 'i-0cccccccccccccccc', dryRun: true }));
+    expect(outside).toMatchObject({ field: 'onto' });
+    expect(outside.message).toMatch(/onto: i-0cccccccccccccccc is not an instance 'media' may be restored onto \(restore\.targets\.media\.onto: instance IDs i-0dddddddddddddddd\)/);
+    // a target without onto settings
+    const none = refusal(await handler({ target: 'ledger-db', onto: 'i-0dddddddddddddddd', dryRun: true }));
+    expect(none.message).toMatch(/onto: 'ledger-db' may be restored only onto its own instances \(instance IDs i-0aaaaaaaaaaaaaaaa\); to allow i-0dddddddddddddddd, list it in restore\.targets\.ledger-db\.onto/);
+    // onto and instanceId together
+    expect(refusal(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', instanceId: 'i-0123456789abcdef0' })).field).toBe('onto');
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('refuses an instance that does not carry the allowed tag, or is offline, sending nothing', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    expect(refusal(await handler({ target: 'orders-db', onto: 'i-0eeeeeeeeeeeeeeee' })).message).toMatch(
+      /onto: i-0eeeeeeeeeeeeeeee is not a managed instance carrying tag backup-kit:restore-into=orders-db: .*restore instance policy of 'orders-db'/,
+    );
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0eeeeeeeeeeeeeeee', PingStatus: 'ConnectionLost' }] });
+    expect(refusal(await handler({ target: 'orders-db', onto: 'i-0eeeeeeeeeeeeeeee' })).message).toMatch(/^onto: i-0eeeeeeeeeeeeeeee is ConnectionLost in SSM/);
+    expect(mutatingCalls()).toBe(0);
   });
 });
 

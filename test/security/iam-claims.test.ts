@@ -411,3 +411,43 @@ describe('dead-letter delivery', () => {
     expect(undeliverable).toEqual([]);
   });
 });
+
+describe('restoring onto another instance (restore.targets.<target>.onto)', () => {
+  const onto = buildTestApp({
+    restore: {
+      targets: {
+        'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } },
+        'orders-db': { onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } } },
+      },
+    },
+  } as never).stacks;
+  const ontoResolver = new TemplateResolver([onto.storage, onto.replicaStorage, onto.jobs]);
+  const roleNamed = (prefix: string) => `arn:aws:iam::${ACCOUNT}:role/${prefix}`;
+  const policiesOf = (prefix: string): PolicyDocument[] =>
+    ontoResolver
+      .resourcesOf(onto.jobs, 'AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith(prefix))
+      .map(([, properties]) => ontoResolver.policy(properties.PolicyDocument ?? null, onto.jobs));
+  const instance = (id: string) => `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/${id}`;
+  const send = (role: string, instanceId: string, tags: Record<string, string> = {}) =>
+    decide({
+      principal: roleNamed(role),
+      identityPolicies: policiesOf(role),
+      action: 'ssm:SendCommand',
+      resource: instance(instanceId),
+      context: Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value])),
+    });
+
+  it('the restore function may send to an allowed instance, by ID or carrying the allowed tag, and to no other', async () => {
+    expect(await send('RestoreJobsRestoreRole', 'i-0dddddddddddddddd')).toBe('Allowed');
+    expect(await send('RestoreJobsRestoreRole', 'i-0eeeeeeeeeeeeeeee', { 'backup-kit:restore-into': 'orders-db' })).toBe('Allowed');
+    expect(await send('RestoreJobsRestoreRole', 'i-0eeeeeeeeeeeeeeee', { 'backup-kit:restore-into': 'billing-db' })).toBe('ImplicitlyDenied');
+    expect(await send('RestoreJobsRestoreRole', 'i-0cccccccccccccccc')).toBe('ImplicitlyDenied');
+  });
+
+  it('the drill function may not: drills go to the targets\' own instances only', async () => {
+    expect(await send('RestoreJobsDrillRole', 'i-0dddddddddddddddd')).toBe('ImplicitlyDenied');
+    expect(await send('RestoreJobsDrillRole', 'i-0eeeeeeeeeeeeeeee', { 'backup-kit:restore-into': 'orders-db' })).toBe('ImplicitlyDenied');
+    expect(await send('RestoreJobsDrillRole', 'i-0123456789abcdef0')).toBe('Allowed');
+  });
+});

@@ -9,6 +9,7 @@ import {
 import { pathsOverlap, plainPathProblem } from '../../../contracts/paths';
 import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH, defaultScratchRoot } from '../../../contracts/restore-command';
 import { schedulerCronSchema } from '../schema';
+import { instancesSchema } from './targets';
 
 /**
  * Restores of EC2 targets and the restore drills. Everything has a default: with no `restore`
@@ -60,6 +61,14 @@ const targetRestoreSchema = z.strictObject({
     .string()
     .regex(re(ABSOLUTE_PATH_PATTERN), 'must be an absolute path of letters, digits, spaces and . _ / @ + = , : -')
     .optional(),
+  /**
+   * Other instances this target may be restored onto: a replacement for a lost server, or a
+   * standby. By ID (`instanceIds`) or by tag (`tag: { key: 'backup-kit:restore-into', value:
+   * '<target>' }`); the restore event names one with `onto`, and any other is refused. They need
+   * the target's restore instance policy, as its own instances do. Omit: restores go to the
+   * target's own instances only.
+   */
+  onto: instancesSchema.optional(),
   /** Take part in the monthly drill. */
   drill: z.boolean().default(true),
   /**
@@ -129,7 +138,14 @@ interface Issue {
 
 interface ConfigWithRestore {
   readonly tiers: Readonly<Record<string, { readonly schedule?: string | undefined; readonly retentionDays: number }>>;
-  readonly targets: readonly { readonly name: string; readonly kind: string; readonly path?: string | undefined; readonly user?: string | undefined }[];
+  readonly targets: readonly {
+    readonly name: string;
+    readonly kind: string;
+    readonly path?: string | undefined;
+    readonly user?: string | undefined;
+    readonly instances: { readonly instanceIds?: readonly string[] | undefined };
+  }[];
+  readonly guard: { readonly instanceIdsOnly: boolean };
   readonly rds: { readonly instances: readonly { readonly identifier: string }[] };
   readonly restore: RestoreConfig;
 }
@@ -153,6 +169,7 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
     errors.push({ path: ['tiers', DRILL_RECORD_PREFIX.replace('/', '')], message: `the prefix '${DRILL_RECORD_PREFIX}' of the backup bucket holds the drill records; name the tier differently` });
   }
   const kinds = new Map(config.targets.map((target) => [target.name, target.kind]));
+  const ownInstances = new Map(config.targets.map((target) => [target.name, target.instances.instanceIds ?? []]));
   for (const [name, settings] of Object.entries(restore.targets)) {
     const here = ['restore', 'targets', name];
     const kind = kinds.get(name);
@@ -173,6 +190,17 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
     if ((settings.user === undefined) !== (settings.password === undefined)) {
       errors.push({ path: [...here, 'password'], message: 'user and password go together: name where the restore user\'s password is kept' });
     }
+    if (settings.onto?.tag !== undefined && config.guard.instanceIdsOnly) {
+      errors.push({
+        path: [...here, 'onto', 'tag'],
+        message: `guard.instanceIdsOnly is set: name the instance IDs '${name}' may be restored onto (anyone allowed ec2:CreateTags could tag an instance into it)`,
+      });
+    }
+    settings.onto?.instanceIds?.forEach((id, index) => {
+      if (ownInstances.get(name)?.includes(id)) {
+        errors.push({ path: [...here, 'onto', 'instanceIds', index], message: `${id} is already an instance of '${name}': onto lists other instances only` });
+      }
+    });
     settings.probes.forEach((probe, index) => {
       if (/\{\{/.test(probe)) {
         errors.push({ path: [...here, 'probes', index], message: "must not contain '{{' (Run Command would read it as a parameter)" });

@@ -24,7 +24,8 @@ const re = (pattern: string) => new RegExp(pattern);
 /** Tag keys and values as EC2 allows them (the trigger matches `tag:<key>` = value). */
 const TAG_CHARACTERS = /^[A-Za-z0-9 +\-=._:/@]+$/;
 
-const instancesSchema = z
+/** Instances by ID or by tag (a target's own, or those a target may be restored onto). */
+export const instancesSchema = z
   .strictObject({
     /** Up to 50 EC2 instance IDs (Run Command's limit per command). */
     instanceIds: z
