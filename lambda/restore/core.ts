@@ -134,6 +134,9 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     instance,
     whatWouldChange: [
       ...whatWouldChange(target, settings.site, order, instance),
+      ...(instance.onto && request.mode === 'replace'
+        ? [`where ${target.backup.database ? `database ${target.backup.database.name}` : target.backup.path ?? ''} does not exist on ${instance.instanceId} (a rebuilt server), there is nothing to keep: no safety backup, and the restored copy is put in its place`]
+        : []),
       ...(instance.onto ? [`nothing is sent to the target's own instances: they are not touched`] : []),
     ],
     document: settings.documentName,

@@ -57,7 +57,7 @@ restore_postgres() {
   incoming="$(derived_name "$BK_DB_NAME" "_rs_$stamp")"
   aside="$(derived_name "$BK_DB_NAME" "_pre_restore_$stamp")"
   pg_exists "$incoming" && fail "$E_INPUT" "database $incoming already exists"
-  safety_backup
+  if pg_exists "$BK_DB_NAME"; then safety_backup; else no_live_data "database $BK_DB_NAME"; fi
   pg_create_like_live "$incoming" || fail "$E_RESTORE" "cannot create database $incoming (does $db_user have CREATEDB?)"
   pending_db="$incoming"
   pg_restore_into "$incoming" replace || fail "$E_RESTORE" "pg_restore into $incoming failed; live database untouched"
@@ -147,15 +147,16 @@ restore_mysql() {
     pending_db=''
     return
   fi
-  local incoming aside unmovable statement='' table
+  local incoming aside unmovable statement='' table live_exists=0
   incoming="$(derived_name "$BK_DB_NAME" "_rs_$stamp")"
   aside="$(derived_name "$BK_DB_NAME" "_pre_restore_$stamp")"
   if my_exists "$BK_DB_NAME"; then
+    live_exists=1
     unmovable="$(my_unmovable "$BK_DB_NAME")"
     [ -z "$unmovable" ] || fail "$E_INPUT" "$BK_DB_NAME has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
   fi
   my_exists "$incoming" && fail "$E_INPUT" "database $incoming already exists"
-  safety_backup
+  if [ "$live_exists" = 1 ]; then safety_backup; else no_live_data "database $BK_DB_NAME"; fi
   my_create_like_live "$incoming" || fail "$E_RESTORE" "cannot create database $incoming"
   pending_db="$incoming"
   my_restore_into "$incoming" || fail "$E_RESTORE" "loading the dump into $incoming failed; live database untouched"
@@ -163,21 +164,25 @@ restore_mysql() {
   unmovable="$(my_unmovable "$incoming")"
   [ -z "$unmovable" ] || fail "$E_INPUT" "the backup has $unmovable, which RENAME TABLE cannot move: restore with RS_MODE=scratch and swap by hand"
   my_exists "$BK_DB_NAME" || my_create_like_live "$BK_DB_NAME" || fail "$E_RESTORE" "cannot create database $BK_DB_NAME"
-  my_sql -e "CREATE DATABASE $(my_quote "$aside")" || fail "$E_SWAP" "cannot create $aside for the live tables"
-  # One RENAME TABLE statement is atomic: every table moves, or none does.
-  while IFS= read -r table; do
-    [ -n "$table" ] && statement+="${statement:+, }$(my_quote "$BK_DB_NAME").$(my_quote "$table") TO $(my_quote "$aside").$(my_quote "$table")"
-  done < <(my_tables "$BK_DB_NAME")
+  if [ "$live_exists" = 1 ]; then
+    my_sql -e "CREATE DATABASE $(my_quote "$aside")" || fail "$E_SWAP" "cannot create $aside for the live tables"
+    # One RENAME TABLE statement is atomic: every table moves, or none does.
+    while IFS= read -r table; do
+      [ -n "$table" ] && statement+="${statement:+, }$(my_quote "$BK_DB_NAME").$(my_quote "$table") TO $(my_quote "$aside").$(my_quote "$table")"
+    done < <(my_tables "$BK_DB_NAME")
+  elif [ -n "$(my_tables "$BK_DB_NAME")" ]; then
+    fail "$E_SWAP" "database $BK_DB_NAME appeared, with tables, while the restore ran; it is left as it is, the restored copy is in $incoming"
+  fi
   while IFS= read -r table; do
     [ -n "$table" ] && statement+="${statement:+, }$(my_quote "$incoming").$(my_quote "$table") TO $(my_quote "$BK_DB_NAME").$(my_quote "$table")"
   done < <(my_tables "$incoming")
   if [ -n "$statement" ] && ! my_sql -e "SET SESSION lock_wait_timeout = 120; RENAME TABLE $statement"; then
-    my_sql -e "DROP DATABASE $(my_quote "$aside")" || true
+    [ "$live_exists" = 1 ] && { my_sql -e "DROP DATABASE $(my_quote "$aside")" || true; }
     fail "$E_SWAP" "RENAME TABLE failed, so no table moved; live database unchanged"
   fi
   swapped=1
   my_sql -e "DROP DATABASE $(my_quote "$incoming")" || log_warn "could not drop the now empty $incoming"
-  aside_name="$aside"
+  [ "$live_exists" = 1 ] && aside_name="$aside"
   restored_to="$BK_DB_NAME"
 }
 

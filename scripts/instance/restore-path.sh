@@ -164,6 +164,8 @@ restore_sqlite() {
     pids="$(open_by "$(pwd -P)/$name")"
     [ -z "$pids" ] || fail "$E_INPUT" "$live_path is open by process(es) $pids: stop the application before replacing its database"
     safety_backup
+  elif [ "$RS_MODE" = replace ]; then
+    no_live_data "$live_path"
   fi
   enter_stage
   gzip -dc "$backup_file" >restored || fail "$E_RESTORE" "decompressing into the staging directory failed"
@@ -181,7 +183,9 @@ restore_files() {
   require_command "$E_INPUT" tar 'file restores need it'
   local name
   enter_destination
-  [ "$RS_MODE" = scratch ] || [ ! -e "./$name" ] || safety_backup
+  if [ "$RS_MODE" = replace ]; then
+    if [ -e "./$name" ]; then safety_backup; else no_live_data "$live_path"; fi
+  fi
   enter_stage
   mkdir restored
   tar -xzf "$backup_file" -C restored --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into the staging directory failed"

@@ -425,6 +425,12 @@ safety_backup() {
   log_info "safety backup: s3://$BK_BUCKET/$safety_key"
 }
 
+# A replace where the live data does not exist (a rebuilt server, an instance the target may be
+# restored onto): nothing to keep, so no safety backup; the copy is put in place as on any replace.
+no_live_data() { # no_live_data <what>
+  log_info "replace: $1 does not exist here, so there is nothing to keep: no safety backup"
+}
+
 # ------------------------------------------------------------------ run
 
 restored_to='' aside_name=''

@@ -1,6 +1,6 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
@@ -174,6 +174,26 @@ describe('restore.sh with a directory', () => {
     const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${safetyKey}.manifest.json` }));
     expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({ tier: 'predeploy', files: { fileCount: [...changed.values()].filter((v) => !v.startsWith('dir') && !v.startsWith('->')).length } });
     rmSync(aside, { recursive: true });
+  });
+
+  it('replace where the tree does not exist (a rebuilt server): no safety backup, the tree restored in its place', async () => {
+    // GIVEN a verified backup, and the live tree gone (moved out of the way; its directory remains)
+    const { key, tree } = await aVerifiedBackup();
+    const elsewhere = `${live}.elsewhere`;
+    renameSync(live, elsewhere);
+    try {
+      // WHEN replaced with confirmation
+      const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+      // THEN the tree is back at its path, and nothing was kept aside or backed up first
+      expect(restore.status, restore.stderr).toBe(0);
+      expect(restore.stderr).toContain(`replace: ${live} does not exist here, so there is nothing to keep: no safety backup`);
+      expect(treeOf(live)).toEqual(tree);
+      expect(restore.result).toMatchObject({ restoredTo: live, previousDataKeptAs: null, safetyBackupKey: null });
+      expect(siblingsOf(live).filter((name) => name.includes('.pre-restore-') || name.startsWith('.backup-kit-stage'))).toEqual([]);
+    } finally {
+      rmSync(live, { recursive: true, force: true });
+      renameSync(elsewhere, live);
+    }
   });
 
   it('drills: file count, bytes, directories and symlinks, and sampled checksums against the archive, then removes the copy', async () => {

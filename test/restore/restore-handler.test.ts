@@ -372,6 +372,9 @@ describe('restore function: onto another instance', () => {
     });
     expect(answer.instance).toMatchObject({ instanceId: 'i-0eeeeeeeeeeeeeeee', onto: true, pingStatus: 'Online' });
     expect(answer.whatWouldChange.join('\n')).toMatch(/on i-0eeeeeeeeeeeeeeee \(not one of the target's own instances[\s\S]*own instances: they are not touched/);
+    // AND a replace there says what happens where the database does not exist yet
+    const replace = accepted(await handler({ target: 'orders-db', onto: 'i-0eeeeeeeeeeeeeeee', mode: 'replace', dryRun: true }));
+    expect(replace.whatWouldChange.join('\n')).toMatch(/where database orders does not exist on i-0eeeeeeeeeeeeeeee \(a rebuilt server\), there is nothing to keep: no safety backup/);
     expect(mutatingCalls()).toBe(0);
   });
 

@@ -200,6 +200,28 @@ describe('restore.sh with MySQL (MariaDB)', () => {
     expect(schemas().filter((name) => name.startsWith('shop_rs_'))).toEqual([]);
   });
 
+  it('replace where the schema does not exist (a rebuilt server): no safety backup, the backup restored under the live name', async () => {
+    // GIVEN a verified backup, and a server without the schema
+    const { key } = backupWithScript(restoreEnv({}));
+    await markVerified(s3, BUCKET, key, true);
+    const atBackup = fingerprint('shop');
+    const charset = db.sql('information_schema', "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) FROM SCHEMATA WHERE SCHEMA_NAME = 'shop'").trim().split(' ');
+    db.sql('mysql', 'DROP DATABASE shop');
+    const schemasBefore = schemas();
+    try {
+      // WHEN replaced with confirmation
+      const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+      // THEN the schema exists with the backup's tables, and nothing was kept or backed up first
+      expect(restore.status, restore.stderr).toBe(0);
+      expect(restore.stderr).toMatch(/replace: database shop does not exist here, so there is nothing to keep: no safety backup/);
+      expect(fingerprint('shop')).toEqual(atBackup);
+      expect(restore.result).toMatchObject({ restoredTo: 'shop', previousDataKeptAs: null, safetyBackupKey: null });
+      expect(schemas().filter((name) => !schemasBefore.includes(name))).toEqual(['shop']);
+    } finally {
+      db.sql('mysql', `CREATE DATABASE IF NOT EXISTS shop; ALTER DATABASE shop CHARACTER SET ${charset[0]} COLLATE ${charset[1]}`);
+    }
+  });
+
   it('refuses replace when live has a view RENAME TABLE cannot move, before any safety backup', async () => {
     // GIVEN a view in the live schema
     const { key } = backupWithScript(restoreEnv({}));

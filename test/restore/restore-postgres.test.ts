@@ -290,6 +290,28 @@ describe('restore.sh with PostgreSQL', () => {
     }
   });
 
+  it('replace where the database does not exist (a rebuilt server): no safety backup, the backup restored under the live name', async () => {
+    // GIVEN a verified backup, and an instance whose server has no such database (here: moved out of the way)
+    const { key } = backupWithScript(restoreEnv({}));
+    await markVerified(s3, BUCKET, key, true);
+    const atBackup = fingerprint('orders');
+    pg.psql('postgres', 'ALTER DATABASE orders RENAME TO orders_elsewhere');
+    const databasesBefore = databases();
+    try {
+      // WHEN replaced with confirmation
+      const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+      // THEN the database exists under its live name with the backup's data, and nothing was kept or backed up first
+      expect(restore.status, restore.stderr).toBe(0);
+      expect(restore.stderr).toMatch(/replace: database orders does not exist here, so there is nothing to keep: no safety backup/);
+      expect(fingerprint('orders')).toEqual(atBackup);
+      expect(restore.result).toMatchObject({ restoredTo: 'orders', previousDataKeptAs: null, safetyBackupKey: null });
+      expect(databases().filter((name) => !databasesBefore.includes(name))).toEqual(['orders']);
+    } finally {
+      pg.psql('postgres', 'DROP DATABASE IF EXISTS orders');
+      pg.psql('postgres', 'ALTER DATABASE orders_elsewhere RENAME TO orders');
+    }
+  });
+
   it('a replace killed during pg_restore leaves the live database intact', async () => {
     // GIVEN a backup with enough rows that pg_restore takes a moment
     pg.psql('orders', "CREATE TABLE IF NOT EXISTS events AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 300000) i");

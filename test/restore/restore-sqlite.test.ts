@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,25 @@ describe('restore.sh with SQLite', () => {
     expect(safetyKey).toMatch(new RegExp(`^predeploy/${TARGET}/.*\\.sqlite\\.gz$`));
     const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${safetyKey}.manifest.json` }));
     expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({ tier: 'predeploy', database: { rowCounts: { repairs: 801 } } });
+  });
+
+  it('replace where the database file does not exist (a rebuilt server): no safety backup, the file restored in its place', async () => {
+    // GIVEN a verified backup, and the live file gone (moved out of the way; its directory remains)
+    const { key, dump } = await aVerifiedBackup();
+    const elsewhere = `${live}.elsewhere`;
+    renameSync(live, elsewhere);
+    try {
+      // WHEN replaced with confirmation
+      const restore = runInstanceScript('restore.sh', restoreEnv({ RS_MODE: 'replace', RS_CONFIRM: TARGET, RS_SAFETY_TIER: 'predeploy', RS_KEY: key }));
+      // THEN the file is back with the backup's data, and nothing was kept aside or backed up first
+      expect(restore.status, restore.stderr).toBe(0);
+      expect(restore.stderr).toContain(`replace: ${live} does not exist here, so there is nothing to keep: no safety backup`);
+      expect(dumpOf(live)).toBe(dump);
+      expect(restore.result).toMatchObject({ restoredTo: live, previousDataKeptAs: null, safetyBackupKey: null });
+    } finally {
+      rmSync(live, { force: true });
+      renameSync(elsewhere, live);
+    }
   });
 
   it.each([

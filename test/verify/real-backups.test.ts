@@ -131,7 +131,8 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const dump = gunzipSync(original);
     expect(manifest.content).toEqual({ bytes: dump.length, sha256: createHash('sha256').update(dump).digest('hex') });
     const body = gzipSync(change(dump));
-    const damagedKey = key.replace(/(\d{8}T\d{6}Z)/, (stamp) => stamp.replace(/\d{2}Z$/, '59Z'));
+    // Another second of the same minute: the damaged copy never takes the intact one's key.
+    const damagedKey = key.replace(/(\d{8}T\d{6}Z)/, (stamp) => stamp.replace(/(\d{2})Z$/, (seconds) => (seconds === '59' ? '58Z' : '59Z')));
     expect(damagedKey).not.toBe(key);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: damagedKey, Body: body }));
     await s3.send(new CopyObjectCommand({ Bucket: replicaBucket, Key: damagedKey, CopySource: `${bucket}/${damagedKey}` }));
