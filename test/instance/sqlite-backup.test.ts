@@ -54,10 +54,15 @@ describe('backup.sh, kind sqlite', () => {
       mkdirSync(dir);
       const path = join(dir, 'db.sqlite3');
       createDatabase(path, journalMode);
+      const pause = join(dir, 'pause.fifo');
       const writer: ChildProcess = spawn(
         'bash',
-        // One process per insert, like an application's short transactions, with gaps between.
-        ['-c', `for i in $(seq 1 100000); do sqlite3 -batch -cmd '.timeout 20000' '${path}' "INSERT INTO events (note) VALUES ('event $i')" || exit 1; done`],
+        // One connection, one transaction per insert like an application's short ones, 5 ms apart
+        // (a read that times out on a FIFO nobody writes: no process per pause or per insert).
+        [
+          '-c',
+          `mkfifo '${pause}' && exec 3<>'${pause}' && for ((i = 1; ; i++)); do printf "INSERT INTO events (note) VALUES ('event %d');\n" "$i"; read -r -t 0.005 -u 3 || :; done | sqlite3 -batch -bail -cmd '.timeout 20000' '${path}'`,
+        ],
         { stdio: 'ignore' },
       );
       try {
