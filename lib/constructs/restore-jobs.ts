@@ -56,6 +56,9 @@ export interface RestoreDrillOptions {
   readonly rds?: readonly RdsDrillSource[];
 }
 
+/** The instance ID of a test event whose replacement instance is not known at synth (a tag allows it). */
+const PLACEHOLDER_INSTANCE_ID = 'i-00000000000000000';
+
 export interface RestoreJobsProps {
   /** Prefix of the names that are a contract (document, instance policies). */
   readonly namePrefix: string;
@@ -238,6 +241,13 @@ export class RestoreJobs extends RunCommandJob {
       const example = (event: RestoreEventInput) => event as Record<string, unknown>;
       this.testEvents.addEvent(`dry run scratch ${name}`.slice(0, 100), example({ target: name, mode: 'scratch', dryRun: true }));
       this.testEvents.addEvent(`dry run replace ${name}`.slice(0, 100), example({ target: name, mode: 'replace', dryRun: true }));
+      const onto = target.restore.onto;
+      if (onto !== undefined) {
+        // By tag the instance is not known yet: the engineer puts the replacement's ID in.
+        const instance = 'instanceIds' in onto ? onto.instanceIds[0] : PLACEHOLDER_INSTANCE_ID;
+        const label = 'instanceIds' in onto ? `dry run onto ${instance} ${name}` : `dry run onto (set onto) ${name}`;
+        this.testEvents.addEvent(label.slice(0, 100), example({ target: name, onto: instance, mode: 'replace', dryRun: true }));
+      }
     }
   }
 

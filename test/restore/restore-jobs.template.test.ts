@@ -18,7 +18,10 @@ const RDS_DRILLS = {
   rds: { instances: [{ identifier: 'orders-db' }] },
   restore: {
     safetyTier: 'predeploy',
-    targets: { 'orders-db': { user: 'restore', password: { ssmParameter: '/orders/restore-password' }, probes: ['SELECT 1'] } },
+    targets: {
+      'orders-db': { user: 'restore', password: { ssmParameter: '/orders/restore-password' }, probes: ['SELECT 1'], onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } } },
+      'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } },
+    },
     drills: { schedule: 'cron(0 5 1 * ? *)', alarmAfterDays: 35, rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }] },
   },
 };
@@ -77,6 +80,15 @@ describe('restore jobs template', () => {
     });
     const schemas = JSON.stringify(template.findResources('AWS::EventSchemas::Schema'));
     expect(schemas).toContain('dry run replace orders-db');
+    // AND a dry run onto another instance for the targets that allow one
+    const examples = Object.values(template.findResources('AWS::EventSchemas::Schema')).flatMap((schema) => {
+      const content = (schema as Resource).Properties.Content;
+      return typeof content === 'string' ? Object.entries((JSON.parse(content) as { components: { examples: Record<string, { value: unknown }> } }).components.examples) : [];
+    });
+    expect(Object.fromEntries(examples.filter(([name]) => name.startsWith('dry run onto')))).toEqual({
+      'dry run onto i-0dddddddddddddddd repairs-media': { value: { target: 'repairs-media', onto: 'i-0dddddddddddddddd', mode: 'replace', dryRun: true } },
+      'dry run onto (set onto) orders-db': { value: { target: 'orders-db', onto: 'i-00000000000000000', mode: 'replace', dryRun: true } },
+    });
   });
 
   it('schedules the drills monthly in the config time zone, and the report daily, with retries and a dead-letter queue', () => {
