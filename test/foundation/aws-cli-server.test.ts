@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { SERVED_MARKER, startAwsCliServer } from '../support/aws-cli-server';
@@ -133,6 +133,24 @@ describe('its workers', () => {
     expect(copied.status, copied.stderr).toBe(0);
     expect(read.stdout).toBe('second input\n');
     expect(read.stderr).toBe('');
+  });
+
+  it('take the same request from the compiled shim and from the Python one that stands in without a compiler', () => {
+    if (!server) return expect(process.env.BACKUP_KIT_PLAIN_AWS_CLI).toBe('1');
+    const compiled = readFileSync(shim).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    expect(compiled || spawnSync('bash', ['-c', 'command -v cc'], { encoding: 'utf8' }).status !== 0, 'cc is there but the shim is not an ELF program').toBe(true);
+    const python = join(dirname(shim), 'aws-python');
+    const run0 = (command: string, args: string) => spawnSync('bash', ['-c', `AWS_DEFAULT_REGION=eu-north-1 exec "$0" ${args}`, command], { env: moto.env(), encoding: 'utf8' }).stdout;
+    // An argument that is not UTF-8 (the byte 0xe9), the caller's environment, and output on both streams.
+    for (const args of ['configure list', "s3api head-object --bucket cli-server-check --key $'caf\\xe9'", 's3 cp s3://cli-server-check/second.txt -']) {
+      const run = (command: string) =>
+        spawnSync('bash', ['-c', `cd ${JSON.stringify(work)} && umask 027 && AWS_DEFAULT_REGION=eu-north-1 exec "$0" ${args}`, command], { env: moto.env(), encoding: 'utf8' });
+      const [fromCompiled, fromPython] = [run(shim), run(python)];
+      expect(fromCompiled.status, args).toBe(fromPython.status);
+      expect(fromCompiled.stdout).toBe(fromPython.stdout);
+      expect(fromCompiled.stderr).toBe(fromPython.stderr);
+    }
+    expect(run0(shim, 'configure list')).toMatch(/region\s+eu-north-1\s+env/);
   });
 
   it('are not given another call after one that was signalled', async () => {

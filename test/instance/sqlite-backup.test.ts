@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey } from '../../contracts/manifest';
@@ -23,6 +23,19 @@ function createDatabase(path: string, journalMode: string): void {
      CREATE TABLE events (id INTEGER PRIMARY KEY, note TEXT);
      CREATE INDEX photos_taken ON photos (taken_at);`,
   );
+}
+
+/** The command lines of the processes running now. */
+function commandLines(): string[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        return [readFileSync(`/proc/${pid}/cmdline`, 'utf8')];
+      } catch {
+        return [];
+      }
+    });
 }
 
 describe('backup.sh, kind sqlite', () => {
@@ -58,10 +71,12 @@ describe('backup.sh, kind sqlite', () => {
       const writer: ChildProcess = spawn(
         'bash',
         // One connection, one transaction per insert like an application's short ones, 5 ms apart
-        // (a read that times out on a FIFO nobody writes: no process per pause or per insert).
+        // (a read that times out on a FIFO nobody writes: no process per pause or per insert). The
+        // loop is this shell itself and sqlite3 its only child: once the shell is stopped, sqlite3
+        // reads the end of its input and exits.
         [
           '-c',
-          `mkfifo '${pause}' && exec 3<>'${pause}' && for ((i = 1; ; i++)); do printf "INSERT INTO events (note) VALUES ('event %d');\n" "$i"; read -r -t 0.005 -u 3 || :; done | sqlite3 -batch -bail -cmd '.timeout 20000' '${path}'`,
+          `mkfifo '${pause}' && exec 3<>'${pause}' && exec > >(exec sqlite3 -batch -bail -cmd '.timeout 20000' '${path}') && for ((i = 1; ; i++)); do printf "INSERT INTO events (note) VALUES ('event %d');\n" "$i"; read -r -t 0.005 -u 3 || :; done`,
         ],
         { stdio: 'ignore' },
       );
@@ -99,6 +114,8 @@ describe('backup.sh, kind sqlite', () => {
         expect(stored.manifest.database).toEqual({ tableCount: 3, rowCounts: { photos: 4000, 'repair requests': 750, events: counted } });
       } finally {
         await stopProcess(writer);
+        // The writer's sqlite3 ends with it (a leftover would keep writing through the rest of the run).
+        await waitFor("the writer's sqlite3 to end", () => !commandLines().some((line) => line.includes(path)), 10_000);
       }
     },
   );

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, constants, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { closeStdinAndWait, readyLine } from './processes';
@@ -34,14 +34,31 @@ function pythonOf(script: string): string | undefined {
   return match?.[1];
 }
 
-/** Starts a server for the CLI at realAws in dir: its `aws` shim is dir/aws. Undefined when that CLI is not the Python v1. */
+/**
+ * Starts a server for the CLI at realAws in dir. Its `aws` command is dir/aws: the shim compiled
+ * from aws_cli_shim.c when `cc` is there (a call starts in a millisecond, not Python's tens),
+ * else the Python shim the server writes (dir/aws-python, kept either way). Undefined when that
+ * CLI is not the Python v1.
+ */
 export async function startAwsCliServer(realAws: string, dir: string): Promise<ChildProcess | undefined> {
   const python = pythonOf(realAws);
   if (!python) return undefined;
-  const server: ChildProcess = spawn(python, [join(__dirname, 'aws_cli_server.py'), 'serve', join(dir, 'socket'), join(dir, 'aws'), realAws], {
+  const socket = join(dir, 'socket');
+  const pythonShim = join(dir, 'aws-python');
+  const server: ChildProcess = spawn(python, [join(__dirname, 'aws_cli_server.py'), 'serve', socket, pythonShim, realAws], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   await readyLine(server, 'aws_cli_server.py');
+  const compiled = spawnSync(
+    'cc',
+    ['-O2', '-Wall', '-Werror', `-DSOCKET_PATH=${JSON.stringify(socket)}`, `-DREAL_AWS=${JSON.stringify(realAws)}`, '-o', join(dir, 'aws'), join(__dirname, 'aws_cli_shim.c')],
+    { encoding: 'utf8' },
+  );
+  if (compiled.status !== 0) {
+    if (!compiled.error) console.warn(`aws-cli-server: the C shim did not compile, the Python one stands in: ${compiled.stderr}`);
+    copyFileSync(pythonShim, join(dir, 'aws'));
+    chmodSync(join(dir, 'aws'), 0o755);
+  }
   return server;
 }
 

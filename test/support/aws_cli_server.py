@@ -156,6 +156,7 @@ def run_call(request: dict, fds: list) -> int:
         os.dup2(fd, target)
     for fd in fds:
         os.close(fd)
+    # The compiled shim sends argv and the directory as bytes (the Python one as str): both as Python has them.
     os.chdir(request["cwd"])
     os.umask(request["umask"])
     os.environb.clear()
@@ -164,7 +165,7 @@ def run_call(request: dict, fds: list) -> int:
     for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(number, signal.SIG_DFL if number != signal.SIGPIPE else signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.argv = ["aws"] + request["argv"]
+    sys.argv = ["aws"] + [os.fsdecode(argument) for argument in request["argv"]]
     sys.stdin, sys.stdout, sys.stderr = (standard_stream(fd, stream) for fd, stream in enumerate(SERVER_STREAMS))
     # As the `aws` script does before importing the CLI, and awscli/__init__.py when imported.
     if os.environ.get("LC_CTYPE", "") == "UTF-8":
