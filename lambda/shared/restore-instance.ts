@@ -15,6 +15,8 @@ export interface ChosenInstance {
   /** Not one of the target's own instances but one it may be restored onto (the event's `onto`). */
   readonly onto?: true;
   readonly pingStatus: string;
+  /** SSM's platform type: Linux, Windows or MacOS. */
+  readonly platformType?: string;
   readonly computerName?: string;
   readonly platform?: string;
 }
@@ -24,6 +26,7 @@ function describe(information: InstanceInformation): ChosenInstance {
     instanceId: information.InstanceId ?? '',
     pingStatus: information.PingStatus ?? 'Unknown',
     ...(information.ComputerName ? { computerName: information.ComputerName } : {}),
+    ...(information.PlatformType ? { platformType: information.PlatformType } : {}),
     ...(information.PlatformName ? { platform: `${information.PlatformName} ${information.PlatformVersion ?? ''}`.trim() } : {}),
   };
 }
@@ -86,6 +89,10 @@ export async function chooseOntoInstance(target: RestoreTarget, onto: string, de
     throw new RequestRejectedError(
       `onto: ${onto} is not a managed instance${carrying}: check it runs, its SSM agent is online (Fleet Manager) and its role has the restore instance policy of '${target.backup.name}'`,
     );
+  }
+  // restore.sh is a bash script for Linux (bash 4.2 or later); SSM says what the instance runs.
+  if (match.platformType !== undefined && match.platformType !== 'Linux') {
+    throw new RequestRejectedError(`onto: ${onto} runs ${match.platform ?? match.platformType}; the restore runs on Linux instances only`);
   }
   return { ...match, onto: true };
 }

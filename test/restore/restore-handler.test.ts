@@ -407,6 +407,18 @@ describe('restore function: onto another instance', () => {
     expect(s3Mock.calls()).toHaveLength(0);
   });
 
+  it('refuses an instance that runs another OS than Linux, naming it, sending nothing', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [{ InstanceId: 'i-0dddddddddddddddd', PingStatus: 'Online', PlatformType: 'Windows', PlatformName: 'Microsoft Windows Server 2022 Datacenter', PlatformVersion: '10.0.20348' }],
+    });
+    expect(refusal(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', key: mediaKey(), dryRun: true })).message).toBe(
+      'onto: i-0dddddddddddddddd runs Microsoft Windows Server 2022 Datacenter 10.0.20348; the restore runs on Linux instances only. Nothing was changed.',
+    );
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0dddddddddddddddd', PingStatus: 'Online', PlatformType: 'Linux', PlatformName: 'Ubuntu', PlatformVersion: '24.04' }] });
+    expect(accepted(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', key: mediaKey(), dryRun: true })).instance).toMatchObject({ platformType: 'Linux', platform: 'Ubuntu 24.04' });
+    expect(mutatingCalls()).toBe(0);
+  });
+
   it('refuses an instance that does not carry the allowed tag, or is offline, sending nothing', async () => {
     ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
     expect(refusal(await handler({ target: 'orders-db', onto: 'i-0eeeeeeeeeeeeeeee' })).message).toMatch(
