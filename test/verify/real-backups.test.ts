@@ -120,6 +120,16 @@ describe('backups made by scripts/instance/backup.sh', () => {
     expect(verdict.figures).toMatchObject({ 'tar.regularFiles': 3, 'tar.fileBytes': 70_009, 'tar.endMarker': true });
   });
 
+  /** The key of a backup taken in another second of the same minute: a copy never takes the original's key. */
+  function anotherSecond(key: string): string {
+    return key.replace(/(\d{8}T\d{4})(\d{2})Z/, (_stamp, minute: string, second: string) => `${minute}${second === '59' ? '58' : '59'}Z`);
+  }
+
+  it('moves a key to another second of its minute, whichever second it was taken in', () => {
+    expect(anotherSecond('daily/a/2026/12/03/a_20261203T024859Z.sql.gz')).toBe('daily/a/2026/12/03/a_20261203T024858Z.sql.gz');
+    expect(anotherSecond('daily/a/2026/12/03/a_20261203T024807Z.sql.gz')).toBe('daily/a/2026/12/03/a_20261203T024859Z.sql.gz');
+  });
+
   /**
    * A copy of a script-made backup, its dump `change`d after the script read it: stored under a new
    * key with a manifest whose bytes and SHA-256 describe the changed object (damaged before the
@@ -131,8 +141,7 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const dump = gunzipSync(original);
     expect(manifest.content).toEqual({ bytes: dump.length, sha256: createHash('sha256').update(dump).digest('hex') });
     const body = gzipSync(change(dump));
-    // Another second of the same minute: the damaged copy never takes the intact one's key.
-    const damagedKey = key.replace(/(\d{8}T\d{6}Z)/, (stamp) => stamp.replace(/(\d{2})Z$/, (seconds) => (seconds === '59' ? '58Z' : '59Z')));
+    const damagedKey = anotherSecond(key);
     expect(damagedKey).not.toBe(key);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: damagedKey, Body: body }));
     await s3.send(new CopyObjectCommand({ Bucket: replicaBucket, Key: damagedKey, CopySource: `${bucket}/${damagedKey}` }));
