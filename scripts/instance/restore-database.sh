@@ -171,7 +171,7 @@ restore_mysql() {
       [ -n "$table" ] && statement+="${statement:+, }$(my_quote "$BK_DB_NAME").$(my_quote "$table") TO $(my_quote "$aside").$(my_quote "$table")"
     done < <(my_tables "$BK_DB_NAME")
   elif [ -n "$(my_tables "$BK_DB_NAME")" ]; then
-    fail "$E_SWAP" "database $BK_DB_NAME appeared, with tables, while the restore ran; it is left as it is, the restored copy is in $incoming"
+    fail "$E_SWAP" "database $BK_DB_NAME appeared, with tables, while the restore ran: it is left as it is and nothing was restored; run the replace again (it then takes a safety backup of it first)"
   fi
   while IFS= read -r table; do
     [ -n "$table" ] && statement+="${statement:+, }$(my_quote "$incoming").$(my_quote "$table") TO $(my_quote "$BK_DB_NAME").$(my_quote "$table")"
