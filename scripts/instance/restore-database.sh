@@ -67,7 +67,7 @@ restore_postgres() {
     pg_admin -c "ALTER DATABASE \"$incoming\" OWNER TO \"$owner\"" >/dev/null || log_warn "could not give $incoming to $owner; it stays owned by $db_user"
     # New sessions are refused while live sessions are ended, so the rename finds the database idle.
     reenable_db="$BK_DB_NAME"
-    pg_admin -c "ALTER DATABASE \"$BK_DB_NAME\" ALLOW_CONNECTIONS false" >/dev/null || fail "$E_SWAP" "cannot stop new connections to $BK_DB_NAME; live database unchanged, restored copy in $incoming"
+    pg_admin -c "ALTER DATABASE \"$BK_DB_NAME\" ALLOW_CONNECTIONS false" >/dev/null || fail "$E_SWAP" "cannot stop new connections to $BK_DB_NAME; live database unchanged; nothing was restored (the restored copy is removed): stop the application (its connections) and run the replace again"
     local attempt
     for attempt in 1 2 3 4 5; do
       pg_admin -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('$BK_DB_NAME', '$incoming') AND pid <> pg_backend_pid()" >/dev/null || true
