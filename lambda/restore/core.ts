@@ -42,12 +42,22 @@ function checkScratchPath(path: string, target: RestoreTarget, targets: readonly
 
 // ------------------------------------------------------------------ what would change
 
-export function whatWouldChange(
-  target: RestoreTarget,
-  site: RestoreSite,
-  order: Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath' | 'versionId' | 'manifestVersionId'>,
-  instance: Pick<ChosenInstance, 'instanceId' | 'onto'>,
-): string[] {
+type PlannedOrder = Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath' | 'versionId' | 'manifestVersionId'>;
+
+export function whatWouldChange(target: RestoreTarget, site: RestoreSite, order: PlannedOrder, instance: Pick<ChosenInstance, 'instanceId' | 'onto'>): string[] {
+  const changes = changesOnTheInstance(target, site, order, instance);
+  if (!instance.onto) return changes;
+  const live = target.backup.database ? `database ${target.backup.database.name}` : (target.backup.path ?? '');
+  return [
+    ...changes,
+    ...(order.mode === 'replace'
+      ? [`where ${live} does not exist on ${instance.instanceId} (a rebuilt server), there is nothing to keep: no safety backup, and the restored copy is put in its place`]
+      : []),
+    `nothing is sent to the target's own instances: they are not touched`,
+  ];
+}
+
+function changesOnTheInstance(target: RestoreTarget, site: RestoreSite, order: PlannedOrder, instance: Pick<ChosenInstance, 'instanceId' | 'onto'>): string[] {
   const plan = target.backup;
   const stamp = '<UTC stamp of the run>';
   const where = instance.onto ? `on ${instance.instanceId} (not one of the target's own instances: an instance it may be restored onto)` : `on ${instance.instanceId}`;
@@ -132,13 +142,7 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     mode: request.mode,
     backup,
     instance,
-    whatWouldChange: [
-      ...whatWouldChange(target, settings.site, order, instance),
-      ...(instance.onto && request.mode === 'replace'
-        ? [`where ${target.backup.database ? `database ${target.backup.database.name}` : target.backup.path ?? ''} does not exist on ${instance.instanceId} (a rebuilt server), there is nothing to keep: no safety backup, and the restored copy is put in its place`]
-        : []),
-      ...(instance.onto ? [`nothing is sent to the target's own instances: they are not touched`] : []),
-    ],
+    whatWouldChange: whatWouldChange(target, settings.site, order, instance),
     document: settings.documentName,
   };
   if (request.dryRun) {
@@ -149,7 +153,7 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
   if (instance.pingStatus !== 'Online') {
     throw new RequestRejectedError(`${instance.onto ? 'onto' : 'instanceId'}: ${instance.instanceId} is ${instance.pingStatus} in SSM; start it (or its agent) and run again`);
   }
-  const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${instance.onto ? ` onto ${instance.instanceId}` : ""}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
+  const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${instance.onto ? ` onto ${instance.instanceId}` : ''}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
   const { commandId, documentVersion } = await sendRestore(target, order, instance.instanceId, comment, deps);
   deps.logger.info('restore sent', { target: target.backup.name, mode: request.mode, key: backup.key, instanceId: instance.instanceId, commandId, documentVersion, requestedBy: request.requestedBy });
   return {
