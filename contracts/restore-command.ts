@@ -320,6 +320,8 @@ export const RESTORE_ENV = {
   documentSha256: 'RESTORE_DOCUMENT_SHA256',
   site: 'RESTORE_SITE',
   targets: 'RESTORE_TARGETS',
+  /** Servers that can be rebuilt in one call (restore.servers). */
+  servers: 'RESTORE_SERVERS',
   commandLogGroupName: 'COMMAND_LOG_GROUP',
   alertTopicArn: 'ALERT_TOPIC_ARN',
   deliveryTimeoutSeconds: 'DELIVERY_TIMEOUT_SECONDS',

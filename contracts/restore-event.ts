@@ -6,7 +6,10 @@ import { BACKUP_KEY_PATTERN } from './restore-command';
 
 /** The event an engineer sends the restore function (Lambda console Test tab): one EC2 target's restore. */
 
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+export const INSTANCE_ID_PATTERN = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
+/** Who asks (recorded in the command's comment and the alert). */
+export const requestedBySchema = z.string().min(1).max(60).regex(/^[\p{L}\p{N} ._@+-]+$/u, 'letters, digits, spaces and . _ @ + - only');
 
 export const restoreEventSchema = z
   .strictObject({
@@ -19,9 +22,9 @@ export const restoreEventSchema = z
     /** The newest backup that started at or before this time (ISO 8601 with a zone). */
     before: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z' }).optional(),
     /** Required when the target's instances (IDs or tag) are more than one. */
-    instanceId: z.string().regex(INSTANCE_ID, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
+    instanceId: z.string().regex(INSTANCE_ID_PATTERN, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
     /** Another instance to restore onto (a replacement or standby): one the target's restore settings allow (restore.targets.<target>.onto). */
-    onto: z.string().regex(INSTANCE_ID, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
+    onto: z.string().regex(INSTANCE_ID_PATTERN, "must be an EC2 instance ID like 'i-0123456789abcdef0'").optional(),
     /** scratch, postgres/mysql: the new database's name (default <database>_restore_<stamp>). */
     scratchName: z.string().regex(new RegExp(DB_NAME_PATTERN), 'must be 1-63 letters, digits, _ and -').optional(),
     /** scratch, sqlite/files: where the copy goes (default <path>.restore-<stamp>). */
@@ -37,8 +40,7 @@ export const restoreEventSchema = z
     dryRun: z.boolean().default(false),
     /** replace: must equal the target name. */
     confirm: z.string().max(100).optional(),
-    /** Who asks (recorded in the command's comment and the alert). */
-    requestedBy: z.string().min(1).max(60).regex(/^[\p{L}\p{N} ._@+-]+$/u, 'letters, digits, spaces and . _ @ + - only').optional(),
+    requestedBy: requestedBySchema.optional(),
   })
   .superRefine((event, ctx) => {
     if (event.key !== undefined && event.before !== undefined) {

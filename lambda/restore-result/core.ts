@@ -34,6 +34,7 @@ import {
   type Alert,
   type InvocationEvent,
 } from '../shared/run-command-result';
+import { isRebuildStep, recordRebuildStep, type RebuildStepOutcome } from './rebuild-step';
 
 /**
  * Records the end of each restore and drill run on an instance (Run Command status events of
@@ -98,7 +99,13 @@ export interface RunFacts {
 
 export type RestoreResultOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
-  | { readonly outcome: 'restore-succeeded' | 'restore-failed' | 'drill-succeeded' | 'drill-failed'; readonly facts: RunFacts; readonly alertMessageId?: string };
+  | {
+      readonly outcome: 'restore-succeeded' | 'restore-failed' | 'drill-succeeded' | 'drill-failed';
+      readonly facts: RunFacts;
+      readonly alertMessageId?: string;
+      /** A step of a rebuild: its record, and whether the rebuild is over. */
+      readonly rebuild?: RebuildStepOutcome;
+    };
 
 export async function recordRestoreResult(event: RestoreInvocationEvent, deps: RestoreResultDeps): Promise<RestoreResultOutcome> {
   const { detail } = event;
@@ -160,13 +167,15 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
     return { outcome: 'drill-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
   }
 
-  const alertId = await publish(deps, restoreAlert(facts, succeeded ? restored : undefined, meaning, invocation, deps.settings));
+  // A rebuild's steps get one alert together, at its end.
+  const rebuild = isRebuildStep(facts) ? await recordRebuildStep(facts, succeeded, restored, meaning, deps) : undefined;
+  const alertId = rebuild ? rebuild.alertMessageId : await publish(deps, restoreAlert(facts, succeeded ? restored : undefined, meaning, invocation, deps.settings));
   deps.restoreMetrics.addDimensions({ Target: facts.target });
   addCatalogMetric(deps.restoreMetrics, succeeded ? METRICS.restoreSucceeded : METRICS.restoreFailed, 1);
   if (succeeded && durationSeconds !== undefined) addCatalogMetric(deps.restoreMetrics, METRICS.restoreSeconds, durationSeconds);
   deps.restoreMetrics.publishStoredMetrics();
   deps.logger.info(succeeded ? 'restore succeeded' : 'restore failed', { ...facts });
-  return { outcome: succeeded ? 'restore-succeeded' : 'restore-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
+  return { outcome: succeeded ? 'restore-succeeded' : 'restore-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}), ...(rebuild ? { rebuild } : {}) };
 }
 
 async function publish(deps: RestoreResultDeps, alert: Alert): Promise<string | undefined> {

@@ -4,7 +4,9 @@ import { consoleHandler } from '../shared/handlers';
 import { createLogger } from '../shared/powertools';
 import { loadRestoreJobSettings } from '../shared/restore-job';
 import { parseRestoreEvent } from '../../contracts/restore-event';
+import { isRebuildEvent, parseRebuildEvent } from '../../contracts/rebuild';
 import { startRestore, type RestoreAnswer } from './core';
+import { startRebuild, type RebuildAnswer } from './rebuild';
 
 const logger = createLogger();
 const settings = loadRestoreJobSettings(process.env);
@@ -18,7 +20,8 @@ export class RestoreNotStartedError extends Error {
 
 /**
  * Restores an EC2 target's backup on its instance, invoked from the Lambda console:
- * `{ "target": "orders-db", "mode": "scratch" | "replace", "key"? | "before"?, "instanceId"?, "dryRun"?, "confirm"? }`.
+ * `{ "target": "orders-db", "mode": "scratch" | "replace", "key"? | "before"?, "instanceId"? | "onto"?, "dryRun"?, "confirm"? }`,
+ * or rebuilds a server onto another instance: `{ "rebuild": "rs-systems", "onto": "i-…", "mode"?, "before"?, "keys"?, "dryRun"?, "confirm"? }`.
  * Answers `{ ok: true, ... }` with the plan (dry run) or the command ID, or for a refused request
  * `{ ok: false, error, field, reason, message }`; nothing is sent then.
  */
@@ -30,7 +33,12 @@ export const handler = consoleHandler(
     permissionHint: "The function may read only the targets' backups and send only the restore document to the targets' instances; deploy the jobs stack after changing targets.",
     failure: (message) => new RestoreNotStartedError(`restore not started: ${message} (see the function's logs). Nothing was sent.`),
   },
-  async (event): Promise<RestoreAnswer> => {
+  async (event): Promise<RestoreAnswer | RebuildAnswer> => {
+    if (isRebuildEvent(event)) {
+      const rebuild = parseRebuildEvent(event);
+      logger.info('rebuild requested', { request: rebuild });
+      return startRebuild(rebuild, { s3, ssm, logger, settings, now: () => new Date() });
+    }
     const request = parseRestoreEvent(event);
     logger.info('restore requested', { request });
     return startRestore(request, { s3, ssm, logger, settings, now: () => new Date() });

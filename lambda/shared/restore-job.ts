@@ -20,6 +20,7 @@ import {
 import { withThrottlingRetry, type RetryOptions } from './retry';
 import { listBackups, newestVerdictKey, readVerdict, type ListedBackup } from './backup-history';
 import type { Verdict } from '../../contracts/verdict';
+import { restoreServersSchema, type RestoreServers } from '../../contracts/rebuild';
 
 /**
  * What the restore and drill functions share: their settings, choosing the backup (verified,
@@ -37,6 +38,8 @@ export interface RestoreJobSettings {
   readonly targets: readonly RestoreTarget[];
   readonly commandLogGroupName: string;
   readonly deliveryTimeoutSeconds: number;
+  /** Servers that can be rebuilt in one call: name → targets (restore.servers). */
+  readonly servers: RestoreServers;
 }
 
 export function loadRestoreJobSettings(env: NodeJS.ProcessEnv): RestoreJobSettings {
@@ -57,6 +60,7 @@ export function loadRestoreJobSettings(env: NodeJS.ProcessEnv): RestoreJobSettin
     targets: parse(RESTORE_ENV.targets, z.array(restoreTargetSchema)),
     commandLogGroupName: requireEnv(RESTORE_ENV.commandLogGroupName, env),
     deliveryTimeoutSeconds,
+    servers: parse(RESTORE_ENV.servers, restoreServersSchema),
   };
 }
 

@@ -9,7 +9,6 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { INVOCATION_DETAIL_TYPE, type ObjectLockModeName } from '../../contracts/backup-command';
 import { consoleLinks } from '../../contracts/console-links';
 import {
@@ -23,14 +22,15 @@ import {
   type RestoreSite,
   type RestoreTarget,
 } from '../../contracts/restore-command';
-import { restoreEventSchema, type RestoreEventInput } from '../../contracts/restore-event';
+import { REBUILD_RECORD_PREFIX } from '../../contracts/rebuild';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
 import { RestoreCommandDocument } from './restore-command-document';
 import { restoreInstancePolicy } from './restore-instance-policy';
 import { RunCommandJob } from './run-command-job';
-import { ShareableTestEvents } from './shareable-test-events';
+import type { ShareableTestEvents } from './shareable-test-events';
+import { restoreTestEvents } from './restore-test-events';
 
 /** An RDS instance drilled by point-in-time restore into a temporary instance. */
 export interface RdsDrillSource {
@@ -55,9 +55,6 @@ export interface RestoreDrillOptions {
    */
   readonly rds?: readonly RdsDrillSource[];
 }
-
-/** The instance ID of a test event whose replacement instance is not known at synth (a tag allows it). */
-const PLACEHOLDER_INSTANCE_ID = 'i-00000000000000000';
 
 export interface RestoreJobsProps {
   /** Prefix of the names that are a contract (document, instance policies). */
@@ -87,6 +84,12 @@ export interface RestoreJobsProps {
    * @default - no drills
    */
   readonly drills?: RestoreDrillOptions;
+  /**
+   * Servers rebuilt in one call (`{ "rebuild": name, "onto": "i-…" }`): name → its targets, each
+   * with instances it may be restored onto (`restore.onto`).
+   * @default - none: rebuild events are refused
+   */
+  readonly servers?: Readonly<Record<string, readonly string[]>>;
   /**
    * Directory of the instance scripts the restore document embeds (`RESTORE_SCRIPT_FILES`).
    * @default - `scripts/instance/` of this repository
@@ -144,9 +147,10 @@ export class RestoreJobs extends RunCommandJob {
       safetyObjectLockMode: props.safetyObjectLockMode ?? 'GOVERNANCE',
     };
     const targetsJson = JSON.stringify(props.targets);
-    if (Buffer.byteLength(targetsJson) > MAX_TARGET_ENV_BYTES) {
+    const serversJson = JSON.stringify(props.servers ?? {});
+    if (Buffer.byteLength(targetsJson + serversJson) > MAX_TARGET_ENV_BYTES) {
       throw new Error(
-        `RestoreJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(targetsJson)} bytes of environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments)`,
+        `RestoreJobs targets: ${props.targets.length} targets (and the servers) take ${Buffer.byteLength(targetsJson + serversJson)} bytes of environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments)`,
       );
     }
     const jobEnvironment = {
@@ -154,6 +158,7 @@ export class RestoreJobs extends RunCommandJob {
       [RESTORE_ENV.documentSha256]: this.document.contentSha256,
       [RESTORE_ENV.site]: stack.toJsonString(site),
       [RESTORE_ENV.targets]: targetsJson,
+      [RESTORE_ENV.servers]: serversJson,
       [RESTORE_ENV.commandLogGroupName]: this.commandLogGroup.logGroupName,
       [RESTORE_ENV.deliveryTimeoutSeconds]: String(deliveryTimeout.toSeconds()),
     };
@@ -182,7 +187,16 @@ export class RestoreJobs extends RunCommandJob {
     });
     this.resultFunction = result.fn;
     this.resultRule = result.rule;
-    this.grantDrillRecords(this.resultFunction.role, props, ['s3:PutObject']);
+    this.grantRecords(this.resultFunction.role, props, DRILL_RECORD_PREFIX, ['s3:PutObject']);
+    const servers = Object.values(props.servers ?? {});
+    if (servers.length > 0) {
+      // Rebuilds: the restore function records the plan and sends the first target; the result
+      // function sends each next one, only to the instances those targets may be restored onto.
+      this.grantRecords(this.restoreFunction.role, props, REBUILD_RECORD_PREFIX, ['s3:PutObject']);
+      this.grantRecords(this.resultFunction.role, props, REBUILD_RECORD_PREFIX, ['s3:GetObject', 's3:PutObject']);
+      const rebuilt = new Set(servers.flat());
+      this.grantSend(this.resultFunction.role, props.targets.flatMap((target) => (rebuilt.has(target.backup.name) && target.restore.onto ? [target.restore.onto] : [])));
+    }
 
     if (props.drills) {
       const drills = props.drills;
@@ -203,7 +217,7 @@ export class RestoreJobs extends RunCommandJob {
       this.grantChooseAndSend(drillFunction.role, props, { onto: false });
       this.grantAlerts(drillFunction.role);
       this.deadLetterFailedInvocations(drillFunction);
-      this.grantDrillRecords(drillFunction.role, props, ['s3:GetObject', 's3:PutObject']);
+      this.grantRecords(drillFunction.role, props, DRILL_RECORD_PREFIX, ['s3:GetObject', 's3:PutObject']);
       if (rdsDrills.length > 0) this.grantRdsDrills(drillFunction.role, rdsDrills);
       this.schedules = this.createSchedules(drillFunction, drills, props);
       if (rdsDrills.length > 0) {
@@ -231,24 +245,7 @@ export class RestoreJobs extends RunCommandJob {
 
     this.instancePolicies = new Map(props.targets.map((target) => [target.backup.name, restoreInstancePolicy(this, target, { ...props, commandLogGroup: this.commandLogGroup })]));
 
-    this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
-      function: this.restoreFunction.function,
-      logKey: props.opsKey,
-      eventSchema: z.toJSONSchema(restoreEventSchema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'any' }) as Record<string, unknown>,
-    });
-    for (const target of props.targets) {
-      const name = target.backup.name;
-      const example = (event: RestoreEventInput) => event as Record<string, unknown>;
-      this.testEvents.addEvent(`dry run scratch ${name}`.slice(0, 100), example({ target: name, mode: 'scratch', dryRun: true }));
-      this.testEvents.addEvent(`dry run replace ${name}`.slice(0, 100), example({ target: name, mode: 'replace', dryRun: true }));
-      const onto = target.restore.onto;
-      if (onto !== undefined) {
-        // By tag the instance is not known yet: the engineer puts the replacement's ID in.
-        const instance = 'instanceIds' in onto ? onto.instanceIds[0] : PLACEHOLDER_INSTANCE_ID;
-        const label = 'instanceIds' in onto ? `dry run onto ${instance} ${name}` : `dry run onto (set onto) ${name}`;
-        this.testEvents.addEvent(label.slice(0, 100), example({ target: name, onto: instance, mode: 'replace', dryRun: true }));
-      }
-    }
+    this.testEvents = restoreTestEvents(this, { fn: this.restoreFunction.function, logKey: props.opsKey, targets: props.targets, servers: props.servers ?? {} });
   }
 
   /** Link to the restore function's Test tab. */
@@ -298,19 +295,20 @@ export class RestoreJobs extends RunCommandJob {
     this.grantSend(role, [...props.targets.map((target) => target.backup.instances), ...onto]);
   }
 
-  /** The drill records under `drills/` of the backup bucket: the only objects these functions write there. */
-  private grantDrillRecords(role: iam.Role, props: RestoreJobsProps, actions: string[]): void {
-    const records = props.backupBucket.arnForObjects(`${DRILL_RECORD_PREFIX}*`);
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'DrillRecords', actions, resources: [records] }));
+  /** Records under `prefix` of the backup bucket (drills/: last successful drill per target; rebuilds/: each rebuild's plan and results): the only objects these functions write there. */
+  private grantRecords(role: iam.Role, props: RestoreJobsProps, prefix: string, actions: string[]): void {
+    const records = props.backupBucket.arnForObjects(`${prefix}*`);
+    const what = prefix === DRILL_RECORD_PREFIX ? 'Drill' : 'Rebuild';
+    role.addToPolicy(new iam.PolicyStatement({ sid: `${what}Records`, actions, resources: [records] }));
     role.addToPolicy(
       new iam.PolicyStatement({
-        sid: 'EncryptDrillRecordsThroughS3',
+        sid: `Encrypt${what}RecordsThroughS3`,
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
         resources: [props.backupKey.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
       }),
     );
-    acknowledgeWildcardResources(role, [records], `Drill records live under ${DRILL_RECORD_PREFIX}<target>/ of the backup bucket, one per target; the prefix keeps these functions away from every backup.`);
+    acknowledgeWildcardResources(role, [records], `${what} records live under ${prefix} of the backup bucket, one object per ${what === 'Drill' ? 'target' : 'rebuild'}; the prefix keeps these functions away from every backup.`);
   }
 
   /** Point-in-time restores of the drilled sources into `<source>-drill-*` instances, which alone it may delete. */
@@ -387,4 +385,13 @@ function validate(props: RestoreJobsProps): void {
   const names = props.targets.map((target) => target.backup.name);
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   if (duplicate) throw new Error(`RestoreJobs targets: '${duplicate}' is listed twice`);
+  for (const [server, members] of Object.entries(props.servers ?? {})) {
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(server)) throw new Error(`RestoreJobs servers: '${server}' is not a server name (lowercase letters, digits, hyphens, at most 40)`);
+    if (members.length === 0) throw new Error(`RestoreJobs servers.${server}: at least one target is required`);
+    for (const member of members) {
+      const target = props.targets.find((candidate) => candidate.backup.name === member);
+      if (!target) throw new Error(`RestoreJobs servers.${server}: '${member}' is not one of the targets`);
+      if (!target.restore.onto) throw new Error(`RestoreJobs servers.${server}: '${member}' has no instances it may be restored onto (restore.onto), so the server cannot be rebuilt`);
+    }
+  }
 }

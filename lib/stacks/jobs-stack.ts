@@ -153,6 +153,7 @@ export class JobsStack extends Stack {
         alertTopic: this.alerts.topic,
         timeZone: TimeZone.of(config.timeZone),
         drills: restoreDrills(this, config),
+        servers: config.restore.servers,
         ...(props.instanceScriptsDir ? { scriptsDir: props.instanceScriptsDir } : {}),
       });
       new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });

@@ -259,6 +259,25 @@ describe('guard.instanceIdsOnly', () => {
     expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-1'] } } } } })).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.0: must be an EC2 instance ID/);
   });
 
+  it('GIVEN servers to rebuild THEN each lists configured targets, each with instances it may be restored onto, once; else synth fails naming the entry', () => {
+    const onto = { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } };
+    const { config } = loadConfig({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db'] } } });
+    expect(config.restore.servers).toEqual({ 'orders-server': ['orders-db'] });
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db', 'billing'] } } })).toMatch(
+      /restore\.servers\.orders-server\.1: 'billing' is not a configured target/,
+    );
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { servers: { 'orders-server': ['orders-db'] } } })).toMatch(
+      /restore\.servers\.orders-server\.0: 'orders-db' has no instances it may be restored onto: set restore\.targets\.orders-db\.onto/,
+    );
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db', 'orders-db'] } } })).toMatch(/restore\.servers\.orders-server\.1: 'orders-db' is listed twice/);
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': [] } } })).toMatch(/restore\.servers\.orders-server: a server has at least one target/);
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'Orders Server': ['orders-db'] } } })).toMatch(/restore\.servers\.Orders Server: server names are lowercase/);
+  });
+
+  it('GIVEN a tier named rebuilds THEN synth fails: that prefix holds the rebuild records', () => {
+    expect(errorOf({ ...exampleConfig, targets: [postgres], tiers: { ...exampleConfig.tiers, rebuilds: { retentionDays: 7 } } })).toMatch(/tiers\.rebuilds: the prefix 'rebuilds\/' of the backup bucket holds the rebuild records/);
+  });
+
   it('GIVEN instance IDs and instanceIdsOnly THEN the config loads', () => {
     expect(() => loadConfig({ ...exampleConfig, targets: [postgres], guard: { instanceIdsOnly: true } })).not.toThrow();
   });

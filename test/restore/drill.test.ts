@@ -60,6 +60,7 @@ function deps(): DrillDeps {
       documentName: 'BackupKit-test-InstanceRestore',
       documentSha256: documentContentSha256(DOCUMENT),
       site: { bucket: 'backups', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/abc', region: 'eu-west-1', safetyTier: 'predeploy', safetyRetentionDays: 7, safetyObjectLockMode: 'GOVERNANCE' },
+      servers: {},
       targets: [
         {
           backup: { name: 'media', kind: 'files', instances: { tag: { key: 'role', value: 'web' } }, tiers: ['daily'], path: '/srv/media', executionTimeoutSeconds: 3600, maxConcurrency: '1', maxErrors: '100%' },

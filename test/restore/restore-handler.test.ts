@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { backupKey, manifestKeyFor, verdictKeyFor } from '../../contracts/manifest';
+import type { RestoreAnswer } from '../../lambda/restore/core';
 import { handler } from '../../lambda/restore/handler';
 import { REMOVE, badEvents, badTimes, wrongType } from '../support/bad-events';
 
@@ -27,6 +28,7 @@ vi.hoisted(() => {
   process.env.RESTORE_SITE = JSON.stringify({ bucket: 'backups', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/abc-123', region: 'eu-west-1', safetyTier: 'predeploy', safetyRetentionDays: 7 });
   process.env.COMMAND_LOG_GROUP = 'restore-output';
   process.env.DELIVERY_TIMEOUT_SECONDS = '600';
+  process.env.RESTORE_SERVERS = JSON.stringify({ 'orders-server': ['media', 'orders-db'] });
   process.env.RESTORE_TARGETS = JSON.stringify([
     {
       backup: {
@@ -179,8 +181,9 @@ beforeEach(() => {
 type Answer = Awaited<ReturnType<typeof handler>>;
 
 /** The answer of an accepted request (fails the test if it was refused). */
-function accepted(answer: Answer): Extract<Answer, { ok: true }> {
+function accepted(answer: Answer): RestoreAnswer & { ok: true } {
   if (!answer.ok) throw new Error(`refused: ${answer.message}`);
+  if (!('target' in answer)) throw new Error('a rebuild answer, not a restore');
   return answer;
 }
 
@@ -532,6 +535,15 @@ describe('restore function: exactly the verified versions', () => {
   it('refuses a verified backup whose pinned manifest no longer states the verified SHA-256', async () => {
     s3Mock.on(GetObjectCommand, { Key: manifestKeyFor(GOOD) }).callsFake(() => ({ Body: body(manifest(GOOD, { sha256: 'b'.repeat(64) })) }));
     expect(refusal(await handler({ target: 'orders-db', key: GOOD })).message).toMatch(/does not state the SHA-256 that was verified/);
+    expect(mutatingCalls()).toBe(0);
+  });
+
+  it('a rebuild event goes to the rebuild: refusals name its fields, and a restore field in it is refused', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0dddddddddddddddd', PingStatus: 'Online', PlatformType: 'Linux' }] });
+    expect(refusal(await handler({ rebuild: 'web', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ field: 'rebuild', reason: expect.stringMatching(/not a configured server \(restore.servers: orders-server\)/) });
+    expect(refusal(await handler({ rebuild: 'orders-server', target: 'media', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ error: 'InvalidEvent' });
+    // media has no backup at all here: the refusal names the field that would choose one
+    expect(refusal(await handler({ rebuild: 'orders-server', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ field: 'keys.media', reason: expect.stringMatching(/no verified backup of 'media'/) });
     expect(mutatingCalls()).toBe(0);
   });
 });

@@ -22,6 +22,7 @@ const RDS_DRILLS = {
       'orders-db': { user: 'restore', password: { ssmParameter: '/orders/restore-password' }, probes: ['SELECT 1'], onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } } },
       'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } },
     },
+    servers: { 'rs-systems': ['repairs-media', 'orders-db'] },
     drills: { schedule: 'cron(0 5 1 * ? *)', alarmAfterDays: 35, rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }] },
   },
 };
@@ -89,6 +90,14 @@ describe('restore jobs template', () => {
       'dry run onto i-0dddddddddddddddd repairs-media': { value: { target: 'repairs-media', onto: 'i-0dddddddddddddddd', mode: 'replace', dryRun: true } },
       'dry run onto (set onto) orders-db': { value: { target: 'orders-db', onto: 'i-00000000000000000', mode: 'replace', dryRun: true } },
     });
+    // AND a dry-run rebuild of each server, onto an instance all its targets allow by ID or tag
+    expect(Object.fromEntries(examples.filter(([name]) => name.startsWith('dry run rebuild')))).toEqual({
+      'dry run rebuild rs-systems onto i-0dddddddddddddddd': { value: { rebuild: 'rs-systems', onto: 'i-0dddddddddddddddd', mode: 'replace', dryRun: true } },
+    });
+    // AND the functions know the servers
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'restore', RESTORE_SERVERS: JSON.stringify({ 'rs-systems': ['repairs-media', 'orders-db'] }) }) },
+    });
   });
 
   it('schedules the drills monthly in the config time zone, and the report daily, with retries and a dead-letter queue', () => {
@@ -116,11 +125,14 @@ describe('restore jobs template', () => {
     }
   });
 
-  it('restore function: reads only the targets prefixes, sends only the restore document, cannot write or delete backups', () => {
+  it('restore function: reads only the targets prefixes, sends only the restore document, cannot write or delete backups (it writes rebuild records only)', () => {
     const statements = policyOf('RestoreJobsRestoreRole');
     const all = actions(statements);
     expect(all).toContain('ssm:SendCommand');
-    expect(all.filter((action) => /^s3:(Put|Delete)/.test(action))).toEqual([]);
+    expect(all.filter((action) => /^s3:Delete/.test(action))).toEqual([]);
+    const writes = statements.filter((statement) => [statement.Action].flat().some((action) => /^s3:Put/.test(action)));
+    expect(writes.map((statement) => [statement.Action].flat())).toEqual([['s3:PutObject']]);
+    expect(JSON.stringify(writes[0]?.Resource)).toMatch(/\/rebuilds\/\*"/);
     // its backups, manifests and verdicts, by version: one pattern per target
     const read = statements.find((statement) => [statement.Action].flat().includes('s3:GetObject'));
     expect([read?.Action].flat()).toEqual(['s3:GetObject', 's3:GetObjectVersion']);

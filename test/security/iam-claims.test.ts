@@ -451,3 +451,65 @@ describe('restoring onto another instance (restore.targets.<target>.onto)', () =
     expect(await send('RestoreJobsDrillRole', 'i-0123456789abcdef0')).toBe('Allowed');
   });
 });
+
+describe('rebuilding a server (restore.servers)', () => {
+  const app = buildTestApp({
+    restore: {
+      targets: {
+        'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } },
+        'orders-db': { onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } } },
+      },
+      servers: { 'rs-systems': ['repairs-media', 'orders-db'] },
+    },
+  } as never).stacks;
+  const rebuildResolver = new TemplateResolver([app.storage, app.replicaStorage, app.jobs]);
+  const policiesOf = (prefix: string): PolicyDocument[] =>
+    rebuildResolver
+      .resourcesOf(app.jobs, 'AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith(prefix))
+      .map(([, properties]) => rebuildResolver.policy(properties.PolicyDocument ?? null, app.jobs));
+  const role = (prefix: string) => ({ principal: `arn:aws:iam::${ACCOUNT}:role/${prefix}`, identityPolicies: policiesOf(prefix) });
+  let rebuildBucket: string;
+  beforeAll(() => {
+    const [bucketId] = rebuildResolver.resourcesOf(app.storage, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
+    rebuildBucket = String(rebuildResolver.resolve({ Ref: bucketId ?? '' }, app.storage));
+  });
+  const s3Call = (prefix: string, action: string, key: string) => decide({ ...role(prefix), action, resource: `arn:aws:s3:::${rebuildBucket}/${key}` });
+  const send = (prefix: string, instanceId: string, tags: Record<string, string> = {}) =>
+    decide({
+      ...role(prefix),
+      action: 'ssm:SendCommand',
+      resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/${instanceId}`,
+      context: Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value])),
+    });
+  const RECORD = 'rebuilds/rs-systems/20261121T100000Z.json';
+
+  it('the result function sends the next target only to the instances the server\'s targets may be restored onto', async () => {
+    expect(await send('RestoreJobsResultRole', 'i-0dddddddddddddddd')).toBe('Allowed');
+    expect(await send('RestoreJobsResultRole', 'i-0eeeeeeeeeeeeeeee', { 'backup-kit:restore-into': 'orders-db' })).toBe('Allowed');
+    expect(await send('RestoreJobsResultRole', 'i-0eeeeeeeeeeeeeeee', { 'backup-kit:restore-into': 'billing-db' })).toBe('ImplicitlyDenied');
+    // not to the targets' own instances: a rebuild never goes there
+    expect(await send('RestoreJobsResultRole', 'i-0123456789abcdef0')).toBe('ImplicitlyDenied');
+  });
+
+  it('the restore and result functions write rebuild records, and no backup', async () => {
+    expect(await s3Call('RestoreJobsRestoreRole', 's3:PutObject', RECORD)).toBe('Allowed');
+    expect(await s3Call('RestoreJobsResultRole', 's3:PutObject', RECORD)).toBe('Allowed');
+    expect(await s3Call('RestoreJobsResultRole', 's3:GetObject', RECORD)).toBe('Allowed');
+    expect(await s3Call('RestoreJobsResultRole', 's3:PutObject', KEY)).toBe('ImplicitlyDenied');
+    expect(await s3Call('RestoreJobsRestoreRole', 's3:PutObject', KEY)).toBe('ImplicitlyDenied');
+    expect(await s3Call('RestoreJobsDrillRole', 's3:PutObject', RECORD)).toBe('ImplicitlyDenied');
+  });
+
+  it('without servers the result function sends nothing and writes no rebuild record', async () => {
+    const plain = buildTestApp({ restore: { targets: { 'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } } } } as never).stacks;
+    const plainResolver = new TemplateResolver([plain.storage, plain.replicaStorage, plain.jobs]);
+    const policies = plainResolver
+      .resourcesOf(plain.jobs, 'AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('RestoreJobsResultRole'))
+      .map(([, properties]) => plainResolver.policy(properties.PolicyDocument ?? null, plain.jobs));
+    const principal = `arn:aws:iam::${ACCOUNT}:role/RestoreJobsResultRole`;
+    expect(await decide({ principal, identityPolicies: policies, action: 'ssm:SendCommand', resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/i-0dddddddddddddddd` })).toBe('ImplicitlyDenied');
+    expect(await decide({ principal, identityPolicies: policies, action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/${RECORD}` })).toBe('ImplicitlyDenied');
+  });
+});

@@ -8,6 +8,7 @@ import {
 } from '../../../contracts/backup-command';
 import { pathsOverlap, plainPathProblem } from '../../../contracts/paths';
 import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH, defaultScratchRoot } from '../../../contracts/restore-command';
+import { REBUILD_RECORD_PREFIX } from '../../../contracts/rebuild';
 import { schedulerCronSchema } from '../schema';
 import { instancesSchema } from './targets';
 
@@ -112,7 +113,7 @@ const drillsSchema = z.strictObject({
   rds: z.array(rdsDrillSchema).default([]),
 });
 
-const DEFAULT_RESTORE = { safetyTier: 'predeploy', targets: {}, drills: DEFAULT_DRILLS };
+const DEFAULT_RESTORE = { safetyTier: 'predeploy', targets: {}, servers: {}, drills: DEFAULT_DRILLS };
 
 const restoreSchema = z.strictObject({
   /**
@@ -122,6 +123,18 @@ const restoreSchema = z.strictObject({
   safetyTier: z.string().default(DEFAULT_RESTORE.safetyTier),
   /** Per-target restore settings, by target name. */
   targets: z.record(z.string().regex(re(TARGET_NAME_PATTERN), 'must be the name of a target'), targetRestoreSchema).default({}),
+  /**
+   * Servers that can be rebuilt in one call when they are lost: name → the targets that live on
+   * it, e.g. `{ "rs-systems": ["repairs-db", "repairs-media"] }`. The event `{ "rebuild":
+   * "rs-systems", "onto": "i-…" }` restores each onto that instance, databases first; every
+   * target needs `restore.targets.<target>.onto`.
+   */
+  servers: z
+    .record(
+      z.string(),
+      z.array(z.string().regex(re(TARGET_NAME_PATTERN), 'must be the name of a target')).min(1, 'a server has at least one target'),
+    )
+    .default({}),
   drills: drillsSchema.default(DEFAULT_DRILLS),
 });
 export type RestoreConfig = z.infer<typeof restoreSchema>;
@@ -165,8 +178,26 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
       message: `'${restore.safetyTier}' is a scheduled tier: safety backups will sit among its scheduled ones and live as long`,
     });
   }
-  if (tierNames.includes(DRILL_RECORD_PREFIX.replace('/', ''))) {
-    errors.push({ path: ['tiers', DRILL_RECORD_PREFIX.replace('/', '')], message: `the prefix '${DRILL_RECORD_PREFIX}' of the backup bucket holds the drill records; name the tier differently` });
+  for (const [prefix, what] of [
+    [DRILL_RECORD_PREFIX, 'the drill records'],
+    [REBUILD_RECORD_PREFIX, 'the rebuild records'],
+  ] as const) {
+    const name = prefix.replace('/', '');
+    if (tierNames.includes(name)) errors.push({ path: ['tiers', name], message: `the prefix '${prefix}' of the backup bucket holds ${what}; name the tier differently` });
+  }
+  for (const [server, members] of Object.entries(restore.servers)) {
+    if (!re(TARGET_NAME_PATTERN).test(server)) {
+      errors.push({ path: ['restore', 'servers', server], message: 'server names are lowercase letters, digits and hyphens, at most 40, starting with a letter' });
+    }
+    members.forEach((member, index) => {
+      const here = ['restore', 'servers', server, index];
+      if (!config.targets.some((target) => target.name === member)) {
+        errors.push({ path: here, message: `'${member}' is not a configured target (targets: ${config.targets.map((target) => target.name).join(', ') || 'none'})` });
+      } else if (restore.targets[member]?.onto === undefined) {
+        errors.push({ path: here, message: `'${member}' has no instances it may be restored onto: set restore.targets.${member}.onto (instance IDs, or a tag) so that server '${server}' can be rebuilt` });
+      }
+      if (members.indexOf(member) !== index) errors.push({ path: here, message: `'${member}' is listed twice` });
+    });
   }
   const kinds = new Map(config.targets.map((target) => [target.name, target.kind]));
   const ownInstances = new Map(config.targets.map((target) => [target.name, target.instances.instanceIds ?? []]));
