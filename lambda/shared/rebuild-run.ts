@@ -153,7 +153,7 @@ export function rebuildAlert(record: RebuildRecord, region: string, bucket: stri
   const succeeded = record.steps.filter((step) => step.status === 'succeeded').length;
   const all = succeeded === record.steps.length;
   const seconds = rebuildSeconds(record);
-  const took = seconds !== undefined ? `${seconds} s (${Math.round(seconds / 60)} min)` : 'unknown';
+  const took = seconds === undefined ? 'unknown' : seconds < 120 ? `${seconds} s` : `${seconds} s (${Math.round(seconds / 60)} min)`;
   const line = (step: RebuildStep, at: number) => {
     const head = `  ${at + 1}. ${step.target} (${step.kind}): ${step.status}${step.durationSeconds !== undefined ? ` in ${step.durationSeconds} s` : ''}`;
     return [

@@ -4,20 +4,19 @@
  * directory are the sources. They are backed up with the real backup script, verified with the
  * verify job's code, one backup is broken on purpose to show it is caught (by the verifier, and
  * refused by the restore), and the good ones are restored in scratch mode with the real restore
- * script and compared with their sources. Prints a short report; exits non-zero on any mismatch.
+ * script and compared with their sources. Then a server is lost and rebuilt onto a new one with
+ * the rebuild event (see test/support/rebuild-scenario.ts), compared and timed. Prints a short
+ * report; exits non-zero on any mismatch.
  *
  *   npm run drill
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { verifyBackup } from '../../lambda/verify/verify-backup';
-import { MOTO_REGION, MotoServer } from '../../test/support/moto';
+import { localVerifier } from '../../test/support/local-verifier';
+import { rebuildScenario } from '../../test/support/rebuild-scenario';
+import { MotoServer } from '../../test/support/moto';
 import { PostgresServer } from '../../test/support/postgres';
 import { removeDir, run, scratchDir } from '../../test/support/processes';
 import { backupScriptEnv, corruptCopyOf, putPassword, runInstanceScript } from '../../test/support/restore-fixtures';
@@ -47,31 +46,7 @@ async function main(): Promise<number> {
     const s3 = moto.s3();
     const bucket = 'local-drill-backups';
     const { keyArn } = await moto.createBackupBucket(bucket);
-    await s3.send(new CreateBucketCommand({ Bucket: 'local-drill-replica', CreateBucketConfiguration: { LocationConstraint: MOTO_REGION } }));
-    const sns = new SNSClient({ endpoint: moto.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const topic = await sns.send(new CreateTopicCommand({ Name: 'local-drill-alerts' }));
-    const metrics = new Metrics({ namespace: 'BackupKit', serviceName: 'verify' });
-    // The verifier's metrics would print EMF lines; the drill reports in its own words.
-    (metrics as unknown as { console: { log: () => void } }).console = { log: () => undefined };
-    const verifyDeps = {
-      s3,
-      replicaS3: moto.replicaS3(),
-      sns,
-      metrics,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      bucket,
-      replicaBucket: 'local-drill-replica',
-      backupKeyArn: keyArn,
-      alertTopicArn: topic.TopicArn ?? '',
-      region: MOTO_REGION,
-      settings: {
-        tierMaxAgeHours: { daily: 26 },
-        sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: false },
-        replicationAllowanceMinutes: 30,
-        sqliteIntegrityCheckMaxBytes: 128 * 1024 * 1024,
-        maxObjectBytes: 10 * 2 ** 30,
-      },
-    };
+    const verify = await localVerifier(moto, bucket, keyArn);
 
     // ------------------------------------------------------------ sources
     pg.createDatabase('shop');
@@ -140,7 +115,7 @@ async function main(): Promise<number> {
         continue;
       }
       const result = JSON.parse(line.slice('BACKUP_RESULT '.length)) as { key: string; bytes: number };
-      const verdict = await verifyBackup(verifyDeps, result.key);
+      const verdict = await verify(result.key);
       say(`backed up ${target.kind.padEnd(8)} ${result.key} (${result.bytes} bytes, ${seconds.toFixed(1)} s); verification ${verdict.passed ? 'passed' : `FAILED: ${verdict.reasons.join('; ')}`}`);
       if (!verdict.passed) problems.push(`${target.kind}: a good backup failed verification: ${verdict.reasons.join('; ')}`);
       rows.push({ kind: target.kind, target: target.target, backupBytes: result.bytes, backupSeconds: seconds, verified: verdict.passed ? 'passed' : 'FAILED', restoreSeconds: 0, compared: '-', ok: verdict.passed });
@@ -162,7 +137,7 @@ async function main(): Promise<number> {
         bytes.writeUInt8(bytes.readUInt8(at) ^ 0x40, at);
         return bytes;
       });
-      const verdict = await verifyBackup(verifyDeps, brokenKey);
+      const verdict = await verify(brokenKey);
       const refused = runInstanceScript('restore.sh', envOf(sqliteTarget, { RS_MODE: 'scratch', RS_KEY: brokenKey, RS_SCRATCH_PATH: join(work, 'restores', 'never.sqlite3') }));
       const caught = !verdict.passed && refused.status === 7;
       say(`\nbroke ${brokenKey} (one byte flipped at offset ${at}):`);
@@ -212,10 +187,29 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`local drill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(2);
-  },
-);
+/** "The server is gone": a server's targets rebuilt onto a new one through the rebuild event, compared, timed. */
+async function rebuildDrill(): Promise<number> {
+  say('\n------------------------------------------------------------------------------');
+  say('backup-kit local rebuild drill: a server is lost and rebuilt onto a new one\n');
+  const report = await rebuildScenario({ rows: 20000, say });
+  say('\ntarget      kind      restored on the new server  seconds  compared with the lost server');
+  for (const step of report.record.steps) {
+    const compared = report.compared.find((candidate) => candidate.target === step.target);
+    say(`${step.target.padEnd(11)} ${step.kind.padEnd(9)} ${step.status.padEnd(27)} ${String(step.durationSeconds ?? '-').padStart(7)}  ${compared?.equal ? 'equal' : 'DIFFERS'}`);
+  }
+  say(`\nalert: ${report.alert?.subject ?? '(none)'}`);
+  say(`measured RTO of the rebuild (request to the last target's end): ${report.rtoSeconds} s`);
+  const failed = report.record.steps.some((step) => step.status !== 'succeeded') || report.compared.some((candidate) => !candidate.equal);
+  say(failed ? '\nFAIL: the rebuilt server differs from the lost one' : '\nPASS: every target of the lost server came back on the new one, equal to what was lost.');
+  return failed ? 1 : 0;
+}
+
+main()
+  .then(async (code) => Math.max(code, await rebuildDrill()))
+  .then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`local drill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(2);
+    },
+  );

@@ -25,7 +25,8 @@ export class PostgresServer {
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(): Promise<PostgresServer> {
+  /** A new cluster; on `port` when given (a replacement server where the lost one listened), else a free one. */
+  static async start(options: { readonly port?: number } = {}): Promise<PostgresServer> {
     const dir = scratchDir('pg');
     const data = join(dir, 'data');
     const password = 'test-password-123';
@@ -38,7 +39,7 @@ export class PostgresServer {
     }
     const [initCmd, initArgs] = asServerUser(`${PG_BIN}/initdb`, ['-D', data, '-U', 'backup', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
     run(initCmd, initArgs);
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const [cmd, args] = asServerUser(`${PG_BIN}/postgres`, ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off']);
     const child = startDetached(cmd, args);
     const server = new PostgresServer(port, 'backup', password, dir, child);

@@ -11,6 +11,7 @@
 export const ROUND_TRIPS: readonly string[] = [
   'test/instance/*-backup.test.ts',
   'test/restore/restore-{files,sqlite,postgres,mysql,confinement}.test.ts',
+  'test/restore/rebuild-local.test.ts',
   'test/verify/real-backups.test.ts',
   'test/backup-jobs/document-round-trip.test.ts',
 ];
@@ -67,6 +68,7 @@ export const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/restore/restore-files.test.ts': 37,
   'test/restore/restore-sqlite.test.ts': 37,
   'test/verify/real-backups.test.ts': 32,
+  'test/restore/rebuild-local.test.ts': 30,
   'test/instance/sqlite-backup.test.ts': 28,
   'test/instance/postgres-backup.test.ts': 24,
   'test/foundation/app.test.ts': 22,
