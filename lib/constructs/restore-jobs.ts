@@ -165,7 +165,7 @@ export class RestoreJobs extends RunCommandJob {
 
     this.restoreFunction = new HouseFunction(this, 'Restore', {
       entry: join(__dirname, '../../lambda/restore/handler.ts'),
-      description: 'Restores an EC2 target backup on its instance (console): {"target":"name","mode":"scratch"|"replace","dryRun":true}',
+      description: 'Restores an EC2 target backup (console): {"target":"name","mode":"scratch"|"replace","dryRun":true}; rebuilds a server: {"rebuild":"server","onto":"i-...","dryRun":true}',
       serviceName: RESTORE_SERVICE,
       logKey: props.opsKey,
       timeout: Duration.minutes(2),
