@@ -40,7 +40,7 @@ const SHARED = ['target', 'kind', 'bucket', 'kmsKeyId', 'region', 'dbHost', 'dbP
 
 export const RESTORE_DOCUMENT_PARAMETERS = {
   ...Object.fromEntries(SHARED.map((name) => [name, DOCUMENT_PARAMETERS[name]])),
-  mode: { env: 'RS_MODE', pattern: '^(scratch|replace)$', optional: false, description: 'scratch: into a new database or side path, live data untouched. replace: safety backup, then restore and swap.' },
+  mode: { env: 'RS_MODE', pattern: '^(scratch|replace|check)$', optional: false, description: 'scratch: into a new database or side path, live data untouched. replace: safety backup, then restore and swap. check: what the instance lacks for a restore; changes nothing.' },
   key: { env: 'RS_KEY', pattern: optional(BACKUP_KEY_PATTERN), optional: true, description: 'Object key of the backup to restore; empty for the newest verified one (or RS_BEFORE).' },
   keyVersionId: { env: 'RS_KEY_VERSION_ID', pattern: optional(VERSION_ID_PATTERN), optional: true, description: 'The version of the backup object to read (the verified one); empty: the first version.' },
   manifestVersionId: { env: 'RS_MANIFEST_VERSION_ID', pattern: optional(VERSION_ID_PATTERN), optional: true, description: "The version of the backup's manifest to read (the verified one); empty: the first version." },
@@ -139,7 +139,8 @@ export type RestoreSite = z.infer<typeof restoreSiteSchema>;
 
 /** What the instance is asked to do. */
 export interface RestoreOrder {
-  readonly mode: 'scratch' | 'replace';
+  /** check: the preflight of an instance a restore goes onto (changes nothing). */
+  readonly mode: 'scratch' | 'replace' | 'check';
   readonly key: string;
   /** The versions to read and the SHA-256 the backup must have (what was verified). */
   readonly versionId: string;

@@ -4,7 +4,7 @@ import { BACKUP_SCRIPT_FILES } from './backup-command-document';
 import { InstanceCommandDocument } from './instance-command-document';
 
 /** The scripts the restore document embeds: restore.sh, what it sources, and the backup scripts for the safety backup. */
-export const RESTORE_SCRIPT_FILES = [...BACKUP_SCRIPT_FILES, 'restore-database.sh', 'restore-path.sh', 'restore-checks.sh', 'restore.sh'] as const;
+export const RESTORE_SCRIPT_FILES = [...BACKUP_SCRIPT_FILES, 'restore-database.sh', 'restore-path.sh', 'restore-checks.sh', 'restore-preflight.sh', 'restore.sh'] as const;
 
 export interface RestoreCommandDocumentProps {
   /** Name of the document: the restore and drill functions send it, IAM and the result rule name it. */

@@ -18,7 +18,7 @@
 #                   RS_DB_USER + RS_PASSWORD_SSM_PARAMETER / RS_PASSWORD_SECRET_ID: a role that may
 #                   create databases, when the backup user may not (default: the BK_ ones)
 #   sqlite/files:   BK_PATH
-#   RS_MODE         scratch | replace
+#   RS_MODE         scratch | replace | check (what the instance lacks for a restore; changes nothing)
 #   RS_KEY          the backup's object key; or
 #   RS_BEFORE       ISO 8601 time with zone: the newest backup that started at or before it;
 #                   neither: the newest backup whose verification verdict passed
@@ -61,6 +61,8 @@ export LOG_TAG=restore
 . "$script_dir/restore-path.sh"
 # shellcheck source-path=SCRIPTDIR source=restore-checks.sh
 . "$script_dir/restore-checks.sh"
+# shellcheck source-path=SCRIPTDIR source=restore-preflight.sh
+. "$script_dir/restore-preflight.sh"
 
 # Restore's stages, by exit code (2 and 3 mean what they mean for backups).
 readonly E_INPUT=$EXIT_BAD_INPUT E_CREDENTIALS=$EXIT_CREDENTIALS E_RESTORE=4 E_FETCH=5 E_INTEGRITY=7 E_SAFETY=8 E_DRILL=9 E_SWAP=10 E_MISMATCH=11
@@ -165,7 +167,7 @@ restore_cleanup() {
 require_setting BK_TARGET '^[a-z][a-z0-9-]{0,39}$'
 require_setting BK_KIND '^(postgres|mysql|sqlite|files)$'
 require_setting BK_BUCKET '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
-require_setting RS_MODE '^(scratch|replace)$'
+require_setting RS_MODE '^(scratch|replace|check)$'
 drill="${RS_DRILL:-0}"
 [[ "$drill" =~ ^[01]$ ]] || fail "$E_INPUT" "RS_DRILL must be 0 or 1 (got '$drill')"
 if [ "$drill" = 1 ] && [ "$RS_MODE" != scratch ]; then fail "$E_INPUT" "RS_DRILL=1 needs RS_MODE=scratch: a drill never touches live data"; fi
@@ -383,6 +385,10 @@ fi
 if [ "${JSON_FIELDS[2]:-}" != 1 ] || [ "${JSON_FIELDS[3]:-}" != "$BK_KIND" ] || [ "${JSON_FIELDS[4]:-}" != "$BK_TARGET" ] || [ "${JSON_FIELDS[5]:-}" != "$key" ] ||
   ! [[ "$expected_sha" =~ ^[0-9a-f]{64}$ ]] || ! [[ "$expected_bytes" =~ ^[0-9]+$ ]]; then
   fail "$E_INTEGRITY" "the manifest of $key does not describe this $BK_KIND backup of $BK_TARGET"
+fi
+if [ "$RS_MODE" = check ]; then
+  preflight
+  exit 0
 fi
 free_kb="$(df -Pk "$work_dir" | awk 'NR == 2 { print $4 }')"
 if [ "$((free_kb * 1024))" -lt "$expected_bytes" ]; then

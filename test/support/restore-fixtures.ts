@@ -57,6 +57,8 @@ export interface ScriptRun {
   readonly result?: Record<string, unknown>;
   /** The parsed `DRILL_RESULT` line, when printed. */
   readonly drill?: { passed: boolean; checks: { name: string; status: string; detail: string }[] } & Record<string, unknown>;
+  /** The parsed `PREFLIGHT_RESULT` line (RS_MODE=check), when printed. */
+  readonly preflight?: { ready: boolean; checks: { name: string; status: string; detail: string }[] } & Record<string, unknown>;
 }
 
 function lineJson(stdout: string, prefix: string): Record<string, unknown> | undefined {
@@ -67,7 +69,8 @@ function lineJson(stdout: string, prefix: string): Record<string, unknown> | und
 export function parseScriptRun(status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): ScriptRun {
   const drill = lineJson(stdout, 'DRILL_RESULT') as ScriptRun['drill'];
   const result = lineJson(stdout, 'RESTORE_RESULT');
-  return { status, signal, stdout, stderr, ...(result ? { result } : {}), ...(drill ? { drill } : {}) };
+  const preflight = lineJson(stdout, 'PREFLIGHT_RESULT') as ScriptRun['preflight'];
+  return { status, signal, stdout, stderr, ...(result ? { result } : {}), ...(drill ? { drill } : {}), ...(preflight ? { preflight } : {}) };
 }
 
 /** Runs an instance script (`restore.sh`, `backup.sh`) synchronously with the given environment. */

@@ -12,6 +12,7 @@ export const ROUND_TRIPS: readonly string[] = [
   'test/instance/*-backup.test.ts',
   'test/restore/restore-{files,sqlite,postgres,mysql,confinement}.test.ts',
   'test/restore/rebuild-local.test.ts',
+  'test/restore/restore-preflight.test.ts',
   'test/verify/real-backups.test.ts',
   'test/backup-jobs/document-round-trip.test.ts',
 ];
@@ -69,6 +70,7 @@ export const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/restore/restore-sqlite.test.ts': 37,
   'test/verify/real-backups.test.ts': 32,
   'test/restore/rebuild-local.test.ts': 30,
+  'test/restore/restore-preflight.test.ts': 12,
   'test/instance/sqlite-backup.test.ts': 28,
   'test/instance/postgres-backup.test.ts': 24,
   'test/foundation/app.test.ts': 22,
