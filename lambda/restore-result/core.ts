@@ -115,6 +115,8 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
   const instanceId = detail['instance-id'];
 
   const { command, parameter } = await readCommand(commandId, deps);
+  // A preflight (restore.sh RS_MODE=check) answers the restore function, which waits for it.
+  if (parameter('mode') === 'check') return { outcome: 'ignored', reason: 'a preflight check: the restore function reads its answer' };
   const invocation = await readInvocation(commandId, instanceId, deps);
   const stdout = invocation.StandardOutputContent ?? '';
   const restored = parseResultLine(stdout, RESTORE_RESULT_PREFIX, restoreResultSchema);

@@ -11,6 +11,8 @@ import {
 import type { RestoreRequest } from '../../contracts/restore-event';
 import { chooseBackup, findTarget, pinnedOrder, sendRestore, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
 import { checkInstanceOfTarget, checkOntoOfTarget, chooseInstance, chooseOntoInstance, type ChosenInstance } from '../shared/restore-instance';
+import { preflightProblems, type Preflight } from '../../contracts/preflight';
+import { preflightOnto } from '../shared/preflight';
 
 /**
  * Restores one EC2 target's backup on its instance, from the Lambda console: picks the backup
@@ -98,6 +100,8 @@ export interface RestorePlan {
   readonly instance: ChosenInstance;
   readonly whatWouldChange: readonly string[];
   readonly document: string;
+  /** Onto another instance: what restore.sh's read-only check found there (tools, database server, directories, space). */
+  readonly preflight?: Preflight;
 }
 
 export type RestoreAnswer =
@@ -136,6 +140,8 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     ...(request.scratchPath !== undefined ? { scratchPath: request.scratchPath } : {}),
     ...(request.mode === 'replace' ? { confirm: request.target } : {}),
   };
+  // Onto another instance, what it lacks is found first, by a check that changes nothing there.
+  const preflight = instance.onto && instance.pingStatus === 'Online' ? (await preflightOnto([{ target, backup }], instance.instanceId, deps))[0] : undefined;
   const plan: RestorePlan = {
     target: target.backup.name,
     kind: target.backup.kind,
@@ -144,14 +150,20 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     instance,
     whatWouldChange: whatWouldChange(target, settings.site, order, instance),
     document: settings.documentName,
+    ...(preflight ? { preflight } : {}),
   };
   if (request.dryRun) {
     const run = request.mode === 'replace' ? `"dryRun": false, "confirm": "${target.backup.name}"` : '"dryRun": false';
     const pin = request.key === undefined ? ` and "key": "${backup.key}" (so that a newer backup cannot slip in)` : '';
-    return { outcome: 'dry-run', ...plan, next: `Nothing was sent. To run this restore, invoke again with ${run}${pin}.` };
+    const fix = preflight && preflight.status !== 'ready' ? `First fix on ${instance.instanceId}: ${preflightProblems(preflight).join('; ')}. Then ` : '';
+    const sent = preflight ? 'Nothing was changed (only the read-only check ran on the instance).' : 'Nothing was sent.';
+    return { outcome: 'dry-run', ...plan, next: `${sent} ${fix}${fix ? 'to' : 'To'} run this restore, invoke again with ${run}${pin}.` };
   }
   if (instance.pingStatus !== 'Online') {
     throw new RequestRejectedError(`${instance.onto ? 'onto' : 'instanceId'}: ${instance.instanceId} is ${instance.pingStatus} in SSM; start it (or its agent) and run again`);
+  }
+  if (preflight && preflight.status !== 'ready') {
+    throw new RequestRejectedError(`onto: ${instance.instanceId} is not ready for '${target.backup.name}': ${preflightProblems(preflight).join('; ')}. Only the read-only check ran; nothing was restored`);
   }
   const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${instance.onto ? ` onto ${instance.instanceId}` : ''}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
   const { commandId, documentVersion } = await sendRestore(target, order, instance.instanceId, comment, deps);

@@ -3,6 +3,8 @@ import { RequestRejectedError } from '../../contracts/errors';
 import { rebuildId, rebuildOrder, rebuildRecordKey, type RebuildRecord, type RebuildRequest } from '../../contracts/rebuild';
 import { invalidRestoreParameters, restoreParametersFor, type RestoreOrder, type RestoreTarget } from '../../contracts/restore-command';
 import { pinnedDocumentVersion } from '../shared/document-version';
+import { preflightProblems, type Preflight } from '../../contracts/preflight';
+import { preflightOnto } from '../shared/preflight';
 import { sendRebuildStep, writeRebuildRecord } from '../shared/rebuild-run';
 import { checkOntoOfTarget, chooseOntoInstance, type ChosenInstance } from '../shared/restore-instance';
 import { chooseBackup, findTarget, pinnedOrder, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
@@ -21,6 +23,8 @@ export interface RebuildPlanStep {
   readonly kind: string;
   readonly backup: Pick<ChosenBackup, 'key' | 'how' | 'tier' | 'takenAt' | 'verification' | 'pinned'> & { readonly bytes: number; readonly ageHours: number };
   readonly whatWouldChange: readonly string[];
+  /** What restore.sh's read-only check found on the instance for this target. */
+  readonly preflight?: Preflight;
 }
 
 export interface RebuildPlan {
@@ -80,11 +84,13 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     const order: RestoreOrder = { mode: request.mode, ...pinnedOrder(backup), drill: false, ...(request.mode === 'replace' ? { confirm: name } : {}) };
     chosen.push({ target, backup, order });
   }
+  // What the new instance lacks is found first, by checks that change nothing there.
+  const preflights = onto.pingStatus === 'Online' ? await preflightOnto(chosen, onto.instanceId, deps) : [];
   const plan: RebuildPlan = {
     server: request.rebuild,
     mode: request.mode,
     onto,
-    steps: chosen.map(({ target, backup, order }) => ({
+    steps: chosen.map(({ target, backup, order }, index) => ({
       target: target.backup.name,
       kind: target.backup.kind,
       backup: {
@@ -98,6 +104,7 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
         ageHours: Math.round((now.getTime() - new Date(backup.takenAt).getTime()) / 360_000) / 10,
       },
       whatWouldChange: whatWouldChange(target, settings.site, order, onto),
+      ...(preflights[index] ? { preflight: preflights[index] } : {}),
     })),
     totalBytes: chosen.reduce((sum, { backup }) => sum + backup.manifest.bytes, 0),
     document: settings.documentName,
@@ -108,14 +115,20 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     const name = chosen[index]?.target.backup.name ?? '';
     if (invalid.length > 0) throw new RequestRejectedError(`rebuild: the restore settings of '${name}' do not pass the document's patterns: ${invalid.join('; ')}`);
   });
+  const missing = preflights.filter((preflight) => preflight.status !== 'ready').map((preflight) => `${preflight.target}: ${preflightProblems(preflight).join(', ')}`);
   if (request.dryRun) {
     const run = request.mode === 'replace' ? `"dryRun": false, "confirm": "${request.rebuild}"` : '"dryRun": false';
     const pins = chosen.filter(({ target }) => request.keys?.[target.backup.name] === undefined).map(({ target, backup }) => `"${target.backup.name}": "${backup.key}"`);
     const pin = pins.length > 0 ? ` and "keys": { ${pins.join(', ')} } (so that a newer backup cannot slip in)` : '';
-    return { outcome: 'dry-run', ...plan, next: `Nothing was sent. To rebuild, invoke again with ${run}${pin}.` };
+    const fix = missing.length > 0 ? `First fix on ${onto.instanceId}: ${missing.join('; ')}. Then to` : 'To';
+    const sent = preflights.length > 0 ? 'Nothing was changed (only the read-only checks ran on the instance).' : 'Nothing was sent.';
+    return { outcome: 'dry-run', ...plan, next: `${sent} ${fix} rebuild, invoke again with ${run}${pin}.` };
   }
   if (onto.pingStatus !== 'Online') {
     throw new RequestRejectedError(`onto: ${onto.instanceId} is ${onto.pingStatus} in SSM; start it (or its agent) and run again`);
+  }
+  if (missing.length > 0) {
+    throw new RequestRejectedError(`onto: ${onto.instanceId} is not ready: ${missing.join('; ')}. Only the read-only checks ran; nothing was restored`);
   }
 
   const documentVersion = await pinnedDocumentVersion({ ...deps, settings: { documentName: settings.documentName, documentSha256: settings.documentSha256 } });

@@ -172,6 +172,8 @@ export class RestoreJobs extends RunCommandJob {
       environment: jobEnvironment,
     });
     this.grantChooseAndSend(this.restoreFunction.role, props, { onto: true });
+    // Restores onto another instance wait for the preflight's answer there.
+    this.grantReadRuns(this.restoreFunction.role);
 
     const result = this.addResultFunction({
       entry: join(__dirname, '../../lambda/restore-result/handler.ts'),

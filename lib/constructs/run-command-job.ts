@@ -97,19 +97,7 @@ export abstract class RunCommandJob extends Construct {
       timeout: Duration.minutes(1),
       ...(props.environment ? { environment: props.environment } : {}),
     });
-    fn.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: `Read${this.noun}Runs`,
-        // Neither action supports resource-level permissions: IAM accepts only '*' here.
-        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommands'],
-        resources: ['*'],
-      }),
-    );
-    acknowledgeWildcardResources(
-      fn.role,
-      ['*'],
-      `ssm:GetCommandInvocation and ssm:ListCommands support no resource-level permissions; they only read the status and output of the runs of the ${this.noun.toLowerCase()} document.`,
-    );
+    this.grantReadRuns(fn.role);
     this.grantAlerts(fn.role);
     const rule = new events.Rule(this, 'RunStatusRule', {
       description: `Run Command status changes of ${this.document.documentName}, for the ${this.noun.toLowerCase()} result function`,
@@ -143,6 +131,23 @@ export abstract class RunCommandJob extends Construct {
     // Explicit actions: the destination's own grant would add KMS wildcards.
     job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
     job.role.addToPolicy(new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.opsKey.keyArn] }));
+  }
+
+  /** Read the status and output of the document's runs. */
+  protected grantReadRuns(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: `Read${this.noun}Runs`,
+        // Neither action supports resource-level permissions: IAM accepts only '*' here.
+        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommands'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcardResources(
+      role,
+      ['*'],
+      `ssm:GetCommandInvocation and ssm:ListCommands support no resource-level permissions; they only read the status and output of the runs of the ${this.noun.toLowerCase()} document.`,
+    );
   }
 
   /**

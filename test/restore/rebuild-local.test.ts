@@ -12,6 +12,12 @@ describe('rebuild a lost server onto a new one (PostgreSQL, SQLite and files)', 
       ['app-sqlite', 'newest verified'],
       ['media', 'newest verified'],
     ]);
+    // AND the read-only check on the new server found nothing missing (tools, PostgreSQL, directories, space)
+    expect(report.plan.steps.map((step) => [step.target, step.preflight?.status])).toEqual([
+      ['shop-db', 'ready'],
+      ['app-sqlite', 'ready'],
+      ['media', 'ready'],
+    ]);
     // AND every step ran on the new server, one after another, and succeeded
     expect(report.record.steps.map((step) => [step.target, step.status])).toEqual([
       ['shop-db', 'succeeded'],

@@ -107,6 +107,9 @@ function verdict(key: string, target: string, kind: string, passed: boolean): st
 /** The rebuild records written, by key: the newest body of each. */
 let records: Map<string, string>;
 let commandCount: number;
+/** The preflight answer per target (default: ready). */
+let preflightOf: Record<string, { ready: boolean; checks: { name: string; status: string; detail: string }[] }>;
+const READY = { ready: true, checks: [{ name: 'connect', status: 'passed', detail: 'connected' }] };
 
 function backups(options: { readonly dbVerified?: boolean } = {}): void {
   for (const [target, keys] of Object.entries(KEYS)) {
@@ -129,6 +132,7 @@ beforeEach(() => {
   snsMock.reset();
   records = new Map();
   commandCount = 0;
+  preflightOf = {};
   clock = new Date('2026-11-21T10:00:00Z');
   s3Mock.on(ListObjectsV2Command).resolves({});
   s3Mock.on(ListObjectVersionsCommand).callsFake((input: { Prefix: string }) => ({
@@ -158,7 +162,18 @@ beforeEach(() => {
   });
   ssmMock.on(DescribeDocumentCommand).resolves({ Document: { DefaultVersion: '3' } });
   ssmMock.on(GetDocumentCommand).resolves({ Content: JSON.stringify(DOCUMENT) });
-  ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++commandCount}` } }));
+  const checks = new Map<string, string>();
+  ssmMock.on(SendCommandCommand).callsFake((input: { Parameters: Record<string, string[]> }) => {
+    if (input.Parameters.mode?.[0] !== 'check') return { Command: { CommandId: `cmd-${++commandCount}` } };
+    const id = `check-${checks.size + 1}`;
+    checks.set(id, input.Parameters.target?.[0] ?? '');
+    return { Command: { CommandId: id } };
+  });
+  ssmMock.on(GetCommandInvocationCommand).callsFake((input: { CommandId: string }) => {
+    const target = checks.get(input.CommandId) ?? '';
+    const answer = preflightOf[target] ?? READY;
+    return { Status: 'Success', ResponseCode: 0, StandardOutputContent: `PREFLIGHT_RESULT ${JSON.stringify({ target, kind: 'x', key: 'k', ...answer })}\n` };
+  });
   snsMock.on(PublishCommand).resolves({ MessageId: 'msg-1' });
 });
 
@@ -199,7 +214,9 @@ function resultDeps(): RestoreResultDeps {
 }
 
 const rebuild = (event: RebuildEventInput, deps = restoreDeps()) => startRebuild(parseRebuildEvent(event), deps);
-const mutations = () => ssmMock.commandCalls(SendCommandCommand).length + s3Mock.commandCalls(PutObjectCommand).length;
+/** The restores sent (not the read-only preflight checks). */
+const sends = () => ssmMock.commandCalls(SendCommandCommand).filter((call) => call.args[0].input.Parameters?.mode?.[0] !== 'check');
+const mutations = () => sends().length + s3Mock.commandCalls(PutObjectCommand).length;
 
 async function refused(call: () => Promise<unknown>): Promise<string> {
   const error = await Promise.resolve().then(call).then(
@@ -267,11 +284,54 @@ describe('rebuild a server: the plan', () => {
   });
 });
 
+describe('rebuild a server: the preflight on the new instance', () => {
+  it('the dry run checks each target on the new instance with restore.sh in check mode (pinned to the chosen backup), and shows what it found', async () => {
+    const answer = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', dryRun: true });
+    const checks = ssmMock.commandCalls(SendCommandCommand).map((call) => call.args[0].input);
+    expect(checks.map((input) => [input.InstanceIds, input.Parameters?.mode, input.Parameters?.target, input.Parameters?.key, input.Comment])).toEqual([
+      [[NEW_SERVER], ['check'], ['repairs-db'], [KEYS['repairs-db'].good], 'backup-kit preflight of repairs-db'],
+      [[NEW_SERVER], ['check'], ['repairs-media'], [KEYS['repairs-media'].good], 'backup-kit preflight of repairs-media'],
+    ]);
+    expect(answer.steps.map((step) => [step.target, step.preflight?.status])).toEqual([
+      ['repairs-db', 'ready'],
+      ['repairs-media', 'ready'],
+    ]);
+    expect(answer.next).toMatch(/^Nothing was changed \(only the read-only checks ran on the instance\)\. To rebuild/);
+  });
+
+  it('what the new instance lacks is named in the dry run, and the real run is refused (nothing restored, nothing recorded)', async () => {
+    preflightOf['repairs-db'] = {
+      ready: false,
+      checks: [{ name: 'connect', status: 'failed', detail: 'cannot connect to PostgreSQL at 127.0.0.1:5432 as backup: install and start PostgreSQL with the target\'s user and password first' }],
+    };
+    const answer = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', dryRun: true });
+    expect(answer.steps[0]?.preflight?.status).toBe('not ready');
+    expect(answer.next).toMatch(/First fix on i-0dddddddddddddddd: repairs-db: connect: cannot connect to PostgreSQL at 127\.0\.0\.1:5432 as backup: install and start PostgreSQL/);
+    expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' }))).toMatch(
+      /^onto: i-0dddddddddddddddd is not ready: repairs-db: connect: cannot connect .*Only the read-only checks ran; nothing was restored/,
+    );
+    expect(mutations()).toBe(0);
+  });
+
+  it('a check that cannot read the backups says which policies to attach; one the instance never runs says so after a minute', async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', ResponseCode: 5, StandardErrorContent: '2026-11-21T10:00:00Z restore ERROR: stage fetch failed (exit 5): cannot fetch version m1 of the manifest\n' });
+    const cannotRead = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, dryRun: true });
+    expect(cannotRead.steps[0]?.preflight).toMatchObject({
+      status: 'failed',
+      detail: expect.stringMatching(/^the check stopped \(exit 5\): cannot fetch version m1 of the manifest; the instance cannot read .* RestorePolicy-repairs-db and InstancePolicy-repairs-db/),
+    });
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress' });
+    const silent = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, dryRun: true });
+    expect(silent.steps.map((step) => step.preflight?.status)).toEqual(['no answer', 'no answer']);
+    expect(silent.steps[0]?.preflight?.detail).toMatch(/did not run the check within 60 s/);
+  });
+});
+
 describe('rebuild a server: the run', () => {
   it('records the plan, sends the first target to the new server only, and the result function sends the next when it succeeds; one alert at the end with each result and the total time', async () => {
     const started = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems', requestedBy: 'jane' });
     expect(started).toMatchObject({ outcome: 'started', rebuildId: '20261121T100000Z', firstCommandId: 'cmd-1', record: 's3://backups/rebuilds/rs-systems/20261121T100000Z.json' });
-    const first = ssmMock.commandCalls(SendCommandCommand)[0]?.args[0].input;
+    const first = sends()[0]?.args[0].input;
     expect(first).toMatchObject({ InstanceIds: [NEW_SERVER], DocumentVersion: '3', Comment: 'backup-kit rebuild rs-systems 20261121T100000Z 1/2' });
     expect(first?.Parameters).toMatchObject({ target: ['repairs-db'], mode: ['replace'], key: [KEYS['repairs-db'].good], keyVersionId: ['v1'], confirm: ['repairs-db'] });
     expect(theRecord().steps.map((step) => [step.target, step.status, step.commandId])).toEqual([
@@ -284,7 +344,7 @@ describe('rebuild a server: the run', () => {
     const one = await recordRestoreResult(finish('cmd-1', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
     // THEN the files are sent, exactly as pinned at the start; no alert yet
     expect(one).toMatchObject({ outcome: 'restore-succeeded', rebuild: { step: 1, finished: false } });
-    const second = ssmMock.commandCalls(SendCommandCommand)[1]?.args[0].input;
+    const second = sends()[1]?.args[0].input;
     expect(second).toMatchObject({ InstanceIds: [NEW_SERVER], DocumentVersion: '3', Comment: 'backup-kit rebuild rs-systems 20261121T100000Z 2/2' });
     expect(second?.Parameters).toEqual(theRecord().steps[1]?.parameters);
     expect(second?.Parameters).toMatchObject({ target: ['repairs-media'], key: [KEYS['repairs-media'].good], confirm: ['repairs-media'] });
@@ -299,14 +359,14 @@ describe('rebuild a server: the run', () => {
     expect(alert?.Message).toMatch(/1\. repairs-db \(postgres\): succeeded in 300 s[\s\S]*restored into repairs-db restored[\s\S]*2\. repairs-media \(files\): succeeded/);
     expect(alert?.Message).toContain('by jane');
     expect(theRecord()).toMatchObject({ finishedAt: '2026-11-21T10:12:00.000Z' });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(2);
+    expect(sends()).toHaveLength(2);
   });
 
   it('a failed target ends the rebuild: the targets after it are not sent, and the alert says which failed and why', async () => {
     await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' });
     const outcome = await recordRestoreResult(finish('cmd-1', 'Failed', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
     expect(outcome).toMatchObject({ outcome: 'restore-failed', rebuild: { finished: true } });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(sends()).toHaveLength(1);
     expect(theRecord().steps.map((step) => step.status)).toEqual(['failed', 'not run']);
     const alert = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
     expect(alert?.Subject).toBe(`backup-kit rebuild FAILED: rs-systems onto ${NEW_SERVER} (0 of 2 restored)`);
@@ -317,10 +377,10 @@ describe('rebuild a server: the run', () => {
     await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' });
     const forged = await recordRestoreResult(finish('cmd-forged', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
     expect(forged).toMatchObject({ rebuild: { ignored: expect.stringMatching(/step 1 of the record is command cmd-1, not cmd-forged/) } });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(sends()).toHaveLength(1);
     await recordRestoreResult(finish('cmd-1', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
     const again = await recordRestoreResult(finish('cmd-1', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
     expect(again).toMatchObject({ rebuild: { ignored: 'step 1 is already succeeded' } });
-    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(2);
+    expect(sends()).toHaveLength(2);
   });
 });

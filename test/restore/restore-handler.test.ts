@@ -2,6 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObj
 import {
   DescribeDocumentCommand,
   DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
   GetDocumentCommand,
   SSMClient,
   SendCommandCommand,
@@ -176,6 +177,12 @@ beforeEach(() => {
   ssmMock.on(DescribeDocumentCommand).resolves({ Document: { DefaultVersion: '3' } });
   ssmMock.on(GetDocumentCommand).resolves({ Content: JSON.stringify(DOCUMENT) });
   ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-123' } });
+  // The preflight on an instance a restore goes onto: ready.
+  ssmMock.on(GetCommandInvocationCommand).resolves({
+    Status: 'Success',
+    ResponseCode: 0,
+    StandardOutputContent: `PREFLIGHT_RESULT ${JSON.stringify({ target: 'x', kind: 'x', key: 'k', ready: true, checks: [{ name: 'tools', status: 'passed', detail: 'psql and pg_restore 16' }] })}\n`,
+  });
 });
 
 type Answer = Awaited<ReturnType<typeof handler>>;
@@ -193,8 +200,10 @@ function refusal(answer: Answer): Extract<Answer, { ok: false }> {
   return answer;
 }
 
+/** Calls that change something: restores sent (not the read-only preflight checks) and objects written. */
 function mutatingCalls(): number {
-  return MUTATING.reduce((sum, command) => sum + ssmMock.commandCalls(command as typeof SendCommandCommand).length + s3Mock.commandCalls(command as typeof PutObjectCommand).length, 0);
+  const restores = ssmMock.commandCalls(SendCommandCommand).filter((call) => call.args[0].input.Parameters?.mode?.[0] !== 'check').length;
+  return MUTATING.reduce((sum, command) => sum + s3Mock.commandCalls(command as typeof PutObjectCommand).length, restores);
 }
 
 describe('restore function', () => {
@@ -361,7 +370,7 @@ describe('restore function: onto another instance', () => {
     return key;
   }
 
-  it('dry run onto an allowed instance shows it as not the target\'s own and sends nothing', async () => {
+  it('dry run onto an allowed instance shows it as not the target\'s own and what the check there found, and restores nothing', async () => {
     // GIVEN the replacement carries the tag the target's restore settings allow
     ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0eeeeeeeeeeeeeeee', PingStatus: 'Online', PlatformName: 'Ubuntu' }] });
     // WHEN a dry run names it
@@ -378,6 +387,13 @@ describe('restore function: onto another instance', () => {
     // AND a replace there says what happens where the database does not exist yet
     const replace = accepted(await handler({ target: 'orders-db', onto: 'i-0eeeeeeeeeeeeeeee', mode: 'replace', dryRun: true }));
     expect(replace.whatWouldChange.join('\n')).toMatch(/where database orders does not exist on i-0eeeeeeeeeeeeeeee \(a rebuilt server\), there is nothing to keep: no safety backup/);
+    // AND the instance was checked (restore.sh in check mode, which changes nothing), and only it
+    expect(replace.preflight).toMatchObject({ target: 'orders-db', status: 'ready', checks: [{ name: 'tools', status: 'passed' }] });
+    expect(ssmMock.commandCalls(SendCommandCommand).map((call) => [call.args[0].input.InstanceIds, call.args[0].input.Parameters?.mode])).toEqual([
+      [['i-0eeeeeeeeeeeeeeee'], ['check']],
+      [['i-0eeeeeeeeeeeeeeee'], ['check']],
+    ]);
+    expect(replace.next).toMatch(/^Nothing was changed \(only the read-only check ran on the instance\)\. To run this restore/);
     expect(mutatingCalls()).toBe(0);
   });
 
@@ -408,6 +424,18 @@ describe('restore function: onto another instance', () => {
     expect(refusal(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', instanceId: 'i-0123456789abcdef0' })).field).toBe('onto');
     expect(ssmMock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('a restore onto an instance that lacks what the restore needs is refused, naming what to fix; only the check ran', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0dddddddddddddddd', PingStatus: 'Online', PlatformType: 'Linux' }] });
+    ssmMock.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: `PREFLIGHT_RESULT ${JSON.stringify({ target: 'media', kind: 'files', key: 'k', ready: false, checks: [{ name: 'directory', status: 'failed', detail: '/srv does not exist: deploy the application (its directories) first' }] })}\n`,
+    });
+    const answer = refusal(await handler({ target: 'media', onto: 'i-0dddddddddddddddd', key: mediaKey(), mode: 'replace', confirm: 'media' }));
+    expect(answer).toMatchObject({ field: 'onto', reason: expect.stringMatching(/^i-0dddddddddddddddd is not ready for 'media': directory: \/srv does not exist: deploy the application \(its directories\) first\. Only the read-only check ran; nothing was restored/) });
+    expect(mutatingCalls()).toBe(0);
   });
 
   it('refuses an instance that runs another OS than Linux, naming it, sending nothing', async () => {

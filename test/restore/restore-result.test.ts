@@ -85,6 +85,14 @@ const RESTORE_LINE =
   '","restoredTo":"orders","previousDataKeptAs":"orders_pre_restore_20261121100100","safetyBackupKey":"predeploy/orders-db/2026/11/21/orders-db_20261121T100030Z.pgdump.gz","restoreSeconds":95.2,"durationSeconds":141.7}';
 
 describe('restore result', () => {
+  it('a preflight check (mode check) is not a restore: ignored, no alert, no metric', async () => {
+    command({ target: 'orders-db', kind: 'postgres', mode: 'check', drill: '0' });
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'PREFLIGHT_RESULT {}\n' });
+    expect(await recordRestoreResult(event(), deps)).toEqual({ outcome: 'ignored', reason: 'a preflight check: the restore function reads its answer' });
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(published).toEqual([]);
+  });
+
   it('a finished restore: alert with duration, where it went and what was kept, and RestoreSucceeded/RestoreSeconds', async () => {
     // GIVEN a replace run that succeeded
     command({ target: 'orders-db', kind: 'postgres', mode: 'replace', drill: '0' });

@@ -445,6 +445,10 @@ describe('restoring onto another instance (restore.targets.<target>.onto)', () =
     expect(await send('RestoreJobsRestoreRole', 'i-0cccccccccccccccc')).toBe('ImplicitlyDenied');
   });
 
+  it('the restore function may read the runs (the preflight\'s answer on the instance it restores onto)', async () => {
+    expect(await decide({ principal: roleNamed('RestoreJobsRestoreRole'), identityPolicies: policiesOf('RestoreJobsRestoreRole'), action: 'ssm:GetCommandInvocation', resource: '*' })).toBe('Allowed');
+  });
+
   it('the drill function may not: drills go to the targets\' own instances only', async () => {
     expect(await send('RestoreJobsDrillRole', 'i-0dddddddddddddddd')).toBe('ImplicitlyDenied');
     expect(await send('RestoreJobsDrillRole', 'i-0eeeeeeeeeeeeeeee', { 'backup-kit:restore-into': 'orders-db' })).toBe('ImplicitlyDenied');

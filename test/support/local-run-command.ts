@@ -105,8 +105,9 @@ export class LocalRunCommand {
       }
       case 'GetCommandInvocationCommand': {
         const command = this.find(String(input.CommandId));
-        if (!command.run) throw Object.assign(new Error('the invocation has not run'), { name: 'InvocationDoesNotExist' });
-        const { run } = command;
+        // Asked before its turn (the restore function waits for a preflight): the agent runs it now.
+        if (!command.run) this.execute(command);
+        const run = command.run as NonNullable<LocalCommand['run']>;
         const status = run.status === 0 ? 'Success' : 'Failed';
         return {
           CommandId: command.commandId,
@@ -136,6 +137,16 @@ export class LocalRunCommand {
   runNext(): StatusEvent | undefined {
     const command = this.queue.shift();
     if (!command) return undefined;
+    this.execute(command);
+    return {
+      'detail-type': 'EC2 Command Invocation Status-change Notification',
+      source: 'aws.ssm',
+      detail: { 'command-id': command.commandId, 'document-name': this.documentName, 'instance-id': command.instanceId, status: command.run?.status === 0 ? 'Success' : 'Failed' },
+    };
+  }
+
+  private execute(command: LocalCommand): void {
+    this.queue = this.queue.filter((queued) => queued !== command);
     const steps = (this.document.mainSteps as { inputs: { runCommand: string[] } }[] | undefined) ?? [];
     const declared = (this.document.parameters ?? {}) as Record<string, { default?: unknown }>;
     // A parameter not sent takes the document's default, as SSM does.
@@ -143,10 +154,5 @@ export class LocalRunCommand {
     const startedAt = new Date();
     const run = spawnSync('bash', ['-c', text], { env: this.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     command.run = { ...parseScriptRun(run.status, run.signal, run.stdout, run.stderr), startedAt, endedAt: new Date() };
-    return {
-      'detail-type': 'EC2 Command Invocation Status-change Notification',
-      source: 'aws.ssm',
-      detail: { 'command-id': command.commandId, 'document-name': this.documentName, 'instance-id': command.instanceId, status: run.status === 0 ? 'Success' : 'Failed' },
-    };
   }
 }

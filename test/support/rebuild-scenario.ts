@@ -156,7 +156,10 @@ export async function rebuildScenario(options: { readonly rows: number; readonly
     const plan = await startRebuild(parseRebuildEvent({ rebuild: SERVER, onto: NEW, mode: 'replace', dryRun: true }), restoreDeps);
     if (plan.outcome !== 'dry-run') throw new Error('the dry run started a rebuild');
     say(`\ndry run of { "rebuild": "${SERVER}", "onto": "${NEW}", "mode": "replace" }:`);
-    for (const step of plan.steps) say(`  ${step.target} (${step.kind}): ${step.backup.key}, ${step.backup.how}, ${step.backup.bytes} bytes, ${step.backup.ageHours} h old`);
+    for (const step of plan.steps) {
+      say(`  ${step.target} (${step.kind}): ${step.backup.key}, ${step.backup.how}, ${step.backup.bytes} bytes, ${step.backup.ageHours} h old`);
+      say(`    check on ${NEW}: ${step.preflight?.status ?? 'not run'} (${(step.preflight?.checks ?? []).map((check) => `${check.name} ${check.status}`).join(', ')})`);
+    }
     const started = await startRebuild(parseRebuildEvent({ rebuild: SERVER, onto: NEW, mode: 'replace', confirm: SERVER, requestedBy: 'local drill' }), restoreDeps);
     if (started.outcome !== 'started') throw new Error('the rebuild did not start');
     for (let event = runCommand.runNext(); event !== undefined; event = runCommand.runNext()) {
