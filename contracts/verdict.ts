@@ -26,6 +26,12 @@ export type CheckResult = z.infer<typeof checkResultSchema>;
 export const verdictSchema = z.object({
   verdictVersion: z.literal(2),
   bucket: z.string(),
+  /**
+   * The replica bucket whose copy of the backup (the same versions: replication keeps version IDs)
+   * was found when this was verified: the verdict speaks for that copy too, for restores in the
+   * DR region. Absent when the replica was not there.
+   */
+  replicaBucket: z.string().optional(),
   key: z.string(),
   /** The version of the backup object that was read. */
   versionId: z.string().optional(),

@@ -4,6 +4,7 @@ import type { BackupKitConfig } from './config/config';
 import { JobsStack } from './stacks/jobs-stack';
 import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
+import { RestoreDrStack } from './stacks/restore-dr-stack';
 import { StorageStack } from './stacks/storage-stack';
 
 export interface BackupKitStacks {
@@ -12,6 +13,8 @@ export interface BackupKitStacks {
   readonly jobs: JobsStack;
   /** DR-region forwarding of RDS restore events; only when an RDS instance replicates its backups there. */
   readonly rdsRestoreDr?: RdsRestoreDrStack;
+  /** Restores of the EC2 targets in the DR region from the replica, when there are targets and the replica is in this account. */
+  readonly restoreDr?: RestoreDrStack;
 }
 
 export interface BuildAppOptions {
@@ -85,6 +88,25 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
         })
       : undefined;
 
+  // The replica in an isolated account is read from there, not by this account's instances.
+  const restoreDr =
+    config.targets.length > 0 && isolated === undefined
+      ? new RestoreDrStack(app, `${config.prefix}-restore-dr`, {
+          env: { account, region: config.drRegion },
+          description: `backup-kit ${config.prefix}: restores in ${config.drRegion} from the replica bucket, for when ${config.primaryRegion} is down`,
+          config,
+          replicaBucket: replicaStorage.backups.bucket,
+          replicaKey: replicaStorage.backups.key,
+          ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
+        })
+      : undefined;
+  if (config.targets.length > 0 && isolated !== undefined) {
+    Annotations.of(app).addWarningV2(
+      'backup-kit:restore-dr',
+      `no restore stack in ${config.drRegion}: the replica is in the isolated account ${isolated}; in a regional outage, restore from there by hand (docs/runbooks/lost-region.md)`,
+    );
+  }
+
   Tags.of(app).add('app', 'backup-kit');
   Tags.of(app).add('backup-kit:prefix', config.prefix);
   for (const warning of options.warnings ?? []) {
@@ -93,5 +115,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage, jobs, rdsRestoreDr };
+  return { storage, replicaStorage, jobs, rdsRestoreDr, restoreDr };
 }

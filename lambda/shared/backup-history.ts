@@ -66,7 +66,7 @@ export async function newestVerdictKey(s3: S3Client, bucket: string, backupKey: 
 
 /**
  * The verdict stored at `verdictKey` for `backupKey`; undefined when it is missing, not a
- * verdict, or about another backup (only the verifier writes there, but a reader checks anyway).
+ * verdict, or about another backup or bucket (only the verifier writes there, but a reader checks anyway).
  */
 export async function readVerdict(s3: S3Client, bucket: string, backupKey: string, verdictKey: string | undefined): Promise<Verdict | undefined> {
   if (verdictKey === undefined) return undefined;
@@ -74,7 +74,8 @@ export async function readVerdict(s3: S3Client, bucket: string, backupKey: strin
     const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verdictKey }));
     const text = (await response.Body?.transformToString()) ?? '';
     const parsed = verdictSchema.safeParse(JSON.parse(text));
-    return parsed.success && parsed.data.key === backupKey && parsed.data.bucket === bucket ? parsed.data : undefined;
+    // A verdict about the primary bucket's backup speaks for the replica's copy when the verifier found it there.
+    return parsed.success && parsed.data.key === backupKey && (parsed.data.bucket === bucket || parsed.data.replicaBucket === bucket) ? parsed.data : undefined;
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
     throw error;

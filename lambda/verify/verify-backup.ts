@@ -125,6 +125,7 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
   const verdict: Verdict = {
     verdictVersion: 2,
     bucket: deps.bucket,
+    ...(replica.status === 'passed' ? { replicaBucket: deps.replicaBucket } : {}),
     key,
     ...(head.kind === 'found' && head.output.VersionId ? { versionId: head.output.VersionId } : {}),
     ...(manifest.manifest && manifestVersion !== undefined ? { manifestVersionId: manifestVersion } : {}),

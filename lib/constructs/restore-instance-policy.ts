@@ -24,6 +24,12 @@ export interface RestoreInstancePolicyProps {
   readonly safetyObjectLockMode?: ObjectLockModeName;
   /** Where the SSM agent writes the restore's output. */
   readonly commandLogGroup: logs.ILogGroup;
+  /**
+   * The instance has no backup policy of the target (the DR region): without a restore role, the
+   * restore connects as the backup user, whose password this policy then lets it read.
+   * @default false
+   */
+  readonly standaloneInstancePolicies?: boolean;
 }
 
 /**
@@ -40,7 +46,9 @@ export function restoreInstancePolicy(scope: Construct, target: RestoreTarget, p
   const restorePassword =
     target.restore.user !== undefined && target.restore.password !== undefined && target.backup.database
       ? passwordStatements(stack, { ...target.backup, database: { ...target.backup.database, password: target.restore.password } })
-      : [];
+      : props.standaloneInstancePolicies && target.backup.database
+        ? passwordStatements(stack, target.backup)
+        : [];
   const policy = new iam.ManagedPolicy(scope, `InstancePolicy-${name}`, {
     managedPolicyName: `${props.namePrefix}-restore-${name}`,
     description: `backup-kit: lets an instance restore target '${name}' (attach with the target's backup policy and AmazonSSMManagedInstanceCore)`,
@@ -72,17 +80,18 @@ export function restoreInstancePolicy(scope: Construct, target: RestoreTarget, p
   });
   acknowledgeWildcardResources(policy, [...readObjects, safetyObjects], `The instance reads its own target's backups (${readPrefixes.join(', ')}) and writes safety backups under ${props.safetyTier}/${name}/ only; object keys carry a timestamp, so the prefix is the narrowest name.`);
   acknowledgeWildcardResources(policy, ['*'], 'The SSM agent looks up the command output group with DescribeLogGroups, which lists and takes no resource but * (AWS service reference).');
-  if (restorePassword.length > 0 && target.restore.password) {
-    const plan = { ...target.backup, database: { ...(target.backup.database as NonNullable<RestoreTarget['backup']['database']>), password: target.restore.password } };
+  if (restorePassword.length > 0 && target.backup.database) {
+    const password = target.restore.password ?? target.backup.database.password;
+    const plan = { ...target.backup, database: { ...target.backup.database, password } };
     acknowledgeWildcardResources(
       policy,
       [passwordKeysArn(stack, plan)],
       "The key that encrypts the restore role's password parameter or secret is the team's and unknown here; decryption is limited by kms:ViaService and by the encryption context to that one parameter or secret.",
     );
-    if ('secretId' in target.restore.password) {
+    if ('secretId' in password) {
       acknowledgeWildcardResources(
         policy,
-        secretArnPatterns(stack, target.restore.password.secretId).filter((pattern) => pattern.includes('?')),
+        secretArnPatterns(stack, password.secretId).filter((pattern) => pattern.includes('?')),
         'Secrets Manager appends six random characters to a secret ARN; the pattern matches exactly that suffix of this one secret.',
       );
     }

@@ -31,6 +31,7 @@ import { restoreInstancePolicy } from './restore-instance-policy';
 import { RunCommandJob } from './run-command-job';
 import type { ShareableTestEvents } from './shareable-test-events';
 import { restoreTestEvents } from './restore-test-events';
+import { validateRestoreJobsProps } from './restore-jobs-validation';
 
 /** An RDS instance drilled by point-in-time restore into a temporary instance. */
 export interface RdsDrillSource {
@@ -85,6 +86,13 @@ export interface RestoreJobsProps {
    */
   readonly drills?: RestoreDrillOptions;
   /**
+   * The instances that restore here have no backup policy of the target (the DR region, where the
+   * primary's policies name other regions): the restore policy also lets them read the backup
+   * user's password, as the backup policy does.
+   * @default false
+   */
+  readonly standaloneInstancePolicies?: boolean;
+  /**
    * Servers rebuilt in one call (`{ "rebuild": name, "onto": "i-…" }`): name → its targets, each
    * with instances it may be restored onto (`restore.onto`).
    * @default - none: rebuild events are refused
@@ -127,7 +135,7 @@ export class RestoreJobs extends RunCommandJob {
   readonly testEvents: ShareableTestEvents;
 
   constructor(scope: Construct, id: string, props: RestoreJobsProps) {
-    validate(props);
+    validateRestoreJobsProps(props);
     super(scope, id, {
       ...props,
       noun: 'Restore',
@@ -371,29 +379,5 @@ export class RestoreJobs extends RunCommandJob {
         target: target('report'),
       }),
     ];
-  }
-}
-
-function validate(props: RestoreJobsProps): void {
-  if (props.targets.length === 0) throw new Error('RestoreJobs targets: at least one target is required (leave the construct out when there is nothing to restore)');
-  if (!/^[a-z][a-z0-9-]{0,23}$/.test(props.safetyTier)) throw new Error(`RestoreJobs safetyTier: '${props.safetyTier}' is not a tier name`);
-  if (props.safetyRetention !== undefined && props.safetyRetention.toDays() < 1) throw new Error('RestoreJobs safetyRetention: must be at least one day');
-  if (props.drills) {
-    if (!Number.isInteger(props.drills.alarmAfterDays) || props.drills.alarmAfterDays < 2) {
-      throw new Error(`RestoreJobs drills alarmAfterDays: must be a whole number of days >= 2 (got ${props.drills.alarmAfterDays})`);
-    }
-    if (!/^cron\(.*\)$/.test(props.drills.schedule)) throw new Error(`RestoreJobs drills schedule: '${props.drills.schedule}' is not a cron(...) expression`);
-  }
-  const names = props.targets.map((target) => target.backup.name);
-  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
-  if (duplicate) throw new Error(`RestoreJobs targets: '${duplicate}' is listed twice`);
-  for (const [server, members] of Object.entries(props.servers ?? {})) {
-    if (!/^[a-z][a-z0-9-]{0,39}$/.test(server)) throw new Error(`RestoreJobs servers: '${server}' is not a server name (lowercase letters, digits, hyphens, at most 40)`);
-    if (members.length === 0) throw new Error(`RestoreJobs servers.${server}: at least one target is required`);
-    for (const member of members) {
-      const target = props.targets.find((candidate) => candidate.backup.name === member);
-      if (!target) throw new Error(`RestoreJobs servers.${server}: '${member}' is not one of the targets`);
-      if (!target.restore.onto) throw new Error(`RestoreJobs servers.${server}: '${member}' has no instances it may be restored onto (restore.onto), so the server cannot be rebuilt`);
-    }
   }
 }

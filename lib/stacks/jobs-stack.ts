@@ -6,7 +6,6 @@ import type { BackupKitConfig } from '../config/config';
 import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
 import { AlertTopic } from '../constructs/alert-topic';
-import { tierLockMode } from '../config/schema';
 import { BackupJobs } from '../constructs/backup-jobs';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
 import { BackupVerification } from '../constructs/backup-verification';
@@ -20,7 +19,7 @@ import { S3VersionRestore } from '../constructs/s3-version-restore';
 import { guardTrailName, replicaBucketName, verifyWorkerRoleName } from '../naming';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
-import { restoreDrills, restoreTargets, safetyRetention } from './restore-settings';
+import { restoreDrills, restoreJobsSettings } from './restore-settings';
 
 export interface JobsStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -142,18 +141,13 @@ export class JobsStack extends Stack {
       this.backupJobs = backups;
 
       const restores = new RestoreJobs(this, 'RestoreJobs', {
+        ...restoreJobsSettings(config),
         namePrefix: config.prefix,
-        targets: restoreTargets(config),
         backupBucket: props.backupBucket,
         backupKey: props.backupKey,
-        safetyTier: config.restore.safetyTier,
-        safetyRetention: safetyRetention(config),
-        safetyObjectLockMode: tierLockMode(config, config.restore.safetyTier),
         opsKey: this.opsKey.key,
         alertTopic: this.alerts.topic,
-        timeZone: TimeZone.of(config.timeZone),
         drills: restoreDrills(this, config),
-        servers: config.restore.servers,
         ...(props.instanceScriptsDir ? { scriptsDir: props.instanceScriptsDir } : {}),
       });
       new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });

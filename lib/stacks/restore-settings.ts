@@ -1,9 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, TimeZone } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { defaultScratchRoot, type RestoreTarget } from '../../contracts/restore-command';
 import type { BackupKitConfig } from '../config/config';
-import type { RdsDrillSource, RestoreDrillOptions } from '../constructs/restore-jobs';
+import type { RdsDrillSource, RestoreDrillOptions, RestoreJobsProps } from '../constructs/restore-jobs';
+import { tierLockMode } from '../config/schema';
 import { targetPlans } from './backup-jobs-settings';
 
 /** The config's targets with their backup plan and restore settings, as the restore jobs receive them. */
@@ -46,4 +47,33 @@ export function restoreDrills(scope: Construct, config: BackupKitConfig): Restor
     };
   });
   return { schedule: drills.schedule, alarmAfterDays: drills.alarmAfterDays, rds };
+}
+
+/** What the restore jobs take from the config, wherever they are deployed (the primary region, or the DR region from the replica). */
+export function restoreJobsSettings(
+  config: BackupKitConfig,
+): Pick<RestoreJobsProps, 'targets' | 'safetyTier' | 'safetyRetention' | 'safetyObjectLockMode' | 'timeZone' | 'servers'> {
+  const retention = safetyRetention(config);
+  return {
+    targets: restoreTargets(config),
+    safetyTier: config.restore.safetyTier,
+    ...(retention ? { safetyRetention: retention } : {}),
+    safetyObjectLockMode: tierLockMode(config, config.restore.safetyTier),
+    timeZone: TimeZone.of(config.timeZone),
+    servers: config.restore.servers,
+  };
+}
+
+/**
+ * The targets as a restore in `region` sees them: a password secret named by its full ARN is read
+ * from its replica there (a multi-region secret keeps its name and suffix in every region).
+ * Parameters and secrets named by name are looked up in the region already.
+ */
+export function targetsInRegion(targets: readonly RestoreTarget[], region: string): RestoreTarget[] {
+  const moved = <T extends { ssmParameter: string } | { secretId: string }>(password: T): T =>
+    'secretId' in password && password.secretId.startsWith('arn:') ? { ...password, secretId: password.secretId.replace(/^(arn:[^:]+:secretsmanager:)[^:]+:/, `$1${region}:`) } : password;
+  return targets.map((target) => ({
+    backup: target.backup.database ? { ...target.backup, database: { ...target.backup.database, password: moved(target.backup.database.password) } } : target.backup,
+    restore: target.restore.password ? { ...target.restore, password: moved(target.restore.password) } : target.restore,
+  }));
 }

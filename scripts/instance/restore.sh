@@ -290,17 +290,18 @@ readonly VERSION_ID_PATTERN='^[A-Za-z0-9._+=/-]+$'
 verdict_file=''
 
 # The fields of $verdict_file that count, read by one process (all empty when it cannot be read).
-verdict_passed='' verdict_key='' verdict_bucket='' verdict_version='' verdict_manifest_version='' verdict_sha=''
+verdict_passed='' verdict_key='' verdict_bucket='' verdict_version='' verdict_manifest_version='' verdict_sha='' verdict_replica=''
 load_verdict() {
-  verdict_passed='' verdict_key='' verdict_bucket='' verdict_version='' verdict_manifest_version='' verdict_sha=''
-  [ -s "$verdict_file" ] && json_fields "$verdict_file" passed key bucket versionId manifestVersionId sha256 || return 1
+  verdict_passed='' verdict_key='' verdict_bucket='' verdict_version='' verdict_manifest_version='' verdict_sha='' verdict_replica=''
+  [ -s "$verdict_file" ] && json_fields "$verdict_file" passed key bucket versionId manifestVersionId sha256 replicaBucket || return 1
   verdict_passed=${JSON_FIELDS[0]} verdict_key=${JSON_FIELDS[1]} verdict_bucket=${JSON_FIELDS[2]}
-  verdict_version=${JSON_FIELDS[3]} verdict_manifest_version=${JSON_FIELDS[4]} verdict_sha=${JSON_FIELDS[5]}
+  verdict_version=${JSON_FIELDS[3]} verdict_manifest_version=${JSON_FIELDS[4]} verdict_sha=${JSON_FIELDS[5]} verdict_replica=${JSON_FIELDS[6]}
 }
 
-# True when $verdict_file holds a passing verdict about <key> in this bucket.
+# True when $verdict_file holds a passing verdict about <key> in this bucket (or in its source,
+# found replicated here with the same versions: a restore from the DR region's replica).
 verdict_passes_for() { # verdict_passes_for <key>
-  load_verdict && [ "$verdict_passed" = true ] && [ "$verdict_key" = "$1" ] && [ "$verdict_bucket" = "$BK_BUCKET" ]
+  load_verdict && [ "$verdict_passed" = true ] && [ "$verdict_key" = "$1" ] && { [ "$verdict_bucket" = "$BK_BUCKET" ] || [ "$verdict_replica" = "$BK_BUCKET" ]; }
 }
 
 # Fetches the newest verdict of <key> into $verdict_file; true when it passed and is about <key>.

@@ -574,4 +574,12 @@ describe('restore function: exactly the verified versions', () => {
     expect(refusal(await handler({ rebuild: 'orders-server', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ field: 'keys.media', reason: expect.stringMatching(/no verified backup of 'media'/) });
     expect(mutatingCalls()).toBe(0);
   });
+
+  it('from a replica (the DR region): a verdict about the primary bucket counts only when it names this bucket as the replica it found', async () => {
+    const about = (key: string, replica: string | undefined) => JSON.stringify({ ...JSON.parse(verdict(key, key !== BAD)), bucket: 'primary-backups', ...(replica ? { replicaBucket: replica } : {}) });
+    for (const key of [OLD, GOOD, BAD, WEEKLY]) s3Mock.on(GetObjectCommand, { Key: verdictKeyOf(key) }).callsFake(() => ({ Body: body(about(key, undefined)) }));
+    expect(refusal(await handler({ target: 'orders-db', dryRun: true })).message).toMatch(/no verified backup of 'orders-db'/);
+    for (const key of [OLD, GOOD, BAD, WEEKLY]) s3Mock.on(GetObjectCommand, { Key: verdictKeyOf(key) }).callsFake(() => ({ Body: body(about(key, 'backups')) }));
+    expect(accepted(await handler({ target: 'orders-db', dryRun: true })).backup).toMatchObject({ key: GOOD, how: 'newest verified', pinned: { versionId: FIRST, from: 'verdict' } });
+  });
 });

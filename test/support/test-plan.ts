@@ -42,6 +42,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/instance/lint.test.ts',
   'test/rds-restore/config.test.ts',
   'test/rds-restore/template.test.ts',
+  'test/restore/restore-dr.template.test.ts',
   'test/restore/s3-version-restore.template.test.ts',
   'test/security/deploy-step.test.ts',
   'test/security/guard-alerts.test.ts',

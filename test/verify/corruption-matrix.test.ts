@@ -139,6 +139,8 @@ describe('good backups pass', () => {
     }
     // the verdict pins the versions it read and the SHA-256 they agree on, under verdicts/
     expect(verdict).toMatchObject({ verdictVersion: 2, versionId: expect.any(String), manifestVersionId: expect.any(String), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // and speaks for the replica it found (restores in the DR region read it there)
+    expect(verdict.replicaBucket).toBe(replicaBucket);
     const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verdictKeyFor(key, new Date(verdict.verifiedAt)) }));
     expect(stored.ServerSideEncryption).toBe('aws:kms');
     expect(JSON.parse((await stored.Body?.transformToString()) ?? '{}')).toMatchObject({ key, passed: true, target });
@@ -287,6 +289,7 @@ describe('damaged backups fail with the right reason', () => {
     const verdict = await verifyBackup(d, key);
     expect(failedChecks(verdict)).toEqual(['replica']);
     expect(detailOf(verdict, 'replica')).toMatch(new RegExp(`no replica in s3://${replicaBucket}`));
+    expect(verdict.replicaBucket).toBeUndefined();
     expect(d.emitted).toContainEqual({ name: 'ReplicaMissing', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
   });
 
