@@ -35,11 +35,17 @@ export const rebuildEventSchema = z
       .optional(),
     /** Show every target's backup and changes, and send nothing. */
     dryRun: z.boolean().default(false),
+    /**
+     * A rebuild drill (scratch only): each target is restored beside the live places on the
+     * standby, checked against its manifest and removed, and counts as that target's drill.
+     */
+    drill: z.boolean().default(false),
     /** replace: must equal the server name. */
     confirm: z.string().max(100).optional(),
     requestedBy: requestedBySchema.optional(),
   })
   .superRefine((event, ctx) => {
+    if (event.drill && event.mode !== 'scratch') ctx.addIssue({ code: 'custom', path: ['drill'], message: "a rebuild drill runs in mode 'scratch' only: it never touches live data" });
     if (event.mode === 'replace' && !event.dryRun && event.confirm !== event.rebuild) {
       ctx.addIssue({
         code: 'custom',
@@ -100,6 +106,8 @@ export const rebuildRecordSchema = z.strictObject({
   id: z.string().regex(/^[0-9]{8}T[0-9]{6}Z$/),
   onto: z.string().regex(INSTANCE_ID_PATTERN),
   mode: z.enum(['scratch', 'replace']),
+  /** A rebuild drill: the steps are drills (checked and removed). */
+  drill: z.boolean().default(false),
   requestedBy: z.string().optional(),
   requestedAt: z.string(),
   documentName: z.string(),

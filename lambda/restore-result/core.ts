@@ -160,13 +160,20 @@ export async function recordRestoreResult(event: RestoreInvocationEvent, deps: R
       addCatalogMetric(deps.drillMetrics, METRICS.daysSinceLastSuccessfulDrill, 0);
       deps.drillMetrics.publishStoredMetrics();
       deps.logger.info('drill succeeded', { ...facts, checks: drilled.checks });
-      return { outcome: 'drill-succeeded', facts };
+      // A step of a rebuild drill: the next target starts now.
+      const rebuild = isRebuildStep(facts) ? await recordRebuildStep(facts, true, restored, undefined, deps) : undefined;
+      return { outcome: 'drill-succeeded', facts, ...(rebuild ? { rebuild } : {}), ...(rebuild?.alertMessageId ? { alertMessageId: rebuild.alertMessageId } : {}) };
     }
-    const alertId = await publish(deps, drillFailureAlert(facts, drilled?.checks ?? [], meaning, invocation, deps.settings));
+    // A step of a rebuild drill: its failure is in the rebuild's one alert, with the failed checks.
+    const failedChecks = (drilled?.checks ?? []).filter((check) => check.status === 'failed').map((check) => `${check.name}: ${check.detail}`);
+    const rebuild = isRebuildStep(facts)
+      ? await recordRebuildStep(facts, false, undefined, meaning ?? { meaning: `drill checks failed: ${failedChecks.join('; ')}`, nextStep: 'Read the full output of the run.' }, deps)
+      : undefined;
+    const alertId = rebuild ? rebuild.alertMessageId : await publish(deps, drillFailureAlert(facts, drilled?.checks ?? [], meaning, invocation, deps.settings));
     addCatalogMetric(deps.drillMetrics, METRICS.drillFailed, 1);
     deps.drillMetrics.publishStoredMetrics();
     deps.logger.error('drill failed', { ...facts, checks: drilled?.checks });
-    return { outcome: 'drill-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}) };
+    return { outcome: 'drill-failed', facts, ...(alertId ? { alertMessageId: alertId } : {}), ...(rebuild ? { rebuild } : {}) };
   }
 
   // A rebuild's steps get one alert together, at its end.

@@ -4,6 +4,7 @@ import { consoleHandler } from '../shared/handlers';
 import { createLogger } from '../shared/powertools';
 import { loadRestoreJobSettings } from '../shared/restore-job';
 import { parseRestoreEvent } from '../../contracts/restore-event';
+import { RequestRejectedError } from '../../contracts/errors';
 import { isRebuildEvent, parseRebuildEvent } from '../../contracts/rebuild';
 import { startRestore, type RestoreAnswer } from './core';
 import { startRebuild, type RebuildAnswer } from './rebuild';
@@ -37,7 +38,14 @@ export const handler = consoleHandler(
     if (isRebuildEvent(event)) {
       const rebuild = parseRebuildEvent(event);
       logger.info('rebuild requested', { request: rebuild });
-      return startRebuild(rebuild, { s3, ssm, logger, settings, now: () => new Date() });
+      try {
+        return await startRebuild(rebuild, { s3, ssm, logger, settings, now: () => new Date() });
+      } catch (error) {
+        // A scheduled rebuild drill has nobody to read a refusal: it fails, and the failed
+        // invocation goes to the dead-letter queue, whose alarm says so.
+        if (rebuild.drill && error instanceof RequestRejectedError) throw new RestoreNotStartedError(`rebuild drill of '${rebuild.rebuild}' not started: ${error.message}`);
+        throw error;
+      }
     }
     const request = parseRestoreEvent(event);
     logger.info('restore requested', { request });

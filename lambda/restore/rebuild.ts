@@ -81,7 +81,7 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
   for (const target of targets) {
     const name = target.backup.name;
     const backup = await forTarget(name, () => chooseBackup(target, { key: request.keys?.[name], before: request.before }, deps));
-    const order: RestoreOrder = { mode: request.mode, ...pinnedOrder(backup), drill: false, ...(request.mode === 'replace' ? { confirm: name } : {}) };
+    const order: RestoreOrder = { mode: request.mode, ...pinnedOrder(backup), drill: request.drill, ...(request.mode === 'replace' ? { confirm: name } : {}) };
     chosen.push({ target, backup, order });
   }
   // What the new instance lacks is found first, by checks that change nothing there.
@@ -137,6 +137,7 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     id: rebuildId(now),
     onto: onto.instanceId,
     mode: request.mode,
+    drill: request.drill,
     ...(request.requestedBy !== undefined ? { requestedBy: request.requestedBy } : {}),
     requestedAt: now.toISOString(),
     documentName: settings.documentName,

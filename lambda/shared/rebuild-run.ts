@@ -153,6 +153,8 @@ export function rebuildAlert(record: RebuildRecord, region: string, bucket: stri
   const succeeded = record.steps.filter((step) => step.status === 'succeeded').length;
   const all = succeeded === record.steps.length;
   const seconds = rebuildSeconds(record);
+  const what = record.drill ? 'rebuild drill' : 'rebuild';
+  const What = record.drill ? 'Rebuild drill' : 'Rebuild';
   const took = seconds === undefined ? 'unknown' : seconds < 120 ? `${seconds} s` : `${seconds} s (${Math.round(seconds / 60)} min)`;
   const line = (step: RebuildStep, at: number) => {
     const head = `  ${at + 1}. ${step.target} (${step.kind}): ${step.status}${step.durationSeconds !== undefined ? ` in ${step.durationSeconds} s` : ''}`;
@@ -166,18 +168,20 @@ export function rebuildAlert(record: RebuildRecord, region: string, bucket: stri
   };
   return {
     subject: all
-      ? `backup-kit rebuild done: ${record.server} onto ${record.onto} in ${took}`
-      : `backup-kit rebuild FAILED: ${record.server} onto ${record.onto} (${succeeded} of ${record.steps.length} restored)`,
+      ? `backup-kit ${what} done: ${record.server} onto ${record.onto} in ${took}`
+      : `backup-kit ${what} FAILED: ${record.server} onto ${record.onto} (${succeeded} of ${record.steps.length} restored)`,
     message: [
       all
-        ? `Rebuild of server ${record.server} onto ${record.onto} finished: all ${record.steps.length} targets restored (${record.mode}), in ${took} from the request to the last target's end.`
-        : `Rebuild of server ${record.server} onto ${record.onto} FAILED: ${succeeded} of ${record.steps.length} targets restored (${record.mode}); the targets after the failed one were not started. Data already restored stays in place.`,
+        ? `${What} of server ${record.server} onto ${record.onto} finished: all ${record.steps.length} targets restored (${record.drill ? 'scratch copies, checked against their manifests and removed' : record.mode}), in ${took} from the request to the last target's end.`
+        : `${What} of server ${record.server} onto ${record.onto} FAILED: ${succeeded} of ${record.steps.length} targets restored (${record.mode}); the targets after the failed one were not started.${record.drill ? '' : ' Data already restored stays in place.'}`,
       '',
       ...record.steps.flatMap(line),
       '',
       `Requested:   ${record.requestedAt}${record.requestedBy ? ` by ${record.requestedBy}` : ''}`,
       `Record:      s3://${bucket}/${rebuildRecordKey(record.server, record.id)}`,
-      all
+      record.drill && all
+        ? 'Next step:   none; this time is the measured recovery time of the server (without launching the instance).'
+        : all
         ? 'Next step:   check the service on the instance, then point DNS or the load balancer at it (docs/runbooks/lost-server.md).'
         : 'Next step:   read the failed target\'s output (its run link), fix the cause, and rebuild again (targets already restored can be left out by restoring the others one by one).',
     ].join('\n'),

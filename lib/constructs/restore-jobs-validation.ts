@@ -23,4 +23,9 @@ export function validateRestoreJobsProps(props: RestoreJobsProps): void {
       if (!target.restore.onto) throw new Error(`RestoreJobs servers.${server}: '${member}' has no instances it may be restored onto (restore.onto), so the server cannot be rebuilt`);
     }
   }
+  for (const { server, onto } of props.drills?.rebuilds ?? []) {
+    const members = props.servers?.[server];
+    if (!members) throw new Error(`RestoreJobs drills.rebuilds: '${server}' is not one of the servers`);
+    if (!/^i-([0-9a-f]{8}|[0-9a-f]{17})$/.test(onto)) throw new Error(`RestoreJobs drills.rebuilds.${server}: '${onto}' is not an EC2 instance ID`);
+  }
 }

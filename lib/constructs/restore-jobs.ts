@@ -1,4 +1,4 @@
-import { Aws, CustomResource, Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,23 +15,22 @@ import {
   DRILL_NAME_INFIX,
   DRILL_RECORD_PREFIX,
   DRILL_SERVICE,
-  DRILL_TAG,
   RESTORE_ENV,
   RESTORE_SERVICE,
   rdsDrillTargetName,
   type RestoreSite,
   type RestoreTarget,
 } from '../../contracts/restore-command';
-import { REBUILD_RECORD_PREFIX } from '../../contracts/rebuild';
+import { REBUILD_RECORD_PREFIX, type RebuildEventInput } from '../../contracts/rebuild';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
-import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
 import { RestoreCommandDocument } from './restore-command-document';
 import { restoreInstancePolicy } from './restore-instance-policy';
 import { RunCommandJob } from './run-command-job';
 import type { ShareableTestEvents } from './shareable-test-events';
 import { restoreTestEvents } from './restore-test-events';
 import { validateRestoreJobsProps } from './restore-jobs-validation';
+import { grantRdsDrills } from './rds-drill-grants';
 
 /** An RDS instance drilled by point-in-time restore into a temporary instance. */
 export interface RdsDrillSource {
@@ -55,6 +54,13 @@ export interface RestoreDrillOptions {
    * @default - none
    */
   readonly rds?: readonly RdsDrillSource[];
+  /**
+   * Servers rebuilt onto a standby instance on the drill schedule, in scratch mode: each target
+   * restored there, checked against its manifest and removed, one after another; the alert gives
+   * the measured recovery time of the server. The server must be one of `servers`.
+   * @default - none
+   */
+  readonly rebuilds?: readonly { readonly server: string; readonly onto: string }[];
 }
 
 export interface RestoreJobsProps {
@@ -228,8 +234,8 @@ export class RestoreJobs extends RunCommandJob {
       this.grantAlerts(drillFunction.role);
       this.deadLetterFailedInvocations(drillFunction);
       this.grantRecords(drillFunction.role, props, DRILL_RECORD_PREFIX, ['s3:GetObject', 's3:PutObject']);
-      if (rdsDrills.length > 0) this.grantRdsDrills(drillFunction.role, rdsDrills);
-      this.schedules = this.createSchedules(drillFunction, drills, props);
+      if (rdsDrills.length > 0) grantRdsDrills(drillFunction.role, rdsDrills, stack.region);
+      this.schedules = [...this.createSchedules(drillFunction, drills, props), ...this.createRebuildDrillSchedules(drills, props)];
       if (rdsDrills.length > 0) {
         new events.Rule(this, 'RdsDrillRule', {
           description: 'RDS events of the temporary drill instances, for the drill function to check, record and delete them',
@@ -321,38 +327,27 @@ export class RestoreJobs extends RunCommandJob {
     acknowledgeWildcardResources(role, [records], `${what} records live under ${prefix} of the backup bucket, one object per ${what === 'Drill' ? 'target' : 'rebuild'}; the prefix keeps these functions away from every backup.`);
   }
 
-  /** Point-in-time restores of the drilled sources into `<source>-drill-*` instances, which alone it may delete. */
-  private grantRdsDrills(role: iam.Role, drills: readonly RdsDrillSource[]): void {
-    const region = Stack.of(this).region;
-    const drillArns = drills.map((drill) => rdsArn(region, `db:${drill.identifier}${DRILL_NAME_INFIX}*`));
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'DescribeInstances', actions: ['rds:DescribeDBInstances'], resources: [rdsArn(region, 'db:*')] }));
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RestoreDrilledSources',
-        actions: ['rds:RestoreDBInstanceToPointInTime'],
-        resources: [...drills.map((drill) => rdsArn(region, `db:${drill.identifier}`)), ...drillArns, ...['subgrp:*', 'pg:*', 'og:*'].map((resource) => rdsArn(region, resource))],
-      }),
+  /** The rebuild drills: the restore function, on the drill schedule, with a rebuild drill event; a refusal fails the invocation into the dead-letter queue. */
+  private createRebuildDrillSchedules(drills: RestoreDrillOptions, props: RestoreJobsProps): scheduler.Schedule[] {
+    const rebuilds = drills.rebuilds ?? [];
+    if (rebuilds.length === 0) return [];
+    this.deadLetterFailedInvocations(this.restoreFunction);
+    const role = this.schedulerRole(this.restoreFunction, 'Lets the rebuild drill schedules invoke the restore function and dead-letter what they cannot deliver', 'the restore function', 'RebuildDrillSchedulerRole');
+    return rebuilds.map(
+      ({ server, onto }) =>
+        new scheduler.Schedule(this, `RebuildDrillSchedule-${server}`, {
+          description: `backup-kit: rebuild drill of server ${server} onto ${onto} (${drills.schedule} ${props.timeZone.timezoneName})`,
+          schedule: scheduler.ScheduleExpression.expression(drills.schedule, props.timeZone),
+          key: props.opsKey,
+          target: new schedulerTargets.LambdaInvoke(this.restoreFunction.function, {
+            input: scheduler.ScheduleTargetInput.fromObject({ rebuild: server, onto, mode: 'scratch', drill: true, requestedBy: 'monthly rebuild drill' } satisfies RebuildEventInput),
+            role,
+            deadLetterQueue: this.deadLetterQueue,
+            retryAttempts: 3,
+            maxEventAge: Duration.hours(6),
+          }),
+        }),
     );
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'TagDrillInstances', actions: ['rds:AddTagsToResource'], resources: drillArns }));
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DeleteDrillInstancesOnly',
-        actions: ['rds:DeleteDBInstance'],
-        resources: drillArns,
-        conditions: { StringLike: { [`rds:db-tag/${DRILL_TAG}`]: '*' } },
-      }),
-    );
-    grantKmsThroughRds(role, region, drills.some((drill) => !drill.kmsKey) ? [`arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`] : drills.map((drill) => (drill.kmsKey as kms.IKey).keyArn));
-    acknowledgeWildcards(role, [nagRdsArn(region, 'db:*')], 'Read-only: the drill finds its temporary instances by name and tag among the instances of the region.');
-    acknowledgeWildcards(
-      role,
-      drills.map((drill) => nagRdsArn(region, `db:${drill.identifier}${DRILL_NAME_INFIX}*`)),
-      'The drill creates, tags and deletes only temporary instances named <source>-drill-<stamp> (deletion also needs its drill tag); the name pattern keeps it away from every other instance.',
-    );
-    acknowledgeWildcards(role, ['subgrp:*', 'pg:*', 'og:*'].map((resource) => nagRdsArn(region, resource)), "The drill attaches the source's subnet, parameter and option groups, read from the source at run time; it cannot modify them.");
-    if (drills.some((drill) => !drill.kmsKey)) {
-      acknowledgeWildcards(role, [`Resource::arn:<AWS::Partition>:kms:${region}:<AWS::AccountId>:key/*`], 'The source key is not named in the config; RDS may use account keys only through rds (kms:ViaService) and only for grants to AWS resources.');
-    }
   }
 
   private createSchedules(drillFunction: HouseFunction, drills: RestoreDrillOptions, props: RestoreJobsProps): scheduler.Schedule[] {

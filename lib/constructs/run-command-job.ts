@@ -196,8 +196,8 @@ export abstract class RunCommandJob extends Construct {
    * The role EventBridge Scheduler invokes `fn` with, dead-lettering to the job's queue
    * (encrypted with the ops key); `invokes` names the function for the cdk-nag acknowledgement.
    */
-  protected schedulerRole(fn: HouseFunction, description: string, invokes: string): iam.Role {
-    const role = new iam.Role(this, 'SchedulerRole', {
+  protected schedulerRole(fn: HouseFunction, description: string, invokes: string, id = 'SchedulerRole'): iam.Role {
+    const role = new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
       description,
     });

@@ -46,7 +46,7 @@ export function restoreDrills(scope: Construct, config: BackupKitConfig): Restor
       ...(keyArn ? { kmsKey: kms.Key.fromKeyArn(scope, `RdsDrillKey-${drill.identifier}`, keyArn) } : {}),
     };
   });
-  return { schedule: drills.schedule, alarmAfterDays: drills.alarmAfterDays, rds };
+  return { schedule: drills.schedule, alarmAfterDays: drills.alarmAfterDays, rds, rebuilds: drills.rebuilds };
 }
 
 /** What the restore jobs take from the config, wherever they are deployed (the primary region, or the DR region from the replica). */

@@ -274,6 +274,19 @@ describe('guard.instanceIdsOnly', () => {
     expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'Orders Server': ['orders-db'] } } })).toMatch(/restore\.servers\.Orders Server: server names are lowercase/);
   });
 
+  it('GIVEN rebuild drills THEN each names a configured server and an instance its targets may be restored onto; else synth fails naming the entry', () => {
+    const onto = { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } };
+    const servers = { 'orders-server': ['orders-db'] };
+    const { config } = loadConfig({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'orders-server', onto: 'i-0dddddddddddddddd' }] } } });
+    expect(config.restore.drills.rebuilds).toEqual([{ server: 'orders-server', onto: 'i-0dddddddddddddddd' }]);
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'web', onto: 'i-0dddddddddddddddd' }] } } })).toMatch(
+      /restore\.drills\.rebuilds\.0\.server: 'web' is not a server of restore\.servers \(orders-server\)/,
+    );
+    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'orders-server', onto: 'i-0eeeeeeeeeeeeeeee' }] } } })).toMatch(
+      /restore\.drills\.rebuilds\.0\.onto: i-0eeeeeeeeeeeeeeee is not an instance 'orders-db' may be restored onto/,
+    );
+  });
+
   it('GIVEN a tier named rebuilds THEN synth fails: that prefix holds the rebuild records', () => {
     expect(errorOf({ ...exampleConfig, targets: [postgres], tiers: { ...exampleConfig.tiers, rebuilds: { retentionDays: 7 } } })).toMatch(/tiers\.rebuilds: the prefix 'rebuilds\/' of the backup bucket holds the rebuild records/);
   });

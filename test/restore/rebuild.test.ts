@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { backupKey, manifestKeyFor, verdictKeyFor } from '../../contracts/manifest';
 import { parseRebuildEvent, rebuildRecordSchema, type RebuildEventInput, type RebuildRecord } from '../../contracts/rebuild';
-import type { RestoreTarget } from '../../contracts/restore-command';
+import { drillRecordKey, type RestoreTarget } from '../../contracts/restore-command';
 import { InvalidEventError, RequestRejectedError } from '../../contracts/errors';
 import { startRebuild } from '../../lambda/restore/rebuild';
 import { recordRestoreResult, type RestoreResultDeps } from '../../lambda/restore-result/core';
@@ -228,18 +228,21 @@ async function refused(call: () => Promise<unknown>): Promise<string> {
 }
 
 function theRecord(): RebuildRecord {
-  const [text] = [...records.values()];
+  const [text] = [...records.entries()].filter(([key]) => key.startsWith('rebuilds/')).map(([, body]) => body);
   return rebuildRecordSchema.parse(JSON.parse(text ?? '{}'));
 }
 
 /** The Run Command status event and invocation of a finished step, as the result function reads them. */
-function finish(commandId: string, outcome: 'Success' | 'Failed', target: string, comment: string): Parameters<typeof recordRestoreResult>[0] {
+function finish(commandId: string, outcome: 'Success' | 'Failed', target: string, comment: string, drill?: { passed: boolean }): Parameters<typeof recordRestoreResult>[0] {
+  const kind = target === 'repairs-db' ? 'postgres' : 'files';
   ssmMock.on(ListCommandsCommand, { CommandId: commandId }).resolves({
-    Commands: [{ CommandId: commandId, Comment: comment, RequestedDateTime: clock, Parameters: { target: [target], kind: [target === 'repairs-db' ? 'postgres' : 'files'], mode: ['replace'], drill: ['0'] } }],
+    Commands: [{ CommandId: commandId, Comment: comment, RequestedDateTime: clock, Parameters: { target: [target], kind: [kind], mode: [drill ? 'scratch' : 'replace'], drill: [drill ? '1' : '0'] } }],
   });
-  const line = `RESTORE_RESULT ${JSON.stringify({ target, kind: target === 'repairs-db' ? 'postgres' : 'files', mode: 'replace', key: 'k', bytes: 1, sha256: 'a'.repeat(64), restoredTo: `${target} restored`, previousDataKeptAs: null, safetyBackupKey: null, restoreSeconds: 290, durationSeconds: 300 })}`;
+  const line = `RESTORE_RESULT ${JSON.stringify({ target, kind, mode: drill ? 'scratch' : 'replace', key: 'k', bytes: 1, sha256: 'a'.repeat(64), restoredTo: `${target} restored`, previousDataKeptAs: null, safetyBackupKey: null, restoreSeconds: 290, durationSeconds: 300 })}`;
+  const checks = drill?.passed === false ? [{ name: 'rowCounts', status: 'failed', detail: 'orders: 9 rows, the manifest says 10' }] : [{ name: 'rowCounts', status: 'passed', detail: 'as in the manifest' }];
+  const drillLine = drill ? `\nDRILL_RESULT ${JSON.stringify({ target, kind, key: 'k', bytes: 1, passed: drill.passed, restoreSeconds: 295, checks })}` : '';
   ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId }).resolves(
-    outcome === 'Success' ? { Status: 'Success', ResponseCode: 0, StandardOutputContent: `${line}\n` } : { Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 7, StandardErrorContent: 'restore ERROR: REFUSED: the backup does not match its manifest\n' },
+    outcome === 'Success' ? { Status: 'Success', ResponseCode: 0, StandardOutputContent: `${line}${drillLine}\n` } : { Status: 'Failed', StatusDetails: 'Failed', ResponseCode: drill ? 9 : 7, StandardOutputContent: `${line}${drillLine}\n`, StandardErrorContent: 'restore ERROR: REFUSED: the backup does not match its manifest\n' },
   );
   return {
     'detail-type': 'EC2 Command Invocation Status-change Notification',
@@ -382,5 +385,40 @@ describe('rebuild a server: the run', () => {
     const again = await recordRestoreResult(finish('cmd-1', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
     expect(again).toMatchObject({ rebuild: { ignored: 'step 1 is already succeeded' } });
     expect(sends()).toHaveLength(2);
+  });
+});
+
+describe('rebuild drill (scheduled, onto a standby)', () => {
+  it('each target is drilled on the standby (scratch, checked, removed), counts as its drill, and the next starts; one alert with the measured time', async () => {
+    const started = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, drill: true, requestedBy: 'monthly rebuild drill' });
+    expect(started.outcome).toBe('started');
+    expect(sends()[0]?.args[0].input.Parameters).toMatchObject({ target: ['repairs-db'], mode: ['scratch'], drill: ['1'] });
+    expect(theRecord()).toMatchObject({ drill: true, mode: 'scratch' });
+    clock = new Date('2026-11-21T10:05:00Z');
+    await recordRestoreResult(finish('cmd-1', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2', { passed: true }), resultDeps());
+    // the drill of repairs-db is recorded as any drill, and repairs-media is sent
+    expect(records.has(drillRecordKey('repairs-db'))).toBe(true);
+    expect(sends()[1]?.args[0].input.Parameters).toMatchObject({ target: ['repairs-media'], mode: ['scratch'], drill: ['1'] });
+    clock = new Date('2026-11-21T10:09:00Z');
+    const last = await recordRestoreResult(finish('cmd-2', 'Success', 'repairs-media', 'backup-kit rebuild rs-systems 20261121T100000Z 2/2', { passed: true }), resultDeps());
+    expect(last).toMatchObject({ outcome: 'drill-succeeded', rebuild: { finished: true } });
+    const alert = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
+    expect(alert?.Subject).toBe(`backup-kit rebuild drill done: rs-systems onto ${NEW_SERVER} in 540 s (9 min)`);
+    expect(alert?.Message).toMatch(/scratch copies, checked against their manifests and removed/);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+
+  it('a target whose drill checks fail ends the rebuild drill, and its one alert names the failed checks', async () => {
+    await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, drill: true });
+    await recordRestoreResult(finish('cmd-1', 'Failed', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2', { passed: false }), resultDeps());
+    expect(sends()).toHaveLength(1);
+    const alert = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
+    expect(alert?.Subject).toBe(`backup-kit rebuild drill FAILED: rs-systems onto ${NEW_SERVER} (0 of 2 restored)`);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+    expect(theRecord().steps.map((step) => step.status)).toEqual(['failed', 'not run']);
+  });
+
+  it('a rebuild drill is scratch only', async () => {
+    expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, drill: true, mode: 'replace', confirm: 'rs-systems' }))).toMatch(/drill: a rebuild drill runs in mode 'scratch' only/);
   });
 });

@@ -14,7 +14,7 @@ import { ACCOUNT, TemplateResolver, decide, type PolicyDocument } from '../suppo
 const SECRET_ARN = `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:billing/prod/mysql-backup-AbCdEf`;
 const { stacks } = buildTestApp({
   account: ACCOUNT,
-  targets: exampleConfig.targets.map((target) => (target.name === 'billing-db' ? { ...target, password: { secretId: SECRET_ARN } } : target)),
+  targets: (exampleConfig.targets ?? []).map((target) => (target.name === 'billing-db' ? { ...target, password: { secretId: SECRET_ARN } } : target)),
   restore: {
     targets: { 'repairs-sqlite': { onto: { instanceIds: ['i-0dddddddddddddddd'] } }, 'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } },
     servers: { 'rs-systems': ['repairs-sqlite', 'repairs-media'] },
@@ -29,7 +29,7 @@ describe('the DR-region restore stack', () => {
     expect(dr.region).toBe('eu-central-1');
     template.hasResourceProperties('AWS::SSM::Document', { Name: 'BackupKit-backup-kit-dr-InstanceRestore', DocumentType: 'Command' });
     template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RESTORE_DOCUMENT_NAME: 'BackupKit-backup-kit-dr-InstanceRestore' }) } }, 2);
-    for (const target of exampleConfig.targets) {
+    for (const target of exampleConfig.targets ?? []) {
       template.hasResourceProperties('AWS::IAM::ManagedPolicy', { ManagedPolicyName: `backup-kit-dr-restore-${target.name}` });
     }
     // AND the rebuild event works there: the servers are known, and a dry run of each is a test event

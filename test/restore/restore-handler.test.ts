@@ -582,4 +582,11 @@ describe('restore function: exactly the verified versions', () => {
     for (const key of [OLD, GOOD, BAD, WEEKLY]) s3Mock.on(GetObjectCommand, { Key: verdictKeyOf(key) }).callsFake(() => ({ Body: body(about(key, 'backups')) }));
     expect(accepted(await handler({ target: 'orders-db', dryRun: true })).backup).toMatchObject({ key: GOOD, how: 'newest verified', pinned: { versionId: FIRST, from: 'verdict' } });
   });
+
+  it('a scheduled rebuild drill that cannot start fails the invocation (its dead-letter alarm says so), sending nothing', async () => {
+    await expect(handler({ rebuild: 'web', onto: 'i-0dddddddddddddddd', drill: true, requestedBy: 'monthly rebuild drill' })).rejects.toThrow(
+      /rebuild drill of 'web' not started: rebuild: 'web' is not a configured server/,
+    );
+    expect(mutatingCalls()).toBe(0);
+  });
 });

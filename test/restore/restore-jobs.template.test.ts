@@ -23,7 +23,7 @@ const RDS_DRILLS = {
       'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } },
     },
     servers: { 'rs-systems': ['repairs-media', 'orders-db'] },
-    drills: { schedule: 'cron(0 5 1 * ? *)', alarmAfterDays: 35, rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }] },
+    drills: { schedule: 'cron(0 5 1 * ? *)', alarmAfterDays: 35, rds: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }], rebuilds: [{ server: 'rs-systems', onto: 'i-0dddddddddddddddd' }] },
   },
 };
 
@@ -97,6 +97,21 @@ describe('restore jobs template', () => {
     // AND the functions know the servers
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'restore', RESTORE_SERVERS: JSON.stringify({ 'rs-systems': ['repairs-media', 'orders-db'] }) }) },
+    });
+  });
+
+  it('schedules each rebuild drill on the drill schedule: the restore function with a scratch rebuild drill event; a failed invocation goes to the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 5 1 * ? *)',
+      Target: Match.objectLike({
+        Input: JSON.stringify({ rebuild: 'rs-systems', onto: 'i-0dddddddddddddddd', mode: 'scratch', drill: true, requestedBy: 'monthly rebuild drill' }),
+        DeadLetterConfig: Match.objectLike({ Arn: Match.anyValue() }),
+      }),
+    });
+    const restoreFunction = Object.entries(template.findResources('AWS::Lambda::Function')).find(([, resource]) => JSON.stringify(resource).includes('"POWERTOOLS_SERVICE_NAME":"restore"') && JSON.stringify(resource).includes('RESTORE_SERVERS'));
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: restoreFunction?.[0] },
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
     });
   });
 

@@ -97,6 +97,7 @@ const DEFAULT_DRILLS = {
   schedule: 'cron(0 5 1 * ? *)',
   alarmAfterDays: 35,
   rds: [],
+  rebuilds: [],
 };
 
 const drillsSchema = z.strictObject({
@@ -111,6 +112,19 @@ const drillsSchema = z.strictObject({
    * point-in-time restore to the latest restorable time, checked available, then deleted.
    */
   rds: z.array(rdsDrillSchema).default([]),
+  /**
+   * Servers rebuilt onto a standby on the drill schedule (opt-in): every target of the server
+   * restored there in scratch mode, checked and removed, one after another; the alert gives the
+   * server's measured recovery time. `onto` must be an instance each target may be restored onto.
+   */
+  rebuilds: z
+    .array(
+      z.strictObject({
+        server: z.string().min(1),
+        onto: z.string().regex(/^i-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be an EC2 instance ID like 'i-0123456789abcdef0'"),
+      }),
+    )
+    .default([]),
 });
 
 const DEFAULT_RESTORE = { safetyTier: 'predeploy', targets: {}, servers: {}, drills: DEFAULT_DRILLS };
@@ -275,6 +289,20 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
     }
     if (seen.has(drill.identifier)) errors.push({ path: here, message: `'${drill.identifier}' is listed twice` });
     seen.add(drill.identifier);
+  });
+  restore.drills.rebuilds.forEach(({ server, onto }, index) => {
+    const here = ['restore', 'drills', 'rebuilds', index];
+    const members = restore.servers[server];
+    if (!members) {
+      errors.push({ path: [...here, 'server'], message: `'${server}' is not a server of restore.servers (${Object.keys(restore.servers).join(', ') || 'none'})` });
+      return;
+    }
+    for (const member of members) {
+      const ids = restore.targets[member]?.onto?.instanceIds;
+      if (ids !== undefined && !ids.includes(onto)) {
+        errors.push({ path: [...here, 'onto'], message: `${onto} is not an instance '${member}' may be restored onto (restore.targets.${member}.onto.instanceIds)` });
+      }
+    }
   });
   if (restore.drills.enabled && restore.drills.alarmAfterDays < 32 && /^cron\(\S+ \S+ \d+ \* \? \*\)$/.test(restore.drills.schedule)) {
     warnings.push({
