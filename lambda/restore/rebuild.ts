@@ -81,6 +81,13 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
   for (const target of targets) {
     const name = target.backup.name;
     const backup = await forTarget(name, () => chooseBackup(target, { key: request.keys?.[name], before: request.before }, deps));
+    // A newer backup that failed verification is a larger data loss than the plan would show: an engineer decides.
+    const failed = backup.newerFailed?.[0];
+    if (failed && request.keys?.[name] === undefined && request.before === undefined) {
+      throw new RequestRejectedError(
+        `keys.${name}: the newest backup of '${name}', ${failed.key}, failed verification (${failed.reasons.slice(0, 2).join('; ')}); the newest verified one is ${backup.key}. To rebuild from it, give "keys": { "${name}": "${backup.key}" }`,
+      );
+    }
     const order: RestoreOrder = { mode: request.mode, ...pinnedOrder(backup), drill: request.drill, ...(request.mode === 'replace' ? { confirm: name } : {}) };
     chosen.push({ target, backup, order });
   }

@@ -98,6 +98,8 @@ export interface ChosenBackup {
   readonly manifest: Pick<BackupManifest, 'bytes' | 'sha256' | 'startedAt' | 'finishedAt' | 'instance'> & Partial<Pick<BackupManifest, 'database' | 'files'>>;
   readonly verification: { readonly passed: boolean; readonly verifiedAt: string; readonly reasons: readonly string[] } | 'not verified';
   readonly storageClass?: string;
+  /** Newest verified: the newer backups passed over because their verification failed, newest first. */
+  readonly newerFailed?: readonly { readonly key: string; readonly reasons: readonly string[] }[];
 }
 
 /** Classes S3 must restore before the object can be read. */
@@ -182,6 +184,7 @@ export async function chooseBackup(
   let key: string;
   let how: ChosenBackup['how'];
   let verdict: Verdict | undefined;
+  const newerFailed: { key: string; reasons: readonly string[] }[] = [];
   if (request.key !== undefined) {
     const parsed = parseBackupKey(request.key);
     if (!parsed || parsed.target !== target.backup.name || parsed.kind !== target.backup.kind) {
@@ -208,6 +211,7 @@ export async function chooseBackup(
           verdict = candidate;
           break;
         }
+        if (candidate) newerFailed.push({ key: backup.key, reasons: candidate.reasons });
       }
       if (!chosen) {
         throw new RequestRejectedError(
@@ -247,6 +251,7 @@ export async function chooseBackup(
     },
     verification: verificationOf(verdict),
     ...(storageClass !== undefined ? { storageClass } : {}),
+    ...(newerFailed.length > 0 ? { newerFailed } : {}),
   };
 }
 

@@ -59,8 +59,8 @@ const TARGETS: RestoreTarget[] = [
 
 const at = (iso: string) => new Date(iso);
 const KEYS = {
-  'repairs-db': { good: backupKey('daily', 'repairs-db', 'postgres', at('2026-11-20T02:00:00Z')), failed: backupKey('daily', 'repairs-db', 'postgres', at('2026-11-21T02:00:00Z')) },
-  'repairs-media': { good: backupKey('daily', 'repairs-media', 'files', at('2026-11-20T03:00:00Z')), failed: backupKey('daily', 'repairs-media', 'files', at('2026-11-21T03:00:00Z')) },
+  'repairs-db': { good: backupKey('daily', 'repairs-db', 'postgres', at('2026-11-20T02:00:00Z')), failed: backupKey('daily', 'repairs-db', 'postgres', at('2026-11-19T02:00:00Z')) },
+  'repairs-media': { good: backupKey('daily', 'repairs-media', 'files', at('2026-11-20T03:00:00Z')), failed: backupKey('daily', 'repairs-media', 'files', at('2026-11-19T03:00:00Z')) },
 } as const;
 const VERIFIED_AT = new Date('2026-11-21T05:00:00Z');
 
@@ -111,10 +111,13 @@ let commandCount: number;
 let preflightOf: Record<string, { ready: boolean; checks: { name: string; status: string; detail: string }[] }>;
 const READY = { ready: true, checks: [{ name: 'connect', status: 'passed', detail: 'connected' }] };
 
-function backups(options: { readonly dbVerified?: boolean } = {}): void {
+/** A backup of repairs-db newer than the good one, whose verification failed (with `newerFailed`). */
+const NEWER_FAILED = backupKey('daily', 'repairs-db', 'postgres', at('2026-11-21T02:00:00Z'));
+
+function backups(options: { readonly dbVerified?: boolean; readonly newerFailed?: boolean } = {}): void {
   for (const [target, keys] of Object.entries(KEYS)) {
     const kind = target === 'repairs-db' ? 'postgres' : 'files';
-    const listed = [keys.good, keys.failed];
+    const listed = [keys.good, keys.failed, ...(options.newerFailed && target === 'repairs-db' ? [NEWER_FAILED] : [])];
     s3Mock.on(ListObjectsV2Command, { Prefix: `daily/${target}/` }).resolves({ Contents: listed.flatMap((key) => [{ Key: key, Size: 1 }, { Key: manifestKeyFor(key), Size: 1 }]) });
     s3Mock.on(ListObjectsV2Command, { Prefix: `verdicts/daily/${target}/` }).resolves({ Contents: listed.map((key) => ({ Key: verdictKeyFor(key, VERIFIED_AT), Size: 1 })) });
     for (const key of listed) {
@@ -277,6 +280,16 @@ describe('rebuild a server: the plan', () => {
     expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'repairs-db' }))).toMatch(/confirm: replace puts every target's backup in place/);
     backups({ dbVerified: false });
     expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, dryRun: true }))).toMatch(/^keys.repairs-db: target 'repairs-db': no verified backup of 'repairs-db'/);
+    expect(mutations()).toBe(0);
+  });
+
+  it('a target whose newest backup failed verification is refused (a larger data loss than planned), unless its key is given', async () => {
+    backups({ newerFailed: true });
+    expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, dryRun: true }))).toMatch(
+      new RegExp(`^keys.repairs-db: the newest backup of 'repairs-db', ${NEWER_FAILED.replace(/[.]/g, '\\.')}, failed verification \\(integrity: sha256 differs\\); the newest verified one is .*give "keys": \\{ "repairs-db": "${KEYS['repairs-db'].good.replace(/[.]/g, '\\.')}" \\}`),
+    );
+    const answer = await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, keys: { 'repairs-db': KEYS['repairs-db'].good }, dryRun: true });
+    expect(answer.steps[0]?.backup.key).toBe(KEYS['repairs-db'].good);
     expect(mutations()).toBe(0);
   });
 
