@@ -570,8 +570,13 @@ describe('restore function: exactly the verified versions', () => {
     ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0dddddddddddddddd', PingStatus: 'Online', PlatformType: 'Linux' }] });
     expect(refusal(await handler({ rebuild: 'web', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ field: 'rebuild', reason: expect.stringMatching(/not a configured server \(restore.servers: orders-server\)/) });
     expect(refusal(await handler({ rebuild: 'orders-server', target: 'media', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ error: 'InvalidEvent' });
+    // orders-db's newest backup failed verification: the refusal names the key that would choose the verified one
+    expect(refusal(await handler({ rebuild: 'orders-server', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ field: 'keys.orders-db', reason: expect.stringMatching(/failed verification/) });
     // media has no backup at all here: the refusal names the field that would choose one
-    expect(refusal(await handler({ rebuild: 'orders-server', onto: 'i-0dddddddddddddddd', dryRun: true }))).toMatchObject({ field: 'keys.media', reason: expect.stringMatching(/no verified backup of 'media'/) });
+    expect(refusal(await handler({ rebuild: 'orders-server', onto: 'i-0dddddddddddddddd', keys: { 'orders-db': GOOD }, dryRun: true }))).toMatchObject({
+      field: 'keys.media',
+      reason: expect.stringMatching(/no verified backup of 'media'/),
+    });
     expect(mutatingCalls()).toBe(0);
   });
 
