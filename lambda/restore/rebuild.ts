@@ -154,7 +154,7 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     steps: chosen.map(({ target, backup }, index) => ({ target: target.backup.name, kind: target.backup.kind, key: backup.key, parameters: parameters[index] ?? {}, status: 'pending' })),
   };
   const runDeps = { ...deps, bucket: settings.site.bucket };
-  await writeRebuildRecord(record, runDeps);
+  await writeRebuildRecord(record, runDeps, { create: true });
   const started = await sendRebuildStep(record, 0, runDeps);
   const firstCommandId = started.steps[0]?.commandId ?? '';
   deps.logger.info('rebuild started', { server: record.server, id: record.id, onto: record.onto, mode: record.mode, targets: names, requestedBy: request.requestedBy });

@@ -28,17 +28,28 @@ function backoff(deps: Pick<RebuildRunDeps, 'retry'>): RetryOptions {
   return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }
 
-export async function writeRebuildRecord(record: RebuildRecord, deps: Pick<RebuildRunDeps, 's3' | 'bucket' | 'retry'>): Promise<void> {
+/** Writes the record; `create`: only if there is none yet (two rebuilds of a server in the same second are one too many). */
+export async function writeRebuildRecord(record: RebuildRecord, deps: Pick<RebuildRunDeps, 's3' | 'bucket' | 'retry'>, options: { readonly create?: boolean } = {}): Promise<void> {
   const key = rebuildRecordKey(record.server, record.id);
   await withThrottlingRetry(
     () =>
       deps.s3.send(
         // The bucket is Object Locked: S3 refuses a write without a checksum.
-        new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: JSON.stringify(record, null, 2), ContentType: 'application/json', ChecksumAlgorithm: 'SHA256' }),
+        new PutObjectCommand({
+          Bucket: deps.bucket,
+          Key: key,
+          Body: JSON.stringify(record, null, 2),
+          ContentType: 'application/json',
+          ChecksumAlgorithm: 'SHA256',
+          ...(options.create ? { IfNoneMatch: '*' } : {}),
+        }),
       ),
     backoff(deps),
   ).catch((error: unknown) => {
     if (isAccessDenied(error)) throw new PermissionError(`s3:PutObject on ${deps.bucket}/${key}`, error);
+    if ((error as { name?: string }).name === 'PreconditionFailed') {
+      throw new RequestRejectedError(`rebuild: a rebuild of '${record.server}' started at ${record.requestedAt} already (${key}); nothing more was sent`);
+    }
     throw error;
   });
 }

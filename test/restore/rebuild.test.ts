@@ -145,9 +145,10 @@ beforeEach(() => {
     ],
   }));
   s3Mock.on(HeadObjectCommand).resolves({ StorageClass: 'STANDARD' });
-  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: string; ChecksumAlgorithm?: string }) => {
+  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: string; ChecksumAlgorithm?: string; IfNoneMatch?: string }) => {
     // The bucket is Object Locked: S3 refuses a write without a checksum.
     if (input.ChecksumAlgorithm === undefined) throw Object.assign(new Error('Content-MD5 or x-amz-checksum required'), { name: 'InvalidRequest' });
+    if (input.IfNoneMatch === '*' && records.has(input.Key)) throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed' });
     records.set(input.Key, input.Body);
     return {};
   });
@@ -376,6 +377,13 @@ describe('rebuild a server: the run', () => {
     expect(alert?.Message).toContain('by jane');
     expect(theRecord()).toMatchObject({ finishedAt: '2026-11-21T10:12:00.000Z' });
     expect(sends()).toHaveLength(2);
+  });
+
+  it('a second rebuild of the same server in the same second is refused: the first record stays, nothing more is sent', async () => {
+    await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' });
+    expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' }))).toMatch(/^rebuild: a rebuild of 'rs-systems' started at 2026-11-21T10:00:00.000Z already/);
+    expect(sends()).toHaveLength(1);
+    expect(theRecord().steps[0]).toMatchObject({ status: 'running', commandId: 'cmd-1' });
   });
 
   it('a failed target ends the rebuild: the targets after it are not sent, and the alert says which failed and why', async () => {
