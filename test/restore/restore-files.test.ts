@@ -1,4 +1,6 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { verdictKeyFor } from '../../contracts/manifest';
+import { backupVersions, firstVersion } from '../../lambda/shared/versions';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -67,6 +69,30 @@ let shared: Promise<{ key: string; tree: Map<string, string> }> | undefined;
 const aVerifiedBackup = () => (shared ??= verifiedBackup());
 
 describe('restore.sh with a directory', () => {
+  it('from a replica (the DR region), by hand: a verdict about the primary bucket counts only when it names this bucket as the replica it found', async () => {
+    // GIVEN a backup of another target here whose verdict names the primary bucket
+    const env = (extra: Record<string, string> = {}) => restoreEnv({ BK_TARGET: 'replica-media', RS_TIERS: 'daily', ...extra });
+    const { key } = backupWithScript(env());
+    const versions = await backupVersions(s3, BUCKET, key);
+    const verdict = (replica: string | undefined) =>
+      JSON.stringify({
+        verdictVersion: 2, bucket: 'primary-backups', ...(replica ? { replicaBucket: replica } : {}), key,
+        versionId: firstVersion(versions.backup)?.versionId, manifestVersionId: firstVersion(versions.manifest)?.versionId,
+        target: 'replica-media', tier: 'daily', kind: 'files', verifiedAt: new Date().toISOString(), backupAt: new Date().toISOString(), passed: true, checks: [], reasons: [], figures: {},
+      });
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: verdictKeyFor(key, new Date('2026-01-01T00:00:00Z')), Body: verdict(undefined) }));
+    // WHEN restored without a key (the newest verified backup) THEN nothing counts as verified
+    const unverified = runInstanceScript('restore.sh', env({ RS_MODE: 'scratch', RS_SCRATCH_PATH: join(work, 'restores', 'replica-none') }));
+    expect(unverified.status).not.toBe(0);
+    expect(existsSync(join(work, 'restores', 'replica-none'))).toBe(false);
+    // WHEN the verifier found the replica here THEN its verdict picks the backup, pinned to its versions
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: verdictKeyFor(key, new Date('2026-01-02T00:00:00Z')), Body: verdict(BUCKET) }));
+    const restored = runInstanceScript('restore.sh', env({ RS_MODE: 'scratch', RS_SCRATCH_PATH: join(work, 'restores', 'replica-copy') }));
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(restored.result).toMatchObject({ key });
+    expect(restored.stderr).toMatch(/\(verdict; mode scratch\)/);
+  });
+
   it('restores the newest verified backup into a side path equal to the source, leaving live alone', async () => {
     // GIVEN a verified backup, then a change to live
     const { key, tree } = await verifiedBackup();
