@@ -182,7 +182,8 @@ export class RestoreJobs extends RunCommandJob {
       description: 'Restores an EC2 target backup (console): {"target":"name","mode":"scratch"|"replace","dryRun":true}; rebuilds a server: {"rebuild":"server","onto":"i-...","dryRun":true}',
       serviceName: RESTORE_SERVICE,
       logKey: props.opsKey,
-      timeout: Duration.minutes(2),
+      // A rebuild chooses and pins a backup per target and waits up to a minute for the preflight on the instance.
+      timeout: Duration.minutes(3),
       environment: jobEnvironment,
     });
     this.grantChooseAndSend(this.restoreFunction.role, props, { onto: true });

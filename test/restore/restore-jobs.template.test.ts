@@ -75,6 +75,8 @@ describe('restore jobs template', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Restores an EC2 target'),
       Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'restore', RESTORE_DOCUMENT_NAME: 'BackupKit-backup-kit-InstanceRestore' }) },
+      // longer than the minute a restore onto another instance may wait for the preflight there
+      Timeout: 180,
     });
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.ssm'], 'detail-type': ['EC2 Command Invocation Status-change Notification'], detail: { 'document-name': ['BackupKit-backup-kit-InstanceRestore'] } },
