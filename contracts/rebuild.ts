@@ -81,7 +81,8 @@ export function rebuildRecordKey(server: string, id: string): string {
   return `${REBUILD_RECORD_PREFIX}${server}/${id}.json`;
 }
 
-const STEP_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'not run'] as const;
+/** sending: recorded just before SendCommand, so that a retried result never sends a step twice. */
+const STEP_STATUSES = ['pending', 'sending', 'running', 'succeeded', 'failed', 'not run'] as const;
 
 export const rebuildStepSchema = z.strictObject({
   target: z.string(),

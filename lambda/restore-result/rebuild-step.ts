@@ -1,7 +1,7 @@
 import type { ExitCodeMeaning } from '../../contracts/backup-command';
 import { parseRebuildComment, type RebuildRecord } from '../../contracts/rebuild';
 import type { RestoreScriptResult } from '../../contracts/restore-command';
-import { advanceRebuild, readRebuildRecord, rebuildAlert, type RebuildRunDeps } from '../shared/rebuild-run';
+import { advanceRebuild, endInterruptedRebuild, readRebuildRecord, rebuildAlert, type RebuildRunDeps } from '../shared/rebuild-run';
 import { publishAlert } from '../shared/run-command-result';
 import type { RestoreResultDeps, RunFacts } from './core';
 
@@ -59,6 +59,14 @@ export async function recordRebuildStep(
           ? `step ${index + 1} is already ${step.status}`
           : undefined;
   if (ignored || !record) {
+    // A retry of this event after the function stopped while sending the next step: end it, never resend.
+    const nextIndex = index + 1;
+    if (record && step?.commandId === facts.commandId && step.status === 'succeeded' && record.steps[nextIndex]?.status === 'sending') {
+      const ended = await endInterruptedRebuild(record, nextIndex, runDeps);
+      const alertMessageId = await publishAlert(deps, deps.settings.alertTopicArn, rebuildAlert(ended, deps.settings.region, deps.settings.bucket));
+      deps.logger.error('rebuild ended: a step was being sent when the function stopped', { ...outcome, interruptedStep: nextIndex + 1 });
+      return { ...outcome, finished: true, ...(alertMessageId ? { alertMessageId } : {}) };
+    }
     deps.logger.error('rebuild step not recorded', { ...outcome, commandId: facts.commandId, reason: ignored });
     return { ...outcome, finished: false, ignored: ignored ?? 'no rebuild record' };
   }

@@ -82,6 +82,9 @@ export async function sendRebuildStep(record: RebuildRecord, index: number, deps
   if (!step) throw new Error(`rebuild ${record.server} ${record.id} has no step ${index + 1}`);
   const invalid = invalidRestoreParameters(step.parameters);
   if (invalid.length > 0) throw new RequestRejectedError(`the restore of '${step.target}' does not pass the document's patterns: ${invalid.join('; ')}`);
+  // Recorded before the send: if this function stops between the two, a retry finds the step
+  // 'sending' and reports it instead of sending the restore again.
+  await writeRebuildRecord(withStep(record, index, { ...step, status: 'sending' }), deps);
   const sent = await withThrottlingRetry(
     () =>
       deps.ssm.send(
@@ -136,6 +139,7 @@ export async function advanceRebuild(record: RebuildRecord, index: number, end: 
   });
   if (end.succeeded && index + 1 < record.steps.length) {
     try {
+      // The finished step is recorded with the 'sending' mark of the next one (one write).
       return { record: await sendRebuildStep(next, index + 1, deps), finished: false };
     } catch (error) {
       // The next step could not be sent: the rebuild ends here, and the alert says why.
@@ -151,6 +155,27 @@ export async function advanceRebuild(record: RebuildRecord, index: number, end: 
   };
   await writeRebuildRecord(finished, deps);
   return { record: finished, finished: true };
+}
+
+/**
+ * A rebuild whose step `index` is 'sending': the function that was sending it stopped before it
+ * recorded the command, so whether the restore runs is unknown. Never sent again: the rebuild
+ * ends here and the alert says where to look.
+ */
+export async function endInterruptedRebuild(record: RebuildRecord, index: number, deps: RebuildRunDeps): Promise<RebuildRecord> {
+  const step = record.steps[index] as RebuildStep;
+  const interrupted = withStep(record, index, {
+    ...step,
+    status: 'failed',
+    detail: `its sending was interrupted, so it may or may not run: look in Run Command for "${rebuildComment(record, index)}" on ${record.onto}, and restore '${step.target}' by hand if it did not run`,
+  });
+  const finished: RebuildRecord = {
+    ...interrupted,
+    steps: interrupted.steps.map((candidate, at) => (at > index && candidate.status === 'pending' ? { ...candidate, status: 'not run', detail: 'an earlier target failed' } : candidate)),
+    finishedAt: deps.now().toISOString(),
+  };
+  await writeRebuildRecord(finished, deps);
+  return finished;
 }
 
 /** Seconds from the request to the end of the last step: the rebuild's measured recovery time. */

@@ -379,6 +379,34 @@ describe('rebuild a server: the run', () => {
     expect(sends()).toHaveLength(2);
   });
 
+  it('a retried result after the function stopped while sending the next target never sends it again: the rebuild ends and says where to look', async () => {
+    await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' });
+    // GIVEN the function recorded step 1 done and step 2 'sending', then stopped before SendCommand returned
+    const [key] = [...records.keys()].filter((candidate) => candidate.startsWith('rebuilds/'));
+    const stopped = theRecord();
+    records.set(key ?? '', JSON.stringify({ ...stopped, steps: [{ ...stopped.steps[0], status: 'succeeded' }, { ...stopped.steps[1], status: 'sending' }] }));
+    // WHEN Lambda retries step 1's event
+    const retried = await recordRestoreResult(finish('cmd-1', 'Success', 'repairs-db', 'backup-kit rebuild rs-systems 20261121T100000Z 1/2'), resultDeps());
+    // THEN nothing is sent again, and the alert says the second target may or may not run
+    expect(retried).toMatchObject({ rebuild: { finished: true } });
+    expect(sends()).toHaveLength(1);
+    expect(theRecord().steps.map((step) => step.status)).toEqual(['succeeded', 'failed']);
+    const alert = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
+    expect(alert?.Subject).toMatch(/rebuild FAILED: rs-systems/);
+    expect(alert?.Message).toMatch(/its sending was interrupted, so it may or may not run: look in Run Command for "backup-kit rebuild rs-systems 20261121T100000Z 2\/2"/);
+  });
+
+  it('each send is recorded as sending first, then running with its command', async () => {
+    const written: string[] = [];
+    s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: string }) => {
+      records.set(input.Key, input.Body);
+      written.push((JSON.parse(input.Body) as RebuildRecord).steps.map((step) => step.status).join(','));
+      return {};
+    });
+    await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' });
+    expect(written).toEqual(['pending,pending', 'sending,pending', 'running,pending']);
+  });
+
   it('a second rebuild of the same server in the same second is refused: the first record stays, nothing more is sent', async () => {
     await rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' });
     expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'rs-systems' }))).toMatch(/^rebuild: a rebuild of 'rs-systems' started at 2026-11-21T10:00:00.000Z already/);
