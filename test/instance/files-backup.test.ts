@@ -110,7 +110,8 @@ describe('backup.sh, kind files', () => {
   });
 
   it('GIVEN an instance without python3 WHEN the backup runs THEN it succeeds with the content digest but no per-file index, and says so', async () => {
-    const without = await runBackupScript(inputs({ PATH: pathWithout(['python3'], work) }));
+    // Each test backs up its own target: two backups of one target in the same second share a key, and the second is refused.
+    const without = await runBackupScript(inputs({ BK_TARGET: 'media-no-python', PATH: pathWithout(['python3'], work) }));
     expect(without.status, without.stderr).toBe(0);
     expect(without.stderr).toMatch(/python3 is not installed: the manifest has no per-file index/);
     const { manifest } = await fetchBackup(moto, bucket, without.result!.key);
@@ -119,7 +120,7 @@ describe('backup.sh, kind files', () => {
   });
 
   it('GIVEN more files than the per-file index may take WHEN the backup runs THEN the whole stream is still stored, without an index, and the log says why', async () => {
-    const over = await runBackupScript(inputs({ BK_FILES_INDEX_MAX_FILES: '2' }));
+    const over = await runBackupScript(inputs({ BK_TARGET: 'media-index-limit', BK_FILES_INDEX_MAX_FILES: '2' }));
     expect(over.status, over.stderr).toBe(0);
     expect(over.stderr).toMatch(/the per-file index could not be taken, so the manifest has none .*more than 2 files: no per-file index/);
     const stored = await fetchBackup(moto, bucket, over.result!.key);
@@ -315,7 +316,7 @@ describe('backup.sh, kind files', () => {
   });
 
   it('compresses with single-threaded gzip when BK_COMPRESSOR=gzip, to the same archive', async () => {
-    const run1 = await runBackupScript(inputs({ BK_COMPRESSOR: 'gzip', BK_GZIP_LEVEL: '6' }));
+    const run1 = await runBackupScript(inputs({ BK_TARGET: 'media-gzip', BK_COMPRESSOR: 'gzip', BK_GZIP_LEVEL: '6' }));
     expect(run1.status, run1.stderr).toBe(0);
     expect(run1.stderr).toMatch(/\(gzip -6, SSE-KMS, parts of 64 MiB, written once\)/);
     const stored = await fetchBackup(moto, bucket, run1.result!.key);
@@ -432,7 +433,7 @@ describe('backup.sh, kind files', () => {
     afterAll(() => new Promise<void>((resolveClose) => imds.close(() => resolveClose())));
 
     it('records the instance ID from IMDSv2 and takes the region from it when none is set', async () => {
-      const env = inputs({ BK_INSTANCE_ID: undefined, AWS_EC2_METADATA_DISABLED: undefined, AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint });
+      const env = inputs({ BK_TARGET: 'media-imds', BK_INSTANCE_ID: undefined, AWS_EC2_METADATA_DISABLED: undefined, AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint });
       delete env.AWS_REGION;
       delete env.AWS_DEFAULT_REGION;
       env.AWS_CONFIG_FILE = join(work, 'no-aws-config');
