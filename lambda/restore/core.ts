@@ -9,7 +9,7 @@ import {
   type RestoreTarget,
 } from '../../contracts/restore-command';
 import type { RestoreRequest } from '../../contracts/restore-event';
-import { chooseBackup, findTarget, pinnedOrder, sendRestore, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
+import { chooseBackup, findTarget, pinDocumentVersion, pinnedOrder, sendRestore, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
 import { checkInstanceOfTarget, checkOntoOfTarget, chooseInstance, chooseOntoInstance, type ChosenInstance } from '../shared/restore-instance';
 import { preflightProblems, type Preflight } from '../../contracts/preflight';
 import { preflightOnto } from '../shared/preflight';
@@ -141,7 +141,8 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     ...(request.mode === 'replace' ? { confirm: request.target } : {}),
   };
   // Onto another instance, what it lacks is found first, by a check that changes nothing there.
-  const preflight = instance.onto && instance.pingStatus === 'Online' ? (await preflightOnto([{ target, backup }], instance.instanceId, deps))[0] : undefined;
+  const documentVersion = instance.onto && instance.pingStatus === 'Online' ? await pinDocumentVersion(deps) : undefined;
+  const preflight = documentVersion !== undefined ? (await preflightOnto([{ target, backup }], instance.instanceId, deps, documentVersion))[0] : undefined;
   const plan: RestorePlan = {
     target: target.backup.name,
     kind: target.backup.kind,
@@ -166,13 +167,14 @@ export async function startRestore(request: RestoreRequest, deps: RestoreJobDeps
     throw new RequestRejectedError(`onto: ${instance.instanceId} is not ready for '${target.backup.name}': ${preflightProblems(preflight).join('; ')}. Only the read-only check ran; nothing was restored`);
   }
   const comment = `backup-kit ${request.mode} restore of ${target.backup.name}${instance.onto ? ` onto ${instance.instanceId}` : ''}${request.requestedBy ? ` by ${request.requestedBy}` : ''}`;
-  const { commandId, documentVersion } = await sendRestore(target, order, instance.instanceId, comment, deps);
-  deps.logger.info('restore sent', { target: target.backup.name, mode: request.mode, key: backup.key, instanceId: instance.instanceId, commandId, documentVersion, requestedBy: request.requestedBy });
+  const sent = await sendRestore(target, order, instance.instanceId, comment, deps, documentVersion);
+  const { commandId } = sent;
+  deps.logger.info('restore sent', { target: target.backup.name, mode: request.mode, key: backup.key, instanceId: instance.instanceId, commandId, documentVersion: sent.documentVersion, requestedBy: request.requestedBy });
   return {
     outcome: 'started',
     ...plan,
     commandId,
-    documentVersion,
+    documentVersion: sent.documentVersion,
     consoleLink: consoleLinks.runCommandInvocation(settings.region, commandId, instance.instanceId),
     next: 'The restore runs on the instance; the alert topic gets a message with the outcome and its duration when it finishes. Follow it live with the console link.',
   };

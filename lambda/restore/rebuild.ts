@@ -2,12 +2,11 @@ import { consoleLinks } from '../../contracts/console-links';
 import { RequestRejectedError } from '../../contracts/errors';
 import { rebuildId, rebuildOrder, rebuildRecordKey, type RebuildRecord, type RebuildRequest } from '../../contracts/rebuild';
 import { invalidRestoreParameters, restoreParametersFor, type RestoreOrder, type RestoreTarget } from '../../contracts/restore-command';
-import { pinnedDocumentVersion } from '../shared/document-version';
 import { preflightProblems, type Preflight } from '../../contracts/preflight';
 import { preflightOnto } from '../shared/preflight';
 import { sendRebuildStep, writeRebuildRecord } from '../shared/rebuild-run';
 import { checkOntoOfTarget, chooseOntoInstance, type ChosenInstance } from '../shared/restore-instance';
-import { chooseBackup, findTarget, pinnedOrder, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
+import { chooseBackup, findTarget, pinDocumentVersion, pinnedOrder, type ChosenBackup, type RestoreJobDeps } from '../shared/restore-job';
 import { whatWouldChange } from './core';
 
 /**
@@ -71,10 +70,13 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
       `mode: replace needs its safety backup tier '${settings.site.safetyTier}', which the config does not define (restore.safetyTier); rebuild in 'scratch' mode, or add the tier and deploy`,
     );
   }
-  // Each target's restore settings allow the instance (by ID, or its tag as SSM sees it now).
-  let instance: ChosenInstance | undefined;
-  for (const target of targets) instance = await forTarget(target.backup.name, () => chooseOntoInstance(target, request.onto, deps));
-  const onto = instance as ChosenInstance;
+  // Each target's restore settings allow the instance (by ID, or its tag as SSM sees it now): asked once per distinct setting.
+  const found = new Map<string, ChosenInstance>();
+  for (const target of targets) {
+    const setting = JSON.stringify(target.restore.onto);
+    if (!found.has(setting)) found.set(setting, await forTarget(target.backup.name, () => chooseOntoInstance(target, request.onto, deps)));
+  }
+  const onto = [...found.values()][0] as ChosenInstance;
 
   const now = deps.now();
   const chosen: { target: RestoreTarget; backup: ChosenBackup; order: RestoreOrder }[] = [];
@@ -91,8 +93,10 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     const order: RestoreOrder = { mode: request.mode, ...pinnedOrder(backup), drill: request.drill, ...(request.mode === 'replace' ? { confirm: name } : {}) };
     chosen.push({ target, backup, order });
   }
-  // What the new instance lacks is found first, by checks that change nothing there.
-  const preflights = onto.pingStatus === 'Online' ? await preflightOnto(chosen, onto.instanceId, deps) : [];
+  // What the new instance lacks is found first, by checks that change nothing there; the checks
+  // and the steps use one pinned version of the document.
+  const documentVersion = onto.pingStatus === 'Online' ? await pinDocumentVersion(deps) : undefined;
+  const preflights = documentVersion !== undefined ? await preflightOnto(chosen, onto.instanceId, deps, documentVersion) : [];
   const plan: RebuildPlan = {
     server: request.rebuild,
     mode: request.mode,
@@ -138,7 +142,6 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     throw new RequestRejectedError(`onto: ${onto.instanceId} is not ready: ${missing.join('; ')}. Only the read-only checks ran; nothing was restored`);
   }
 
-  const documentVersion = await pinnedDocumentVersion({ ...deps, settings: { documentName: settings.documentName, documentSha256: settings.documentSha256 } });
   const record: RebuildRecord = {
     server: request.rebuild,
     id: rebuildId(now),
@@ -148,7 +151,7 @@ export async function startRebuild(request: RebuildRequest, deps: RestoreJobDeps
     ...(request.requestedBy !== undefined ? { requestedBy: request.requestedBy } : {}),
     requestedAt: now.toISOString(),
     documentName: settings.documentName,
-    documentVersion,
+    documentVersion: documentVersion ?? (await pinDocumentVersion(deps)),
     deliveryTimeoutSeconds: settings.deliveryTimeoutSeconds,
     commandLogGroupName: settings.commandLogGroupName,
     steps: chosen.map(({ target, backup }, index) => ({ target: target.backup.name, kind: target.backup.kind, key: backup.key, parameters: parameters[index] ?? {}, status: 'pending' })),

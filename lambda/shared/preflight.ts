@@ -2,7 +2,7 @@ import { GetCommandInvocationCommand, type GetCommandInvocationCommandOutput } f
 import { PREFLIGHT_RESULT_PREFIX, preflightResultSchema, type Preflight } from '../../contracts/preflight';
 import { describeRestoreExitCode, parseResultLine, type RestoreTarget } from '../../contracts/restore-command';
 import { PermissionError, isAccessDenied } from '../../contracts/errors';
-import { backoff, pinnedOrder, sendRestore, type ChosenBackup, type RestoreJobDeps } from './restore-job';
+import { backoff, pinDocumentVersion, pinnedOrder, sendRestore, type ChosenBackup, type RestoreJobDeps } from './restore-job';
 import { withThrottlingRetry } from './retry';
 import { errorTail } from './run-command-result';
 
@@ -36,10 +36,12 @@ export async function preflightOnto(
   items: readonly { readonly target: RestoreTarget; readonly backup: ChosenBackup }[],
   instanceId: string,
   deps: RestoreJobDeps,
+  documentVersion?: string,
 ): Promise<Preflight[]> {
+  const pinned = documentVersion ?? (await pinDocumentVersion(deps));
   const sent = await Promise.all(
     items.map(async ({ target, backup }) => {
-      const { commandId } = await sendRestore(target, { mode: 'check', ...pinnedOrder(backup), drill: false }, instanceId, `backup-kit preflight of ${target.backup.name}`, deps);
+      const { commandId } = await sendRestore(target, { mode: 'check', ...pinnedOrder(backup), drill: false }, instanceId, `backup-kit preflight of ${target.backup.name}`, deps, pinned);
       return { target: target.backup.name, commandId };
     }),
   );

@@ -6,7 +6,7 @@ import { rebuildComment, rebuildRecordKey, rebuildRecordSchema, type RebuildReco
 import { invalidRestoreParameters } from '../../contracts/restore-command';
 import type { Logger } from './powertools';
 import { withThrottlingRetry, type RetryOptions } from './retry';
-import type { Alert } from './run-command-result';
+import { runBackoff, type Alert } from './run-command-result';
 
 /**
  * Running a rebuild's steps, shared by the restore function (which sends the first) and the
@@ -22,10 +22,6 @@ export interface RebuildRunDeps {
   readonly bucket: string;
   readonly now: () => Date;
   readonly retry?: Pick<RetryOptions, 'sleep' | 'random' | 'attempts'>;
-}
-
-function backoff(deps: Pick<RebuildRunDeps, 'retry'>): RetryOptions {
-  return { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }
 
 /** Writes the record; `create`: only if there is none yet (two rebuilds of a server in the same second are one too many). */
@@ -44,7 +40,7 @@ export async function writeRebuildRecord(record: RebuildRecord, deps: Pick<Rebui
           ...(options.create ? { IfNoneMatch: '*' } : {}),
         }),
       ),
-    backoff(deps),
+    runBackoff(deps),
   ).catch((error: unknown) => {
     if (isAccessDenied(error)) throw new PermissionError(`s3:PutObject on ${deps.bucket}/${key}`, error);
     if ((error as { name?: string }).name === 'PreconditionFailed') {
@@ -59,7 +55,7 @@ export async function readRebuildRecord(server: string, id: string, deps: Pick<R
   const key = rebuildRecordKey(server, id);
   let text: string;
   try {
-    text = await withThrottlingRetry(async () => (await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }))).Body?.transformToString() ?? '', backoff(deps));
+    text = await withThrottlingRetry(async () => (await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }))).Body?.transformToString() ?? '', runBackoff(deps));
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
     if (isAccessDenied(error)) throw new PermissionError(`s3:GetObject on ${deps.bucket}/${key}`, error);
@@ -98,7 +94,7 @@ export async function sendRebuildStep(record: RebuildRecord, index: number, deps
           CloudWatchOutputConfig: { CloudWatchLogGroupName: record.commandLogGroupName, CloudWatchOutputEnabled: true },
         }),
       ),
-    backoff(deps),
+    runBackoff(deps),
   ).catch((error: unknown) => {
     if (isAccessDenied(error)) throw new PermissionError(`ssm:SendCommand of ${record.documentName} to ${record.onto}`, error);
     throw error;

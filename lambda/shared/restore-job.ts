@@ -282,6 +282,11 @@ export function findTarget(settings: Pick<RestoreJobSettings, 'targets'>, name: 
   return target;
 }
 
+/** The version of the restore document that holds the content this function was deployed with. */
+export function pinDocumentVersion(deps: Pick<RestoreJobDeps, 'ssm' | 'logger' | 'settings' | 'retry'>): Promise<string> {
+  return pinnedDocumentVersion({ ...deps, settings: { documentName: deps.settings.documentName, documentSha256: deps.settings.documentSha256 } });
+}
+
 /** Sends the restore document to one instance, pinned to the deployed document version. */
 export async function sendRestore(
   target: RestoreTarget,
@@ -289,9 +294,11 @@ export async function sendRestore(
   instanceId: string,
   comment: string,
   deps: Pick<RestoreJobDeps, 'ssm' | 'logger' | 'settings' | 'retry'>,
+  /** The document version, when the caller pinned it already (several sends in one run). */
+  pinned?: string,
 ): Promise<{ commandId: string; documentVersion: string }> {
   const { settings } = deps;
-  const documentVersion = await pinnedDocumentVersion({ ...deps, settings: { documentName: settings.documentName, documentSha256: settings.documentSha256 } });
+  const documentVersion = pinned ?? (await pinDocumentVersion(deps));
   const parameters = restoreParametersFor(target, settings.site, order, settings.targets);
   const invalid = invalidRestoreParameters(parameters);
   if (invalid.length > 0) throw new RequestRejectedError(`the restore settings of '${target.backup.name}' do not pass the document's patterns: ${invalid.join('; ')}`);

@@ -279,6 +279,19 @@ describe('rebuild a server: the plan', () => {
       /^keys.ledger: 'ledger' is not a target of server 'rs-systems'/,
     );
     expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, mode: 'replace', confirm: 'repairs-db' }))).toMatch(/confirm: replace puts every target's backup in place/);
+    // a key of another target, and malformed names, instances and keys
+    expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, keys: { 'repairs-db': KEYS['repairs-media'].good }, dryRun: true }))).toMatch(
+      /^keys.repairs-db: target 'repairs-db': .* is not a postgres backup of target 'repairs-db'/,
+    );
+    for (const bad of [
+      { rebuild: '../rs-systems', onto: NEW_SERVER },
+      { rebuild: 'rs-systems', onto: 'i-0dddddddddddddddd; rm -rf /' },
+      { rebuild: 'rs-systems', onto: NEW_SERVER, keys: { 'repairs-db': 'daily/repairs-db/../../etc/passwd' } },
+      { rebuild: 'rs-systems', onto: NEW_SERVER, keys: { '../x': KEYS['repairs-db'].good } },
+      { rebuild: 'rs-systems', onto: NEW_SERVER, target: 'repairs-db' },
+    ]) {
+      expect(await refused(() => rebuild({ ...bad, dryRun: true } as never))).toMatch(/^invalid event/);
+    }
     backups({ dbVerified: false });
     expect(await refused(() => rebuild({ rebuild: 'rs-systems', onto: NEW_SERVER, dryRun: true }))).toMatch(/^keys.repairs-db: target 'repairs-db': no verified backup of 'repairs-db'/);
     expect(mutations()).toBe(0);
@@ -355,6 +368,9 @@ describe('rebuild a server: the run', () => {
       ['repairs-db', 'running', 'cmd-1'],
       ['repairs-media', 'pending', undefined],
     ]);
+    // AND the checks and the steps share one pinned document version: one look-up for the whole run
+    expect(ssmMock.commandCalls(DescribeDocumentCommand)).toHaveLength(1);
+    expect(ssmMock.commandCalls(SendCommandCommand).map((call) => call.args[0].input.DocumentVersion)).toEqual(['3', '3', '3']);
 
     // WHEN the database is restored, five minutes later
     clock = new Date('2026-11-21T10:05:00Z');

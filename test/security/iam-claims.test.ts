@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackupInstancePolicy } from '../../lib/constructs/backup-instance-policy';
 import { DEFAULT_TIERS } from '../../lib/config/schema';
+import type { BackupKitStacks } from '../../lib/app';
 import { buildTestApp } from '../foundation/app-fixture';
 import { ACCOUNT, TemplateResolver, decide, type PolicyDocument } from '../support/iam';
 
@@ -412,6 +413,26 @@ describe('dead-letter delivery', () => {
   });
 });
 
+/** The jobs stack's roles of a built app, by role name prefix, as the evaluator sees their policies. */
+function jobRoles(built: BackupKitStacks) {
+  const resolver = new TemplateResolver([built.storage, built.replicaStorage, built.jobs]);
+  const policiesOf = (prefix: string): PolicyDocument[] =>
+    resolver
+      .resourcesOf(built.jobs, 'AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith(prefix))
+      .map(([, properties]) => resolver.policy(properties.PolicyDocument ?? null, built.jobs));
+  const ask = (prefix: string, action: string, resource: string, context: Record<string, string> = {}) =>
+    decide({ principal: `arn:aws:iam::${ACCOUNT}:role/${prefix}`, identityPolicies: policiesOf(prefix), action, resource, context });
+  /** SendCommand to an instance, carrying `tags` (as ssm:resourceTag/<key>). */
+  const send = (prefix: string, instanceId: string, tags: Record<string, string> = {}) =>
+    ask(prefix, 'ssm:SendCommand', `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/${instanceId}`, Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value])));
+  const backupBucketName = () => {
+    const [bucketId] = resolver.resourcesOf(built.storage, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
+    return String(resolver.resolve({ Ref: bucketId ?? '' }, built.storage));
+  };
+  return { ask, send, backupBucketName };
+}
+
 describe('restoring onto another instance (restore.targets.<target>.onto)', () => {
   const onto = buildTestApp({
     restore: {
@@ -421,22 +442,7 @@ describe('restoring onto another instance (restore.targets.<target>.onto)', () =
       },
     },
   } as never).stacks;
-  const ontoResolver = new TemplateResolver([onto.storage, onto.replicaStorage, onto.jobs]);
-  const roleNamed = (prefix: string) => `arn:aws:iam::${ACCOUNT}:role/${prefix}`;
-  const policiesOf = (prefix: string): PolicyDocument[] =>
-    ontoResolver
-      .resourcesOf(onto.jobs, 'AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith(prefix))
-      .map(([, properties]) => ontoResolver.policy(properties.PolicyDocument ?? null, onto.jobs));
-  const instance = (id: string) => `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/${id}`;
-  const send = (role: string, instanceId: string, tags: Record<string, string> = {}) =>
-    decide({
-      principal: roleNamed(role),
-      identityPolicies: policiesOf(role),
-      action: 'ssm:SendCommand',
-      resource: instance(instanceId),
-      context: Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value])),
-    });
+  const { ask, send } = jobRoles(onto);
 
   it('the restore function may send to an allowed instance, by ID or carrying the allowed tag, and to no other', async () => {
     expect(await send('RestoreJobsRestoreRole', 'i-0dddddddddddddddd')).toBe('Allowed');
@@ -446,7 +452,7 @@ describe('restoring onto another instance (restore.targets.<target>.onto)', () =
   });
 
   it('the restore function may read the runs (the preflight\'s answer on the instance it restores onto)', async () => {
-    expect(await decide({ principal: roleNamed('RestoreJobsRestoreRole'), identityPolicies: policiesOf('RestoreJobsRestoreRole'), action: 'ssm:GetCommandInvocation', resource: '*' })).toBe('Allowed');
+    expect(await ask('RestoreJobsRestoreRole', 'ssm:GetCommandInvocation', '*')).toBe('Allowed');
   });
 
   it('the drill function may not: drills go to the targets\' own instances only', async () => {
@@ -466,26 +472,8 @@ describe('rebuilding a server (restore.servers)', () => {
       servers: { 'rs-systems': ['repairs-media', 'orders-db'] },
     },
   } as never).stacks;
-  const rebuildResolver = new TemplateResolver([app.storage, app.replicaStorage, app.jobs]);
-  const policiesOf = (prefix: string): PolicyDocument[] =>
-    rebuildResolver
-      .resourcesOf(app.jobs, 'AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith(prefix))
-      .map(([, properties]) => rebuildResolver.policy(properties.PolicyDocument ?? null, app.jobs));
-  const role = (prefix: string) => ({ principal: `arn:aws:iam::${ACCOUNT}:role/${prefix}`, identityPolicies: policiesOf(prefix) });
-  let rebuildBucket: string;
-  beforeAll(() => {
-    const [bucketId] = rebuildResolver.resourcesOf(app.storage, 'AWS::S3::Bucket').find(([, properties]) => properties.ObjectLockEnabled === true) ?? [];
-    rebuildBucket = String(rebuildResolver.resolve({ Ref: bucketId ?? '' }, app.storage));
-  });
-  const s3Call = (prefix: string, action: string, key: string) => decide({ ...role(prefix), action, resource: `arn:aws:s3:::${rebuildBucket}/${key}` });
-  const send = (prefix: string, instanceId: string, tags: Record<string, string> = {}) =>
-    decide({
-      ...role(prefix),
-      action: 'ssm:SendCommand',
-      resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/${instanceId}`,
-      context: Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value])),
-    });
+  const { ask, send, backupBucketName } = jobRoles(app);
+  const s3Call = (prefix: string, action: string, key: string) => ask(prefix, action, `arn:aws:s3:::${backupBucketName()}/${key}`);
   const RECORD = 'rebuilds/rs-systems/20261121T100000Z.json';
 
   it('the result function sends the next target only to the instances the server\'s targets may be restored onto', async () => {
@@ -506,14 +494,8 @@ describe('rebuilding a server (restore.servers)', () => {
   });
 
   it('without servers the result function sends nothing and writes no rebuild record', async () => {
-    const plain = buildTestApp({ restore: { targets: { 'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } } } } as never).stacks;
-    const plainResolver = new TemplateResolver([plain.storage, plain.replicaStorage, plain.jobs]);
-    const policies = plainResolver
-      .resourcesOf(plain.jobs, 'AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith('RestoreJobsResultRole'))
-      .map(([, properties]) => plainResolver.policy(properties.PolicyDocument ?? null, plain.jobs));
-    const principal = `arn:aws:iam::${ACCOUNT}:role/RestoreJobsResultRole`;
-    expect(await decide({ principal, identityPolicies: policies, action: 'ssm:SendCommand', resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/i-0dddddddddddddddd` })).toBe('ImplicitlyDenied');
-    expect(await decide({ principal, identityPolicies: policies, action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/${RECORD}` })).toBe('ImplicitlyDenied');
+    const plain = jobRoles(buildTestApp({ restore: { targets: { 'repairs-media': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } } } } as never).stacks);
+    expect(await plain.send('RestoreJobsResultRole', 'i-0dddddddddddddddd')).toBe('ImplicitlyDenied');
+    expect(await plain.ask('RestoreJobsResultRole', 's3:PutObject', `arn:aws:s3:::${plain.backupBucketName()}/${RECORD}`)).toBe('ImplicitlyDenied');
   });
 });
