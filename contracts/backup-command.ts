@@ -35,6 +35,8 @@ export const SSM_PARAMETER_NAME_PATTERN = '^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*
 export const SECRET_ID_PATTERN = '^[A-Za-z0-9/_+=.@:-]{1,2048}$';
 /** Absolute paths; spaces are allowed (the value is single-quoted), shell metacharacters are not. */
 export const ABSOLUTE_PATH_PATTERN = '^/[A-Za-z0-9._/@+=,: -]{0,4095}$';
+/** Several absolute paths of a files target, joined with ':' (so no path may hold one). */
+export const PATH_LIST_PATTERN = '^/[A-Za-z0-9._/@+=, -]*(:/[A-Za-z0-9._/@+=, -]*)*$';
 /** One tar exclude pattern (globs allowed); the document joins them with ':'. */
 export const EXCLUDE_PATTERN = '^[A-Za-z0-9._/@+=,*?!\\[\\] -]{1,1024}$';
 const EXCLUDES_PARAMETER_PATTERN = '^[A-Za-z0-9._/@+=,*?!\\[\\]: -]{1,8192}$';
@@ -56,6 +58,7 @@ export const DOCUMENT_PARAMETERS = {
   passwordSsmParameter: { env: 'BK_PASSWORD_SSM_PARAMETER', pattern: optional(SSM_PARAMETER_NAME_PATTERN), optional: true, description: 'Name of the SSM SecureString parameter holding the database password (never the password).' },
   passwordSecretId: { env: 'BK_PASSWORD_SECRET_ID', pattern: optional(SECRET_ID_PATTERN), optional: true, description: 'Name or ARN of the Secrets Manager secret holding the database password (never the password).' },
   path: { env: 'BK_PATH', pattern: optional(ABSOLUTE_PATH_PATTERN), optional: true, description: 'Absolute path: the SQLite file, or the directory to archive.' },
+  paths: { env: 'BK_PATHS', pattern: optional(PATH_LIST_PATTERN), optional: true, description: "Files: several absolute paths (files or directories), ':' separated, each restored to its own place." },
   excludes: { env: 'BK_EXCLUDES', pattern: optional(EXCLUDES_PARAMETER_PATTERN), optional: true, description: 'Colon-separated tar exclude patterns (files).' },
 } as const satisfies Record<string, DocumentParameterSpec>;
 
@@ -138,6 +141,7 @@ export const targetPlanSchema = z.strictObject({
     })
     .optional(),
   path: z.string().optional(),
+  paths: z.array(z.string()).min(1).optional(),
   excludes: z.array(z.string()).optional(),
   executionTimeoutSeconds: z.number().int().min(1).max(EXECUTION_TIMEOUT_PARAMETER.maxSeconds),
   maxConcurrency: z.string(),
@@ -215,6 +219,7 @@ export function documentParametersFor(
     }
   }
   if (target.path !== undefined) values.path = target.path;
+  if (target.paths !== undefined) values.paths = target.paths.join(':');
   if (target.excludes && target.excludes.length > 0) values.excludes = target.excludes.join(':');
   const parameters: Record<string, string[]> = {
     [EXECUTION_TIMEOUT_PARAMETER.name]: [String(target.executionTimeoutSeconds)],

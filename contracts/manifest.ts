@@ -93,6 +93,8 @@ export const manifestSchema = z.object({
           sha256: z.string().regex(/^[0-9a-f]{64}$/),
         })
         .optional(),
+      /** Several paths (a files target with `paths`): the absolute paths archived, each as `./<path>` from `/`. */
+      paths: z.array(z.string()).optional(),
     })
     .optional(),
   /**

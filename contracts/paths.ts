@@ -29,3 +29,8 @@ export function isWithin(path: string, directory: string): boolean {
 export function pathsOverlap(a: string, b: string): boolean {
   return isWithin(a, b) || isWithin(b, a);
 }
+
+/** The live paths of a sqlite or files target: its one path, or its several. */
+export function livePathsOf(plan: { readonly path?: string | undefined; readonly paths?: readonly string[] | undefined }): string[] {
+  return plan.paths ? [...plan.paths] : plan.path !== undefined ? [plan.path] : [];
+}

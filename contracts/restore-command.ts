@@ -36,7 +36,7 @@ const VERSION_ID_PATTERN = '^[A-Za-z0-9._+=/-]{1,1024}$';
 const ISO_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})$';
 
 /** The backup document's settings the restore needs too (restore.sh passes them to backup.sh for the safety backup). */
-const SHARED = ['target', 'kind', 'bucket', 'kmsKeyId', 'region', 'dbHost', 'dbPort', 'dbName', 'dbUser', 'passwordSsmParameter', 'passwordSecretId', 'path', 'excludes'] as const;
+const SHARED = ['target', 'kind', 'bucket', 'kmsKeyId', 'region', 'dbHost', 'dbPort', 'dbName', 'dbUser', 'passwordSsmParameter', 'passwordSecretId', 'path', 'paths', 'excludes'] as const;
 
 export const RESTORE_DOCUMENT_PARAMETERS = {
   ...Object.fromEntries(SHARED.map((name) => [name, DOCUMENT_PARAMETERS[name]])),
@@ -181,7 +181,8 @@ export function restoreParametersFor(target: RestoreTarget, site: RestoreSite, o
     else values.passwordSecretId = plan.database.password.secretId;
   }
   if (plan.path !== undefined) values.path = plan.path;
-  if (plan.path !== undefined) values.scratchRoot = target.restore.scratchRoot ?? defaultScratchRoot(plan.name);
+  if (plan.paths !== undefined) values.paths = plan.paths.join(':');
+  if (plan.path !== undefined || plan.paths !== undefined) values.scratchRoot = target.restore.scratchRoot ?? defaultScratchRoot(plan.name);
   const protectedDatabases = plan.database ? protectedDatabasesFor(target, targets) : [];
   if (protectedDatabases.length > 0) values.protectedDatabases = protectedDatabases.join(' ');
   if (plan.excludes && plan.excludes.length > 0) values.excludes = plan.excludes.join(':');

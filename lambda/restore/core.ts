@@ -1,5 +1,5 @@
 import { consoleLinks } from '../../contracts/console-links';
-import { isWithin, pathsOverlap, withoutTrailingSlash } from '../../contracts/paths';
+import { isWithin, livePathsOf, pathsOverlap, withoutTrailingSlash } from '../../contracts/paths';
 import { RequestRejectedError } from '../../contracts/errors';
 import {
   defaultScratchRoot,
@@ -38,8 +38,10 @@ function checkScratchPath(path: string, target: RestoreTarget, targets: readonly
   if (!isWithin(plain, root) || plain === root) {
     throw new RequestRejectedError(`scratchPath: '${path}' is not inside the scratch root ${root} of '${target.backup.name}'; scratch copies go there only (omit scratchPath for ${root}/<name>.restore-<stamp>)`);
   }
-  const live = targets.find((candidate) => candidate.backup.path !== undefined && pathsOverlap(plain, candidate.backup.path));
-  if (live) throw new RequestRejectedError(`scratchPath: '${path}' overlaps the live path ${live.backup.path ?? ''} of target '${live.backup.name}'`);
+  for (const candidate of targets) {
+    const live = livePathsOf(candidate.backup).find((livePath) => pathsOverlap(plain, livePath));
+    if (live !== undefined) throw new RequestRejectedError(`scratchPath: '${path}' overlaps the live path ${live} of target '${candidate.backup.name}'`);
+  }
 }
 
 // ------------------------------------------------------------------ what would change
@@ -49,7 +51,7 @@ type PlannedOrder = Pick<RestoreOrder, 'mode' | 'scratchName' | 'scratchPath' | 
 export function whatWouldChange(target: RestoreTarget, site: RestoreSite, order: PlannedOrder, instance: Pick<ChosenInstance, 'instanceId' | 'onto'>): string[] {
   const changes = changesOnTheInstance(target, site, order, instance);
   if (!instance.onto) return changes;
-  const live = target.backup.database ? `database ${target.backup.database.name}` : (target.backup.path ?? '');
+  const live = target.backup.database ? `database ${target.backup.database.name}` : livePathsOf(target.backup).join(', ');
   return [
     ...changes,
     ...(order.mode === 'replace'
@@ -76,6 +78,7 @@ function changesOnTheInstance(target: RestoreTarget, site: RestoreSite, order: P
         : `moves every table of ${plan.database.name} into ${plan.database.name}_pre_restore_${stamp} and the restored tables into ${plan.database.name} with one RENAME TABLE statement (all or none)`;
     return [check, safety, `restores into a new database ${plan.database.name}_rs_${stamp}; live ${live} keeps serving meanwhile`, swap, 'the previous data is kept, never dropped: drop it yourself once the restore is confirmed'];
   }
+  if (plan.paths) return pathSetChanges(target, order, where, check, safety, plan.paths);
   const path = plan.path ?? '';
   if (order.mode === 'scratch') {
     const root = scratchRootOf(target);
@@ -87,6 +90,23 @@ function changesOnTheInstance(target: RestoreTarget, site: RestoreSite, order: P
     safety,
     `restores into a temporary ${plan.kind === 'sqlite' ? 'file' : 'directory'} beside ${path} (same file system)${plan.kind === 'sqlite' ? '; refuses if a process has the database open' : ''}`,
     `swaps it in with an atomic rename and keeps the previous one as ${path}.pre-restore-${stamp}`,
+  ];
+}
+
+/** A files target with several paths: extracted once and checked, then each put in its own place. */
+function pathSetChanges(target: RestoreTarget, order: PlannedOrder, where: string, check: string, safety: string, paths: readonly string[]): string[] {
+  const stamp = '<UTC stamp of the run>';
+  if (order.mode === 'scratch') {
+    const root = scratchRootOf(target);
+    const destination = order.scratchPath ?? `${root}/${target.backup.name}.restore-${stamp}`;
+    return [check, `writes the restored paths below ${destination} ${where} (each at ${destination}/<its path>), readable by root only (scratch root ${root}, created 0700 if missing)`, `${paths.join(', ')} are not touched`];
+  }
+  return [
+    check,
+    `${safety.replace('the live data', 'those of the paths that exist')}`,
+    `extracts the backup into the private work directory and checks it against the manifest; a backup that lacks one of the paths stops the restore before anything changes`,
+    `then, one path after another, moves it beside its place (creating missing directories above it, root's and 0755) and swaps it in with an atomic rename, keeping the previous one as <path>.pre-restore-${stamp}: ${paths.join(', ')}`,
+    'only these paths are written: anything else the archive holds stays in the work directory, which is removed',
   ];
 }
 

@@ -20,7 +20,7 @@ export function targetPlans(config: BackupKitConfig): TargetPlan[] {
   }));
 }
 
-function kindSettings(target: TargetConfig): Pick<TargetPlan, 'database' | 'path' | 'excludes'> {
+function kindSettings(target: TargetConfig): Pick<TargetPlan, 'database' | 'path' | 'paths' | 'excludes'> {
   switch (target.kind) {
     case 'postgres':
     case 'mysql':
@@ -36,7 +36,10 @@ function kindSettings(target: TargetConfig): Pick<TargetPlan, 'database' | 'path
     case 'sqlite':
       return { path: target.path };
     case 'files':
-      return { path: target.path, ...(target.excludes.length > 0 ? { excludes: target.excludes } : {}) };
+      return {
+        ...(target.paths ? { paths: target.paths } : { path: target.path ?? '' }),
+        ...(target.excludes.length > 0 ? { excludes: target.excludes } : {}),
+      };
   }
 }
 

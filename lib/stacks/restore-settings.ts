@@ -14,7 +14,7 @@ export function restoreTargets(config: BackupKitConfig): RestoreTarget[] {
     return {
       backup: plan,
       restore: {
-        ...(plan.path !== undefined ? { scratchRoot: settings?.scratchRoot ?? defaultScratchRoot(plan.name) } : {}),
+        ...(plan.path !== undefined || plan.paths !== undefined ? { scratchRoot: settings?.scratchRoot ?? defaultScratchRoot(plan.name) } : {}),
         ...(settings?.user !== undefined ? { user: settings.user } : {}),
         ...(settings?.password?.ssmParameter !== undefined ? { password: { ssmParameter: settings.password.ssmParameter } } : {}),
         ...(settings?.password?.secretId !== undefined ? { password: { secretId: settings.password.secretId } } : {}),

@@ -44,7 +44,7 @@ add_tool() { # add_tool <name> <version text>
 
 ROW_COUNT_MAX_BYTES=
 DATABASE_JSON=
-FILES_JSON=
+FILES_JSON= FILES_PATHS_JSON=
 EXPECTED_SIZE=
 PRODUCER=
 
@@ -259,8 +259,27 @@ produce_sqlite() {
 
 prepare_files() {
   require_command "$EXIT_DUMP" tar 'GNU tar'
-  [[ -d $BK_PATH ]] || fail "$EXIT_DUMP" "BK_PATH '$BK_PATH' is not a directory"
-  [[ -r $BK_PATH && -x $BK_PATH ]] || fail "$EXIT_DUMP" "BK_PATH '$BK_PATH' is not readable"
+  local path roots=()
+  if [[ -n ${BK_PATHS:-} ]]; then
+    # Several paths: one archive rooted at /, each path a member ./<path> (a symbolic link is
+    # archived as the link), so that a restore can put each back in its own place.
+    TAR_ROOT=/ TAR_MEMBERS=() FILES_PATHS_JSON=''
+    local paths
+    IFS=: read -r -a paths <<<"$BK_PATHS"
+    for path in "${paths[@]}"; do
+      [[ $path == /?* && "$path/" != *//* && "$path/" != */./* && "$path/" != */../* ]] ||
+        fail "$EXIT_DUMP" "BK_PATHS: '$path' is not a plain absolute path below / (no empty, '.' or '..' segment)"
+      path=${path%/}
+      [[ -e $path || -L $path ]] || fail "$EXIT_DUMP" "BK_PATHS: '$path' does not exist"
+      [[ -L $path || (-r $path && (! -d $path || -x $path)) ]] || fail "$EXIT_DUMP" "BK_PATHS: '$path' is not readable"
+      TAR_MEMBERS+=(".$path") roots+=("$path")
+      FILES_PATHS_JSON+="${FILES_PATHS_JSON:+,}$(json_str "$path")"
+    done
+  else
+    [[ -d $BK_PATH ]] || fail "$EXIT_DUMP" "BK_PATH '$BK_PATH' is not a directory"
+    [[ -r $BK_PATH && -x $BK_PATH ]] || fail "$EXIT_DUMP" "BK_PATH '$BK_PATH' is not readable"
+    TAR_ROOT=$BK_PATH TAR_MEMBERS=(.) roots=("$BK_PATH")
+  fi
   add_tool tar "$(tool_version tar)"
   TAR_EXCLUDES=()
   if [[ -n ${BK_EXCLUDES:-} ]]; then
@@ -271,7 +290,7 @@ prepare_files() {
     done
   fi
   # Size plus a tar header per entry: an upper bound for --expected-size.
-  set_expected_size "$(find "$BK_PATH" -printf '%s\n' 2>/dev/null | awk '{ total += $1 + 1024 } END { print total + 0 }')"
+  set_expected_size "$(find "${roots[@]}" -printf '%s\n' 2>/dev/null | awk '{ total += $1 + 1024 } END { print total + 0 }')"
   PRODUCER=produce_files
 }
 
@@ -279,8 +298,8 @@ produce_files() {
   local status=0
   # The verbose index lists exactly what went into the archive (one line per entry, names
   # escaped), for the manifest's file count and size.
-  tar --create --file=- --directory="$BK_PATH" --index-file="$WORK_DIR/tar.index" --verbose --verbose \
-    "${TAR_EXCLUDES[@]+"${TAR_EXCLUDES[@]}"}" . || status=$?
+  tar --create --file=- --directory="$TAR_ROOT" --index-file="$WORK_DIR/tar.index" --verbose --verbose \
+    "${TAR_EXCLUDES[@]+"${TAR_EXCLUDES[@]}"}" -- "${TAR_MEMBERS[@]}" || status=$?
   if ((status == 1)); then
     # GNU tar: 1 = some files changed or vanished while being read; the archive holds them as
     # read. 2 = a fatal error (e.g. unreadable files).
@@ -310,6 +329,7 @@ finish_files() {
   else
     log_info 'python3 is not installed: the manifest has no per-file index (the archive content digest still covers every file)'
   fi
+  [[ -z ${FILES_PATHS_JSON:-} ]] || FILES_JSON+=",\"paths\":[$FILES_PATHS_JSON]"
   FILES_JSON+='}'
 }
 

@@ -22,7 +22,9 @@
 #     exactly one of BK_PASSWORD_SSM_PARAMETER (SecureString parameter name) and
 #     BK_PASSWORD_SECRET_ID (Secrets Manager secret: a plain string, or JSON with "password")
 #   sqlite:  BK_PATH       absolute path of the database file
-#   files:   BK_PATH       absolute path of the directory
+#   files:   BK_PATH       absolute path of the directory; or
+#            BK_PATHS      several absolute paths (files or directories), ':' separated, archived
+#                          as ./<path> from / (each restored to its own place)
 #            BK_EXCLUDES   optional: colon-separated GNU tar --exclude patterns (e.g. 'cache:*.tmp')
 #            BK_FILES_INDEX_MAX_FILES optional: the most files the per-file index takes (default
 #                          500000, about 150 bytes of memory each); above it the manifest has none
@@ -60,7 +62,7 @@ LOG_TAG=backup
 readonly DEFAULT_GZIP_LEVEL=1
 readonly DEFAULT_ROW_COUNT_MAX_TABLE_MB=256
 readonly KNOWN_VARIABLES=" BK_TARGET BK_KIND BK_TIER BK_BUCKET BK_KMS_KEY_ID BK_RETENTION_DAYS BK_REGION \
-BK_DB_HOST BK_DB_PORT BK_DB_NAME BK_DB_USER BK_PASSWORD_SSM_PARAMETER BK_PASSWORD_SECRET_ID BK_PATH \
+BK_DB_HOST BK_DB_PORT BK_DB_NAME BK_DB_USER BK_PASSWORD_SSM_PARAMETER BK_PASSWORD_SECRET_ID BK_PATH BK_PATHS \
 BK_EXCLUDES BK_INSTANCE_ID BK_OBJECT_LOCK_MODE BK_GZIP_LEVEL BK_COMPRESSOR BK_ROW_COUNT_MAX_TABLE_MB BK_PART_MIB BK_FILES_INDEX_MAX_FILES "
 
 # ---------------------------------------------------------------------------------------------
@@ -125,10 +127,22 @@ validate_inputs() {
       check_optional BK_PASSWORD_SSM_PARAMETER '^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?[A-Za-z0-9_./-]+$' 'an SSM parameter name or ARN' 2048
       check_optional BK_PASSWORD_SECRET_ID '^[A-Za-z0-9/_+=.@:-]+$' 'a Secrets Manager secret name or ARN' 2048
       ;;
-    sqlite | files)
+    sqlite)
       check_required BK_PATH '^/[^[:cntrl:]]*$' 'an absolute path'
       ;;
+    files)
+      if [[ -z ${BK_PATHS:-} ]]; then
+        check_required BK_PATH '^/[^[:cntrl:]]*$' 'an absolute path'
+      elif [[ -n ${BK_PATH:-} ]]; then
+        input_error 'BK_PATH and BK_PATHS are both set: a files target names one directory (BK_PATH) or several paths (BK_PATHS)'
+      else
+        check_required BK_PATHS '^/[^:[:cntrl:]]*(:/[^:[:cntrl:]]*)*$' "absolute paths separated by ':'"
+      fi
+      ;;
   esac
+  if [[ -n ${BK_PATHS:-} && ${BK_KIND:-} != files ]]; then
+    input_error "BK_PATHS is set but BK_KIND is '${BK_KIND:-}': several paths apply to kind 'files' only"
+  fi
   if [[ -n ${BK_EXCLUDES:-} && ${BK_KIND:-} != files ]]; then
     input_error "BK_EXCLUDES is set but BK_KIND is '${BK_KIND:-}': excludes apply to kind 'files' only"
   fi

@@ -192,10 +192,41 @@ drill_checks() {
   esac
 }
 
+# What a files check counts: the restored tree; for several paths, each path the backup archived
+# (the archive holds no directory above them; the manifest lists them, else the configured ones).
+# Every configured path must be in the backup; only those are ever put in place.
+counted_roots() { # counted_roots <restored tree>: sets ROOTS
+  local path problems='' archived=()
+  ROOTS=("$1")
+  [ "$path_set" = 1 ] || return 0
+  ROOTS=()
+  if [ -n "$manifest_paths" ]; then
+    while IFS= read -r -d '' path; do archived+=("$path"); done < <(printf '%s' "$manifest_paths" | json_string_list || true)
+  fi
+  [ "${#archived[@]}" -gt 0 ] || archived=("${live_paths[@]}")
+  for path in "${archived[@]}"; do
+    case "$path/" in
+      [!/]* | *//* | */./* | */../*) problems+="${problems:+; }the manifest lists '$path', not a plain absolute path" ;;
+      *) if [ -e "$1$path" ] || [ -L "$1$path" ]; then ROOTS+=("$1$path"); else problems+="${problems:+; }the archive lacks $path, which its manifest lists"; fi ;;
+    esac
+  done
+  for path in "${live_paths[@]}"; do
+    [ -e "$1$path" ] || [ -L "$1$path" ] || problems+="${problems:+; }the backup holds no $path (configured after it was taken?)"
+  done
+  if [ -z "$problems" ]; then
+    record_check paths passed "the backup holds all ${#live_paths[@]} configured paths"
+  else
+    record_check paths failed "$problems"
+  fi
+}
+
 file_count_check() { # file_count_check <restored tree>
-  local count bytes expected_count expected_bytes
-  count="$(find "$1" -type f -printf . | wc -c)"
-  bytes="$(find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
+  local count=0 bytes=0 expected_count expected_bytes
+  counted_roots "$1"
+  if [ "${#ROOTS[@]}" -gt 0 ]; then
+    count="$(find "${ROOTS[@]}" -type f -printf . | wc -c)"
+    bytes="$(find "${ROOTS[@]}" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
+  fi
   expected_count=$manifest_file_count
   expected_bytes=$manifest_total_bytes
   if [ -z "$expected_count" ]; then
@@ -210,8 +241,11 @@ file_count_check() { # file_count_check <restored tree>
   expected_dirs=$manifest_directory_count
   expected_links=$manifest_symlink_count
   [ -n "$expected_dirs" ] || return 0
-  dirs="$(find "$1" -type d -printf . | wc -c)"
-  links="$(find "$1" -type l -printf . | wc -c)"
+  dirs=0 links=0
+  if [ "${#ROOTS[@]}" -gt 0 ]; then
+    dirs="$(find "${ROOTS[@]}" -type d -printf . | wc -c)"
+    links="$(find "${ROOTS[@]}" -type l -printf . | wc -c)"
+  fi
   if [ "$dirs" = "$expected_dirs" ] && [ "$links" = "${expected_links:-$links}" ]; then
     record_check entries passed "$dirs directories, $links symlinks, as in the manifest"
   else

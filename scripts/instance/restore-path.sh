@@ -10,6 +10,59 @@
 # touch names the application can see. No operation there follows a link or takes a reference.
 
 
+# The live path(s), the scratch root and the scratch path, checked: plain absolute paths, scratch
+# copies inside the root and apart from every live path. A files target may name several paths
+# (BK_PATHS): its archive is rooted at /, and a replace puts each path back in its own place.
+path_settings() {
+  local setting=BK_PATH path canonical other
+  path_set=0 live_paths=() live_canonicals=()
+  if [ "$BK_KIND" = files ] && [ -n "${BK_PATHS:-}" ]; then
+    [ -z "${BK_PATH:-}" ] || fail "$E_INPUT" "BK_PATH and BK_PATHS are both set: a files target names one directory or several paths"
+    require_setting BK_PATHS '^/[A-Za-z0-9._/@+=, -]*(:/[A-Za-z0-9._/@+=, -]*)*$' 65536
+    IFS=: read -r -a live_paths <<<"$BK_PATHS"
+    path_set=1 setting=BK_PATHS
+  else
+    require_setting BK_PATH '^/[A-Za-z0-9._/@+=,: -]*$' 4096
+    live_paths=("$BK_PATH")
+  fi
+  scratch_root="${RS_SCRATCH_ROOT:-/var/tmp/backup-kit-restore/$BK_TARGET}"
+  scratch_root="${scratch_root%/}"
+  matches_within "$scratch_root" '^/[A-Za-z0-9._/@+=,: -]+$' 4096 || fail "$E_INPUT" "RS_SCRATCH_ROOT must be an absolute path below / (got '$scratch_root')"
+  clean_path RS_SCRATCH_ROOT "$scratch_root"
+  [ "$(realpath -m -- "$scratch_root")" = "$scratch_root" ] || fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' passes through a symbolic link; name the real directory"
+  for path in "${live_paths[@]}"; do
+    path="${path%/}"
+    clean_path "$setting" "$path"
+    [ -n "$path" ] || fail "$E_INPUT" "$setting names /: name the directories and files below it"
+    canonical="$(realpath -m -- "$path")"
+    # Several paths: the last component is what is archived and swapped, a link as the link.
+    if [ "$path_set" = 1 ]; then canonical="$(realpath -m -- "${path%/*}/")" && canonical="${canonical%/}/${path##*/}"; fi
+    if within "$canonical" "$scratch_root" || within "$scratch_root" "$canonical"; then
+      fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' and the live path '$path' overlap; scratch copies must go apart from live data"
+    fi
+    # One path inside another would be swapped twice.
+    for other in "${live_canonicals[@]+"${live_canonicals[@]}"}"; do
+      if within "$canonical" "$other" || within "$other" "$canonical"; then fail "$E_INPUT" "$setting names '$path', which overlaps $other: name each path once"; fi
+    done
+    live_canonicals+=("$canonical")
+  done
+  live_paths=("${live_paths[@]%/}")
+  live_path="${live_paths[0]}"
+  scratch_path="${RS_SCRATCH_PATH:-$scratch_root/$([ "$path_set" = 1 ] && echo "$BK_TARGET" || echo "${live_path##*/}").$([ "$drill" = 1 ] && echo drill || echo restore)-$stamp}"
+  matches_within "$scratch_path" '^/[A-Za-z0-9._/@+=,: -]*$' 4096 || fail "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
+  scratch_path="${scratch_path%/}"
+  clean_path RS_SCRATCH_PATH "$scratch_path"
+  # Canonical (symbolic links resolved): a link inside the root cannot lead the copy out of it.
+  canonical="$(realpath -m -- "$scratch_path")"
+  if ! within "$canonical" "$scratch_root" || [ "$canonical" = "$scratch_root" ]; then
+    fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is not inside the scratch root $scratch_root: scratch copies go there only"
+  fi
+  for other in "${live_canonicals[@]}"; do
+    if within "$canonical" "$other" || within "$other" "$canonical"; then fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is the live path $other, inside it or around it"; fi
+  done
+  scratch_path="$canonical"
+}
+
 # Creates <dir> and what is missing above it (0700), then checks the whole path.
 ensure_private_dir() { # ensure_private_dir <setting> <canonical dir>
   local path='' part
@@ -72,11 +125,11 @@ open_by() {
 # Renames <new> over <live> in one step and keeps the old one at <aside>. No rename(2) follows a
 # link in its last component, and the names are relative to directories already checked.
 swap_in() { # swap_in <new> <live> <aside>
-  if [ ! -e "$2" ]; then
+  if [ ! -e "$2" ] && [ ! -L "$2" ]; then
     mv -T -- "$1" "$2"
     return
   fi
-  if [ -f "$2" ]; then
+  if [ -f "$2" ] || [ -L "$2" ]; then
     # A hard link keeps the old file reachable; rename(2) then replaces the live name atomically.
     ln -P -- "$2" "$3" && mv -T -- "$1" "$2"
     return
@@ -114,7 +167,8 @@ enter_destination() {
     directory="$(realpath -e -- "$(dirname -- "$live_path")" 2>/dev/null)" || fail "$E_INPUT" "directory $(dirname -- "$live_path") does not exist"
     enter_dir "$directory"
     name="${live_path##*/}"
-    [ ! -L "./$name" ] || fail "$E_INPUT" "$live_path is a symbolic link; configure the path it points to, so that the swap replaces the data and not the link"
+    # Several paths archive a link as the link, and swap the link; one path is the data behind it.
+    [ ! -L "./$name" ] || [ "$path_set" = 1 ] || fail "$E_INPUT" "$live_path is a symbolic link; configure the path it points to, so that the swap replaces the data and not the link"
   fi
 }
 
@@ -123,6 +177,8 @@ enter_destination() {
 take_owner_and_mode() { # take_owner_and_mode <copy> <name>
   local uid gid mode type
   [ -e "../$2" ] || return 0
+  # A link among several paths is swapped as it is archived: a link has no mode of its own.
+  if [ "$path_set" = 1 ] && { [ -L "../$2" ] || [ -L "$1" ]; }; then return 0; fi
   read -r uid gid mode type < <(stat -c '%u %g %a %F' -- "../$2")
   [ "$type" != 'symbolic link' ] || fail "$E_SWAP" "$live_path became a symbolic link during the restore; live data is unchanged"
   { chown -h -- "$uid:$gid" "$1" && chmod -- "$mode" "$1"; } || fail "$E_RESTORE" "cannot give the restored copy the owner and mode of $live_path"
@@ -182,15 +238,70 @@ restore_sqlite() {
 restore_files() {
   require_command "$E_INPUT" tar 'file restores need it'
   local name
+  if [ "$path_set" = 1 ] && [ "$RS_MODE" = replace ]; then
+    restore_path_set
+    return
+  fi
   enter_destination
   if [ "$RS_MODE" = replace ]; then
     if [ -e "./$name" ]; then safety_backup; else no_live_data "$live_path"; fi
   fi
   enter_stage
   mkdir restored
-  tar -xzf "$backup_file" -C restored --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into the staging directory failed"
+  extract_archive restored
   check_restored restored
   place_copy "$name"
   leave_stage
 }
 
+extract_archive() { # extract_archive <directory>
+  tar -xzf "$backup_file" -C "$1" --same-permissions --same-owner --numeric-owner || fail "$E_RESTORE" "extracting into the staging directory failed"
+}
+
+# Replace, several paths: the whole archive is extracted into the private work directory and
+# checked there; then each configured path, and no other member of the archive, is moved beside
+# its live place and swapped in, one after another, its previous data kept aside.
+restore_path_set() {
+  local path existing=() tree="$work_dir/tree" name
+  for path in "${live_paths[@]}"; do if [ -e "$path" ] || [ -L "$path" ]; then existing+=("$path"); fi; done
+  if [ "${#existing[@]}" -gt 0 ]; then
+    safety_paths="$(IFS=:; printf '%s' "${existing[*]}")"
+    safety_backup
+  else
+    log_info "replace: none of the ${#live_paths[@]} paths exists here, so there is nothing to keep: no safety backup"
+  fi
+  [ "$(free_bytes_at "$work_dir")" -ge "${manifest_total_bytes:-0}" ] || fail "$E_RESTORE" "$work_dir has not the $((${manifest_total_bytes:-0} / 1048576)) MiB the extracted files need (set RS_WORK_DIR)"
+  mkdir -- "$tree" || fail "$E_RESTORE" "cannot create $tree"
+  extract_archive "$tree"
+  check_restored "$tree"
+  local placed='' placed_aside=''
+  for path in "${live_paths[@]}"; do
+    live_path=$path swap_begun=0 swapped=0 aside_name=''
+    make_parents "$path"
+    enter_destination
+    enter_stage
+    mv -T -- "$tree/${path#/}" restored || fail "$E_RESTORE" "cannot move $path from the checked copy into the staging directory"
+    place_copy "$name"
+    leave_stage
+    placed+="${placed:+, }$path" placed_aside+="${aside_name:+${placed_aside:+, }$aside_name}"
+    FAILURE_NOTES=("restored before the failure: $placed${placed_aside:+ (their previous data kept as $placed_aside)}; the other paths are as they were")
+  done
+  restored_to=$placed aside_name=$placed_aside
+  FAILURE_NOTES=()
+}
+
+# Replace, several paths: directories above a path that do not exist here (a rebuilt server) are
+# created, root's and 0755, and said; the ones that exist must be root's and not writable by others.
+make_parents() { # make_parents <path>
+  local parent="${1%/*}" directory='' part
+  local -a parts
+  [ ! -d "${parent:-/}" ] || return 0
+  check_owned_path BK_PATHS "$parent"
+  IFS=/ read -r -a parts <<<"${parent#/}"
+  for part in "${parts[@]}"; do
+    directory="$directory/$part"
+    [ -d "$directory" ] && continue
+    mkdir -m 0755 -- "$directory" || fail "$E_RESTORE" "cannot create $directory, the directory $1 goes in"
+    log_info "created $directory (root's, 0755): it did not exist on this instance"
+  done
+}

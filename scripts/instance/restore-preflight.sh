@@ -89,6 +89,32 @@ preflight_path() { # preflight_path <tool> <bytes the restored copy needs, at le
   fi
 }
 
+# Several paths: each path's directory exists, or can be created (what exists above it is root's);
+# the checked copy is extracted in the work directory first, then moved beside each path.
+preflight_path_set() {
+  local path parent created='' refused='' present='' absent='' free
+  if command -v tar >/dev/null 2>&1; then record_check tools passed "tar: $(tool_version tar --version)"; else record_check tools failed 'tar is not installed: install it first'; fi
+  for path in "${live_paths[@]}"; do
+    parent="${path%/*}"
+    if [ -e "$path" ] || [ -L "$path" ]; then present+="${present:+, }$path"; else absent+="${absent:+, }$path"; fi
+    [ ! -d "${parent:-/}" ] || continue
+    case ", $created, $refused, " in *", $parent, "*) continue ;; esac
+    if (check_owned_path BK_PATHS "$parent") 2>/dev/null; then created+="${created:+, }$parent"; else refused+="${refused:+, }$parent"; fi
+  done
+  if [ -n "$refused" ]; then
+    record_check directory failed "$refused does not exist and what exists above it is not root's alone: create it first"
+  else
+    record_check directory passed "$([ -n "$created" ] && echo "replace creates $created and what is missing above them (root's, 0755)" || echo 'every path'"'"'s directory exists')"
+  fi
+  free="$(free_bytes_at "$work_dir")"
+  if [ "$free" -lt "$((expected_bytes + ${manifest_total_bytes:-0}))" ]; then
+    record_check space failed "$work_dir has $((free / 1048576)) MiB free; the backup and its extracted files need $(((expected_bytes + ${manifest_total_bytes:-0}) / 1048576)) MiB"
+  else
+    record_check space passed "$work_dir has $((free / 1048576)) MiB free for the backup and its extracted files"
+  fi
+  record_check liveData passed "here: ${present:-none of the paths}; missing: ${absent:-none}. Replace takes a safety backup of what is here and keeps it aside; a missing path is simply put in place"
+}
+
 preflight() {
   local free ready
   record_check backup passed "read the manifest of $key: this instance may read the target's backups"
@@ -102,7 +128,7 @@ preflight() {
     postgres) preflight_postgres ;;
     mysql) preflight_mysql ;;
     sqlite) preflight_path sqlite3 "$expected_bytes" ;;
-    files) preflight_path tar "${manifest_total_bytes:-$expected_bytes}" ;;
+    files) if [ "$path_set" = 1 ]; then preflight_path_set; else preflight_path tar "${manifest_total_bytes:-$expected_bytes}"; fi ;;
   esac
   ready="$(json_bool "$([ "${#failed_checks[@]}" = 0 ] && echo 1)")"
   log_info "preflight of $BK_TARGET: $([ "$ready" = true ] && echo ready || echo "NOT ready: $(IFS=';'; printf '%s' "${failed_checks[*]}")")"

@@ -17,7 +17,7 @@
 #                   BK_PASSWORD_SSM_PARAMETER or BK_PASSWORD_SECRET_ID
 #                   RS_DB_USER + RS_PASSWORD_SSM_PARAMETER / RS_PASSWORD_SECRET_ID: a role that may
 #                   create databases, when the backup user may not (default: the BK_ ones)
-#   sqlite/files:   BK_PATH
+#   sqlite/files:   BK_PATH; files may name several paths instead: BK_PATHS, ':' separated
 #   RS_MODE         scratch | replace | check (what the instance lacks for a restore; changes nothing)
 #   RS_KEY          the backup's object key; or
 #   RS_BEFORE       ISO 8601 time with zone: the newest backup that started at or before it;
@@ -143,7 +143,7 @@ json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
 started_ms="$(now_ms)"
 utc_format stamp %Y%m%d%H%M%S -1
 # What the cleanup must undo if the run stops early: a half-made scratch or incoming copy.
-pending_db='' drill_copy='' stage='' in_stage=0 swap_begun=0 swapped=0 reenable_db=''
+pending_db='' drill_copy='' stage='' in_stage=0 swap_begun=0 swapped=0 reenable_db='' path_set=0
 
 restore_cleanup() {
   local status=$?
@@ -194,33 +194,7 @@ case "$BK_KIND" in
       [ "${scratch_db,,}" != "${protected,,}" ] || fail "$E_INPUT" "RS_SCRATCH_NAME '$scratch_db' is a system, live or other target's database ($protected); a scratch restore only creates a new one"
     done
     ;;
-  sqlite | files)
-    require_setting BK_PATH '^/[A-Za-z0-9._/@+=,: -]*$' 4096
-    live_path="${BK_PATH%/}"
-    clean_path BK_PATH "$live_path"
-    scratch_root="${RS_SCRATCH_ROOT:-/var/tmp/backup-kit-restore/$BK_TARGET}"
-    scratch_root="${scratch_root%/}"
-    matches_within "$scratch_root" '^/[A-Za-z0-9._/@+=,: -]+$' 4096 || fail "$E_INPUT" "RS_SCRATCH_ROOT must be an absolute path below / (got '$scratch_root')"
-    clean_path RS_SCRATCH_ROOT "$scratch_root"
-    [ "$(realpath -m -- "$scratch_root")" = "$scratch_root" ] || fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' passes through a symbolic link; name the real directory"
-    live_canonical="$(realpath -m -- "$live_path")"
-    if within "$live_canonical" "$scratch_root" || within "$scratch_root" "$live_canonical"; then
-      fail "$E_INPUT" "RS_SCRATCH_ROOT '$scratch_root' and the live path '$live_path' overlap; scratch copies must go apart from live data"
-    fi
-    scratch_path="${RS_SCRATCH_PATH:-$scratch_root/${live_path##*/}.$([ "$drill" = 1 ] && echo drill || echo restore)-$stamp}"
-    matches_within "$scratch_path" '^/[A-Za-z0-9._/@+=,: -]*$' 4096 || fail "$E_INPUT" "RS_SCRATCH_PATH must be an absolute path (got '$scratch_path')"
-    scratch_path="${scratch_path%/}"
-    clean_path RS_SCRATCH_PATH "$scratch_path"
-    # Canonical (symbolic links resolved): a link inside the root cannot lead the copy out of it.
-    scratch_canonical="$(realpath -m -- "$scratch_path")"
-    if ! within "$scratch_canonical" "$scratch_root" || [ "$scratch_canonical" = "$scratch_root" ]; then
-      fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is not inside the scratch root $scratch_root: scratch copies go there only"
-    fi
-    if within "$scratch_canonical" "$live_canonical" || within "$live_canonical" "$scratch_canonical"; then
-      fail "$E_INPUT" "RS_SCRATCH_PATH '$scratch_path' is the live path, inside it or around it"
-    fi
-    scratch_path="$scratch_canonical"
-    ;;
+  sqlite | files) path_settings ;;
 esac
 for tool in aws gzip sha256sum; do require_command "$E_INPUT" "$tool" 'restores need it'; done
 pick_json_reader
@@ -375,11 +349,11 @@ get_version "$key.manifest.json" "$manifest_version" "$manifest" >&2 ||
   fail "$E_FETCH" "cannot fetch version $manifest_version of the manifest s3://$BK_BUCKET/$key.manifest.json: a backup without a manifest is incomplete"
 # The manifest's fields, read once (this version of it never changes); all empty when it is not JSON.
 json_fields "$manifest" sha256 bytes manifestVersion kind target key content.sha256 database.tableCount \
-  files.fileCount files.totalBytes files.directoryCount files.symlinkCount files.index.sha256 files.index.count || true
+  files.fileCount files.totalBytes files.directoryCount files.symlinkCount files.index.sha256 files.index.count files.paths || true
 expected_sha=${JSON_FIELDS[0]:-} expected_bytes=${JSON_FIELDS[1]:-} expected_content_sha=${JSON_FIELDS[6]:-}
 manifest_table_count=${JSON_FIELDS[7]:-} manifest_file_count=${JSON_FIELDS[8]:-} manifest_total_bytes=${JSON_FIELDS[9]:-}
 manifest_directory_count=${JSON_FIELDS[10]:-} manifest_symlink_count=${JSON_FIELDS[11]:-}
-manifest_index_sha=${JSON_FIELDS[12]:-} manifest_index_count=${JSON_FIELDS[13]:-}
+manifest_index_sha=${JSON_FIELDS[12]:-} manifest_index_count=${JSON_FIELDS[13]:-} manifest_paths=${JSON_FIELDS[14]:-}
 if [ -n "$verified_sha" ] && [ "$expected_sha" != "$verified_sha" ]; then
   fail "$E_INTEGRITY" "REFUSED: the manifest of $key states sha256 $expected_sha, not the $verified_sha that was verified; nothing was touched"
 fi
@@ -417,11 +391,12 @@ log_info "checked: $actual_bytes bytes, sha256 $actual_sha matches the manifest$
 
 # ------------------------------------------------------------------ the safety backup
 
-safety_key=''
+safety_key='' safety_paths=''
 safety_backup() {
   local output line
   log_info "replace: taking a safety backup of the live data in tier $RS_SAFETY_TIER"
-  if ! output="$(BK_TIER="$RS_SAFETY_TIER" bash "$script_dir/backup.sh")"; then
+  # Several paths: the ones that exist here (a rebuilt server may lack some).
+  if ! output="$(BK_TIER="$RS_SAFETY_TIER" BK_PATHS="${safety_paths:-${BK_PATHS:-}}" bash "$script_dir/backup.sh")"; then
     fail "$E_SAFETY" "the safety backup failed, so nothing was restored and live data is as it was"
   fi
   line="$(printf '%s\n' "$output" | grep '^BACKUP_RESULT ' | tail -n 1 || true)"

@@ -63,6 +63,7 @@ const validValues: Record<string, string> = {
   passwordSsmParameter: '',
   passwordSecretId: '',
   path: '/var/app/current/media dir',
+  paths: '',
   excludes: 'cache/*:*.tmp',
   executionTimeout: '3600',
 };
@@ -199,7 +200,7 @@ describe('BackupCommandDocument: the step, run for real with bash', () => {
       BK_EXCLUDES: 'cache/*:*.tmp',
       BK_INSTANCE_ID: 'i-0123456789abcdef0',
     });
-    expect(run.unset).toEqual(['BK_DB_HOST', 'BK_DB_PORT', 'BK_DB_NAME', 'BK_DB_USER', 'BK_PASSWORD_SSM_PARAMETER', 'BK_PASSWORD_SECRET_ID']);
+    expect(run.unset).toEqual(['BK_DB_HOST', 'BK_DB_PORT', 'BK_DB_NAME', 'BK_DB_USER', 'BK_PASSWORD_SSM_PARAMETER', 'BK_PASSWORD_SECRET_ID', 'BK_PATHS']);
     expect(run.stdout).toMatch(/^BACKUP_RESULT \{"target":"repairs-media"/m);
   });
 
@@ -229,6 +230,19 @@ describe('BackupCommandDocument: the step, run for real with bash', () => {
     const run = runDocument(document.content as unknown as DocumentContent, { ...validValues, target: 'exit-3' });
     expect(run.status).toBe(3);
     expect(existsSync(run.dir ?? '/nonexistent')).toBe(false);
+  });
+
+  it('GIVEN a files target with several paths THEN they reach the script as BK_PATHS, and a path holding a quote or a newline fails the allowed pattern', () => {
+    const { document } = documentIn();
+    const content = document.content as unknown as DocumentContent;
+    const paths = "/srv/app/.env.production:/etc/nginx/sites-available/drishti site:/srv/app/config.py";
+    const run = runDocument(content, { ...validValues, path: '', excludes: '', paths });
+    expect(run.variables).toMatchObject({ BK_PATHS: paths });
+    expect(run.unset).toEqual(expect.arrayContaining(['BK_PATH', 'BK_EXCLUDES']));
+    const pattern = content.parameters.paths?.allowedPattern ?? '';
+    for (const bad of ["/srv/app/it's", '/srv/app/a\nb', 'relative/path', '/a::/b', "/a:relative"]) {
+      expect(matchesParameterPattern(pattern, bad.replace('\\n', '\n')), bad).toBe(false);
+    }
   });
 
   it('GIVEN a database target THEN the password is passed by name only', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
+import { documentParametersFor, invalidDocumentParameters } from '../../contracts/backup-command';
 import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
 import { looksLikeSecretValue } from '../../lib/config/sections/targets';
 import { backupJobsTiers, targetPlans } from '../../lib/stacks/backup-jobs-settings';
@@ -134,6 +135,32 @@ describe('targets config: rejected with the field named', () => {
     expect(errorOf(configWith({ name: 'all', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/' }))).toMatch(
       /targets\.0\.path: refusing to archive the whole file system/,
     );
+  });
+
+  it('GIVEN a files target with several paths THEN the plan, the backup command and the restore command carry them joined by colons', () => {
+    const paths = ['/srv/app/.env.production', '/etc/nginx/sites-available/drishti', '/srv/app/config.py'];
+    const { config } = loadConfig(configWith({ name: 'app-config', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, paths }));
+    const plan = targetPlans(config)[0];
+    expect(plan).toMatchObject({ paths });
+    expect(plan).not.toHaveProperty('path');
+    const parameters = documentParametersFor(plan!, 'daily', { retentionDays: 7, objectLockMode: 'GOVERNANCE' }, { bucket: 'backup-kit-backups', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', region: 'eu-west-1' });
+    expect(parameters).toMatchObject({ paths: [paths.join(':')] });
+    expect(parameters).not.toHaveProperty('path');
+    expect(invalidDocumentParameters(parameters)).toEqual([]);
+    expect(restoreTargets(config)[0]?.restore.scratchRoot).toBe('/var/tmp/backup-kit-restore/app-config');
+  });
+
+  it.each([
+    [{}, /targets\.0\.path: 'app-config' must name the directory to archive \(path\) or several files and directories \(paths\), not neither/],
+    [{ path: '/srv/app', paths: ['/srv/app/.env'] }, /not both/],
+    [{ paths: [] }, /targets\.0\.paths: Too small/],
+    [{ paths: ['/srv/app', '/srv/app/.env'] }, /targets\.0\.paths\.1: '\/srv\/app\/\.env' overlaps paths\.0 \('\/srv\/app'\): name each file or directory once/],
+    [{ paths: ['/srv/a:b'] }, /targets\.0\.paths\.0: must not contain ':'/],
+    [{ paths: ['/'] }, /targets\.0\.paths\.0: refusing to archive the whole file system/],
+    [{ paths: ['/srv/app/../../etc/shadow'] }, /targets\.0\.paths\.0: must not contain '\.' or '\.\.' segments/],
+    [{ paths: Array.from({ length: 65 }, (_, index) => `/srv/app/file-${index}`) }, /targets\.0\.paths: at most 64 paths/],
+  ])('GIVEN files paths %j THEN synth fails naming the field', (fields, message) => {
+    expect(errorOf(configWith({ name: 'app-config', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, ...fields }))).toMatch(message);
   });
 
   it("GIVEN an exclude with ':' THEN the exclude is named (':' separates excludes)", () => {

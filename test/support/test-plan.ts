@@ -10,7 +10,7 @@
  */
 export const ROUND_TRIPS: readonly string[] = [
   'test/instance/*-backup.test.ts',
-  'test/restore/restore-{files,sqlite,postgres,mysql,confinement}.test.ts',
+  'test/restore/restore-{files,file-set,sqlite,postgres,mysql,confinement}.test.ts',
   'test/restore/rebuild-local.test.ts',
   'test/restore/restore-preflight.test.ts',
   'test/verify/real-backups.test.ts',
@@ -42,6 +42,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/instance/lint.test.ts',
   'test/rds-restore/config.test.ts',
   'test/rds-restore/template.test.ts',
+  'test/restore/file-set-plan.test.ts',
   'test/restore/restore-dr.template.test.ts',
   'test/restore/s3-version-restore.template.test.ts',
   'test/security/deploy-step.test.ts',
@@ -69,6 +70,7 @@ export const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/restore/restore-confinement.test.ts': 38,
   'test/restore/restore-files.test.ts': 37,
   'test/restore/restore-sqlite.test.ts': 37,
+  'test/restore/restore-file-set.test.ts': 18,
   'test/verify/real-backups.test.ts': 32,
   'test/restore/rebuild-local.test.ts': 30,
   'test/restore/restore-preflight.test.ts': 12,

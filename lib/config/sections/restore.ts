@@ -6,7 +6,7 @@ import {
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
 } from '../../../contracts/backup-command';
-import { pathsOverlap, plainPathProblem } from '../../../contracts/paths';
+import { livePathsOf, pathsOverlap, plainPathProblem } from '../../../contracts/paths';
 import { DRILL_NAME_INFIX, DRILL_RECORD_PREFIX, DRILL_SOURCE_MAX_LENGTH, defaultScratchRoot } from '../../../contracts/restore-command';
 import { REBUILD_RECORD_PREFIX } from '../../../contracts/rebuild';
 import { schedulerCronSchema } from '../schema';
@@ -169,6 +169,7 @@ interface ConfigWithRestore {
     readonly name: string;
     readonly kind: string;
     readonly path?: string | undefined;
+    readonly paths?: readonly string[] | undefined;
     readonly user?: string | undefined;
     readonly instances: { readonly instanceIds?: readonly string[] | undefined };
   }[];
@@ -253,15 +254,17 @@ export function restoreIssues(config: ConfigWithRestore): { errors: Issue[]; war
     });
   }
   for (const target of config.targets) {
-    if (target.path === undefined) continue;
+    if (livePathsOf(target).length === 0) continue;
     const configured = restore.targets[target.name]?.scratchRoot;
     const root = configured ?? defaultScratchRoot(target.name);
-    const live = config.targets.find((other) => other.path !== undefined && pathsOverlap(root, other.path));
-    if (live) {
+    for (const other of config.targets) {
+      const live = livePathsOf(other).find((path) => pathsOverlap(root, path));
+      if (live === undefined) continue;
       errors.push({
-        path: configured !== undefined ? ['restore', 'targets', target.name, 'scratchRoot'] : ['targets', config.targets.indexOf(target), 'path'],
-        message: `the scratch root ${root} of '${target.name}' overlaps the live path ${live.path ?? ''} of '${live.name}': scratch copies must go apart from live data (set restore.targets.${target.name}.scratchRoot)`,
+        path: configured !== undefined ? ['restore', 'targets', target.name, 'scratchRoot'] : ['targets', config.targets.indexOf(target), target.paths ? 'paths' : 'path'],
+        message: `the scratch root ${root} of '${target.name}' overlaps the live path ${live} of '${other.name}': scratch copies must go apart from live data (set restore.targets.${target.name}.scratchRoot)`,
       });
+      break;
     }
   }
   if (restore.drills.enabled) {

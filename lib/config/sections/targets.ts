@@ -10,7 +10,7 @@ import {
   SSM_PARAMETER_NAME_PATTERN,
   TARGET_NAME_PATTERN,
 } from '../../../contracts/backup-command';
-import { plainPathProblem } from '../../../contracts/paths';
+import { pathsOverlap, plainPathProblem } from '../../../contracts/paths';
 import type { ConfigIssue } from '../config';
 import { TIER_NAME_PATTERN, type BaseConfig } from '../schema';
 
@@ -207,12 +207,23 @@ const sqliteTarget = strictTarget({
   path: absolutePath.refine((path) => !path.endsWith('/'), 'must be a file, not a directory'),
 });
 
+const belowRoot = absolutePath.refine((path) => path !== '/', 'refusing to archive the whole file system; name the directory');
+
 const filesTarget = strictTarget({
   ...commonTargetShape,
   kind: z.literal('files'),
-  /** The directory to archive. */
-  path: absolutePath.refine((path) => path !== '/', 'refusing to archive the whole file system; name the directory'),
-  /** tar exclude patterns (globs), relative to `path`. */
+  /** The directory to archive; or `paths`. */
+  path: belowRoot.optional(),
+  /**
+   * Several files or directories archived together (an application's `.env`, its config files,
+   * its uploads), each restored to its own place; a symbolic link is archived as the link.
+   */
+  paths: z
+    .array(belowRoot.refine((path) => !path.includes(':'), "must not contain ':' (the paths travel joined by ':')"))
+    .min(1)
+    .max(64, 'at most 64 paths; archive their common directory instead')
+    .optional(),
+  /** tar exclude patterns (globs), matched against every member's name below `path` or the `paths`. */
   excludes: z
     .array(z.string().regex(re(EXCLUDE_PATTERN), "exclude patterns are letters, digits, spaces, globs (* ? [ ] !) and . _ / @ + = , - (no ':')"))
     .default([]),
@@ -258,6 +269,7 @@ export function targetsIssues(config: TargetsConfig): { errors: ConfigIssue[]; w
     } else {
       firstIndexByName.set(target.name, index);
     }
+    if (target.kind === 'files') errors.push(...filesPathIssues(target, index));
     target.tiers?.forEach((tier, tierIndex) => {
       if (!tierNames.includes(tier)) {
         errors.push({
@@ -278,4 +290,20 @@ export function targetsIssues(config: TargetsConfig): { errors: ConfigIssue[]; w
     }
   });
   return { errors, warnings };
+}
+
+/** A files target names one directory (`path`) or several paths (`paths`), each once and apart. */
+function filesPathIssues(target: Extract<TargetConfig, { kind: 'files' }>, index: number): ConfigIssue[] {
+  if ((target.path === undefined) === (target.paths === undefined)) {
+    return [{ path: ['targets', index, 'path'], message: `'${target.name}' must name the directory to archive (path) or several files and directories (paths), not ${target.path === undefined ? 'neither' : 'both'}` }];
+  }
+  const paths = target.paths ?? [];
+  const joined = paths.join(':').length;
+  const issues: ConfigIssue[] = [];
+  if (joined > 8192) issues.push({ path: ['targets', index, 'paths'], message: `the paths take ${joined} characters joined; at most 8192 fit the document parameter` });
+  paths.forEach((path, pathIndex) => {
+    const other = paths.findIndex((candidate, candidateIndex) => candidateIndex < pathIndex && pathsOverlap(candidate, path));
+    if (other >= 0) issues.push({ path: ['targets', index, 'paths', pathIndex], message: `'${path}' overlaps paths.${other} ('${paths[other] ?? ''}'): name each file or directory once` });
+  });
+  return issues;
 }
