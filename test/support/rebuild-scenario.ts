@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseRebuildEvent, type RebuildRecord } from '../../contracts/rebuild';
 import type { RestoreTarget } from '../../contracts/restore-command';
 import { recordRestoreResult } from '../../lambda/restore-result/core';
@@ -18,8 +18,9 @@ import { backupScriptEnv, backupWithScript, putPassword } from './restore-fixtur
 import { treeOf } from './trees';
 
 /**
- * "The server is gone", on this machine: a server with a PostgreSQL database, a SQLite file and a
- * directory of media is backed up with the real backup script and verified with the verify
+ * "The server is gone", on this machine: a server with a PostgreSQL database, a SQLite file, a
+ * directory of media and its configuration (a secrets file and a web server site, one target of
+ * several paths) is backed up with the real backup script and verified with the verify
  * job's code; then it is lost (its PostgreSQL stopped, its data moved aside and kept only to
  * compare) and a new one stands in its place (a new, empty PostgreSQL cluster on the same port,
  * the application's directories without data). The restore function's rebuild and the result
@@ -73,6 +74,12 @@ export async function rebuildScenario(options: { readonly rows: number; readonly
        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${options.rows})
          INSERT INTO repairs (customer, status) SELECT 'customer ' || i, CASE i % 3 WHEN 0 THEN 'done' ELSE 'open' END FROM n;`,
     ]);
+    // The application's configuration: its secrets file (the owner's alone) and its web server site.
+    const envPath = join(srv, 'app', '.env.production');
+    const sitePath = join(work, 'etc', 'nginx', 'sites-available', 'shop.conf');
+    writeFileSync(envPath, 'DATABASE_URL=postgres://shop:rebuild-secret@127.0.0.1/shop\n', { mode: 0o600 });
+    mkdirSync(join(work, 'etc', 'nginx', 'sites-available'), { recursive: true });
+    writeFileSync(sitePath, 'server { listen 443 ssl; server_name shop.example.com; }\n');
     for (let index = 0; index < 60; index += 1) {
       const dir = join(mediaPath, 'photos', String(index % 6));
       mkdirSync(dir, { recursive: true });
@@ -84,6 +91,7 @@ export async function rebuildScenario(options: { readonly rows: number; readonly
     const targets: RestoreTarget[] = [
       { backup: { name: 'media', kind: 'files', path: mediaPath, ...common }, restore: restore('media') },
       { backup: { name: 'app-sqlite', kind: 'sqlite', path: sqlitePath, ...common }, restore: restore('app-sqlite') },
+      { backup: { name: 'app-config', kind: 'files', paths: [envPath, sitePath], ...common }, restore: restore('app-config') },
       {
         backup: { name: 'shop-db', kind: 'postgres', database: { host: '127.0.0.1', port: pg.port, name: 'shop', user: pg.user, password: { ssmParameter: '/rebuild/shop-password' } }, ...common },
         restore: { onto: { instanceIds: [NEW] }, workDirectory: join(work, 'tmp'), drill: true, probes: [] },
@@ -95,6 +103,7 @@ export async function rebuildScenario(options: { readonly rows: number; readonly
       'shop-db': () => JSON.stringify(pg.fingerprint('shop')),
       'app-sqlite': () => run('sqlite3', ['-readonly', sqlitePath, '.dump']),
       media: () => createHash('sha256').update(JSON.stringify([...treeOf(mediaPath)])).digest('hex'),
+      'app-config': () => JSON.stringify([envPath, sitePath].map((path) => [...treeOf(dirname(path))].find(([name]) => name === basename(path)))),
     } as Record<string, () => string>;
     const before = new Map(targets.map((target) => [target.backup.name, fingerprints[target.backup.name]?.() ?? '']));
     for (const target of targets) {
@@ -104,6 +113,7 @@ export async function rebuildScenario(options: { readonly rows: number; readonly
         BK_KIND: plan.kind,
         BK_BUCKET: bucket,
         ...(plan.path !== undefined ? { BK_PATH: plan.path } : {}),
+        ...(plan.paths !== undefined ? { BK_PATHS: plan.paths.join(':') } : {}),
         ...(plan.database ? { BK_DB_HOST: '127.0.0.1', BK_DB_PORT: String(pg.port), BK_DB_NAME: 'shop', BK_DB_USER: pg.user, BK_PASSWORD_SSM_PARAMETER: '/rebuild/shop-password' } : {}),
       });
       const { key, bytes } = backupWithScript(env);
@@ -116,6 +126,7 @@ export async function rebuildScenario(options: { readonly rows: number; readonly
     const port = pg.port;
     await pg.stop();
     renameSync(srv, join(work, 'lost-srv'));
+    renameSync(join(work, 'etc'), join(work, 'lost-etc'));
     pg = await PostgresServer.start({ port });
     mkdirSync(join(srv, 'app'), { recursive: true });
     say(`\nlost ${LOST}: its PostgreSQL stopped, its files gone; new server ${NEW}: an empty PostgreSQL on port ${port}, the application's directories without data`);
