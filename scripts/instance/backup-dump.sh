@@ -44,7 +44,7 @@ add_tool() { # add_tool <name> <version text>
 
 ROW_COUNT_MAX_BYTES=
 DATABASE_JSON=
-FILES_JSON= FILES_PATHS_JSON=
+FILES_JSON='' FILES_PATHS_JSON=''
 EXPECTED_SIZE=
 PRODUCER=
 
@@ -194,6 +194,7 @@ produce_mysql() {
 # streamed.
 prepare_sqlite() {
   require_command "$EXIT_DUMP" sqlite3 'the SQLite command-line shell'
+  # shellcheck disable=SC2153 # BK_PATH is a setting from the environment, not a misspelt BK_PATHS
   [[ -f $BK_PATH ]] || fail "$EXIT_DUMP" "BK_PATH '$BK_PATH' is not a file"
   [[ -r $BK_PATH ]] || fail "$EXIT_DUMP" "BK_PATH '$BK_PATH' is not readable"
   local header

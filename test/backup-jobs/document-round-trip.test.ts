@@ -55,6 +55,7 @@ describe('backup document with the real instance scripts, against moto', () => {
     dbUser: '',
     passwordSsmParameter: '',
     passwordSecretId: '',
+    paths: '',
     excludes: '',
     executionTimeout: '600',
   });

@@ -129,14 +129,13 @@ describe('a files target with several paths', () => {
 
   it('on a rebuilt server, replace puts each path back in its own place, with its owner and mode, creating missing directories', () => {
     // GIVEN a server where none of the paths exist, nor the application's directory
-    const target = 'app-rebuilt';
-    const { key: rebuiltKey } = backupWithScript(env(target));
+    const target = 'app-config';
     const before = snapshot();
     const owner = statSync(paths[0]!).uid;
     rmSync(app, { recursive: true });
     rmSync(join(work, 'etc'), { recursive: true });
     // WHEN replaced
-    const restore = runInstanceScript('restore.sh', env(target, { RS_MODE: 'replace', RS_KEY: rebuiltKey, RS_CONFIRM: target, RS_SAFETY_TIER: 'predeploy' }));
+    const restore = runInstanceScript('restore.sh', env(target, { RS_MODE: 'replace', RS_KEY: key, RS_CONFIRM: target, RS_SAFETY_TIER: 'predeploy' }));
     // THEN every path is back as it was, the secret still its owner's alone; no safety backup (nothing to keep)
     expect(restore.status, restore.stderr).toBe(0);
     expect(snapshot()).toEqual(before);
@@ -178,17 +177,18 @@ describe('a files target with several paths', () => {
   });
 
   it('refuses a backup that lacks a configured path before changing anything', () => {
-    // GIVEN a backup of all paths but the last, and a configuration naming it too
-    const target = 'app-lacking';
-    const { key: partial } = backupWithScript(env(target, { BK_PATHS: paths.slice(0, -1).join(':') }));
+    // GIVEN a backup of the paths, and a configuration naming one more since
+    const added = join(work, 'etc', 'nginx', 'conf.d');
+    mkdirSync(added);
     writeFileSync(paths[1]!, 'DEBUG = None\n');
     const live = snapshot();
     // WHEN replaced
-    const restore = runInstanceScript('restore.sh', env(target, { RS_MODE: 'replace', RS_KEY: partial, RS_CONFIRM: target, RS_SAFETY_TIER: 'predeploy' }));
+    const restore = runInstanceScript('restore.sh', env('app-config', { RS_MODE: 'replace', RS_KEY: key, RS_CONFIRM: 'app-config', RS_SAFETY_TIER: 'predeploy', BK_PATHS: [...paths, added].join(':') }));
     // THEN it stops at the check, naming the path, and live data is as it was
     expect(restore.status).toBe(11);
-    expect(restore.stderr).toContain(`the backup holds no ${paths.at(-1)!}`);
+    expect(restore.stderr).toContain(`the backup holds no ${added} (configured after it was taken?)`);
     expect(snapshot()).toEqual(live);
+    expect(readdirSync(added)).toEqual([]);
   });
 
   it('the preflight (check mode) says which directories a replace creates, refuses one below a directory another user owns, and creates nothing', () => {

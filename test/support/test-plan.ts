@@ -70,7 +70,7 @@ export const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/restore/restore-confinement.test.ts': 38,
   'test/restore/restore-files.test.ts': 37,
   'test/restore/restore-sqlite.test.ts': 37,
-  'test/restore/restore-file-set.test.ts': 18,
+  'test/restore/restore-file-set.test.ts': 15,
   'test/verify/real-backups.test.ts': 32,
   'test/restore/rebuild-local.test.ts': 30,
   'test/restore/restore-preflight.test.ts': 12,
