@@ -3,8 +3,9 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { loadResultSettings, parseResultEvent, recordBackupResult, type ResultOutcome } from './core';
+import { houseEnvironment } from '../shared/env';
 
-const settings = loadResultSettings(process.env);
+const settings = loadResultSettings(houseEnvironment());
 const ssm = new SSMClient({});
 const sns = new SNSClient({});
 const logger = createLogger();

@@ -3,8 +3,9 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { loadTriggerSettings, parseTriggerEvent, triggerBackups, type TriggerResult } from './core';
+import { houseEnvironment } from '../shared/env';
 
-const settings = loadTriggerSettings(process.env);
+const settings = loadTriggerSettings(houseEnvironment());
 const ssm = new SSMClient({});
 const sns = new SNSClient({});
 const logger = createLogger();

@@ -7,10 +7,11 @@ import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response
 import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { finishRdsDrill, loadDrillSettings, parseDrillEvent, reportDrills, runDrills, type DrillReport, type DrillStart } from './core';
+import { houseEnvironment } from '../shared/env';
 
 const logger = createLogger();
 const metrics = createMetrics();
-const settings = loadDrillSettings(process.env);
+const settings = loadDrillSettings(houseEnvironment());
 const s3 = new S3Client({ region: settings.site.region });
 const ssm = new SSMClient({});
 const sns = new SNSClient({});

@@ -7,8 +7,9 @@ import { createLogger } from '../shared/powertools';
 import { DRILL_SERVICE, RESTORE_SERVICE } from '../../contracts/restore-command';
 import { loadRestoreResultSettings, parseRestoreInvocationEvent, recordRestoreResult, type RestoreResultOutcome } from './core';
 import { METRIC_NAMESPACE } from '../../contracts/metric-catalog';
+import { houseEnvironment } from '../shared/env';
 
-const settings = loadRestoreResultSettings(process.env);
+const settings = loadRestoreResultSettings(houseEnvironment());
 const logger = createLogger();
 const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE;
 // One function records both kinds of run, each under its own service dimension.

@@ -8,9 +8,10 @@ import { RequestRejectedError } from '../../contracts/errors';
 import { isRebuildEvent, parseRebuildEvent } from '../../contracts/rebuild';
 import { startRestore, type RestoreAnswer } from './core';
 import { startRebuild, type RebuildAnswer } from './rebuild';
+import { houseEnvironment } from '../shared/env';
 
 const logger = createLogger();
-const settings = loadRestoreJobSettings(process.env);
+const settings = loadRestoreJobSettings(houseEnvironment());
 const s3 = new S3Client({ region: settings.site.region });
 const ssm = new SSMClient({});
 

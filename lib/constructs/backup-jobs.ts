@@ -76,9 +76,6 @@ export interface BackupJobsProps {
   readonly commandLogRetention?: logs.RetentionDays;
 }
 
-/** Lambda allows 4 KB of environment variables in all; the target list must leave room for the rest. */
-const MAX_TARGET_ENV_BYTES = 3000;
-
 /**
  * Scheduled backups of EC2-hosted databases and files through SSM Run Command (the pipeline of
  * RunCommandJob with the backup document): per-tier schedules invoking the trigger, the result
@@ -112,11 +109,6 @@ export class BackupJobs extends RunCommandJob {
       Object.entries(props.tiers).map(([name, tier]) => [name, { retentionDays: tier.retention.toDays(), scheduled: tier.schedule !== undefined, objectLockMode: tier.mode ?? 'GOVERNANCE' }]),
     );
     const encodedTargets = encodeTargetPlans(props.targets);
-    if (Buffer.byteLength(encodedTargets) > MAX_TARGET_ENV_BYTES) {
-      throw new Error(
-        `BackupJobs targets: ${props.targets.length} targets take ${Buffer.byteLength(encodedTargets)} bytes (compressed) in the trigger's environment; Lambda allows 4 KB in all (at most ${MAX_TARGET_ENV_BYTES} for targets): split the estate across two deployments with different prefixes`,
-      );
-    }
 
     this.trigger = new HouseFunction(this, 'Trigger', {
       entry: join(__dirname, '../../lambda/backup-trigger/handler.ts'),

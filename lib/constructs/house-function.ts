@@ -1,10 +1,14 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUNDLED_SETTINGS, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../contracts/bundled-settings';
 import { METRIC_NAMESPACE } from '../../contracts/metric-catalog';
 
 /** The newest Node.js runtime Lambda offers; one place to move when AWS adds the next. */
@@ -74,6 +78,14 @@ export class HouseFunction extends Construct {
       }),
     );
 
+    const { kept, bundled } = splitEnvironment(id, {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: serviceName ?? id,
+      POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
+      ...environment,
+    });
+    const settingsFile = bundled ? writeBundledSettings(bundled) : undefined;
+    const callerHooks = bundling?.commandHooks;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       runtime: HOUSE_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
@@ -84,12 +96,7 @@ export class HouseFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: serviceName ?? id,
-        POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
-        ...environment,
-      },
+      environment: kept,
       bundling: {
         minify: true,
         sourceMap: true,
@@ -98,10 +105,59 @@ export class HouseFunction extends Construct {
         // The SDK is bundled so the function runs the versions the tests ran.
         externalModules: [],
         ...bundling,
+        ...(settingsFile
+          ? {
+              commandHooks: {
+                beforeBundling: (inputDir: string, outputDir: string) => callerHooks?.beforeBundling(inputDir, outputDir) ?? [],
+                beforeInstall: (inputDir: string, outputDir: string) => callerHooks?.beforeInstall(inputDir, outputDir) ?? [],
+                afterBundling: (inputDir: string, outputDir: string) => [
+                  ...(callerHooks?.afterBundling(inputDir, outputDir) ?? []),
+                  `cp "${settingsFile}" "${outputDir}/${BUNDLED_SETTINGS.file}"`,
+                ],
+              },
+            }
+          : {}),
       },
     });
     // Lambda always adds DependsOn on its role (so the role's policy exists first); cfn-lint flags
     // the role half as redundant with the GetAtt (W3005). The dependency is deliberate.
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', { config: { ignore_checks: ['W3005'] } });
   }
+}
+
+/** What a token (an ARN, a name CloudFormation makes) may take once resolved, at most. */
+const TOKEN_BYTES = 256;
+/** Kept below Lambda's limit: room for variables Lambda or a later change adds. */
+const ENVIRONMENT_BUDGET_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512;
+
+/**
+ * The variables that stay in the environment, and the ones that go in the bundle: while the
+ * environment would pass the budget, its largest plain value moves to the bundle (tokens cannot:
+ * CloudFormation resolves them). A configuration of any size then fits; small ones are unchanged.
+ */
+export function splitEnvironment(id: string, environment: Record<string, string>): { kept: Record<string, string>; bundled?: Record<string, string> } {
+  const sizeOf = (name: string, value: string) => name.length + (Token.isUnresolved(value) ? TOKEN_BYTES : Buffer.byteLength(value));
+  const kept = { ...environment };
+  const bundled: Record<string, string> = {};
+  const sizeOfAll = () => Object.entries(kept).reduce((sum, [name, value]) => sum + sizeOf(name, value), 0);
+  for (let size = sizeOfAll(); size > ENVIRONMENT_BUDGET_BYTES; size = sizeOfAll()) {
+    const largest = Object.entries(kept)
+      .filter(([name, value]) => !Token.isUnresolved(value) && name !== 'NODE_OPTIONS' && name !== BUNDLED_SETTINGS.namesEnv)
+      .sort(([, a], [, b]) => b.length - a.length)[0];
+    if (largest === undefined || largest[1].length < 64) {
+      throw new Error(`HouseFunction ${id} environment: ${size} bytes, and nothing left large enough to move into the bundle (Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES})`);
+    }
+    const [name, value] = largest;
+    bundled[name] = value;
+    delete kept[name];
+    kept[BUNDLED_SETTINGS.namesEnv] = Object.keys(bundled).join(',');
+  }
+  return Object.keys(bundled).length > 0 ? { kept, bundled } : { kept };
+}
+
+/** Writes the bundled settings where the bundling step copies them from; returns the file. */
+function writeBundledSettings(settings: Record<string, string>): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'backup-kit-settings-')), BUNDLED_SETTINGS.file);
+  writeFileSync(file, JSON.stringify(settings));
+  return file;
 }

@@ -116,9 +116,6 @@ export interface RestoreJobsProps {
   readonly deliveryTimeout?: Duration;
 }
 
-/** Lambda allows 4 KB of environment in all. */
-const MAX_TARGET_ENV_BYTES = 3200;
-
 /**
  * Restores of EC2-hosted databases and files, and the restore drills (the pipeline of
  * RunCommandJob with the restore document): the console-invoked restore function, the result
@@ -162,11 +159,6 @@ export class RestoreJobs extends RunCommandJob {
     };
     const targetsJson = JSON.stringify(props.targets);
     const serversJson = JSON.stringify(props.servers ?? {});
-    if (Buffer.byteLength(targetsJson + serversJson) > MAX_TARGET_ENV_BYTES) {
-      throw new Error(
-        `RestoreJobs targets: ${props.targets.length} targets (and the servers) take ${Buffer.byteLength(targetsJson + serversJson)} bytes of environment; Lambda allows 4 KB in all (keep them under ${MAX_TARGET_ENV_BYTES} bytes, or split the estate across two deployments)`,
-      );
-    }
     const jobEnvironment = {
       [RESTORE_ENV.documentName]: this.document.documentName,
       [RESTORE_ENV.documentSha256]: this.document.contentSha256,

@@ -57,9 +57,13 @@ describe('BackupJobs: validation', () => {
     expect(decodeTargetPlans(encoded)).toEqual(many);
   });
 
-  it('GIVEN more targets than even compressed fit THEN targets is named with the size', () => {
+  it('GIVEN more targets than even compressed fit the environment THEN they travel in the bundle, and the trigger reads the same plans', () => {
     const many = Array.from({ length: 300 }, (_, index) => ({ ...target, name: `app-${index}`, path: `/var/app/${randomBytes(24).toString('hex')}/db.sqlite3` }));
-    expect(() => jobsWith({ targets: many })).toThrow(/BackupJobs targets: 300 targets take \d+ bytes \(compressed\) in the trigger's environment; Lambda allows 4 KB/);
+    const jobs = jobsWith({ targets: many });
+    const variables = Template.fromStack(Stack.of(jobs)).toJSON().Resources[Stack.of(jobs).getLogicalId(jobs.trigger.function.node.defaultChild as CfnFunction)]
+      .Properties.Environment.Variables as Record<string, string>;
+    expect(variables.BACKUP_TARGETS).toBeUndefined();
+    expect(variables.BUNDLED_SETTINGS).toBe('BACKUP_TARGETS');
   });
 
   it('GIVEN a retry count Scheduler does not allow THEN scheduleRetryAttempts is named', () => {

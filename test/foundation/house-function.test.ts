@@ -3,10 +3,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { join } from 'node:path';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { HouseFunction, type HouseFunctionProps } from '../../lib/constructs/house-function';
+import { houseEnvironment } from '../../lambda/shared/env';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 
 const entry = join(__dirname, 'fixtures', 'handler.ts');
 
@@ -65,6 +67,45 @@ describe('HouseFunction defaults', () => {
     expect(code).toContain('STSClient');
     // Minified: long lines (an unminified bundle of the SDK averages well under 100 characters a line).
     expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
+  });
+});
+
+describe('HouseFunction with settings too large for the environment', () => {
+  it('GIVEN an environment over the budget THEN its largest plain values move into the bundle, named in BUNDLED_SETTINGS, and the function reads them back', () => {
+    // GIVEN two large settings and a small one
+    const targets = JSON.stringify(Array.from({ length: 200 }, (_, index) => ({ name: `target-${index}`, path: `/srv/app-${index}/data` })));
+    const servers = 'x'.repeat(900);
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'house-fn-')) });
+    const stack = new Stack(app, 'Bundled', { env: { region: 'eu-west-1' } });
+    const logKey = new kms.Key(stack, 'LogKey');
+    new HouseFunction(stack, 'Job', { entry, description: 'does the job', logKey, environment: { TARGETS: targets, SERVERS: servers, BUCKET: 'b', KEY_ARN: logKey.keyArn } });
+    const assembly = app.synth();
+    // THEN the environment keeps the small ones and the tokens, and names what moved
+    const variables = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(stack.node.findChild('Job').node.findChild('Function').node.defaultChild as CfnFunction)]
+      .Properties.Environment.Variables as Record<string, unknown>;
+    expect(variables).toMatchObject({ BUCKET: 'b', SERVERS: servers, BUNDLED_SETTINGS: 'TARGETS', KEY_ARN: expect.anything() });
+    expect(variables.TARGETS).toBeUndefined();
+    // AND the bundle carries the moved value, which the function's environment reader returns
+    const assetDir = join(assembly.directory, readdirSync(assembly.directory).find((name) => name.startsWith('asset.')) as string);
+    const environment = houseEnvironment({ BUNDLED_SETTINGS: 'TARGETS', BUCKET: 'b' }, assetDir);
+    expect(environment).toMatchObject({ TARGETS: targets, BUCKET: 'b' });
+  });
+
+  it('GIVEN an environment over the budget in tokens alone THEN synth fails naming the function', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test', { env: { region: 'eu-west-1' } });
+    const logKey = new kms.Key(stack, 'LogKey');
+    const environment = Object.fromEntries(Array.from({ length: 20 }, (_, index) => [`KEY_${index}`, logKey.keyArn]));
+    expect(() => new HouseFunction(stack, 'Job', { entry, description: 'does the job', logKey, environment })).toThrow(/HouseFunction Job environment: \d+ bytes, and nothing left large enough to move into the bundle/);
+  });
+
+  it('GIVEN a bundle that lacks a setting its environment names THEN reading fails naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'house-env-'));
+    expect(() => houseEnvironment({ BUNDLED_SETTINGS: 'TARGETS' }, dir)).toThrow(/BUNDLED_SETTINGS names TARGETS, but .*bundled-settings\.json cannot be read/);
+    writeFileSync(join(dir, 'bundled-settings.json'), JSON.stringify({ OTHER: 'x' }));
+    expect(() => houseEnvironment({ BUNDLED_SETTINGS: 'TARGETS' }, dir)).toThrow(/holds no setting TARGETS/);
+    const plain = { BUCKET: 'b' };
+    expect(houseEnvironment(plain, dir)).toBe(plain);
   });
 });
 
