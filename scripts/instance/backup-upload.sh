@@ -34,6 +34,9 @@ stream_gate() { # stream_gate <upstream status file> <uploader pid file> <marker
   for ((i = 0; i < 100; i++)); do
     pid=$(cat "$2" 2>/dev/null || true)
     [[ -n $pid ]] && break
+    # The work directory is gone: the script has exited (a signal) and its cleanup stopped the
+    # uploader already; waiting would only keep the script's output open.
+    [[ -d ${2%/*} ]] || return 1
     sleep 0.1
   done
   kill -TERM "$pid" 2>/dev/null || true
