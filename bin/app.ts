@@ -5,6 +5,7 @@ import { exampleConfig } from '../config/example';
 import { ConfigError, loadConfig } from '../lib/config/config';
 import { readConfigSource } from '../lib/config/files';
 import { buildApp } from '../lib/app';
+import { estimateCost, formatCostEstimate } from '../lib/cost/estimate';
 
 // The only place that reads context or environment: `-c config=<name|path>` selects the config.
 const app = new App();
@@ -14,6 +15,8 @@ const raw = typeof selection === 'string' && selection.length > 0 ? readConfigSo
 try {
   const { config, warnings } = loadConfig(raw);
   buildApp(app, config, { warnings });
+  const assembly = app.synth();
+  console.error(formatCostEstimate(estimateCost(assembly.stacks.map((stack) => stack.template as object), config.tiers, config.replication)));
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -39,6 +39,8 @@ describe('bin/app.ts', () => {
     expect(status).toBe(0);
     const templates = readdirSync(outdir).filter((name) => name.endsWith('.template.json'));
     expect(templates).toEqual(expect.arrayContaining(['backup-kit-storage.template.json', 'backup-kit-storage-dr.template.json', 'backup-kit-jobs.template.json']));
+    // AND it prints what the deployment costs before any backup is stored, item by item
+    expect(stderr).toMatch(/backup-kit cost estimate \(prices: .*\)[\s\S]*fixed, every month, before any backup is stored: \$\d+\.\d\d[\s\S]*CloudWatch alarm metrics: \d+ x \$0\.10/);
   });
 
   it('GIVEN a config file whose DR region equals its primary THEN synth exits non-zero naming both fields', () => {

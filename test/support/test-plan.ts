@@ -32,6 +32,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/backup-jobs/targets-config.test.ts',
   'test/foundation/architecture.test.ts',
   'test/foundation/config.test.ts',
+  'test/foundation/cost-estimate.test.ts',
   'test/foundation/docs-links.test.ts',
   'test/foundation/handlers.test.ts',
   'test/foundation/house-function.test.ts',
