@@ -207,17 +207,42 @@ counted_roots() { # counted_roots <restored tree>: sets ROOTS
   for path in "${archived[@]}"; do
     case "$path/" in
       [!/]* | *//* | */./* | */../*) problems+="${problems:+; }the manifest lists '$path', not a plain absolute path" ;;
-      *) if [ -e "$1$path" ] || [ -L "$1$path" ]; then ROOTS+=("$1$path"); else problems+="${problems:+; }the archive lacks $path, which its manifest lists"; fi ;;
+      *)
+        if [ -n "$(link_above "$1" "$path")" ]; then
+          problems+="${problems:+; }the archive holds a link or file at $(link_above "$1" "$path"), where a directory above $path belongs"
+        elif [ -e "$1$path" ] || [ -L "$1$path" ]; then ROOTS+=("$1$path")
+        else problems+="${problems:+; }the archive lacks $path, which its manifest lists"; fi
+        ;;
     esac
   done
   for path in "${live_paths[@]}"; do
-    [ -e "$1$path" ] || [ -L "$1$path" ] || problems+="${problems:+; }the backup holds no $path (configured after it was taken?)"
+    if [ -n "$(link_above "$1" "$path")" ]; then
+      problems+="${problems:+; }the archive holds a link or file at $(link_above "$1" "$path"), where a directory above $path belongs: it could lead the restore anywhere"
+    elif [ ! -e "$1$path" ] && [ ! -L "$1$path" ]; then
+      problems+="${problems:+; }the backup holds no $path (configured after it was taken?)"
+    fi
   done
   if [ -z "$problems" ]; then
     record_check paths passed "the backup holds all ${#live_paths[@]} configured paths"
   else
     record_check paths failed "$problems"
   fi
+}
+
+# The first name above <path> inside <tree> that is not a real directory (a link the archive made
+# there would lead every name below it out of the tree); nothing when there is none.
+link_above() { # link_above <tree> <path>
+  local prefix='' part
+  local -a parts
+  IFS=/ read -r -a parts <<<"${2#/}"
+  unset 'parts[${#parts[@]}-1]'
+  for part in "${parts[@]+"${parts[@]}"}"; do
+    prefix="$prefix/$part"
+    if [ -L "$1$prefix" ] || { [ -e "$1$prefix" ] && [ ! -d "$1$prefix" ]; }; then
+      printf '%s' "$prefix"
+      return
+    fi
+  done
 }
 
 file_count_check() { # file_count_check <restored tree>

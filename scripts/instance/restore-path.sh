@@ -280,6 +280,7 @@ restore_path_set() {
     make_parents "$path"
     enter_destination
     enter_stage
+    [ -z "$(link_above "$tree" "$path")" ] || fail "$E_MISMATCH" "the archive holds a link above $path; nothing more was put in place"
     mv -T -- "$tree/${path#/}" restored || fail "$E_RESTORE" "cannot move $path from the checked copy into the staging directory"
     place_copy "$name"
     leave_stage

@@ -191,6 +191,24 @@ describe('a files target with several paths', () => {
     expect(readdirSync(added)).toEqual([]);
   });
 
+  it('refuses an archive that holds a link where a directory above a configured path belongs, and moves nothing through it', () => {
+    // GIVEN a backup whose only member is a link to another directory of the instance (a forged archive can hold one where the config expects a directory)
+    const elsewhere = join(work, 'elsewhere');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, '.env.production'), 'NOT=to-be-moved\n');
+    const linked = join(work, 'linked-app');
+    symlinkSync(elsewhere, linked);
+    const { key: linkKey } = backupWithScript(env('app-linked', { BK_PATHS: linked }));
+    rmSync(linked);
+    // WHEN a replace names a file below that link
+    const restore = runInstanceScript('restore.sh', env('app-linked', { RS_MODE: 'replace', RS_KEY: linkKey, RS_CONFIRM: 'app-linked', RS_SAFETY_TIER: 'predeploy', BK_PATHS: join(linked, '.env.production') }));
+    // THEN it stops at the check, naming the link; the file the link leads to is where it was, and nothing was created
+    expect(restore.status, restore.stderr).toBe(11);
+    expect(restore.stderr).toContain(`the archive holds a link or file at ${linked}, where a directory above ${join(linked, '.env.production')} belongs`);
+    expect(readFileSync(join(elsewhere, '.env.production'), 'utf8')).toBe('NOT=to-be-moved\n');
+    expect(existsSync(linked)).toBe(false);
+  });
+
   it('the preflight (check mode) says which directories a replace creates, refuses one below a directory another user owns, and creates nothing', () => {
     // GIVEN a new server where the application's directories are missing
     const fresh = join(work, 'fresh');
