@@ -177,6 +177,7 @@ check_restored() { # check_restored <database | path of the staged copy>
     files)
       file_count_check "$1"
       file_index_check "$1"
+      special_files_check "$1"
       ;;
   esac
   [ "$drill" = 1 ] || [ "${#failed_checks[@]}" = 0 ] ||
@@ -226,6 +227,19 @@ counted_roots() { # counted_roots <restored tree>: sets ROOTS
     record_check paths passed "the backup holds all ${#live_paths[@]} configured paths"
   else
     record_check paths failed "$problems"
+  fi
+}
+
+# Replace only: device nodes and set-user-ID or set-group-ID files are never put in place: a forged
+# archive could hand the application a raw disk or a root shell (a scratch copy stays root's alone).
+special_files_check() { # special_files_check <restored tree>
+  [ "$RS_MODE" = replace ] || return 0
+  local found
+  found="$(find "$1" \( -type b -o -type c -o \( -type f -perm /6000 \) \) -printf '%P\n' 2>/dev/null | head -n 5 | paste -sd ' ' -)"
+  if [ -z "$found" ]; then
+    record_check specialFiles passed 'no device nodes and no set-user-ID or set-group-ID files'
+  else
+    record_check specialFiles failed "the archive holds device nodes or set-ID files ($found): a replace never puts them in place; restore in scratch mode and inspect them"
   fi
 }
 

@@ -209,6 +209,27 @@ describe('a files target with several paths', () => {
     expect(existsSync(linked)).toBe(false);
   });
 
+  it('never puts a set-user-ID file in place on replace (a forged archive could plant a root shell on a rebuilt server); a scratch copy keeps it, root\'s alone', () => {
+    // GIVEN a backup holding a set-user-ID program among the paths
+    const tools = join(work, 'opt-tools');
+    mkdirSync(tools);
+    writeFileSync(join(tools, 'helper'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    chmodSync(join(tools, 'helper'), 0o4755);
+    const { key: setuidKey } = backupWithScript(env('app-tools', { BK_PATHS: tools }));
+    rmSync(tools, { recursive: true });
+    // WHEN replaced THEN it is refused at the check, naming the file, and nothing is put in place
+    const replace = runInstanceScript('restore.sh', env('app-tools', { RS_MODE: 'replace', RS_KEY: setuidKey, RS_CONFIRM: 'app-tools', RS_SAFETY_TIER: 'predeploy', BK_PATHS: tools }));
+    expect(replace.status, replace.stderr).toBe(11);
+    expect(replace.stderr).toMatch(/the archive holds device nodes or set-ID files \(.*opt-tools\/helper\)/);
+    expect(existsSync(tools)).toBe(false);
+    // AND a scratch restore keeps it below the private copy
+    const scratch = join(work, 'restores', 'tools-copy');
+    const copy = runInstanceScript('restore.sh', env('app-tools', { RS_MODE: 'scratch', RS_KEY: setuidKey, RS_SCRATCH_PATH: scratch, BK_PATHS: tools }));
+    expect(copy.status, copy.stderr).toBe(0);
+    expect(statSync(`${scratch}${tools}/helper`).mode & 0o7777).toBe(0o4755);
+    expect(statSync(scratch).mode & 0o777).toBe(0o700);
+  });
+
   it('the preflight (check mode) says which directories a replace creates, refuses one below a directory another user owns, and creates nothing', () => {
     // GIVEN a new server where the application's directories are missing
     const fresh = join(work, 'fresh');
