@@ -7,7 +7,8 @@ import { backupKey, verdictKeyFor, type BackupKind } from '../../contracts/manif
 import type { Verdict } from '../../contracts/verdict';
 import { verifyBackup, type VerifyDeps } from '../../lambda/verify/verify-backup';
 import { filesBackup, filesIndexOf, manifestFor, mysqlBackup, postgresBackup, putBackup, replaceOnce, sqliteBackup, type MadeBackup } from '../support/backups';
-import { readPgArchive } from '../../lambda/verify/formats/pg-custom';
+import fc from 'fast-check';
+import { PgCustomInspector, readPgArchive } from '../../lambda/verify/formats/pg-custom';
 import { MariaDbServer } from '../support/mariadb';
 import { run, scratchDir } from '../support/processes';
 import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -443,6 +444,38 @@ describe('PostgreSQL archives that parse but would restore wrong data', () => {
     const verdict = await verifyBackup(deps(), key);
     expect(failedChecks(verdict)).toEqual(['format']);
     expect(detailOf(verdict, 'format')).toMatch(/table public\.customers: 2999 rows in the archive, the manifest counted 3000/);
+  });
+
+  it('GIVEN the archive fed in pieces of any size (length fields and rows split across them) WHEN inspected THEN the rows are the same and nothing is wrong', async () => {
+    const { dump } = archive();
+    const expectedRows = Object.values(made('postgres').database?.rowCounts ?? {}).reduce((sum, count) => sum + count, 0);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4096 }), async (size) => {
+        const inspector = new PgCustomInspector(made('postgres'));
+        for (let at = 0; at < dump.length; at += size) inspector.write(dump.subarray(at, at + size));
+        const report = await inspector.finish();
+        expect(report.problems).toEqual([]);
+        expect(report.figures.rowsInArchive).toBe(expectedRows);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('GIVEN a chunk length with its sign byte set, or the archive cut inside a chunk length or a row WHEN inspected THEN the problem names the table and what was being read', async () => {
+    const { dump, blockOf } = archive();
+    const chunkAt = blockOf('public.orders').start + 1 + 5;
+    const inspect = async (damaged: Buffer, size: number) => {
+      const inspector = new PgCustomInspector(made('postgres'));
+      for (let at = 0; at < damaged.length; at += size) inspector.write(damaged.subarray(at, at + size));
+      return (await inspector.finish()).problems.join('; ');
+    };
+    const negative = Buffer.from(dump);
+    negative[chunkAt] = 1;
+    for (const size of [3, 4096, dump.length]) {
+      expect(await inspect(negative, size)).toMatch(/data of TABLE DATA public\.orders: negative chunk length -\d+: corrupt data/);
+      expect(await inspect(dump.subarray(0, chunkAt + 3), size)).toMatch(/stream ends 2 byte\(s\) early at offset \d+, while reading chunk length in data of TABLE DATA public\.orders: the dump is truncated/);
+      expect(await inspect(dump.subarray(0, chunkAt + 5 + 2), size)).toMatch(/stream ends \d+ byte\(s\) early at offset \d+, while reading data of TABLE DATA public\.orders: the dump is truncated/);
+    }
   });
 
   it('GIVEN rows cut out of a COPY block after the manifest was written WHEN verified THEN integrity and the row count both fail', async () => {

@@ -1,7 +1,7 @@
 import { Unzlib } from 'fflate';
 import type { BackupManifest } from '../../../contracts/manifest';
 import { FormatError, type FormatInspector, type FormatReport } from './format-report';
-import { PullDriver, bytes, bytesOrEnd, skip, type PullParser, type PullRequest } from './pull-parser';
+import { PullDriver, bytes, bytesOrEnd, chunks, skip, type PullParser, type PullRequest } from './pull-parser';
 
 /**
  * PostgreSQL custom-format archive (`pg_dump -Fc`), read as pg_restore reads it
@@ -32,8 +32,6 @@ const K_OFFSET_NO_DATA = 3;
 const COMPRESSION_NAMES = ['none', 'gzip', 'lz4', 'zstd'];
 /** Strings read for their content; longer ones (function bodies, view definitions) are skipped. */
 const MAX_READ_STRING = 1024 * 1024;
-/** Table data is read in pieces of at most this size to count its rows (served without copying when they lie in one chunk). */
-const ROW_COUNT_PIECE = 64 * 1024;
 const NEWLINE = 0x0a;
 /** pg_class.relkind values (r i S t v m c f p I), as the TOC's relation kind stores them. */
 const RELKINDS = new Set([...'riStvmcfpI'].map((kind) => kind.charCodeAt(0)));
@@ -85,12 +83,12 @@ function countNewlines(piece: Buffer): number {
 /** Counts the rows of one table's COPY data as it passes (one line each), keeping only its last bytes. */
 class CopyRows {
   private lines = 0;
+  /** The stream's last bytes: a view of the last piece when it is long enough (no copy per row). */
   private tail: Buffer = Buffer.alloc(0);
 
   add(piece: Buffer): void {
     this.lines += countNewlines(piece);
-    const end = piece.length >= COPY_END.length ? piece.subarray(-COPY_END.length) : Buffer.concat([this.tail, piece]).subarray(-COPY_END.length);
-    this.tail = Buffer.from(end);
+    this.tail = piece.length >= COPY_END.length ? piece.subarray(-COPY_END.length) : Buffer.from(Buffer.concat([this.tail, piece]).subarray(-COPY_END.length));
   }
 
   /** Its end-of-data line and blank lines are not rows. */
@@ -342,26 +340,10 @@ export function* pgCustomParser(
     }
     const counter = blockType === BLK_DATA && entry.desc === 'TABLE DATA' && compression !== undefined ? new CopyRows() : undefined;
     const inflater = counter && compression === 'gzip' ? new BlockInflater((piece) => counter.add(piece), what) : undefined;
+    // The chunks (a row each in COPY data) are read by the driver in one run: per chunk, no parser step.
+    const onPiece = inflater ? (piece: Buffer) => inflater.push(piece) : counter ? (piece: Buffer) => counter.add(piece) : undefined;
     const readChunks = function* (label: string): Generator<PullRequest, void, Buffer | undefined> {
-      for (;;) {
-        const length = yield* readRawInt(intSize, `chunk length in ${label}`);
-        if (length === 0) return;
-        if (length < 0) throw new FormatError(`${label}: negative chunk length ${length}: corrupt data`);
-        dataBytes += length;
-        if (!counter) {
-          yield skip(length, label);
-          continue;
-        }
-        for (let left = length; left > 0; ) {
-          const n = Math.min(left, ROW_COUNT_PIECE);
-          const piece = yield bytes(n, label);
-          if (piece) {
-            if (inflater) inflater.push(piece);
-            else counter.add(piece);
-          }
-          left -= n;
-        }
-      }
+      yield chunks(intSize, label, (length) => (dataBytes += length), onPiece);
     };
     if (blockType === BLK_DATA) {
       yield* readChunks(what);
