@@ -65,7 +65,8 @@ function changesOnTheInstance(target: RestoreTarget, site: RestoreSite, order: P
   const plan = target.backup;
   const stamp = '<UTC stamp of the run>';
   const where = instance.onto ? `on ${instance.instanceId} (not one of the target's own instances: an instance it may be restored onto)` : `on ${instance.instanceId}`;
-  const safety = `takes a safety backup of the live data through the backup script, in tier '${site.safetyTier}' (kept ${site.safetyRetentionDays} days); if it fails, nothing else happens`;
+  const safetyOf = (what: string) => `takes a safety backup of ${what} through the backup script, in tier '${site.safetyTier}' (kept ${site.safetyRetentionDays} days); if it fails, nothing else happens`;
+  const safety = safetyOf('the live data');
   const check = `downloads version ${order.versionId} of the backup and version ${order.manifestVersionId} of its manifest (never a later one written over them), and checks SHA-256 and size before touching anything; a mismatch stops the restore`;
   if (plan.database) {
     const live = `${plan.database.name} on ${plan.database.host}:${plan.database.port}`;
@@ -78,7 +79,7 @@ function changesOnTheInstance(target: RestoreTarget, site: RestoreSite, order: P
         : `moves every table of ${plan.database.name} into ${plan.database.name}_pre_restore_${stamp} and the restored tables into ${plan.database.name} with one RENAME TABLE statement (all or none)`;
     return [check, safety, `restores into a new database ${plan.database.name}_rs_${stamp}; live ${live} keeps serving meanwhile`, swap, 'the previous data is kept, never dropped: drop it yourself once the restore is confirmed'];
   }
-  if (plan.paths) return pathSetChanges(target, order, where, check, safety, plan.paths);
+  if (plan.paths) return pathSetChanges(target, order, where, check, safetyOf('those of the paths that exist'), plan.paths);
   const path = plan.path ?? '';
   if (order.mode === 'scratch') {
     const root = scratchRootOf(target);
@@ -103,7 +104,7 @@ function pathSetChanges(target: RestoreTarget, order: PlannedOrder, where: strin
   }
   return [
     check,
-    `${safety.replace('the live data', 'those of the paths that exist')}`,
+    safety,
     `extracts the backup into the private work directory and checks it against the manifest; a backup that lacks one of the paths stops the restore before anything changes`,
     `then, one path after another, moves it beside its place (creating missing directories above it, root's and 0755) and swaps it in with an atomic rename, keeping the previous one as <path>.pre-restore-${stamp}: ${paths.join(', ')}`,
     'only these paths are written: anything else the archive holds stays in the work directory, which is removed',

@@ -197,7 +197,7 @@ drill_checks() {
 # (the archive holds no directory above them; the manifest lists them, else the configured ones).
 # Every configured path must be in the backup; only those are ever put in place.
 counted_roots() { # counted_roots <restored tree>: sets ROOTS
-  local path problems='' archived=()
+  local path link problems='' archived=()
   ROOTS=("$1")
   [ "$path_set" = 1 ] || return 0
   ROOTS=()
@@ -206,19 +206,23 @@ counted_roots() { # counted_roots <restored tree>: sets ROOTS
   fi
   [ "${#archived[@]}" -gt 0 ] || archived=("${live_paths[@]}")
   for path in "${archived[@]}"; do
+    # The manifest is the backup instance's word: only paths a document parameter could carry.
+    matches_within "$path" '^/[A-Za-z0-9._/@+=, -]*$' 4096 || path='(not a path a target may name)'
     case "$path/" in
       [!/]* | *//* | */./* | */../*) problems+="${problems:+; }the manifest lists '$path', not a plain absolute path" ;;
       *)
-        if [ -n "$(link_above "$1" "$path")" ]; then
-          problems+="${problems:+; }the archive holds a link or file at $(link_above "$1" "$path"), where a directory above $path belongs"
+        link="$(link_above "$1" "$path")"
+        if [ -n "$link" ]; then
+          problems+="${problems:+; }the archive holds a link or file at $link, where a directory above $path belongs"
         elif [ -e "$1$path" ] || [ -L "$1$path" ]; then ROOTS+=("$1$path")
         else problems+="${problems:+; }the archive lacks $path, which its manifest lists"; fi
         ;;
     esac
   done
   for path in "${live_paths[@]}"; do
-    if [ -n "$(link_above "$1" "$path")" ]; then
-      problems+="${problems:+; }the archive holds a link or file at $(link_above "$1" "$path"), where a directory above $path belongs: it could lead the restore anywhere"
+    link="$(link_above "$1" "$path")"
+    if [ -n "$link" ]; then
+      problems+="${problems:+; }the archive holds a link or file at $link, where a directory above $path belongs: it could lead the restore anywhere"
     elif [ ! -e "$1$path" ] && [ ! -L "$1$path" ]; then
       problems+="${problems:+; }the backup holds no $path (configured after it was taken?)"
     fi

@@ -1,13 +1,14 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestKeyFor } from '../../contracts/manifest';
 import { localVerifier } from '../support/local-verifier';
 import { MotoServer } from '../support/moto';
 import { removeDir, run, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, markVerified, runInstanceScript, type ScriptRun } from '../support/restore-fixtures';
+import { backupScriptEnv, backupWithScript, markVerified, runInstanceScript, storeBackup, type ScriptRun } from '../support/restore-fixtures';
 import { treeOf } from '../support/trees';
 
 /**
@@ -228,6 +229,22 @@ describe('a files target with several paths', () => {
     expect(copy.status, copy.stderr).toBe(0);
     expect(statSync(`${scratch}${tools}/helper`).mode & 0o7777).toBe(0o4755);
     expect(statSync(scratch).mode & 0o777).toBe(0o700);
+  });
+
+  it("refuses a manifest whose list of paths holds a line break or a quote (the backup instance's word, not a path a target may name)", async () => {
+    // GIVEN a stored backup of the paths whose manifest lists a forged path
+    const archive = gzipSync(spawnSync('tar', ['-C', '/', '-c', '--', ...paths.map((path) => `.${path}`)], { maxBuffer: 64 * 1024 * 1024 }).stdout);
+    const { key: forged } = await storeBackup(s3, {
+      bucket: BUCKET, tier: 'daily', target: 'app-forged', kind: 'files', body: archive, at: new Date(Date.UTC(2026, 0, 2)),
+      files: { fileCount: 4, totalBytes: 0, paths: [...paths, "/srv/app\nstage x' failed"] },
+    });
+    // WHEN restored THEN the check refuses it, saying so without echoing the line break, and no copy is left
+    const scratch = join(work, 'restores', 'forged-copy');
+    const restore = runInstanceScript('restore.sh', env('app-forged', { RS_MODE: 'scratch', RS_KEY: forged, RS_SCRATCH_PATH: scratch }));
+    expect(restore.status, restore.stderr).toBe(11);
+    expect(restore.stderr).toContain("the manifest lists '(not a path a target may name)', not a plain absolute path");
+    expect(restore.stderr).not.toMatch(/stage x' failed/);
+    expect(existsSync(scratch)).toBe(false);
   });
 
   it('the preflight (check mode) says which directories a replace creates, refuses one below a directory another user owns, and creates nothing', () => {
