@@ -1,8 +1,9 @@
 /**
  * Benchmark of the app's scale: synthesizes it for generated configs of N EC2 targets (a mix of
  * the four kinds, each on its own instance, taking part in every tier) and prints for each N the
- * synth time, the resources of each stack against CloudFormation's 500, the alarms, and the
- * largest Lambda environment against Lambda's 4 KB; or, when synth fails, the first error.
+ * synth time, the resources, outputs and template size of each stack (nested ones included)
+ * against CloudFormation's limits, the alarms, and the largest Lambda environment against Lambda's
+ * 4 KB; or, when synth fails, the first error.
  *
  *   npx tsx bench/scale.ts [--targets 10,25,50,200,500] [--bundle]
  *
@@ -14,6 +15,7 @@ import { App } from 'aws-cdk-lib';
 import { exampleConfig } from '../config/example';
 import { loadConfig, type BackupKitConfigInput } from '../lib/config/config';
 import { buildApp } from '../lib/app';
+import { LIMITS, appFigures, generatedTarget, limitProblems, type AppFigures } from '../test/support/stack-limits';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -23,73 +25,47 @@ const option = (name: string): string | undefined => {
 const counts = (option('--targets') ?? '10,25,50,200,500').split(',').map(Number);
 const bundle = args.includes('--bundle');
 
-type TargetInput = NonNullable<BackupKitConfigInput['targets']>[number];
-
-/** Target `index` of a generated estate: kinds in turn, one instance each. */
-function generatedTarget(index: number): TargetInput {
-  const name = `t${String(index).padStart(3, '0')}-app`;
-  const instances = { instanceIds: [`i-0${index.toString(16).padStart(16, '0')}`] };
-  switch (index % 4) {
-    case 0:
-      return { name, kind: 'postgres', instances, host: '127.0.0.1', database: `db${index}`, user: 'backup', password: { ssmParameter: `/apps/${name}/db-password` } };
-    case 1:
-      return { name, kind: 'mysql', instances, host: '127.0.0.1', database: `db${index}`, user: 'backup', password: { secretId: `apps/${name}/mysql` } };
-    case 2:
-      return { name, kind: 'sqlite', instances, path: `/srv/${name}/app.sqlite3` };
-    default:
-      return { name, kind: 'files', instances, path: `/srv/${name}/media`, excludes: ['cache/*'] };
-  }
-}
-
-interface Figures {
+interface Figures extends Partial<AppFigures> {
   readonly label: string;
   readonly seconds: number;
-  readonly stacks: readonly { readonly name: string; readonly resources: number; readonly alarms: number }[];
-  readonly largestEnvironment: { readonly bytes: number; readonly where: string };
   readonly error?: string;
 }
 
 function synthesize(label: string, input: BackupKitConfigInput): Figures {
   const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
   try {
     const { config } = loadConfig(input);
     const app = new App(bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
     buildApp(app, config);
     const assembly = app.synth();
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    let largestEnvironment = { bytes: 0, where: '-' };
-    const stacks = assembly.stacks.map((stack) => {
-      const resources = Object.entries((stack.template as { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }> }).Resources ?? {});
-      for (const [id, resource] of resources) {
-        if (resource.Type !== 'AWS::Lambda::Function') continue;
-        const variables = ((resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
-        // Lambda counts keys and values; unresolved references count as the JSON CloudFormation gets.
-        const bytes = Object.entries(variables).reduce((sum, [key, value]) => sum + key.length + (typeof value === 'string' ? value.length : JSON.stringify(value).length), 0);
-        if (bytes > largestEnvironment.bytes) largestEnvironment = { bytes, where: `${stack.stackName}/${id}` };
-      }
-      return { name: stack.stackName, resources: resources.length, alarms: resources.filter(([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm').length };
-    });
-    return { label, seconds, stacks, largestEnvironment };
+    return { label, seconds: seconds(), ...appFigures(app, assembly) };
   } catch (error) {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { label, seconds, stacks: [], largestEnvironment: { bytes: 0, where: '-' }, error: (error as Error).message.split('\n')[0]?.slice(0, 300) ?? String(error) };
+    return { label, seconds: seconds(), error: (error as Error).message.split('\n')[0]?.slice(0, 300) ?? String(error) };
   }
 }
 
 function report(figures: Figures, baseline: Figures | undefined): void {
   const ratio = baseline && !figures.error ? ` (${(figures.seconds / baseline.seconds).toFixed(2)}x the example's)` : '';
   console.log(`\n${figures.label}: synth ${figures.seconds.toFixed(1)} s${ratio}`);
-  if (figures.error) {
+  if (figures.error || !figures.stacks || !figures.largestEnvironment) {
     console.log(`  FAILS: ${figures.error}`);
     return;
   }
-  for (const stack of figures.stacks) {
-    const flag = stack.resources > 500 ? '  OVER the 500-resource limit' : '';
-    console.log(`  ${stack.name.padEnd(32)} ${String(stack.resources).padStart(5)} resources ${String(stack.alarms).padStart(5)} alarms${flag}`);
+  const top = figures.stacks.filter((stack) => !stack.nested);
+  for (const stack of top) {
+    const nested = figures.stacks.filter((candidate) => candidate.nested && candidate.name.startsWith(`${stack.name}/`));
+    const most = (field: 'resources' | 'outputs' | 'templateBytes') => Math.max(0, ...nested.map((entry) => entry[field]));
+    const inNested = nested.length > 0 ? `; ${nested.length} nested, the largest ${most('resources')} resources, ${most('outputs')} outputs` : '';
+    console.log(
+      `  ${stack.name.padEnd(26)} ${String(stack.resources).padStart(4)} resources ${String(stack.outputs).padStart(3)} outputs ${String(stack.alarms).padStart(3)} alarms ${(stack.templateBytes / 1024).toFixed(0).padStart(4)} KB${inNested}`,
+    );
   }
   const alarms = figures.stacks.reduce((sum, stack) => sum + stack.alarms, 0);
   const env = figures.largestEnvironment;
-  console.log(`  alarms in all: ${alarms}; largest Lambda environment ${env.bytes} bytes of 4096 (${env.where})${env.bytes > 4096 ? '  OVER the limit' : ''}`);
+  console.log(`  alarms in all: ${alarms}; largest Lambda environment ${env.bytes} bytes of ${LIMITS.environmentBytes} (${env.where})`);
+  const problems = limitProblems({ stacks: figures.stacks, largestEnvironment: env });
+  console.log(problems.length === 0 ? '  within every CloudFormation and Lambda limit' : problems.map((problem) => `  OVER: ${problem}`).join('\n'));
 }
 
 console.log(`backup-kit scale benchmark (${bundle ? 'functions bundled' : 'functions not bundled'})`);

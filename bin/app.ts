@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../lib/config/config';
 import { readConfigSource } from '../lib/config/files';
 import { buildApp } from '../lib/app';
 import { estimateCost, formatCostEstimate } from '../lib/cost/estimate';
+import { metricUsage } from '../lib/cost/metric-usage';
 
 // The only place that reads context or environment: `-c config=<name|path>` selects the config.
 const app = new App();
@@ -16,7 +17,7 @@ try {
   const { config, warnings } = loadConfig(raw);
   buildApp(app, config, { warnings });
   const assembly = app.synth();
-  console.error(formatCostEstimate(estimateCost(assembly.stacks.map((stack) => stack.template as object), config.tiers, config.replication)));
+  console.error(formatCostEstimate(estimateCost(assembly.stacks.map((stack) => stack.template as object), config.tiers, config.replication, metricUsage(config))));
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

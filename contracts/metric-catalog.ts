@@ -29,27 +29,36 @@ export interface MetricSpec {
 
 const TARGET_TIER = [['Target', 'Tier']] as const;
 const TARGET = [['Target']] as const;
+/**
+ * Conditions alarmed once over all targets and tiers: published with the target and tier (the
+ * dashboard's lines) and with no dimension but `service` (one alarm per condition, whatever the
+ * number of targets; the job that publishes also mails the target's and tier's names).
+ */
+const TARGET_TIER_AND_ALL = [['Target', 'Tier'], []] as const;
 
 export const METRICS = {
   backupSendFailed: { service: SERVICES.backupTrigger, name: 'BackupSendFailed', unit: 'Count', dimensionSets: TARGET_TIER },
   backupSucceeded: { service: SERVICES.backupResult, name: 'BackupSucceeded', unit: 'Count', dimensionSets: TARGET_TIER },
-  backupFailed: { service: SERVICES.backupResult, name: 'BackupFailed', unit: 'Count', dimensionSets: TARGET_TIER },
+  backupFailed: { service: SERVICES.backupResult, name: 'BackupFailed', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },
   backupDurationSeconds: { service: SERVICES.backupResult, name: 'BackupDurationSeconds', unit: 'Seconds', dimensionSets: TARGET_TIER },
   backupUploadedBytes: { service: SERVICES.backupResult, name: 'BackupUploadedBytes', unit: 'Bytes', dimensionSets: TARGET_TIER },
   verificationSucceeded: { service: SERVICES.verify, name: 'VerificationSucceeded', unit: 'Count', dimensionSets: TARGET_TIER },
-  verificationFailed: { service: SERVICES.verify, name: 'VerificationFailed', unit: 'Count', dimensionSets: TARGET_TIER },
+  verificationFailed: { service: SERVICES.verify, name: 'VerificationFailed', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },
   backupBytes: { service: SERVICES.verify, name: 'BackupBytes', unit: 'Bytes', dimensionSets: TARGET_TIER },
-  sizeAnomaly: { service: SERVICES.verify, name: 'SizeAnomaly', unit: 'Count', dimensionSets: TARGET_TIER },
-  replicaMissing: { service: SERVICES.verify, name: 'ReplicaMissing', unit: 'Count', dimensionSets: TARGET_TIER },
-  // Per target and tier, and per tier alone (the tier's newest backup of any target).
-  hoursSinceLastVerifiedBackup: { service: SERVICES.verify, name: 'HoursSinceLastVerifiedBackup', unit: 'Count', dimensionSets: [['Target', 'Tier'], ['Tier']] },
+  sizeAnomaly: { service: SERVICES.verify, name: 'SizeAnomaly', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },
+  replicaMissing: { service: SERVICES.verify, name: 'ReplicaMissing', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },
+  // Per tier alone (the largest age over its targets), hourly: a metric sent every hour is billed
+  // the whole month, so one per target would cost more than the alarms. Each target's age is in
+  // the planner's log (the dashboard's table) and its mail when it crosses the limit.
+  hoursSinceLastVerifiedBackup: { service: SERVICES.verify, name: 'HoursSinceLastVerifiedBackup', unit: 'Count', dimensionSets: [['Tier']] },
   restoreSucceeded: { service: SERVICES.restore, name: 'RestoreSucceeded', unit: 'Count', dimensionSets: TARGET },
   restoreFailed: { service: SERVICES.restore, name: 'RestoreFailed', unit: 'Count', dimensionSets: TARGET },
   restoreSeconds: { service: SERVICES.restore, name: 'RestoreSeconds', unit: 'Seconds', dimensionSets: TARGET },
   drillSucceeded: { service: SERVICES.drill, name: 'RestoreDrillSucceeded', unit: 'Count', dimensionSets: TARGET },
   drillFailed: { service: SERVICES.drill, name: 'RestoreDrillFailed', unit: 'Count', dimensionSets: TARGET },
   drillSeconds: { service: SERVICES.drill, name: 'RestoreDrillSeconds', unit: 'Seconds', dimensionSets: TARGET },
-  daysSinceLastSuccessfulDrill: { service: SERVICES.drill, name: 'DaysSinceLastSuccessfulDrill', unit: 'Count', dimensionSets: TARGET },
+  // Per target (the dashboard), and the largest over all drilled targets (the one alarm; the daily report mails the targets' names).
+  daysSinceLastSuccessfulDrill: { service: SERVICES.drill, name: 'DaysSinceLastSuccessfulDrill', unit: 'Count', dimensionSets: [['Target'], []] },
   rdsRestoreStarted: { service: SERVICES.rdsRestore, name: 'RdsRestoreStarted', unit: 'Count', dimensionSets: [['Source']] },
   rdsRestoreMinutes: { service: SERVICES.rdsRestore, name: 'RdsRestoreMinutes', unit: 'None', dimensionSets: [['Source']] },
 } as const satisfies Record<string, MetricSpec>;

@@ -328,6 +328,7 @@ export const RESTORE_ENV = {
   alertTopicArn: 'ALERT_TOPIC_ARN',
   deliveryTimeoutSeconds: 'DELIVERY_TIMEOUT_SECONDS',
   rdsDrills: 'RDS_DRILLS',
+  /** Days without a successful drill after which a target is late: the drill report mails its name, the alarm fires. */
   drillAlarmAfterDays: 'DRILL_ALARM_AFTER_DAYS',
   /** The backup bucket, where the result function records drill successes. */
   bucket: 'BACKUP_BUCKET',

@@ -5,7 +5,7 @@ import { INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCo
 import { consoleLinks } from '../../contracts/console-links';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../../contracts/errors';
-import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, publishCatalogMetrics, type Logger, type Metrics } from '../shared/powertools';
 import { METRICS } from '../../contracts/metric-catalog';
 import {
   commandEventSchema,
@@ -206,6 +206,7 @@ async function fail(failure: BackupFailure, deps: ResultDeps): Promise<ResultOut
   addCatalogMetric(deps.metrics, METRICS.backupFailed, 1);
   if (failure.durationSeconds !== undefined) addCatalogMetric(deps.metrics, METRICS.backupDurationSeconds, failure.durationSeconds);
   deps.metrics.publishStoredMetrics();
+  publishCatalogMetrics(deps.metrics, {}, [[METRICS.backupFailed, 1]]);
   deps.logger.error('backup failed', {
     ...failure.identity,
     instanceId: failure.instanceId,

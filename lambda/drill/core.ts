@@ -5,7 +5,7 @@ import {
   type DBInstance,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
@@ -18,9 +18,7 @@ import {
   DRILL_NAME_INFIX,
   DRILL_TAG,
   RESTORE_ENV,
-  drillExpectedSinceKey,
   drillRecordKey,
-  drillRecordSchema,
   rdsDrillIdentifier,
   rdsDrillTargetName,
   rdsDrillSettingsSchema,
@@ -28,7 +26,6 @@ import {
   type RdsDrillSettings,
   type RestoreTarget,
 } from '../../contracts/restore-command';
-import { expectedSince } from '../shared/expected-since';
 import { withThrottlingRetry, type RetryOptions } from '../shared/retry';
 import { chooseBackup, loadRestoreJobSettings, pinnedOrder, sendRestore, type RestoreJobDeps, type RestoreJobSettings } from '../shared/restore-job';
 import type { ChosenInstance } from '../shared/restore-instance';
@@ -77,12 +74,16 @@ export function parseDrillEvent(event: unknown): DrillEvent {
 export interface DrillSettings extends RestoreJobSettings {
   readonly alertTopicArn: string;
   readonly rdsDrills: RdsDrillSettings;
+  /** Days without a successful drill after which a target is late (the alarm's threshold). */
+  readonly alarmAfterDays: number;
 }
 
 export function loadDrillSettings(env: NodeJS.ProcessEnv): DrillSettings {
   const rds = rdsDrillSettingsSchema.safeParse(requireJsonEnv(RESTORE_ENV.rdsDrills, env));
   if (!rds.success) throw new Error(`environment variable ${RESTORE_ENV.rdsDrills} is invalid: ${rds.error.message}`);
-  return { ...loadRestoreJobSettings(env), alertTopicArn: requireEnv(RESTORE_ENV.alertTopicArn, env), rdsDrills: rds.data };
+  const alarmAfterDays = Number(requireEnv(RESTORE_ENV.drillAlarmAfterDays, env));
+  if (!Number.isInteger(alarmAfterDays) || alarmAfterDays < 1) throw new Error(`environment variable ${RESTORE_ENV.drillAlarmAfterDays} is invalid: a whole number of days is expected`);
+  return { ...loadRestoreJobSettings(env), alertTopicArn: requireEnv(RESTORE_ENV.alertTopicArn, env), rdsDrills: rds.data, alarmAfterDays };
 }
 
 export interface DrillDeps extends Omit<RestoreJobDeps, 'settings'> {
@@ -101,11 +102,11 @@ export type DrillStart =
   | { readonly target: string; readonly skipped: string }
   | { readonly target: string; readonly failed: string };
 
-function backoff(deps: Pick<DrillDeps, 'retry'>): RetryOptions {
+export function backoff(deps: Pick<DrillDeps, 'retry'>): RetryOptions {
   return { attempts: 6, baseDelayMs: 500, maxDelayMs: 8000, ...deps.retry };
 }
 
-async function alert(deps: DrillDeps, subject: string, lines: readonly string[]): Promise<void> {
+export async function alert(deps: DrillDeps, subject: string, lines: readonly string[]): Promise<void> {
   await withThrottlingRetry(
     () => deps.sns.send(new PublishCommand({ TopicArn: deps.settings.alertTopicArn, Subject: subject.slice(0, 100), Message: lines.join('\n') })),
     backoff(deps),
@@ -212,7 +213,7 @@ async function describeInstance(identifier: string, deps: DrillDeps): Promise<DB
   }
 }
 
-async function drillInstancesOf(source: string, deps: DrillDeps): Promise<DBInstance[]> {
+export async function drillInstancesOf(source: string, deps: DrillDeps): Promise<DBInstance[]> {
   const found: DBInstance[] = [];
   let marker: string | undefined;
   do {
@@ -331,56 +332,4 @@ export async function runDrills(target: string | undefined, deps: DrillDeps, opt
   for (const candidate of ec2) results.push(await drillEc2Target(candidate, deps, options.dryRun ?? false));
   for (const drill of rds) results.push(await drillRdsSource(drill, deps, options.dryRun ?? false));
   return results;
-}
-
-export interface DrillReport {
-  readonly target: string;
-  readonly lastSuccess?: string;
-  /** Never drilled successfully: when the kit began to expect a drill, from which the days count. */
-  readonly expectedSince?: string;
-  readonly daysSinceLastSuccess: number;
-}
-
-async function readRecord(target: string, deps: DrillDeps): Promise<DrillRecord | undefined> {
-  try {
-    const object = await withThrottlingRetry(() => deps.s3.send(new GetObjectCommand({ Bucket: deps.settings.site.bucket, Key: drillRecordKey(target) })), backoff(deps));
-    const parsed = drillRecordSchema.safeParse(JSON.parse((await object.Body?.transformToString()) ?? ''));
-    return parsed.success ? parsed.data : undefined;
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-}
-
-/**
- * Publishes DaysSinceLastSuccessfulDrill per drilled target. A target never drilled
- * successfully counts from the time the kit began to expect its drills (a marker written on
- * first sight), so a new deployment is quiet until its first drill is overdue; the alarm treats
- * missing data as breaching, so it fires for all of them if this report stops running. RDS
- * drills whose event was missed are finished here.
- */
-export async function reportDrills(deps: DrillDeps): Promise<DrillReport[]> {
-  const now = deps.now();
-  const names = [...deps.settings.targets.filter((target) => target.restore.drill).map((target) => target.backup.name), ...deps.settings.rdsDrills.map((drill) => rdsDrillTargetName(drill.identifier))];
-  const reports: DrillReport[] = [];
-  for (const name of names) {
-    const record = await readRecord(name, deps);
-    const since = record
-      ? new Date(record.succeededAt)
-      : await withThrottlingRetry(
-          () => expectedSince({ s3: deps.s3, bucket: deps.settings.site.bucket, key: drillExpectedSinceKey(name), what: `a successful restore drill of '${name}'`, now }),
-          backoff(deps),
-        );
-    const days = Math.floor(((now.getTime() - since.getTime()) / 86_400_000) * 10) / 10;
-    deps.metrics.addDimensions({ Target: name });
-    addCatalogMetric(deps.metrics, METRICS.daysSinceLastSuccessfulDrill, days);
-    deps.metrics.publishStoredMetrics();
-    reports.push(record ? { target: name, lastSuccess: record.succeededAt, daysSinceLastSuccess: days } : { target: name, expectedSince: since.toISOString(), daysSinceLastSuccess: days });
-  }
-  for (const drill of deps.settings.rdsDrills) {
-    for (const instance of await drillInstancesOf(drill.identifier, deps)) {
-      if (instance.DBInstanceIdentifier) await finishRdsDrill(instance.DBInstanceIdentifier, deps);
-    }
-  }
-  return reports;
 }

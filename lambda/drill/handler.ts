@@ -6,7 +6,8 @@ import type { Context } from 'aws-lambda';
 import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
 import { eventHandler } from '../shared/handlers';
 import { createLogger, createMetrics } from '../shared/powertools';
-import { finishRdsDrill, loadDrillSettings, parseDrillEvent, reportDrills, runDrills, type DrillReport, type DrillStart } from './core';
+import { finishRdsDrill, loadDrillSettings, parseDrillEvent, runDrills, type DrillStart } from './core';
+import { reportDrills, type DrillReport } from './report';
 import { houseEnvironment } from '../shared/env';
 
 const logger = createLogger();

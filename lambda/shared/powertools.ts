@@ -23,6 +23,18 @@ export function addCatalogMetric(metrics: Pick<Metrics, 'addMetric'>, spec: Metr
   metrics.addMetric(spec.name, MetricUnit[spec.unit === 'None' ? 'NoUnit' : spec.unit], value);
 }
 
+/**
+ * Publishes metrics with one dimension set of their own (besides `service`), apart from the
+ * stored ones: the per-tier series the alarms read, or the one across all targets (no dimension).
+ */
+export function publishCatalogMetrics(metrics: Pick<Metrics, 'singleMetric'>, dimensions: Readonly<Record<string, string>>, values: readonly (readonly [MetricSpec, number])[]): void {
+  for (const [spec, value] of values) {
+    const single = metrics.singleMetric();
+    for (const [name, dimension] of Object.entries(dimensions)) single.addDimension(name, dimension);
+    addCatalogMetric(single, spec, value);
+  }
+}
+
 export { MetricUnit } from '@aws-lambda-powertools/metrics';
 export type { Logger } from '@aws-lambda-powertools/logger';
 export type { Metrics } from '@aws-lambda-powertools/metrics';

@@ -6,7 +6,7 @@ import { errorMessage, RequestRejectedError } from '../../contracts/errors';
 import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX, expectedSinceKey, isBackupObjectKey, parseBackupKey } from '../../contracts/manifest';
 import { expectedSince } from '../shared/expected-since';
 import { DRILL_RECORD_PREFIX } from '../../contracts/restore-command';
-import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
+import { publishCatalogMetrics, type Logger, type Metrics } from '../shared/powertools';
 import { hoursBetween, listBackups, newestVerified } from '../shared/backup-history';
 import { METRICS } from '../../contracts/metric-catalog';
 
@@ -91,6 +91,15 @@ export interface AgeReport {
   readonly tier: string;
   /** Hours since the newest backup whose verdict passed; undefined when none has. */
   readonly hoursSinceLastVerifiedBackup: number | undefined;
+  /**
+   * The age the tier's alarm counts: since the newest verified backup or, with none, the oldest
+   * kept, or the time the kit began to expect one.
+   */
+  readonly ageHours?: number;
+  /** The tier's limit, when it has one. */
+  readonly maxAgeHours?: number;
+  /** Older than the limit: the tier's age alarm is firing because of this target (among others). */
+  readonly late?: boolean;
 }
 
 async function commonPrefixes(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -207,10 +216,8 @@ const pairId = (pair: TargetTier) => `${pair.tier}/${pair.target}`;
 
 /** A configured target with no backup at all in a scheduled tier: alert and count it as a failed verification. */
 async function reportMissing(deps: PlannerDeps, pair: TargetTier): Promise<void> {
-  const single = deps.metrics.singleMetric();
-  single.addDimension('Target', pair.target);
-  single.addDimension('Tier', pair.tier);
-  addCatalogMetric(single, METRICS.verificationFailed, 1);
+  publishCatalogMetrics(deps.metrics, { Target: pair.target, Tier: pair.tier }, [[METRICS.verificationFailed, 1]]);
+  publishCatalogMetrics(deps.metrics, {}, [[METRICS.verificationFailed, 1]]);
   deps.logger.error('configured target has no backup', { ...pair });
   if (!deps.sns || !deps.alertTopicArn) return;
   try {
@@ -236,6 +243,36 @@ async function reportMissing(deps: PlannerDeps, pair: TargetTier): Promise<void>
     );
   } catch (error) {
     deps.logger.error('could not publish the missing-backup alert', { ...pair, error: errorMessage(error) });
+  }
+}
+
+const hoursText = (hours: number | undefined) => (hours === undefined ? '?' : `${Math.floor(hours)} h`);
+
+/** One mail naming the targets that just crossed their tier's age limit, and those still past it. */
+async function alertLate(deps: Pick<PlannerDeps, 'logger' | 'sns' | 'alertTopicArn' | 'bucket'>, newlyLate: readonly AgeReport[], allLate: readonly AgeReport[]): Promise<void> {
+  const line = (report: AgeReport) => `  ${report.target} (${report.tier}): ${hoursText(report.ageHours)} since its last verified backup, limit ${report.maxAgeHours} h`;
+  const stillLate = allLate.filter((report) => !newlyLate.includes(report));
+  const names = newlyLate.map((report) => `${report.target} ${report.tier}`).join(', ');
+  deps.logger.error('backups overdue', { newlyLate: newlyLate.map(({ target, tier }) => ({ target, tier })), late: allLate.length });
+  if (!deps.sns || !deps.alertTopicArn) return;
+  try {
+    await deps.sns.send(
+      new PublishCommand({
+        TopicArn: deps.alertTopicArn,
+        Subject: `Backup overdue: ${names}`.slice(0, 100),
+        Message: [
+          'No verified backup within the tier\'s age limit for:',
+          ...newlyLate.map(line),
+          ...(stillLate.length > 0 ? ['', 'Still overdue since an earlier report:', ...stillLate.map(line)] : []),
+          '',
+          `What to do: for each target, check that its tier's backup schedule ran, read the last Run Command of the backup document and the newest verdict under s3://${deps.bucket}/verdicts/; take a manual backup ({ "tier": "manual", "target": "<target>" }) and let it verify. The list of every target's age: invoke the verify planner with { "action": "report-ages" }.`,
+        ].join('\n'),
+        MessageAttributes: { check: { DataType: 'String', StringValue: 'age' } },
+      }),
+    );
+  } catch (error) {
+    // The tier's age alarm still fires; the names are in this function's log.
+    deps.logger.error('could not publish the overdue-backup alert', { error: errorMessage(error) });
   }
 }
 
@@ -267,13 +304,16 @@ async function enqueue(deps: PlannerDeps, messages: VerifyMessage[]): Promise<{ 
 }
 
 /**
- * Publishes HoursSinceLastVerifiedBackup for every target and tier (and the largest per tier),
- * hourly, so the age alarms see a datapoint every period: missing data then means the reporting
- * itself stopped, which the alarms treat as breaching. A configured pair without any backup is
- * as old as the time the kit began to expect it, so its alarm fires only once its first backup
- * is overdue.
+ * Hourly: the age of every target's newest verified backup in every tier. Each is logged (the
+ * dashboard's table of ages reads the log); the largest per tier is published as
+ * HoursSinceLastVerifiedBackup, so the tier's age alarm sees a datapoint every period: missing
+ * data then means the reporting itself stopped, which the alarm treats as breaching. A target
+ * whose age crossed its tier's limit since the last hourly report is mailed by name, with every
+ * other target still past it (the tier's alarm fires once, whichever target is late). A
+ * configured pair without any backup is as old as the time the kit began to expect it, so it is
+ * late only once its first backup is overdue.
  */
-export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'logger' | 'bucket' | 'now' | 'configured' | 'backupKeyArn'>): Promise<AgeReport[]> {
+export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'logger' | 'bucket' | 'now' | 'configured' | 'backupKeyArn' | 'sns' | 'alertTopicArn' | 'tierMaxAgeHours'>): Promise<AgeReport[]> {
   const now = deps.now?.() ?? new Date();
   const discovered = await discoverTargetTiers(deps.s3, deps.bucket);
   const seen = new Set(discovered.map(pairId));
@@ -289,19 +329,24 @@ export async function reportAges(deps: Pick<PlannerDeps, 's3' | 'metrics' | 'log
     // with none kept, the time since the kit began to expect one.
     const since = verified ? new Date(verified.backupAt) : (backups[0]?.parsed.at ?? (await backupExpectedSince(deps, pair, now)));
     const hours = since ? hoursBetween(since, now) : undefined;
-    reports.push({ ...pair, hoursSinceLastVerifiedBackup: verified ? hours : undefined });
+    const maxAgeHours = deps.tierMaxAgeHours?.[pair.tier];
+    const late = hours !== undefined && maxAgeHours !== undefined && hours > maxAgeHours;
+    const report: AgeReport = {
+      ...pair,
+      hoursSinceLastVerifiedBackup: verified ? hours : undefined,
+      ...(hours !== undefined ? { ageHours: hours } : {}),
+      ...(maxAgeHours !== undefined ? { maxAgeHours, late } : {}),
+    };
+    reports.push(report);
     if (hours === undefined) continue;
-    const single = deps.metrics.singleMetric();
-    single.addDimension('Target', pair.target);
-    single.addDimension('Tier', pair.tier);
-    addCatalogMetric(single, METRICS.hoursSinceLastVerifiedBackup, hours);
+    deps.logger.info('backup age', { ...pair, hours: Math.round(hours * 10) / 10, ...(maxAgeHours !== undefined ? { maxAgeHours, late } : {}) });
     oldestPerTier.set(pair.tier, Math.max(oldestPerTier.get(pair.tier) ?? 0, hours));
   }
-  for (const [tier, hours] of oldestPerTier) {
-    const single = deps.metrics.singleMetric();
-    single.addDimension('Tier', tier);
-    addCatalogMetric(single, METRICS.hoursSinceLastVerifiedBackup, hours);
-  }
-  deps.logger.info('reported backup ages', { targetTiers: reports.length });
+  for (const [tier, hours] of oldestPerTier) publishCatalogMetrics(deps.metrics, { Tier: tier }, [[METRICS.hoursSinceLastVerifiedBackup, hours]]);
+  const lateReports = reports.filter((report) => report.late);
+  // The report runs hourly: a target crossed its limit since the last one when it is less than an hour past it.
+  const newlyLate = lateReports.filter((report) => report.ageHours !== undefined && report.maxAgeHours !== undefined && report.ageHours - report.maxAgeHours <= 1);
+  if (newlyLate.length > 0) await alertLate(deps, newlyLate, lateReports);
+  deps.logger.info('reported backup ages', { targetTiers: reports.length, late: lateReports.length, newlyLate: newlyLate.length });
   return reports;
 }

@@ -5,7 +5,7 @@ import { consoleLinks } from '../../contracts/console-links';
 import { errorMessage, isAccessDenied, RequestRejectedError } from '../../contracts/errors';
 import { FORMAT_BY_KIND, manifestKeyFor, manifestSchema, parseBackupKey, verdictKeyFor, type BackupManifest, type ParsedBackupKey } from '../../contracts/manifest';
 import { backupVersions, firstVersion, overwrittenProblem, type BackupVersions } from '../shared/versions';
-import { addCatalogMetric, type Logger, type Metrics } from '../shared/powertools';
+import { addCatalogMetric, publishCatalogMetrics, type Logger, type Metrics } from '../shared/powertools';
 import { inspectorFor } from './formats';
 import { hoursBetween, listBackups, newestVerified, type ListedBackup } from '../shared/backup-history';
 import { NEXT_STEP } from './runbook';
@@ -147,7 +147,8 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
   figures.hoursSinceLastVerifiedBackup = hoursSinceVerified ?? null;
 
   await writeVerdict(deps, verdict);
-  publishMetrics(deps, verdict, replica.status, isNewest ? hoursSinceVerified : undefined);
+  // The age alarms read the tier's largest age, which the hourly report publishes.
+  publishMetrics(deps, verdict, replica.status);
   await alert(deps, verdict);
   deps.logger.info('verified backup', { key, passed, reasons: verdict.reasons, seconds: figures.seconds });
   return verdict;
@@ -384,7 +385,7 @@ async function writeVerdict(deps: VerifyDeps, verdict: Verdict): Promise<void> {
   );
 }
 
-function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: CheckResult['status'], hoursSinceVerified: number | undefined): void {
+function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: CheckResult['status']): void {
   const { metrics } = deps;
   metrics.addDimension('Target', verdict.target);
   metrics.addDimension('Tier', verdict.tier);
@@ -393,10 +394,17 @@ function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: Check
   if (typeof verdict.figures.bytes === 'number') addCatalogMetric(metrics, METRICS.backupBytes, verdict.figures.bytes);
   const size = verdict.checks.find((check) => check.name === 'size');
   // A warning is news in the verdict and the mail, not an alarm.
-  if (size && size.status !== 'skipped') addCatalogMetric(metrics, METRICS.sizeAnomaly, size.status === 'failed' ? 1 : 0);
-  if (replicaStatus === 'passed' || replicaStatus === 'failed') addCatalogMetric(metrics, METRICS.replicaMissing, replicaStatus === 'failed' ? 1 : 0);
-  if (hoursSinceVerified !== undefined) addCatalogMetric(metrics, METRICS.hoursSinceLastVerifiedBackup, hoursSinceVerified);
+  const sizeAnomaly = size && size.status !== 'skipped' ? (size.status === 'failed' ? 1 : 0) : undefined;
+  if (sizeAnomaly !== undefined) addCatalogMetric(metrics, METRICS.sizeAnomaly, sizeAnomaly);
+  const replicaMissing = replicaStatus === 'passed' || replicaStatus === 'failed' ? (replicaStatus === 'failed' ? 1 : 0) : undefined;
+  if (replicaMissing !== undefined) addCatalogMetric(metrics, METRICS.replicaMissing, replicaMissing);
   metrics.publishStoredMetrics();
+  // The alarms read these series over all targets; a clean verification adds nothing to them.
+  publishCatalogMetrics(metrics, {}, [
+    ...(verdict.passed ? [] : [[METRICS.verificationFailed, 1] as const]),
+    ...(sizeAnomaly === 1 ? [[METRICS.sizeAnomaly, 1] as const] : []),
+    ...(replicaMissing === 1 ? [[METRICS.replicaMissing, 1] as const] : []),
+  ]);
 }
 
 /** One SNS message per failed (or warning) check, each with its next step. */

@@ -21,6 +21,7 @@ import {
 import { consoleLinks } from '../../contracts/console-links';
 import { BackupCommandDocument } from './backup-command-document';
 import { BackupInstancePolicy } from './backup-instance-policy';
+import { InstancePolicyStacks } from './instance-policy-stacks';
 import { HouseFunction } from './house-function';
 import type { TierLockBound } from './object-lock-bounds';
 import { RunCommandJob } from './run-command-job';
@@ -147,10 +148,12 @@ export class BackupJobs extends RunCommandJob {
     this.deadLetterFailedInvocations(this.trigger);
 
     this.schedules = this.createSchedules(props);
+    // In nested stacks: two resources per target would end the parent stack near 200 targets.
+    const policyStacks = new InstancePolicyStacks(this, 'InstancePolicies', { targets: props.targets.map((target) => target.name) });
     this.instancePolicies = new Map(
       props.targets.map((target) => [
         target.name,
-        new BackupInstancePolicy(this, `InstancePolicy-${target.name}`, {
+        new BackupInstancePolicy(policyStacks.scopeFor(target.name), `InstancePolicy-${target.name}`, {
           target,
           bucket: props.backupBucket,
           bucketKey: props.backupKey,

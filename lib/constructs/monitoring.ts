@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IDependable } from 'constructs';
@@ -121,14 +122,6 @@ export interface MonitoringProps {
   readonly dashboardName?: string;
 }
 
-export interface TargetTierOptions {
-  /**
-   * Hours the newest verified backup may be old before the age alarm fires.
-   * @default - no age alarm (on-demand tiers)
-   */
-  readonly maxAgeHours?: number;
-}
-
 export interface ReplicationMonitoringProps {
   readonly sourceBucketName: string;
   readonly destinationBucketName: string;
@@ -153,7 +146,8 @@ const OPERATIONS_PERIOD = Duration.minutes(5);
  * ```ts
  * monitoring.addLambda(fn, 'backup trigger');
  * monitoring.addDeadLetterQueue(dlq, 'backup schedules');
- * monitoring.addTargetTier('orders-db', 'daily', { maxAgeHours: 26 });
+ * monitoring.addTierAge('daily', 26);
+ * monitoring.addBackupConditions();
  * ```
  */
 export class Monitoring extends Construct {
@@ -164,7 +158,9 @@ export class Monitoring extends Construct {
   private readonly queueWidgets: cloudwatch.IWidget[] = [];
   private readonly jobIds = new Set<string>();
   private readonly watchedFunctions = new Set<lambda.IFunction>();
-  private readonly targetTiers = new Set<string>();
+  private readonly tiers = new Set<string>();
+  private conditionsAdded = false;
+  private readonly ageLogGroups: logs.ILogGroup[] = [];
   private readonly ageAlarms: cloudwatch.Alarm[] = [];
   private readonly ageAlarmPrerequisites: IDependable[] = [];
 
@@ -185,7 +181,10 @@ export class Monitoring extends Construct {
     return this.alarmFactory.alarms;
   }
 
-  /** Errors and Throttles alarms of one function of the app, and its dashboard graph. */
+  /**
+   * The Errors alarm of one function of the app, and its dashboard graph (errors and throttles).
+   * Throttles have one alarm per region (see `finish`).
+   */
   addLambda(fn: lambda.IFunction, job: string): void {
     const id = this.uniqueId('Lambda', job);
     this.watchedFunctions.add(fn);
@@ -199,21 +198,29 @@ export class Monitoring extends Construct {
       description: `Job '${job}': its Lambda function failed (Errors > 0 in 5 minutes). Next step: open the function's log group, find the error (search for "ERROR"), fix the cause, and re-run the job for the affected target.`,
       runbook: 'docs/deploy.md#every-alarm-and-what-it-means',
     });
-    this.alarmFactory.addAlarm(`${id}Throttles`, {
-      metric: throttles,
-      threshold: 0,
-      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job '${job}': Lambda throttled its invocations (Throttles > 0 in 5 minutes). Next step: check the account's concurrency (Lambda console, Concurrency) and other functions using it; raise the quota or lower the job's concurrency.`,
-      runbook: 'docs/deploy.md#every-alarm-and-what-it-means',
-    });
     this.lambdaWidgets.push(
       new cloudwatch.GraphWidget({ title: `${job}: errors and throttles`, left: [errors.with({ label: 'Errors' }), throttles.with({ label: 'Throttles' })], width: 8 }),
     );
   }
 
   /**
-   * Errors and Throttles alarms for every Lambda function under `scope` not added yet, named by
+   * One Throttles alarm for the region: the kit's functions reserve no concurrency, so Lambda
+   * throttles them only when the region's shared concurrency runs out, which its all-functions
+   * series shows. One alarm instead of one per function, whatever their number.
+   */
+  private addThrottlesAlarm(): void {
+    this.alarmFactory.addAlarm('LambdaThrottles', {
+      metric: lambda.Function.metricAllThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 0,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Job 'lambda': Lambda throttled invocations in this region (Throttles > 0 in 5 minutes, over every function of the account; the kit's functions share its unreserved concurrency). Next step: the dashboard's errors-and-throttles graphs show whether the kit's jobs were among them; check the account's concurrency (Lambda console, Concurrency) and the functions using it; raise the quota or lower their concurrency, then re-run any job that failed.`,
+      runbook: 'docs/deploy.md#every-alarm-and-what-it-means',
+    });
+  }
+
+  /**
+   * Errors alarms for every Lambda function under `scope` not added yet, named by
    * its construct path: CDK's own helper functions (custom resources) and any job that forgot.
    */
   private addRemainingFunctions(scope: Construct): void {
@@ -269,80 +276,95 @@ export class Monitoring extends Construct {
       holds: 'a restore result, a drill schedule or an RDS drill event could not be delivered',
       nextStep: 'read the message (SQS console) to see which run; check its outcome in Run Command and record it by hand, then purge the queue.',
     });
-    if (!jobs.drills) return;
-    for (const target of jobs.drills.targets) {
-      const alarm = this.alarmFactory.addAlarm(this.uniqueId('NoRecentDrill', target), {
-        metric: this.metrics.app(METRICS.daysSinceLastSuccessfulDrill, { Target: target }, 'Maximum', Duration.days(1)),
-        threshold: jobs.drills.alarmAfterDays,
-        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        // A target never drilled is reported from the time the kit began to expect its drills; a report that stops must alarm.
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        notifyOnRecovery: true,
-        description:
-          `Job 'restore drill'. Target '${target}': no successful restore drill for more than ${jobs.drills.alarmAfterDays} days (or the daily drill report stopped), so its backups are not proven restorable. ` +
-          `Next step: look at the last drill alerts and the drill function's logs, fix the cause, then drill it now from the drill function with {"action":"drill","target":"${target}"}.`,
-        runbook: 'docs/drills.md',
+    if (!jobs.drills || jobs.drills.targets.length === 0) return;
+    const days = jobs.drills.alarmAfterDays;
+    const alarm = this.alarmFactory.addAlarm('NoRecentDrill', {
+      metric: this.metrics.app(METRICS.daysSinceLastSuccessfulDrill, {}, 'Maximum', Duration.days(1)),
+      threshold: days,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // A target never drilled is reported from the time the kit began to expect its drills; a report that stops must alarm.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      notifyOnRecovery: true,
+      description:
+        `Job 'restore drill': some drilled target has had no successful restore drill for more than ${days} days (or the daily drill report stopped), so its backups are not proven restorable. ` +
+        `The mail 'backup-kit restore drill overdue' names each target as it crosses the limit; every target's days: invoke the drill function with {"action":"report"}. ` +
+        `Next step: read the last drill alerts and the drill function's log, fix the cause, then drill the target now with {"action":"drill","target":"<target>"}; the alarm clears at the next daily report.`,
+      runbook: 'docs/drills.md',
+    });
+    alarm.node.addDependency(jobs.drills.reportAtDeploy);
+  }
+
+  /**
+   * The age alarm of one tier: the largest age over its targets (the metric's {Tier} series) above
+   * the tier's limit, or no age reported for 2 h (missing data breaches, so a silent scheduler or
+   * verifier is caught). It also covers backups of targets since removed from the config. The
+   * hourly report mails each target's name as it crosses the limit.
+   */
+  addTierAge(tier: string, maxAgeHours: number): void {
+    if (this.tiers.has(tier)) throw new Error(`Monitoring addTierAge: tier '${tier}' was added twice`);
+    this.tiers.add(tier);
+    this.addAgeAlarm(
+      `${this.uniqueId('Tier', tier)}Age`,
+      { Tier: tier },
+      maxAgeHours,
+      `Tier '${tier}': some target has had no verified backup for more than ${maxAgeHours} h, or no age was reported for 2 h (the verify planner is silent). The mail 'Backup overdue' names each target as it crosses the limit; every target's age: the dashboard's age table, or invoke the verify planner with { "action": "report-ages" }.`,
+    );
+  }
+
+  /**
+   * One alarm per condition over every target and tier (the metric's series without dimensions,
+   * the largest value of any target): backup failed, verification failed, size anomaly, replica
+   * missing. Their number does not grow with the targets; the job that publishes each condition
+   * mails the target's and tier's names.
+   */
+  addBackupConditions(): void {
+    if (this.conditionsAdded) throw new Error('Monitoring addBackupConditions: called twice');
+    this.conditionsAdded = true;
+    const condition = (id: string, spec: MetricSpec, job: string, what: string, runbook: string) =>
+      this.alarmFactory.addAlarm(id, {
+        metric: this.metrics.app(spec, {}, 'Maximum', EVENT_PERIOD),
+        threshold: 1,
+        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        description: `Job '${job}'. ${what}`,
+        runbook,
       });
-      alarm.node.addDependency(jobs.drills.reportAtDeploy);
-    }
+    condition(
+      'BackupFailed',
+      METRICS.backupFailed,
+      'backup',
+      `A backup of some target failed in the last hour. Next step: read the alert mail 'backup-kit FAILED: <target> (<tier>) on <instance>', which names the target, instance, exit code and stderr; open the Run Command output, fix the cause and run a manual backup ({ "tier": "manual", "target": "<target>" }).`,
+      'docs/runbooks/backup-failed.md',
+    );
+    condition(
+      'VerificationFailed',
+      METRICS.verificationFailed,
+      'verify',
+      `The newest backup of some target failed verification (or a configured target has none). Next step: read the mail 'Backup verification failed' or 'Backup missing', which names the target, tier, key and failed check; follow that check's runbook, and do not restore from that backup.`,
+      'docs/verification.md#alarms-and-what-to-do',
+    );
+    condition(
+      'SizeAnomaly',
+      METRICS.sizeAnomaly,
+      'verify',
+      `The size of some target's backup is off (outside its bounds against the mean of the previous ones, or exactly the previous size). Next step: read the mail 'Backup verification failed: <target> <tier> (size)'; compare the manifest counts with the previous backup's; check the source for dropped tables or files or a runaway table.`,
+      'docs/verification.md#alarms-and-what-to-do',
+    );
+    condition(
+      'ReplicaMissing',
+      METRICS.replicaMissing,
+      'verify',
+      `Some target's backup has no complete copy in the DR bucket after the replication allowance. Next step: read the mail naming the target and key (check 'replica'); check the replication alarms and the rule replicate-all-backups; re-copy with S3 Batch Replication.`,
+      'docs/verification.md#alarms-and-what-to-do',
+    );
   }
 
   /**
-   * Alarms of one target in one tier: no verified backup for too long (missing data breaches,
-   * so a silent scheduler or verifier is caught), backup failed, verification failed, size
-   * anomaly, replica missing.
+   * The dashboard's table of every target's backup age, from the verify planner's hourly log
+   * lines (the metric is per tier only: a metric per target sent hourly costs more than its alarm).
    */
-  addTargetTier(target: string, tier: string, options: TargetTierOptions = {}): void {
-    const pair = `${tier}/${target}`;
-    if (this.targetTiers.has(pair)) throw new Error(`Monitoring addTargetTier: target '${target}' in tier '${tier}' was added twice`);
-    this.targetTiers.add(pair);
-    const id = this.uniqueId('Target', `${target}-${tier}`);
-    const dims = { Target: target, Tier: tier };
-    const who = `Target '${target}', tier '${tier}'`;
-    if (options.maxAgeHours !== undefined) {
-      this.addAgeAlarm(`${id}Age`, dims, options.maxAgeHours, `${who}: no verified backup for more than ${options.maxAgeHours} h (or no age reported for 2 h: the verify job itself is silent).`);
-    }
-    this.alarmFactory.addAlarm(`${id}BackupFailed`, {
-      metric: this.metrics.app(METRICS.backupFailed, dims, 'Maximum', EVENT_PERIOD),
-      threshold: 1,
-      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'backup'. ${who}: the backup failed. Next step: read the alert e-mail with the instance, exit code and stderr, open the Run Command output, fix the cause and run a manual backup ({ "tier": "manual", "target": "${target}" }).`,
-      runbook: 'docs/runbooks/backup-failed.md',
-    });
-    this.alarmFactory.addAlarm(`${id}VerificationFailed`, {
-      metric: this.metrics.app(METRICS.verificationFailed, dims, 'Maximum', EVENT_PERIOD),
-      threshold: 1,
-      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'verify'. ${who}: the newest backup failed verification. Next step: read its verdict (verdicts/<key>/<time>.json) or the alert naming the failed check, follow that check's runbook, and do not restore from this backup.`,
-      runbook: 'docs/verification.md#alarms-and-what-to-do',
-    });
-    this.alarmFactory.addAlarm(`${id}SizeAnomaly`, {
-      metric: this.metrics.app(METRICS.sizeAnomaly, dims, 'Maximum', EVENT_PERIOD),
-      threshold: 1,
-      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'verify'. ${who}: the backup size is off (below 0.8x or above 2x the mean of the previous 7, or exactly the previous size). Next step: compare its manifest counts with the previous backup's; check the source for dropped tables or files or a runaway table.`,
-      runbook: 'docs/verification.md#alarms-and-what-to-do',
-    });
-    this.alarmFactory.addAlarm(`${id}ReplicaMissing`, {
-      metric: this.metrics.app(METRICS.replicaMissing, dims, 'Maximum', EVENT_PERIOD),
-      threshold: 1,
-      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      description: `Job 'verify'. ${who}: the backup has no complete copy in the DR bucket after the replication allowance. Next step: check the replication alarms and the rule replicate-all-backups; re-copy with S3 Batch Replication.`,
-      runbook: 'docs/verification.md#alarms-and-what-to-do',
-    });
-  }
-
-  /**
-   * The age alarm of a whole tier (the largest age over its targets): it fires even when no
-   * target is configured, and for backups of targets since removed from the config.
-   */
-  addTier(tier: string, maxAgeHours: number): void {
-    const id = this.uniqueId('Tier', tier);
-    this.addAgeAlarm(`${id}Age`, { Tier: tier }, maxAgeHours, `Tier '${tier}': some target has had no verified backup for more than ${maxAgeHours} h, or no age was reported for 2 h (the verify job is silent, or no backup of this tier exists).`);
+  showAgeTable(plannerLogGroup: logs.ILogGroup): void {
+    this.ageLogGroups.push(plannerLogGroup);
   }
 
   /**
@@ -416,6 +438,7 @@ export class Monitoring extends Construct {
   finish(scope: Construct): void {
     if (this.rendered) throw new Error('Monitoring finish: called twice');
     this.addRemainingFunctions(scope);
+    if (this.watchedFunctions.size > 0) this.addThrottlesAlarm();
     this.renderDashboard();
   }
 
@@ -429,7 +452,7 @@ export class Monitoring extends Construct {
       new cloudwatch.TextWidget({ markdown: '# Backups\nAge of the newest verified backup, sizes, and the outcome of every backup and verification. Runbooks: docs/verification.md#alarms-and-what-to-do.', width: 24, height: 2 }),
     );
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Hours since last verified backup (per target and tier)', left: [m.search(METRICS.hoursSinceLastVerifiedBackup, 'Maximum', hour, '')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Hours since last verified backup (the oldest target of each tier)', left: [m.search(METRICS.hoursSinceLastVerifiedBackup, 'Maximum', hour, '')], width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Backup size (bytes, per target and tier)', left: [m.search(METRICS.backupBytes, 'Maximum', day, '')], width: 12 }),
     );
     this.dashboard.addWidgets(
@@ -452,6 +475,23 @@ export class Monitoring extends Construct {
         width: 8,
       }),
     );
+    if (this.ageLogGroups.length > 0) {
+      this.dashboard.addWidgets(
+        new cloudwatch.LogQueryWidget({
+          title: 'Backup age per target (hours; late first), from the hourly age report',
+          logGroupNames: this.ageLogGroups.map((group) => group.logGroupName),
+          view: cloudwatch.LogQueryVisualizationType.TABLE,
+          queryLines: [
+            'filter message = "backup age"',
+            'stats latest(hours) as hours, latest(maxAgeHours) as limit, latest(late) as late by target, tier',
+            'sort late desc, hours desc',
+            'limit 500',
+          ],
+          width: 24,
+          height: 8,
+        }),
+      );
+    }
     if (this.replicationWidgets.length > 0) this.dashboard.addWidgets(...this.replicationWidgets);
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({ markdown: '# Restores and drills\nRDS point-in-time restores, dump and file restores, and scheduled restore drills.', width: 24, height: 2 }),

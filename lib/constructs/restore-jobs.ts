@@ -25,6 +25,7 @@ import { REBUILD_RECORD_PREFIX, type RebuildEventInput } from '../../contracts/r
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
 import { RestoreCommandDocument } from './restore-command-document';
+import { InstancePolicyStacks } from './instance-policy-stacks';
 import { restoreInstancePolicy } from './restore-instance-policy';
 import { RunCommandJob } from './run-command-job';
 import type { ShareableTestEvents } from './shareable-test-events';
@@ -219,6 +220,7 @@ export class RestoreJobs extends RunCommandJob {
         environment: {
           ...jobEnvironment,
           [RESTORE_ENV.alertTopicArn]: props.alertTopic.topicArn,
+          [RESTORE_ENV.drillAlarmAfterDays]: String(drills.alarmAfterDays),
           [RESTORE_ENV.rdsDrills]: JSON.stringify(rdsDrills.map((drill) => ({ identifier: drill.identifier, instanceClass: drill.instanceClass }))),
         },
       });
@@ -252,7 +254,11 @@ export class RestoreJobs extends RunCommandJob {
       this.drills = { targets: drilled, alarmAfterDays: drills.alarmAfterDays, reportAtDeploy };
     }
 
-    this.instancePolicies = new Map(props.targets.map((target) => [target.backup.name, restoreInstancePolicy(this, target, { ...props, commandLogGroup: this.commandLogGroup })]));
+    // In nested stacks: a resource per target would end the parent stack within CloudFormation's 500.
+    const policyStacks = new InstancePolicyStacks(this, 'InstancePolicies', { targets: props.targets.map((target) => target.backup.name) });
+    this.instancePolicies = new Map(
+      props.targets.map((target) => [target.backup.name, restoreInstancePolicy(policyStacks.scopeFor(target.backup.name), target, { ...props, commandLogGroup: this.commandLogGroup })]),
+    );
 
     this.testEvents = restoreTestEvents(this, { fn: this.restoreFunction.function, logKey: props.opsKey, targets: props.targets, servers: props.servers ?? {} });
   }
@@ -268,9 +274,12 @@ export class RestoreJobs extends RunCommandJob {
    */
   private grantChooseAndSend(role: iam.Role, props: RestoreJobsProps, options: { readonly onto: boolean }): void {
     const stack = Stack.of(this);
-    // One pattern per target matches its tier prefixes and their verdict prefixes alike
-    // (`daily/<target>/`, `verdicts/daily/<target>/`): the policy grows with targets, not tiers.
-    const prefixes = props.targets.map((target) => `*/${target.backup.name}/`);
+    // The tiers the targets take part in (and the safety tier), with their verdicts: a role's
+    // policies must fit IAM's limits (10 managed policies of 6,144 characters) with 500 targets, so
+    // they name tiers, not targets. Which target a restore may touch is the event's validation and
+    // the instances the role may send to.
+    const tiers = [...new Set([...props.targets.flatMap((target) => target.backup.tiers), props.safetyTier])].sort();
+    const prefixes = tiers.flatMap((tier) => [`${tier}/`, `verdicts/${tier}/`]);
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ListTargetBackups',
@@ -290,7 +299,7 @@ export class RestoreJobs extends RunCommandJob {
         conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
       }),
     );
-    acknowledgeWildcardResources(role, objectArns, 'The functions read the backups, manifests and verdicts of the configured targets only, under <tier>/<target>/ and verdicts/<tier>/<target>/ (one */<target>/ pattern per target); object keys carry a timestamp, so the prefix is the narrowest name.');
+    acknowledgeWildcardResources(role, objectArns, 'The functions read the backups, manifests and verdicts of the configured tiers only, under <tier>/ and verdicts/<tier>/; object keys carry a target and a timestamp, and naming each target would pass IAM\'s policy size limits at scale.');
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'FindManagedInstances',

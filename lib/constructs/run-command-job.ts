@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,6 +14,12 @@ import { HouseFunction, type HouseFunctionProps } from './house-function';
 import type { InstanceCommandDocument } from './instance-command-document';
 import { acknowledgeWildcardResources } from './nag';
 
+
+/**
+ * Instance ARNs per policy: IAM's 6,144 characters fit 70 of the longest (a GovCloud partition and
+ * a long region name, about 78 characters each).
+ */
+const INSTANCES_PER_POLICY = 70;
 export interface RunCommandJobProps {
   /** What the job does to a target, capitalized, for statement IDs and descriptions: `Backup`, `Restore`. */
   readonly noun: string;
@@ -154,13 +160,28 @@ export abstract class RunCommandJob extends Construct {
    * Send the document, pinned to the version this deployment created, to the targets' instances:
    * by ID, or by tag with an `ssm:resourceTag` condition per tag key.
    */
+  private instanceGrants = 0;
+
   protected grantSend(role: iam.IRole, instances: readonly TargetPlan['instances'][]): void {
     const stack = Stack.of(this);
-    const instanceArn = (instanceId: string) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId });
+    // One Fn::Sub string per instance, not formatArn's Fn::Join: with hundreds of instances the
+    // joins alone would pass CloudFormation's template size.
+    const instanceArn = (instanceId: string) => (instanceId === '*' ? stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }) : Fn.sub(`arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:instance/${instanceId}`));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `Send${this.noun}Document`, actions: ['ssm:SendCommand'], resources: [this.document.documentArn] }));
     const ids = [...new Set(instances.flatMap((selection) => ('instanceIds' in selection ? selection.instanceIds : [])))];
-    if (ids.length > 0) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SendToTargetInstances', actions: ['ssm:SendCommand'], resources: ids.map(instanceArn) }));
+    if (ids.length <= INSTANCES_PER_POLICY) {
+      if (ids.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SendToTargetInstances', actions: ['ssm:SendCommand'], resources: ids.map(instanceArn) }));
+    } else {
+      // IAM counts the ARNs resolved (CDK's own overflow counts the unresolved template and would
+      // make policies IAM refuses): managed policies of a bounded number of instances each.
+      const grant = ++this.instanceGrants;
+      for (let start = 0; start < ids.length; start += INSTANCES_PER_POLICY) {
+        new iam.ManagedPolicy(this, `SendToInstances${grant}-${start / INSTANCES_PER_POLICY + 1}`, {
+          description: `backup-kit: ${this.noun} commands to target instances ${start + 1}-${Math.min(ids.length, start + INSTANCES_PER_POLICY)}`,
+          roles: [role],
+          statements: [new iam.PolicyStatement({ sid: 'SendToTargetInstances', actions: ['ssm:SendCommand'], resources: ids.slice(start, start + INSTANCES_PER_POLICY).map(instanceArn) })],
+        });
+      }
     }
     const tagValues = new Map<string, Set<string>>();
     for (const selection of instances) {

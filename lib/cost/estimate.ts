@@ -1,11 +1,12 @@
 import { MIN_STORAGE_DAYS, type TransitionStorageClass } from '../config/storage-classes';
+import type { MetricUsage } from './metric-usage';
 import { PRICES, PRICES_AS_OF } from './prices';
 
 /**
  * What a deployment costs each month before any backup is stored (alarms, keys, dashboards), and
  * what each gigabyte of backup costs in each tier over its retention, from the synthesized
- * templates and the tiers. Usage (Lambda, Run Command, requests, logs) is left out: for the
- * estates this kit serves it is cents. Printed by `cdk synth`.
+ * templates, the tiers and the metrics the config makes the jobs send. Usage (Lambda, Run Command,
+ * requests, logs) is left out: for the estates this kit serves it is cents. Printed by `cdk synth`.
  */
 
 interface Template {
@@ -50,7 +51,12 @@ function alarmMetrics(properties: Record<string, unknown> | undefined): number {
   return Math.max(1, metrics.filter((metric) => metric.MetricStat !== undefined).length);
 }
 
-export function estimateCost(templates: readonly Template[], tiers: Readonly<Record<string, TierForCost>>, replication: { readonly replicationTimeControl: boolean }): CostEstimate {
+export function estimateCost(
+  templates: readonly Template[],
+  tiers: Readonly<Record<string, TierForCost>>,
+  replication: { readonly replicationTimeControl: boolean },
+  metrics: MetricUsage = { hourlySeries: 0, seriesHoursPerMonth: 0 },
+): CostEstimate {
   const resources = templates.flatMap((template) => Object.values(template.Resources ?? {}));
   const ofType = (type: string) => resources.filter((resource) => resource.Type === type);
   const alarms = ofType('AWS::CloudWatch::Alarm');
@@ -60,6 +66,8 @@ export function estimateCost(templates: readonly Template[], tiers: Readonly<Rec
     line('CloudWatch composite alarms', ofType('AWS::CloudWatch::CompositeAlarm').length, PRICES.compositeAlarm),
     line("CloudWatch dashboards (free while among the account's first three)", ofType('AWS::CloudWatch::Dashboard').length, PRICES.dashboard),
     line('KMS customer managed keys', ofType('AWS::KMS::Key').length, PRICES.kmsKey),
+    // Billed by the hours a series receives data in: a month of hours is one metric.
+    line('CloudWatch custom metrics (series-months: each tier\'s hourly age, and the series of every run and daily drill report)', Math.round((metrics.hourlySeries + metrics.seriesHoursPerMonth / 730) * 100) / 100, PRICES.customMetric),
   ].filter((entry) => entry.count > 0);
   return {
     fixed,

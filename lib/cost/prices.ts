@@ -10,6 +10,8 @@ export const PRICES_AS_OF = '2026-12 (us-east-1 list prices, USD)';
 export const PRICES = {
   /** CloudWatch: per alarm metric per month (an alarm on a math expression pays for each metric in it). */
   alarmMetric: 0.1,
+  /** CloudWatch: per custom metric per month (the first 10,000), prorated by the hours it receives data in. */
+  customMetric: 0.3,
   /** CloudWatch: per composite alarm per month. */
   compositeAlarm: 0.5,
   /** CloudWatch: per dashboard per month (the first three of an account are free). */

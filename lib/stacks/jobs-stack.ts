@@ -109,8 +109,10 @@ export class JobsStack extends Stack {
     this.monitoring.addLambda(this.verification.worker.function, 'verify worker');
     this.monitoring.addDeadLetterQueue(this.verification.deadLetterQueue, 'verify worker');
     this.monitoring.addDeadLetterQueue(this.verification.scheduleDeadLetterQueue, 'verify schedules');
-    for (const tier of new Set(scheduledPairs.map((pair) => pair.tier))) this.monitoring.addTier(tier, tierAges[tier] ?? 0);
-    for (const { target, tier } of scheduledPairs) this.monitoring.addTargetTier(target, tier, { maxAgeHours: tierAges[tier] });
+    // An age alarm per scheduled tier and one alarm per condition, whatever the number of targets.
+    for (const tier of new Set(scheduledPairs.map((pair) => pair.tier))) this.monitoring.addTierAge(tier, tierAges[tier] ?? 0);
+    if (config.targets.length > 0) this.monitoring.addBackupConditions();
+    this.monitoring.showAgeTable(this.verification.planner.logGroup);
     this.monitoring.startAgeAlarmsAfter(this.verification.agesAtDeploy);
     if (config.replication.metrics) {
       this.monitoring.addReplication({
@@ -135,7 +137,8 @@ export class JobsStack extends Stack {
       new CfnOutput(this, 'BackupTriggerFunctionName', { value: backups.trigger.function.functionName, description: 'Invoke with {"tier":"manual","target":"<name>"} to back up now' });
       new CfnOutput(this, 'BackupTriggerConsoleLink', { value: backups.triggerConsoleLink, description: 'Test tab of the backup trigger: paste the event, press Test' });
       for (const [target, policy] of backups.instancePolicies) {
-        new CfnOutput(this, `InstancePolicy-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
+        // Beside the policy, in its nested stack: outputs per target would pass the parent's 200.
+        new CfnOutput(Stack.of(policy.policy), `BackupPolicyArn-${target}`, { value: policy.policy.managedPolicyArn, description: `Attach to the instance role of '${target}' (with AmazonSSMManagedInstanceCore)` });
       }
       this.monitoring.monitorBackupJobs(backups);
       this.backupJobs = backups;
@@ -152,7 +155,7 @@ export class JobsStack extends Stack {
       });
       new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });
       for (const [target, policy] of restores.instancePolicies) {
-        new CfnOutput(this, `RestorePolicy-${target}`, { value: policy.managedPolicyArn, description: `Attach to the instance role that restores '${target}'` });
+        new CfnOutput(Stack.of(policy), `RestorePolicyArn-${target}`, { value: policy.managedPolicyArn, description: `Attach to the instance role that restores '${target}'` });
       }
       this.monitoring.monitorRestoreJobs(restores);
       this.restoreJobs = restores;

@@ -54,7 +54,7 @@ export class RestoreDrStack extends Stack {
     });
     new CfnOutput(this, 'RestoreConsoleLink', { value: this.restoreJobs.restoreConsoleLink, description: `Test tab of the DR-region restore function (${this.region}): pick a dry-run event, press Test` });
     for (const [target, policy] of this.restoreJobs.instancePolicies) {
-      new CfnOutput(this, `RestorePolicy-${target}`, { value: policy.managedPolicyArn, description: `Attach to the role of a ${this.region} instance that restores '${target}' from the replica` });
+      new CfnOutput(Stack.of(policy), `RestorePolicyArn-${target}`, { value: policy.managedPolicyArn, description: `Attach to the role of a ${this.region} instance that restores '${target}' from the replica` });
     }
     monitoring.monitorRestoreJobs(this.restoreJobs);
     monitoring.finish(this);

@@ -1,4 +1,5 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
+import { findNestedOutputs, findNestedResources } from '../support/nested';
 import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { loadConfig } from '../../lib/config/config';
@@ -25,7 +26,7 @@ function statementsOf(template: Template, type: string, logicalIdPrefix = ''): S
 const actionsOf = (statement: Statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action ?? '']);
 
 function managedPolicy(name: string): Statement[] {
-  const found = Object.values(jobs.findResources('AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: name } }));
+  const found = Object.values(findNestedResources(built.stacks.jobs, 'AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: name } }));
   expect(found, `managed policy ${name}`).toHaveLength(1);
   return (found[0]?.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
 }
@@ -119,12 +120,15 @@ describe('backup jobs template: document and functions', () => {
     expect(content.components.schemas.Event.properties.tier.enum).toEqual(['daily', 'weekly', 'monthly', 'manual', 'predeploy']);
   });
 
-  it('GIVEN the example THEN the stack outputs the trigger name, its console link and each instance policy', () => {
+  it('GIVEN the example THEN the stack outputs the trigger name and its console link, and each instance policy\'s nested stack its ARN', () => {
     jobs.hasOutput('BackupTriggerFunctionName', { Value: { Ref: logicalIdOf(backupJobs.trigger.function) } });
     jobs.hasOutput('BackupTriggerConsoleLink', {
       Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('https://eu-west-1.console.aws.amazon.com/lambda/home')])] },
     });
-    jobs.hasOutput('InstancePolicyordersdb', { Value: { Ref: Match.stringLikeRegexp('InstancePolicyordersdb') } });
+    expect(Object.values(findNestedOutputs(built.stacks.jobs, 'BackupPolicyArnordersdb'))).toEqual([{ Value: { Ref: expect.stringMatching(/^InstancePolicyordersdb/) }, Description: expect.stringMatching(/Attach to the instance role of 'orders-db'/) }]);
+    // The parent holds no resource or output per target: one nested stack per 60 targets.
+    expect(Object.keys(jobs.findResources('AWS::IAM::ManagedPolicy'))).toEqual([]);
+    expect(Object.keys(jobs.findOutputs('*')).filter((id) => /ordersdb/i.test(id))).toEqual([]);
   });
 });
 
@@ -217,8 +221,8 @@ describe('backup jobs template: IAM', () => {
         expect.objectContaining({ Resource: { 'Fn::Join': ['', expect.arrayContaining([':document/BackupKit-backup-kit-InstanceBackup'])] } }),
         expect.objectContaining({
           Resource: expect.arrayContaining([
-            { 'Fn::Join': ['', expect.arrayContaining([':instance/i-0123456789abcdef0'])] },
-            { 'Fn::Join': ['', expect.arrayContaining([':instance/i-0fedcba9876543210'])] },
+            { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/i-0123456789abcdef0' },
+            { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/i-0fedcba9876543210' },
           ]),
         }),
         expect.objectContaining({
@@ -265,8 +269,7 @@ describe('backup jobs template: IAM', () => {
 
   it("GIVEN a target with its tiers THEN its policy covers exactly those tiers' prefixes", () => {
     const targets = (exampleConfig.targets ?? []).map((target) => (target.name === 'repairs-sqlite' ? { ...target, tiers: ['daily', 'manual'] } : target));
-    const statements = Template.fromStack(buildTestApp({ targets } as never).stacks.jobs)
-      .findResources('AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: 'backup-kit-backup-repairs-sqlite' } });
+    const statements = findNestedResources(buildTestApp({ targets } as never).stacks.jobs, 'AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: 'backup-kit-backup-repairs-sqlite' } });
     const write = (Object.values(statements)[0]?.Properties.PolicyDocument.Statement as Statement[]).find((s) => s.Sid === 'WriteOwnBackups');
     expect((write?.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => resource['Fn::Join'][1].at(-1)).sort()).toEqual([
       '/daily/repairs-sqlite/*',

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { estimateCost, formatCostEstimate, tierCost } from '../../lib/cost/estimate';
 import { PRICES } from '../../lib/cost/prices';
+import { SERIES_PER_BACKUP_RUN, metricUsage, runsPerMonth } from '../../lib/cost/metric-usage';
+import { loadConfig } from '../../lib/config/config';
+import { exampleConfig } from '../../config/example';
 
 /** The synth-time cost estimate: what it counts in the templates, and how it prices a tier's life. */
 
@@ -45,5 +48,41 @@ describe('the cost estimate', () => {
     expect(text).toMatch(/fixed, every month, before any backup is stored: \$0\.10/);
     expect(text).toMatch(/daily: \$0\.0230 \(STANDARD 30 d\)/);
     expect(text).toMatch(/per GB written, copied to the DR region: \$0\.035/);
+  });
+});
+
+describe('the custom metrics the jobs send, as CloudWatch bills them', () => {
+  it('counts the runs a month of a schedule: daily, several a day, weekdays, a day of the month, a rate, none', () => {
+    expect(runsPerMonth('cron(0 5 * * ? *)')).toBe(30);
+    expect(runsPerMonth('cron(0 5,17 * * ? *)')).toBe(60);
+    expect(runsPerMonth('cron(0 */6 * * ? *)')).toBe(120);
+    expect(runsPerMonth('cron(0 5 ? * MON-FRI *)')).toBeCloseTo((5 * 30) / 7, 5);
+    expect(runsPerMonth('cron(0 5 ? * SUN *)')).toBeCloseTo(30 / 7, 5);
+    expect(runsPerMonth('cron(0 5 1 * ? *)')).toBe(1);
+    expect(runsPerMonth('rate(6 hours)')).toBeCloseTo(730 / 6, 5);
+    expect(runsPerMonth(undefined)).toBe(0);
+  });
+
+  it('bills the hourly age of each scheduled tier whole, and the per-run series by their hours', () => {
+    const { config } = loadConfig({
+      ...exampleConfig,
+      targets: [{ name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/srv/app/app.sqlite3', tiers: ['daily'] }],
+      restore: { drills: { enabled: false } },
+    });
+    const usage = metricUsage(config);
+    expect(usage).toEqual({ hourlySeries: 1, seriesHoursPerMonth: 30 * SERIES_PER_BACKUP_RUN });
+    const estimate = estimateCost([], {}, { replicationTimeControl: false }, usage);
+    const metrics = estimate.fixed.find((line) => line.item.startsWith('CloudWatch custom metrics'));
+    expect(metrics?.count).toBeCloseTo(1 + 240 / 730, 2);
+    expect(metrics?.unitUsd).toBe(PRICES.customMetric);
+  });
+
+  it('grows by cents per target: 500 daily targets cost less in metrics than one alarm per target did', () => {
+    const targets = Array.from({ length: 500 }, (_, index) => ({ name: `t${index}`, kind: 'sqlite' as const, instances: { instanceIds: ['i-0123456789abcdef0'] }, path: `/srv/t${index}/app.sqlite3`, tiers: ['daily'] }));
+    const { config } = loadConfig({ ...exampleConfig, targets, restore: { drills: { enabled: false } } });
+    const usage = metricUsage(config);
+    expect(usage.hourlySeries).toBe(1);
+    const monthlyUsd = (usage.hourlySeries + usage.seriesHoursPerMonth / 730) * PRICES.customMetric;
+    expect(monthlyUsd).toBeLessThan(500 * PRICES.alarmMetric);
   });
 });

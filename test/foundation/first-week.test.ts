@@ -7,7 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { METRIC_NAMESPACE, METRICS } from '../../contracts/metric-catalog';
 import { expectedSinceKey } from '../../contracts/manifest';
 import { drillExpectedSinceKey, drillRecordKey } from '../../contracts/restore-command';
-import { loadDrillSettings, reportDrills } from '../../lambda/drill/core';
+import { loadDrillSettings } from '../../lambda/drill/core';
+import { reportDrills } from '../../lambda/drill/report';
 import { decodeConfiguredTargets } from '../../contracts/configured-targets';
 import { planVerification, reportAges } from '../../lambda/verify/planner';
 import { parseVerifySettings } from '../../contracts/verify-settings';
@@ -72,6 +73,7 @@ const configured = decodeConfiguredTargets(plannerEnv.CONFIGURED_TARGETS ?? '');
 const tierMaxAgeHours = parseVerifySettings(JSON.parse(plannerEnv.VERIFY_SETTINGS ?? '')).tierMaxAgeHours;
 const ageAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.hoursSinceLastVerifiedBackup.name);
 const drillAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.daysSinceLastSuccessfulDrill.name);
+const drilledTargets = loadDrillSettings({ ...drillEnv, AWS_REGION: 'eu-west-1' }).targets.filter((target) => target.restore.drill).map((target) => target.backup.name);
 
 const DEPLOYED_AT = new Date('2026-12-07T10:30:00Z');
 const hours = (count: number) => new Date(DEPLOYED_AT.getTime() + count * 3_600_000);
@@ -101,7 +103,7 @@ beforeEach(async () => {
 
 async function agesAt(now: Date): Promise<EmittedMetric[]> {
   const { metrics, emitted } = capturingMetrics('verify');
-  await reportAges({ s3: moto.s3(), metrics, logger: quietLogger(), bucket, now: () => now, configured, backupKeyArn: keyArn });
+  await reportAges({ s3: moto.s3(), metrics, logger: quietLogger(), bucket, now: () => now, configured, backupKeyArn: keyArn, sns: new SNSClient({ region: 'eu-west-1' }), alertTopicArn: 'arn:aws:sns:eu-west-1:111122223333:alerts', tierMaxAgeHours });
   return emitted;
 }
 
@@ -136,8 +138,10 @@ const firing = (watched: readonly WatchedAlarm[], published: readonly EmittedMet
 describe('the template: alarms that breach on missing data are created only after the report that feeds them', () => {
   it('the example deployment watches ages and drills, and configures the planner with the scheduled pairs and their limits', () => {
     expect(configured.length).toBeGreaterThan(0);
-    expect(ageAlarms.length).toBeGreaterThan(configured.length);
-    expect(drillAlarms.length).toBeGreaterThan(0);
+    // One age alarm per scheduled tier and one drill alarm, whatever the number of targets.
+    expect(ageAlarms.map((alarm) => alarm.dimensions.Tier).sort()).toEqual([...new Set(configured.map((pair) => pair.tier))].sort());
+    expect(drillAlarms).toHaveLength(1);
+    expect(drilledTargets.length).toBeGreaterThan(0);
     for (const { tier } of configured) expect(tierMaxAgeHours[tier], tier).toBeGreaterThan(0);
   });
 
@@ -181,7 +185,7 @@ describe('a new deployment, its first weeks, before any backup or drill has run'
     await agesAt(DEPLOYED_AT);
     await agesAt(hours(20)); // the redeploy's report
     const published = await agesAt(hours(25));
-    const daily = published.find((point) => point.name === METRICS.hoursSinceLastVerifiedBackup.name && point.dimensions.Tier === 'daily' && point.dimensions.Target !== undefined);
+    const daily = published.find((point) => point.name === METRICS.hoursSinceLastVerifiedBackup.name && point.dimensions.Tier === 'daily');
     expect(daily?.value).toBeCloseTo(25, 5);
   });
 
@@ -191,7 +195,13 @@ describe('a new deployment, its first weeks, before any backup or drill has run'
       const limit = tierMaxAgeHours[tier] ?? 0;
       const tierAlarms = ageAlarms.filter((alarm) => alarm.dimensions.Tier === tier);
       expect(firing(tierAlarms, await agesAt(hours(limit - 1))), `${tier} before ${limit} h`).toEqual([]);
-      expect(firing(tierAlarms, await agesAt(hours(limit + 1))).length, `${tier} after ${limit} h`).toBe(tierAlarms.length);
+      expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
+      expect(firing(tierAlarms, await agesAt(hours(limit + 0.5))).length, `${tier} after ${limit} h`).toBe(tierAlarms.length);
+      // The tier's one alarm fires; the mail names every target that just crossed the limit.
+      const mails = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
+      expect(mails, tier).toHaveLength(1);
+      for (const pair of configured.filter((entry) => entry.tier === tier)) expect(mails[0]?.Message, `${pair.target} ${tier}`).toContain(`  ${pair.target} (${tier}): `);
+      snsMock.resetHistory();
     }
   });
 
@@ -202,19 +212,24 @@ describe('a new deployment, its first weeks, before any backup or drill has run'
     const subjects = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input.Subject ?? '');
     const dailyPairs = configured.filter((pair) => pair.tier === 'daily');
     expect(subjects.filter((subject) => subject.startsWith('Backup missing') && subject.includes(' daily ')).length).toBe(dailyPairs.length);
-    expect(firing(alarms.filter((alarm) => alarm.metricName === METRICS.verificationFailed.name && alarm.dimensions.Tier === 'daily'), emitted).length).toBe(dailyPairs.length);
+    // One alarm over all targets and tiers fires; each mail names its target.
+    expect(firing(alarms.filter((alarm) => alarm.metricName === METRICS.verificationFailed.name), emitted)).toHaveLength(1);
   });
 
-  it('GIVEN no drill yet WHEN the daily drill report runs THEN the no-recent-drill alarms wait for the first drill, and fire once it is overdue', async () => {
+  it('GIVEN no drill yet WHEN the daily drill report runs THEN the no-recent-drill alarm waits for the first drill, and fires once it is overdue, the mail naming every target', async () => {
     await drillReportAt(DEPLOYED_AT);
     const limit = drillAlarms[0]?.threshold ?? 0;
     expect(firing(drillAlarms, await drillReportAt(hours(24 * (limit - 1))))).toEqual([]);
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
     expect(firing(drillAlarms, await drillReportAt(hours(24 * (limit + 1)))).length).toBe(drillAlarms.length);
+    // The one alarm fires; the mail names every drilled target.
+    const [mail] = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
+    for (const target of drilledTargets) expect(mail?.Message).toContain(`  ${target}: ${limit + 1} days since drills were first expected`);
   });
 
   it('GIVEN a drill that succeeded WHEN the report runs THEN its days count from the success, not from the deploy', async () => {
     await drillReportAt(DEPLOYED_AT);
-    const target = drillAlarms[0]?.dimensions.Target ?? '';
+    const target = drilledTargets[0] ?? '';
     const succeededAt = hours(24 * 30);
     await moto.s3().send(
       new PutObjectCommand({ Bucket: bucket, Key: drillRecordKey(target), Body: JSON.stringify({ target, succeededAt: succeededAt.toISOString(), key: 'daily/x', restoreSeconds: 12 }), ChecksumAlgorithm: 'SHA256' }),
@@ -228,10 +243,10 @@ describe('a new deployment, its first weeks, before any backup or drill has run'
     if (!pair) throw new Error('no configured pair');
     const s3 = moto.s3();
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: expectedSinceKey(pair.tier, pair.target), Body: JSON.stringify({ expectedSince: '2099-01-01T00:00:00.000Z', what: 'x' }), IfNoneMatch: '*', ChecksumAlgorithm: 'SHA256' }));
-    const target = drillAlarms[0]?.dimensions.Target ?? '';
+    const target = drilledTargets[0] ?? '';
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: drillExpectedSinceKey(target), Body: 'not json', IfNoneMatch: '*', ChecksumAlgorithm: 'SHA256' }));
     const published = [...(await agesAt(DEPLOYED_AT)), ...(await drillReportAt(DEPLOYED_AT))];
-    const watched = [...ageAlarms, ...drillAlarms].filter((alarm) => (alarm.dimensions.Target === pair.target && alarm.dimensions.Tier === pair.tier) || (alarm.metricName === METRICS.daysSinceLastSuccessfulDrill.name && alarm.dimensions.Target === target));
+    const watched = [...ageAlarms.filter((alarm) => alarm.dimensions.Tier === pair.tier), ...drillAlarms];
     expect(firing(watched, published).length).toBe(2);
   });
 });

@@ -5,7 +5,8 @@ import { DescribeDocumentCommand, DescribeInstanceInformationCommand, GetDocumen
 import { mockClient } from 'aws-sdk-client-mock';
 import { assertUnitInCatalog } from '../support/emf-contract';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { finishRdsDrill, parseDrillEvent, reportDrills, restoreIdentity, runDrills, type DrillDeps } from '../../lambda/drill/core';
+import { finishRdsDrill, parseDrillEvent, restoreIdentity, runDrills, type DrillDeps } from '../../lambda/drill/core';
+import { reportDrills } from '../../lambda/drill/report';
 import { documentContentSha256 } from '../../contracts/backup-command';
 import { InvalidEventError } from '../../contracts/errors';
 import { backupKey, manifestKeyFor, verdictKeyFor } from '../../contracts/manifest';
@@ -42,6 +43,19 @@ function metrics(): Metrics {
       published.push(...stored.map((metric) => ({ ...metric, dimensions })));
       stored.length = 0;
     },
+    // A metric with a dimension set of its own, published at once.
+    singleMetric: () => {
+      const own: Record<string, string> = {};
+      return {
+        addDimension: (name: string, value: string) => (own[name] = value),
+        addMetric: (name: string, unit: unknown, value: number) => {
+          assertUnitInCatalog(DRILL_SERVICE, name, unit);
+          const problem = catalogProblem(METRIC_NAMESPACE, name, ['service', ...Object.keys(own)], DRILL_SERVICE);
+          if (problem !== undefined) throw new Error(`out of the metric catalog: ${problem}`);
+          published.push({ name, value, dimensions: { ...own } });
+        },
+      };
+    },
   } as unknown as Metrics;
 }
 
@@ -75,6 +89,7 @@ function deps(): DrillDeps {
       deliveryTimeoutSeconds: 600,
       alertTopicArn: 'arn:aws:sns:eu-west-1:111122223333:alerts',
       rdsDrills: [{ identifier: 'orders-db', instanceClass: 'db.t4g.micro' }],
+      alarmAfterDays: 35,
     },
   };
 }
@@ -228,8 +243,30 @@ describe('drills', () => {
     expect(published).toEqual([
       { name: 'DaysSinceLastSuccessfulDrill', value: 42, dimensions: { Target: 'media' } },
       { name: 'DaysSinceLastSuccessfulDrill', value: 10, dimensions: { Target: 'rds:orders-db' } },
+      // The one alarm's series: the largest over all drilled targets.
+      { name: 'DaysSinceLastSuccessfulDrill', value: 42, dimensions: {} },
     ]);
     expect(s3Mock).not.toReceiveCommand(PutObjectCommand);
+    // media crossed the limit a week ago: mailed then, not again every day.
+    expect(snsMock).not.toReceiveCommand(PublishCommand);
+  });
+
+  it('daily report: a target that crossed the limit since the last report is mailed by name, with those still late', async () => {
+    s3Mock.on(GetObjectCommand, { Key: 'drills/media/last-success.json' }).callsFake(() => ({
+      Body: body(JSON.stringify({ target: 'media', succeededAt: '2026-10-20T05:00:00.000Z', key: KEY, restoreSeconds: 40 })),
+    }));
+    s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/last-success.json' }).rejects(Object.assign(new Error('none'), { name: 'NoSuchKey' }));
+    s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/expected-since.json' }).callsFake(() => ({
+      Body: body(JSON.stringify({ expectedSince: '2026-10-26T17:00:00.000Z', what: 'a successful restore drill' })),
+    }));
+    const reports = await reportDrills(deps());
+    expect(reports.map((report) => report.daysSinceLastSuccess)).toEqual([42, 35.5]);
+    const mails = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.Subject).toBe('backup-kit restore drill overdue: rds:orders-db');
+    expect(mails[0]?.Message).toContain('rds:orders-db: 35.5 days since drills were first expected');
+    expect(mails[0]?.Message).toMatch(/Still overdue since an earlier report:\n  media: 42 days since its last successful drill/);
+    expect(mails[0]?.Message).toContain('{"action":"drill","target":"<target>"}');
   });
 
   it('daily report: a target seen for the first time gets its marker, written once with a checksum, and counts from now', async () => {

@@ -1,4 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { findNestedResources } from '../support/nested';
 import { describe, expect, it } from 'vitest';
 import isolatedConfig from '../../config/isolated-account';
 import { exampleConfig } from '../../config/example';
@@ -30,7 +31,7 @@ describe('the DR-region restore stack', () => {
     template.hasResourceProperties('AWS::SSM::Document', { Name: 'BackupKit-backup-kit-dr-InstanceRestore', DocumentType: 'Command' });
     template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RESTORE_DOCUMENT_NAME: 'BackupKit-backup-kit-dr-InstanceRestore' }) } }, 2);
     for (const target of exampleConfig.targets ?? []) {
-      template.hasResourceProperties('AWS::IAM::ManagedPolicy', { ManagedPolicyName: `backup-kit-dr-restore-${target.name}` });
+      expect(Object.keys(findNestedResources(dr, 'AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: `backup-kit-dr-restore-${target.name}` } })), target.name).toHaveLength(1);
     }
     // AND the rebuild event works there: the servers are known, and a dry run of each is a test event
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RESTORE_SERVERS: JSON.stringify({ 'rs-systems': ['repairs-sqlite', 'repairs-media'] }) }) } });

@@ -1,4 +1,5 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { findNestedResources } from '../support/nested';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,23 +127,25 @@ describe('restore jobs template', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(30 6 * * ? *)', Target: Match.objectLike({ Input: JSON.stringify({ action: 'report' }) }) });
   });
 
-  it('alarms per drilled target when the last successful drill is older than 35 days, missing data breaching', () => {
-    for (const target of ['orders-db', 'billing-db', 'repairs-sqlite', 'repairs-media', 'rds:orders-db']) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'DaysSinceLastSuccessfulDrill',
-        Namespace: 'BackupKit',
-        Dimensions: [{ Name: 'Target', Value: target }, { Name: 'service', Value: 'drill' }],
-        Threshold: 35,
-        ComparisonOperator: 'GreaterThanThreshold',
-        Period: 86400,
-        EvaluationPeriods: 1,
-        TreatMissingData: 'breaching',
-        AlarmActions: Match.anyValue(),
-      });
-    }
+  it('one alarm over every drilled target when the largest days since a successful drill pass 35, missing data breaching; the drill function knows the limit to name late targets', () => {
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'DaysSinceLastSuccessfulDrill' }, 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'DaysSinceLastSuccessfulDrill',
+      Namespace: 'BackupKit',
+      // The series across all targets: service alone, which the daily report publishes besides one per target.
+      Dimensions: [{ Name: 'service', Value: 'drill' }],
+      Threshold: 35,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Period: 86400,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'breaching',
+      AlarmActions: Match.anyValue(),
+      AlarmDescription: Match.stringLikeRegexp("'backup-kit restore drill overdue' names each target"),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DRILL_ALARM_AFTER_DAYS: '35' }) } });
   });
 
-  it('restore function: reads only the targets prefixes, sends only the restore document, cannot write or delete backups (it writes rebuild records only)', () => {
+  it('restore function: reads only the configured tiers\' prefixes, sends only the restore document, cannot write or delete backups (it writes rebuild records only)', () => {
     const statements = policyOf('RestoreJobsRestoreRole');
     const all = actions(statements);
     expect(all).toContain('ssm:SendCommand');
@@ -150,12 +153,14 @@ describe('restore jobs template', () => {
     const writes = statements.filter((statement) => [statement.Action].flat().some((action) => /^s3:Put/.test(action)));
     expect(writes.map((statement) => [statement.Action].flat())).toEqual([['s3:PutObject']]);
     expect(JSON.stringify(writes[0]?.Resource)).toMatch(/\/rebuilds\/\*"/);
-    // its backups, manifests and verdicts, by version: one pattern per target
+    // the backups, manifests and verdicts of the configured tiers, by version: a pattern per tier, none per target
     const read = statements.find((statement) => [statement.Action].flat().includes('s3:GetObject'));
     expect([read?.Action].flat()).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
-    expect(JSON.stringify(read?.Resource)).toContain('/*/orders-db/*');
+    const readPaths = ([read?.Resource].flat() as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => String(resource['Fn::Join'][1].at(-1))).sort();
+    expect(readPaths).toEqual(['daily', 'manual', 'monthly', 'predeploy', 'weekly'].flatMap((tier) => [`/${tier}/*`, `/verdicts/${tier}/*`]).sort());
     const list = statements.find((statement) => [statement.Action].flat().includes('s3:ListBucketVersions'));
-    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': expect.arrayContaining(['*/orders-db/*']) } });
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': expect.arrayContaining(['daily/*', 'verdicts/daily/*']) } });
+    expect(JSON.stringify(statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:')))).not.toContain('orders-db');
     const send = statements.filter((statement) => statement.Action === 'ssm:SendCommand');
     expect(JSON.stringify(send)).toContain('document/BackupKit-backup-kit-InstanceRestore');
     expect(JSON.stringify(send)).toContain('ssm:resourceTag/backup-kit:role');
@@ -174,7 +179,7 @@ describe('restore jobs template', () => {
   });
 
   it('instance restore policy: read own backups, write safety backups in the safety tier only, restore password', () => {
-    const policies = template.findResources('AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: 'backup-kit-restore-orders-db' } });
+    const policies = findNestedResources(stacks.jobs, 'AWS::IAM::ManagedPolicy', { Properties: { ManagedPolicyName: 'backup-kit-restore-orders-db' } });
     const statements = (Object.values(policies)[0] as { Properties: { PolicyDocument: { Statement: { Sid: string; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement;
     const bySid = Object.fromEntries(statements.map((statement) => [statement.Sid, statement]));
     expect(JSON.stringify(bySid.WriteSafetyBackups?.Resource)).toMatch(/\/predeploy\/orders-db\/\*/);

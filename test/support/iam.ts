@@ -1,5 +1,5 @@
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
-import { Token, type Stack } from 'aws-cdk-lib';
+import { NestedStack, Token, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 
 /**
@@ -23,6 +23,10 @@ interface LoadedStack {
   readonly account: string;
   readonly resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
   readonly outputs: Record<string, { Value: Json; Export?: { Name: Json } }>;
+  /** A nested stack: its parent, and the parameter values the parent passes it. */
+  readonly parent?: { readonly stack: LoadedStack; readonly parameters: Record<string, Json> };
+  /** Nested stacks of this one. */
+  readonly nested: LoadedStack[];
 }
 
 /** Resolves the intrinsic functions of the app's templates, across stacks (exports and imports). */
@@ -30,18 +34,43 @@ export class TemplateResolver {
   private readonly stacks: LoadedStack[];
 
   constructor(stacks: readonly Stack[]) {
-    this.stacks = stacks.map((stack) => {
+    const load = (stack: Stack, parent?: LoadedStack): LoadedStack => {
       const template = Template.fromStack(stack).toJSON() as { Resources?: LoadedStack['resources']; Outputs?: LoadedStack['outputs'] };
-      return { name: stack.stackName, region: stack.region, account: Token.isUnresolved(stack.account) ? ACCOUNT : stack.account, resources: template.Resources ?? {}, outputs: template.Outputs ?? {} };
-    });
+      const account = parent?.account ?? (Token.isUnresolved(stack.account) ? ACCOUNT : stack.account);
+      const region = parent?.region ?? stack.region;
+      const name = parent ? `${parent.name}/${stack.node.id}` : stack.stackName;
+      const resourceInParent = NestedStack.isNestedStack(stack) ? stack.nestedStackResource : undefined;
+      const parentStack = NestedStack.isNestedStack(stack) ? stack.nestedStackParent : undefined;
+      const stackResource = resourceInParent && parentStack && parent ? parent.resources[String(parentStack.resolve(parentStack.getLogicalId(resourceInParent)))] : undefined;
+      const loaded: LoadedStack = {
+        name,
+        region,
+        account,
+        resources: template.Resources ?? {},
+        outputs: template.Outputs ?? {},
+        nested: [],
+        ...(parent ? { parent: { stack: parent, parameters: (stackResource?.Properties?.Parameters ?? {}) as Record<string, Json> } } : {}),
+      };
+      for (const child of stack.node.findAll()) {
+        if (NestedStack.isNestedStack(child) && child.nestedStackParent === stack) loaded.nested.push(load(child, loaded));
+      }
+      return loaded;
+    };
+    this.stacks = stacks.map((stack) => load(stack));
   }
 
-  /** The resources of one stack, by type. */
+  /**
+   * The resources of one stack, by type, those of its nested stacks included: theirs come with
+   * every intrinsic already resolved (in their own stack), named `<nested stack>/<logical ID>`.
+   */
   resourcesOf(stack: Stack, type: string): [string, Record<string, Json>][] {
-    const loaded = this.stackNamed(stack.stackName);
-    return Object.entries(loaded.resources)
-      .filter(([, resource]) => resource.Type === type)
-      .map(([id, resource]) => [id, resource.Properties ?? {}]);
+    const gather = (loaded: LoadedStack, prefix: string): [string, Record<string, Json>][] => [
+      ...Object.entries(loaded.resources)
+        .filter(([, resource]) => resource.Type === type)
+        .map(([id, resource]): [string, Record<string, Json>] => [`${prefix}${id}`, prefix ? (this.resolveIn(loaded, resource.Properties ?? {}) as Record<string, Json>) : (resource.Properties ?? {})]),
+      ...loaded.nested.flatMap((child) => gather(child, `${prefix}${child.name.split('/').pop()}/`)),
+    ];
+    return gather(this.stackNamed(stack.stackName), '');
   }
 
   resolve(value: Json, stack: Stack | string): Json {
@@ -122,6 +151,8 @@ export class TemplateResolver {
         return stack.name;
     }
     const resource = stack.resources[id];
+    // A nested stack's parameter: the value its parent passes, resolved in the parent.
+    if (!resource && stack.parent && id in stack.parent.parameters) return this.resolveIn(stack.parent.stack, stack.parent.parameters[id] ?? null);
     if (!resource) return `${id}`;
     const named = (property: string) => {
       const value = resource.Properties?.[property];

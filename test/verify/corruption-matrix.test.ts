@@ -147,8 +147,10 @@ describe('good backups pass', () => {
     expect(JSON.parse((await stored.Body?.transformToString()) ?? '{}')).toMatchObject({ key, passed: true, target });
     expect(d.emitted).toContainEqual({ name: 'VerificationSucceeded', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
     expect(d.emitted).toContainEqual({ name: 'VerificationFailed', value: 0, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
-    expect(d.emitted.find((metric) => metric.name === 'HoursSinceLastVerifiedBackup')?.value).toBeCloseTo(5 - 1 / 60, 1);
+    expect(verdict.figures.hoursSinceLastVerifiedBackup).toBeCloseTo(5 - 1 / 60, 1);
     expect(d.emitted).toContainEqual({ name: 'ReplicaMissing', value: 0, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+    // The tier's alarm series hears only of failures.
+    expect(d.emitted.filter((metric) => metric.dimensions.Target === undefined)).toEqual([]);
   });
 
   it('GIVEN a PostgreSQL backup WHEN verified THEN the archive figures come from its header and TOC', async () => {

@@ -227,27 +227,35 @@ describe('planner event', () => {
 });
 
 describe('reportAges', () => {
-  it('GIVEN verdicts per target WHEN ages are reported THEN each target and tier gets hours since its newest passed verdict, and each tier its largest', async () => {
+  const verdict = (key: string, passed: boolean, backupAt: string) => ({
+    verdictVersion: 2, bucket: BUCKET, key, target: 'x', tier: 'daily', kind: 'postgres', verifiedAt: NOW.toISOString(), backupAt, passed, checks: [], reasons: [], figures: {},
+  });
+
+  it('GIVEN verdicts per target WHEN ages are reported THEN each target and tier gets hours since its newest passed verdict in the log, and each tier its largest as the metric', async () => {
     const appNew = k('daily', 'app', '2026-03-10T02:00:00Z');
     const appOld = k('daily', 'app', '2026-03-09T02:00:00Z');
     const media = k('daily', 'media', '2026-03-07T02:00:00Z', 'files');
-    const verdict = (key: string, passed: boolean, backupAt: string) => ({
-      verdictVersion: 2, bucket: BUCKET, key, target: 'x', tier: 'daily', kind: 'postgres', verifiedAt: NOW.toISOString(), backupAt, passed, checks: [], reasons: [], figures: {},
-    });
     bucketHolds(
       { daily: { app: [...withManifest(appOld), ...withManifest(appNew)], media: [...withManifest(media)] } },
       { [appNew]: verdict(appNew, false, '2026-03-10T02:05:00Z'), [appOld]: verdict(appOld, true, '2026-03-09T02:05:00Z'), [media]: verdict(media, true, '2026-03-07T02:00:00Z') },
     );
     const d = deps();
+    const logged: Record<string, unknown>[] = [];
+    d.logger.info = ((message: string, extra: Record<string, unknown>) => logged.push({ message, ...extra })) as typeof d.logger.info;
 
     const ages = await reportAges(d);
 
     expect(ages).toEqual([
-      { tier: 'daily', target: 'app', hoursSinceLastVerifiedBackup: 26.92 },
-      { tier: 'daily', target: 'media', hoursSinceLastVerifiedBackup: 75 },
+      { tier: 'daily', target: 'app', hoursSinceLastVerifiedBackup: 26.92, ageHours: 26.92 },
+      { tier: 'daily', target: 'media', hoursSinceLastVerifiedBackup: 75, ageHours: 75 },
     ]);
-    expect(d.emitted).toContainEqual({ name: 'HoursSinceLastVerifiedBackup', value: 26.92, dimensions: { service: 'verify', Target: 'app', Tier: 'daily' } });
-    expect(d.emitted).toContainEqual({ name: 'HoursSinceLastVerifiedBackup', value: 75, dimensions: { service: 'verify', Tier: 'daily' } });
+    // One series per tier: a metric per target sent hourly would cost more than the alarm on it.
+    expect(d.emitted).toEqual([{ name: 'HoursSinceLastVerifiedBackup', value: 75, dimensions: { service: 'verify', Tier: 'daily' } }]);
+    // The dashboard's age table reads these lines.
+    expect(logged.filter((line) => line.message === 'backup age')).toEqual([
+      { message: 'backup age', tier: 'daily', target: 'app', hours: 26.9 },
+      { message: 'backup age', tier: 'daily', target: 'media', hours: 75 },
+    ]);
   });
 
   it('GIVEN a target whose backups never passed WHEN ages are reported THEN its age counts from its oldest backup', async () => {
@@ -255,7 +263,34 @@ describe('reportAges', () => {
     bucketHolds({ daily: { fresh: [only] } });
     const d = deps();
     const ages = await reportAges(d);
-    expect(ages).toEqual([{ tier: 'daily', target: 'fresh', hoursSinceLastVerifiedBackup: undefined }]);
-    expect(d.emitted).toContainEqual({ name: 'HoursSinceLastVerifiedBackup', value: 48, dimensions: { service: 'verify', Target: 'fresh', Tier: 'daily' } });
+    expect(ages).toEqual([{ tier: 'daily', target: 'fresh', hoursSinceLastVerifiedBackup: undefined, ageHours: 48 }]);
+    expect(d.emitted).toContainEqual({ name: 'HoursSinceLastVerifiedBackup', value: 48, dimensions: { service: 'verify', Tier: 'daily' } });
+  });
+
+  it('GIVEN a target that crossed its tier\'s limit in the last hour WHEN ages are reported THEN one mail names it, and lists the targets still late without repeating them', async () => {
+    const justLate = k('daily', 'orders', '2026-03-09T02:30:00Z');
+    const longLate = k('daily', 'media', '2026-03-07T02:00:00Z', 'files');
+    const fine = k('daily', 'app', '2026-03-10T02:00:00Z');
+    bucketHolds(
+      { daily: { orders: withManifest(justLate), media: withManifest(longLate), app: withManifest(fine) } },
+      { [justLate]: verdict(justLate, true, '2026-03-09T02:30:00Z'), [longLate]: verdict(longLate, true, '2026-03-07T02:00:00Z'), [fine]: verdict(fine, true, '2026-03-10T02:00:00Z') },
+    );
+    snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
+    const d = { ...deps(), sns: new SNSClient({ region: 'eu-west-1' }), alertTopicArn: 'arn:aws:sns:eu-west-1:111122223333:alerts', tierMaxAgeHours: { daily: 26 } };
+
+    const ages = await reportAges(d);
+
+    expect(ages.filter((age) => age.late).map((age) => age.target).sort()).toEqual(['media', 'orders']);
+    const mails = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.Subject).toBe('Backup overdue: orders daily');
+    expect(mails[0]?.Message).toContain('  orders (daily): 26 h since its last verified backup, limit 26 h');
+    expect(mails[0]?.Message).toMatch(/Still overdue since an earlier report:\n  media \(daily\): 75 h/);
+    expect(mails[0]?.Message).toContain('{ "tier": "manual", "target": "<target>" }');
+
+    // An hour later nobody new is late: no mail; the tier's alarm keeps firing on its own.
+    snsMock.resetHistory();
+    await reportAges({ ...d, now: () => new Date(NOW.getTime() + 3_600_000) });
+    expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
   });
 });

@@ -136,17 +136,15 @@ describe('alarms in the template', () => {
         AlarmActions: [{ Ref: Match.stringLikeRegexp('AlertsTopic') }],
       });
     }
-    const manualAgeAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => /Tier 'manual'/.test(String(alarm.Properties.AlarmDescription)));
+    const manualAgeAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => alarm.Properties.MetricName === 'HoursSinceLastVerifiedBackup' && /Tier 'manual'/.test(String(alarm.Properties.AlarmDescription)));
     expect(manualAgeAlarms).toEqual([]);
   });
 
-  it('GIVEN the verify functions WHEN synthesized THEN Errors and Throttles alarms name the job and do not breach on missing data', () => {
+  it('GIVEN the verify functions WHEN synthesized THEN Errors alarms name the job and do not breach on missing data', () => {
     for (const job of ['verify planner', 'verify worker']) {
-      for (const metric of ['Errors', 'Throttles']) {
-        const [alarm] = alarmWith(new RegExp(`^Job '${job}'.*${metric === 'Errors' ? 'failed' : 'throttled'}`));
-        expect(alarm).toMatchObject({ MetricName: metric, Namespace: 'AWS/Lambda', TreatMissingData: 'notBreaching', Threshold: 0 });
-        expect(alarm?.AlarmDescription).toMatch(/Next step:/);
-      }
+      const [alarm] = alarmWith(new RegExp(`^Job '${job}'.*failed`));
+      expect(alarm).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', TreatMissingData: 'notBreaching', Threshold: 0 });
+      expect(alarm?.AlarmDescription).toMatch(/Next step:/);
     }
   });
 
@@ -173,33 +171,38 @@ describe('the monitoring facade', () => {
     return Template.fromStack(stack);
   }
 
-  it('GIVEN one call per target and tier WHEN synthesized THEN age, backup failed, verification failed, size anomaly and replica missing alarms name the target', () => {
-    const watched = monitoredStack((monitoring) => monitoring.addTargetTier('orders-db', 'daily', { maxAgeHours: 26 }));
-    const dims = [{ Name: 'Target', Value: 'orders-db' }, { Name: 'Tier', Value: 'daily' }];
+  it('GIVEN a tier\'s age and the backup conditions WHEN synthesized THEN one age alarm watches the tier and one alarm each condition over every target, each saying which mail names the target', () => {
+    const watched = monitoredStack((monitoring) => {
+      monitoring.addTierAge('daily', 26);
+      monitoring.addBackupConditions();
+    });
     const expectations = [
-      ['HoursSinceLastVerifiedBackup', 'verify', 'breaching', 26],
-      ['BackupFailed', 'backup-result', 'notBreaching', 1],
-      ['VerificationFailed', 'verify', 'notBreaching', 1],
-      ['SizeAnomaly', 'verify', 'notBreaching', 1],
-      ['ReplicaMissing', 'verify', 'notBreaching', 1],
+      // The tier's own series: exactly service and Tier.
+      ['HoursSinceLastVerifiedBackup', [{ Name: 'Tier', Value: 'daily' }, { Name: 'service', Value: 'verify' }], 'breaching', 26, /^Job 'verify'. Tier 'daily': .*'Backup overdue' names each target/],
+      // The series over all targets and tiers: service alone, which the jobs publish besides the per-target one.
+      ['BackupFailed', [{ Name: 'service', Value: 'backup-result' }], 'notBreaching', 1, /^Job 'backup'. .*'backup-kit FAILED: <target>/],
+      ['VerificationFailed', [{ Name: 'service', Value: 'verify' }], 'notBreaching', 1, /^Job 'verify'. .*'Backup verification failed' or 'Backup missing', which names the target/],
+      ['SizeAnomaly', [{ Name: 'service', Value: 'verify' }], 'notBreaching', 1, /^Job 'verify'. .*'Backup verification failed: <target> <tier> \(size\)'/],
+      ['ReplicaMissing', [{ Name: 'service', Value: 'verify' }], 'notBreaching', 1, /^Job 'verify'. .*mail naming the target and key/],
     ] as const;
-    for (const [metric, service, missing, threshold] of expectations) {
-      watched.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: metric,
-        Dimensions: Match.arrayWith([...dims, { Name: 'service', Value: service }]),
-        TreatMissingData: missing,
-        Threshold: threshold,
-        AlarmDescription: Match.stringLikeRegexp("Target 'orders-db', tier 'daily'.*Next step"),
-      });
+    for (const [metric, dimensions, missing, threshold, mail] of expectations) {
+      watched.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric, Dimensions: dimensions, TreatMissingData: missing, Threshold: threshold });
+      const [alarm] = Object.values(watched.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } }));
+      expect(String(alarm?.Properties.AlarmDescription)).toMatch(mail);
+      expect(String(alarm?.Properties.AlarmDescription)).toMatch(/Next step/);
     }
     watched.resourceCountIs('AWS::CloudWatch::Alarm', 5);
   });
 
-  it('GIVEN the same target and tier twice WHEN added THEN it throws naming them', () => {
+  it('GIVEN the same tier or the conditions twice WHEN added THEN it throws naming it', () => {
     expect(() => monitoredStack((monitoring) => {
-      monitoring.addTargetTier('app', 'daily');
-      monitoring.addTargetTier('app', 'daily');
-    })).toThrow(/target 'app' in tier 'daily' was added twice/);
+      monitoring.addTierAge('daily', 26);
+      monitoring.addTierAge('daily', 26);
+    })).toThrow(/tier 'daily' was added twice/);
+    expect(() => monitoredStack((monitoring) => {
+      monitoring.addBackupConditions();
+      monitoring.addBackupConditions();
+    })).toThrow(/addBackupConditions: called twice/);
   });
 
   it('GIVEN the jobs stack WHEN synthesized THEN the dashboard shows age, sizes, outcomes, replication and restore and drill results', () => {
@@ -224,7 +227,7 @@ describe('alarm notifications', () => {
 });
 
 describe('every Lambda of the app is watched', () => {
-  it('GIVEN the jobs stack with RDS restores WHEN synthesized THEN every function, CDK helpers included, has an Errors and a Throttles alarm', () => {
+  it('GIVEN the jobs stack with RDS restores WHEN synthesized THEN every function, CDK helpers included, has an Errors alarm, and the region one Throttles alarm', () => {
     const { config } = loadConfig({
       ...exampleConfig,
       rds: { instances: [{ identifier: 'orders', drReplication: { subnetGroupName: 'dr-private', securityGroupIds: ['sg-0123456789abcdef0'] } }] },
@@ -234,33 +237,37 @@ describe('every Lambda of the app is watched', () => {
     expect(functions.length).toBeGreaterThan(2);
     const alarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
     for (const logicalId of functions) {
-      for (const metric of ['Errors', 'Throttles']) {
-        const watching = alarms.filter((alarm) => alarm.MetricName === metric && JSON.stringify(alarm.Dimensions).includes(`"Ref":"${logicalId}"`));
-        expect(watching, `${metric} alarm of ${logicalId}`).toHaveLength(1);
-      }
+      const watching = alarms.filter((alarm) => alarm.MetricName === 'Errors' && JSON.stringify(alarm.Dimensions).includes(`"Ref":"${logicalId}"`));
+      expect(watching, `Errors alarm of ${logicalId}`).toHaveLength(1);
     }
+    // The functions reserve no concurrency: Lambda throttles them only when the region's runs out, which one series shows.
+    expect(functions.filter((logicalId) => jobs.toJSON().Resources[logicalId].Properties.ReservedConcurrentExecutions !== undefined)).toEqual([]);
+    const throttles = alarms.filter((alarm) => alarm.MetricName === 'Throttles');
+    expect(throttles).toHaveLength(1);
+    expect(throttles[0]).toMatchObject({ Namespace: 'AWS/Lambda', Threshold: 0, TreatMissingData: 'notBreaching' });
+    expect(throttles[0]?.Dimensions).toBeUndefined();
   });
 });
 
 describe('monitoring of the configured targets', () => {
-  it('GIVEN the example targets WHEN synthesized THEN each target has its own age, backup, verification, size and replica alarms in every scheduled tier', () => {
-    for (const target of (exampleConfig.targets ?? []).map((entry) => entry.name)) {
-      for (const [tier, hours] of [['daily', 26], ['weekly', 192], ['monthly', 768]] as const) {
-        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-          MetricName: 'HoursSinceLastVerifiedBackup',
-          Dimensions: [{ Name: 'Target', Value: target }, { Name: 'Tier', Value: tier }, { Name: 'service', Value: 'verify' }],
-          Threshold: hours,
-          TreatMissingData: 'breaching',
-        });
-        for (const metric of ['BackupFailed', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing']) {
-          template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-            MetricName: metric,
-            Dimensions: Match.arrayWith([{ Name: 'Target', Value: target }, { Name: 'Tier', Value: tier }]),
-            TreatMissingData: 'notBreaching',
-          });
-        }
-      }
+  it('GIVEN the example targets WHEN synthesized THEN each scheduled tier has one age alarm, each condition one alarm, none is per target, and the dashboard lists every target\'s age', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    for (const [tier, hours] of [['daily', 26], ['weekly', 192], ['monthly', 768]] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'HoursSinceLastVerifiedBackup',
+        Dimensions: [{ Name: 'Tier', Value: tier }, { Name: 'service', Value: 'verify' }],
+        Threshold: hours,
+        TreatMissingData: 'breaching',
+      });
     }
+    for (const metric of ['BackupFailed', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing']) {
+      expect(alarms.filter((alarm) => alarm.MetricName === metric), metric).toHaveLength(1);
+    }
+    expect(alarms.filter((alarm) => JSON.stringify(alarm.Dimensions ?? []).includes('"Name":"Target"'))).toEqual([]);
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).toContain('backup age');
+    expect(body).toContain('stats latest(hours) as hours, latest(maxAgeHours) as limit, latest(late) as late by target, tier');
   });
 
   it('GIVEN the example targets WHEN synthesized THEN the planner knows which targets must have backups in which scheduled tiers', () => {
@@ -276,7 +283,7 @@ describe('monitoring of the configured targets', () => {
   it('GIVEN the backup jobs WHEN synthesized THEN their functions are watched and their dead-letter alarm is not duplicated', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
     for (const job of ['backup trigger', 'backup result']) {
-      expect(alarms.filter((alarm) => String(alarm.AlarmDescription).startsWith(`Job '${job}'`)).map((alarm) => alarm.MetricName).sort()).toEqual(['Errors', 'Throttles']);
+      expect(alarms.filter((alarm) => String(alarm.AlarmDescription).startsWith(`Job '${job}'`)).map((alarm) => alarm.MetricName).sort()).toEqual(['Errors']);
     }
     const backupDlqAlarms = alarms.filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(alarm.Dimensions).includes('BackupJobsDeadLetters'));
     expect(backupDlqAlarms).toHaveLength(1);
