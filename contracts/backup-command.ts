@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from './zod';
 import { BACKUP_KINDS } from './manifest';
 
 /**
@@ -110,15 +110,15 @@ export function matchesParameterPattern(pattern: string, value: string): boolean
 
 /** How the trigger finds a target's instances. */
 export const instanceSelectorSchema = z.union([
-  z.strictObject({ instanceIds: z.array(z.string().regex(/^i-([0-9a-f]{8}|[0-9a-f]{17})$/)).min(1).max(50) }),
-  z.strictObject({ tag: z.strictObject({ key: z.string().min(1), value: z.string().min(1) }) }),
+  z.strictObject({ instanceIds: z.array(z.string().check(z.regex(/^i-([0-9a-f]{8}|[0-9a-f]{17})$/))).check(z.minLength(1), z.maxLength(50)) }),
+  z.strictObject({ tag: z.strictObject({ key: z.string().check(z.minLength(1)), value: z.string().check(z.minLength(1)) }) }),
 ]);
 export type InstanceSelector = z.infer<typeof instanceSelectorSchema>;
 
 /** Where the instance reads the database password: a name, never the password itself. */
 export const passwordSourceSchema = z.union([
-  z.strictObject({ ssmParameter: z.string().min(1) }),
-  z.strictObject({ secretId: z.string().min(1) }),
+  z.strictObject({ ssmParameter: z.string().check(z.minLength(1)) }),
+  z.strictObject({ secretId: z.string().check(z.minLength(1)) }),
 ]);
 export type PasswordSource = z.infer<typeof passwordSourceSchema>;
 
@@ -127,23 +127,21 @@ export type PasswordSource = z.infer<typeof passwordSourceSchema>;
  * every default resolved, tiers explicit.
  */
 export const targetPlanSchema = z.strictObject({
-  name: z.string().regex(new RegExp(TARGET_NAME_PATTERN)),
+  name: z.string().check(z.regex(new RegExp(TARGET_NAME_PATTERN))),
   kind: z.enum(BACKUP_KINDS),
   instances: instanceSelectorSchema,
-  tiers: z.array(z.string()).min(1),
-  database: z
-    .strictObject({
+  tiers: z.array(z.string()).check(z.minLength(1)),
+  database: z.optional(z.strictObject({
       host: z.string(),
-      port: z.number().int(),
+      port: z.int(),
       name: z.string(),
       user: z.string(),
       password: passwordSourceSchema,
-    })
-    .optional(),
-  path: z.string().optional(),
-  paths: z.array(z.string()).min(1).optional(),
-  excludes: z.array(z.string()).optional(),
-  executionTimeoutSeconds: z.number().int().min(1).max(EXECUTION_TIMEOUT_PARAMETER.maxSeconds),
+    })),
+  path: z.optional(z.string()),
+  paths: z.optional(z.array(z.string()).check(z.minLength(1))),
+  excludes: z.optional(z.array(z.string())),
+  executionTimeoutSeconds: z.int().check(z.gte(1), z.lte(EXECUTION_TIMEOUT_PARAMETER.maxSeconds)),
   maxConcurrency: z.string(),
   maxErrors: z.string(),
 });
@@ -151,7 +149,7 @@ export type TargetPlan = z.infer<typeof targetPlanSchema>;
 
 export const tierPlanSchema = z.record(
   z.string(),
-  z.strictObject({ retentionDays: z.number().int().min(1), scheduled: z.boolean(), objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']) }),
+  z.strictObject({ retentionDays: z.int().check(z.gte(1)), scheduled: z.boolean(), objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']) }),
 );
 export type TierPlan = z.infer<typeof tierPlanSchema>;
 
@@ -258,14 +256,14 @@ export function invalidDocumentParameters(parameters: Record<string, string[]>):
 export const BACKUP_RESULT_PREFIX = 'BACKUP_RESULT ';
 
 export const backupResultSchema = z.looseObject({
-  target: z.string().min(1),
-  tier: z.string().min(1),
+  target: z.string().check(z.minLength(1)),
+  tier: z.string().check(z.minLength(1)),
   kind: z.enum(BACKUP_KINDS),
-  bucket: z.string().min(1),
-  key: z.string().min(1),
-  bytes: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  durationSeconds: z.number().nonnegative(),
+  bucket: z.string().check(z.minLength(1)),
+  key: z.string().check(z.minLength(1)),
+  bytes: z.int().check(z.nonnegative()),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  durationSeconds: z.number().check(z.nonnegative()),
 });
 export type BackupResult = z.infer<typeof backupResultSchema>;
 

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from './zod';
 
 /**
  * The targets and tiers the config says must have backups, passed to the planner in one

@@ -1,4 +1,8 @@
-import type { ZodError, ZodType, output } from 'zod';
+import * as z from './zod';
+
+type ZodError = z.core.$ZodError;
+type ZodType = z.core.$ZodType;
+type output<S extends ZodType> = z.output<S>;
 
 /** The caller's event is invalid: `issues` name each field and why. Nothing was changed. */
 export class InvalidEventError extends Error {
@@ -46,7 +50,7 @@ export function errorMessage(error: unknown): string {
 
 /** Parses an event with its schema; a bad event throws `InvalidEventError` naming each field. */
 export function parseEventWith<S extends ZodType>(schema: S, event: unknown): output<S> {
-  const parsed = schema.safeParse(event);
+  const parsed = z.safeParse(schema, event);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   return parsed.data as output<S>;
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 
 /**
  * The manifest the backup scripts write beside each backup, last and only on success
@@ -47,20 +47,20 @@ export function expectedSinceKey(tier: string, target: string): string {
 
 export const manifestSchema = z.object({
   manifestVersion: z.literal(1),
-  target: z.string().min(1),
+  target: z.string().check(z.minLength(1)),
   kind: z.enum(BACKUP_KINDS),
-  tier: z.string().min(1),
+  tier: z.string().check(z.minLength(1)),
   /** EC2 instance ID (or host name outside EC2) that took the backup. */
-  instance: z.string().min(1),
-  bucket: z.string().min(1),
+  instance: z.string().check(z.minLength(1)),
+  bucket: z.string().check(z.minLength(1)),
   /** Key of the backup object this manifest describes. */
-  key: z.string().min(1),
+  key: z.string().check(z.minLength(1)),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   /** Bytes of the stored (compressed) object. */
-  bytes: z.number().int().nonnegative(),
+  bytes: z.int().check(z.nonnegative()),
   /** SHA-256 (hex) of the stored (compressed) object. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
   compression: z.literal('gzip'),
   format: z.enum(['pg_custom', 'mysql_sql', 'sqlite', 'tar']),
   /** Object Lock retain-until date set on the object. */
@@ -68,47 +68,39 @@ export const manifestSchema = z.object({
   /** Versions of the tools that made the backup (pg_dump, mysqldump, sqlite3, tar, gzip, aws). */
   tools: z.record(z.string(), z.string()),
   /** Databases: table count and per-table row counts (as counted when the dump started). */
-  database: z
-    .object({
-      tableCount: z.number().int().nonnegative(),
-      rowCounts: z.record(z.string(), z.number().int().nonnegative()),
-    })
-    .optional(),
+  database: z.optional(z.object({
+      tableCount: z.int().check(z.nonnegative()),
+      rowCounts: z.record(z.string(), z.int().check(z.nonnegative())),
+    })),
   /** Files: regular files in the archive and their total size; directories, symlinks and hard links (newer scripts). */
-  files: z
-    .object({
-      fileCount: z.number().int().nonnegative(),
-      totalBytes: z.number().int().nonnegative(),
-      directoryCount: z.number().int().nonnegative().optional(),
-      symlinkCount: z.number().int().nonnegative().optional(),
-      hardLinkCount: z.number().int().nonnegative().optional(),
+  files: z.optional(z.object({
+      fileCount: z.int().check(z.nonnegative()),
+      totalBytes: z.int().check(z.nonnegative()),
+      directoryCount: z.optional(z.int().check(z.nonnegative())),
+      symlinkCount: z.optional(z.int().check(z.nonnegative())),
+      hardLinkCount: z.optional(z.int().check(z.nonnegative())),
       /**
        * The per-file index (newer scripts, where the instance has python3): a record
        * `<sha256> <size> <path>\0` per regular file (a hard link under each name), paths relative to
        * the directory, sorted by path bytes; their number and the SHA-256 of the records.
        */
-      index: z
-        .object({
-          count: z.number().int().nonnegative(),
-          sha256: z.string().regex(/^[0-9a-f]{64}$/),
-        })
-        .optional(),
+      index: z.optional(z.object({
+          count: z.int().check(z.nonnegative()),
+          sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+        })),
       /** Several paths (a files target with `paths`): the absolute paths archived, each as `./<path>` from `/`. */
-      paths: z.array(z.string()).optional(),
-    })
-    .optional(),
+      paths: z.optional(z.array(z.string())),
+    })),
   /**
    * The content digest: byte count and SHA-256 (hex) of the dump itself, as the dump tool wrote it,
    * taken by the script before compression (newer scripts). The verifier and restores recompute it
    * from the stored object: damage done between reading the data and storing it shows there even
    * when the stored object and its own SHA-256 agree.
    */
-  content: z
-    .object({
-      bytes: z.number().int().nonnegative(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    })
-    .optional(),
+  content: z.optional(z.object({
+      bytes: z.int().check(z.nonnegative()),
+      sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+    })),
 });
 export type BackupManifest = z.infer<typeof manifestSchema>;
 

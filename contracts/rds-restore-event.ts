@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { InvalidEventError } from './errors';
 import { MAX_SOURCE_IDENTIFIER_LENGTH, TAG_VALUE_PATTERN, rdsIdentifierProblem, restoreTargetPrefix } from './rds';
 
@@ -60,55 +60,60 @@ const booleanField = () =>
   z.boolean({ error: (issue) => `must be true or false (got ${JSON.stringify(issue.input)})` });
 
 const identifier = (maxLength: number) =>
-  stringField('an RDS DB instance identifier')
-    .toLowerCase()
-    .superRefine((value, ctx) => {
+  stringField('an RDS DB instance identifier').check(
+    z.toLowerCase(),
+    z.superRefine((value, ctx) => {
       const problem = rdsIdentifierProblem(value, maxLength);
       if (problem) ctx.addIssue({ code: 'custom', message: `'${value}' is not a valid RDS identifier: ${problem}` });
-    });
+    }),
+  );
 
-export const restoreEventSchema = z
-  .strictObject(
+export const restoreEventSchema = z.strictObject(
     {
       /** Identifier of the source DB instance; must be in the config's allowlist. */
-      source: identifier(MAX_SOURCE_IDENTIFIER_LENGTH).describe('Identifier of the DB instance to restore (must be in the allowlist)'),
+      source: identifier(MAX_SOURCE_IDENTIFIER_LENGTH).check(z.describe('Identifier of the DB instance to restore (must be in the allowlist)')),
       /** `latest`, or an ISO 8601 time with a zone. */
-      restoreTime: stringField(`"latest" or an ISO 8601 time such as ${EXAMPLE_TIME}`).transform((value, ctx) => {
-        const parsed = parseRestoreTime(value.trim());
-        if ('problem' in parsed) {
-          ctx.addIssue({ code: 'custom', message: parsed.problem });
-          return z.NEVER;
-        }
-        return parsed.time;
-      }).describe('"latest", or the time to restore to in ISO 8601 with a zone, e.g. 2026-11-21T14:06:00Z'),
+      restoreTime: z
+        .pipe(
+          stringField(`"latest" or an ISO 8601 time such as ${EXAMPLE_TIME}`).check(
+            z.superRefine((value, ctx) => {
+              const parsed = parseRestoreTime(value.trim());
+              if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+            }),
+          ),
+          z.transform((value: string) => {
+            const parsed = parseRestoreTime(value.trim());
+            if ('problem' in parsed) throw new Error(parsed.problem);
+            return parsed.time;
+          }),
+        )
+        .check(z.describe('"latest", or the time to restore to in ISO 8601 with a zone, e.g. 2026-11-21T14:06:00Z')),
       /** Name of the new instance; `<source>-pitr-<yyyymmddhhmm>` when omitted. */
-      target: identifier(63).optional().describe('Name of the new instance; default <source>-pitr-<yyyymmddhhmm>'),
+      target: z.optional(identifier(63)).check(z.describe('Name of the new instance; default <source>-pitr-<yyyymmddhhmm>')),
       /** Instance class of the copy; the source's when omitted. */
-      instanceClass: stringField('an instance class such as db.r6g.large')
-        .regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { message: 'must be an RDS instance class such as db.r6g.large' })
-        .optional()
-        .describe("Instance class of the copy; default the source's"),
-      multiAz: booleanField().default(false).describe('Multi-AZ copy; default false'),
-      region: z
-        .enum(['primary', 'dr'], { error: (issue) => `must be "primary" or "dr" (got ${JSON.stringify(issue.input)})` })
-        .default('primary')
-        .describe('"primary" (default) or "dr" to restore from the replicated backups in the DR region'),
-      dryRun: booleanField().default(false).describe('Return the full plan and change nothing; default false'),
+      instanceClass: z
+        .optional(stringField('an instance class such as db.r6g.large').check(z.regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { message: 'must be an RDS instance class such as db.r6g.large' })))
+        .check(z.describe("Instance class of the copy; default the source's")),
+      multiAz: z._default(booleanField(), false).check(z.describe('Multi-AZ copy; default false')),
+      region: z._default(z.enum(['primary', 'dr'], { error: (issue) => `must be "primary" or "dr" (got ${JSON.stringify(issue.input)})` }), 'primary').check(z.describe('"primary" (default) or "dr" to restore from the replicated backups in the DR region')),
+      dryRun: z._default(booleanField(), false).check(z.describe('Return the full plan and change nothing; default false')),
       /** Who asks; tagged on the new instance as `requested-by`. */
-      requestedBy: stringField('your name or e-mail')
-        .trim()
-        .min(1, { message: 'must not be empty' })
-        .max(100, { message: 'must be at most 100 characters' })
-        .regex(TAG_VALUE_PATTERN, { message: 'may contain only letters, digits, spaces and _ . : / = + - @ (it becomes a tag value)' })
-        .refine((value) => value !== REQUESTED_BY_PLACEHOLDER, {
-          message: `replace ${REQUESTED_BY_PLACEHOLDER} with your name or e-mail (it is tagged on the restored instance as requested-by)`,
-        })
-        .optional()
-        .describe('Your name or e-mail, tagged on the new instance as requested-by'),
+      requestedBy: z
+        .optional(
+          stringField('your name or e-mail').check(
+            z.trim(),
+            z.minLength(1, { message: 'must not be empty' }),
+            z.maxLength(100, { message: 'must be at most 100 characters' }),
+            z.regex(TAG_VALUE_PATTERN, { message: 'may contain only letters, digits, spaces and _ . : / = + - @ (it becomes a tag value)' }),
+            z.refine((value) => value !== REQUESTED_BY_PLACEHOLDER, {
+              message: `replace ${REQUESTED_BY_PLACEHOLDER} with your name or e-mail (it is tagged on the restored instance as requested-by)`,
+            }),
+          ),
+        )
+        .check(z.describe('Your name or e-mail, tagged on the new instance as requested-by')),
     },
     { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object such as {"source": "orders-db", "restoreTime": "latest"}' : undefined) },
-  )
-  .superRefine((event, ctx) => {
+  ).check(z.superRefine((event, ctx) => {
     if (event.target !== undefined && !event.target.startsWith(restoreTargetPrefix(event.source))) {
       ctx.addIssue({
         code: 'custom',
@@ -116,7 +121,7 @@ export const restoreEventSchema = z
         message: `must start with '${restoreTargetPrefix(event.source)}': the restore function creates only instances named after their source, so it can never touch another instance`,
       });
     }
-  });
+  }));
 
 export type RestoreRequest = z.infer<typeof restoreEventSchema>;
 export type RestoreEventInput = z.input<typeof restoreEventSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { METRICS, SERVICES } from './metric-catalog';
 
 /**
@@ -79,33 +79,33 @@ export function isoSeconds(time: Date): string {
   return `${time.toISOString().slice(0, 19)}Z`;
 }
 
-const kmsKeyArnSchema = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/);
+const kmsKeyArnSchema = z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/));
 
 /** Where a DR-region restore puts the instance: the source's own network does not exist there. */
 export const drRestoreTargetSchema = z.strictObject({
-  subnetGroupName: z.string().min(1),
-  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/)).min(1),
-  parameterGroupName: z.string().min(1).optional(),
-  optionGroupName: z.string().min(1).optional(),
+  subnetGroupName: z.string().check(z.minLength(1)),
+  securityGroupIds: z.array(z.string().check(z.regex(/^sg-[0-9a-f]{8,17}$/))).check(z.minLength(1)),
+  parameterGroupName: z.optional(z.string().check(z.minLength(1))),
+  optionGroupName: z.optional(z.string().check(z.minLength(1))),
   /** The DR-region key the replicated backups (and so the restored instance) are encrypted with. */
-  kmsKeyArn: kmsKeyArnSchema.optional(),
+  kmsKeyArn: z.optional(kmsKeyArnSchema),
 });
 export type DrRestoreTarget = z.infer<typeof drRestoreTargetSchema>;
 
 /** One source the functions may restore, as they receive it. */
 export const restoreSourceSettingsSchema = z.strictObject({
-  identifier: z.string().min(1),
+  identifier: z.string().check(z.minLength(1)),
   /** The source's KMS key when the config names it; a restore refuses a source whose key differs. */
-  kmsKeyArn: kmsKeyArnSchema.optional(),
+  kmsKeyArn: z.optional(kmsKeyArnSchema),
   /** Present when the source's automated backups are replicated to the DR region. */
-  dr: drRestoreTargetSchema.optional(),
+  dr: z.optional(drRestoreTargetSchema),
 });
 export type RestoreSourceSettings = z.infer<typeof restoreSourceSettingsSchema>;
 
 /** The environment contract of the restore and completion functions (`RDS_RESTORE_SETTINGS`). */
 export const restoreSettingsSchema = z.strictObject({
-  primaryRegion: z.string().min(1),
-  drRegion: z.string().min(1),
+  primaryRegion: z.string().check(z.minLength(1)),
+  drRegion: z.string().check(z.minLength(1)),
   sources: z.array(restoreSourceSettingsSchema),
 });
 export type RestoreSettings = z.infer<typeof restoreSettingsSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { TARGET_NAME_PATTERN, type TargetPlan } from './backup-command';
 import { parseEventWith } from './errors';
 import { BACKUP_KEY_PATTERN } from './restore-command';
@@ -13,38 +13,34 @@ import { INSTANCE_ID_PATTERN, requestedBySchema } from './restore-event';
  */
 
 /** Server name → its targets, as configured (restore.servers). */
-export const restoreServersSchema = z.record(z.string().regex(new RegExp(TARGET_NAME_PATTERN)), z.array(z.string().regex(new RegExp(TARGET_NAME_PATTERN))).min(1));
+export const restoreServersSchema = z.record(z.string().check(z.regex(new RegExp(TARGET_NAME_PATTERN))), z.array(z.string().check(z.regex(new RegExp(TARGET_NAME_PATTERN)))).check(z.minLength(1)));
 export type RestoreServers = z.infer<typeof restoreServersSchema>;
 
-export const rebuildEventSchema = z
-  .strictObject({
+export const rebuildEventSchema = z.strictObject({
     /** A configured server (restore.servers). */
-    rebuild: z.string().regex(new RegExp(TARGET_NAME_PATTERN), 'must be the name of a configured server (restore.servers)'),
+    rebuild: z.string().check(z.regex(new RegExp(TARGET_NAME_PATTERN), 'must be the name of a configured server (restore.servers)')),
     /** The instance the server is rebuilt on: one every target of the server may be restored onto. */
-    onto: z.string().regex(INSTANCE_ID_PATTERN, "must be an EC2 instance ID like 'i-0123456789abcdef0'"),
+    onto: z.string().check(z.regex(INSTANCE_ID_PATTERN, "must be an EC2 instance ID like 'i-0123456789abcdef0'")),
     /** replace: each target's data put in its place (nothing to keep on a new server); scratch: side copies beside it. */
-    mode: z.enum(['scratch', 'replace'], { message: "must be 'scratch' or 'replace'" }).default('scratch'),
+    mode: z._default(z.enum(['scratch', 'replace'], { message: "must be 'scratch' or 'replace'" }), 'scratch'),
     /** Each target's newest backup that started at or before this time (ISO 8601 with a zone), instead of its newest verified one. */
-    before: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z' }).optional(),
+    before: z.optional(z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-21T14:06:00Z' })),
     /** A backup key for some targets, by target name (for example an unverified backup when no verified one is good). */
-    keys: z
-      .record(
-        z.string().regex(new RegExp(TARGET_NAME_PATTERN), 'must be a target name'),
-        z.string().regex(new RegExp(BACKUP_KEY_PATTERN), 'must be a backup object key (<tier>/<target>/YYYY/MM/DD/<target>_<stamp>.<ext>)'),
-      )
-      .optional(),
+    keys: z.optional(z.record(
+        z.string().check(z.regex(new RegExp(TARGET_NAME_PATTERN), 'must be a target name')),
+        z.string().check(z.regex(new RegExp(BACKUP_KEY_PATTERN), 'must be a backup object key (<tier>/<target>/YYYY/MM/DD/<target>_<stamp>.<ext>)')),
+      )),
     /** Show every target's backup and changes, and send nothing. */
-    dryRun: z.boolean().default(false),
+    dryRun: z._default(z.boolean(), false),
     /**
      * A rebuild drill (scratch only): each target is restored beside the live places on the
      * standby, checked against its manifest and removed, and counts as that target's drill.
      */
-    drill: z.boolean().default(false),
+    drill: z._default(z.boolean(), false),
     /** replace: must equal the server name. */
-    confirm: z.string().max(100).optional(),
-    requestedBy: requestedBySchema.optional(),
-  })
-  .superRefine((event, ctx) => {
+    confirm: z.optional(z.string().check(z.maxLength(100))),
+    requestedBy: z.optional(requestedBySchema),
+  }).check(z.superRefine((event, ctx) => {
     if (event.drill && event.mode !== 'scratch') ctx.addIssue({ code: 'custom', path: ['drill'], message: "a rebuild drill runs in mode 'scratch' only: it never touches live data" });
     if (event.mode === 'replace' && !event.dryRun && event.confirm !== event.rebuild) {
       ctx.addIssue({
@@ -53,7 +49,7 @@ export const rebuildEventSchema = z
         message: `replace puts every target's backup in place on ${event.onto}: must equal the server name ('${event.rebuild}'); run with dryRun: true first to see what would change`,
       });
     }
-  });
+  }));
 export type RebuildRequest = z.infer<typeof rebuildEventSchema>;
 export type RebuildEventInput = z.input<typeof rebuildEventSchema>;
 
@@ -91,32 +87,32 @@ export const rebuildStepSchema = z.strictObject({
   /** The restore document's parameters, pinned when the rebuild started. */
   parameters: z.record(z.string(), z.array(z.string())),
   status: z.enum(STEP_STATUSES),
-  commandId: z.string().optional(),
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-  durationSeconds: z.number().optional(),
-  restoredTo: z.string().optional(),
+  commandId: z.optional(z.string()),
+  startedAt: z.optional(z.string()),
+  finishedAt: z.optional(z.string()),
+  durationSeconds: z.optional(z.number()),
+  restoredTo: z.optional(z.string()),
   /** Why it failed (exit code meaning), or why it did not run. */
-  detail: z.string().optional(),
+  detail: z.optional(z.string()),
 });
 export type RebuildStep = z.infer<typeof rebuildStepSchema>;
 
 export const rebuildRecordSchema = z.strictObject({
-  server: z.string().regex(new RegExp(TARGET_NAME_PATTERN)),
+  server: z.string().check(z.regex(new RegExp(TARGET_NAME_PATTERN))),
   /** The UTC stamp of the request (YYYYMMDDTHHMMSSZ): the record's name. */
-  id: z.string().regex(/^[0-9]{8}T[0-9]{6}Z$/),
-  onto: z.string().regex(INSTANCE_ID_PATTERN),
+  id: z.string().check(z.regex(/^[0-9]{8}T[0-9]{6}Z$/)),
+  onto: z.string().check(z.regex(INSTANCE_ID_PATTERN)),
   mode: z.enum(['scratch', 'replace']),
   /** A rebuild drill: the steps are drills (checked and removed). */
-  drill: z.boolean().default(false),
-  requestedBy: z.string().optional(),
+  drill: z._default(z.boolean(), false),
+  requestedBy: z.optional(z.string()),
   requestedAt: z.string(),
   documentName: z.string(),
   documentVersion: z.string(),
-  deliveryTimeoutSeconds: z.number().int(),
+  deliveryTimeoutSeconds: z.int(),
   commandLogGroupName: z.string(),
-  steps: z.array(rebuildStepSchema).min(1),
-  finishedAt: z.string().optional(),
+  steps: z.array(rebuildStepSchema).check(z.minLength(1)),
+  finishedAt: z.optional(z.string()),
 });
 export type RebuildRecord = z.infer<typeof rebuildRecordSchema>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import {
   ABSOLUTE_PATH_PATTERN,
   DB_NAME_PATTERN,
@@ -75,12 +75,12 @@ export function invalidRestoreParameters(parameters: Record<string, string[]>): 
 
 export const targetRestoreSettingsSchema = z.strictObject({
   /** sqlite/files: the only directory scratch copies and drills go to. */
-  scratchRoot: z.string().optional(),
-  user: z.string().optional(),
-  password: passwordSourceSchema.optional(),
-  workDirectory: z.string().optional(),
+  scratchRoot: z.optional(z.string()),
+  user: z.optional(z.string()),
+  password: z.optional(passwordSourceSchema),
+  workDirectory: z.optional(z.string()),
   /** Other instances the target may be restored onto (the event's `onto` names one). */
-  onto: instanceSelectorSchema.optional(),
+  onto: z.optional(instanceSelectorSchema),
   drill: z.boolean(),
   probes: z.array(z.string()),
 });
@@ -126,14 +126,14 @@ export function protectedDatabasesFor(target: RestoreTarget, targets: readonly R
 
 /** Where restores read and where their safety backups go. */
 export const restoreSiteSchema = z.strictObject({
-  bucket: z.string().min(1),
-  kmsKeyArn: z.string().min(1),
-  region: z.string().min(1),
-  safetyTier: z.string().min(1),
+  bucket: z.string().check(z.minLength(1)),
+  kmsKeyArn: z.string().check(z.minLength(1)),
+  region: z.string().check(z.minLength(1)),
+  safetyTier: z.string().check(z.minLength(1)),
   /** 0 when the safety tier does not exist: replace restores are refused. */
-  safetyRetentionDays: z.number().int().min(0),
+  safetyRetentionDays: z.int().check(z.gte(0)),
   /** The safety tier's Object Lock mode: the policy refuses a safety backup locked in another. */
-  safetyObjectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
+  safetyObjectLockMode: z._default(z.enum(['GOVERNANCE', 'COMPLIANCE']), 'GOVERNANCE'),
 });
 export type RestoreSite = z.infer<typeof restoreSiteSchema>;
 
@@ -209,17 +209,17 @@ export const RESTORE_RESULT_PREFIX = 'RESTORE_RESULT ';
 export const DRILL_RESULT_PREFIX = 'DRILL_RESULT ';
 
 export const restoreResultSchema = z.looseObject({
-  target: z.string().min(1),
+  target: z.string().check(z.minLength(1)),
   kind: z.enum(BACKUP_KINDS),
   mode: z.enum(['scratch', 'replace']),
-  key: z.string().min(1),
-  bytes: z.number().int().nonnegative(),
+  key: z.string().check(z.minLength(1)),
+  bytes: z.int().check(z.nonnegative()),
   sha256: z.string(),
   restoredTo: z.string(),
-  previousDataKeptAs: z.string().nullable(),
-  safetyBackupKey: z.string().nullable(),
-  restoreSeconds: z.number().nonnegative(),
-  durationSeconds: z.number().nonnegative(),
+  previousDataKeptAs: z.nullable(z.string()),
+  safetyBackupKey: z.nullable(z.string()),
+  restoreSeconds: z.number().check(z.nonnegative()),
+  durationSeconds: z.number().check(z.nonnegative()),
 });
 export type RestoreScriptResult = z.infer<typeof restoreResultSchema>;
 
@@ -227,19 +227,19 @@ export const drillCheckSchema = z.object({ name: z.string(), status: z.enum(['pa
 export type DrillCheck = z.infer<typeof drillCheckSchema>;
 
 export const drillResultSchema = z.looseObject({
-  target: z.string().min(1),
+  target: z.string().check(z.minLength(1)),
   kind: z.enum(BACKUP_KINDS),
-  key: z.string().min(1),
-  bytes: z.number().int().nonnegative(),
+  key: z.string().check(z.minLength(1)),
+  bytes: z.int().check(z.nonnegative()),
   passed: z.boolean(),
   /** Seconds from the start of the run to a checked, usable copy: the measured RTO. */
-  restoreSeconds: z.number().nonnegative(),
+  restoreSeconds: z.number().check(z.nonnegative()),
   checks: z.array(drillCheckSchema),
 });
 export type DrillScriptResult = z.infer<typeof drillResultSchema>;
 
 /** The last line with `prefix` in a run's standard output, validated; undefined when absent or malformed. */
-export function parseResultLine<T>(stdout: string, prefix: string, schema: z.ZodType<T>): T | undefined {
+export function parseResultLine<T>(stdout: string, prefix: string, schema: z.ZodMiniType<T>): T | undefined {
   const line = stdout
     .split(/\r?\n/)
     .map((candidate) => candidate.trim())
@@ -349,7 +349,7 @@ export const drillRecordSchema = z.object({
   succeededAt: z.iso.datetime(),
   key: z.string(),
   restoreSeconds: z.number(),
-  commandId: z.string().optional(),
+  commandId: z.optional(z.string()),
 });
 export type DrillRecord = z.infer<typeof drillRecordSchema>;
 
@@ -369,5 +369,5 @@ export function rdsDrillIdentifier(source: string, at: Date): string {
   return `${source}${DRILL_NAME_INFIX}${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}`;
 }
 
-export const rdsDrillSettingsSchema = z.array(z.strictObject({ identifier: z.string().min(1), instanceClass: z.string().min(1) }));
+export const rdsDrillSettingsSchema = z.array(z.strictObject({ identifier: z.string().check(z.minLength(1)), instanceClass: z.string().check(z.minLength(1)) }));
 export type RdsDrillSettings = z.infer<typeof rdsDrillSettingsSchema>;

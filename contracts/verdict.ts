@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 
 /** The checks of one verification, in the order they run. */
 export const CHECK_NAMES = ['object', 'versions', 'manifest', 'integrity', 'decompression', 'format', 'content', 'age', 'size', 'replica'] as const;
@@ -31,14 +31,14 @@ export const verdictSchema = z.object({
    * was found when this was verified: the verdict speaks for that copy too, for restores in the
    * DR region. Absent when the replica was not there.
    */
-  replicaBucket: z.string().optional(),
+  replicaBucket: z.optional(z.string()),
   key: z.string(),
   /** The version of the backup object that was read. */
-  versionId: z.string().optional(),
+  versionId: z.optional(z.string()),
   /** The version of the manifest that was read. */
-  manifestVersionId: z.string().optional(),
+  manifestVersionId: z.optional(z.string()),
   /** The SHA-256 of the backup, as its manifest states and the stream confirmed (when it did). */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
   target: z.string(),
   tier: z.string(),
   kind: z.string(),

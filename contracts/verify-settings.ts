@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 
 /**
  * What the verify functions need from the config, passed by the stack as one JSON env var
@@ -6,17 +6,17 @@ import { z } from 'zod';
  */
 export const verifySettingsSchema = z.strictObject({
   /** Hours the newest verified backup may be old, per tier; tiers absent have no age limit. */
-  tierMaxAgeHours: z.record(z.string(), z.number().positive()),
+  tierMaxAgeHours: z.record(z.string(), z.number().check(z.positive())),
   sizeAnomaly: z.strictObject({
-    lowerRatio: z.number().positive(),
-    upperRatio: z.number().positive(),
-    history: z.number().int().min(1),
+    lowerRatio: z.number().check(z.positive()),
+    upperRatio: z.number().check(z.positive()),
+    history: z.int().check(z.gte(1)),
     flagIdenticalSize: z.boolean(),
   }),
-  replicationAllowanceMinutes: z.number().positive(),
-  sqliteIntegrityCheckMaxBytes: z.number().int().positive(),
+  replicationAllowanceMinutes: z.number().check(z.positive()),
+  sqliteIntegrityCheckMaxBytes: z.int().check(z.positive()),
   /** Largest stored object one invocation verifies. */
-  maxObjectBytes: z.number().int().positive(),
+  maxObjectBytes: z.int().check(z.positive()),
 });
 export type VerifySettings = z.infer<typeof verifySettingsSchema>;
 

@@ -1,6 +1,6 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { INVOCATION_DETAIL_TYPE, RESULT_ENV, RUN_STATUS_MEANINGS, describeExitCode, parseBackupResult, type BackupResult, type ExitCodeMeaning } from '../../contracts/backup-command';
 import { consoleLinks } from '../../contracts/console-links';
 import { requireEnv } from '../shared/env';

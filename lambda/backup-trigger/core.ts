@@ -4,7 +4,7 @@ import {
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import {
   decodeTargetPlans,
   documentParametersFor,
@@ -45,7 +45,7 @@ export interface TriggerSettings {
 
 /** Reads and validates the environment once; throws naming the variable at fault. */
 export function loadTriggerSettings(env: NodeJS.ProcessEnv): TriggerSettings {
-  const parse = <T>(name: string, schema: z.ZodType<T>, decode: (raw: string) => unknown = JSON.parse): T => {
+  const parse = <T>(name: string, schema: z.ZodMiniType<T>, decode: (raw: string) => unknown = JSON.parse): T => {
     let value: unknown;
     try {
       value = decode(requireEnv(name, env));
@@ -92,17 +92,14 @@ export function parseTriggerEvent(event: unknown, settings: Pick<TriggerSettings
   const targetNames = settings.targets.map((target) => target.name);
   const schema = z.strictObject(
     {
-      tier: z.string({ error: `required: one of ${tierNames.join(', ')}` }).superRefine((tier, ctx) => {
+      tier: z.string({ error: `required: one of ${tierNames.join(', ')}` }).check(z.superRefine((tier, ctx) => {
         if (!tierNames.includes(tier)) ctx.addIssue({ code: 'custom', message: `unknown tier '${tier}' (configured tiers: ${tierNames.join(', ')})` });
-      }),
-      target: z
-        .string()
-        .superRefine((target, ctx) => {
+      })),
+      target: z.optional(z.string().check(z.superRefine((target, ctx) => {
           if (!targetNames.includes(target)) {
             ctx.addIssue({ code: 'custom', message: `unknown target '${target}' (configured targets: ${targetNames.join(', ') || 'none'})` });
           }
-        })
-        .optional(),
+        }))),
     },
     { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((key) => `'${key}'`).join(', ')} (the event takes tier and optionally target)` : undefined) },
   );

@@ -8,7 +8,7 @@ import {
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { consoleLinks } from '../../contracts/console-links';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { RequestRejectedError, errorMessage, parseEventWith } from '../../contracts/errors';
@@ -46,9 +46,9 @@ export const drillEventSchema = z.union([
   z.strictObject({
     action: z.literal('drill'),
     /** One EC2 target or RDS identifier to drill now; omit for all. */
-    target: z.string().min(1).max(63).optional(),
+    target: z.optional(z.string().check(z.minLength(1), z.maxLength(63))),
     /** Show what each drill would do (backup, instance, database user), and start nothing. */
-    dryRun: z.boolean().optional(),
+    dryRun: z.optional(z.boolean()),
   }),
   z.strictObject({ action: z.literal('report') }),
 ]);
@@ -56,9 +56,9 @@ export const drillEventSchema = z.union([
 const rdsEventSchema = z.object({
   source: z.literal('aws.rds'),
   'detail-type': z.literal('RDS DB Instance Event'),
-  region: z.string().min(1),
-  time: z.string().min(1),
-  detail: z.object({ SourceIdentifier: z.string().min(1), EventID: z.string().optional(), Message: z.string().optional() }),
+  region: z.string().check(z.minLength(1)),
+  time: z.string().check(z.minLength(1)),
+  detail: z.object({ SourceIdentifier: z.string().check(z.minLength(1)), EventID: z.optional(z.string()), Message: z.optional(z.string()) }),
 });
 
 export type DrillEvent = z.infer<typeof drillEventSchema> | ({ action: 'rds-event' } & z.infer<typeof rdsEventSchema>);

@@ -7,7 +7,7 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import type { CustomResourceResult } from '../shared/cfn-response';
 import { describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
@@ -23,13 +23,10 @@ import { awsCall, type RetryOptions } from '../shared/retry';
 const SOURCE_ARN = /^arn:(aws[a-z-]*):rds:([a-z0-9-]+):(\d{12}):db:([a-z][a-z0-9-]*)$/;
 
 export const replicationPropertiesSchema = z.object({
-  SourceDBInstanceArn: z.string().regex(SOURCE_ARN, 'must be an RDS DB instance ARN'),
-  DestinationRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
-  RetentionDays: z.coerce.number().int().min(1).max(35),
-  KmsKeyArn: z
-    .string()
-    .optional()
-    .transform((value) => (value === '' ? undefined : value)),
+  SourceDBInstanceArn: z.string().check(z.regex(SOURCE_ARN, 'must be an RDS DB instance ARN')),
+  DestinationRegion: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region')),
+  RetentionDays: z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(35))),
+  KmsKeyArn: z.pipe(z.optional(z.string()), z.transform((value) => (value === '' ? undefined : value))),
 });
 export type ReplicationProperties = z.infer<typeof replicationPropertiesSchema>;
 

@@ -1,6 +1,6 @@
 import { AddTagsToResourceCommand, type DBInstance, type RDSClient } from '@aws-sdk/client-rds';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { consoleLinks } from '../../contracts/console-links';
 import { parseEventWith } from '../../contracts/errors';
 import { RESTORE_TAGS, isoSeconds, sourceOfRestoredInstance, type RestoreSettings } from '../../contracts/rds';
@@ -14,12 +14,12 @@ import { awsCall, type RetryOptions } from '../shared/retry';
 export const rdsInstanceEventSchema = z.object({
   'detail-type': z.literal('RDS DB Instance Event'),
   source: z.literal('aws.rds'),
-  region: z.string().min(1),
+  region: z.string().check(z.minLength(1)),
   time: z.iso.datetime({ offset: true }),
   detail: z.object({
-    SourceIdentifier: z.string().min(1),
-    EventID: z.string().optional(),
-    Message: z.string().optional(),
+    SourceIdentifier: z.string().check(z.minLength(1)),
+    EventID: z.optional(z.string()),
+    Message: z.optional(z.string()),
   }),
 });
 export type RdsInstanceEvent = z.infer<typeof rdsInstanceEventSchema>;

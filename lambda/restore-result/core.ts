@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { GetCommandInvocationCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
-import type { z } from 'zod';
+import type * as z from '../../contracts/zod';
 import { RUN_STATUS_MEANINGS, type ExitCodeMeaning } from '../../contracts/backup-command';
 import { requireEnv } from '../shared/env';
 import { parseEventWith } from '../../contracts/errors';

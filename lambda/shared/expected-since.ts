@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 
 /**
  * The time from which the kit expects something of a target (a backup in a tier, a successful

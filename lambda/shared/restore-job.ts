@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { pinnedDocumentVersion } from './document-version';
 import { requireEnv, requireJsonEnv } from './env';
 import { PermissionError, RequestRejectedError, isAccessDenied } from '../../contracts/errors';
@@ -43,7 +43,7 @@ export interface RestoreJobSettings {
 }
 
 export function loadRestoreJobSettings(env: NodeJS.ProcessEnv): RestoreJobSettings {
-  const parse = <T>(name: string, schema: z.ZodType<T>): T => {
+  const parse = <T>(name: string, schema: z.ZodMiniType<T>): T => {
     const parsed = schema.safeParse(requireJsonEnv(name, env));
     if (!parsed.success) throw new Error(`environment variable ${name} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return parsed.data;

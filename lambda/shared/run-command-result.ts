@@ -1,6 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { GetCommandInvocationCommand, ListCommandsCommand, type Command, type GetCommandInvocationCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { COMMAND_DETAIL_TYPE, INVOCATION_DETAIL_TYPE, NON_TERMINAL_STATUSES } from '../../contracts/backup-command';
 import { consoleLinks } from '../../contracts/console-links';
 import { redactSecrets } from './redact';
@@ -17,10 +17,10 @@ export const invocationEventSchema = z.object({
   'detail-type': z.literal(INVOCATION_DETAIL_TYPE),
   source: z.literal('aws.ssm'),
   detail: z.object({
-    'command-id': z.string().min(1),
-    'document-name': z.string().min(1),
-    'instance-id': z.string().min(1),
-    status: z.string().min(1),
+    'command-id': z.string().check(z.minLength(1)),
+    'document-name': z.string().check(z.minLength(1)),
+    'instance-id': z.string().check(z.minLength(1)),
+    status: z.string().check(z.minLength(1)),
   }),
 });
 export type InvocationEvent = z.infer<typeof invocationEventSchema>;
@@ -30,9 +30,9 @@ export const commandEventSchema = z.object({
   'detail-type': z.literal(COMMAND_DETAIL_TYPE),
   source: z.literal('aws.ssm'),
   detail: z.object({
-    'command-id': z.string().min(1),
-    'document-name': z.string().min(1),
-    status: z.string().min(1),
+    'command-id': z.string().check(z.minLength(1)),
+    'document-name': z.string().check(z.minLength(1)),
+    status: z.string().check(z.minLength(1)),
   }),
 });
 

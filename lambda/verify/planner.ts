@@ -1,7 +1,7 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { errorMessage, RequestRejectedError } from '../../contracts/errors';
 import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX, expectedSinceKey, isBackupObjectKey, parseBackupKey } from '../../contracts/manifest';
 import { expectedSince } from '../shared/expected-since';
@@ -19,17 +19,17 @@ import { METRICS } from '../../contracts/metric-catalog';
 export const plannerEventSchema = z.union([
   z.strictObject({ action: z.literal('report-ages') }),
   z.strictObject({
-    action: z.literal('verify').optional(),
-    target: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a target name (letters, digits, . _ -)').optional(),
-    tier: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a tier name').optional(),
-    key: z.string().min(1).optional(),
-  }).refine((event) => !(event.key && (event.target || event.tier)), { message: 'give either key, or target and/or tier, not both' }),
+    action: z.optional(z.literal('verify')),
+    target: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a target name (letters, digits, . _ -)'))),
+    tier: z.optional(z.string().check(z.regex(/^[a-z][a-z0-9-]*$/, 'must be a tier name'))),
+    key: z.optional(z.string().check(z.minLength(1))),
+  }).check(z.refine((event) => !(event.key && (event.target || event.tier)), { message: 'give either key, or target and/or tier, not both' })),
 ]);
 export type PlannerEvent = z.infer<typeof plannerEventSchema>;
 
 /** The message the worker receives: one backup to verify. */
 export const verifyMessageSchema = z.strictObject({
-  key: z.string().min(1),
+  key: z.string().check(z.minLength(1)),
   /** Why: the daily schedule or an engineer's request. */
   reason: z.enum(['scheduled', 'on-demand']),
   requestedAt: z.iso.datetime(),

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from '../../contracts/zod';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { errorMessage, InvalidEventError, RequestRejectedError } from '../../contracts/errors';
 import { createLogger, createMetrics } from '../shared/powertools';
@@ -30,7 +30,7 @@ const deps: Omit<VerifyDeps, 'deadline'> = {
 /** Time kept back from the invocation's limit to write the verdict, metrics and alerts. */
 const VERDICT_MARGIN_MS = 60_000;
 
-const directEventSchema = z.strictObject({ key: z.string().min(1) });
+const directEventSchema = z.strictObject({ key: z.string().check(z.minLength(1)) });
 
 /**
  * Verifies one backup per SQS message (batch size 1); a failure to verify (not a failed
@@ -46,7 +46,7 @@ export async function handler(event: unknown, context: Context): Promise<SQSBatc
         const message = verifyMessageSchema.parse(JSON.parse(record.body));
         await verifyBackup(withDeadline, message.key);
       } catch (error) {
-        if (error instanceof RequestRejectedError || error instanceof z.ZodError || error instanceof SyntaxError) {
+        if (error instanceof RequestRejectedError || error instanceof z.core.$ZodError || error instanceof SyntaxError) {
           // A message that can never succeed goes nowhere useful by retrying; the log says why.
           logger.error('dropping an invalid verification message', { messageId: record.messageId, error: errorMessage(error) });
           continue;

@@ -34,7 +34,16 @@ describe('the layout', () => {
   it('contracts/ imports only contracts/, zod and node: built-ins', () => {
     const problems = sourcesUnder('contracts').flatMap((file) =>
       importsOf(file)
-        .filter((spec) => !(spec.startsWith('contracts/') || spec === 'zod' || spec.startsWith('node:')))
+        .filter((spec) => !(spec.startsWith('contracts/') || spec.startsWith('zod') || spec.startsWith('node:')))
+        .map((spec) => `${file} imports ${spec}`),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('the functions and contracts/ take zod only from contracts/zod.ts (zod/mini; the classic zod is 430 KB of every bundle)', () => {
+    const problems = [...sourcesUnder('contracts'), ...sourcesUnder('lambda')].flatMap((file) =>
+      importsOf(file)
+        .filter((spec) => spec.startsWith('zod') && file !== 'contracts/zod.ts')
         .map((spec) => `${file} imports ${spec}`),
     );
     expect(problems).toEqual([]);
