@@ -12,3 +12,5 @@ import en from 'zod/v4/locales/en.js';
 config(en());
 
 export * from 'zod/mini';
+// The error class alone (`z.core` whole would pull all of zod's core into a bundle).
+export { $ZodError } from 'zod/v4/core';

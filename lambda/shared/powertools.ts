@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE, type MetricSpec } from '../../contracts/metric-catalog';
@@ -8,7 +11,26 @@ import { METRIC_NAMESPACE, type MetricSpec } from '../../contracts/metric-catalo
  * which the house function sets.
  */
 export function createLogger(): Logger {
-  return new Logger();
+  return new Logger({ persistentKeys: { awsSdk: awsSdkVersion() } });
+}
+
+/**
+ * The version of the AWS SDK the function loaded: the runtime's, not the one the tests ran (see
+ * HOUSE_BUNDLING), so every log line says which; `unknown` when it cannot be read.
+ */
+export function awsSdkVersion(): string {
+  try {
+    let directory = dirname(createRequire(join(process.cwd(), 'index.js')).resolve('@aws-sdk/client-s3'));
+    for (let depth = 0; depth < 4; depth += 1, directory = dirname(directory)) {
+      const file = join(directory, 'package.json');
+      if (!existsSync(file)) continue;
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === '@aws-sdk/client-s3' && manifest.version) return manifest.version;
+    }
+  } catch {
+    // Not resolvable from here: the logs then say so.
+  }
+  return 'unknown';
 }
 
 export function createMetrics(): Metrics {

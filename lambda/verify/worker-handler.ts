@@ -46,7 +46,7 @@ export async function handler(event: unknown, context: Context): Promise<SQSBatc
         const message = verifyMessageSchema.parse(JSON.parse(record.body));
         await verifyBackup(withDeadline, message.key);
       } catch (error) {
-        if (error instanceof RequestRejectedError || error instanceof z.core.$ZodError || error instanceof SyntaxError) {
+        if (error instanceof RequestRejectedError || error instanceof z.$ZodError || error instanceof SyntaxError) {
           // A message that can never succeed goes nowhere useful by retrying; the log says why.
           logger.error('dropping an invalid verification message', { messageId: record.messageId, error: errorMessage(error) });
           continue;
