@@ -149,14 +149,8 @@ export class BackupVerification extends Construct {
         [VERIFY_ENV.alertTopicArn]: props.alertTopic.topicArn,
         [VERIFY_ENV.settings]: settingsJson,
       },
-      bundling: {
-        // sql.js loads its WebAssembly binary at run time from beside the handler.
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => [`cp "${inputDir}/node_modules/sql.js/dist/sql-wasm.wasm" "${outputDir}/sql-wasm.wasm"`],
-        },
-      },
+      // sql.js loads its WebAssembly binary at run time from beside the handler.
+      extraFiles: [{ from: require.resolve('sql.js/dist/sql-wasm.wasm'), to: 'sql-wasm.wasm' }],
     });
     this.worker.function.addEventSource(
       new sources.SqsEventSource(this.queue, { batchSize: 1, maxConcurrency, reportBatchItemFailures: true }),

@@ -72,6 +72,24 @@ describe('HouseFunction defaults', () => {
     expect(code.split('\n').filter((line) => line.length > 0 && !line.startsWith('//#')).length).toBeLessThan(5);
   });
 
+  it('GIVEN extra files WHEN bundled THEN they lie beside the bundle, and two syntheses give the same asset', () => {
+    const extra = join(mkdtempSync(join(tmpdir(), 'house-fn-extra-')), 'engine.wasm');
+    writeFileSync(extra, 'wasm bytes');
+    const assetsOf = () => {
+      const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'house-fn-')) });
+      const stack = new Stack(app, 'Bundled', { env: { region: 'eu-west-1' } });
+      new HouseFunction(stack, 'Job', { entry, description: 'does the job', logKey: new kms.Key(stack, 'LogKey'), extraFiles: [{ from: extra, to: 'sql-wasm.wasm' }] });
+      const assembly = app.synth();
+      const assetDir = readdirSync(assembly.directory).find((name) => name.startsWith('asset.')) ?? '';
+      return { assetDir, files: readdirSync(join(assembly.directory, assetDir)).sort(), wasm: readFileSync(join(assembly.directory, assetDir, 'sql-wasm.wasm'), 'utf8') };
+    };
+    const first = assetsOf();
+    expect(first.files).toEqual(['index.js', 'index.js.map', 'sql-wasm.wasm']);
+    expect(first.wasm).toBe('wasm bytes');
+    // The source map's paths are relative to the assembly, not to a temporary directory.
+    expect(assetsOf().assetDir).toBe(first.assetDir);
+  });
+
   it('GIVEN every function of the kit WHEN bundled as HouseFunction bundles THEN each is under 400 KB', () => {
     const root = resolve(__dirname, '../..');
     const entries = [
