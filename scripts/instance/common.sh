@@ -76,9 +76,19 @@ require_command() { # require_command <exit code> <command> <why>
 # bucket policy requires. CLIs older than S3's conditional writes (20 August 2024) do not know the
 # option and would fail only after the whole dump; their botocore has no IfNoneMatch in the
 # CompleteMultipartUpload input, so ask it first. One CLI start, no request: --debug also logs the
-# CLI's version (AWS_CLI_VERSION, as `aws --version` prints it), which the manifest records.
+# CLI's version (AWS_CLI_VERSION, as `aws --version` prints it), which the manifest records. A CLI
+# that passed is remembered (its resolved path, size and modification time, in root's state
+# directory), so later backups start one CLI fewer until it is replaced; a failure is never kept.
 AWS_CLI_VERSION=
+AWS_CLI_PROBE_FILE="${BACKUP_KIT_STATE_DIR:-/var/lib/backup-kit}/aws-cli-probe"
 require_conditional_writes() { # require_conditional_writes <exit code>
+  local binary identity='' cached_identity='' cached_version=''
+  binary=$(command -v aws) && binary=$(readlink -f -- "$binary") && identity=$(stat -c '%n %s %Y' -- "$binary" 2>/dev/null) || identity=''
+  if [[ -n $identity && -f $AWS_CLI_PROBE_FILE ]] && { IFS= read -r cached_identity && IFS= read -r cached_version; } <"$AWS_CLI_PROBE_FILE" &&
+    [[ $cached_identity == "$identity" && $cached_version == aws-cli/* ]]; then
+    AWS_CLI_VERSION=$cached_version
+    return 0
+  fi
   local skeleton debug_log="${WORK_DIR:-${TMPDIR:-/tmp}}/aws-cli-probe.log"
   skeleton=$(aws --debug s3api complete-multipart-upload --generate-cli-skeleton input 2>"$debug_log") || skeleton=''
   AWS_CLI_VERSION=$(sed -n 's/.* - DEBUG - CLI version: \(aws-cli\/.*\)$/\1/p' "$debug_log" | head -n 1)
@@ -86,6 +96,15 @@ require_conditional_writes() { # require_conditional_writes <exit code>
   [[ -n $AWS_CLI_VERSION ]] || AWS_CLI_VERSION=$(tool_version aws)
   if [[ $skeleton != *'"IfNoneMatch"'* ]]; then
     fail "$1" "this AWS CLI ($AWS_CLI_VERSION) cannot send If-None-Match, which every upload to the backup bucket needs (backups are written once): install an AWS CLI released on or after 2024-08-20 (v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html; v1: pip install --upgrade awscli)"
+  fi
+  # Best effort: a state directory that cannot be written only costs the next backup this probe.
+  [[ -n $identity && $AWS_CLI_VERSION == aws-cli/* ]] || return 0
+  local state_dir
+  state_dir=$(dirname -- "$AWS_CLI_PROBE_FILE")
+  if (umask 077 && mkdir -p -- "$state_dir" && printf '%s\n%s\n' "$identity" "$AWS_CLI_VERSION" >"$AWS_CLI_PROBE_FILE.$$" && mv -f -- "$AWS_CLI_PROBE_FILE.$$" "$AWS_CLI_PROBE_FILE") 2>/dev/null; then
+    :
+  else
+    rm -f -- "$AWS_CLI_PROBE_FILE.$$" 2>/dev/null || true
   fi
 }
 

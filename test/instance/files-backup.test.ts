@@ -279,6 +279,35 @@ describe('backup.sh, kind files', () => {
     expect((await fetchBackup(moto, bucket, run1.result!.key)).manifest.sha256).toBe(run1.result!.sha256);
   });
 
+  it('GIVEN a CLI that passed its probe WHEN the next backup runs THEN it starts one CLI fewer, and records the same version', async () => {
+    // GIVEN a shim in front of the real CLI that logs every start, and an empty state directory
+    const bin = join(work, 'counting-cli');
+    mkdirSync(bin, { recursive: true });
+    const realAws = run('bash', ['-c', 'command -v aws']).trim();
+    const starts = join(work, 'cli-starts.log');
+    writeFileSync(join(bin, 'aws'), `#!/bin/bash\nprintf '%s\\n' "$*" >>'${starts}'\nexec '${realAws}' "$@"\n`, { mode: 0o755 });
+    const state = join(work, 'state');
+    const env = (name: string) => inputs({ BK_TARGET: name, PATH: `${bin}:${process.env.PATH ?? ''}`, BACKUP_KIT_STATE_DIR: state });
+    // WHEN two backups run
+    const first = await runBackupScript(env('probe-first'));
+    expect(first.status, first.stderr).toBe(0);
+    const firstStarts = readFileSync(starts, 'utf8').trim().split('\n');
+    writeFileSync(starts, '');
+    const second = await runBackupScript(env('probe-second'));
+    expect(second.status, second.stderr).toBe(0);
+    const secondStarts = readFileSync(starts, 'utf8').trim().split('\n');
+    // THEN the first asked the CLI what it can send, the second did not
+    expect(firstStarts.filter((line) => line.includes('--generate-cli-skeleton'))).toHaveLength(1);
+    expect(secondStarts.filter((line) => line.includes('--generate-cli-skeleton'))).toEqual([]);
+    expect(secondStarts).toHaveLength(firstStarts.length - 1);
+    // AND both manifests name the same CLI version
+    const [one, two] = await Promise.all([fetchBackup(moto, bucket, first.result!.key), fetchBackup(moto, bucket, second.result!.key)]);
+    expect(two.manifest.tools.aws).toBe(one.manifest.tools.aws);
+    // AND what was remembered names the CLI binary itself, only root may read it
+    expect(readFileSync(join(state, 'aws-cli-probe'), 'utf8')).toMatch(new RegExp(`^${join(bin, 'aws')} \\d+ \\d+\\naws-cli/`));
+    expect(lstatSync(state).mode & 0o777).toBe(0o700);
+  });
+
   it("with Debian 12's packaged AWS CLI (2.9.19, the oldest v2 of the matrix) stops before reading any data, naming the minimum", async () => {
     // GIVEN the real old CLI first on PATH (the test-tools step installs it at /usr/bin/aws)
     expect(spawnSync('/usr/bin/aws', ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^aws-cli\/2\.9\./);

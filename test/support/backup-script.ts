@@ -3,6 +3,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { manifestSchema, type BackupManifest } from '../../contracts/manifest';
@@ -11,6 +12,8 @@ import { run } from './processes';
 
 export const INSTANCE_SCRIPTS_DIR = resolve(__dirname, '../../scripts/instance');
 export const BACKUP_SCRIPT = join(INSTANCE_SCRIPTS_DIR, 'backup.sh');
+/** Where the backup script keeps its state in tests: one directory per test process. */
+const TEST_STATE_DIR = join(tmpdir(), `backup-kit-state-${process.pid}`);
 
 /** The `BACKUP_RESULT {json}` line the script prints last on success. */
 export interface BackupResult {
@@ -44,8 +47,10 @@ export function parseBackupResult(stdout: string): BackupResult | undefined {
  * the test process, such as a fake instance metadata service, keep answering).
  */
 export async function runBackupScript(env: NodeJS.ProcessEnv, script = BACKUP_SCRIPT): Promise<BackupRun> {
+  // The script's state (the AWS CLI probe it remembers) stays out of the machine's /var/lib.
+  const withState = { BACKUP_KIT_STATE_DIR: TEST_STATE_DIR, ...env };
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script], { env: withState, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
