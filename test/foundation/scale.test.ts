@@ -14,10 +14,10 @@ import { appFigures, generatedTarget, limitProblems, type AppFigures } from '../
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-function synthesized(input: BackupKitConfigInput): { stacks: BackupKitStacks; figures: AppFigures } {
+function synthesized(input: BackupKitConfigInput, nag: boolean): { stacks: BackupKitStacks; figures: AppFigures } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const { config, warnings } = loadConfig(input);
-  const stacks = buildApp(app, config, { warnings, nag: true });
+  const stacks = buildApp(app, config, { warnings, nag });
   return { stacks, figures: appFigures(app, app.synth()) };
 }
 
@@ -27,8 +27,9 @@ const estate = (count: number): BackupKitConfigInput => ({
   restore: { ...exampleConfig.restore, targets: {}, servers: {}, drills: { ...exampleConfig.restore?.drills, rebuilds: [] } },
 });
 
-const small = synthesized(estate(4));
-const large = synthesized(estate(500));
+// The small estate is only the baseline of the counts; the large one passes cdk-nag as a synth would.
+const small = synthesized(estate(4), false);
+const large = synthesized(estate(500), true);
 const stackNamed = (figures: AppFigures, name: string) => figures.stacks.find((stack) => stack.name === name);
 
 /** IAM counts a policy's characters without white space. */
