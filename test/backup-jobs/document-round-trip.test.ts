@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackupResult } from '../../contracts/backup-command';
 import { manifestSchema } from '../../contracts/manifest';
 import { BackupCommandDocument } from '../../lib/constructs/backup-command-document';
+import { withScriptState } from '../support/backup-script';
 import { MOTO_REGION, MotoServer } from '../support/moto';
 import { removeDir, run, scratchDir } from '../support/processes';
 import { renderDocumentStep } from './support';
@@ -39,7 +40,7 @@ describe('backup document with the real instance scripts, against moto', () => {
   function runStep(values: Record<string, string>, edit: (step: string) => string = (step) => step) {
     const script = join(scratch, `step-${Date.now()}.sh`);
     writeFileSync(script, edit(renderDocumentStep(content(), values)));
-    return spawnSync('bash', [script], { encoding: 'utf8', env: moto.env({ AWS_SSM_INSTANCE_ID: 'i-0123456789abcdef0', TMPDIR: scratch }) });
+    return spawnSync('bash', [script], { encoding: 'utf8', env: withScriptState(moto.env({ AWS_SSM_INSTANCE_ID: 'i-0123456789abcdef0', TMPDIR: scratch })) });
   }
 
   const common = () => ({

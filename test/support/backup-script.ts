@@ -15,6 +15,11 @@ export const BACKUP_SCRIPT = join(INSTANCE_SCRIPTS_DIR, 'backup.sh');
 /** Where the backup script keeps its state in tests: one directory per test process. */
 const TEST_STATE_DIR = join(tmpdir(), `backup-kit-state-${process.pid}`);
 
+/** `env` with the script's state (the AWS CLI probe it remembers) out of the machine's /var/lib, unless it names a place. */
+export function withScriptState(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { BACKUP_KIT_STATE_DIR: TEST_STATE_DIR, ...env };
+}
+
 /** The `BACKUP_RESULT {json}` line the script prints last on success. */
 export interface BackupResult {
   target: string;
@@ -47,8 +52,7 @@ export function parseBackupResult(stdout: string): BackupResult | undefined {
  * the test process, such as a fake instance metadata service, keep answering).
  */
 export async function runBackupScript(env: NodeJS.ProcessEnv, script = BACKUP_SCRIPT): Promise<BackupRun> {
-  // The script's state (the AWS CLI probe it remembers) stays out of the machine's /var/lib.
-  const withState = { BACKUP_KIT_STATE_DIR: TEST_STATE_DIR, ...env };
+  const withState = withScriptState(env);
   return new Promise((resolvePromise, reject) => {
     const child = spawn('bash', [script], { env: withState, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { backupKey, manifestKeyFor, parseBackupKey, verdictKeyFor, type BackupKind, type BackupManifest } from '../../contracts/manifest';
 import { backupVersions, firstVersion } from '../../lambda/shared/versions';
 import type { Verdict } from '../../contracts/verdict';
-import { INSTANCE_SCRIPTS_DIR, backupEnv, putSecureStringParameter } from './backup-script';
+import { INSTANCE_SCRIPTS_DIR, backupEnv, putSecureStringParameter, withScriptState } from './backup-script';
 import { manifestFor, putBackup } from './backups';
 import type { MotoServer } from './moto';
 
@@ -75,7 +75,7 @@ export function parseScriptRun(status: number | null, signal: NodeJS.Signals | n
 
 /** Runs an instance script (`restore.sh`, `backup.sh`) synchronously with the given environment. */
 export function runInstanceScript(script: 'restore.sh' | 'backup.sh', env: NodeJS.ProcessEnv, dir = INSTANCE_SCRIPTS_DIR): ScriptRun {
-  const result = spawnSync('bash', [resolve(dir, script)], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync('bash', [resolve(dir, script)], { env: withScriptState(env), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   return parseScriptRun(result.status, result.signal, result.stdout, result.stderr);
 }
