@@ -2,8 +2,8 @@
  * Benchmark of the app's scale: synthesizes it for generated configs of N EC2 targets (a mix of
  * the four kinds, each on its own instance, taking part in every tier) and prints for each N the
  * synth time, the resources, outputs and template size of each stack (nested ones included)
- * against CloudFormation's limits, the alarms, and the largest Lambda environment against Lambda's
- * 4 KB; or, when synth fails, the first error.
+ * against CloudFormation's limits, the alarms, the fixed monthly cost `cdk synth` prints, and the
+ * largest Lambda environment against Lambda's 4 KB; or, when synth fails, the first error.
  *
  *   npx tsx bench/scale.ts [--targets 10,25,50,200,500] [--bundle]
  *
@@ -15,6 +15,8 @@ import { App } from 'aws-cdk-lib';
 import { exampleConfig } from '../config/example';
 import { loadConfig, type BackupKitConfigInput } from '../lib/config/config';
 import { buildApp } from '../lib/app';
+import { estimateCost, type CostEstimate } from '../lib/cost/estimate';
+import { metricUsage } from '../lib/cost/metric-usage';
 import { LIMITS, appFigures, generatedTarget, limitProblems, type AppFigures } from '../test/support/stack-limits';
 
 const args = process.argv.slice(2);
@@ -28,6 +30,8 @@ const bundle = args.includes('--bundle');
 interface Figures extends Partial<AppFigures> {
   readonly label: string;
   readonly seconds: number;
+  /** The fixed monthly cost `cdk synth` prints, and its line items. */
+  readonly cost?: CostEstimate;
   readonly error?: string;
 }
 
@@ -39,7 +43,9 @@ function synthesize(label: string, input: BackupKitConfigInput): Figures {
     const app = new App(bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
     buildApp(app, config);
     const assembly = app.synth();
-    return { label, seconds: seconds(), ...appFigures(app, assembly) };
+    const elapsed = seconds();
+    const cost = estimateCost(assembly.stacks.map((stack) => stack.template as object), config.tiers, config.replication, metricUsage(config));
+    return { label, seconds: elapsed, cost, ...appFigures(app, assembly) };
   } catch (error) {
     return { label, seconds: seconds(), error: (error as Error).message.split('\n')[0]?.slice(0, 300) ?? String(error) };
   }
@@ -63,6 +69,9 @@ function report(figures: Figures, baseline: Figures | undefined): void {
   }
   const alarms = figures.stacks.reduce((sum, stack) => sum + stack.alarms, 0);
   const env = figures.largestEnvironment;
+  if (figures.cost) {
+    console.log(`  fixed cost $${figures.cost.fixedMonthlyUsd.toFixed(2)} a month: ${figures.cost.fixed.map((line) => `${line.item.split(' (')[0]} ${line.count} = $${line.monthlyUsd.toFixed(2)}`).join('; ')}`);
+  }
   console.log(`  alarms in all: ${alarms}; largest Lambda environment ${env.bytes} bytes of ${LIMITS.environmentBytes} (${env.where})`);
   const problems = limitProblems({ stacks: figures.stacks, largestEnvironment: env });
   console.log(problems.length === 0 ? '  within every CloudFormation and Lambda limit' : problems.map((problem) => `  OVER: ${problem}`).join('\n'));
