@@ -41,8 +41,6 @@ export const METRICS = {
   backupSucceeded: { service: SERVICES.backupResult, name: 'BackupSucceeded', unit: 'Count', dimensionSets: TARGET_TIER },
   backupFailed: { service: SERVICES.backupResult, name: 'BackupFailed', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },
   backupDurationSeconds: { service: SERVICES.backupResult, name: 'BackupDurationSeconds', unit: 'Seconds', dimensionSets: TARGET_TIER },
-  backupUploadedBytes: { service: SERVICES.backupResult, name: 'BackupUploadedBytes', unit: 'Bytes', dimensionSets: TARGET_TIER },
-  verificationSucceeded: { service: SERVICES.verify, name: 'VerificationSucceeded', unit: 'Count', dimensionSets: TARGET_TIER },
   verificationFailed: { service: SERVICES.verify, name: 'VerificationFailed', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },
   backupBytes: { service: SERVICES.verify, name: 'BackupBytes', unit: 'Bytes', dimensionSets: TARGET_TIER },
   sizeAnomaly: { service: SERVICES.verify, name: 'SizeAnomaly', unit: 'Count', dimensionSets: TARGET_TIER_AND_ALL },

@@ -116,7 +116,6 @@ async function recordInvocation(commandId: string, instanceId: string, deps: Res
       deps.metrics.addDimensions({ Target: identity.target, Tier: identity.tier });
       addCatalogMetric(deps.metrics, METRICS.backupSucceeded, 1);
       addCatalogMetric(deps.metrics, METRICS.backupDurationSeconds, parsed.result.durationSeconds);
-      addCatalogMetric(deps.metrics, METRICS.backupUploadedBytes, parsed.result.bytes);
       deps.metrics.publishStoredMetrics();
       deps.logger.info('backup succeeded', { ...identity, instanceId, commandId, key: parsed.result.key, bytes: parsed.result.bytes });
       return { outcome: 'succeeded', identity, instanceId, result: parsed.result };

@@ -389,15 +389,18 @@ function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: Check
   const { metrics } = deps;
   metrics.addDimension('Target', verdict.target);
   metrics.addDimension('Tier', verdict.tier);
-  addCatalogMetric(metrics, METRICS.verificationSucceeded, verdict.passed ? 1 : 0);
+  // Every verification sends VerificationFailed (0 or 1): its sample count is the number of
+  // verifications, so no VerificationSucceeded series is billed beside it.
   addCatalogMetric(metrics, METRICS.verificationFailed, verdict.passed ? 0 : 1);
   if (typeof verdict.figures.bytes === 'number') addCatalogMetric(metrics, METRICS.backupBytes, verdict.figures.bytes);
   const size = verdict.checks.find((check) => check.name === 'size');
   // A warning is news in the verdict and the mail, not an alarm.
-  const sizeAnomaly = size && size.status !== 'skipped' ? (size.status === 'failed' ? 1 : 0) : undefined;
-  if (sizeAnomaly !== undefined) addCatalogMetric(metrics, METRICS.sizeAnomaly, sizeAnomaly);
-  const replicaMissing = replicaStatus === 'passed' || replicaStatus === 'failed' ? (replicaStatus === 'failed' ? 1 : 0) : undefined;
-  if (replicaMissing !== undefined) addCatalogMetric(metrics, METRICS.replicaMissing, replicaMissing);
+  // Sent only when they happen: a series is billed for each hour it receives data, and the
+  // dashboard and the alarms read the maximum, which a 0 would not change.
+  const sizeAnomaly = size?.status === 'failed' ? 1 : 0;
+  if (sizeAnomaly === 1) addCatalogMetric(metrics, METRICS.sizeAnomaly, 1);
+  const replicaMissing = replicaStatus === 'failed' ? 1 : 0;
+  if (replicaMissing === 1) addCatalogMetric(metrics, METRICS.replicaMissing, 1);
   metrics.publishStoredMetrics();
   // The alarms read these series over all targets; a clean verification adds nothing to them.
   publishCatalogMetrics(metrics, {}, [

@@ -172,9 +172,9 @@ export class BackupJobs extends RunCommandJob {
     return consoleLinks.lambdaTest(Stack.of(this).region, this.trigger.function.functionName);
   }
 
-  /** BackupSucceeded/BackupFailed/BackupDurationSeconds/BackupUploadedBytes of one target and tier. */
+  /** BackupSucceeded/BackupFailed/BackupDurationSeconds of one target and tier (the stored size is the verifier's BackupBytes). */
   metricBackup(
-    metricName: 'BackupSucceeded' | 'BackupFailed' | 'BackupDurationSeconds' | 'BackupUploadedBytes',
+    metricName: 'BackupSucceeded' | 'BackupFailed' | 'BackupDurationSeconds',
     target: string,
     tier: string,
     options: cloudwatch.MetricOptions = {},
@@ -183,7 +183,6 @@ export class BackupJobs extends RunCommandJob {
       BackupSucceeded: METRICS.backupSucceeded,
       BackupFailed: METRICS.backupFailed,
       BackupDurationSeconds: METRICS.backupDurationSeconds,
-      BackupUploadedBytes: METRICS.backupUploadedBytes,
     }[metricName];
     return catalogMetric(spec, { Target: target, Tier: tier }, {
       statistic: metricName === 'BackupSucceeded' || metricName === 'BackupFailed' ? cloudwatch.Stats.SUM : cloudwatch.Stats.MAXIMUM,

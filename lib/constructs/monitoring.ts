@@ -464,8 +464,9 @@ export class Monitoring extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Verification: succeeded and failed',
-        left: [m.search(METRICS.verificationSucceeded, 'Sum', day, 'verified')],
+        title: 'Verifications: all and failed',
+        // Every verification sends VerificationFailed, 0 or 1: its sample count is the number of verifications.
+        left: [m.search(METRICS.verificationFailed, 'SampleCount', day, 'verifications')],
         right: [m.search(METRICS.verificationFailed, 'Sum', day, 'failed')],
         width: 8,
       }),

@@ -15,8 +15,11 @@ export interface MetricUsage {
   readonly seriesHoursPerMonth: number;
 }
 
-/** Series a backup run adds: BackupSucceeded, BackupDurationSeconds, BackupUploadedBytes, then the verifier's five. */
-export const SERIES_PER_BACKUP_RUN = 8;
+/**
+ * Series a backup run adds: BackupSucceeded and BackupDurationSeconds, then the verifier's
+ * VerificationFailed and BackupBytes (the failure and anomaly series only when they happen).
+ */
+export const SERIES_PER_BACKUP_RUN = 4;
 /** Series a drilled target adds each day (DaysSinceLastSuccessfulDrill), and each month (the drill's three). */
 const DRILL_SERIES_HOURS = 30 + 3;
 const HOURS_PER_MONTH = 730;

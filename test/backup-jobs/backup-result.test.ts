@@ -124,7 +124,6 @@ describe('backup result: success', () => {
     expect(metricRecords(metricsCapture.emitted())).toEqual([
       { name: 'BackupSucceeded', unit: 'Count', value: 1, namespace: 'BackupKit', dimensions },
       { name: 'BackupDurationSeconds', unit: 'Seconds', value: 427, namespace: 'BackupKit', dimensions },
-      { name: 'BackupUploadedBytes', unit: 'Bytes', value: 52428800, namespace: 'BackupKit', dimensions },
     ]);
   });
 

@@ -73,7 +73,7 @@ describe('the custom metrics the jobs send, as CloudWatch bills them', () => {
     expect(usage).toEqual({ hourlySeries: 1, seriesHoursPerMonth: 30 * SERIES_PER_BACKUP_RUN });
     const estimate = estimateCost([], {}, { replicationTimeControl: false }, usage);
     const metrics = estimate.fixed.find((line) => line.item.startsWith('CloudWatch custom metrics'));
-    expect(metrics?.count).toBeCloseTo(1 + 240 / 730, 2);
+    expect(metrics?.count).toBeCloseTo(1 + (30 * SERIES_PER_BACKUP_RUN) / 730, 2);
     expect(metrics?.unitUsd).toBe(PRICES.customMetric);
   });
 

@@ -208,7 +208,7 @@ describe('the monitoring facade', () => {
   it('GIVEN the jobs stack WHEN synthesized THEN the dashboard shows age, sizes, outcomes, replication and restore and drill results', () => {
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
     const body = JSON.stringify(dashboard?.Properties.DashboardBody);
-    for (const metric of ['HoursSinceLastVerifiedBackup', 'BackupBytes', 'BackupSucceeded', 'BackupFailed', 'VerificationSucceeded', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing', 'ReplicationLatency', 'BytesPendingReplication', 'RdsRestoreMinutes', 'RestoreSeconds', 'RestoreDrillSucceeded', 'RestoreDrillSeconds']) {
+    for (const metric of ['HoursSinceLastVerifiedBackup', 'BackupBytes', 'BackupSucceeded', 'BackupFailed', 'VerificationFailed', 'SizeAnomaly', 'ReplicaMissing', 'ReplicationLatency', 'BytesPendingReplication', 'RdsRestoreMinutes', 'RestoreSeconds', 'RestoreDrillSucceeded', 'RestoreDrillSeconds']) {
       expect(body, metric).toContain(metric);
     }
     expect(body).toContain('alarm');
