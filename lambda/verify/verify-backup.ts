@@ -397,16 +397,16 @@ function publishMetrics(deps: VerifyDeps, verdict: Verdict, replicaStatus: Check
   // A warning is news in the verdict and the mail, not an alarm.
   // Sent only when they happen: a series is billed for each hour it receives data, and the
   // dashboard and the alarms read the maximum, which a 0 would not change.
-  const sizeAnomaly = size?.status === 'failed' ? 1 : 0;
-  if (sizeAnomaly === 1) addCatalogMetric(metrics, METRICS.sizeAnomaly, 1);
-  const replicaMissing = replicaStatus === 'failed' ? 1 : 0;
-  if (replicaMissing === 1) addCatalogMetric(metrics, METRICS.replicaMissing, 1);
+  const sizeAnomaly = size?.status === 'failed';
+  if (sizeAnomaly) addCatalogMetric(metrics, METRICS.sizeAnomaly, 1);
+  const replicaMissing = replicaStatus === 'failed';
+  if (replicaMissing) addCatalogMetric(metrics, METRICS.replicaMissing, 1);
   metrics.publishStoredMetrics();
   // The alarms read these series over all targets; a clean verification adds nothing to them.
   publishCatalogMetrics(metrics, {}, [
     ...(verdict.passed ? [] : [[METRICS.verificationFailed, 1] as const]),
-    ...(sizeAnomaly === 1 ? [[METRICS.sizeAnomaly, 1] as const] : []),
-    ...(replicaMissing === 1 ? [[METRICS.replicaMissing, 1] as const] : []),
+    ...(sizeAnomaly ? [[METRICS.sizeAnomaly, 1] as const] : []),
+    ...(replicaMissing ? [[METRICS.replicaMissing, 1] as const] : []),
   ]);
 }
 

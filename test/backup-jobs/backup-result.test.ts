@@ -179,6 +179,8 @@ describe('backup result: failures alert with what to do', () => {
     expect(metricRecords(metricsCapture.emitted())).toEqual([
       { name: 'BackupFailed', unit: 'Count', value: 1, namespace: 'BackupKit', dimensions: { service: 'backup-result', Target: 'orders-db', Tier: 'daily' } },
       { name: 'BackupDurationSeconds', unit: 'Seconds', value: 428, namespace: 'BackupKit', dimensions: { service: 'backup-result', Target: 'orders-db', Tier: 'daily' } },
+      // The series the one backup-failed alarm reads: over every target and tier.
+      { name: 'BackupFailed', unit: 'Count', value: 1, namespace: 'BackupKit', dimensions: { service: 'backup-result' } },
     ]);
   });
 
@@ -204,7 +206,10 @@ describe('backup result: failures alert with what to do', () => {
     expect(message).toContain('Status:     DeliveryTimedOut');
     expect(message).toContain('Exit code:  none: the script did not finish (the instance did not pick up the command in time');
     expect(message).toMatch(/Next step:  Check in Fleet Manager that the instance is running and its SSM agent is online/);
-    expect(metricRecords(metricsCapture.emitted()).map((record) => record.name)).toEqual(['BackupFailed']);
+    expect(metricRecords(metricsCapture.emitted()).map((record) => [record.name, record.dimensions])).toEqual([
+      ['BackupFailed', { service: 'backup-result', Target: 'orders-db', Tier: 'daily' }],
+      ['BackupFailed', { service: 'backup-result' }],
+    ]);
   });
 
   it('GIVEN the run hit its execution timeout THEN the alert suggests timeoutMinutes', async () => {
@@ -263,6 +268,8 @@ describe('backup result: commands that reached no instance', () => {
     expect(alert?.Message).toMatch(/Check that the instances carry the tag named in the config/);
     expect(metricRecords(metricsCapture.emitted())).toEqual([
       { name: 'BackupFailed', unit: 'Count', value: 1, namespace: 'BackupKit', dimensions: { service: 'backup-result', Target: 'orders-db', Tier: 'weekly' } },
+      // The series the one backup-failed alarm reads: over every target and tier.
+      { name: 'BackupFailed', unit: 'Count', value: 1, namespace: 'BackupKit', dimensions: { service: 'backup-result' } },
     ]);
   });
 

@@ -21,6 +21,9 @@ export function capturedMetrics(serviceName: string): { metrics: Metrics; emitte
   restore('POWERTOOLS_DEV', saved.dev);
   restore('POWERTOOLS_METRICS_DISABLED', saved.disabled);
   const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  // A single metric (a dimension set of its own) is made later, with Powertools' private console: route it here too.
+  const single = metrics.singleMetric.bind(metrics);
+  metrics.singleMetric = () => Object.assign(single(), { console });
   return {
     metrics,
     emitted: () =>

@@ -227,14 +227,19 @@ describe('drills', () => {
     expect(rdsMock).not.toReceiveCommand(DeleteDBInstanceCommand);
   });
 
-  it('daily report: days since the last successful drill per target; a target never drilled counts from when its drills were first expected', async () => {
+  /** media last drilled successfully on 20 October; orders-db never, its drills expected since `rdsExpectedSince`. */
+  function recordsHold(rdsExpectedSince: string): void {
     s3Mock.on(GetObjectCommand, { Key: 'drills/media/last-success.json' }).callsFake(() => ({
       Body: body(JSON.stringify({ target: 'media', succeededAt: '2026-10-20T05:00:00.000Z', key: KEY, restoreSeconds: 40 })),
     }));
     s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/last-success.json' }).rejects(Object.assign(new Error('none'), { name: 'NoSuchKey' }));
     s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/expected-since.json' }).callsFake(() => ({
-      Body: body(JSON.stringify({ expectedSince: '2026-11-21T05:00:00.000Z', what: 'a successful restore drill' })),
+      Body: body(JSON.stringify({ expectedSince: rdsExpectedSince, what: 'a successful restore drill' })),
     }));
+  }
+
+  it('daily report: days since the last successful drill per target; a target never drilled counts from when its drills were first expected', async () => {
+    recordsHold('2026-11-21T05:00:00.000Z');
     const reports = await reportDrills(deps());
     expect(reports).toEqual([
       { target: 'media', lastSuccess: '2026-10-20T05:00:00.000Z', daysSinceLastSuccess: 42 },
@@ -252,13 +257,7 @@ describe('drills', () => {
   });
 
   it('daily report: a target that crossed the limit since the last report is mailed by name, with those still late', async () => {
-    s3Mock.on(GetObjectCommand, { Key: 'drills/media/last-success.json' }).callsFake(() => ({
-      Body: body(JSON.stringify({ target: 'media', succeededAt: '2026-10-20T05:00:00.000Z', key: KEY, restoreSeconds: 40 })),
-    }));
-    s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/last-success.json' }).rejects(Object.assign(new Error('none'), { name: 'NoSuchKey' }));
-    s3Mock.on(GetObjectCommand, { Key: 'drills/rds:orders-db/expected-since.json' }).callsFake(() => ({
-      Body: body(JSON.stringify({ expectedSince: '2026-10-26T17:00:00.000Z', what: 'a successful restore drill' })),
-    }));
+    recordsHold('2026-10-26T17:00:00.000Z');
     const reports = await reportDrills(deps());
     expect(reports.map((report) => report.daysSinceLastSuccess)).toEqual([42, 35.5]);
     const mails = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input);

@@ -261,6 +261,9 @@ describe('damaged backups fail with the right reason', () => {
     expect(detailOf(verdict, 'size')).toMatch(/size drop: .* below 0.8x/);
     expect(verdict.figures.previousBackups).toBe(7);
     expect(d.emitted).toContainEqual({ name: 'SizeAnomaly', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+    // and the series its one alarm reads, over every target and tier, with the failed verification
+    expect(d.emitted).toContainEqual({ name: 'SizeAnomaly', value: 1, dimensions: { service: 'verify' } });
+    expect(d.emitted).toContainEqual({ name: 'VerificationFailed', value: 1, dimensions: { service: 'verify' } });
   });
 
   it('GIVEN a backup identical to the previous one (unchanged data) WHEN verified THEN the size check passes as unchanged and nothing alarms', async () => {
@@ -296,6 +299,9 @@ describe('damaged backups fail with the right reason', () => {
     expect(detailOf(verdict, 'replica')).toMatch(new RegExp(`no replica in s3://${replicaBucket}`));
     expect(verdict.replicaBucket).toBeUndefined();
     expect(d.emitted).toContainEqual({ name: 'ReplicaMissing', value: 1, dimensions: { service: 'verify', Target: target, Tier: 'daily' } });
+    // and the series its one alarm reads, over every target and tier, with the failed verification
+    expect(d.emitted).toContainEqual({ name: 'ReplicaMissing', value: 1, dimensions: { service: 'verify' } });
+    expect(d.emitted).toContainEqual({ name: 'VerificationFailed', value: 1, dimensions: { service: 'verify' } });
   });
 
   it('GIVEN a backup uploaded minutes ago without a replica yet WHEN verified THEN the replica check is pending, not failed', async () => {
