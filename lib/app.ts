@@ -54,11 +54,16 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   }
   const account = config.account;
   const isolated = config.replication.isolatedAccount;
+  const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
+  // The replica in an isolated account is read from there, not by this account's instances.
+  const restoresInDr = config.targets.length > 0 && isolated === undefined;
   const replicaStorage = new ReplicaStorageStack(app, `${config.prefix}-storage-dr`, {
     env: { account: isolated ?? account, region: config.drRegion },
     description: `backup-kit ${config.prefix}: replica backup bucket in the DR region${isolated !== undefined ? ', in the isolated backup account' : ''}`,
     terminationProtection: true,
     config,
+    // One alert topic for the account's stacks in the DR region, where the account owns the replica stack.
+    hostAlertChannel: isolated === undefined && (restoresInDr || drRestorable.length > 0),
   });
   const storage = new StorageStack(app, `${config.prefix}-storage`, {
     env: { account, region: config.primaryRegion },
@@ -76,7 +81,6 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     backupKey: storage.backups.key,
     ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
   });
-  const drRestorable = config.rds.instances.filter((instance) => instance.drReplication).map((instance) => instance.identifier);
   const rdsRestoreDr =
     drRestorable.length > 0
       ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {
@@ -85,18 +89,19 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
           sourceIdentifiers: drRestorable,
           primaryRegion: config.primaryRegion,
           alertEmails: config.alertEmails,
+          ...(replicaStorage.alertChannel && isolated === undefined ? { alertChannel: replicaStorage.alertChannel } : {}),
         })
       : undefined;
 
-  // The replica in an isolated account is read from there, not by this account's instances.
   const restoreDr =
-    config.targets.length > 0 && isolated === undefined
+    restoresInDr && replicaStorage.alertChannel
       ? new RestoreDrStack(app, `${config.prefix}-restore-dr`, {
           env: { account, region: config.drRegion },
           description: `backup-kit ${config.prefix}: restores in ${config.drRegion} from the replica bucket, for when ${config.primaryRegion} is down`,
           config,
           replicaBucket: replicaStorage.backups.bucket,
           replicaKey: replicaStorage.backups.key,
+          alertChannel: replicaStorage.alertChannel,
           ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
         })
       : undefined;

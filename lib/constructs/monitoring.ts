@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IDependable } from 'constructs';
 import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../contracts/metric-catalog';
 import type { BackupJobs } from './backup-jobs';
@@ -150,6 +151,9 @@ const OPERATIONS_PERIOD = Duration.minutes(5);
  * monitoring.addBackupConditions();
  * ```
  */
+/** The construct id of the function `AwsCustomResource` makes once per stack. */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = `AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`;
+
 export class Monitoring extends Construct {
   readonly metrics = new MetricFactory();
   readonly alarmFactory: AlarmFactory;
@@ -221,11 +225,12 @@ export class Monitoring extends Construct {
 
   /**
    * Errors alarms for every Lambda function under `scope` not added yet, named by
-   * its construct path: CDK's own helper functions (custom resources) and any job that forgot.
+   * its construct path: any job that forgot. Not the `AwsCustomResource` provider: CloudFormation
+   * is its only caller, and its failure fails the deployment in front of the deployer.
    */
   private addRemainingFunctions(scope: Construct): void {
     for (const child of scope.node.findAll()) {
-      if (child instanceof lambda.Function && !this.watchedFunctions.has(child)) {
+      if (child instanceof lambda.Function && !this.watchedFunctions.has(child) && child.node.id !== AWS_CUSTOM_RESOURCE_PROVIDER_ID) {
         const path = child.node.path.split('/').slice(1).filter((part) => part !== 'Function' && part !== 'Resource');
         this.addLambda(child, path.join(' ') || child.node.id);
       }

@@ -1,54 +1,82 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlertTopic } from './alert-topic';
 import { AlarmFactory } from './monitoring';
 import { OpsKey } from './ops-key';
 
+/** A region's alert topic and the key of its operational data (logs, topic, queues). */
+export interface AlertChannel {
+  readonly key: kms.IKey;
+  readonly topic: sns.ITopic;
+}
+
 export interface RegionalAlertsProps {
-  /** E-mail addresses subscribed to this region's alert topic (the config's `alertEmails`). */
-  readonly emails: readonly string[];
-  /** What this region runs, for the alarm texts. */
+  /** What this stack runs in the region, for the alarm texts. */
   readonly description: string;
+  /**
+   * The region's alert channel, owned by another stack of the same account and region. Every
+   * stack of the account in the region shares one: each key costs a month's fee, and each topic
+   * asks every address for its own confirmation.
+   * @default - this construct makes the channel: an ops key and a topic with `emails` subscribed
+   */
+  readonly channel?: AlertChannel;
+  /**
+   * E-mail addresses subscribed to the topic this construct makes (the config's `alertEmails`).
+   * @default - none; ignored when `channel` is given
+   */
+  readonly emails?: readonly string[];
 }
 
 /**
  * Alerting for a region other than the jobs' (the DR region): CloudWatch alarms can only notify a
- * topic of their own region, so the region gets its own key, alert topic (the same e-mail
- * subscriptions), a dead-letter queue for its rules' targets, and alarms on that queue and on the
- * rules' failed invocations.
+ * topic of their own region, so the region has its own key and alert topic (the same e-mail
+ * subscriptions), shared by the account's stacks there. Each stack gets a dead-letter queue for
+ * its rules' targets when it first asks for one, and alarms on that queue and on its rules' failed
+ * invocations, in its own scope (a queue's policy names the rules that use it).
  */
 export class RegionalAlerts extends Construct {
-  readonly key: OpsKey;
-  readonly alerts: AlertTopic;
-  /** Where the region's rule targets put events they could not deliver. */
-  readonly deadLetterQueue: sqs.Queue;
+  readonly channel: AlertChannel;
   private readonly description: string;
   private readonly alarmFactory: AlarmFactory;
+  private queue?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RegionalAlertsProps) {
     super(scope, id);
     this.description = props.description;
-    this.key = new OpsKey(this, 'Key');
-    this.alerts = new AlertTopic(this, 'Alerts', { key: this.key.key, emails: props.emails });
-    this.alarmFactory = new AlarmFactory(this, this.alerts.topic);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+    if (props.channel) {
+      this.channel = props.channel;
+    } else {
+      const key = new OpsKey(this, 'Key').key;
+      this.channel = { key, topic: new AlertTopic(this, 'Alerts', { key, emails: props.emails ?? [] }).topic };
+    }
+    this.alarmFactory = new AlarmFactory(this, this.channel.topic);
+  }
+
+  /** Where the region's rule targets put events they could not deliver; made on first use, with its alarm. */
+  get deadLetterQueue(): sqs.Queue {
+    if (this.queue) return this.queue;
+    const queue = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key.key,
+      encryptionMasterKey: this.channel.key,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    Validations.of(this.deadLetterQueue).acknowledge({
+    Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: "This queue is itself the dead-letter queue of the region's rules; an alarm fires on its first message.",
     });
     this.alarm('DeadLettersAlarm', {
-      description: `backup-kit ${props.description}: an event could not be forwarded and is in the dead-letter queue. Read it (SQS console) to see what was lost, and act on it by hand.`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+      description: `backup-kit ${this.description}: an event could not be forwarded and is in the dead-letter queue. Read it (SQS console) to see what was lost, and act on it by hand.`,
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
     });
+    this.queue = queue;
+    return queue;
   }
 
   /** Alarms when the rule fails to invoke its targets (after their retries). */

@@ -3,7 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { RegionalAlerts } from '../constructs/regional-alerts';
+import { type AlertChannel, RegionalAlerts } from '../constructs/regional-alerts';
 import { restoredInstanceEventPattern } from '../constructs/rds-restore';
 
 export interface RdsRestoreDrStackProps extends StackProps {
@@ -11,7 +11,12 @@ export interface RdsRestoreDrStackProps extends StackProps {
   readonly sourceIdentifiers: readonly string[];
   /** The primary region, whose default event bus runs the restore completion. */
   readonly primaryRegion: string;
-  /** Subscribed to this region's alert topic (the config's `alertEmails`). */
+  /**
+   * The region's alert channel, from the replica stack when it is in this account.
+   * @default - this stack makes its own key and topic, with `alertEmails` subscribed
+   */
+  readonly alertChannel?: AlertChannel;
+  /** Subscribed to the topic this stack makes when no `alertChannel` is given (the config's `alertEmails`). */
   readonly alertEmails: readonly string[];
 }
 
@@ -30,7 +35,10 @@ export class RdsRestoreDrStack extends Stack {
     if (props.sourceIdentifiers.length === 0) {
       throw new Error('RdsRestoreDrStack sourceIdentifiers: at least one source restorable in the DR region is required');
     }
-    this.regionalAlerts = new RegionalAlerts(this, 'RegionalAlerts', { emails: props.alertEmails, description: `RDS restore forwarding in ${Stack.of(this).region}` });
+    this.regionalAlerts = new RegionalAlerts(this, 'RegionalAlerts', {
+      description: `RDS restore forwarding in ${Stack.of(this).region}`,
+      ...(props.alertChannel ? { channel: props.alertChannel } : { emails: props.alertEmails }),
+    });
     const primaryBusArn = `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`;
     const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', primaryBusArn);
     // Assumable only by EventBridge acting for this account.

@@ -3,9 +3,8 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
-import { AlertTopic } from '../constructs/alert-topic';
 import { Monitoring } from '../constructs/monitoring';
-import { OpsKey } from '../constructs/ops-key';
+import type { AlertChannel } from '../constructs/regional-alerts';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreJobsSettings, targetsInRegion } from './restore-settings';
 
@@ -15,6 +14,8 @@ export interface RestoreDrStackProps extends StackProps {
   readonly replicaBucket: s3.IBucket;
   /** Its key. */
   readonly replicaKey: kms.IKey;
+  /** The region's alert topic and the key of the stack's logs and queues, from the replica stack. */
+  readonly alertChannel: AlertChannel;
   /**
    * Directory of the instance scripts the restore document embeds.
    * @default - `scripts/instance/` of this repository
@@ -25,20 +26,18 @@ export interface RestoreDrStackProps extends StackProps {
 /**
  * Restores in the DR region, from the replica bucket, for when the primary region is down: the
  * restore document, the restore and result functions (restores onto another instance and
- * rebuilds included), the instance policies for DR-region instances, its own key, alert topic
- * and alarms. Nothing here refers to the primary region: it works while that region is gone.
+ * rebuilds included), the instance policies for DR-region instances, and alarms on the region's
+ * alert topic. Nothing here refers to the primary region: it works while that region is gone.
  * Stateless; no drills (they run in the primary region).
  */
 export class RestoreDrStack extends Stack {
   readonly restoreJobs: RestoreJobs;
-  readonly alerts: AlertTopic;
 
   constructor(scope: Construct, id: string, props: RestoreDrStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const opsKey = new OpsKey(this, 'OpsKey');
-    this.alerts = new AlertTopic(this, 'Alerts', { key: opsKey.key, emails: config.alertEmails });
-    const monitoring = new Monitoring(this, 'Monitoring', { alertTopic: this.alerts.topic, dashboardName: `${config.prefix}-restore-dr` });
+    const { key: opsKey, topic: alertTopic } = props.alertChannel;
+    const monitoring = new Monitoring(this, 'Monitoring', { alertTopic, dashboardName: `${config.prefix}-restore-dr` });
     const settings = restoreJobsSettings(config);
     this.restoreJobs = new RestoreJobs(this, 'RestoreJobs', {
       ...settings,
@@ -48,8 +47,8 @@ export class RestoreDrStack extends Stack {
       namePrefix: `${config.prefix}-dr`,
       backupBucket: props.replicaBucket,
       backupKey: props.replicaKey,
-      opsKey: opsKey.key,
-      alertTopic: this.alerts.topic,
+      opsKey,
+      alertTopic,
       ...(props.instanceScriptsDir ? { scriptsDir: props.instanceScriptsDir } : {}),
     });
     new CfnOutput(this, 'RestoreConsoleLink', { value: this.restoreJobs.restoreConsoleLink, description: `Test tab of the DR-region restore function (${this.region}): pick a dry-run event, press Test` });

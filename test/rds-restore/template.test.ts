@@ -1,5 +1,6 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { TemplateResolver } from '../support/iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { parseRestoreSettings } from '../../contracts/rds';
 import { RdsBackupReplication } from '../../lib/constructs/rds-backup-replication';
 import { RdsRestore } from '../../lib/constructs/rds-restore';
 import { ShareableTestEvents } from '../../lib/constructs/shareable-test-events';
+import isolatedConfig from '../../config/isolated-account';
 import { buildTestApp } from '../foundation/app-fixture';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
@@ -288,14 +290,34 @@ describe('DR region forwarding', () => {
     });
   });
 
-  it('GIVEN that DR stack THEN what it cannot forward goes to a dead-letter queue, and alarms in its own region notify its own topic', () => {
-    const template = Template.fromStack(buildTestApp().stacks.rdsRestoreDr as Stack);
+  it('GIVEN that DR stack THEN what it cannot forward goes to its dead-letter queue, and its alarms notify the region\'s one topic, the replica stack\'s', () => {
+    const { stacks } = buildTestApp();
+    const drStack = stacks.rdsRestoreDr as Stack;
+    const template = Template.fromStack(drStack);
+    const resolver = new TemplateResolver([stacks.replicaStorage, drStack]);
     const [rule] = Object.keys(template.findResources('AWS::Events::Rule'));
-    const [topic] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    const [topicId] = resolver.resourcesOf(stacks.replicaStorage, 'AWS::SNS::Topic').map(([id]) => id);
+    const topicArn = resolver.resolve({ Ref: topicId ?? '' }, stacks.replicaStorage);
     template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RegionalAlertsDeadLetters'), 'Arn'] } } })] });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FailedInvocations', Dimensions: [{ Name: 'RuleName', Value: { Ref: rule } }], AlarmActions: [{ Ref: topic }], OKActions: [{ Ref: topic }] });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', AlarmActions: [{ Ref: topic }] });
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    const alarms = resolver.resourcesOf(drStack, 'AWS::CloudWatch::Alarm');
+    expect(alarms.map(([, alarm]) => alarm.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'FailedInvocations']);
+    expect(alarms.find(([, alarm]) => alarm.MetricName === 'FailedInvocations')?.[1].Dimensions).toEqual([{ Name: 'RuleName', Value: { Ref: rule } }]);
+    for (const [id, alarm] of alarms) {
+      expect(resolver.resolve(alarm.AlarmActions ?? null, drStack), id).toEqual([topicArn]);
+      expect(resolver.resolve(alarm.OKActions ?? null, drStack), id).toEqual([topicArn]);
+    }
+    Template.fromStack(stacks.replicaStorage).hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('GIVEN the replica in an isolated account THEN the DR stack has its own key and topic, with the same subscriptions', () => {
+    const { stacks } = buildTestApp(isolatedConfig);
+    const template = Template.fromStack(stacks.rdsRestoreDr as Stack);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    const [topic] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topic } });
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
   });
 });
 

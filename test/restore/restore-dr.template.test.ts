@@ -66,11 +66,24 @@ describe('the DR-region restore stack', () => {
     expect(JSON.stringify(json)).toContain(`arn:aws:secretsmanager:eu-central-1:${ACCOUNT}:secret:billing/prod/mysql-backup-AbCdEf`);
   });
 
-  it('has its own alert topic and alarms: the functions\' errors and the dead-letter queue', () => {
-    template.resourceCountIs('AWS::SNS::Topic', 1);
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => JSON.stringify(alarm));
-    expect(alarms.some((alarm) => alarm.includes('AWS/Lambda') && alarm.includes('Errors'))).toBe(true);
-    expect(alarms.some((alarm) => alarm.includes('AWS/SQS'))).toBe(true);
+  it('alarms on the region\'s one alert topic, the replica stack\'s, and keeps its logs and queues under that region\'s ops key', () => {
+    // No key and no topic of its own: one monthly key fee and one e-mail confirmation fewer.
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    const resolver = new TemplateResolver([stacks.replicaStorage, dr]);
+    const [topicId] = resolver.resourcesOf(stacks.replicaStorage, 'AWS::SNS::Topic').map(([id]) => id);
+    const [keyId] = resolver.resourcesOf(stacks.replicaStorage, 'AWS::KMS::Key').map(([id]) => id).filter((id) => id.startsWith('RegionalAlerts'));
+    const topicArn = resolver.resolve({ Ref: topicId ?? '' }, stacks.replicaStorage);
+    const keyArn = resolver.resolve({ 'Fn::GetAtt': [keyId ?? '', 'Arn'] }, stacks.replicaStorage);
+    const alarms = resolver.resourcesOf(dr, 'AWS::CloudWatch::Alarm');
+    expect(alarms.some(([, alarm]) => alarm.Namespace === 'AWS/Lambda' && alarm.MetricName === 'Errors')).toBe(true);
+    expect(alarms.some(([, alarm]) => alarm.Namespace === 'AWS/SQS')).toBe(true);
+    for (const [id, alarm] of alarms) expect(resolver.resolve(alarm.AlarmActions ?? null, dr), id).toEqual([topicArn]);
+    for (const type of ['AWS::Logs::LogGroup', 'AWS::SQS::Queue']) {
+      const encrypted = resolver.resourcesOf(dr, type).map(([, properties]) => resolver.resolve(properties.KmsKeyId ?? properties.KmsMasterKeyId ?? null, dr));
+      expect(encrypted.length, type).toBeGreaterThan(0);
+      expect(new Set(encrypted), type).toEqual(new Set([keyArn]));
+    }
   });
 
   it('the DR restore policy lets an instance read the target\'s replicas and decrypt them through S3 there, and the backup user\'s password there', async () => {

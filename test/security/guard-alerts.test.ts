@@ -184,6 +184,10 @@ describe('the guard trail', () => {
     expect(offResolver.resourcesOf(off.storage, 'AWS::CloudTrail::Trail')).toEqual([]);
     expect(offResolver.resourcesOf(off.jobs, 'AWS::Events::Rule').filter(([id]) => id.startsWith('Guard'))).toEqual([]);
     expect(offResolver.resourcesOf(off.replicaStorage, 'AWS::Events::Rule')).toEqual([]);
+    // The DR region's alert channel stays for the restore stacks there; no idle queue, no idle alarm.
+    expect(offResolver.resourcesOf(off.replicaStorage, 'AWS::SNS::Topic')).toHaveLength(1);
+    expect(offResolver.resourcesOf(off.replicaStorage, 'AWS::SQS::Queue')).toEqual([]);
+    expect(offResolver.resourcesOf(off.replicaStorage, 'AWS::CloudWatch::Alarm')).toEqual([]);
   });
 });
 

@@ -227,7 +227,7 @@ describe('alarm notifications', () => {
 });
 
 describe('every Lambda of the app is watched', () => {
-  it('GIVEN the jobs stack with RDS restores WHEN synthesized THEN every function, CDK helpers included, has an Errors alarm, and the region one Throttles alarm', () => {
+  it('GIVEN the jobs stack with RDS restores WHEN synthesized THEN every function but the one only CloudFormation calls has an Errors alarm, and the region one Throttles alarm', () => {
     const { config } = loadConfig({
       ...exampleConfig,
       rds: { instances: [{ identifier: 'orders', drReplication: { subnetGroupName: 'dr-private', securityGroupIds: ['sg-0123456789abcdef0'] } }] },
@@ -236,9 +236,15 @@ describe('every Lambda of the app is watched', () => {
     const functions = Object.keys(jobs.findResources('AWS::Lambda::Function'));
     expect(functions.length).toBeGreaterThan(2);
     const alarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    // AwsCustomResource's provider fails the deploy in front of the deployer: nothing but CloudFormation may invoke it.
+    const provider = functions.filter((logicalId) => logicalId.startsWith('AWS679f53fac002430cb0da5b7982bd2287'));
+    expect(provider).toHaveLength(1);
+    const resources = jobs.toJSON().Resources as Record<string, { Type: string; Properties?: unknown }>;
+    const invokers = Object.entries(resources).filter(([, resource]) => resource.Type !== 'AWS::CloudWatch::Alarm' && !resource.Type.startsWith('Custom::') && JSON.stringify(resource.Properties ?? {}).includes(`"${provider[0]}"`));
+    expect(invokers.map(([id, resource]) => `${id} ${resource.Type}`)).toEqual([]);
     for (const logicalId of functions) {
       const watching = alarms.filter((alarm) => alarm.MetricName === 'Errors' && JSON.stringify(alarm.Dimensions).includes(`"Ref":"${logicalId}"`));
-      expect(watching, `Errors alarm of ${logicalId}`).toHaveLength(1);
+      expect(watching, `Errors alarm of ${logicalId}`).toHaveLength(provider.includes(logicalId) ? 0 : 1);
     }
     // The functions reserve no concurrency: Lambda throttles them only when the region's runs out, which one series shows.
     expect(functions.filter((logicalId) => jobs.toJSON().Resources[logicalId].Properties.ReservedConcurrentExecutions !== undefined)).toEqual([]);
