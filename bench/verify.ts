@@ -3,7 +3,9 @@
  * parse) over a generated gzip-compressed dump read from a local file, against `sha256sum` and
  * `gzip -t` on the same file in the same run, and peak RSS at two object sizes.
  *
- *   npx tsx bench/verify.ts [--gib 1.05] [--small-mib 100] [--dir /tmp] [--data realistic|random]
+ *   npx tsx bench/verify.ts [--gib 1.05] [--small-mib 100] [--runs 3] [--dir /tmp] [--data realistic|random]
+ *
+ * For the Lambda worker's one vCPU (its default 1,769 MB), run it under `taskset -c 0`.
  *
  * The dump is a valid pg_dump -Fc -Z0 archive (archive version 1.14, as PostgreSQL 15 writes it)
  * with one length-prefixed chunk per row, as pg_dump writes COPY data, so the format parser
@@ -21,49 +23,21 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspectorFor } from '../lambda/verify/formats';
 import { checkStream } from '../lambda/verify/stream-check';
+import { DATA_BLOCK_END, archiveHead, dataBlockStart } from '../test/support/pg-archive';
 
 const TABLES = 20;
+/** Interleaved runs of each tool per object (`--runs`). */
+let RUNS = 3;
 const ROW_TEXT = 120;
-
-function int(value: number): Buffer {
-  const buffer = Buffer.alloc(5);
-  buffer[0] = value < 0 ? 1 : 0;
-  buffer.writeUInt32LE(Math.abs(value), 1);
-  return buffer;
-}
-function str(value: string | null): Buffer {
-  if (value === null) return int(-1);
-  const bytes = Buffer.from(value, 'utf8');
-  return Buffer.concat([int(bytes.length), bytes]);
-}
-
-/** Header and TOC of an archive with `TABLES` tables, each with a TABLE and a TABLE DATA entry. */
-function archiveHead(): Buffer {
-  const parts: Buffer[] = [Buffer.from('PGDMP'), Buffer.from([1, 14, 0, 4, 8, 1]), int(0)];
-  for (const value of [0, 0, 5, 10, 2, 126, 0]) parts.push(int(value));
-  parts.push(str('bench'), str('15.18'), str('15.18'), int(TABLES * 2));
-  for (let table = 0; table < TABLES; table++) {
-    const entry = (dumpId: number, desc: string, hasData: boolean, deps: number[]) => {
-      parts.push(int(dumpId), int(hasData ? 1 : 0), str('1259'), str(String(16384 + table)), str(`t${table}`), str(desc), int(hasData ? 3 : 2));
-      parts.push(str(desc === 'TABLE' ? `CREATE TABLE public.t${table} (id bigint, body text);` : ''), str(''), str(hasData ? `COPY public.t${table} (id, body) FROM stdin;\n` : null));
-      parts.push(str('public'), str(''), str('heap'), str('bench'), str('false'));
-      for (const dep of deps) parts.push(str(String(dep)));
-      parts.push(str(null), Buffer.from([hasData ? 1 : 3]), Buffer.alloc(8));
-    };
-    entry(1 + table * 2, 'TABLE', false, []);
-    entry(2 + table * 2, 'TABLE DATA', true, [1 + table * 2]);
-  }
-  return Buffer.concat(parts);
-}
 
 /** The archive as a stream: head, then per table a data block of row chunks totalling about `bytes`. */
 function archiveStream(bytes: number): Readable {
   const perTable = Math.ceil(bytes / TABLES);
   async function* generate(): AsyncGenerator<Buffer> {
-    yield archiveHead();
+    yield archiveHead(TABLES);
     let id = 0;
     for (let table = 0; table < TABLES; table++) {
-      yield Buffer.concat([Buffer.from([1]), int(2 + table * 2)]);
+      yield dataBlockStart(table);
       let written = 0;
       while (written < perTable) {
         if (DATA === 'realistic') {
@@ -90,7 +64,7 @@ function archiveStream(bytes: number): Readable {
         }
         yield block.subarray(0, used);
       }
-      yield int(0);
+      yield DATA_BLOCK_END;
     }
   }
   return Readable.from(generate(), { objectMode: false });
@@ -179,6 +153,14 @@ function verifyInChild(file: string, times = 1): ChildFigures {
   return JSON.parse(line) as ChildFigures;
 }
 
+/** The run of median wall time. */
+function median<T extends { seconds: number }>(runs: readonly T[]): T {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!middle) throw new Error('no runs');
+  return middle;
+}
+
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
@@ -193,6 +175,7 @@ async function main(): Promise<void> {
   }
   if (!existsSync('/usr/bin/time')) throw new Error('this benchmark needs /usr/bin/time (Debian: apt-get install time)');
   const largeGiB = option('gib', 1.05);
+  RUNS = option('runs', 3);
   const smallMiB = option('small-mib', 100);
   const dirIndex = process.argv.indexOf('--dir');
   const dir = mkdtempSync(join(dirIndex >= 0 ? (process.argv[dirIndex + 1] ?? '/tmp') : '/tmp', 'verify-bench-'));
@@ -216,9 +199,16 @@ async function main(): Promise<void> {
       const size = statSync(file.path).size;
       // Warm the page cache so every tool reads from memory alike.
       timed('sh', ['-c', `cat '${file.path}' > /dev/null`]);
-      const sha = timed('sha256sum', [file.path]);
-      const gzipTest = timed('gzip', ['-t', file.path]);
-      const verify = verifyInChild(file.path);
+      // Interleaved runs, the median of each tool: on a shared machine one run of each says little.
+      const runs: { sha: Measured[]; gzipTest: Measured[]; verify: ChildFigures[] } = { sha: [], gzipTest: [], verify: [] };
+      for (let run = 0; run < RUNS; run++) {
+        runs.sha.push(timed('sha256sum', [file.path]));
+        runs.gzipTest.push(timed('gzip', ['-t', file.path]));
+        runs.verify.push(verifyInChild(file.path));
+      }
+      const sha = median(runs.sha);
+      const gzipTest = median(runs.gzipTest);
+      const verify = median(runs.verify);
       if (verify.problems.length > 0) throw new Error(`the generated dump did not verify: ${verify.problems.join('; ')}`);
       const rate = (seconds: number) => size / 1e6 / seconds;
       for (const [tool, measured] of [['verify', verify], ['sha256sum', sha], ['gzip -t', gzipTest]] as const) {
@@ -248,7 +238,7 @@ async function main(): Promise<void> {
     console.log(header);
     for (const row of rows) console.log(row);
     console.log('');
-    console.log('Ratios are throughput relative to the native tool (above 1 = faster than it); same file, same run, page cache warm.');
+    console.log(`Ratios are throughput relative to the native tool (above 1 = faster than it); same file, same run, page cache warm; median of ${RUNS} interleaved runs.`);
     const budget = 900 - 60;
     console.log(
       `Largest object per invocation at the measured ${largestRate.toFixed(0)} MB/s and ${budget} s (15 min less the 60 s verdict margin): ${((largestRate * budget) / 1e3).toFixed(0)} GB;` +

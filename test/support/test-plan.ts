@@ -56,6 +56,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/verify/configured-targets.test.ts',
   'test/verify/mysql-rows.test.ts',
   'test/verify/mysql-trailer.test.ts',
+  'test/verify/pg-copy-rows.test.ts',
   'test/verify/stream-check.test.ts',
   'test/verify/template.test.ts',
 ];

@@ -74,26 +74,43 @@ export interface DataBlockInfo {
 /** Rows of each table, counted in its COPY data (one line per row), by `schema.table`. */
 export type TableRows = Map<string, number>;
 
-function countNewlines(piece: Buffer): number {
-  let found = 0;
-  for (let at = piece.indexOf(NEWLINE); at >= 0; at = piece.indexOf(NEWLINE, at + 1)) found++;
-  return found;
-}
-
-/** Counts the rows of one table's COPY data as it passes (one line each), keeping only its last bytes. */
+/**
+ * Counts the rows of one table's COPY data as it passes (one line each), keeping only its last
+ * bytes. A row is a range of a buffer of many rows: the search for the next newline is carried
+ * from one range to the next of the same buffer, so each newline costs one search and a row no
+ * allocation.
+ */
 class CopyRows {
   private lines = 0;
-  /** The stream's last bytes: a view of the last piece when it is long enough (no copy per row). */
+  private buffer: Buffer | undefined;
+  /** In `buffer`: the first newline at or after `searchedFrom`, or -1 for none. */
+  private next = -1;
+  private searchedFrom = 0;
+  /** The data's last bytes end at `tailEnd` of `tail`: the last range's buffer, or a copy when that range was short. */
   private tail: Buffer = Buffer.alloc(0);
+  private tailEnd = 0;
 
-  add(piece: Buffer): void {
-    this.lines += countNewlines(piece);
-    this.tail = piece.length >= COPY_END.length ? piece.subarray(-COPY_END.length) : Buffer.from(Buffer.concat([this.tail, piece]).subarray(-COPY_END.length));
+  add(buffer: Buffer, start: number, end: number): void {
+    let next = buffer === this.buffer && start >= this.searchedFrom && (this.next === -1 || this.next >= start) ? this.next : buffer.indexOf(NEWLINE, start);
+    while (next !== -1 && next < end) {
+      this.lines++;
+      next = buffer.indexOf(NEWLINE, next + 1);
+    }
+    this.buffer = buffer;
+    this.next = next;
+    this.searchedFrom = end;
+    if (end - start >= COPY_END.length) {
+      this.tail = buffer;
+      this.tailEnd = end;
+    } else {
+      this.tail = Buffer.concat([this.tail.subarray(Math.max(0, this.tailEnd - COPY_END.length), this.tailEnd), buffer.subarray(start, end)]);
+      this.tailEnd = this.tail.length;
+    }
   }
 
   /** Its end-of-data line and blank lines are not rows. */
   rows(): number {
-    return this.tail.equals(COPY_END) ? this.lines - 3 : this.lines;
+    return this.tail.subarray(Math.max(0, this.tailEnd - COPY_END.length), this.tailEnd).equals(COPY_END) ? this.lines - 3 : this.lines;
   }
 }
 
@@ -339,9 +356,13 @@ export function* pgCustomParser(
       throw new FormatError(`data block ${blocks + 1}: ${what} starts at offset ${blockStart} but the TOC points pg_restore to offset ${entry.dataOffset}`);
     }
     const counter = blockType === BLK_DATA && entry.desc === 'TABLE DATA' && compression !== undefined ? new CopyRows() : undefined;
-    const inflater = counter && compression === 'gzip' ? new BlockInflater((piece) => counter.add(piece), what) : undefined;
+    const inflater = counter && compression === 'gzip' ? new BlockInflater((piece) => counter.add(piece, 0, piece.length), what) : undefined;
     // The chunks (a row each in COPY data) are read by the driver in one run: per chunk, no parser step.
-    const onPiece = inflater ? (piece: Buffer) => inflater.push(piece) : counter ? (piece: Buffer) => counter.add(piece) : undefined;
+    const onPiece = inflater
+      ? (buffer: Buffer, start: number, end: number) => inflater.push(buffer.subarray(start, end))
+      : counter
+        ? (buffer: Buffer, start: number, end: number) => counter.add(buffer, start, end)
+        : undefined;
     const readChunks = function* (label: string): Generator<PullRequest, void, Buffer | undefined> {
       yield chunks(intSize, label, (length) => (dataBytes += length), onPiece);
     };

@@ -14,8 +14,9 @@ export type PullRequest =
  * A run of length-prefixed chunks (a sign byte and an `intSize`-byte little-endian length, then
  * that many bytes) up to a chunk of length 0, read by the driver itself: one step of the parser
  * per run instead of two per chunk (a table's COPY data is one chunk per row). Each payload is
- * handed to `onPiece` as it passes, in pieces of any size, never copied; without `onPiece` it is
- * skipped. `n` is the size of a length field.
+ * handed to `onPiece` as it passes, as a range of the pushed buffer (pieces of any size, neither
+ * copied nor wrapped: a row costs no allocation); without `onPiece` it is skipped. `n` is the size
+ * of a length field.
  */
 export interface ChunksRequest {
   readonly kind: 'chunks';
@@ -23,7 +24,8 @@ export interface ChunksRequest {
   readonly intSize: number;
   readonly what: string;
   readonly onLength: (length: number) => void;
-  readonly onPiece?: (piece: Buffer) => void;
+  /** Bytes `start` to `end` of `buffer` are payload; the buffer is not changed after the call. */
+  readonly onPiece?: (buffer: Buffer, start: number, end: number) => void;
 }
 
 /** A parser written as a generator: it yields requests and receives the bytes (or undefined at the end). */
@@ -32,7 +34,7 @@ export type PullParser = Generator<PullRequest, void, Buffer | undefined>;
 export const bytes = (n: number, what: string): PullRequest => ({ kind: 'bytes', n, what });
 export const bytesOrEnd = (n: number, what: string): PullRequest => ({ kind: 'bytesOrEnd', n, what });
 export const skip = (n: number, what: string): PullRequest => ({ kind: 'skip', n, what });
-export const chunks = (intSize: number, what: string, onLength: (length: number) => void, onPiece?: (piece: Buffer) => void): PullRequest => ({
+export const chunks = (intSize: number, what: string, onLength: (length: number) => void, onPiece?: ChunksRequest['onPiece']): PullRequest => ({
   kind: 'chunks',
   n: 1 + intSize,
   intSize,
@@ -132,57 +134,66 @@ export class PullDriver {
     return undefined;
   }
 
-  /** Reads chunks from `chunk` at `pos` until the run ends or the chunk does; returns the new position. */
+  /**
+   * Reads chunks from `chunk` at `start` until the run ends or the chunk does; returns the new
+   * position. The per-row path reads the length in place and calls no allocation.
+   */
   private readChunks(request: ChunksRequest, chunk: Buffer, start: number): number {
+    const { n, intSize, onPiece, onLength } = request;
     let pos = start;
-    while (pos < chunk.length) {
-      if (this.payloadLeft > 0) {
-        const take = Math.min(this.payloadLeft, chunk.length - pos);
-        try {
-          request.onPiece?.(chunk.subarray(pos, pos + take));
-        } catch (error) {
-          this.problem = error instanceof FormatError ? error.message : `parser failed: ${(error as Error).message}`;
-          this.request = undefined;
+    try {
+      while (pos < chunk.length) {
+        if (this.payloadLeft > 0) {
+          const end = Math.min(pos + this.payloadLeft, chunk.length);
+          if (onPiece) onPiece(chunk, pos, end);
+          this.payloadLeft -= end - pos;
+          pos = end;
+          continue;
+        }
+        // A length field: whole in this chunk (the common case), else gathered across chunks.
+        let negative: boolean;
+        let length: number;
+        if (this.held === 0 && chunk.length - pos >= n) {
+          negative = chunk[pos] !== 0;
+          length = littleEndian(chunk, pos + 1, intSize);
+          pos += n;
+        } else {
+          const take = Math.min(n - this.held, chunk.length - pos);
+          this.parts.push(chunk.subarray(pos, pos + take));
+          this.held += take;
+          pos += take;
+          if (this.held < n) break;
+          const field = Buffer.concat(this.parts, this.held);
+          this.parts = [];
+          this.held = 0;
+          negative = field[0] !== 0;
+          length = littleEndian(field, 1, intSize);
+        }
+        if (negative && length !== 0) {
+          this.consumed += pos - start;
+          this.fail(`${request.what}: negative chunk length ${-length}: corrupt data`);
           return chunk.length;
         }
-        pos += take;
-        this.consumed += take;
-        this.payloadLeft -= take;
-        continue;
+        if (length === 0) {
+          this.consumed += pos - start;
+          this.advance(Buffer.alloc(0));
+          return pos;
+        }
+        onLength(length);
+        this.payloadLeft = length;
       }
-      // A length field: whole in this chunk (the common case), else gathered across chunks.
-      let field: Buffer;
-      if (this.held === 0 && chunk.length - pos >= request.n) {
-        field = chunk.subarray(pos, pos + request.n);
-        pos += request.n;
-      } else {
-        const take = Math.min(request.n - this.held, chunk.length - pos);
-        this.parts.push(chunk.subarray(pos, pos + take));
-        this.held += take;
-        pos += take;
-        this.consumed += take;
-        if (this.held < request.n) return pos;
-        field = Buffer.concat(this.parts, this.held);
-        this.parts = [];
-        this.held = 0;
-        this.consumed -= request.n;
-      }
-      this.consumed += request.n;
-      let length = 0;
-      for (let i = 0; i < request.intSize; i++) length += (field[1 + i] ?? 0) * 2 ** (8 * i);
-      if (field[0] !== 0 && length !== 0) {
-        this.problem = `${request.what}: negative chunk length ${-length}: corrupt data`;
-        this.request = undefined;
-        return chunk.length;
-      }
-      if (length === 0) {
-        this.advance(Buffer.alloc(0));
-        return pos;
-      }
-      request.onLength(length);
-      this.payloadLeft = length;
+    } catch (error) {
+      this.consumed += pos - start;
+      this.fail(error instanceof FormatError ? error.message : `parser failed: ${(error as Error).message}`);
+      return chunk.length;
     }
+    this.consumed += pos - start;
     return pos;
+  }
+
+  private fail(problem: string): void {
+    this.problem = problem;
+    this.request = undefined;
   }
 
   private advance(value: Buffer | undefined): void {
@@ -216,4 +227,15 @@ export class PullDriver {
       return;
     }
   }
+}
+
+/** An unsigned little-endian integer of `size` bytes at `at`. */
+function littleEndian(buffer: Buffer, at: number, size: number): number {
+  let value = 0;
+  let factor = 1;
+  for (let i = 0; i < size; i++) {
+    value += (buffer[at + i] ?? 0) * factor;
+    factor *= 256;
+  }
+  return value;
 }
