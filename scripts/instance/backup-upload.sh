@@ -30,22 +30,27 @@ stream_gate() { # stream_gate <upstream status file> <uploader pid file> <marker
   local statuses
   statuses=$(cat "$1" 2>/dev/null || true)
   [[ $statuses =~ ^(0 )*0$ ]] && return 0
-  local pid='' state i
+  local pids='' pid state i
   for ((i = 0; i < 100; i++)); do
-    pid=$(cat "$2" 2>/dev/null || true)
-    [[ -n $pid ]] && break
+    pids=$(cat "$2" 2>/dev/null || true)
+    [[ -n $pids ]] && break
     # The work directory is gone: the script has exited (a signal) and its cleanup stopped the
     # uploader already; waiting would only keep the script's output open.
     [[ -d ${2%/*} ]] || return 1
     sleep 0.1
   done
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
-    [[ -z $state || $state == Z ]] && break
-    sleep 0.1
+  # The uploader, then the part upload it has in flight (the file lists both).
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  pids=$(cat "$2" 2>/dev/null || printf '%s' "$pids")
+  for pid in $pids; do
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+      [[ -z $state || $state == Z ]] && break
+      sleep 0.1
+    done
+    ((i < 100)) || kill -KILL "$pid" 2>/dev/null || true
   done
-  ((i < 100)) || kill -KILL "$pid" 2>/dev/null || true
   : >"$3"
   return 1
 }
@@ -119,25 +124,46 @@ upload_stream() {
   rm -f -- "$part_file"
 }
 
+# Uploads one part in the background while the stream fills the next: its checksum goes to
+# <file>.sum, its ETag to <file>.etag. The job execs the CLI, so stopping its PID stops the upload.
+upload_part_job() { # upload_part_job <upload id> <part number> <file>
+  local checksum
+  checksum=$(s3_checksum_of "$3") || exit 1
+  printf '%s' "$checksum" >"$3.sum"
+  aws_argv s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$1" \
+    --part-number "$2" --body "$3" --checksum-sha256 "$checksum" --query ETag --output text
+  AWS_PAGER='' exec "${AWS_ARGV[@]}" >"$3.etag"
+}
+
+# A multipart upload with one part in flight while the next is read from the stream: the dump
+# and compressor never wait for S3 (two part files on disk at most). The uploader's PID file
+# lists the part job too, so a stop (stream_gate, cleanup) reaches the upload in flight.
 multipart_upload() { # multipart_upload <part size> <file holding the first part>
-  local size=$1 part_file=$2 upload_id part=0 bytes checksum etag parts="$WORK_DIR/parts.json"
+  local size=$1 current=$2 next="$WORK_DIR/part.next" upload_id part=0 bytes job etag parts="$WORK_DIR/parts.json"
   : >"$WORK_DIR/upload.multipart"
   upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
     "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || return 1
   printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
   printf '{"Parts":[' >"$parts"
   while :; do
-    bytes=$(stat -c %s "$part_file")
+    bytes=$(stat -c %s "$current")
     ((bytes > 0 || part == 0)) || break
     part=$((part + 1))
-    checksum=$(s3_checksum_of "$part_file")
-    etag=$(aws_cli s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
-      --part-number "$part" --body "$part_file" --checksum-sha256 "$checksum" --query ETag --output text) || return 1
+    upload_part_job "$upload_id" "$part" "$current" &
+    job=$!
+    [[ -z ${STOP_ON_FAILURE_PID_FILE:-} ]] || printf '%s\n%s\n' "$BASHPID" "$job" >"$STOP_ON_FAILURE_PID_FILE"
+    if ((bytes == size)); then
+      head -c "$size" >"$next" || { wait "$job"; return 1; }
+    fi
+    wait "$job" || return 1
+    etag=$(cat "$current.etag")
     ((part == 1)) || printf ',' >>"$parts"
-    printf '{"PartNumber":%d,"ETag":%s,"ChecksumSHA256":"%s"}' "$part" "$(json_str "$etag")" "$checksum" >>"$parts"
+    printf '{"PartNumber":%d,"ETag":%s,"ChecksumSHA256":"%s"}' "$part" "$(json_str "$etag")" "$(cat "$current.sum")" >>"$parts"
+    rm -f -- "$current.etag" "$current.sum"
     ((bytes == size)) || break
-    head -c "$size" >"$part_file" || return 1
+    mv -f -- "$next" "$current"
   done
+  rm -f -- "$next"
   printf ']}' >>"$parts"
   aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
     --multipart-upload "file://$parts" --if-none-match '*' >/dev/null
@@ -192,7 +218,7 @@ stream_to_s3() {
         compress_stream 2>"$WORK_DIR/compress.err" | tee -- "$sha_fifo" "$count_fifo" 2>"$WORK_DIR/tee.err"
       printf '%s\n' "${PIPESTATUS[*]}" >"$status_file"
     ) | stream_gate "$status_file" "$uploader_pid_file" "$stopped_file" | (
-      printf '%s' "$BASHPID" >"$uploader_pid_file"
+      printf '%s\n' "$BASHPID" >"$uploader_pid_file"
       # Without the caller's traps a TERM from the gate ends this at once, before it completes.
       trap - TERM INT HUP
       upload_stream >"$WORK_DIR/upload.out" 2>"$WORK_DIR/upload.err"

@@ -126,18 +126,17 @@ tail_of() { # tail_of <file> [lines]
 
 WORK_DIR=
 BACKGROUND_PIDS=()
-# While an upload streams: the file holding the uploader's PID, stopped first on a failed exit so
-# that it never completes a partial object.
+# While an upload streams: the file holding the uploader's PID (and its part upload in flight),
+# stopped first on a failed exit so that it never completes a partial object.
 STOP_ON_FAILURE_PID_FILE=
 
 cleanup() {
   local status=$?
   local pid
   if ((status != 0)) && [[ -n $STOP_ON_FAILURE_PID_FILE && -s $STOP_ON_FAILURE_PID_FILE ]]; then
-    pid=$(cat "$STOP_ON_FAILURE_PID_FILE" 2>/dev/null || true)
-    if [[ -n $pid ]]; then
+    for pid in $(cat "$STOP_ON_FAILURE_PID_FILE" 2>/dev/null || true); do
       kill -TERM "$pid" 2>/dev/null || true
-    fi
+    done
   fi
   for pid in "${BACKGROUND_PIDS[@]+"${BACKGROUND_PIDS[@]}"}"; do
     kill -TERM "$pid" 2>/dev/null || true

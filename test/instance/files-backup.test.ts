@@ -28,6 +28,19 @@ function treeOf(root: string): Map<string, string> {
   return entries;
 }
 
+/** PIDs of live processes whose command line names `fragment` (an uploader or a part upload of one key). */
+function processesNaming(fragment: string): string[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(fragment);
+      } catch {
+        return false;
+      }
+    });
+}
+
 describe('backup.sh, kind files', () => {
   let moto: MotoServer;
   let bucket: string;
@@ -322,7 +335,7 @@ describe('backup.sh, kind files', () => {
   });
 
   it('stops the upload when the archiver fails midway: no object, no manifest, no incomplete upload', async () => {
-    // GIVEN a tar that streams 20 MB (so the upload is already multipart) and then fails
+    // GIVEN a tar that streams 20 MB and then fails, and 5 MiB parts: three parts are uploaded (one of them while the next is read) before it fails
     const bin = join(work, 'failing-bin');
     mkdirSync(bin);
     const realTar = run('bash', ['-c', 'command -v tar']).trim();
@@ -331,17 +344,20 @@ describe('backup.sh, kind files', () => {
       `#!/bin/bash\n[ "$1" = --version ] && exec ${realTar} --version\nhead -c 20000000 /dev/urandom\necho 'tar: simulated read error' >&2\nexit 2\n`,
     );
     chmodSync(join(bin, 'tar'), 0o755);
-    const env = inputs({ BK_TARGET: 'broken' });
+    const env = inputs({ BK_TARGET: 'broken', BK_PART_MIB: '5' });
     env.PATH = `${bin}:${env.PATH ?? ''}`;
 
     // WHEN the backup runs
     const run1 = await runBackupScript(env);
+    expect(run1.stderr).toMatch(/parts of 5 MiB/);
 
     // THEN the dump stage fails and nothing of the partial stream is left in the bucket
     expect(run1.status).toBe(4);
     expect(run1.stderr).toMatch(/the files dump failed \(exit 2\); nothing was stored: .*simulated read error/);
     expect((await listKeys(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
     expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
+    // AND no part upload outlived the script
+    expect(processesNaming(`daily/broken/`)).toEqual([]);
   });
 
   it('compresses with single-threaded gzip when BK_COMPRESSOR=gzip, to the same archive', async () => {
@@ -414,16 +430,7 @@ describe('backup.sh, kind files', () => {
     await new Promise((resolveWait) => setTimeout(resolveWait, 2000));
     expect((await listKeys(moto, bucket)).filter((key) => key.includes('/timed-out/'))).toEqual([]);
     // AND the uploader did not outlive the script (it would complete the object at the stream's end)
-    const uploaders = readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .filter((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`s3://${bucket}/daily/timed-out/`);
-        } catch {
-          return false;
-        }
-      });
-    expect(uploaders).toEqual([]);
+    expect(processesNaming(`daily/timed-out/`)).toEqual([]);
   });
 
   it('records the host name as the instance off EC2', async () => {
