@@ -6,13 +6,15 @@
  * In one run, against a throwaway PostgreSQL server and a moto server on loopback, it prints:
  *  1. wall time, peak extra disk (temp directory) and peak RSS of the backup script, against the
  *     bare pipeline `pg_dump -Fc -Z0 | gzip -<same level> > /dev/null` as the baseline;
- *  2. the compressor comparison on the same raw dump (gzip -1/-3/-6, pigz and zstd when
+ *  2. where pgBackRest is installed, its full backup of the same cluster at the same gzip level
+ *     (and zstd), against the script's warm runs;
+ *  3. the compressor comparison on the same raw dump (gzip -1/-3/-6, pigz and zstd when
  *     installed): MB/s of input and compression ratio, which is what the script's default
  *     gzip level rests on.
  * Figures, not a pass/fail test: the machine's load moves them; the ratios are what count.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupEnv, putSecureStringParameter } from '../test/support/backup-script';
 import { MotoServer } from '../test/support/moto';
@@ -68,6 +70,41 @@ function spawnAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Pr
 
 const fmt = (value: number, digits = 1) => value.toFixed(digits);
 
+/**
+ * A full pgBackRest backup of `pg`'s cluster into a new local repository under `dir`, as the
+ * server's user (pgBackRest reads the data directory), with archive-check off (no WAL archiving
+ * here): its wall time and the repository's size.
+ */
+function pgBackRestFullBackup(pg: PostgresServer, compress: readonly string[]): { seconds: number; repositoryBytes: number } {
+  // Its own directory, which the server's user can reach (the bench's work directory is root's, 0700).
+  const dir = scratchDir('pgbackrest');
+  try {
+    return pgBackRestIn(dir, pg, compress);
+  } finally {
+    removeDir(dir);
+  }
+}
+
+function pgBackRestIn(dir: string, pg: PostgresServer, compress: readonly string[]): { seconds: number; repositoryBytes: number } {
+  const asRoot = process.getuid?.() === 0;
+  const config = join(dir, 'pgbackrest.conf');
+  writeFileSync(
+    config,
+    `[global]\nrepo1-path=${dir}/repo\nrepo1-retention-full=1\nlock-path=${dir}/lock\nlog-path=${dir}/log\nlog-level-console=warn\nlog-level-file=off\nstart-fast=y\narchive-check=n\nprocess-max=2\n\n` +
+      `[bench]\npg1-path=${pg.dataDirectory}\npg1-port=${pg.port}\npg1-socket-path=${pg.socketDirectory}\npg1-user=${pg.user}\n`,
+  );
+  if (asRoot) run('chown', ['-R', 'postgres:postgres', dir]);
+  const pgbackrest = (args: readonly string[]) => {
+    const argv = ['env', `PGPASSWORD=${pg.password}`, 'pgbackrest', `--config=${config}`, '--stanza=bench', ...args];
+    const result = spawnSync(asRoot ? 'runuser' : argv[0] ?? 'env', asRoot ? ['-u', 'postgres', '--', ...argv] : argv.slice(1), { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`pgbackrest ${args.join(' ')} failed: ${result.stderr}`);
+  };
+  pgbackrest(['stanza-create']);
+  const start = process.hrtime.bigint();
+  pgbackrest(['backup', '--type=full', ...compress]);
+  return { seconds: seconds(start), repositoryBytes: diskUsage(join(dir, 'repo')) };
+}
+
 async function main(): Promise<void> {
   const work = scratchDir('bench');
   const [moto, pg] = await Promise.all([MotoServer.start(), PostgresServer.start()]);
@@ -103,6 +140,10 @@ async function main(): Promise<void> {
     mkdirSync(tmp);
     const rows: string[] = [];
     const ratios: string[] = [];
+    /** The warm run of each compressor: the script's wall time and its stream's. */
+    const scriptRuns = new Map<string, { seconds: number; streamSeconds: number }>();
+    /** The bare pipeline's time beside each warm run. */
+    const baselines = new Map<string, number>();
     // The first compressor runs twice: cold (the script probes the AWS CLI) and warm (it remembers).
     const runs = [compressors[0] ?? 'gzip', ...compressors];
     for (const [index, compressor] of runs.entries()) {
@@ -136,6 +177,10 @@ async function main(): Promise<void> {
       const peakRssKb = Number(run('cat', [rssFile]).trim());
       const uploaded = /uploaded (\d+) bytes in ([\d.]+)s/.exec(scriptRun.stderr);
       const streamSeconds = Number(uploaded?.[2] ?? NaN);
+      if (index > 0) {
+        scriptRuns.set(compressor, { seconds: scriptSeconds, streamSeconds });
+        baselines.set(compressor, baseline.seconds);
+      }
       rows.push(`| pg_dump -Fc -Z0 \\| ${compressor} -${level} > /dev/null | ${fmt(baseline.seconds)} | ${fmt(baselineBytes / MB)} | 0 (no files) | - |`);
       rows.push(
         `| backup.sh (${compressor} -${level}, to moto) | ${fmt(scriptSeconds)} | ${fmt(Number(uploaded?.[1] ?? NaN) / MB)} | ${fmt(peakBytes / 1024, 0)} KB | ${fmt(peakRssKb / 1024, 0)} MB |`,
@@ -144,12 +189,47 @@ async function main(): Promise<void> {
         `${compressor}: script / baseline wall time ${fmt(scriptSeconds / baseline.seconds, 2)}x; the dump+compress+upload stream alone ${fmt(streamSeconds)} s = ${fmt(streamSeconds / baseline.seconds, 2)}x; fixed (everything but the stream) ${fmt(scriptSeconds - streamSeconds)} s${index === 0 ? ' (the first run: it also probes the CLI)' : ''}`,
       );
     }
+    // The stream's other baseline: the same compressed bytes uploaded by the AWS CLI alone
+    // (`aws s3 cp`, its parallel multipart upload) to the same moto server. The stream can be no
+    // faster than the slower of the bare pipeline and the bare upload.
+    const compressedFile = join(work, 'compressed.gz');
+    timed(`pg_dump -w -Fc -Z0 bench | ${compressors[0] ?? 'gzip'} -n -${level} > '${compressedFile}'`, pg.env('bench'));
+    const bareUpload = timed(`aws s3 cp --only-show-errors '${compressedFile}' 's3://${bucket}/bare-upload.gz'`, moto.env());
+    for (const [compressor, script] of scriptRuns) {
+      const slower = Math.max(bareUpload.seconds, baselines.get(compressor) ?? 0);
+      ratios.push(`${compressor}: the stream alone / the slower of the bare pipeline and the bare upload (${fmt(slower)} s) = ${fmt(script.streamSeconds / slower, 2)}x`);
+    }
+    rows.push(`| aws s3 cp of the same ${fmt(statSync(compressedFile).size / MB)} MB to moto (the bare upload) | ${fmt(bareUpload.seconds)} | - | - | - |`);
     console.log(`\n## backup.sh vs bare pg_dump | <same compressor> (same run)`);
     console.log(`| | wall s | output MB | peak extra disk | peak RSS (largest process) |`);
     console.log(`|---|---|---|---|---|`);
     rows.forEach((row) => console.log(row));
     ratios.forEach((ratio) => console.log(ratio));
     console.log('(the fixed part is mostly AWS CLI start-ups: the password, the read-back, the manifest, and on the first run the CLI probe)');
+
+    // 2b. pgBackRest, where installed: a full physical backup of the same cluster at the same gzip level.
+    if (has('pgbackrest')) {
+      console.log(`\n## pgBackRest ${run('pgbackrest', ['version']).trim().replace(/^pgBackRest /, '')}, full backup of the same cluster (local posix repository, process-max=2)`);
+      console.log('| | wall s | repository MB |');
+      console.log('|---|---|---|');
+      for (const [label, compress] of [[`gz -${level}`, ['--compress-type=gz', `--compress-level=${level}`]], ['zst -1', ['--compress-type=zst', '--compress-level=1']]] as const) {
+        let backup: { seconds: number; repositoryBytes: number };
+        try {
+          backup = pgBackRestFullBackup(pg, compress);
+        } catch (error) {
+          console.log(`| pgbackrest backup --type=full (${label}) | failed: ${(error as Error).message.split('\n')[0]} | - |`);
+          continue;
+        }
+        console.log(`| pgbackrest backup --type=full (${label}) | ${fmt(backup.seconds)} | ${fmt(backup.repositoryBytes / MB)} |`);
+        for (const [compressor, script] of scriptRuns) {
+          console.log(
+            `${compressor} vs pgBackRest ${label}: backup.sh ${fmt(script.seconds / backup.seconds, 2)}x its time, the stream alone ${fmt(script.streamSeconds / backup.seconds, 2)}x (backup.sh uploads through the AWS CLI to moto, pgBackRest writes to local disk)`,
+          );
+        }
+      }
+    } else {
+      console.log('\n(pgBackRest is not installed: Debian `apt-get install pgbackrest` adds the comparison)');
+    }
 
     // 3. Compressors on the same raw dump (read from the page cache).
     const rawFile = join(work, 'raw.pgdump');

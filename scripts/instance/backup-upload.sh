@@ -125,31 +125,37 @@ upload_stream() {
 }
 
 # Uploads one part in the background while the stream fills the next: its checksum goes to
-# <file>.sum, its ETag to <file>.etag. The job execs the CLI, so stopping its PID stops the upload.
-upload_part_job() { # upload_part_job <upload id> <part number> <file>
-  local checksum
-  checksum=$(s3_checksum_of "$3") || exit 1
-  printf '%s' "$checksum" >"$3.sum"
-  aws_argv s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$1" \
-    --part-number "$2" --body "$3" --checksum-sha256 "$checksum" --query ETag --output text
-  AWS_PAGER='' exec "${AWS_ARGV[@]}" >"$3.etag"
+# <file>.sum, its ETag to <file>.etag. The first part's job creates the multipart upload too, so
+# the stream waits for no CLI call before its end. The job execs the CLI for the part, so stopping
+# its PID stops the upload.
+upload_part_job() { # upload_part_job <part number> <file>
+  local checksum upload_id
+  if (($1 == 1)); then
+    upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
+      "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || exit 1
+    printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
+  else
+    upload_id=$(cat "$WORK_DIR/upload.id") || exit 1
+  fi
+  checksum=$(s3_checksum_of "$2") || exit 1
+  printf '%s' "$checksum" >"$2.sum"
+  aws_argv s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
+    --part-number "$1" --body "$2" --checksum-sha256 "$checksum" --query ETag --output text
+  AWS_PAGER='' exec "${AWS_ARGV[@]}" >"$2.etag"
 }
 
 # A multipart upload with one part in flight while the next is read from the stream: the dump
 # and compressor never wait for S3 (two part files on disk at most). The uploader's PID file
 # lists the part job too, so a stop (stream_gate, cleanup) reaches the upload in flight.
 multipart_upload() { # multipart_upload <part size> <file holding the first part>
-  local size=$1 current=$2 next="$WORK_DIR/part.next" upload_id part=0 bytes job etag parts="$WORK_DIR/parts.json"
+  local size=$1 current=$2 next="$WORK_DIR/part.next" part=0 bytes job etag parts="$WORK_DIR/parts.json"
   : >"$WORK_DIR/upload.multipart"
-  upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
-    "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || return 1
-  printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
   printf '{"Parts":[' >"$parts"
   while :; do
     bytes=$(stat -c %s "$current")
     ((bytes > 0 || part == 0)) || break
     part=$((part + 1))
-    upload_part_job "$upload_id" "$part" "$current" &
+    upload_part_job "$part" "$current" &
     job=$!
     [[ -z ${STOP_ON_FAILURE_PID_FILE:-} ]] || printf '%s\n%s\n' "$BASHPID" "$job" >"$STOP_ON_FAILURE_PID_FILE"
     if ((bytes == size)); then
@@ -165,7 +171,7 @@ multipart_upload() { # multipart_upload <part size> <file holding the first part
   done
   rm -f -- "$next"
   printf ']}' >>"$parts"
-  aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
+  aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$(cat "$WORK_DIR/upload.id")" \
     --multipart-upload "file://$parts" --if-none-match '*' >/dev/null
 }
 

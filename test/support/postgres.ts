@@ -54,6 +54,16 @@ export class PostgresServer {
     return server;
   }
 
+  /** The cluster's data directory (for physical backup tools such as pgBackRest). */
+  get dataDirectory(): string {
+    return join(this.dir, 'data');
+  }
+
+  /** The directory of its Unix socket. */
+  get socketDirectory(): string {
+    return this.dir;
+  }
+
   /** Environment for psql/pg_dump against this server. */
   env(database = 'postgres'): NodeJS.ProcessEnv {
     return { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(this.port), PGUSER: this.user, PGPASSWORD: this.password, PGDATABASE: database };
