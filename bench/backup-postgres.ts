@@ -95,8 +95,10 @@ function pgBackRestIn(dir: string, pg: PostgresServer, compress: readonly string
   );
   if (asRoot) run('chown', ['-R', 'postgres:postgres', dir]);
   const pgbackrest = (args: readonly string[]) => {
-    const argv = ['env', `PGPASSWORD=${pg.password}`, 'pgbackrest', `--config=${config}`, '--stanza=bench', ...args];
-    const result = spawnSync(asRoot ? 'runuser' : argv[0] ?? 'env', asRoot ? ['-u', 'postgres', '--', ...argv] : argv.slice(1), { encoding: 'utf8' });
+    const argv = ['pgbackrest', `--config=${config}`, '--stanza=bench', ...args];
+    // The password through the environment (runuser keeps it), never argv.
+    const env = { ...process.env, PGPASSWORD: pg.password };
+    const result = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', ...argv], { env, encoding: 'utf8' }) : spawnSync('pgbackrest', argv.slice(1), { env, encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`pgbackrest ${args.join(' ')} failed: ${result.stderr}`);
   };
   pgbackrest(['stanza-create']);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey } from '../../contracts/manifest';
 import { BACKUP_SCRIPT, backupEnv, fetchBackup, listIncompleteUploads, listKeys, runBackupScript } from '../support/backup-script';
 import { MotoServer } from '../support/moto';
-import { freePort, pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
+import { commandLines, freePort, pathWithout, removeDir, run, scratchDir, waitFor } from '../support/processes';
 import { filesIndexOf } from '../support/backups';
 
 /** Regular files (relative path → sha256) and symlinks (relative path → target) under `root`. */
@@ -28,18 +28,6 @@ function treeOf(root: string): Map<string, string> {
   return entries;
 }
 
-/** PIDs of live processes whose command line names `fragment` (an uploader or a part upload of one key). */
-function processesNaming(fragment: string): string[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(fragment);
-      } catch {
-        return false;
-      }
-    });
-}
 
 describe('backup.sh, kind files', () => {
   let moto: MotoServer;
@@ -357,7 +345,7 @@ describe('backup.sh, kind files', () => {
     expect((await listKeys(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
     expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/broken/'))).toEqual([]);
     // AND no part upload outlived the script
-    expect(processesNaming(`daily/broken/`)).toEqual([]);
+    expect(commandLines().filter((line) => line.includes('daily/broken/'))).toEqual([]);
   });
 
   it('compresses with single-threaded gzip when BK_COMPRESSOR=gzip, to the same archive', async () => {
@@ -430,7 +418,7 @@ describe('backup.sh, kind files', () => {
     await new Promise((resolveWait) => setTimeout(resolveWait, 2000));
     expect((await listKeys(moto, bucket)).filter((key) => key.includes('/timed-out/'))).toEqual([]);
     // AND the uploader did not outlive the script (it would complete the object at the stream's end)
-    expect(processesNaming(`daily/timed-out/`)).toEqual([]);
+    expect(commandLines().filter((line) => line.includes('daily/timed-out/'))).toEqual([]);
   });
 
   it('records the host name as the instance off EC2', async () => {

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupKey } from '../../contracts/manifest';
 import { backupEnv, fetchBackup, listKeys, runBackupScript } from '../support/backup-script';
 import { MotoServer } from '../support/moto';
-import { removeDir, run, scratchDir, stopProcess, waitFor } from '../support/processes';
+import { commandLines, removeDir, run, scratchDir, stopProcess, waitFor } from '../support/processes';
 
 /**
  * Runs sqlite3, again while the database is locked: in rollback-journal mode a writer committing
@@ -51,19 +51,6 @@ function rowsOnlyInFirst(database: string, other: string, query: string): string
   const rows = (path: string) => sqliteRead(['-cmd', '.mode quote', path, query]).trim().split('\n');
   const inOther = new Set(rows(other));
   return rows(database).filter((row) => !inOther.has(row));
-}
-
-/** The command lines of the processes running now. */
-function commandLines(): string[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((pid) => {
-      try {
-        return [readFileSync(`/proc/${pid}/cmdline`, 'utf8')];
-      } catch {
-        return [];
-      }
-    });
 }
 
 describe('backup.sh, kind sqlite', () => {
