@@ -1,7 +1,7 @@
 import * as z from './zod';
 
 /** The checks of one verification, in the order they run. */
-export const CHECK_NAMES = ['object', 'versions', 'manifest', 'integrity', 'decompression', 'format', 'content', 'age', 'size', 'replica'] as const;
+export const CHECK_NAMES = ['object', 'versions', 'manifest', 'lock', 'integrity', 'decompression', 'format', 'content', 'age', 'size', 'replica'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /**

@@ -7,6 +7,8 @@ import * as z from './zod';
 export const verifySettingsSchema = z.strictObject({
   /** Hours the newest verified backup may be old, per tier; tiers absent have no age limit. */
   tierMaxAgeHours: z.record(z.string(), z.number().check(z.positive())),
+  /** Each tier's Object Lock mode: the mode every backup version of the tier must be locked in. */
+  tierLockModes: z.record(z.string(), z.enum(['GOVERNANCE', 'COMPLIANCE'])),
   sizeAnomaly: z.strictObject({
     lowerRatio: z.number().check(z.positive()),
     upperRatio: z.number().check(z.positive()),

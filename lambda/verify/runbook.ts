@@ -8,6 +8,8 @@ export const NEXT_STEP: Record<CheckName, string> = {
     'A backup or manifest key holds more than one version: backups are written once, so a later version was written over it (a compromised instance, or a hand-made upload). Only the first version was verified and only it is ever restored. Find who wrote the later version (CloudTrail data events, the access logs), treat that instance as compromised, and take a new backup from a clean one.',
   manifest:
     'The backup did not finish: the backup script writes the manifest last and only on success. Read the Run Command output of the last backup of this target, fix the cause, and take a manual backup (backup trigger with { "tier": "manual", "target": "<target>" }). Do not restore from this object.',
+  lock:
+    'The backup version is not locked as its tier requires (no retention, another mode, or an earlier retain-until date than its manifest states): something between the instance and S3 dropped or changed the lock the upload asked for, or the bucket was made without Object Lock. The data is intact but can be deleted early. Check the bucket\'s Object Lock configuration and any proxy or endpoint the instance uploads through (its AWS_ENDPOINT_URL, a VPC endpoint policy), then take a manual backup and verify it. An account administrator can extend the retention of this version (PutObjectRetention) until the tier\'s date.',
   integrity:
     'The stored object is not what the backup script wrote (size or SHA-256 differ). Do not restore from it. Check CloudTrail and the access logs for writes to this key, take a new backup now, and restore from the newest backup whose verdict passed if you need one.',
   decompression:

@@ -11,6 +11,7 @@ import { hoursBetween, listBackups, newestVerified, type ListedBackup } from '..
 import { NEXT_STEP } from './runbook';
 import type { VerifySettings } from '../../contracts/verify-settings';
 import { checkStream, type StreamFindings } from './stream-check';
+import { checkLock } from './lock-check';
 import type { CheckName, CheckResult, Verdict } from '../../contracts/verdict';
 import { METRICS } from '../../contracts/metric-catalog';
 
@@ -70,6 +71,10 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
   else record('versions', 'passed', 'the backup and its manifest were each written once');
   if (manifest.manifest) record('manifest', 'passed', `${manifestKeyFor(key)} is valid`);
   else record('manifest', 'failed', manifest.detail);
+  if (head.kind === 'found') {
+    const lock = checkLock({ mode: head.output.ObjectLockMode, retainUntil: head.output.ObjectLockRetainUntilDate }, deps.settings.tierLockModes[parsed.tier], manifest.manifest?.retainUntil);
+    record('lock', lock.status, lock.detail);
+  } else record('lock', 'skipped', 'the object cannot be read');
 
   // Content: one streaming pass.
   if (head.kind === 'found') {

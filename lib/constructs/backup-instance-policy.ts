@@ -56,10 +56,9 @@ export class BackupInstancePolicy extends Construct {
       new iam.PolicyStatement({
         sid: 'WriteOwnBackups',
         // Multipart uploads are covered by PutObject, and carry their Object Lock (no later
-        // PutObjectRetention); AbortMultipartUpload lets a failed stream clean up; GetObject is for
-        // the HeadObject that reads back the stored version, size and lock (this target's own
-        // objects, which the instance holds anyway).
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'],
+        // PutObjectRetention); AbortMultipartUpload lets a failed stream clean up. No read: the
+        // upload's response names the version, and the verifier checks the lock S3 applied.
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: prefixes.map((prefix) => props.bucket.arnForObjects(prefix)),
       }),
       new iam.PolicyStatement({

@@ -177,7 +177,8 @@ export class BackupVerification extends Construct {
     const worker = this.worker.role;
     // ListBucketVersions: a backup must hold exactly one version, and the first one is what is read.
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'ListBackups', actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [bucketArn] }));
-    worker.addToPolicy(new iam.PolicyStatement({ sid: 'ReadBackups', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucketArn}/*`] }));
+    // GetObjectRetention: HeadObject states a version's lock only to a caller allowed to read it.
+    worker.addToPolicy(new iam.PolicyStatement({ sid: 'ReadBackups', actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectRetention'], resources: [`${bucketArn}/*`] }));
     worker.addToPolicy(new iam.PolicyStatement({ sid: 'WriteVerdicts', actions: ['s3:PutObject'], resources: [`${bucketArn}/${VERDICT_PREFIX}*`] }));
     worker.addToPolicy(
       new iam.PolicyStatement({

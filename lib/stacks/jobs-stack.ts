@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
+import { tierLockMode } from '../config/schema';
 import { AlertTopic } from '../constructs/alert-topic';
 import { BackupJobs } from '../constructs/backup-jobs';
 import { REPLICATION_RULE_ID } from '../constructs/backup-replication';
@@ -99,6 +100,7 @@ export class JobsStack extends Stack {
       configuredTargets: scheduledPairs,
       settings: {
         tierMaxAgeHours: tierAges,
+        tierLockModes: Object.fromEntries(Object.keys(config.tiers).map((tier) => [tier, tierLockMode(config, tier)])),
         sizeAnomaly: config.verification.sizeAnomaly,
         replicationAllowanceMinutes: config.verification.replicationAllowanceMinutes,
         sqliteIntegrityCheckMaxBytes: config.verification.sqliteIntegrityCheckMaxMiB * 2 ** 20,

@@ -109,34 +109,59 @@ s3_checksum_of() { # s3_checksum_of <file>
 # could not send those. Nothing is written before the stream's end or a full part, so a dump that
 # fails early (the gate stops this first) leaves nothing.
 upload_stream() {
-  local size part_file="$WORK_DIR/part" bytes
+  local size part_file="$WORK_DIR/part" bytes create_job=''
   size=$(part_bytes)
   set_backup_object_options application/gzip
+  # A source expected to fill several parts (compressing 4:1, as databases do) creates its
+  # multipart upload while the first part is cut rather than after: the CLI start is off the
+  # stream's path. An estimate that was too high only makes a short stream a one-part upload.
+  if [[ $EXPECTED_SIZE =~ ^[0-9]+$ ]] && ((EXPECTED_SIZE >= 4 * size)); then
+    create_multipart_upload &
+    create_job=$!
+    record_upload_pids "$create_job"
+  fi
   # GNU head -c reads exactly that many bytes from the pipe (less only at its end).
   head -c "$size" >"$part_file" || return 1
   bytes=$(stat -c %s "$part_file")
-  if ((bytes < size)); then
+  if ((bytes < size)) && [[ -z $create_job ]]; then
+    printf '%s' "$bytes" >"$WORK_DIR/upload.bytes"
     aws_cli s3api put-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --body "$part_file" \
-      --checksum-sha256 "$(s3_checksum_of "$part_file")" "${BACKUP_OBJECT_OPTIONS[@]}" --if-none-match '*' >/dev/null || return 1
+      --checksum-sha256 "$(s3_checksum_of "$part_file")" "${BACKUP_OBJECT_OPTIONS[@]}" --if-none-match '*' \
+      --query "$STORED_QUERY" --output text || return 1
   else
-    multipart_upload "$size" "$part_file" || return 1
+    multipart_upload "$size" "$part_file" "$create_job" || return 1
   fi
   rm -f -- "$part_file"
 }
 
+# What the write that completes the object prints (on the uploader's stdout, upload.out): the
+# version S3 made and its encryption.
+STORED_QUERY='[VersionId, ServerSideEncryption]'
+
+# Creates the multipart upload of OBJECT_KEY, locked and encrypted as the object will be; its ID
+# goes to upload.id (and upload.multipart marks that one may exist, for the abort on failure).
+create_multipart_upload() {
+  local upload_id
+  : >"$WORK_DIR/upload.multipart"
+  upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
+    "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || return 1
+  printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
+}
+
+# The uploader's PID file lists this shell and the job it has in flight, so that a stop
+# (stream_gate, cleanup) reaches the CLI call under way too.
+record_upload_pids() { # record_upload_pids <job pid>
+  [[ -z ${STOP_ON_FAILURE_PID_FILE:-} ]] || printf '%s\n%s\n' "$BASHPID" "$1" >"$STOP_ON_FAILURE_PID_FILE"
+}
+
 # Uploads one part in the background while the stream fills the next: its checksum goes to
-# <file>.sum, its ETag to <file>.etag. The first part's job creates the multipart upload too, so
-# the stream waits for no CLI call before its end. The job execs the CLI for the part, so stopping
-# its PID stops the upload.
+# <file>.sum, its ETag to <file>.etag. Without an upload yet, the first part's job creates it, so
+# the stream waits for no CLI call before its end. The job execs the CLI for the part, so
+# stopping its PID stops the upload.
 upload_part_job() { # upload_part_job <part number> <file>
   local checksum upload_id
-  if (($1 == 1)); then
-    upload_id=$(aws_cli s3api create-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
-      "${BACKUP_OBJECT_OPTIONS[@]}" --checksum-algorithm SHA256 --query UploadId --output text) || exit 1
-    printf '%s' "$upload_id" >"$WORK_DIR/upload.id"
-  else
-    upload_id=$(cat "$WORK_DIR/upload.id") || exit 1
-  fi
+  [[ -s $WORK_DIR/upload.id ]] || create_multipart_upload || exit 1
+  upload_id=$(cat "$WORK_DIR/upload.id") || exit 1
   checksum=$(s3_checksum_of "$2") || exit 1
   printf '%s' "$checksum" >"$2.sum"
   aws_argv s3api upload-part --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$upload_id" \
@@ -145,11 +170,13 @@ upload_part_job() { # upload_part_job <part number> <file>
 }
 
 # A multipart upload with one part in flight while the next is read from the stream: the dump
-# and compressor never wait for S3 (two part files on disk at most). The uploader's PID file
-# lists the part job too, so a stop (stream_gate, cleanup) reaches the upload in flight.
-multipart_upload() { # multipart_upload <part size> <file holding the first part>
-  local size=$1 current=$2 next="$WORK_DIR/part.next" part=0 bytes job etag parts="$WORK_DIR/parts.json"
+# and compressor never wait for S3 (two part files on disk at most).
+multipart_upload() { # multipart_upload <part size> <file holding the first part> [<job creating the upload>]
+  local size=$1 current=$2 next="$WORK_DIR/part.next" part=0 bytes job etag parts="$WORK_DIR/parts.json" uploaded=0
   : >"$WORK_DIR/upload.multipart"
+  if [[ -n ${3:-} ]]; then
+    wait "$3" || return 1
+  fi
   printf '{"Parts":[' >"$parts"
   while :; do
     bytes=$(stat -c %s "$current")
@@ -157,7 +184,7 @@ multipart_upload() { # multipart_upload <part size> <file holding the first part
     part=$((part + 1))
     upload_part_job "$part" "$current" &
     job=$!
-    [[ -z ${STOP_ON_FAILURE_PID_FILE:-} ]] || printf '%s\n%s\n' "$BASHPID" "$job" >"$STOP_ON_FAILURE_PID_FILE"
+    record_upload_pids "$job"
     if ((bytes == size)); then
       head -c "$size" >"$next" || { wait "$job"; return 1; }
     fi
@@ -166,13 +193,15 @@ multipart_upload() { # multipart_upload <part size> <file holding the first part
     ((part == 1)) || printf ',' >>"$parts"
     printf '{"PartNumber":%d,"ETag":%s,"ChecksumSHA256":"%s"}' "$part" "$(json_str "$etag")" "$(cat "$current.sum")" >>"$parts"
     rm -f -- "$current.etag" "$current.sum"
+    uploaded=$((uploaded + bytes))
     ((bytes == size)) || break
     mv -f -- "$next" "$current"
   done
   rm -f -- "$next"
   printf ']}' >>"$parts"
+  printf '%s' "$uploaded" >"$WORK_DIR/upload.bytes"
   aws_cli s3api complete-multipart-upload --bucket "$BK_BUCKET" --key "$OBJECT_KEY" --upload-id "$(cat "$WORK_DIR/upload.id")" \
-    --multipart-upload "file://$parts" --if-none-match '*' >/dev/null
+    --multipart-upload "file://$parts" --if-none-match '*' --query "$STORED_QUERY" --output text
 }
 
 stream_to_s3() {
@@ -290,29 +319,23 @@ stream_to_s3() {
 # ---------------------------------------------------------------------------------------------
 # Retention and manifest
 
+# What the upload's own response says: the version it made (the bucket is versioned), its
+# encryption, and that every streamed byte went into it. The lock S3 applied is checked by the
+# verifier, which reads each stored version's retention with its own role: one check, made where
+# this instance cannot vouch for itself, and no read-back call here.
 check_stored() {
   FAILURE_NOTES+=("s3://$BK_BUCKET/$OBJECT_KEY was uploaded but has no manifest: the backup is incomplete (Object Lock keeps the object until its retention ends; the verifier reports it)")
-  local head err="$WORK_DIR/head.err"
-  # The exact version just written, and a check that S3 holds what was streamed, locked as asked.
-  head=$(aws_cli s3api head-object --bucket "$BK_BUCKET" --key "$OBJECT_KEY" \
-    --query '[VersionId, ContentLength, ServerSideEncryption, ObjectLockMode, ObjectLockRetainUntilDate]' --output text 2>"$err") ||
-    fail "$EXIT_UPLOAD" "cannot read back s3://$BK_BUCKET/$OBJECT_KEY: $(tail_of "$err" 3)"
-  local stored_bytes sse mode until
-  read -r VERSION_ID stored_bytes sse mode until <<<"$head"
+  local sse='' uploaded=''
+  read -r VERSION_ID sse <"$WORK_DIR/upload.out" || true
+  uploaded=$(cat "$WORK_DIR/upload.bytes" 2>/dev/null || true)
   if [[ -z $VERSION_ID || $VERSION_ID == None || $VERSION_ID == null ]]; then
     fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY has no version ID: the bucket is not versioned, so Object Lock cannot protect it"
   fi
-  [[ $stored_bytes == "$BYTES" ]] ||
-    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY holds $stored_bytes bytes but $BYTES were streamed"
+  [[ $uploaded == "$BYTES" ]] ||
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY was sent ${uploaded:-no} bytes but $BYTES were streamed"
   [[ $sse == aws:kms ]] ||
-    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY is not SSE-KMS encrypted (ServerSideEncryption: $sse)"
-
-  local until_epoch
-  until_epoch=$(date -u -d "$until" +%s 2>/dev/null) || until_epoch=0
-  if [[ $mode != "$LOCK_MODE" ]] || ((until_epoch < $(date -u -d "$RETAIN_UNTIL" +%s))); then
-    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY (version $VERSION_ID) is locked $mode until $until, not $LOCK_MODE until $RETAIN_UNTIL as requested"
-  fi
-  log_info "retention: $LOCK_MODE until $RETAIN_UNTIL on version $VERSION_ID"
+    fail "$EXIT_UPLOAD" "s3://$BK_BUCKET/$OBJECT_KEY is not SSE-KMS encrypted (ServerSideEncryption: ${sse:-none})"
+  log_info "stored as version $VERSION_ID, asked to be locked $LOCK_MODE until $RETAIN_UNTIL"
 }
 
 write_manifest() {

@@ -258,7 +258,7 @@ describe('backup jobs template: IAM', () => {
   it("GIVEN a target's instance policy THEN it writes only that target's prefixes, locked at creation (no later lock change), through the backup key", () => {
     const statements = managedPolicy('backup-kit-backup-orders-db');
     const write = statements.find((statement) => statement.Sid === 'WriteOwnBackups');
-    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    expect(actionsOf(write ?? { Effect: 'Allow' }).sort()).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
     const prefixes = (write?.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => resource['Fn::Join'][1].at(-1));
     expect(prefixes.sort()).toEqual(['/daily/orders-db/*', '/manual/orders-db/*', '/monthly/orders-db/*', '/predeploy/orders-db/*', '/weekly/orders-db/*']);
     const kms = statements.find((statement) => statement.Sid === 'EncryptBackupsThroughS3');
@@ -312,10 +312,10 @@ describe('backup jobs template: IAM', () => {
     expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
   });
 
-  it('GIVEN any instance policy THEN it cannot list the bucket, delete backups or change their lock', () => {
+  it('GIVEN any instance policy THEN it cannot list or read the bucket, delete backups or change their lock', () => {
     for (const name of ['backup-kit-backup-orders-db', 'backup-kit-backup-billing-db', 'backup-kit-backup-repairs-sqlite', 'backup-kit-backup-repairs-media']) {
       const actions = managedPolicy(name).flatMap(actionsOf);
-      for (const forbidden of ['s3:ListBucket', 's3:ListBucketMultipartUploads', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold']) {
+      for (const forbidden of ['s3:ListBucket', 's3:ListBucketMultipartUploads', 's3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold']) {
         expect(actions, name).not.toContain(forbidden);
       }
     }

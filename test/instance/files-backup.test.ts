@@ -141,18 +141,6 @@ describe('backup.sh, kind files', () => {
     expect(manifest.files).toMatchObject({ fileCount: 1, hardLinkCount: 1, index: { ...filesIndexOf(tree), count: 2 } });
   });
 
-  it('GIVEN a store that drops the lock the upload asked for WHEN the backup reads its object back THEN it fails naming both locks and writes no manifest', async () => {
-    // The front's fault: this bucket locks with its default (GOVERNANCE, 1 day), not the 30 days asked.
-    const { bucket: dropping, keyArn: droppingKey } = await moto.createBackupBucket('front-drops-lock-files');
-    const failed = await runBackupScript(backupEnv(moto, { BK_TARGET: 'media', BK_KIND: 'files', BK_BUCKET: dropping, BK_KMS_KEY_ID: droppingKey, BK_PATH: source, BK_EXCLUDES: 'cache:*.tmp' }));
-    expect(failed.status).toBe(5);
-    expect(failed.stderr).toMatch(/is locked GOVERNANCE until \S+, not GOVERNANCE until \S+ as requested/);
-    expect(failed.result).toBeUndefined();
-    const keys = await listKeys(moto, dropping);
-    expect(keys.some((key) => key.endsWith('.manifest.json'))).toBe(false);
-    expect(keys.some((key) => key.endsWith('.tar.gz'))).toBe(true);
-  });
-
   it('stores the object and its manifest with SSE-KMS and the tier retention', async () => {
     // GIVEN a 12-day retention
     const before = Date.now();
@@ -379,6 +367,54 @@ describe('backup.sh, kind files', () => {
     const smallHead = await moto.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: single.result!.key }));
     expect(smallHead.ETag).not.toMatch(/-\d+"$/);
     expect((await fetchBackup(moto, bucket, single.result!.key)).manifest.files?.fileCount).toBeGreaterThan(0);
+  });
+
+  it('GIVEN a source expected to fill four parts or more WHEN backed up THEN the multipart upload is created while the first part is cut, whatever the stream turns out to be', async () => {
+    // GIVEN 5 MiB parts and two 24 MB trees: one that does not compress, one of zeros (a few KB compressed)
+    const noisy = join(work, 'noisy');
+    const zeros = join(work, 'zeros');
+    mkdirSync(noisy);
+    mkdirSync(zeros);
+    writeFileSync(join(noisy, 'noise.bin'), randomBytes(24 * 1048576));
+    writeFileSync(join(zeros, 'zeros.bin'), Buffer.alloc(24 * 1048576));
+    // WHEN each is backed up
+    const many = await runBackupScript(inputs({ BK_TARGET: 'noisy', BK_PATH: noisy, BK_EXCLUDES: undefined, BK_PART_MIB: '5' }));
+    const one = await runBackupScript(inputs({ BK_TARGET: 'zeros', BK_PATH: zeros, BK_EXCLUDES: undefined, BK_PART_MIB: '5' }));
+    // THEN the first is stored in five parts, the second (its estimate too high) as a one-part upload, both whole
+    expect(many.status, many.stderr).toBe(0);
+    expect(one.status, one.stderr).toBe(0);
+    const s3 = moto.s3();
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: many.result!.key }))).ETag).toMatch(/-5"$/);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: one.result!.key }))).ETag).toMatch(/-1"$/);
+    for (const [result, tree, file] of [[many, noisy, 'noise.bin'], [one, zeros, 'zeros.bin']] as const) {
+      const stored = await fetchBackup(moto, bucket, result.result!.key);
+      const restored = spawnSync('tar', ['-xO', `./${file}`], { input: stored.dump, maxBuffer: 64 * 1048576 }).stdout;
+      expect(createHash('sha256').update(restored).digest('hex')).toBe(createHash('sha256').update(readFileSync(join(tree, file))).digest('hex'));
+    }
+    expect((await listIncompleteUploads(moto, bucket)).filter((key) => /\/(noisy|zeros)\//.test(key))).toEqual([]);
+  });
+
+  it('GIVEN a source expected to fill four parts WHEN the archiver fails before the first part is full THEN the upload created early is aborted: no object, no incomplete upload', async () => {
+    // GIVEN a 24 MB tree (so the upload is created at once) and a tar that streams 3 MB and fails
+    const big = join(work, 'big-failing');
+    mkdirSync(big);
+    writeFileSync(join(big, 'zeros.bin'), Buffer.alloc(24 * 1048576));
+    const bin = join(work, 'early-failing-bin');
+    mkdirSync(bin);
+    const realTar = run('bash', ['-c', 'command -v tar']).trim();
+    writeFileSync(join(bin, 'tar'), `#!/bin/bash\n[ "$1" = --version ] && exec ${realTar} --version\nhead -c 3000000 /dev/urandom\nsleep 2\necho 'tar: simulated read error' >&2\nexit 2\n`);
+    chmodSync(join(bin, 'tar'), 0o755);
+    const env = inputs({ BK_TARGET: 'early-broken', BK_PATH: big, BK_EXCLUDES: undefined, BK_PART_MIB: '5' });
+    env.PATH = `${bin}:${env.PATH ?? ''}`;
+    // WHEN the backup runs
+    const failed = await runBackupScript(env);
+    // THEN the dump stage fails and the multipart upload made early is gone
+    expect(failed.status).toBe(4);
+    expect(failed.stderr).toMatch(/the files dump failed \(exit 2\); nothing was stored/);
+    expect(failed.stderr).toMatch(/aborted the incomplete multipart upload/);
+    expect((await listKeys(moto, bucket)).filter((key) => key.includes('/early-broken/'))).toEqual([]);
+    expect((await listIncompleteUploads(moto, bucket)).filter((key) => key.includes('/early-broken/'))).toEqual([]);
+    expect(commandLines().filter((line) => line.includes('daily/early-broken/'))).toEqual([]);
   });
 
   it('refuses a part size S3 would refuse, naming BK_PART_MIB, before any upload', async () => {

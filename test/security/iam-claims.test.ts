@@ -82,6 +82,11 @@ describe('an instance role (the target orders-db)', () => {
     expect(await asInstance('s3:PutObject', KEY, { 's3:object-lock-legal-hold': 'ON' })).toBe('ExplicitlyDenied');
     expect(await asInstance('s3:PutObjectLegalHold', KEY)).not.toBe('Allowed');
   });
+
+  it('may not read backups, its own included: it writes, the verifier reads', async () => {
+    expect(await asInstance('s3:GetObject', KEY)).not.toBe('Allowed');
+    expect(await asInstance('s3:GetObjectRetention', KEY)).not.toBe('Allowed');
+  });
 });
 
 describe('any writer, an administrator included', () => {
@@ -178,6 +183,13 @@ describe('the verify worker', () => {
     expect(await asWorker('s3:PutObject', KEY)).not.toBe('Allowed');
     expect(await asWorker('s3:PutObject', `${KEY}.manifest.json`)).not.toBe('Allowed');
     expect(await asWorker('s3:DeleteObjectVersion', KEY)).not.toBe('Allowed');
+  });
+
+  it("reads each backup version's lock (HeadObject states it only to a caller allowed GetObjectRetention), and never changes one", async () => {
+    expect(await asWorker('s3:GetObjectRetention', KEY)).toBe('Allowed');
+    expect(await asWorker('s3:PutObjectRetention', KEY)).not.toBe('Allowed');
+    expect(await asWorker('s3:PutObjectLegalHold', KEY)).not.toBe('Allowed');
+    expect(await asWorker('s3:BypassGovernanceRetention', KEY)).not.toBe('Allowed');
   });
 });
 

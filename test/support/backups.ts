@@ -171,10 +171,14 @@ function contentOfOrNothing(body: Buffer): BackupManifest['content'] {
   }
 }
 
-/** Uploads a backup object and, unless `manifest` is null, its manifest. */
+/**
+ * Uploads a backup object and, unless `manifest` is null, its manifest, each locked as the backup
+ * script locks them: GOVERNANCE until the manifest's retainUntil (30 days on without a manifest).
+ */
 export async function putBackup(s3: S3Client, bucket: string, key: string, body: Buffer, manifest: BackupManifest | null, extra: { storageClass?: 'GLACIER' | 'STANDARD' } = {}): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(extra.storageClass ? { StorageClass: extra.storageClass } : {}) }));
+  const lock = { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: new Date(manifest?.retainUntil ?? Date.now() + 30 * 86_400_000) };
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...lock, ...(extra.storageClass ? { StorageClass: extra.storageClass } : {}) }));
   if (manifest) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key), Body: JSON.stringify(manifest), ContentType: 'application/json' }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key), Body: JSON.stringify(manifest), ContentType: 'application/json', ...lock }));
   }
 }

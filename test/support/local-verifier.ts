@@ -32,6 +32,7 @@ export async function localVerifier(moto: MotoServer, bucket: string, keyArn: st
     region: MOTO_REGION,
     settings: {
       tierMaxAgeHours: { daily: 26 },
+      tierLockModes: { daily: 'GOVERNANCE' as const },
       sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: false },
       replicationAllowanceMinutes: 30,
       sqliteIntegrityCheckMaxBytes: 128 * 1024 * 1024,

@@ -54,6 +54,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/security/policy-reference.test.ts',
   'test/verify/config.test.ts',
   'test/verify/configured-targets.test.ts',
+  'test/verify/lock-check.test.ts',
   'test/verify/mysql-rows.test.ts',
   'test/verify/mysql-trailer.test.ts',
   'test/verify/pg-copy-rows.test.ts',

@@ -33,7 +33,13 @@ async function verifyStored(kind: BackupKind, original: MadeBackup, stored: Buff
   const key = backupKey('daily', 'app', kind, new Date('2026-03-10T02:00:00Z'));
   const manifest = manifestFor(original, { bucket: BUCKET, key, target: 'app', tier: 'daily', finishedAt: new Date('2026-03-10T02:01:00Z') });
   s3Mock.reset();
-  s3Mock.on(HeadObjectCommand).resolves({ ContentLength: stored.length, LastModified: new Date('2026-03-10T02:01:00Z'), ReplicationStatus: 'COMPLETED' });
+  s3Mock.on(HeadObjectCommand).resolves({
+    ContentLength: stored.length,
+    LastModified: new Date('2026-03-10T02:01:00Z'),
+    ReplicationStatus: 'COMPLETED',
+    ObjectLockMode: 'GOVERNANCE',
+    ObjectLockRetainUntilDate: new Date('2027-03-10T02:01:00Z'),
+  });
   s3Mock.on(HeadObjectCommand, { Bucket: 'replica' }).resolves({ ContentLength: stored.length });
   const manifestText = JSON.stringify(manifest);
   s3Mock.on(GetObjectCommand, { Key: `${key}.manifest.json` }).resolves({ Body: Object.assign(Readable.from([Buffer.from(manifestText)]), { transformToString: async () => manifestText }) as never });

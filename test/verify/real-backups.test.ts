@@ -125,6 +125,23 @@ describe('backups made by scripts/instance/backup.sh', () => {
     return key.replace(/(\d{8}T\d{4})(\d{2})Z/, (_stamp, minute: string, second: string) => `${minute}${second === '59' ? '58' : '59'}Z`);
   }
 
+  it('GIVEN a store that drops the lock the upload asked for WHEN the script backs up and the verifier reads the version THEN the lock check fails naming both dates', async () => {
+    // The front's fault: this bucket locks with its default (GOVERNANCE, 1 day), not the 30 days asked.
+    const dropping = await moto.createBackupBucket('front-drops-lock-verify');
+    mkdirSync(join(work, 'dropped'));
+    writeFileSync(join(work, 'dropped', 'a.jpg'), Buffer.alloc(10_000, 7));
+    const stored = await runBackupScript(backupEnv(moto, { BK_TARGET: 'media', BK_KIND: 'files', BK_BUCKET: dropping.bucket, BK_KMS_KEY_ID: dropping.keyArn, BK_PATH: join(work, 'dropped') }));
+    // The upload's response cannot show the lock: the script stores the backup and its manifest.
+    expect(stored.status, stored.stderr).toBe(0);
+    expect(stored.stderr).toMatch(/stored as version \S+, asked to be locked GOVERNANCE until \S+/);
+    const verdict = await verifyBackup({ ...deps(), bucket: dropping.bucket, backupKeyArn: dropping.keyArn }, stored.result?.key ?? '');
+    expect(failed(verdict)).toContain('lock');
+    expect(verdict.checks.find((check) => check.name === 'lock')?.detail).toMatch(
+      new RegExp(`^the version is locked GOVERNANCE until \\S+, earlier than the ${String(stored.result?.retainUntil).replace('Z', '.000Z')} its manifest states`),
+    );
+    expect(statusOf(verdict, 'integrity')).toBe('passed');
+  });
+
   it('moves a key to another second of its minute, whichever second it was taken in', () => {
     expect(anotherSecond('daily/a/2026/12/03/a_20261203T024859Z.sql.gz')).toBe('daily/a/2026/12/03/a_20261203T024858Z.sql.gz');
     expect(anotherSecond('daily/a/2026/12/03/a_20261203T024807Z.sql.gz')).toBe('daily/a/2026/12/03/a_20261203T024859Z.sql.gz');
@@ -143,10 +160,12 @@ describe('backups made by scripts/instance/backup.sh', () => {
     const body = gzipSync(change(dump));
     const damagedKey = anotherSecond(key);
     expect(damagedKey).not.toBe(key);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: damagedKey, Body: body }));
+    // Locked as the script locks what it writes: the damage, not the lock, is what is tested.
+    const lock = { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: new Date(manifest.retainUntil) };
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: damagedKey, Body: body, ...lock }));
     await s3.send(new CopyObjectCommand({ Bucket: replicaBucket, Key: damagedKey, CopySource: `${bucket}/${damagedKey}` }));
     const damagedManifest = { ...manifest, key: damagedKey, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${damagedKey}.manifest.json`, Body: JSON.stringify(damagedManifest) }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${damagedKey}.manifest.json`, Body: JSON.stringify(damagedManifest), ...lock }));
     return damagedKey;
   }
 
