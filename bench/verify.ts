@@ -4,6 +4,8 @@
  * `gzip -t` on the same file in the same run, and peak RSS at two object sizes.
  *
  *   npx tsx bench/verify.ts [--gib 1.05] [--small-mib 100] [--runs 3] [--dir /tmp] [--data realistic|random]
+ *   npx tsx bench/verify.ts --make <file> <compressed MiB>     (one dump, to verify by hand:)
+ *   npx tsx bench/verify.ts --verify <file> [<times>]          (figures of one process as JSON)
  *
  * For the Lambda worker's one vCPU (its default 1,769 MB), run it under `taskset -c 0`.
  *
@@ -106,6 +108,11 @@ function realisticRows(first: number, limit: number): { buffer: Buffer; rows: nu
   return { buffer: buffer.subarray(0, used), rows, bytes };
 }
 
+/** Raw archive bytes for about `compressed` bytes of gzip -1: it shrinks base64 rows to about 0.76 of their size, the realistic rows to about 0.24. */
+function rawFor(compressed: number): number {
+  return Math.ceil(compressed / (DATA === 'random' ? 0.76 : 0.24));
+}
+
 async function makeDump(path: string, rawBytes: number): Promise<void> {
   const gzip = spawn('gzip', ['-1', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const done = new Promise<void>((resolve, reject) => gzip.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`gzip exited ${code}`)))));
@@ -131,7 +138,7 @@ async function verifyOne(file: string, times: number): Promise<void> {
   const sampler = setInterval(() => {
     const usage = process.memoryUsage();
     peak.heapUsedMiB = Math.max(peak.heapUsedMiB, usage.heapUsed / 2 ** 20);
-    peak.externalMiB = Math.max(peak.externalMiB, (usage.external + usage.arrayBuffers) / 2 ** 20);
+    peak.externalMiB = Math.max(peak.externalMiB, usage.external / 2 ** 20); // arrayBuffers are part of it
   }, 50);
   const started = process.hrtime.bigint();
   let findings = await checkStream(createReadStream(file), inspectorFor('pg_custom', { sqliteIntegrityCheckMaxBytes: 1 }, { database: { tableCount: TABLES, rowCounts: {} } }), { contentDigest: true });
@@ -146,8 +153,13 @@ async function verifyOne(file: string, times: number): Promise<void> {
 
 type ChildFigures = Measured & { problems: string[]; decompressedBytes: number; heapUsedMiB: number; externalMiB: number; figures: Record<string, unknown> };
 
+/** The worker's default memory (verification.workerMemoryMiB): one full vCPU. */
+const WORKER_MEMORY_MIB = 1769;
+/** The flags Lambda's Node.js bootstrap starts node with, for the worker's memory: the heap sizes V8 works with there, and gc() exposed. */
+const LAMBDA_NODE_FLAGS = ['--expose-gc', `--max-semi-space-size=${Math.floor(WORKER_MEMORY_MIB / 10 / 2)}`, `--max-old-space-size=${WORKER_MEMORY_MIB - Math.floor(WORKER_MEMORY_MIB / 10)}`];
+
 function verifyInChild(file: string, times = 1): ChildFigures {
-  const result = spawnSync(process.execPath, [...process.execArgv, __filename, '--verify', file, String(times)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, [...LAMBDA_NODE_FLAGS, ...process.execArgv, __filename, '--verify', file, String(times)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`verify child failed: ${result.stderr}`);
   const line = result.stdout.trim().split('\n').pop() ?? '{}';
   return JSON.parse(line) as ChildFigures;
@@ -173,14 +185,16 @@ async function main(): Promise<void> {
     await verifyOne(process.argv[3] ?? '', Number(process.argv[4] ?? 1));
     return;
   }
+  if (process.argv[2] === '--make') {
+    await makeDump(process.argv[3] ?? '', rawFor(Number(process.argv[4] ?? 100) * 2 ** 20));
+    return;
+  }
   if (!existsSync('/usr/bin/time')) throw new Error('this benchmark needs /usr/bin/time (Debian: apt-get install time)');
   const largeGiB = option('gib', 1.05);
   RUNS = option('runs', 3);
   const smallMiB = option('small-mib', 100);
   const dirIndex = process.argv.indexOf('--dir');
   const dir = mkdtempSync(join(dirIndex >= 0 ? (process.argv[dirIndex + 1] ?? '/tmp') : '/tmp', 'verify-bench-'));
-  // gzip -1 shrinks base64 rows to about 0.76 of their size, the realistic rows to about 0.24.
-  const rawFor = (compressed: number) => Math.ceil(compressed / (DATA === 'random' ? 0.76 : 0.24));
   try {
     const files = [
       { label: 'small', path: join(dir, 'small.pgdump.gz'), target: smallMiB * 2 ** 20 },

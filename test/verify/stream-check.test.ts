@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -64,5 +66,25 @@ describe('checkStream', () => {
     };
     const findings = await checkStream(chunks(gzipSync(Buffer.alloc(10))), inspector);
     expect(findings.format?.problems).toEqual(['format check failed: boom']);
+  });
+});
+
+describe('checkStream where the runtime exposes gc() (as Lambda does)', () => {
+  it('GIVEN 40 MiB to decompress WHEN checked THEN it collects the young generation every 16 MiB of output and finds what it finds without', () => {
+    // A child started as Lambda starts node (--expose-gc), with gc() counted before the module loads.
+    const script = `
+      const calls = [];
+      const realGc = globalThis.gc;
+      globalThis.gc = (options) => { calls.push(options.type); realGc(options); };
+      const { gzipSync } = require('node:zlib');
+      const { Readable } = require('node:stream');
+      const { checkStream } = require(${JSON.stringify(join(__dirname, '../../lambda/verify/stream-check.ts'))});
+      const body = gzipSync(Buffer.alloc(40 * 2 ** 20, 'backup-kit '));
+      const inspector = { write() {}, async finish() { return { format: 'none', problems: [], skipped: [], figures: {} }; } };
+      checkStream(Readable.from([body]), inspector).then((findings) => console.log(JSON.stringify({ calls, decompressedBytes: findings.decompressedBytes, error: findings.decompressionError ?? null })));
+    `;
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}')).toEqual({ calls: ['minor', 'minor'], decompressedBytes: 40 * 2 ** 20, error: null });
   });
 });
