@@ -42,7 +42,8 @@ export default defineConfig({
     maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
     setupFiles: ['test/setup.ts'],
-    // The AWS CLI v1 through a fork server (the same CLI code without a Python start per call).
-    globalSetup: ['test/support/aws-cli-server.ts', 'test/support/moto-factory.ts'],
+    // One TMPDIR for the run, removed at its end; the AWS CLI v1 through a fork server (the same CLI
+    // code without a Python start per call).
+    globalSetup: ['test/support/run-tmpdir.ts', 'test/support/aws-cli-server.ts', 'test/support/moto-factory.ts'],
   },
 });
