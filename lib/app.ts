@@ -6,6 +6,8 @@ import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { RestoreDrStack } from './stacks/restore-dr-stack';
 import { StorageStack } from './stacks/storage-stack';
+import { ManagedVaultDrStack } from './stacks/managed-vault-dr-stack';
+import { protectsManagedData } from './stacks/managed-vault-settings';
 
 export interface BackupKitStacks {
   readonly storage: StorageStack;
@@ -15,6 +17,8 @@ export interface BackupKitStacks {
   readonly rdsRestoreDr?: RdsRestoreDrStack;
   /** Restores of the EC2 targets in the DR region from the replica, when there are targets and the replica is in this account. */
   readonly restoreDr?: RestoreDrStack;
+  /** The DR region's AWS Backup vault, when the config protects managed data. */
+  readonly managedVaultDr?: ManagedVaultDrStack;
 }
 
 export interface BuildAppOptions {
@@ -79,8 +83,19 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     config,
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
+    ...(storage.managedVault ? { managedVault: storage.managedVault.vault } : {}),
     ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
   });
+  const managedVaultDr = protectsManagedData(config)
+    ? new ManagedVaultDrStack(app, `${config.prefix}-vault-dr`, {
+        env: { account, region: config.drRegion },
+        description: `backup-kit ${config.prefix}: AWS Backup vault in the DR region, where the managed data's recovery points are copied`,
+        terminationProtection: true,
+        config,
+      })
+    : undefined;
+  // The plans copy into the DR vault, which must exist first.
+  if (managedVaultDr) jobs.addDependency(managedVaultDr);
   const rdsRestoreDr =
     drRestorable.length > 0
       ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {
@@ -120,5 +135,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage, jobs, rdsRestoreDr, restoreDr };
+  return { storage, replicaStorage, jobs, rdsRestoreDr, restoreDr, managedVaultDr };
 }

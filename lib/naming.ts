@@ -27,3 +27,13 @@ export function verifyWorkerRoleName(prefix: string): string {
 export function guardTrailName(prefix: string): string {
   return `${prefix}-guard`;
 }
+
+/** The AWS Backup vault of the managed data classes: the same name in both regions, so a copy action can name the DR one. */
+export function managedVaultName(prefix: string): string {
+  return `${prefix}-managed`;
+}
+
+/** ARN of that vault in `region` of this account (the DR one is another stack's, found by name). */
+export function managedVaultArn(prefix: string, region: string): string {
+  return `arn:${Aws.PARTITION}:backup:${region}:${Aws.ACCOUNT_ID}:backup-vault:${managedVaultName(prefix)}`;
+}

@@ -5,6 +5,7 @@ import { rdsConfigIssues, rdsConfigShape } from './sections/rds';
 import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets';
 import { targetsIssues, targetsShape } from './sections/targets';
 import { restoreConfigShape, restoreIssues } from './sections/restore';
+import { awsBackupIssues, awsBackupShape } from './sections/aws-backup';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -17,6 +18,7 @@ export const configSchema = z.strictObject({
   ...mediaBucketsShape,
   ...targetsShape,
   ...restoreConfigShape,
+  ...awsBackupShape,
 });
 
 export type BackupKitConfig = z.infer<typeof configSchema>;
@@ -38,6 +40,7 @@ const CHECKS: readonly CrossFieldCheck[] = [
   mediaBucketsIssues,
   targetsIssues,
   restoreIssues,
+  awsBackupIssues,
 ];
 
 /** Invalid config: the message lists every field at fault and why. */

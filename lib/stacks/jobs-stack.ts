@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import type * as backup from 'aws-cdk-lib/aws-backup';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -17,7 +18,9 @@ import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
-import { guardTrailName, replicaBucketName, verifyWorkerRoleName } from '../naming';
+import { guardTrailName, managedVaultArn, replicaBucketName, verifyWorkerRoleName } from '../naming';
+import { ManagedBackupPlans } from '../constructs/managed-backup-plans';
+import { protectsManagedData } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreJobsSettings } from './restore-settings';
@@ -28,6 +31,11 @@ export interface JobsStackProps extends StackProps {
   readonly backupBucket: s3.IBucket;
   /** The primary backup bucket's key. */
   readonly backupKey: kms.IKey;
+  /**
+   * The primary region's AWS Backup vault of the managed data classes.
+   * @default - none: the config protects no managed data
+   */
+  readonly managedVault?: backup.IBackupVault;
   /**
    * Directory of the instance scripts the backup and restore documents embed.
    * @default - `scripts/instance/` of this repository
@@ -53,6 +61,8 @@ export class JobsStack extends Stack {
   readonly restoreJobs?: RestoreJobs;
   /** Replication of RDS automated backups to the DR region, when the config asks for it. */
   readonly rdsBackupReplication?: RdsBackupReplication;
+  /** AWS Backup plans of the managed data classes, when the config names any. */
+  readonly managedBackup?: ManagedBackupPlans;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -184,6 +194,20 @@ export class JobsStack extends Stack {
         logKey: this.opsKey.key,
       });
       this.monitoring.addLambda(versionRestore.handler.function, 's3 version restore');
+    }
+
+    if (protectsManagedData(config)) {
+      if (!props.managedVault) throw new Error('JobsStack managedVault: the config protects managed data (awsBackup.classes), so the storage stack\'s vault is required');
+      this.managedBackup = new ManagedBackupPlans(this, 'ManagedBackup', {
+        classes: config.awsBackup.classes,
+        timeZone: config.timeZone,
+        vault: props.managedVault,
+        drVaultArn: managedVaultArn(config.prefix, config.drRegion),
+        alertTopic: this.alerts.topic,
+        queueKey: this.opsKey.key,
+        namePrefix: config.prefix,
+      });
+      this.monitoring.addDeadLetterQueue(this.managedBackup.deadLetterQueue, 'AWS Backup job alerts');
     }
 
     // Last: any function not registered above (CDK's custom-resource helpers included), then the dashboard.

@@ -7,6 +7,8 @@ import { BackupReplication } from '../constructs/backup-replication';
 import { GuardTrail } from '../constructs/guard-alerts';
 import { guardTrailName, replicaBucketName, replicaKeyAliasName, replicationRoleName } from '../naming';
 import { guardExemptRoleNames, objectLockRetention, tierLifecycles } from './storage-settings';
+import { ManagedBackupVault } from '../constructs/managed-backup-vault';
+import { managedVaultProps, protectsManagedData } from './managed-vault-settings';
 
 export interface StorageStackProps extends StackProps {
   readonly config: BackupKitConfig;
@@ -18,6 +20,8 @@ export class StorageStack extends Stack {
   readonly replication: BackupReplication;
   /** The trail that feeds the guard alerts; absent when `guard.alerts` is off. */
   readonly guardTrail?: GuardTrail;
+  /** The AWS Backup vault of the managed data classes; absent when `awsBackup` names none. */
+  readonly managedVault?: ManagedBackupVault;
 
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
@@ -48,6 +52,7 @@ export class StorageStack extends Stack {
         retention: Duration.days(config.accessLogs.retentionDays),
       });
     }
+    if (protectsManagedData(config)) this.managedVault = new ManagedBackupVault(this, 'ManagedVault', managedVaultProps(config, config.primaryRegion));
     this.replication = new BackupReplication(this, 'Replication', {
       source: this.backups.bucket,
       sourceKey: this.backups.key,

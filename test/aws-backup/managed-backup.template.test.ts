@@ -1,0 +1,125 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import type { BackupKitConfigInput } from '../../lib/config/config';
+import { buildTestApp } from '../foundation/app-fixture';
+
+const ACCOUNT = '111122223333';
+const ORDERS = `arn:aws:rds:eu-west-1:${ACCOUNT}:db:orders-db`;
+const SHOP = `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:shop-aurora`;
+
+const managed: Partial<BackupKitConfigInput> = {
+  primaryRegion: 'eu-west-1',
+  drRegion: 'eu-central-1',
+  account: ACCOUNT,
+  timeZone: 'Europe/Berlin',
+  guard: { breakGlassRoleName: 'backup-break-glass' },
+  awsBackup: {
+    classes: {
+      databases: { resources: { rdsInstances: [ORDERS], auroraClusters: [SHOP] } },
+      media: {
+        resources: { s3Buckets: ['shop-media'] },
+        rules: { daily: { schedule: 'cron(0 1 * * ? *)', retentionDays: 30, continuous: true, copyToDr: false } },
+      },
+    },
+  },
+};
+
+describe('AWS Backup for the managed data classes', () => {
+  const { stacks } = buildTestApp(managed);
+  const storage = Template.fromStack(stacks.storage);
+  const jobs = Template.fromStack(stacks.jobs);
+
+  it('GIVEN no class in the config THEN nothing of AWS Backup is deployed (nothing billed)', () => {
+    const plain = buildTestApp({ awsBackup: { classes: {} } }).stacks;
+    expect(plain.managedVaultDr).toBeUndefined();
+    Template.fromStack(plain.storage).resourceCountIs('AWS::Backup::BackupVault', 0);
+    Template.fromStack(plain.jobs).resourceCountIs('AWS::Backup::BackupPlan', 0);
+  });
+
+  it('GIVEN classes THEN each region has one vault of the same name, with its own rotating key, a Vault Lock and retention on delete', () => {
+    const dr = Template.fromStack(stacks.managedVaultDr!);
+    for (const template of [storage, dr]) {
+      template.resourceCountIs('AWS::Backup::BackupVault', 1);
+      template.hasResource('AWS::Backup::BackupVault', {
+        DeletionPolicy: 'Retain',
+        Properties: {
+          BackupVaultName: 'backup-kit-managed',
+          EncryptionKeyArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ManagedVaultKey'), 'Arn'] },
+          // GOVERNANCE by default: no ChangeableForDays, so the lock is not made immutable
+          LockConfiguration: { MinRetentionDays: 7, MaxRetentionDays: 3650 },
+        },
+      });
+      template.hasResourceProperties('AWS::KMS::Key', { Description: Match.stringLikeRegexp('AWS Backup recovery points'), EnableKeyRotation: true });
+    }
+    expect(stacks.managedVaultDr?.region).toBe('eu-central-1');
+  });
+
+  it('GIVEN COMPLIANCE mode THEN the lock becomes immutable after changeableForDays', () => {
+    const compliance = buildTestApp({ ...managed, awsBackup: { ...managed.awsBackup, vaultLock: { mode: 'COMPLIANCE', changeableForDays: 5 } } }).stacks;
+    Template.fromStack(compliance.storage).hasResourceProperties('AWS::Backup::BackupVault', { LockConfiguration: { MinRetentionDays: 7, MaxRetentionDays: 3650, ChangeableForDays: 5 } });
+  });
+
+  it('GIVEN the vault policy THEN it denies deleting recovery points and shortening their lifecycle to all but the break-glass role, and changing the policy or lock to all but it and the deploy role', () => {
+    const vault = Object.values(storage.findResources('AWS::Backup::BackupVault'))[0] as { Properties: { AccessPolicy: { Statement: Record<string, unknown>[] } } };
+    const statements = vault.Properties.AccessPolicy.Statement;
+    const guard = statements.find((statement) => statement.Sid === 'GuardRecoveryPoints');
+    expect(guard).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: ['backup:DeleteRecoveryPoint', 'backup:UpdateRecoveryPointLifecycle', 'backup:DisassociateRecoveryPoint'] });
+    expect(JSON.stringify(guard?.Condition)).toMatch(/ArnNotLike.*role\/backup-break-glass/);
+    expect(JSON.stringify(guard?.Condition)).not.toMatch(/cfn-exec-role/);
+    const vaultGuard = statements.find((statement) => statement.Sid === 'GuardVault');
+    expect(vaultGuard).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+    expect(vaultGuard?.Action).toEqual(expect.arrayContaining(['backup:PutBackupVaultAccessPolicy', 'backup:DeleteBackupVaultLockConfiguration', 'backup:DeleteBackupVault']));
+    expect(JSON.stringify(vaultGuard?.Condition)).toMatch(/role\/cdk-\*-cfn-exec-role-\*.*role\/backup-break-glass/);
+  });
+
+  it("GIVEN the plans THEN each class's rules run in the config's time zone, keep their retention, and copy to the DR vault by name", () => {
+    jobs.resourceCountIs('AWS::Backup::BackupPlan', 2);
+    jobs.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: {
+        BackupPlanName: 'backup-kit-databases',
+        BackupPlanRule: Match.arrayWith([
+          Match.objectLike({
+            RuleName: 'daily',
+            ScheduleExpression: 'cron(0 3 * * ? *)',
+            ScheduleExpressionTimezone: 'Europe/Berlin',
+            Lifecycle: { DeleteAfterDays: 35 },
+            CopyActions: [{ DestinationBackupVaultArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':backup:eu-central-1:', { Ref: 'AWS::AccountId' }, ':backup-vault:backup-kit-managed']] }, Lifecycle: { DeleteAfterDays: 35 } }],
+          }),
+          Match.objectLike({ RuleName: 'monthly', ScheduleExpression: 'cron(0 5 1 * ? *)', Lifecycle: { DeleteAfterDays: 365 } }),
+        ]),
+      },
+    });
+    jobs.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: {
+        BackupPlanName: 'backup-kit-media',
+        BackupPlanRule: [Match.objectLike({ RuleName: 'daily', EnableContinuousBackup: true, Lifecycle: { DeleteAfterDays: 30 }, CopyActions: Match.absent() })],
+      },
+    });
+  });
+
+  it('GIVEN the selections THEN they name exactly the configured resources, backed up by one role with S3 backup rights', () => {
+    jobs.hasResourceProperties('AWS::Backup::BackupSelection', { BackupSelection: Match.objectLike({ SelectionName: 'backup-kit-databases', Resources: [ORDERS, SHOP] }) });
+    jobs.hasResourceProperties('AWS::Backup::BackupSelection', {
+      BackupSelection: Match.objectLike({ SelectionName: 'backup-kit-media', Resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::shop-media']] }] }),
+    });
+    jobs.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'backup.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } })] },
+      ManagedPolicyArns: Match.arrayWith([Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('AWSBackupServiceRolePolicyForS3Backup')])] })]),
+    });
+  });
+
+  it('GIVEN jobs that fail, are aborted, expire or end partial THEN each kind alerts on the alert topic naming the job, with a dead-letter queue under an alarm', () => {
+    for (const detailType of ['Backup Job State Change', 'Copy Job State Change', 'Restore Job State Change']) {
+      jobs.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { source: ['aws.backup'], 'detail-type': [detailType], detail: { state: ['FAILED', 'ABORTED', 'EXPIRED', 'PARTIAL'] } },
+        Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^AlertsTopic') }, DeadLetterConfig: Match.anyValue(), InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('docs/aws-backup.md') }) })],
+      });
+    }
+    jobs.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('AWS Backup job alerts') });
+  });
+
+  it('GIVEN the whole app with AWS Backup under cdk-nag THEN there is no unacknowledged finding', () => {
+    const { app } = buildTestApp(managed, { nag: true });
+    expect(() => app.synth()).not.toThrow();
+  });
+});

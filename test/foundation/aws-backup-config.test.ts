@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+
+const base: BackupKitConfigInput = { prefix: 'backup-kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1', account: '111122223333' };
+const ORDERS = 'arn:aws:rds:eu-west-1:111122223333:db:orders-db';
+const SHOP = 'arn:aws:rds:eu-west-1:111122223333:cluster:shop-aurora';
+const SESSIONS = 'arn:aws:dynamodb:eu-west-1:111122223333:table/sessions';
+
+function withAwsBackup(awsBackup: unknown): unknown {
+  return { ...base, awsBackup };
+}
+
+function errorOf(input: unknown): string {
+  try {
+    loadConfig(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('config: awsBackup', () => {
+  it('GIVEN no awsBackup section WHEN loaded THEN no class is protected and the Vault Lock defaults to GOVERNANCE, 7 to 3650 days', () => {
+    const { config } = loadConfig(base);
+    expect(config.awsBackup).toEqual({ classes: {}, vaultLock: { mode: 'GOVERNANCE', minRetentionDays: 7, maxRetentionDays: 3650, changeableForDays: 3 } });
+  });
+
+  it("GIVEN a class with resources and no rules WHEN loaded THEN it gets the seeds' rules: daily kept 35 days, monthly kept 365, both copied to the DR region", () => {
+    const { config, warnings } = loadConfig(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS], auroraClusters: [SHOP] } } } }));
+    expect(config.awsBackup.classes.databases?.rules).toEqual({
+      daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, continuous: false, copyToDr: true },
+      monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true },
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    ['a rule kept longer than the lock allows', { retentionDays: 4000 }, /awsBackup\.classes\.databases\.rules\.daily\.retentionDays: 4000 days is outside the Vault Lock's 7-3650 days .*refuse every backup and copy/],
+    ['a rule kept shorter than the lock requires', { retentionDays: 3 }, /rules\.daily\.retentionDays: 3 days is outside the Vault Lock's 7-3650 days/],
+    ['continuous backup kept over 35 days', { continuous: true, retentionDays: 60 }, /rules\.daily\.retentionDays: 60 days with continuous backup: its point-in-time window is at most 35 days/],
+    ['continuous backup to cold storage', { continuous: true, retentionDays: 35, coldStorageAfterDays: 7 }, /rules\.daily\.coldStorageAfterDays: continuous backups do not move to cold storage/],
+    ['cold storage for fewer than 90 days', { retentionDays: 120, coldStorageAfterDays: 60 }, /rules\.daily\.retentionDays: 120 days: AWS Backup keeps a recovery point at least 90 days in cold storage, so with coldStorageAfterDays 60 it must be at least 150/],
+    ['a schedule more often than hourly', { schedule: 'cron(0/15 * * * ? *)' }, /rules\.daily\.schedule: 'cron\(0\/15 \* \* \* \? \*\)' runs more than once an hour/],
+    ['a schedule that is not a cron', { schedule: 'rate(1 day)' }, /rules\.daily\.schedule: 'rate\(1 day\)' is not an EventBridge Scheduler cron expression/],
+  ])('GIVEN %s WHEN loaded THEN synth fails naming the field and the reason', (_what, rule, message) => {
+    const input = withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS], dynamoDbTables: [SESSIONS] }, rules: { daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, ...rule } } } } });
+    expect(errorOf(input)).toMatch(message);
+  });
+
+  it('GIVEN resources in another region or account, twice, or none WHEN loaded THEN each is refused by its path', () => {
+    const message = errorOf(
+      withAwsBackup({
+        classes: {
+          databases: { resources: { rdsInstances: [ORDERS, 'arn:aws:rds:us-east-1:111122223333:db:far-away', 'arn:aws:rds:eu-west-1:999999999999:db:foreign'] } },
+          again: { resources: { rdsInstances: [ORDERS] } },
+          empty: { resources: {} },
+        },
+      }),
+    );
+    expect(message).toMatch(/awsBackup\.classes\.databases\.resources\.rdsInstances\.1: is in us-east-1: a backup plan protects resources of its own region, eu-west-1/);
+    expect(message).toMatch(/awsBackup\.classes\.databases\.resources\.rdsInstances\.2: belongs to account 999999999999, not 111122223333/);
+    expect(message).toMatch(/awsBackup\.classes\.again\.resources\.rdsInstances\.0: '.*orders-db' is already protected by awsBackup\.classes\.databases\.resources\.rdsInstances\.0/);
+    expect(message).toMatch(/awsBackup\.classes\.empty\.resources: names nothing to protect/);
+  });
+
+  it('GIVEN malformed ARNs and names WHEN loaded THEN the schema names what each must be', () => {
+    const message = errorOf(withAwsBackup({ classes: { mixed: { resources: { rdsInstances: [SHOP], auroraClusters: [ORDERS], s3Buckets: ['Not_A_Bucket'] } } } }));
+    expect(message).toMatch(/rdsInstances\.0: must be the ARN of an RDS DB instance/);
+    expect(message).toMatch(/auroraClusters\.0: must be the ARN of an Aurora DB cluster/);
+    expect(message).toMatch(/s3Buckets\.0: must be an S3 bucket name/);
+  });
+
+  it('GIVEN a Vault Lock whose minimum is above its maximum WHEN loaded THEN synth fails', () => {
+    expect(errorOf(withAwsBackup({ vaultLock: { minRetentionDays: 400, maxRetentionDays: 365 } }))).toMatch(/awsBackup\.vaultLock\.minRetentionDays: 400 is above maxRetentionDays \(365\)/);
+    expect(errorOf(withAwsBackup({ vaultLock: { mode: 'COMPLIANCE', changeableForDays: 1 } }))).toMatch(/awsBackup\.vaultLock\.changeableForDays/);
+  });
+
+  it('GIVEN COMPLIANCE mode, S3 buckets, and cold storage or continuous backup on types that ignore them WHEN loaded THEN synth warns, naming what AWS Backup will do', () => {
+    const { warnings } = loadConfig(
+      withAwsBackup({
+        vaultLock: { mode: 'COMPLIANCE' },
+        classes: {
+          media: { resources: { s3Buckets: ['shop-media'] }, rules: { monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, coldStorageAfterDays: 30 } } },
+          sessions: { resources: { dynamoDbTables: [SESSIONS] }, rules: { hourly: { schedule: 'cron(5 * * * ? *)', retentionDays: 7, continuous: true } } },
+        },
+      }),
+    );
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^awsBackup\.vaultLock\.mode: COMPLIANCE: 3 days after the first deployment the Vault Lock of both vaults becomes immutable/),
+        expect.stringMatching(/^awsBackup\.classes\.media\.resources\.s3Buckets: shop-media: AWS Backup backs up only versioned buckets/),
+        expect.stringMatching(/^awsBackup\.classes\.media\.rules\.monthly\.coldStorageAfterDays: AWS Backup moves only EFS and DynamoDB recovery points/),
+        expect.stringMatching(/^awsBackup\.classes\.sessions\.rules\.hourly\.continuous: no resource of this class supports continuous backup/),
+      ]),
+    );
+    expect(warnings).toHaveLength(4);
+  });
+});
