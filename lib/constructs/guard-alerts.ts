@@ -1,4 +1,4 @@
-import { Aws, CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -8,6 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { alertDeadLetterQueue, alertTopicTarget } from './alert-rules';
 import type { RegionalAlerts } from './regional-alerts';
 import { privateBucketProps } from './private-bucket';
 
@@ -191,24 +192,9 @@ export class GuardAlerts extends Construct {
 
   constructor(scope: Construct, id: string, props: GuardAlertsProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.queueKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the guard alert rules; an alarm fires on its first message.',
-    });
+    this.deadLetterQueue = alertDeadLetterQueue(this, props.queueKey, 'guard alert rules');
     const patterns = guardEventPatterns(props.resources);
-    const target = new targets.SnsTopic(props.alertTopic, {
-      message: guardAlertMessage(),
-      deadLetterQueue: this.deadLetterQueue,
-      retryAttempts: 8,
-      maxEventAge: Duration.hours(24),
-    });
+    const target = alertTopicTarget(props.alertTopic, guardAlertMessage(), this.deadLetterQueue);
     for (const [name, pattern] of Object.entries(patterns)) {
       this.rules.push(
         new events.Rule(this, `Guarded-${name}`, {

@@ -1,12 +1,12 @@
-import { Aws, Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, TimeZone, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { alertDeadLetterQueue, alertTopicTarget } from './alert-rules';
 import type { AwsBackupClass } from '../config/sections/aws-backup';
 
 /** The job states worth an alert: the recovery point is missing, partial or was never copied. */
@@ -107,23 +107,13 @@ export class ManagedBackupPlans extends Construct {
       this.plans.push(plan);
     }
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.queueKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the AWS Backup job alerts; an alarm fires on its first message.',
-    });
+    this.deadLetterQueue = alertDeadLetterQueue(this, props.queueKey, 'AWS Backup job alerts');
     for (const [kind, [detailType, jobIdField]] of Object.entries(ALERTED_JOB_EVENTS)) {
       this.jobAlerts.push(
         new events.Rule(this, `JobAlerts-${kind}`, {
           description: `backup-kit: alert on AWS Backup ${kind} jobs that end ${ALERTED_JOB_STATES.join(', ')}`,
           eventPattern: { source: ['aws.backup'], detailType: [detailType], detail: { state: [...ALERTED_JOB_STATES] } },
-          targets: [new targets.SnsTopic(props.alertTopic, { message: jobAlertMessage(jobIdField), deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+          targets: [alertTopicTarget(props.alertTopic, jobAlertMessage(jobIdField), this.deadLetterQueue)],
         }),
       );
     }

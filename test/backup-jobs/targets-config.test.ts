@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { documentParametersFor, invalidDocumentParameters } from '../../contracts/backup-command';
-import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { configErrorOf } from '../support/config-errors';
 import { looksLikeSecretValue } from '../../lib/config/sections/targets';
 import { backupJobsTiers, targetPlans } from '../../lib/stacks/backup-jobs-settings';
 import { restoreTargets } from '../../lib/stacks/restore-settings';
@@ -20,16 +21,6 @@ const postgres: TargetInput = {
 
 function configWith(...targets: unknown[]): unknown {
   return { ...exampleConfig, targets };
-}
-
-function errorOf(input: unknown): string {
-  try {
-    loadConfig(input);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error('expected the config to be rejected, but it loaded');
 }
 
 describe('targets config: accepted', () => {
@@ -75,64 +66,64 @@ describe('targets config: accepted', () => {
 
 describe('targets config: rejected with the field named', () => {
   it('GIVEN a name with capitals THEN the name is rejected as an S3 prefix part', () => {
-    expect(errorOf(configWith({ ...postgres, name: 'Orders_DB' }))).toMatch(/targets\.0\.name: target names are 1-40 lowercase letters/);
+    expect(configErrorOf(configWith({ ...postgres, name: 'Orders_DB' }))).toMatch(/targets\.0\.name: target names are 1-40 lowercase letters/);
   });
 
   it('GIVEN two targets with the same name THEN the second is named', () => {
-    expect(errorOf(configWith(postgres, { ...postgres }))).toMatch(/targets\.1\.name: 'orders-db' is already the name of targets\.0/);
+    expect(configErrorOf(configWith(postgres, { ...postgres }))).toMatch(/targets\.1\.name: 'orders-db' is already the name of targets\.0/);
   });
 
   it('GIVEN an unknown tier THEN the tier entry is named with the configured tiers', () => {
-    expect(errorOf(configWith({ ...postgres, tiers: ['daily', 'hourly'] }))).toMatch(
+    expect(configErrorOf(configWith({ ...postgres, tiers: ['daily', 'hourly'] }))).toMatch(
       /targets\.0\.tiers\.1: unknown tier 'hourly' \(configured tiers: daily, weekly, monthly, manual, predeploy\)/,
     );
   });
 
   it('GIVEN an empty tier list THEN it asks for a tier or no field', () => {
-    expect(errorOf(configWith({ ...postgres, tiers: [] }))).toMatch(/targets\.0\.tiers: list at least one tier, or omit the field/);
+    expect(configErrorOf(configWith({ ...postgres, tiers: [] }))).toMatch(/targets\.0\.tiers: list at least one tier, or omit the field/);
   });
 
   it('GIVEN both instance IDs and a tag THEN exactly one is asked for', () => {
-    expect(errorOf(configWith({ ...postgres, instances: { instanceIds: ['i-0123456789abcdef0'], tag: { key: 'a', value: 'b' } } }))).toMatch(
+    expect(configErrorOf(configWith({ ...postgres, instances: { instanceIds: ['i-0123456789abcdef0'], tag: { key: 'a', value: 'b' } } }))).toMatch(
       /targets\.0\.instances: give exactly one of instanceIds: \[\.\.\.\] or tag: \{ key, value \}/,
     );
   });
 
   it('GIVEN neither instance IDs nor a tag THEN exactly one is asked for', () => {
-    expect(errorOf(configWith({ ...postgres, instances: {} }))).toMatch(/targets\.0\.instances: give exactly one of instanceIds/);
+    expect(configErrorOf(configWith({ ...postgres, instances: {} }))).toMatch(/targets\.0\.instances: give exactly one of instanceIds/);
   });
 
   it('GIVEN a malformed instance ID THEN the entry is named', () => {
-    expect(errorOf(configWith({ ...postgres, instances: { instanceIds: ['i-123'] } }))).toMatch(/targets\.0\.instances\.instanceIds\.0: must be an EC2 instance ID/);
+    expect(configErrorOf(configWith({ ...postgres, instances: { instanceIds: ['i-123'] } }))).toMatch(/targets\.0\.instances\.instanceIds\.0: must be an EC2 instance ID/);
   });
 
   it("GIVEN a tag key reserved by AWS THEN the key is named", () => {
-    expect(errorOf(configWith({ ...postgres, instances: { tag: { key: 'aws:autoscaling:groupName', value: 'x' } } }))).toMatch(
+    expect(configErrorOf(configWith({ ...postgres, instances: { tag: { key: 'aws:autoscaling:groupName', value: 'x' } } }))).toMatch(
       /targets\.0\.instances\.tag\.key: tag keys starting with 'aws:' are reserved/,
     );
   });
 
   it('GIVEN an unknown kind THEN the kind is named with the four kinds', () => {
-    expect(errorOf(configWith({ ...postgres, kind: 'oracle' }))).toMatch(/targets\.0\.kind: kind must be one of 'postgres', 'mysql', 'sqlite', 'files'/);
+    expect(configErrorOf(configWith({ ...postgres, kind: 'oracle' }))).toMatch(/targets\.0\.kind: kind must be one of 'postgres', 'mysql', 'sqlite', 'files'/);
   });
 
   it('GIVEN a port out of range THEN the port is named', () => {
-    expect(errorOf(configWith({ ...postgres, port: 70000 }))).toMatch(/targets\.0\.port/);
+    expect(configErrorOf(configWith({ ...postgres, port: 70000 }))).toMatch(/targets\.0\.port/);
   });
 
   it('GIVEN a host with shell characters THEN the host is named', () => {
-    expect(errorOf(configWith({ ...postgres, host: 'db;rm -rf /' }))).toMatch(/targets\.0\.host: must be a host name or IP address/);
+    expect(configErrorOf(configWith({ ...postgres, host: 'db;rm -rf /' }))).toMatch(/targets\.0\.host: must be a host name or IP address/);
   });
 
   it('GIVEN a relative or dotted path THEN the path is named', () => {
     const sqlite = { name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] } };
-    expect(errorOf(configWith({ ...sqlite, path: 'var/app/db.sqlite3' }))).toMatch(/targets\.0\.path: must be an absolute path/);
-    expect(errorOf(configWith({ ...sqlite, path: '/var/app/../etc/shadow' }))).toMatch(/targets\.0\.path: must not contain '\.' or '\.\.' segments/);
-    expect(errorOf(configWith({ ...sqlite, path: "/var/app/it's.db" }))).toMatch(/targets\.0\.path: must be an absolute path/);
+    expect(configErrorOf(configWith({ ...sqlite, path: 'var/app/db.sqlite3' }))).toMatch(/targets\.0\.path: must be an absolute path/);
+    expect(configErrorOf(configWith({ ...sqlite, path: '/var/app/../etc/shadow' }))).toMatch(/targets\.0\.path: must not contain '\.' or '\.\.' segments/);
+    expect(configErrorOf(configWith({ ...sqlite, path: "/var/app/it's.db" }))).toMatch(/targets\.0\.path: must be an absolute path/);
   });
 
   it('GIVEN a files target on / THEN it refuses to archive the whole file system', () => {
-    expect(errorOf(configWith({ name: 'all', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/' }))).toMatch(
+    expect(configErrorOf(configWith({ name: 'all', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/' }))).toMatch(
       /targets\.0\.path: refusing to archive the whole file system/,
     );
   });
@@ -160,60 +151,60 @@ describe('targets config: rejected with the field named', () => {
     [{ paths: ['/srv/app/../../etc/shadow'] }, /targets\.0\.paths\.0: must not contain '\.' or '\.\.' segments/],
     [{ paths: Array.from({ length: 65 }, (_, index) => `/srv/app/file-${index}`) }, /targets\.0\.paths: at most 64 paths/],
   ])('GIVEN files paths %j THEN synth fails naming the field', (fields, message) => {
-    expect(errorOf(configWith({ name: 'app-config', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, ...fields }))).toMatch(message);
+    expect(configErrorOf(configWith({ name: 'app-config', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, ...fields }))).toMatch(message);
   });
 
   it("GIVEN an exclude with ':' THEN the exclude is named (':' separates excludes)", () => {
     expect(
-      errorOf(configWith({ name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/srv/media', excludes: ['a:b'] })),
+      configErrorOf(configWith({ name: 'media', kind: 'files', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/srv/media', excludes: ['a:b'] })),
     ).toMatch(/targets\.0\.excludes\.0: exclude patterns are letters/);
   });
 
   it('GIVEN a sqlite target with database fields THEN the unknown fields are named', () => {
     expect(
-      errorOf(configWith({ name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/var/app/db.sqlite3', database: 'x' })),
+      configErrorOf(configWith({ name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/var/app/db.sqlite3', database: 'x' })),
     ).toMatch(/targets\.0: unknown field 'database'/);
   });
 
   it('GIVEN a timeout over 48 hours THEN timeoutMinutes is named', () => {
-    expect(errorOf(configWith({ ...postgres, timeoutMinutes: 3000 }))).toMatch(/targets\.0\.timeoutMinutes: Run Command stops a command after at most 48 hours/);
+    expect(configErrorOf(configWith({ ...postgres, timeoutMinutes: 3000 }))).toMatch(/targets\.0\.timeoutMinutes: Run Command stops a command after at most 48 hours/);
   });
 
   it('GIVEN a bad maxErrors THEN rateControl.maxErrors is named', () => {
-    expect(errorOf(configWith({ ...postgres, rateControl: { maxErrors: 'all' } }))).toMatch(/targets\.0\.rateControl\.maxErrors: must be a number/);
+    expect(configErrorOf(configWith({ ...postgres, rateControl: { maxErrors: 'all' } }))).toMatch(/targets\.0\.rateControl\.maxErrors: must be a number/);
   });
 });
 
 describe('targets config: passwords never go in the config', () => {
   it('GIVEN the password itself as a string THEN it is refused, saying what to give instead', () => {
-    expect(errorOf(configWith({ ...postgres, password: 'S3cr3t!pass' }))).toMatch(
+    expect(configErrorOf(configWith({ ...postgres, password: 'S3cr3t!pass' }))).toMatch(
       /targets\.0\.password: must name where the password is kept \(\{ ssmParameter: '\/name' \} or \{ secretId: 'name-or-arn' \}\), never the password itself/,
     );
   });
 
   it('GIVEN a password field under another name THEN the field is refused as a password', () => {
-    expect(errorOf(configWith({ ...postgres, dbPassword: 'hunter2' }))).toMatch(/targets\.0: unknown field 'dbPassword': passwords never go in the config/);
+    expect(configErrorOf(configWith({ ...postgres, dbPassword: 'hunter2' }))).toMatch(/targets\.0: unknown field 'dbPassword': passwords never go in the config/);
   });
 
   it('GIVEN both a parameter and a secret THEN exactly one is asked for', () => {
-    expect(errorOf(configWith({ ...postgres, password: { ssmParameter: '/a/b', secretId: 'c' } }))).toMatch(
+    expect(configErrorOf(configWith({ ...postgres, password: { ssmParameter: '/a/b', secretId: 'c' } }))).toMatch(
       /targets\.0\.password: give exactly one of \{ ssmParameter: name \} or \{ secretId: name-or-arn \}/,
     );
   });
 
   it('GIVEN a password where the parameter name goes THEN it is refused as looking like a password', () => {
-    expect(errorOf(configWith({ ...postgres, password: { ssmParameter: 'p@ss word!' } }))).toMatch(/targets\.0\.password\.ssmParameter: must be an SSM parameter name/);
-    expect(errorOf(configWith({ ...postgres, password: { ssmParameter: 'Xk9fP2mQz8Lw4Rt7vB3n' } }))).toMatch(
+    expect(configErrorOf(configWith({ ...postgres, password: { ssmParameter: 'p@ss word!' } }))).toMatch(/targets\.0\.password\.ssmParameter: must be an SSM parameter name/);
+    expect(configErrorOf(configWith({ ...postgres, password: { ssmParameter: 'Xk9fP2mQz8Lw4Rt7vB3n' } }))).toMatch(
       /targets\.0\.password\.ssmParameter: looks like a password, not the name of where one is kept/,
     );
   });
 
   it('GIVEN a connection URL with credentials as the secret THEN it is refused', () => {
-    expect(errorOf(configWith({ ...postgres, password: { secretId: 'postgres://backup:hunter2@db/orders' } }))).toMatch(/targets\.0\.password\.secretId/);
+    expect(configErrorOf(configWith({ ...postgres, password: { secretId: 'postgres://backup:hunter2@db/orders' } }))).toMatch(/targets\.0\.password\.secretId/);
   });
 
   it('GIVEN a malformed secret ARN THEN the ARN form is explained', () => {
-    expect(errorOf(configWith({ ...postgres, password: { secretId: 'arn:aws:s3:::bucket' } }))).toMatch(/targets\.0\.password\.secretId: is not a Secrets Manager secret ARN/);
+    expect(configErrorOf(configWith({ ...postgres, password: { secretId: 'arn:aws:s3:::bucket' } }))).toMatch(/targets\.0\.password\.secretId: is not a Secrets Manager secret ARN/);
   });
 
   it('GIVEN ordinary parameter and secret names THEN none of them looks like a password', () => {
@@ -248,16 +239,16 @@ describe('restore config: scratch roots', () => {
     ['/var/tmp/../etc', /restore\.targets\.media\.scratchRoot: must not contain '\.' or '\.\.' segments/],
     ['/', /restore\.targets\.media\.scratchRoot: must be a directory below \//],
   ])('GIVEN the scratch root %s THEN synth fails naming it', (scratchRoot, message) => {
-    expect(errorOf(withRestore([media], { media: { scratchRoot } }))).toMatch(message);
+    expect(configErrorOf(withRestore([media], { media: { scratchRoot } }))).toMatch(message);
   });
 
   it("GIVEN a target backing up the default scratch root THEN synth fails: scratch copies would land in another target's live data", () => {
     const tmp = { ...media, name: 'tmp-files', path: '/var/tmp' };
-    expect(errorOf(withRestore([media, tmp], {}))).toMatch(/the scratch root \/var\/tmp\/backup-kit-restore\/media of 'media' overlaps the live path \/var\/tmp of 'tmp-files'/);
+    expect(configErrorOf(withRestore([media, tmp], {}))).toMatch(/the scratch root \/var\/tmp\/backup-kit-restore\/media of 'media' overlaps the live path \/var\/tmp of 'tmp-files'/);
   });
 
   it('GIVEN a scratch root on a database target THEN synth fails: its scratch copy is a new database', () => {
-    expect(errorOf(withRestore([postgres], { 'orders-db': { scratchRoot: '/var/tmp/x' } }))).toMatch(/restore\.targets\.orders-db\.scratchRoot: target 'orders-db' is postgres/);
+    expect(configErrorOf(withRestore([postgres], { 'orders-db': { scratchRoot: '/var/tmp/x' } }))).toMatch(/restore\.targets\.orders-db\.scratchRoot: target 'orders-db' is postgres/);
   });
 });
 
@@ -265,40 +256,40 @@ describe('guard.instanceIdsOnly', () => {
   const tagged = { ...postgres, instances: { tag: { key: 'role', value: 'orders' } } };
 
   it('GIVEN a target found by tag and instanceIdsOnly THEN synth fails naming the target: a tag can be put on any instance', () => {
-    expect(errorOf({ ...exampleConfig, targets: [tagged], guard: { instanceIdsOnly: true } })).toMatch(
+    expect(configErrorOf({ ...exampleConfig, targets: [tagged], guard: { instanceIdsOnly: true } })).toMatch(
       /targets\.0\.instances\.tag: guard\.instanceIdsOnly is set: name the instance IDs of 'orders-db' \(anyone allowed ec2:CreateTags could tag an instance into it\)/,
     );
   });
 
   it('GIVEN instances to restore onto found by tag and instanceIdsOnly THEN synth fails naming the setting', () => {
     const config = { ...exampleConfig, targets: [postgres], guard: { instanceIdsOnly: true }, restore: { targets: { 'orders-db': { onto: { tag: { key: 'backup-kit:restore-into', value: 'orders-db' } } } } } };
-    expect(errorOf(config)).toMatch(/restore\.targets\.orders-db\.onto\.tag: guard\.instanceIdsOnly is set: name the instance IDs 'orders-db' may be restored onto/);
+    expect(configErrorOf(config)).toMatch(/restore\.targets\.orders-db\.onto\.tag: guard\.instanceIdsOnly is set: name the instance IDs 'orders-db' may be restored onto/);
   });
 
   it("GIVEN an instance to restore onto that is already the target's THEN synth fails naming it", () => {
     const config = { ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd', 'i-0123456789abcdef0'] } } } } };
-    expect(errorOf(config)).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.1: i-0123456789abcdef0 is already an instance of 'orders-db'/);
+    expect(configErrorOf(config)).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.1: i-0123456789abcdef0 is already an instance of 'orders-db'/);
   });
 
   it('GIVEN instances to restore onto THEN the restore jobs receive them with the target', () => {
     const { config } = loadConfig({ ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } } } });
     expect(restoreTargets(config)[0]?.restore.onto).toEqual({ instanceIds: ['i-0dddddddddddddddd'] });
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-1'] } } } } })).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.0: must be an EC2 instance ID/);
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: { 'orders-db': { onto: { instanceIds: ['i-1'] } } } } })).toMatch(/restore\.targets\.orders-db\.onto\.instanceIds\.0: must be an EC2 instance ID/);
   });
 
   it('GIVEN servers to rebuild THEN each lists configured targets, each with instances it may be restored onto, once; else synth fails naming the entry', () => {
     const onto = { 'orders-db': { onto: { instanceIds: ['i-0dddddddddddddddd'] } } };
     const { config } = loadConfig({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db'] } } });
     expect(config.restore.servers).toEqual({ 'orders-server': ['orders-db'] });
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db', 'billing'] } } })).toMatch(
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db', 'billing'] } } })).toMatch(
       /restore\.servers\.orders-server\.1: 'billing' is not a configured target/,
     );
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { servers: { 'orders-server': ['orders-db'] } } })).toMatch(
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { servers: { 'orders-server': ['orders-db'] } } })).toMatch(
       /restore\.servers\.orders-server\.0: 'orders-db' has no instances it may be restored onto: set restore\.targets\.orders-db\.onto/,
     );
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db', 'orders-db'] } } })).toMatch(/restore\.servers\.orders-server\.1: 'orders-db' is listed twice/);
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': [] } } })).toMatch(/restore\.servers\.orders-server: a server has at least one target/);
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'Orders Server': ['orders-db'] } } })).toMatch(/restore\.servers\.Orders Server: server names are lowercase/);
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': ['orders-db', 'orders-db'] } } })).toMatch(/restore\.servers\.orders-server\.1: 'orders-db' is listed twice/);
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'orders-server': [] } } })).toMatch(/restore\.servers\.orders-server: a server has at least one target/);
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers: { 'Orders Server': ['orders-db'] } } })).toMatch(/restore\.servers\.Orders Server: server names are lowercase/);
   });
 
   it('GIVEN rebuild drills THEN each names a configured server and an instance its targets may be restored onto; else synth fails naming the entry', () => {
@@ -306,16 +297,16 @@ describe('guard.instanceIdsOnly', () => {
     const servers = { 'orders-server': ['orders-db'] };
     const { config } = loadConfig({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'orders-server', onto: 'i-0dddddddddddddddd' }] } } });
     expect(config.restore.drills.rebuilds).toEqual([{ server: 'orders-server', onto: 'i-0dddddddddddddddd' }]);
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'web', onto: 'i-0dddddddddddddddd' }] } } })).toMatch(
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'web', onto: 'i-0dddddddddddddddd' }] } } })).toMatch(
       /restore\.drills\.rebuilds\.0\.server: 'web' is not a server of restore\.servers \(orders-server\)/,
     );
-    expect(errorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'orders-server', onto: 'i-0eeeeeeeeeeeeeeee' }] } } })).toMatch(
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], restore: { targets: onto, servers, drills: { rebuilds: [{ server: 'orders-server', onto: 'i-0eeeeeeeeeeeeeeee' }] } } })).toMatch(
       /restore\.drills\.rebuilds\.0\.onto: i-0eeeeeeeeeeeeeeee is not an instance 'orders-db' may be restored onto/,
     );
   });
 
   it('GIVEN a tier named rebuilds THEN synth fails: that prefix holds the rebuild records', () => {
-    expect(errorOf({ ...exampleConfig, targets: [postgres], tiers: { ...exampleConfig.tiers, rebuilds: { retentionDays: 7 } } })).toMatch(/tiers\.rebuilds: the prefix 'rebuilds\/' of the backup bucket holds the rebuild records/);
+    expect(configErrorOf({ ...exampleConfig, targets: [postgres], tiers: { ...exampleConfig.tiers, rebuilds: { retentionDays: 7 } } })).toMatch(/tiers\.rebuilds: the prefix 'rebuilds\/' of the backup bucket holds the rebuild records/);
   });
 
   it('GIVEN instance IDs and instanceIdsOnly THEN the config loads', () => {

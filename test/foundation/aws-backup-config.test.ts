@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { configErrorOf } from '../support/config-errors';
 
 const base: BackupKitConfigInput = { prefix: 'backup-kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1', account: '111122223333' };
 const ORDERS = 'arn:aws:rds:eu-west-1:111122223333:db:orders-db';
@@ -8,16 +9,6 @@ const SESSIONS = 'arn:aws:dynamodb:eu-west-1:111122223333:table/sessions';
 
 function withAwsBackup(awsBackup: unknown): unknown {
   return { ...base, awsBackup };
-}
-
-function errorOf(input: unknown): string {
-  try {
-    loadConfig(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message;
-  }
-  throw new Error('expected loadConfig to throw');
 }
 
 describe('config: awsBackup', () => {
@@ -45,11 +36,11 @@ describe('config: awsBackup', () => {
     ['a schedule that is not a cron', { schedule: 'rate(1 day)' }, /rules\.daily\.schedule: 'rate\(1 day\)' is not an EventBridge Scheduler cron expression/],
   ])('GIVEN %s WHEN loaded THEN synth fails naming the field and the reason', (_what, rule, message) => {
     const input = withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS], dynamoDbTables: [SESSIONS] }, rules: { daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, ...rule } } } } });
-    expect(errorOf(input)).toMatch(message);
+    expect(configErrorOf(input)).toMatch(message);
   });
 
   it('GIVEN resources in another region or account, twice, or none WHEN loaded THEN each is refused by its path', () => {
-    const message = errorOf(
+    const message = configErrorOf(
       withAwsBackup({
         classes: {
           databases: { resources: { rdsInstances: [ORDERS, 'arn:aws:rds:us-east-1:111122223333:db:far-away', 'arn:aws:rds:eu-west-1:999999999999:db:foreign'] } },
@@ -65,15 +56,15 @@ describe('config: awsBackup', () => {
   });
 
   it('GIVEN malformed ARNs and names WHEN loaded THEN the schema names what each must be', () => {
-    const message = errorOf(withAwsBackup({ classes: { mixed: { resources: { rdsInstances: [SHOP], auroraClusters: [ORDERS], s3Buckets: ['Not_A_Bucket'] } } } }));
+    const message = configErrorOf(withAwsBackup({ classes: { mixed: { resources: { rdsInstances: [SHOP], auroraClusters: [ORDERS], s3Buckets: ['Not_A_Bucket'] } } } }));
     expect(message).toMatch(/rdsInstances\.0: must be the ARN of an RDS DB instance/);
     expect(message).toMatch(/auroraClusters\.0: must be the ARN of an Aurora DB cluster/);
     expect(message).toMatch(/s3Buckets\.0: must be an S3 bucket name/);
   });
 
   it('GIVEN a Vault Lock whose minimum is above its maximum WHEN loaded THEN synth fails', () => {
-    expect(errorOf(withAwsBackup({ vaultLock: { minRetentionDays: 400, maxRetentionDays: 365 } }))).toMatch(/awsBackup\.vaultLock\.minRetentionDays: 400 is above maxRetentionDays \(365\)/);
-    expect(errorOf(withAwsBackup({ vaultLock: { mode: 'COMPLIANCE', changeableForDays: 1 } }))).toMatch(/awsBackup\.vaultLock\.changeableForDays/);
+    expect(configErrorOf(withAwsBackup({ vaultLock: { minRetentionDays: 400, maxRetentionDays: 365 } }))).toMatch(/awsBackup\.vaultLock\.minRetentionDays: 400 is above maxRetentionDays \(365\)/);
+    expect(configErrorOf(withAwsBackup({ vaultLock: { mode: 'COMPLIANCE', changeableForDays: 1 } }))).toMatch(/awsBackup\.vaultLock\.changeableForDays/);
   });
 
   it('GIVEN COMPLIANCE mode, S3 buckets, and cold storage or continuous backup on types that ignore them WHEN loaded THEN synth warns, naming what AWS Backup will do', () => {

@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
-import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { configErrorOf } from '../support/config-errors';
 
 // The base fields only, so these tests do not depend on later sections of the example.
 const baseInput: BackupKitConfigInput = { prefix: 'backup-kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1' };
 
 function withChanges(changes: Partial<BackupKitConfigInput>): unknown {
   return { ...baseInput, ...changes };
-}
-
-function errorOf(input: unknown): string {
-  try {
-    loadConfig(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message;
-  }
-  throw new Error('expected loadConfig to throw');
 }
 
 describe('config: defaults', () => {
@@ -52,17 +43,17 @@ describe('config: defaults', () => {
 
 describe('config: invalid input fails with the field and the reason', () => {
   it('GIVEN the DR region equal to the primary THEN both fields are named', () => {
-    const message = errorOf(withChanges({ primaryRegion: 'eu-west-1', drRegion: 'eu-west-1' }));
+    const message = configErrorOf(withChanges({ primaryRegion: 'eu-west-1', drRegion: 'eu-west-1' }));
     expect(message).toMatch(/drRegion: must differ from primaryRegion \(both are 'eu-west-1'\)/);
   });
 
   it('GIVEN an unknown region THEN the region field is named', () => {
-    expect(errorOf(withChanges({ drRegion: 'eu-moon-1' }))).toMatch(/drRegion: unknown AWS region 'eu-moon-1'/);
-    expect(errorOf(withChanges({ primaryRegion: 'us-east-9' }))).toMatch(/primaryRegion: unknown AWS region 'us-east-9'/);
+    expect(configErrorOf(withChanges({ drRegion: 'eu-moon-1' }))).toMatch(/drRegion: unknown AWS region 'eu-moon-1'/);
+    expect(configErrorOf(withChanges({ primaryRegion: 'us-east-9' }))).toMatch(/primaryRegion: unknown AWS region 'us-east-9'/);
   });
 
   it('GIVEN an unknown time zone THEN timeZone is named', () => {
-    expect(errorOf(withChanges({ timeZone: 'Mars/Olympus' }))).toMatch(/timeZone: unknown IANA time zone 'Mars\/Olympus'/);
+    expect(configErrorOf(withChanges({ timeZone: 'Mars/Olympus' }))).toMatch(/timeZone: unknown IANA time zone 'Mars\/Olympus'/);
   });
 
   it('GIVEN an IANA time zone THEN it is accepted', () => {
@@ -70,7 +61,7 @@ describe('config: invalid input fails with the field and the reason', () => {
   });
 
   it('GIVEN an expiration not after the last transition THEN the tier retention is named', () => {
-    const message = errorOf(
+    const message = configErrorOf(
       withChanges({
         tiers: { weekly: { retentionDays: 60, transitions: [{ storageClass: 'GLACIER', afterDays: 60 }] } },
       }),
@@ -79,14 +70,14 @@ describe('config: invalid input fails with the field and the reason', () => {
   });
 
   it('GIVEN a Standard-IA transition before day 30 THEN the transition is named', () => {
-    const message = errorOf(
+    const message = configErrorOf(
       withChanges({ tiers: { weekly: { retentionDays: 90, transitions: [{ storageClass: 'STANDARD_IA', afterDays: 10 }] } } }),
     );
     expect(message).toMatch(/tiers\.weekly\.transitions\.0\.afterDays: S3 does not transition to STANDARD_IA before day 30 \(got 10\)/);
   });
 
   it('GIVEN a transition out of Standard-IA within 30 days THEN S3 rule is cited', () => {
-    const message = errorOf(
+    const message = configErrorOf(
       withChanges({
         tiers: {
           monthly: {
@@ -103,38 +94,38 @@ describe('config: invalid input fails with the field and the reason', () => {
   });
 
   it('GIVEN a default Object Lock retention longer than the shortest tier THEN it is an error naming both', () => {
-    const message = errorOf(withChanges({ objectLock: { mode: 'GOVERNANCE', defaultRetentionDays: 10 } }));
+    const message = configErrorOf(withChanges({ objectLock: { mode: 'GOVERNANCE', defaultRetentionDays: 10 } }));
     expect(message).toMatch(
       /objectLock\.defaultRetentionDays: 10 days is longer than the shortest tier's retention \(tiers\.manual\.retentionDays = 7\)/,
     );
   });
 
   it('GIVEN noncurrent expiry not after its transition THEN noncurrentVersions.expireAfterDays is named', () => {
-    const message = errorOf(withChanges({ noncurrentVersions: { transitions: [{ storageClass: 'GLACIER', afterDays: 30 }], expireAfterDays: 20 } }));
+    const message = configErrorOf(withChanges({ noncurrentVersions: { transitions: [{ storageClass: 'GLACIER', afterDays: 30 }], expireAfterDays: 20 } }));
     expect(message).toMatch(/noncurrentVersions\.expireAfterDays: expiration \(day 20\) must be after the last transition/);
   });
 
   it('GIVEN RTC without metrics THEN replication.metrics is named', () => {
-    expect(errorOf(withChanges({ replication: { replicationTimeControl: true, metrics: false } }))).toMatch(
+    expect(configErrorOf(withChanges({ replication: { replicationTimeControl: true, metrics: false } }))).toMatch(
       /replication\.metrics: must be true while replication\.replicationTimeControl is true/,
     );
   });
 
   it('GIVEN a malformed schedule THEN the tier schedule is named', () => {
-    expect(errorOf(withChanges({ tiers: { daily: { schedule: '0 2 * * *', retentionDays: 30 } } }))).toMatch(
+    expect(configErrorOf(withChanges({ tiers: { daily: { schedule: '0 2 * * *', retentionDays: 30 } } }))).toMatch(
       /tiers\.daily\.schedule: '0 2 \* \* \*' is not an EventBridge Scheduler cron expression/,
     );
-    expect(errorOf(withChanges({ tiers: { daily: { schedule: 'cron(0 2 * * * *)', retentionDays: 30 } } }))).toMatch(
+    expect(configErrorOf(withChanges({ tiers: { daily: { schedule: 'cron(0 2 * * * *)', retentionDays: 30 } } }))).toMatch(
       /tiers\.daily\.schedule: .*exactly one of day-of-month and day-of-week must be '\?'/,
     );
   });
 
   it('GIVEN an unknown field THEN it is rejected rather than ignored', () => {
-    expect(errorOf({ ...baseInput, retentionDayz: 3 })).toMatch(/retentionDayz/);
+    expect(configErrorOf({ ...baseInput, retentionDayz: 3 })).toMatch(/retentionDayz/);
   });
 
   it('GIVEN a bad prefix, account and e-mail THEN each field is named', () => {
-    const message = errorOf(withChanges({ prefix: 'Backup_Kit', account: '12345', alertEmails: ['not-an-email'] }));
+    const message = configErrorOf(withChanges({ prefix: 'Backup_Kit', account: '12345', alertEmails: ['not-an-email'] }));
     expect(message).toMatch(/prefix: must be 2-20 characters/);
     expect(message).toMatch(/account: must be a 12-digit AWS account ID/);
     expect(message).toMatch(/alertEmails\.0: must be an e-mail address/);
@@ -176,7 +167,7 @@ describe('config: warnings for legal but costly settings', () => {
   });
 
   it('GIVEN an Object Lock mode S3 does not know THEN the tier field is named', () => {
-    expect(errorOf(withChanges({ tiers: { daily: { retentionDays: 30, objectLockMode: 'LEGAL_HOLD' as 'COMPLIANCE' } } }))).toMatch(/tiers\.daily\.objectLockMode: Invalid option/);
+    expect(configErrorOf(withChanges({ tiers: { daily: { retentionDays: 30, objectLockMode: 'LEGAL_HOLD' as 'COMPLIANCE' } } }))).toMatch(/tiers\.daily\.objectLockMode: Invalid option/);
   });
 
   it('GIVEN database targets drilled without a restore user THEN each is named with the privilege its backup user needs; a restore user or drill: false silences it', () => {

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
-import { ConfigError, loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { configErrorOf } from '../support/config-errors';
 
 const DR_KEY = 'arn:aws:kms:eu-central-1:111122223333:key/9f8e7d6c-5b4a-4f3e-9d2c-1b0a9f8e7d6c';
 const drReplication = { subnetGroupName: 'orders-dr-db-subnets', securityGroupIds: ['sg-0a1b2c3d4e5f60718'], kmsKeyArn: DR_KEY };
 
 const withRds = (rds: unknown, extra: Partial<BackupKitConfigInput> = {}) => ({ ...exampleConfig, ...extra, rds });
-
-/** The message of the ConfigError `input` causes (fails the test when it loads). */
-function configError(input: unknown): string {
-  try {
-    loadConfig(input);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error('expected a ConfigError, but the config loaded');
-}
 
 describe('rds config section', () => {
   it('GIVEN the example THEN orders-db is restorable and replicated 7 days to the DR region', () => {
@@ -48,11 +38,11 @@ describe('rds config section', () => {
     ['a'.repeat(46), /rds.instances.0.identifier: must be at most 45 characters \(got 46\): '<identifier>-pitr-<yyyymmddhhmm>' must fit RDS's 63 characters/],
     ['orders-db-pitr-202611211406', /rds.instances.0.identifier: .*contains '-pitr-', which marks the restored copies/],
   ])('GIVEN identifier %s THEN synth fails naming the field and the rule', (identifier, message) => {
-    expect(configError(withRds({ instances: [{ identifier }] }))).toMatch(message);
+    expect(configErrorOf(withRds({ instances: [{ identifier }] }))).toMatch(message);
   });
 
   it('GIVEN the same instance twice THEN synth fails naming the second', () => {
-    expect(configError(withRds({ instances: [{ identifier: 'orders-db' }, { identifier: 'orders-db' }] }))).toMatch(
+    expect(configErrorOf(withRds({ instances: [{ identifier: 'orders-db' }, { identifier: 'orders-db' }] }))).toMatch(
       /rds.instances.1.identifier: 'orders-db' is listed twice \(also rds.instances.0\)/,
     );
   });
@@ -60,7 +50,7 @@ describe('rds config section', () => {
   it('GIVEN a DR key in the primary region THEN synth fails naming drReplication.kmsKeyArn', () => {
     const wrongRegion = { ...drReplication, kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/9f8e7d6c-5b4a-4f3e-9d2c-1b0a9f8e7d6c' };
 
-    expect(configError(withRds({ instances: [{ identifier: 'orders-db', drReplication: wrongRegion }] }))).toMatch(
+    expect(configErrorOf(withRds({ instances: [{ identifier: 'orders-db', drReplication: wrongRegion }] }))).toMatch(
       /rds.instances.0.drReplication.kmsKeyArn: must be a key in eu-central-1 \(got one in eu-west-1\)/,
     );
   });
@@ -68,17 +58,17 @@ describe('rds config section', () => {
   it('GIVEN a source key of another account than the config deploys to THEN synth fails naming kmsKeyArn', () => {
     const input = withRds({ instances: [{ identifier: 'orders-db', kmsKeyArn: 'arn:aws:kms:eu-west-1:999999999999:key/1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d' }] }, { account: '111122223333' });
 
-    expect(configError(input)).toMatch(/rds.instances.0.kmsKeyArn: must be a key of account 111122223333 \(got 999999999999\)/);
+    expect(configErrorOf(input)).toMatch(/rds.instances.0.kmsKeyArn: must be a key of account 111122223333 \(got 999999999999\)/);
   });
 
   it('GIVEN a key alias instead of a key ARN THEN synth fails saying a key ARN is needed', () => {
-    expect(configError(withRds({ instances: [{ identifier: 'orders-db', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:alias/orders' }] }))).toMatch(
+    expect(configErrorOf(withRds({ instances: [{ identifier: 'orders-db', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:alias/orders' }] }))).toMatch(
       /rds.instances.0.kmsKeyArn: must be a KMS key ARN .*not an alias/,
     );
   });
 
   it('GIVEN drReplication without the DR network THEN synth fails naming the missing fields', () => {
-    const message = configError(withRds({ instances: [{ identifier: 'orders-db', drReplication: { retentionDays: 7 } }] }));
+    const message = configErrorOf(withRds({ instances: [{ identifier: 'orders-db', drReplication: { retentionDays: 7 } }] }));
 
     expect(message).toMatch(/rds.instances.0.drReplication.subnetGroupName/);
     expect(message).toMatch(/rds.instances.0.drReplication.securityGroupIds/);
@@ -92,11 +82,11 @@ describe('rds config section', () => {
     [{ ...drReplication, securityGroupIds: ['sg-0a1b2c3d4e5f60718', 'sg-0a1b2c3d4e5f60718'] }, /securityGroupIds: 'sg-0a1b2c3d4e5f60718' is listed twice/],
     [{ ...drReplication, subnetGroup: 'typo' }, /rds.instances.0.drReplication: Unrecognized key: "subnetGroup"/],
   ])('GIVEN drReplication %o THEN synth fails naming the field', (dr, message) => {
-    expect(configError(withRds({ instances: [{ identifier: 'orders-db', drReplication: dr }] }))).toMatch(message);
+    expect(configErrorOf(withRds({ instances: [{ identifier: 'orders-db', drReplication: dr }] }))).toMatch(message);
   });
 
   it('GIVEN an unknown field on an instance THEN synth fails naming it', () => {
-    expect(configError(withRds({ instances: [{ identifier: 'orders-db', cluster: true }] }))).toMatch(/rds.instances.0: Unrecognized key: "cluster"/);
+    expect(configErrorOf(withRds({ instances: [{ identifier: 'orders-db', cluster: true }] }))).toMatch(/rds.instances.0: Unrecognized key: "cluster"/);
   });
 
   it('GIVEN replication without a DR key THEN synth warns that an encrypted source would fail at deploy', () => {

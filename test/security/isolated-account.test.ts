@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import isolatedConfig from '../../config/isolated-account';
-import { ConfigError, loadConfig } from '../../lib/config/config';
+import { configErrorOf } from '../support/config-errors';
 import { buildTestApp } from '../foundation/app-fixture';
 import { matchesPattern } from '../support/event-patterns';
 import { ACCOUNT, TemplateResolver, decide, type PolicyDocument } from '../support/iam';
@@ -48,20 +48,11 @@ const BUCKET = `arn:aws:s3:::${replicaName}`;
 
 describe('config', () => {
   const base = { prefix: 'backup-kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1' };
-  const errorOf = (input: unknown) => {
-    try {
-      loadConfig(input);
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      return (error as Error).message;
-    }
-    throw new Error('expected a ConfigError');
-  };
 
   it('an isolated account needs the workload account named, and a different one', () => {
-    expect(errorOf({ ...base, replication: { isolatedAccount: ISOLATED } })).toMatch(/account: must name the workload account when replication\.isolatedAccount is set/);
-    expect(errorOf({ ...base, account: ISOLATED, replication: { isolatedAccount: ISOLATED } })).toMatch(/replication\.isolatedAccount: must differ from account/);
-    expect(errorOf({ ...base, account: ACCOUNT, replication: { isolatedAccount: '2222' } })).toMatch(/replication\.isolatedAccount: must be a 12-digit AWS account ID/);
+    expect(configErrorOf({ ...base, replication: { isolatedAccount: ISOLATED } })).toMatch(/account: must name the workload account when replication\.isolatedAccount is set/);
+    expect(configErrorOf({ ...base, account: ISOLATED, replication: { isolatedAccount: ISOLATED } })).toMatch(/replication\.isolatedAccount: must differ from account/);
+    expect(configErrorOf({ ...base, account: ACCOUNT, replication: { isolatedAccount: '2222' } })).toMatch(/replication\.isolatedAccount: must be a 12-digit AWS account ID/);
   });
 });
 
