@@ -83,7 +83,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     config,
     backupBucket: storage.backups.bucket,
     backupKey: storage.backups.key,
-    ...(storage.managedVault ? { managedVault: storage.managedVault.vault } : {}),
+    ...(storage.managedVault ? { managedVault: storage.managedVault.vault, managedVaultKey: storage.managedVault.key } : {}),
     ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
   });
   const managedVaultDr = protectsManagedData(config)

@@ -38,6 +38,17 @@ export const GUARDED_S3_EVENTS = [
   'PutObjectRetention',
 ] as const;
 export const GUARDED_KMS_EVENTS = ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy', 'DisableKeyRotation'] as const;
+/** What would take a recovery point out of an AWS Backup vault early, or loosen the vault's guard (management events). */
+export const GUARDED_BACKUP_EVENTS = [
+  'DeleteRecoveryPoint',
+  'UpdateRecoveryPointLifecycle',
+  'DisassociateRecoveryPoint',
+  'PutBackupVaultAccessPolicy',
+  'DeleteBackupVaultAccessPolicy',
+  'PutBackupVaultLockConfiguration',
+  'DeleteBackupVaultLockConfiguration',
+  'DeleteBackupVault',
+] as const;
 /** Stopping or narrowing the trail silences the data-event alerts: that is news too. */
 export const GUARDED_TRAIL_EVENTS = ['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors'] as const;
 
@@ -48,12 +59,17 @@ export interface GuardedResources {
   readonly keyArns: readonly string[];
   /** Name of the trail that records the buckets' data events. */
   readonly trailName: string;
+  /**
+   * Names of the AWS Backup vaults whose changes alert.
+   * @default - none
+   */
+  readonly vaultNames?: readonly string[];
 }
 
 /** The EventBridge patterns of every guarded CloudTrail event on `resources`. */
-export function guardEventPatterns(resources: GuardedResources): Record<'s3' | 'kms' | 'trail', events.EventPattern>;
-export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'>): Record<'s3' | 'kms', events.EventPattern>;
-export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'> & { trailName?: string }): Partial<Record<'s3' | 'kms' | 'trail', events.EventPattern>> {
+export function guardEventPatterns(resources: GuardedResources): Partial<Record<'s3' | 'kms' | 'trail' | 'backup', events.EventPattern>>;
+export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'>): Partial<Record<'s3' | 'kms' | 'backup', events.EventPattern>>;
+export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'> & { trailName?: string }): Partial<Record<'s3' | 'kms' | 'trail' | 'backup', events.EventPattern>> {
   const viaCloudTrail = ['AWS API Call via CloudTrail'];
   return {
     s3: {
@@ -67,6 +83,15 @@ export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'
       detail: { eventSource: ['kms.amazonaws.com'], eventName: [...GUARDED_KMS_EVENTS], resources: { ARN: [...resources.keyArns] } },
     },
     ...(resources.trailName === undefined ? {} : { trail: trailPattern(resources.trailName) }),
+    ...((resources.vaultNames ?? []).length === 0
+      ? {}
+      : {
+          backup: {
+            source: ['aws.backup'],
+            detailType: viaCloudTrail,
+            detail: { eventSource: ['backup.amazonaws.com'], eventName: [...GUARDED_BACKUP_EVENTS], requestParameters: { backupVaultName: [...(resources.vaultNames ?? [])] } },
+          },
+        }),
   };
 }
 

@@ -18,7 +18,7 @@ import { backupJobsTiers, targetPlans } from './backup-jobs-settings';
 import { RdsBackupReplication } from '../constructs/rds-backup-replication';
 import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
-import { guardTrailName, managedVaultArn, replicaBucketName, verifyWorkerRoleName } from '../naming';
+import { guardTrailName, managedVaultArn, managedVaultName, replicaBucketName, verifyWorkerRoleName } from '../naming';
 import { ManagedBackupPlans } from '../constructs/managed-backup-plans';
 import { protectsManagedData } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
@@ -36,6 +36,11 @@ export interface JobsStackProps extends StackProps {
    * @default - none: the config protects no managed data
    */
   readonly managedVault?: backup.IBackupVault;
+  /**
+   * That vault's key, whose deletion or disabling the guard alerts on.
+   * @default - none
+   */
+  readonly managedVaultKey?: kms.IKey;
   /**
    * Directory of the instance scripts the backup and restore documents embed.
    * @default - `scripts/instance/` of this repository
@@ -74,7 +79,12 @@ export class JobsStack extends Stack {
     const replicaBucket = replicaBucketName(config.prefix, config.drRegion, isolated);
     if (config.guard.alerts) {
       const guard = new GuardAlerts(this, 'GuardAlerts', {
-        resources: { bucketNames: [props.backupBucket.bucketName], keyArns: [props.backupKey.keyArn], trailName: guardTrailName(config.prefix) },
+        resources: {
+          bucketNames: [props.backupBucket.bucketName],
+          keyArns: [props.backupKey.keyArn, ...(props.managedVaultKey ? [props.managedVaultKey.keyArn] : [])],
+          trailName: guardTrailName(config.prefix),
+          ...(protectsManagedData(config) ? { vaultNames: [managedVaultName(config.prefix)] } : {}),
+        },
         alertTopic: this.alerts.topic,
         forwardedFromRegions: [config.drRegion],
         ...(isolated !== undefined ? { forwardingAccount: isolated } : {}),

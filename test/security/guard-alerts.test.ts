@@ -39,7 +39,7 @@ const key = keyArn(stacks.storage);
 const replicaKey = keyArn(stacks.replicaStorage);
 
 /** An event as CloudTrail hands it to EventBridge. */
-function cloudTrailEvent(source: 's3' | 'kms' | 'cloudtrail', eventName: string, region: string, detail: Record<string, Json>): Record<string, Json> {
+function cloudTrailEvent(source: 's3' | 'kms' | 'cloudtrail' | 'backup', eventName: string, region: string, detail: Record<string, Json>): Record<string, Json> {
   return {
     version: '0',
     id: '6f7e6d5c-4b3a-2918-0706-f5e4d3c2b1a0',
@@ -69,6 +69,45 @@ const s3Call = (eventName: string, bucketName: string, region: string, extra: Re
 const kmsCall = (eventName: string, arn: string, region: string) =>
   cloudTrailEvent('kms', eventName, region, { requestParameters: { keyId: arn.split('/').pop() ?? '' }, resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: arn }], managementEvent: true });
 const trailCall = (eventName: string, name: string) => cloudTrailEvent('cloudtrail', eventName, PRIMARY, { requestParameters: { name }, managementEvent: true });
+
+describe('guard alerts on the AWS Backup vault of the managed data', () => {
+  const managed = buildTestApp({
+    guard: GUARD,
+    account: ACCOUNT,
+    awsBackup: { classes: { databases: { resources: { rdsInstances: [`arn:aws:rds:${PRIMARY}:${ACCOUNT}:db:orders-db`] } } } },
+  }).stacks;
+  const managedResolver = new TemplateResolver([managed.storage, managed.jobs]);
+  const alerting = managedResolver
+    .resourcesOf(managed.jobs, 'AWS::Events::Rule')
+    .filter(([id]) => id.startsWith('GuardAlerts'))
+    .map(([, properties]) => managedResolver.resolve(properties.EventPattern ?? null, managed.jobs) as Record<string, Json>);
+  const alerts = (event: Record<string, Json>) => alerting.some((pattern) => matchesPattern(pattern, event));
+  const backupCall = (eventName: string, backupVaultName: string, extra: Record<string, Json> = {}) =>
+    cloudTrailEvent('backup', eventName, PRIMARY, { requestParameters: { backupVaultName, ...extra }, managementEvent: true });
+  const [vaultKeyId] = managedResolver.resourcesOf(managed.storage, 'AWS::KMS::Key').find(([id]) => id.startsWith('ManagedVault')) ?? [];
+  const vaultKey = String(managedResolver.resolve({ 'Fn::GetAtt': [vaultKeyId ?? '', 'Arn'] }, managed.storage));
+
+  it.each([
+    ['DeleteRecoveryPoint', { recoveryPointArn: `arn:aws:backup:${PRIMARY}:${ACCOUNT}:recovery-point:rp-1` }],
+    ['UpdateRecoveryPointLifecycle', { recoveryPointArn: `arn:aws:backup:${PRIMARY}:${ACCOUNT}:recovery-point:rp-1`, lifecycle: { deleteAfterDays: 1 } }],
+    ['DisassociateRecoveryPoint', {}],
+    ['PutBackupVaultAccessPolicy', {}],
+    ['DeleteBackupVaultAccessPolicy', {}],
+    ['DeleteBackupVaultLockConfiguration', {}],
+    ['DeleteBackupVault', {}],
+  ] as [string, Record<string, Json>][])('%s on the vault alerts, refused or not', (eventName, extra) => {
+    expect(alerts(backupCall(eventName, 'backup-kit-managed', extra))).toBe(true);
+    const refused = backupCall(eventName, 'backup-kit-managed', extra);
+    (refused.detail as Record<string, Json>).errorCode = 'AccessDeniedException';
+    expect(alerts(refused)).toBe(true);
+  });
+
+  it("ScheduleKeyDeletion on the vault's key alerts; routine calls and other vaults do not", () => {
+    expect(alerts(kmsCall('ScheduleKeyDeletion', vaultKey, PRIMARY))).toBe(true);
+    expect(alerts(backupCall('StartBackupJob', 'backup-kit-managed'))).toBe(false);
+    expect(alerts(backupCall('DeleteRecoveryPoint', 'someone-elses-vault'))).toBe(false);
+  });
+});
 
 describe('guard alerts in the primary region', () => {
   const alerting = rules(stacks.jobs, 'GuardAlerts');
