@@ -1,7 +1,7 @@
 import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
@@ -370,35 +370,40 @@ describe('backup.sh, kind files', () => {
   });
 
   it('GIVEN a source expected to fill four parts or more WHEN backed up THEN the multipart upload is created while the first part is cut, whatever the stream turns out to be', async () => {
-    // GIVEN 5 MiB parts and two 24 MB trees: one that does not compress, one of zeros (a few KB compressed)
-    const noisy = join(work, 'noisy');
+    // GIVEN 5 MiB parts and two trees whose size says 20 MiB or more: one of 11 MB that does not
+    // compress beside 15 MB of sparse zeros, one of 24 MB of sparse zeros only (a few KB compressed)
+    const mixed = join(work, 'mixed');
     const zeros = join(work, 'zeros');
-    mkdirSync(noisy);
+    mkdirSync(mixed);
     mkdirSync(zeros);
-    writeFileSync(join(noisy, 'noise.bin'), randomBytes(24 * 1048576));
-    writeFileSync(join(zeros, 'zeros.bin'), Buffer.alloc(24 * 1048576));
+    writeFileSync(join(mixed, 'noise.bin'), randomBytes(11 * 1048576));
+    writeFileSync(join(mixed, 'sparse.bin'), '');
+    truncateSync(join(mixed, 'sparse.bin'), 15 * 1048576);
+    writeFileSync(join(zeros, 'zeros.bin'), '');
+    truncateSync(join(zeros, 'zeros.bin'), 24 * 1048576);
     // WHEN each is backed up
-    const many = await runBackupScript(inputs({ BK_TARGET: 'noisy', BK_PATH: noisy, BK_EXCLUDES: undefined, BK_PART_MIB: '5' }));
+    const many = await runBackupScript(inputs({ BK_TARGET: 'mixed', BK_PATH: mixed, BK_EXCLUDES: undefined, BK_PART_MIB: '5' }));
     const one = await runBackupScript(inputs({ BK_TARGET: 'zeros', BK_PATH: zeros, BK_EXCLUDES: undefined, BK_PART_MIB: '5' }));
-    // THEN the first is stored in five parts, the second (its estimate too high) as a one-part upload, both whole
+    // THEN the first is stored in three parts, the second (its estimate too high) as a one-part upload, both whole
     expect(many.status, many.stderr).toBe(0);
     expect(one.status, one.stderr).toBe(0);
     const s3 = moto.s3();
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: many.result!.key }))).ETag).toMatch(/-5"$/);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: many.result!.key }))).ETag).toMatch(/-3"$/);
     expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: one.result!.key }))).ETag).toMatch(/-1"$/);
-    for (const [result, tree, file] of [[many, noisy, 'noise.bin'], [one, zeros, 'zeros.bin']] as const) {
+    for (const [result, tree, file] of [[many, mixed, 'noise.bin'], [many, mixed, 'sparse.bin'], [one, zeros, 'zeros.bin']] as const) {
       const stored = await fetchBackup(moto, bucket, result.result!.key);
       const restored = spawnSync('tar', ['-xO', `./${file}`], { input: stored.dump, maxBuffer: 64 * 1048576 }).stdout;
       expect(createHash('sha256').update(restored).digest('hex')).toBe(createHash('sha256').update(readFileSync(join(tree, file))).digest('hex'));
     }
-    expect((await listIncompleteUploads(moto, bucket)).filter((key) => /\/(noisy|zeros)\//.test(key))).toEqual([]);
+    expect((await listIncompleteUploads(moto, bucket)).filter((key) => /\/(mixed|zeros)\//.test(key))).toEqual([]);
   });
 
   it('GIVEN a source expected to fill four parts WHEN the archiver fails before the first part is full THEN the upload created early is aborted: no object, no incomplete upload', async () => {
     // GIVEN a 24 MB tree (so the upload is created at once) and a tar that streams 3 MB and fails
     const big = join(work, 'big-failing');
     mkdirSync(big);
-    writeFileSync(join(big, 'zeros.bin'), Buffer.alloc(24 * 1048576));
+    writeFileSync(join(big, 'zeros.bin'), '');
+    truncateSync(join(big, 'zeros.bin'), 24 * 1048576);
     const bin = join(work, 'early-failing-bin');
     mkdirSync(bin);
     const realTar = run('bash', ['-c', 'command -v tar']).trim();
