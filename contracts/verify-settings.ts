@@ -9,6 +9,8 @@ export const verifySettingsSchema = z.strictObject({
   tierMaxAgeHours: z.record(z.string(), z.number().check(z.positive())),
   /** Each tier's Object Lock mode: the mode every backup version of the tier must be locked in. */
   tierLockModes: z.record(z.string(), z.enum(['GOVERNANCE', 'COMPLIANCE'])),
+  /** Each tier's retention in days: every backup version of the tier must be locked that long after S3 stored it. */
+  tierRetentionDays: z.record(z.string(), z.int().check(z.gte(1))),
   sizeAnomaly: z.strictObject({
     lowerRatio: z.number().check(z.positive()),
     upperRatio: z.number().check(z.positive()),

@@ -46,7 +46,7 @@ const GUNZIP_CHUNK = 128 * 1024;
  * (Lambda's Node.js bootstrap starts node with --expose-gc). Every output chunk is a new buffer
  * outside V8's heap, and V8 lets that garbage reach about 64 MiB before collecting on its own; a
  * minor collection every 16 MiB keeps the worker's peak RSS flat and lower whatever the object's
- * size, for about 1% of the pass (`bench/verify.ts`, which starts its verify child as Lambda does).
+ * size, for about 2% of the pass (`bench/verify.ts`, which starts its verify child as Lambda does).
  */
 const COLLECT_EVERY = 16 * 2 ** 20;
 const collectYoung = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;

@@ -72,7 +72,10 @@ export async function verifyBackup(deps: VerifyDeps, key: string): Promise<Verdi
   if (manifest.manifest) record('manifest', 'passed', `${manifestKeyFor(key)} is valid`);
   else record('manifest', 'failed', manifest.detail);
   if (head.kind === 'found') {
-    const lock = checkLock({ mode: head.output.ObjectLockMode, retainUntil: head.output.ObjectLockRetainUntilDate }, deps.settings.tierLockModes[parsed.tier], manifest.manifest?.retainUntil);
+    const lock = checkLock(
+      { mode: head.output.ObjectLockMode, retainUntil: head.output.ObjectLockRetainUntilDate, storedAt: head.output.LastModified },
+      { mode: deps.settings.tierLockModes[parsed.tier], retentionDays: deps.settings.tierRetentionDays[parsed.tier], manifestRetainUntil: manifest.manifest?.retainUntil },
+    );
     record('lock', lock.status, lock.detail);
   } else record('lock', 'skipped', 'the object cannot be read');
 

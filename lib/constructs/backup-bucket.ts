@@ -90,6 +90,17 @@ export const GUARDED_BUCKET_ACTIONS = [
 /** What no one but the exempt roles may do to the key (without it every backup is unreadable). */
 export const GUARDED_KEY_ACTIONS = ['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy', 'kms:DisableKeyRotation'] as const;
 
+/** The condition that leaves the roles named (`*` matches any characters) out of a guard's deny. */
+export function guardExemption(scope: Construct, roleNames: readonly string[]): { ArnNotLike: { 'aws:PrincipalArn': string[] } } {
+  const stack = Stack.of(scope);
+  return { ArnNotLike: { 'aws:PrincipalArn': roleNames.map((name) => stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name })) } };
+}
+
+/** The key-policy statement of every guarded key: no deletion, disabling or policy change but by the exempt roles. */
+export function guardKeyStatement(exemption: ReturnType<typeof guardExemption>): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid: 'GuardKey', effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: [...GUARDED_KEY_ACTIONS], resources: ['*'], conditions: exemption });
+}
+
 /**
  * The bucket backups live in, with its customer-managed key: versioned, SSE-KMS with Bucket
  * Keys, public access blocked, TLS-only, access-logged, tiered by lifecycle and locked with
@@ -236,8 +247,7 @@ export class BackupBucket extends Construct {
    */
   private guard(exemptRoleNames: readonly string[]): void {
     if (exemptRoleNames.length === 0) throw new Error('BackupBucket guardExemptRoleNames: name at least the deploy role, or CloudFormation could not update the stack');
-    const stack = Stack.of(this);
-    const exempt = { ArnNotLike: { 'aws:PrincipalArn': exemptRoleNames.map((name) => stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name })) } };
+    const exempt = guardExemption(this, exemptRoleNames);
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'GuardLockedBackups',
@@ -248,16 +258,7 @@ export class BackupBucket extends Construct {
         conditions: exempt,
       }),
     );
-    this.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'GuardKey',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: [...GUARDED_KEY_ACTIONS],
-        resources: ['*'],
-        conditions: exempt,
-      }),
-    );
+    this.key.addToResourcePolicy(guardKeyStatement(exempt));
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'GuardKeyGrants',

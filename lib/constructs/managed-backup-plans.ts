@@ -67,6 +67,7 @@ export class ManagedBackupPlans extends Construct {
       });
     }
 
+    const drVault = backup.BackupVault.fromBackupVaultArn(this, 'DrVault', props.drVaultArn);
     for (const [className, backupClass] of classes) {
       const plan = new backup.BackupPlan(this, `Plan-${className}`, { backupPlanName: `${props.namePrefix}-${className}`, backupVault: props.vault });
       for (const [ruleName, rule] of Object.entries(backupClass.rules)) {
@@ -84,7 +85,7 @@ export class ManagedBackupPlans extends Construct {
               ? {
                   copyActions: [
                     {
-                      destinationBackupVault: backup.BackupVault.fromBackupVaultArn(this, `DrVault-${className}-${ruleName}`, props.drVaultArn),
+                      destinationBackupVault: drVault,
                       deleteAfter,
                       ...(moveToColdStorageAfter ? { moveToColdStorageAfter } : {}),
                     },

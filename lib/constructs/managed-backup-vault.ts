@@ -1,9 +1,9 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { GUARDED_KEY_ACTIONS } from './backup-bucket';
+import { guardExemption, guardKeyStatement } from './backup-bucket';
 
 /** What no one but the break-glass role may do to the recovery points. */
 export const GUARDED_RECOVERY_POINT_ACTIONS = ['backup:DeleteRecoveryPoint', 'backup:UpdateRecoveryPointLifecycle', 'backup:DisassociateRecoveryPoint'] as const;
@@ -71,18 +71,14 @@ export class ManagedBackupVault extends Construct {
     if (changeableFor !== undefined && changeableFor.toDays() < 3) {
       throw new Error(`ManagedBackupVault lock.changeableFor: AWS Backup requires at least 3 days (got ${changeableFor.toDays()})`);
     }
-    const stack = Stack.of(this);
-    const roleArn = (name: string) => stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name });
+    const exempt = guardExemption(this, props.guardExemptRoleNames);
 
     this.key = new kms.Key(this, 'Key', {
       description: `backup-kit: AWS Backup recovery points of ${props.description}`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const keyExempt = { ArnNotLike: { 'aws:PrincipalArn': props.guardExemptRoleNames.map(roleArn) } };
-    this.key.addToResourcePolicy(
-      new iam.PolicyStatement({ sid: 'GuardKey', effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: [...GUARDED_KEY_ACTIONS], resources: ['*'], conditions: keyExempt }),
-    );
+    this.key.addToResourcePolicy(guardKeyStatement(exempt));
 
     const accessPolicy = new iam.PolicyDocument({
       statements: [
@@ -93,7 +89,7 @@ export class ManagedBackupVault extends Construct {
           actions: [...GUARDED_RECOVERY_POINT_ACTIONS],
           resources: ['*'],
           // Lifecycle expiry is AWS Backup's own doing, not a call by a principal: it goes on.
-          ...(props.breakGlassRoleName !== undefined ? { conditions: { ArnNotLike: { 'aws:PrincipalArn': [roleArn(props.breakGlassRoleName)] } } } : {}),
+          ...(props.breakGlassRoleName !== undefined ? { conditions: guardExemption(this, [props.breakGlassRoleName]) } : {}),
         }),
         new iam.PolicyStatement({
           sid: 'GuardVault',
@@ -102,7 +98,7 @@ export class ManagedBackupVault extends Construct {
           actions: [...GUARDED_VAULT_ACTIONS],
           // In a vault's access policy `*` is the vault and its recovery points.
           resources: ['*'],
-          conditions: { ArnNotLike: { 'aws:PrincipalArn': props.guardExemptRoleNames.map(roleArn) } },
+          conditions: exempt,
         }),
         ...(props.copySourceAccounts ?? []).map(
           (account) =>

@@ -121,6 +121,7 @@ export class JobsStack extends Stack {
       settings: {
         tierMaxAgeHours: tierAges,
         tierLockModes: Object.fromEntries(Object.keys(config.tiers).map((tier) => [tier, tierLockMode(config, tier)])),
+        tierRetentionDays: Object.fromEntries(Object.entries(config.tiers).map(([tier, settings]) => [tier, settings.retentionDays])),
         sizeAnomaly: config.verification.sizeAnomaly,
         replicationAllowanceMinutes: config.verification.replicationAllowanceMinutes,
         sqliteIntegrityCheckMaxBytes: config.verification.sqliteIntegrityCheckMaxMiB * 2 ** 20,

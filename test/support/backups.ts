@@ -173,10 +173,12 @@ function contentOfOrNothing(body: Buffer): BackupManifest['content'] {
 
 /**
  * Uploads a backup object and, unless `manifest` is null, its manifest, each locked as the backup
- * script locks them: GOVERNANCE until the manifest's retainUntil (30 days on without a manifest).
+ * script locks them: GOVERNANCE for 30 days from now, or until the manifest's retainUntil when that
+ * is later (a fixture's backup may be dated in the past, but it is stored now).
  */
 export async function putBackup(s3: S3Client, bucket: string, key: string, body: Buffer, manifest: BackupManifest | null, extra: { storageClass?: 'GLACIER' | 'STANDARD' } = {}): Promise<void> {
-  const lock = { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: new Date(manifest?.retainUntil ?? Date.now() + 30 * 86_400_000) };
+  const until = Math.max(Date.now() + 30 * 86_400_000, manifest ? Date.parse(manifest.retainUntil) : 0);
+  const lock = { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: new Date(until) };
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...lock, ...(extra.storageClass ? { StorageClass: extra.storageClass } : {}) }));
   if (manifest) {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key), Body: JSON.stringify(manifest), ContentType: 'application/json', ...lock }));

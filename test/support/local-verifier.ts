@@ -5,6 +5,7 @@ import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Verdict } from '../../contracts/verdict';
 import { verifyBackup } from '../../lambda/verify/verify-backup';
 import { MOTO_REGION, type MotoServer } from './moto';
+import { FIXTURE_RETENTION_DAYS } from './restore-fixtures';
 
 /**
  * The verify job's own code against the emulator, for the local drills: verifies a backup of
@@ -33,6 +34,7 @@ export async function localVerifier(moto: MotoServer, bucket: string, keyArn: st
     settings: {
       tierMaxAgeHours: { daily: 26 },
       tierLockModes: { daily: 'GOVERNANCE' as const },
+      tierRetentionDays: { daily: FIXTURE_RETENTION_DAYS },
       sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: false },
       replicationAllowanceMinutes: 30,
       sqliteIntegrityCheckMaxBytes: 128 * 1024 * 1024,

@@ -110,9 +110,12 @@ export async function killRestoreWhen(env: NodeJS.ProcessEnv, when: () => boolea
   return { ...parseScriptRun(status, signal, stdout, stderr), killed };
 }
 
-/** Environment for backup.sh and restore.sh against moto: the backup harness's, with the bucket key and a 7-day retention. */
+/** The daily tier's retention in the local restores and drills: what backup.sh locks for, and what the local verifier requires. */
+export const FIXTURE_RETENTION_DAYS = 7;
+
+/** Environment for backup.sh and restore.sh against moto: the backup harness's, with the bucket key and the fixtures' retention. */
 export function backupScriptEnv(moto: MotoServer, keyArn: string, inputs: Record<string, string>): NodeJS.ProcessEnv {
-  return backupEnv(moto, { BK_RETENTION_DAYS: '7', BK_KMS_KEY_ID: keyArn, ...inputs });
+  return backupEnv(moto, { BK_RETENTION_DAYS: String(FIXTURE_RETENTION_DAYS), BK_KMS_KEY_ID: keyArn, ...inputs });
 }
 
 /** Takes a backup with the real backup.sh; throws with its stderr when it fails. */

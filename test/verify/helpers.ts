@@ -6,6 +6,7 @@ import { assertInCatalog, type EmfDocument } from '../support/emf-contract';
 export const TEST_SETTINGS: VerifySettings = {
   tierMaxAgeHours: { daily: 26, weekly: 192, monthly: 768 },
   tierLockModes: { daily: 'GOVERNANCE', weekly: 'GOVERNANCE', monthly: 'GOVERNANCE', manual: 'GOVERNANCE' },
+  tierRetentionDays: { daily: 30, weekly: 30, monthly: 30, manual: 30 },
   sizeAnomaly: { lowerRatio: 0.8, upperRatio: 2, history: 7, flagIdenticalSize: true },
   replicationAllowanceMinutes: 30,
   sqliteIntegrityCheckMaxBytes: 64 * 1024 * 1024,

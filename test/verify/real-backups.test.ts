@@ -142,6 +142,16 @@ describe('backups made by scripts/instance/backup.sh', () => {
     expect(statusOf(verdict, 'integrity')).toBe('passed');
   });
 
+  it("GIVEN an instance that asks for a one-day lock on a 30-day tier (a compromised one, whose manifest says the same) WHEN verified THEN the lock check fails on S3's clock", async () => {
+    mkdirSync(join(work, 'short-lock'));
+    writeFileSync(join(work, 'short-lock', 'a.txt'), 'short');
+    // The bucket policy bounds a lock from above only: nothing refuses the short one at upload.
+    const key = await backUp({ BK_TARGET: 'short-lock', BK_KIND: 'files', BK_PATH: join(work, 'short-lock'), BK_RETENTION_DAYS: '1' });
+    const verdict = await verifyBackup(deps(), key);
+    expect(failed(verdict)).toEqual(['lock']);
+    expect(verdict.checks.find((check) => check.name === 'lock')?.detail).toMatch(/short of its tier's 30 days from when S3 stored it .*: its writer asked for a shorter lock/);
+  });
+
   it('moves a key to another second of its minute, whichever second it was taken in', () => {
     expect(anotherSecond('daily/a/2026/12/03/a_20261203T024859Z.sql.gz')).toBe('daily/a/2026/12/03/a_20261203T024858Z.sql.gz');
     expect(anotherSecond('daily/a/2026/12/03/a_20261203T024807Z.sql.gz')).toBe('daily/a/2026/12/03/a_20261203T024859Z.sql.gz');

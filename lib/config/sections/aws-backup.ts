@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { schedulerCronSchema } from '../schema';
+import { BUCKET_NAME } from './media-buckets';
 
 /**
  * Managed data the kit protects through AWS Backup rather than with its own jobs: RDS DB
@@ -21,8 +22,6 @@ const RDS_INSTANCE_ARN = new RegExp(`^${ARN_PARTITION}:rds:([a-z0-9-]+):(\\d{12}
 const AURORA_CLUSTER_ARN = new RegExp(`^${ARN_PARTITION}:rds:([a-z0-9-]+):(\\d{12}):cluster:[a-z][a-z0-9-]{0,62}$`);
 const DYNAMODB_TABLE_ARN = new RegExp(`^${ARN_PARTITION}:dynamodb:([a-z0-9-]+):(\\d{12}):table/[A-Za-z0-9_.-]{3,255}$`);
 const EFS_ARN = new RegExp(`^${ARN_PARTITION}:elasticfilesystem:([a-z0-9-]+):(\\d{12}):file-system/fs-[0-9a-f]{8,40}$`);
-/** S3 general purpose bucket names. */
-const BUCKET_NAME = /^(?!xn--)(?!sthree-)(?!.*-s3alias$)(?!.*--ol-s3$)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** AWS Backup's rule names. */
 const RULE_NAME = /^[A-Za-z0-9_.-]{1,50}$/;
 
@@ -133,7 +132,7 @@ interface ConfigWithAwsBackup {
   readonly awsBackup: AwsBackupConfig;
 }
 
-/** Whether a cron's minutes and hours fields each name one value: AWS Backup runs a rule at most hourly. */
+/** Whether a cron's minutes field names one minute: AWS Backup runs a rule at most hourly. */
 function runsAtMostHourly(schedule: string): boolean {
   const [minutes = ''] = /^cron\((.*)\)$/.exec(schedule.trim())?.[1]?.trim().split(/\s+/) ?? [];
   return /^\d{1,2}$/.test(minutes);
@@ -188,7 +187,7 @@ export function awsBackupIssues(config: ConfigWithAwsBackup): { errors: ConfigIs
     if (resources.s3Buckets.length > 0) {
       warnings.push({
         path: [...here, 'resources', 's3Buckets'],
-        message: `${resources.s3Buckets.join(', ')}: AWS Backup backs up only versioned buckets, and this app cannot see a bucket's versioning at synth: check each is versioned (the restore function's dry run says so too). Backups of S3 are billed per GB-month and per object`,
+        message: `${resources.s3Buckets.join(', ')}: AWS Backup backs up only versioned buckets, and this app cannot see a bucket's versioning at synth: check each is versioned (aws s3api get-bucket-versioning). Versioning keeps every overwritten and deleted version until the bucket's own lifecycle expires it, and AWS Backup bills per GB-month stored plus the S3 requests it makes`,
       });
     }
 
