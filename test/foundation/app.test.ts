@@ -20,11 +20,8 @@ function runApp(context: Record<string, unknown>): { status: number | null; stde
 }
 
 describe('the whole app under cdk-nag', () => {
-  it('GIVEN the example config WHEN synthesized with AwsSolutions checks THEN there is no unacknowledged finding', () => {
-    const { app } = buildTestApp({}, { nag: true });
-    expect(() => app.synth()).not.toThrow();
-  });
-
+  // The example config's nag-clean synth is proven by bin/app.ts below: it runs the AwsSolutions
+  // pack over the whole app, and an unacknowledged finding fails its synth as it fails this one.
   it('GIVEN a construct with an unacknowledged finding THEN synth fails naming the rule', () => {
     const { app, stacks } = buildTestApp({}, { nag: true });
     new s3.Bucket(stacks.jobs, 'CarelessBucket');
@@ -33,7 +30,7 @@ describe('the whole app under cdk-nag', () => {
 });
 
 describe('bin/app.ts', () => {
-  it('GIVEN no config selected THEN it synthesizes one template per region from the example', () => {
+  it('GIVEN no config selected THEN it synthesizes one template per region from the example, with no unacknowledged cdk-nag finding', () => {
     const { status, stderr, outdir } = runApp({});
     expect(stderr).not.toMatch(/Invalid backup-kit config/);
     expect(status).toBe(0);

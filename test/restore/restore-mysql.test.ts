@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MariaDbServer } from '../support/mariadb';
 import { MotoServer } from '../support/moto';
 import { run, scratchDir } from '../support/processes';
-import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, scriptBackupPerState, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /** restore.sh against a real MariaDB server and moto. */
 
@@ -36,6 +36,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([moto?.stop(), db?.stop()]);
 });
+
+/** backup.sh's backup of the source as it is now (one run per state of its tables). */
+const scriptBackup = scriptBackupPerState(() => fingerprint('shop'));
 
 function fingerprint(database: string): Record<string, string> {
   const columnsByTable = db
@@ -183,7 +186,7 @@ describe('restore.sh with MySQL (MariaDB)', () => {
 
   it('replace: safety backup, tables moved aside and the restored ones in with one RENAME TABLE', async () => {
     // GIVEN a verified backup by backup.sh, then a table dropped and rows changed
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     await markVerified(s3, BUCKET, key, true);
     const atBackup = fingerprint('shop');
     db.sql('shop', "DROP TABLE orders; UPDATE products SET price = 0; CREATE TABLE scratchpad (id INT PRIMARY KEY)");
@@ -202,7 +205,7 @@ describe('restore.sh with MySQL (MariaDB)', () => {
 
   it('replace where the schema does not exist (a rebuilt server): no safety backup, the backup restored under the live name', async () => {
     // GIVEN a verified backup, and a server without the schema
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     await markVerified(s3, BUCKET, key, true);
     const atBackup = fingerprint('shop');
     const charset = db.sql('information_schema', "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) FROM SCHEMATA WHERE SCHEMA_NAME = 'shop'").trim().split(' ');
@@ -224,7 +227,7 @@ describe('restore.sh with MySQL (MariaDB)', () => {
 
   it('refuses replace when live has a view RENAME TABLE cannot move, before any safety backup', async () => {
     // GIVEN a view in the live schema
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     db.sql('shop', 'CREATE VIEW cheap AS SELECT * FROM products WHERE price < 10');
     const before = { live: fingerprint('shop'), schemas: schemas() };
     try {
@@ -243,7 +246,7 @@ describe('restore.sh with MySQL (MariaDB)', () => {
   it('a replace killed while loading the dump leaves the live schema intact', async () => {
     // GIVEN a backup with enough rows that loading takes a moment
     db.sql('shop', 'CREATE TABLE events (id INT PRIMARY KEY, payload CHAR(32)); INSERT INTO events SELECT seq, MD5(seq) FROM seq_1_to_300000');
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     db.sql('shop', "DROP TABLE events; UPDATE products SET name = UPPER(name)");
     const before = fingerprint('shop');
     // WHEN SIGKILLed once the incoming schema exists

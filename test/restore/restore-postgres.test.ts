@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MotoServer } from '../support/moto';
 import { PostgresServer } from '../support/postgres';
 import { run, scratchDir, waitFor } from '../support/processes';
-import { backupScriptEnv, backupWithScript, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
+import { backupScriptEnv, scriptBackupPerState, changedContentCopyOf, corruptCopyOf, killRestoreWhen, markVerified, putPassword, runInstanceScript, storeBackup, type StoredBackup } from '../support/restore-fixtures';
 
 /**
  * restore.sh against a real PostgreSQL server and moto: a backup made with pg_dump goes back
@@ -46,6 +46,9 @@ afterAll(async () => {
 });
 
 /** Row count and a content hash per table: equal fingerprints mean equal data. */
+/** backup.sh's backup of the source as it is now (one run per state of its tables). */
+const scriptBackup = scriptBackupPerState(() => fingerprint('orders'));
+
 function fingerprint(database: string): Record<string, string> {
   return pg.fingerprint(database);
 }
@@ -251,7 +254,7 @@ describe('restore.sh with PostgreSQL', () => {
 
   it('round trip with the real backup script: its manifest counts match the restored copy', async () => {
     // GIVEN a backup taken by backup.sh and verified
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     await markVerified(s3, BUCKET, key, true);
     const source = fingerprint('orders');
     // WHEN drilled from it
@@ -264,7 +267,7 @@ describe('restore.sh with PostgreSQL', () => {
 
   it('replace: safety backup, restore into a new database, swap by rename with sessions open, old kept', async () => {
     // GIVEN a verified backup, then a bad change, and an application session on the live database
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     await markVerified(s3, BUCKET, key, true);
     const atBackup = fingerprint('orders');
     pg.psql('orders', 'DELETE FROM billing.invoices WHERE id % 2 = 0');
@@ -292,7 +295,7 @@ describe('restore.sh with PostgreSQL', () => {
 
   it('replace where the database does not exist (a rebuilt server): no safety backup, the backup restored under the live name', async () => {
     // GIVEN a verified backup, and an instance whose server has no such database (here: moved out of the way)
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     await markVerified(s3, BUCKET, key, true);
     const atBackup = fingerprint('orders');
     pg.psql('postgres', 'ALTER DATABASE orders RENAME TO orders_elsewhere');
@@ -315,7 +318,7 @@ describe('restore.sh with PostgreSQL', () => {
   it('a replace killed during pg_restore leaves the live database intact', async () => {
     // GIVEN a backup with enough rows that pg_restore takes a moment
     pg.psql('orders', "CREATE TABLE IF NOT EXISTS events AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 300000) i");
-    const { key } = backupWithScript(restoreEnv({}));
+    const { key } = scriptBackup(restoreEnv({}));
     pg.psql('orders', 'DROP TABLE events; UPDATE customers SET name = upper(name)');
     const before = { live: fingerprint('orders'), databases: databases() };
     // WHEN the restore is SIGKILLed once its incoming database exists

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, removeDir, run, scratchDir, startDetached, stopProcess, waitFor } from './processes';
 
@@ -13,6 +14,33 @@ function findPgBin(): string {
 /** PostgreSQL refuses to run as root; as root the server runs as the `postgres` user. */
 function asServerUser(command: string, args: readonly string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, [...args]];
+}
+
+const SUPERUSER = 'backup';
+const PASSWORD = 'test-password-123';
+
+/**
+ * A fresh cluster made by initdb once per test run (under the run's TMPDIR): workers that find it
+ * copy it. Made aside and renamed into place, so a worker never copies a half-made one; two
+ * workers that both start first make one each, and one rename wins.
+ */
+function templateCluster(): string {
+  const template = join(tmpdir(), `backup-kit-pg-template-${PG_BIN.replace(/\W+/g, '-')}`);
+  if (existsSync(template)) return template;
+  const dir = scratchDir('pg-template');
+  const data = join(dir, 'data');
+  const pwfile = join(dir, 'pwfile');
+  writeFileSync(pwfile, `${PASSWORD}\n`);
+  if (process.getuid?.() === 0) run('chown', ['-R', 'postgres:postgres', dir]);
+  const [initCmd, initArgs] = asServerUser(`${PG_BIN}/initdb`, ['-D', data, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
+  run(initCmd, initArgs);
+  try {
+    renameSync(data, template);
+  } catch (error) {
+    if (!existsSync(template)) throw error;
+  }
+  removeDir(dir);
+  return template;
 }
 
 /** A throwaway PostgreSQL server in a temp directory on loopback, with password auth. */
@@ -29,20 +57,14 @@ export class PostgresServer {
   static async start(options: { readonly port?: number } = {}): Promise<PostgresServer> {
     const dir = scratchDir('pg');
     const data = join(dir, 'data');
-    const password = 'test-password-123';
-    const pwfile = join(dir, 'pwfile');
-    writeFileSync(pwfile, `${password}\n`);
-    if (process.getuid?.() === 0) {
-      const { uid, gid } = { uid: Number(run('id', ['-u', 'postgres']).trim()), gid: Number(run('id', ['-g', 'postgres']).trim()) };
-      chownSync(dir, uid, gid);
-      chownSync(pwfile, uid, gid);
-    }
-    const [initCmd, initArgs] = asServerUser(`${PG_BIN}/initdb`, ['-D', data, '-U', 'backup', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
-    run(initCmd, initArgs);
+    if (process.getuid?.() === 0) run('chown', ['postgres:postgres', dir]);
+    // A copy of the run's template cluster (same user and password): initdb once, not per server.
+    // (cp -a: owner and modes as initdb left them; the server refuses a data directory others can read.)
+    run('cp', ['-a', templateCluster(), data]);
     const port = options.port ?? (await freePort());
     const [cmd, args] = asServerUser(`${PG_BIN}/postgres`, ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off']);
     const child = startDetached(cmd, args);
-    const server = new PostgresServer(port, 'backup', password, dir, child);
+    const server = new PostgresServer(port, SUPERUSER, PASSWORD, dir, child);
     await waitFor('postgres to accept connections', () => {
       try {
         run(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(port)]);

@@ -128,6 +128,20 @@ export function backupWithScript(env: NodeJS.ProcessEnv): { key: string; bytes: 
 }
 
 /**
+ * backup.sh's backups of one source, one per state of it: asked again while `stateOf()` (what the
+ * tests compare: tables and their rows) and the environment are unchanged, it returns the backup
+ * already made, of the same data, instead of running the script again.
+ */
+export function scriptBackupPerState(stateOf: () => unknown): (env: NodeJS.ProcessEnv) => { key: string; bytes: number } {
+  let last: { state: string; backup: { key: string; bytes: number } } | undefined;
+  return (env) => {
+    const state = JSON.stringify([stateOf(), env]);
+    if (last?.state !== state) last = { state, backup: backupWithScript(env) };
+    return last.backup;
+  };
+}
+
+/**
  * Writes a verification verdict of a backup as the verify job does (`verdicts/<key>/<time>.json`),
  * pinning the first version of the backup and of its manifest, and the manifest's SHA-256.
  */
