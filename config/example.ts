@@ -45,6 +45,24 @@ export const exampleConfig: BackupKitConfigInput = {
       allowedPrefixes: ['photos/', 'uploads/'],
     },
   ],
+  awsBackup: {
+    // Managed data through AWS Backup (docs/aws-backup.md): each class is one plan with the
+    // defaults (daily kept 35 days, monthly kept a year, both copied to eu-central-1), into
+    // vaults with a GOVERNANCE Vault Lock of 7 to 3650 days.
+    classes: {
+      // orders-db beyond its 35-day point-in-time window, and the billing Aurora cluster.
+      databases: {
+        resources: {
+          rdsInstances: ['arn:aws:rds:eu-west-1:111122223333:db:orders-db'],
+          auroraClusters: ['arn:aws:rds:eu-west-1:111122223333:cluster:billing-aurora'],
+        },
+      },
+      // The media bucket (versioned, as AWS Backup requires): a deleted bucket or deleted versions come back.
+      media: {
+        resources: { s3Buckets: ['example-team-media'] },
+      },
+    },
+  },
   targets: [
     {
       // PostgreSQL on the app server, found by tag; password in Parameter Store. Every target

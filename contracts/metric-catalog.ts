@@ -14,6 +14,7 @@ export const SERVICES = {
   restore: 'restore',
   drill: 'drill',
   rdsRestore: 'rds-restore',
+  managedBackup: 'managed-backup',
 } as const;
 export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES];
 
@@ -59,6 +60,8 @@ export const METRICS = {
   daysSinceLastSuccessfulDrill: { service: SERVICES.drill, name: 'DaysSinceLastSuccessfulDrill', unit: 'Count', dimensionSets: [['Target'], []] },
   rdsRestoreStarted: { service: SERVICES.rdsRestore, name: 'RdsRestoreStarted', unit: 'Count', dimensionSets: [['Source']] },
   rdsRestoreMinutes: { service: SERVICES.rdsRestore, name: 'RdsRestoreMinutes', unit: 'None', dimensionSets: [['Source']] },
+  // Per resource AWS Backup protects (`rds:orders-db`), hourly: each has its own alarm.
+  hoursSinceLastRecoveryPoint: { service: SERVICES.managedBackup, name: 'HoursSinceLastRecoveryPoint', unit: 'Count', dimensionSets: [['Resource']] },
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricKey = keyof typeof METRICS;

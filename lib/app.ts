@@ -92,10 +92,12 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
         description: `backup-kit ${config.prefix}: AWS Backup vault in the DR region, where the managed data's recovery points are copied`,
         terminationProtection: true,
         config,
+        // The replica stack's channel when this account owns it (not in an isolated account).
+        ...(replicaStorage.alertChannel && isolated === undefined ? { alertChannel: replicaStorage.alertChannel } : {}),
       })
     : undefined;
   // The plans copy into the DR vault, which must exist first.
-  if (managedVaultDr) jobs.addDependency(managedVaultDr);
+  if (managedVaultDr) jobs.addStackDependency(managedVaultDr, 'the copy actions of the AWS Backup plans name the DR vault');
   const rdsRestoreDr =
     drRestorable.length > 0
       ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {

@@ -49,6 +49,8 @@ export const GUARDED_BACKUP_EVENTS = [
   'DeleteBackupVaultLockConfiguration',
   'DeleteBackupVault',
 ] as const;
+/** The sources GuardForwarding sends from another region (the DR region's bucket, keys, trail and vault). */
+const FORWARDED_SOURCES = ['aws.s3', 'aws.kms', 'aws.cloudtrail', 'aws.backup'] as const;
 /** Stopping or narrowing the trail silences the data-event alerts: that is news too. */
 export const GUARDED_TRAIL_EVENTS = ['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors'] as const;
 
@@ -71,17 +73,26 @@ export function guardEventPatterns(resources: GuardedResources): Partial<Record<
 export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'>): Partial<Record<'s3' | 'kms' | 'backup', events.EventPattern>>;
 export function guardEventPatterns(resources: Omit<GuardedResources, 'trailName'> & { trailName?: string }): Partial<Record<'s3' | 'kms' | 'trail' | 'backup', events.EventPattern>> {
   const viaCloudTrail = ['AWS API Call via CloudTrail'];
+  // A kind with nothing to watch gets no pattern (EventBridge refuses an empty list).
   return {
-    s3: {
-      source: ['aws.s3'],
-      detailType: viaCloudTrail,
-      detail: { eventSource: ['s3.amazonaws.com'], eventName: [...GUARDED_S3_EVENTS], requestParameters: { bucketName: [...resources.bucketNames] } },
-    },
-    kms: {
-      source: ['aws.kms'],
-      detailType: viaCloudTrail,
-      detail: { eventSource: ['kms.amazonaws.com'], eventName: [...GUARDED_KMS_EVENTS], resources: { ARN: [...resources.keyArns] } },
-    },
+    ...(resources.bucketNames.length === 0
+      ? {}
+      : {
+          s3: {
+            source: ['aws.s3'],
+            detailType: viaCloudTrail,
+            detail: { eventSource: ['s3.amazonaws.com'], eventName: [...GUARDED_S3_EVENTS], requestParameters: { bucketName: [...resources.bucketNames] } },
+          },
+        }),
+    ...(resources.keyArns.length === 0
+      ? {}
+      : {
+          kms: {
+            source: ['aws.kms'],
+            detailType: viaCloudTrail,
+            detail: { eventSource: ['kms.amazonaws.com'], eventName: [...GUARDED_KMS_EVENTS], resources: { ARN: [...resources.keyArns] } },
+          },
+        }),
     ...(resources.trailName === undefined ? {} : { trail: trailPattern(resources.trailName) }),
     ...((resources.vaultNames ?? []).length === 0
       ? {}
@@ -257,7 +268,7 @@ export class GuardAlerts extends Construct {
         new events.Rule(this, 'Guarded-forwarded', {
           description: `backup-kit guard: alert on guarded changes forwarded from ${forwarded.join(', ')}`,
           eventPattern: {
-            source: ['aws.s3', 'aws.kms', 'aws.cloudtrail'],
+            source: [...FORWARDED_SOURCES],
             detailType: ['AWS API Call via CloudTrail'],
             region: [...forwarded],
             account: [Aws.ACCOUNT_ID, ...(props.forwardingAccount !== undefined ? [props.forwardingAccount] : [])],

@@ -42,6 +42,8 @@ export interface ManagedBackupPlansProps {
  */
 export class ManagedBackupPlans extends Construct {
   readonly plans: backup.BackupPlan[] = [];
+  /** Each class's plan and the selection that enrols its resources. */
+  readonly classes = new Map<string, { readonly plan: backup.BackupPlan; readonly selection: backup.BackupSelection }>();
   readonly role: iam.Role;
   /** Alerts SNS did not take after retries; watch it. */
   readonly deadLetterQueue: sqs.Queue;
@@ -96,7 +98,7 @@ export class ManagedBackupPlans extends Construct {
         );
       }
       const resources = backupClass.resources;
-      plan.addSelection('Selection', {
+      const selection = plan.addSelection('Selection', {
         backupSelectionName: `${props.namePrefix}-${className}`,
         role: this.role,
         resources: [
@@ -106,6 +108,7 @@ export class ManagedBackupPlans extends Construct {
         ],
       });
       this.plans.push(plan);
+      this.classes.set(className, { plan, selection });
     }
 
     this.deadLetterQueue = alertDeadLetterQueue(this, props.queueKey, 'AWS Backup job alerts');

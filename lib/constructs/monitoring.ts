@@ -9,6 +9,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IDependable } from 'constructs';
 import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../contracts/metric-catalog';
 import type { BackupJobs } from './backup-jobs';
+import type { RecoveryPointAges } from './recovery-point-ages';
 import type { RestoreJobs } from './restore-jobs';
 
 export { METRIC_NAMESPACE };
@@ -300,6 +301,44 @@ export class Monitoring extends Construct {
   }
 
   /**
+   * The data AWS Backup protects: the report's function, and per resource an alarm when its
+   * newest recovery point is older than its limit or no age was reported for 2 h. Created after
+   * the report at deploy, so a resource never backed up counts from its enrolment.
+   */
+  monitorRecoveryPointAges(ages: RecoveryPointAges): void {
+    this.addLambda(ages.handler.function, 'managed backup ages');
+    const hour = Duration.hours(1);
+    const metrics: cloudwatch.IMetric[] = [];
+    for (const resource of ages.resources) {
+      const metric = this.metrics.app(METRICS.hoursSinceLastRecoveryPoint, { Resource: resource.name }, 'Maximum', hour);
+      metrics.push(metric.with({ label: resource.name }));
+      const alarm = this.alarmFactory.addAlarm(`${this.uniqueId('RecoveryPoint', resource.name)}Age`, {
+        metric,
+        threshold: resource.maxAgeHours,
+        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        notifyOnRecovery: true,
+        description:
+          `AWS Backup (class '${resource.className}'): ${resource.name} has had no completed recovery point in the primary vault for more than ${resource.maxAgeHours} h, or no age was reported for 2 h (the report function is silent). ` +
+          "Next step: in the AWS Backup console, Jobs, filter by the resource: a failed job names its cause; no job at all means the plan no longer selects it (a renamed or recreated resource: correct the ARN in the config and deploy). Take a backup on demand meanwhile.",
+        runbook: 'docs/aws-backup.md#a-resource-has-no-recent-recovery-point',
+      });
+      alarm.node.addDependency(ages.reportAtDeploy);
+    }
+    this.managedWidgets = [
+      new cloudwatch.GraphWidget({
+        title: 'AWS Backup: hours since the newest recovery point (per resource)',
+        left: metrics,
+        leftAnnotations: [...new Set(ages.resources.map((resource) => resource.maxAgeHours))].map((hours) => ({ value: hours, label: `limit ${hours} h` })),
+        width: 24,
+      }),
+    ];
+  }
+
+  private managedWidgets: cloudwatch.IWidget[] = [];
+
+  /**
    * The age alarm of one tier: the largest age over its targets (the metric's {Tier} series) above
    * the tier's limit, or no age reported for 2 h (missing data breaches, so a silent scheduler or
    * verifier is caught). It also covers backups of targets since removed from the config. The
@@ -499,6 +538,9 @@ export class Monitoring extends Construct {
       );
     }
     if (this.replicationWidgets.length > 0) this.dashboard.addWidgets(...this.replicationWidgets);
+    if (this.managedWidgets.length > 0) {
+      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: '# AWS Backup\nRDS, Aurora and S3 data protected by AWS Backup plans. Runbook: docs/aws-backup.md.', width: 24, height: 2 }), ...this.managedWidgets);
+    }
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({ markdown: '# Restores and drills\nRDS point-in-time restores, dump and file restores, and scheduled restore drills.', width: 24, height: 2 }),
     );

@@ -67,7 +67,7 @@ export function estimateCost(
     line("CloudWatch dashboards (free while among the account's first three)", ofType('AWS::CloudWatch::Dashboard').length, PRICES.dashboard),
     line('KMS customer managed keys', ofType('AWS::KMS::Key').length, PRICES.kmsKey),
     // Billed by the hours a series receives data in: a month of hours is one metric.
-    line('CloudWatch custom metrics (series-months: each tier\'s hourly age, and the series of every run and daily drill report)', Math.round((metrics.hourlySeries + metrics.seriesHoursPerMonth / 730) * 100) / 100, PRICES.customMetric),
+    line('CloudWatch custom metrics (series-months: the hourly age of each tier and AWS Backup resource, and the series of every run and daily drill report)', Math.round((metrics.hourlySeries + metrics.seriesHoursPerMonth / 730) * 100) / 100, PRICES.customMetric),
   ].filter((entry) => entry.count > 0);
   return {
     fixed,

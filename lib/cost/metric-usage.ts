@@ -1,15 +1,17 @@
 import type { BackupKitConfig } from '../config/config';
 import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
+import { watchedManagedResources } from '../config/sections/aws-backup';
 
 /**
  * The custom metrics the kit's jobs send, as CloudWatch bills them: each series by the hours it
  * receives data in (a series sent once a day costs about 30/730 of one sent every hour). Counted
- * from the config: the hourly age of each scheduled tier; per target and run, the backup result's
- * and the verifier's series; per drilled target, the daily report.
+ * from the config: the hourly age of each scheduled tier and of each watched AWS Backup resource;
+ * per target and run, the backup result's and the verifier's series; per drilled target, the
+ * daily report.
  */
 export interface MetricUsage {
-  /** Series sent every hour: the age of each scheduled tier. */
+  /** Series sent every hour: the age of each scheduled tier and of each watched AWS Backup resource. */
   readonly hourlySeries: number;
   /** Series-hours a month of the series sent per run or per day. */
   readonly seriesHoursPerMonth: number;
@@ -69,5 +71,5 @@ export function metricUsage(config: BackupKitConfig): MetricUsage {
   }
   const drilled = config.restore.drills.enabled ? config.targets.filter((target) => config.restore.targets[target.name]?.drill ?? true).length + config.restore.drills.rds.length : 0;
   seriesHours += drilled * DRILL_SERIES_HOURS + (drilled > 0 ? 30 : 0);
-  return { hourlySeries: scheduledTiers.size, seriesHoursPerMonth: seriesHours };
+  return { hourlySeries: scheduledTiers.size + watchedManagedResources(config.awsBackup).length, seriesHoursPerMonth: seriesHours };
 }

@@ -20,7 +20,8 @@ import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
 import { guardTrailName, managedVaultArn, managedVaultName, replicaBucketName, verifyWorkerRoleName } from '../naming';
 import { ManagedBackupPlans } from '../constructs/managed-backup-plans';
-import { protectsManagedData } from './managed-vault-settings';
+import { RecoveryPointAges } from '../constructs/recovery-point-ages';
+import { protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreJobsSettings } from './restore-settings';
@@ -68,6 +69,8 @@ export class JobsStack extends Stack {
   readonly rdsBackupReplication?: RdsBackupReplication;
   /** AWS Backup plans of the managed data classes, when the config names any. */
   readonly managedBackup?: ManagedBackupPlans;
+  /** The hourly recovery point age report of the managed data named by ARN or bucket name. */
+  readonly recoveryPointAges?: RecoveryPointAges;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -219,6 +222,11 @@ export class JobsStack extends Stack {
         namePrefix: config.prefix,
       });
       this.monitoring.addDeadLetterQueue(this.managedBackup.deadLetterQueue, 'AWS Backup job alerts');
+      const watched = watchedRecoveryPoints(config, this.managedBackup);
+      if (watched.length > 0) {
+        this.recoveryPointAges = new RecoveryPointAges(this, 'RecoveryPointAges', { resources: watched, vaultName: managedVaultName(config.prefix), logKey: this.opsKey.key });
+        this.monitoring.monitorRecoveryPointAges(this.recoveryPointAges);
+      }
     }
 
     // Last: any function not registered above (CDK's custom-resource helpers included), then the dashboard.

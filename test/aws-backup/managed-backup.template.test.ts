@@ -2,6 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { BackupKitConfigInput } from '../../lib/config/config';
 import { buildTestApp } from '../foundation/app-fixture';
+import { TemplateResolver, decide, type PolicyDocument } from '../support/iam';
 
 const ACCOUNT = '111122223333';
 const ORDERS = `arn:aws:rds:eu-west-1:${ACCOUNT}:db:orders-db`;
@@ -116,6 +117,56 @@ describe('AWS Backup for the managed data classes', () => {
       });
     }
     jobs.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('AWS Backup job alerts') });
+  });
+
+  describe('the recovery point age of each resource named by ARN or bucket name', () => {
+    const resolver = new TemplateResolver([stacks.storage, stacks.jobs]);
+    const [, ageFunction] = resolver.resourcesOf(stacks.jobs, 'AWS::Lambda::Function').find(([, fn]) => JSON.stringify(fn.Environment ?? {}).includes('MANAGED_BACKUP_SETTINGS')) ?? [];
+    const settings = JSON.parse(String((resolver.resolve((ageFunction?.Environment ?? null) as never, stacks.jobs) as { Variables: Record<string, string> }).Variables.MANAGED_BACKUP_SETTINGS)) as {
+      vaultName: string;
+      resources: { name: string; arn: string; className: string; maxAgeHours: number; backupPlanId: string; selectionId: string }[];
+    };
+
+    it('GIVEN a class with daily snapshots and one with only continuous backup THEN the first class\'s resources are watched at 36 h, the other\'s not (synth warned)', () => {
+      expect(settings.vaultName).toBe('backup-kit-managed');
+      expect(settings.resources.map(({ name, arn, className, maxAgeHours }) => ({ name, arn, className, maxAgeHours }))).toEqual([
+        { name: 'rds:orders-db', arn: ORDERS, className: 'databases', maxAgeHours: 36 },
+        { name: 'aurora:shop-aurora', arn: SHOP, className: 'databases', maxAgeHours: 36 },
+      ]);
+      // The plan and selection ids of the class, so a resource never backed up counts from its enrolment.
+      expect(settings.resources[0]?.backupPlanId).toMatch(/^ManagedBackupPlandatabases.*\.BackupPlanId$/);
+      expect(settings.resources[0]?.selectionId).toMatch(/^ManagedBackupPlandatabasesSelection.*\.SelectionId$/);
+    });
+
+    it('GIVEN the watched resources THEN each has an alarm on its own series that breaches on missing data, made after the report at deploy; the report runs hourly', () => {
+      const alarms = jobs.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'HoursSinceLastRecoveryPoint' } });
+      const [reportAtDeploy] = Object.keys(jobs.findResources('Custom::RecoveryPointAgesAtDeploy'));
+      expect(Object.values(alarms).map((alarm) => (alarm.Properties.Dimensions as { Name: string; Value: string }[]).find((d) => d.Name === 'Resource')?.Value).sort()).toEqual(['aurora:shop-aurora', 'rds:orders-db']);
+      for (const alarm of Object.values(alarms)) {
+        expect(alarm.Properties).toMatchObject({ Namespace: 'BackupKit', Threshold: 36, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, Period: 3600, Statistic: 'Maximum', TreatMissingData: 'breaching' });
+        expect(alarm.Properties.AlarmDescription).toMatch(/docs\/aws-backup\.md#a-resource-has-no-recent-recovery-point/);
+        expect(alarm.DependsOn).toContain(reportAtDeploy);
+      }
+      jobs.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(25 * * * ? *)', Targets: [Match.objectLike({ Input: JSON.stringify({ action: 'report-ages' }), RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }) })] });
+    });
+
+    it('GIVEN the report function\'s role THEN it may read recovery points and its own plans\' selections, and change nothing', async () => {
+      const roleId = (ageFunction?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const policies = resolver
+        .resourcesOf(stacks.jobs, 'AWS::IAM::Policy')
+        .filter(([, policy]) => JSON.stringify(policy.Roles).includes(roleId))
+        .map(([, policy]) => resolver.policy(policy.PolicyDocument ?? null, stacks.jobs) as PolicyDocument);
+      const plan = (id: string) => `arn:aws:backup:eu-west-1:${ACCOUNT}:backup-plan:${id}`;
+      const ownPlan = resolver.resourcesOf(stacks.jobs, 'AWS::Backup::BackupPlan').map(([id]) => plan(id))[0] ?? '';
+      const as = (action: string, resource: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/age-report`, identityPolicies: policies, action, resource });
+      expect(await as('backup:ListRecoveryPointsByResource', '*')).toBe('Allowed');
+      expect(await as('backup:GetBackupSelection', ownPlan)).toBe('Allowed');
+      expect(await as('backup:GetBackupSelection', plan('someone-elses-plan'))).toBe('ImplicitlyDenied');
+      const recoveryPoint = `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:0b5fa2a3-7f41-4d56-9e1c-3c1f6d2f8a11`;
+      expect(await as('backup:DeleteRecoveryPoint', recoveryPoint)).toBe('ImplicitlyDenied');
+      expect(await as('backup:StartRestoreJob', recoveryPoint)).toBe('ImplicitlyDenied');
+      expect(await as('backup:StartBackupJob', `arn:aws:backup:eu-west-1:${ACCOUNT}:backup-vault:backup-kit-managed`)).toBe('ImplicitlyDenied');
+    });
   });
 
   it('GIVEN the whole app with AWS Backup under cdk-nag THEN there is no unacknowledged finding', () => {

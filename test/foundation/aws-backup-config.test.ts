@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
+import { classMaxRecoveryPointAgeHours } from '../../lib/config/sections/aws-backup';
 import { configErrorOf } from '../support/config-errors';
 
 const base: BackupKitConfigInput = { prefix: 'backup-kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1', account: '111122223333' };
@@ -83,8 +84,45 @@ describe('config: awsBackup', () => {
         expect.stringMatching(/^awsBackup\.classes\.media\.resources\.s3Buckets: shop-media: AWS Backup backs up only versioned buckets/),
         expect.stringMatching(/^awsBackup\.classes\.media\.rules\.monthly\.coldStorageAfterDays: AWS Backup moves only EFS and DynamoDB recovery points/),
         expect.stringMatching(/^awsBackup\.classes\.sessions\.rules\.hourly\.continuous: no resource of this class supports continuous backup/),
+        expect.stringMatching(/^awsBackup\.classes\.sessions\.maxRecoveryPointAgeHours: this class has only continuous rules, so no recovery point age alarm watches its resources/),
       ]),
     );
-    expect(warnings).toHaveLength(4);
+    expect(warnings).toHaveLength(5);
+  });
+});
+
+describe('config: the recovery point age limit of a class', () => {
+  const limitOf = (backupClass: unknown): number | undefined => {
+    const { config } = loadConfig(withAwsBackup({ classes: { databases: backupClass } }));
+    return classMaxRecoveryPointAgeHours(config.awsBackup.classes.databases!);
+  };
+  const resources = { rdsInstances: [`arn:aws:rds:${base.primaryRegion}:111122223333:db:orders-db`] };
+
+  it('GIVEN the default rules (daily and monthly) THEN the daily one sets it: a day, the 8-hour start window and a margin, 36 h', () => {
+    expect(limitOf({ resources })).toBe(36);
+  });
+
+  it('GIVEN a weekly and a monthly rule THEN the weekly one sets it (8 days); GIVEN an override THEN it wins', () => {
+    const rules = { weekly: { schedule: 'cron(0 3 ? * SUN *)', retentionDays: 35 }, monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365 } };
+    expect(limitOf({ resources, rules })).toBe(192);
+    expect(limitOf({ resources, rules, maxRecoveryPointAgeHours: 30 })).toBe(30);
+  });
+
+  it('GIVEN a continuous rule beside a daily snapshot rule THEN the snapshot rule sets it (a continuous recovery point keeps its creation date)', () => {
+    const rules = { pitr: { schedule: 'cron(0 * * * ? *)', retentionDays: 35, continuous: true }, daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35 } };
+    expect(limitOf({ resources, rules })).toBe(36);
+  });
+
+  it('GIVEN only snapshot rules whose cadence cannot be derived (quarterly) THEN synth fails asking for the limit in hours', () => {
+    const rules = { quarterly: { schedule: 'cron(0 5 1 1,4,7,10 ? *)', retentionDays: 400 } };
+    expect(configErrorOf(withAwsBackup({ classes: { databases: { resources, rules } } }))).toMatch(
+      /awsBackup\.classes\.databases\.maxRecoveryPointAgeHours: cannot derive the recovery points' maximum age from the schedules of this class's snapshot rules; set it in hours/,
+    );
+    expect(limitOf({ resources, rules, maxRecoveryPointAgeHours: 24 * 95 })).toBe(24 * 95);
+  });
+
+  it('GIVEN resources selected by tag THEN synth warns that they have no age alarm', () => {
+    const { warnings } = loadConfig(withAwsBackup({ classes: { tagged: { resources: { tags: [{ key: 'backup', value: 'daily' }] } } } }));
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^awsBackup\.classes\.tagged\.resources\.tags: resources selected by tag are backed up but have no recovery point age alarm/)]));
   });
 });

@@ -68,6 +68,7 @@ describe('the custom metrics the jobs send, as CloudWatch bills them', () => {
       ...exampleConfig,
       targets: [{ name: 'app', kind: 'sqlite', instances: { instanceIds: ['i-0123456789abcdef0'] }, path: '/srv/app/app.sqlite3', tiers: ['daily'] }],
       restore: { drills: { enabled: false } },
+      awsBackup: {},
     });
     const usage = metricUsage(config);
     expect(usage).toEqual({ hourlySeries: 1, seriesHoursPerMonth: 30 * SERIES_PER_BACKUP_RUN });
@@ -77,9 +78,18 @@ describe('the custom metrics the jobs send, as CloudWatch bills them', () => {
     expect(metrics?.unitUsd).toBe(PRICES.customMetric);
   });
 
+  it('bills the hourly recovery point age of each AWS Backup resource named by ARN or bucket name, not of tag selections', () => {
+    const base = { ...exampleConfig, restore: { drills: { enabled: false } } };
+    const withoutManaged = metricUsage(loadConfig({ ...base, awsBackup: {} }).config).hourlySeries;
+    // The example names an RDS instance, an Aurora cluster and a bucket.
+    expect(metricUsage(loadConfig(base).config).hourlySeries).toBe(withoutManaged + 3);
+    const tagged = { classes: { tagged: { resources: { tags: [{ key: 'backup', value: 'daily' }] } } } };
+    expect(metricUsage(loadConfig({ ...base, awsBackup: tagged }).config).hourlySeries).toBe(withoutManaged);
+  });
+
   it('grows by cents per target: 500 daily targets cost less in metrics than one alarm per target did', () => {
     const targets = Array.from({ length: 500 }, (_, index) => ({ name: `t${index}`, kind: 'sqlite' as const, instances: { instanceIds: ['i-0123456789abcdef0'] }, path: `/srv/t${index}/app.sqlite3`, tiers: ['daily'] }));
-    const { config } = loadConfig({ ...exampleConfig, targets, restore: { drills: { enabled: false } } });
+    const { config } = loadConfig({ ...exampleConfig, targets, restore: { drills: { enabled: false } }, awsBackup: {} });
     const usage = metricUsage(config);
     expect(usage.hourlySeries).toBe(1);
     const monthlyUsd = (usage.hourlySeries + usage.seriesHoursPerMonth / 730) * PRICES.customMetric;

@@ -1,3 +1,4 @@
+import { BackupClient, GetBackupSelectionCommand, ListRecoveryPointsByResourceCommand } from '@aws-sdk/client-backup';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -9,6 +10,8 @@ import { expectedSinceKey } from '../../contracts/manifest';
 import { drillExpectedSinceKey, drillRecordKey } from '../../contracts/restore-command';
 import { loadDrillSettings } from '../../lambda/drill/core';
 import { reportDrills } from '../../lambda/drill/report';
+import { reportRecoveryPointAges } from '../../lambda/managed-backup/ages';
+import { parseManagedBackupSettings } from '../../contracts/managed-backup';
 import { decodeConfiguredTargets } from '../../contracts/configured-targets';
 import { planVerification, reportAges } from '../../lambda/verify/planner';
 import { parseVerifySettings } from '../../contracts/verify-settings';
@@ -73,6 +76,8 @@ const configured = decodeConfiguredTargets(plannerEnv.CONFIGURED_TARGETS ?? '');
 const tierMaxAgeHours = parseVerifySettings(JSON.parse(plannerEnv.VERIFY_SETTINGS ?? '')).tierMaxAgeHours;
 const ageAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.hoursSinceLastVerifiedBackup.name);
 const drillAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.daysSinceLastSuccessfulDrill.name);
+const recoveryPointAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.hoursSinceLastRecoveryPoint.name);
+const managedSettings = parseManagedBackupSettings(JSON.parse(functionEnvironment((env) => 'MANAGED_BACKUP_SETTINGS' in env).MANAGED_BACKUP_SETTINGS ?? ''));
 const drilledTargets = loadDrillSettings({ ...drillEnv, AWS_REGION: 'eu-west-1' }).targets.filter((target) => target.restore.drill).map((target) => target.backup.name);
 
 const DEPLOYED_AT = new Date('2026-12-07T10:30:00Z');
@@ -83,6 +88,7 @@ let bucket: string;
 let keyArn: string;
 const snsMock = mockClient(SNSClient);
 const sqsMock = mockClient(SQSClient);
+const backupMock = mockClient(BackupClient);
 
 beforeAll(async () => {
   moto = await MotoServer.start();
@@ -90,6 +96,7 @@ beforeAll(async () => {
 afterAll(async () => {
   snsMock.restore();
   sqsMock.restore();
+  backupMock.restore();
   await moto?.stop();
 });
 let bucketNumber = 0;
@@ -133,6 +140,18 @@ async function drillReportAt(now: Date): Promise<EmittedMetric[]> {
   return emitted;
 }
 
+/** The managed data's hourly report, AWS Backup answering as it does for resources enrolled at deploy with `recoveryPoints` made since. */
+async function recoveryPointAgesAt(now: Date, recoveryPoints: readonly Date[] = []): Promise<EmittedMetric[]> {
+  backupMock.reset();
+  backupMock.on(GetBackupSelectionCommand).resolves({ CreationDate: DEPLOYED_AT });
+  backupMock.on(ListRecoveryPointsByResourceCommand).resolves({
+    RecoveryPoints: recoveryPoints.map((at, index) => ({ RecoveryPointArn: `rp-${index}`, CreationDate: at, Status: 'COMPLETED', BackupVaultName: managedSettings.vaultName })),
+  });
+  const { metrics, emitted } = capturingMetrics('managed-backup');
+  await reportRecoveryPointAges({ backup: new BackupClient({ region: 'eu-west-1' }), settings: managedSettings, metrics, logger: quietLogger(), now: () => now });
+  return emitted;
+}
+
 const firing = (watched: readonly WatchedAlarm[], published: readonly EmittedMetric[]) => watched.filter((alarm) => state(alarm, published) === 'ALARM').map((alarm) => alarm.id);
 
 describe('the template: alarms that breach on missing data are created only after the report that feeds them', () => {
@@ -147,14 +166,15 @@ describe('the template: alarms that breach on missing data are created only afte
 
   it('every alarm that treats missing data as breaching is an age or drill alarm, and depends on the report made at deploy', () => {
     const reportsAtDeploy = Object.entries(jobsTemplate.Resources)
-      .filter(([, resource]) => resource.Type === 'Custom::BackupAgesAtDeploy' || resource.Type === 'Custom::DrillReportAtDeploy')
+      .filter(([, resource]) => resource.Type.startsWith('Custom::') && resource.Type.endsWith('AtDeploy'))
       .map(([id, resource]) => ({ id, type: resource.Type }));
-    expect(reportsAtDeploy.map((report) => report.type).sort()).toEqual(['Custom::BackupAgesAtDeploy', 'Custom::DrillReportAtDeploy']);
+    expect(reportsAtDeploy.map((report) => report.type).sort()).toEqual(['Custom::BackupAgesAtDeploy', 'Custom::DrillReportAtDeploy', 'Custom::RecoveryPointAgesAtDeploy']);
     const breaching = Object.entries(jobsTemplate.Resources).filter(([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm' && resource.Properties?.TreatMissingData === 'breaching');
-    expect(breaching.length).toBe(ageAlarms.length + drillAlarms.length);
+    expect(breaching.length).toBe(ageAlarms.length + drillAlarms.length + recoveryPointAlarms.length);
+    const feeder = (id: string) =>
+      ageAlarms.some((alarm) => alarm.id === id) ? 'Custom::BackupAgesAtDeploy' : recoveryPointAlarms.some((alarm) => alarm.id === id) ? 'Custom::RecoveryPointAgesAtDeploy' : 'Custom::DrillReportAtDeploy';
     for (const [id, resource] of breaching) {
-      const isAge = ageAlarms.some((alarm) => alarm.id === id);
-      const report = reportsAtDeploy.find((candidate) => candidate.type === (isAge ? 'Custom::BackupAgesAtDeploy' : 'Custom::DrillReportAtDeploy'));
+      const report = reportsAtDeploy.find((candidate) => candidate.type === feeder(id));
       expect(resource.DependsOn ?? [], id).toContain(report?.id);
     }
   });
@@ -225,6 +245,18 @@ describe('a new deployment, its first weeks, before any backup or drill has run'
     // The one alarm fires; the mail names every drilled target.
     const [mail] = snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input);
     for (const target of drilledTargets) expect(mail?.Message).toContain(`  ${target}: ${limit + 1} days since drills were first expected`);
+  });
+
+  it('GIVEN the managed data AWS Backup has not backed up yet WHEN the deploy reports THEN each resource\'s alarm is quiet until its limit from the deploy, fires after it, and a recovery point quiets it', async () => {
+    // The example protects an RDS instance, an Aurora cluster and the media bucket: one alarm each.
+    expect(recoveryPointAlarms.map((alarm) => alarm.dimensions.Resource).sort()).toEqual(['aurora:billing-aurora', 'rds:orders-db', 's3:example-team-media']);
+    expect(firing(recoveryPointAlarms, await recoveryPointAgesAt(DEPLOYED_AT))).toEqual([]);
+    const limit = Math.min(...recoveryPointAlarms.map((alarm) => alarm.threshold));
+    expect(limit).toBe(36);
+    expect(firing(recoveryPointAlarms, await recoveryPointAgesAt(hours(limit - 1)))).toEqual([]);
+    expect(firing(recoveryPointAlarms, await recoveryPointAgesAt(hours(limit + 0.5))).length).toBe(recoveryPointAlarms.length);
+    // A recovery point made the night after the deploy counts from its own time.
+    expect(firing(recoveryPointAlarms, await recoveryPointAgesAt(hours(limit + 0.5), [hours(17)]))).toEqual([]);
   });
 
   it('GIVEN a drill that succeeded WHEN the report runs THEN its days count from the success, not from the deploy', async () => {

@@ -200,7 +200,7 @@ describe('cross-region replication', () => {
 describe('stateful logical IDs are pinned (a rename would replace a bucket or key)', () => {
   it('primary', () => {
     expect(Object.keys(primary.findResources('AWS::S3::Bucket')).sort()).toEqual(['AccessLogsBucketCD784A59', 'BackupsBucket2936A3AA', 'GuardTrailLogsD2B79308']);
-    expect(Object.keys(primary.findResources('AWS::KMS::Key')).sort()).toEqual(['BackupsKeyC696F888', 'GuardTrailKeyDD3485B4']);
+    expect(Object.keys(primary.findResources('AWS::KMS::Key')).sort()).toEqual(['BackupsKeyC696F888', 'GuardTrailKeyDD3485B4', 'ManagedVaultKey32E4A2E7']);
   });
 
   it('replica', () => {

@@ -107,6 +107,44 @@ describe('guard alerts on the AWS Backup vault of the managed data', () => {
     expect(alerts(backupCall('StartBackupJob', 'backup-kit-managed'))).toBe(false);
     expect(alerts(backupCall('DeleteRecoveryPoint', 'someone-elses-vault'))).toBe(false);
   });
+
+  describe("the DR region's vault", () => {
+    const drStack = managed.managedVaultDr!;
+    const drResolver = new TemplateResolver([managed.replicaStorage, drStack, managed.jobs]);
+    const forwarding = drResolver
+      .resourcesOf(drStack, 'AWS::Events::Rule')
+      .map(([id, properties]) => ({ id, pattern: drResolver.resolve(properties.EventPattern ?? null, drStack) as Record<string, Json>, targets: drResolver.resolve((properties.Targets ?? null) as Json, drStack) }));
+    const forwarded = (event: Record<string, Json>) => forwarding.some((rule) => matchesPattern(rule.pattern, event));
+    const drCall = (eventName: string, backupVaultName: string) => cloudTrailEvent('backup', eventName, DR, { requestParameters: { backupVaultName }, managementEvent: true });
+    const [drKeyId] = drResolver.resourcesOf(drStack, 'AWS::KMS::Key').find(([id]) => id.startsWith('ManagedVault')) ?? [];
+    const drKey = String(drResolver.resolve({ 'Fn::GetAtt': [drKeyId ?? '', 'Arn'] }, drStack));
+
+    it('forwards every guarded call on it and on its key to the primary default bus, where it alerts, refused or not', () => {
+      for (const eventName of ['DeleteRecoveryPoint', 'UpdateRecoveryPointLifecycle', 'PutBackupVaultAccessPolicy', 'DeleteBackupVaultLockConfiguration', 'DeleteBackupVault']) {
+        const event = drCall(eventName, 'backup-kit-managed');
+        (event.detail as Record<string, Json>).errorCode = 'AccessDeniedException';
+        expect(forwarded(event), eventName).toBe(true);
+        expect(alerts(event), eventName).toBe(true);
+      }
+      expect(forwarded(kmsCall('ScheduleKeyDeletion', drKey, DR))).toBe(true);
+      expect(alerts(kmsCall('ScheduleKeyDeletion', drKey, DR))).toBe(true);
+      for (const rule of forwarding) expect(JSON.stringify(rule.targets)).toContain(`arn:aws:events:${PRIMARY}:${ACCOUNT}:event-bus/default`);
+    });
+
+    it('forwards nothing else: routine calls, other vaults, other keys', () => {
+      expect(forwarded(drCall('StartCopyJob', 'backup-kit-managed'))).toBe(false);
+      expect(forwarded(drCall('DeleteRecoveryPoint', 'someone-elses-vault'))).toBe(false);
+      expect(forwarded(kmsCall('Decrypt', drKey, DR))).toBe(false);
+    });
+
+    it("uses the replica stack's alert channel (no second key or topic in the region), and its forwarding failures are alarmed", () => {
+      expect(drResolver.resourcesOf(drStack, 'AWS::SNS::Topic')).toEqual([]);
+      expect(drResolver.resourcesOf(drStack, 'AWS::KMS::Key').map(([id]) => id)).toEqual([drKeyId]);
+      expect(drResolver.resourcesOf(drStack, 'AWS::SQS::Queue')).toHaveLength(1);
+      const alarmed = drResolver.resourcesOf(drStack, 'AWS::CloudWatch::Alarm').map(([, alarm]) => JSON.stringify(alarm.Dimensions ?? ''));
+      for (const rule of forwarding) expect(alarmed.some((dimensions) => dimensions.includes(rule.id)), rule.id).toBe(true);
+    });
+  });
 });
 
 describe('guard alerts in the primary region', () => {
@@ -154,7 +192,8 @@ describe('guard alerts in the primary region', () => {
 
   it('each rule sends to the alert topic with retries and a dead-letter queue that is watched', () => {
     const [topicId] = resolver.resourcesOf(stacks.jobs, 'AWS::SNS::Topic')[0] ?? [];
-    expect(alerting.length).toBe(4);
+    // The bucket, its key, the trail, the forwarded DR events, and the example's AWS Backup vault.
+    expect(alerting.length).toBe(5);
     for (const rule of alerting) {
       expect(rule.targets).toEqual([
         expect.objectContaining({

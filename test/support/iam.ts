@@ -181,6 +181,9 @@ export class TemplateResolver {
   private getAtt(stack: LoadedStack, id: string, attribute: string): Json {
     const resource = stack.resources[id];
     const name = String(this.ref(stack, id));
+    // AWS Backup names its ARN attributes after the resource.
+    if (resource?.Type === 'AWS::Backup::BackupPlan' && attribute === 'BackupPlanArn') return `arn:aws:backup:${stack.region}:${stack.account}:backup-plan:${id}`;
+    if (resource?.Type === 'AWS::Backup::BackupVault' && attribute === 'BackupVaultArn') return `arn:aws:backup:${stack.region}:${stack.account}:backup-vault:${name}`;
     if (attribute !== 'Arn') return `${id}.${attribute}`;
     switch (resource?.Type) {
       case 'AWS::S3::Bucket':

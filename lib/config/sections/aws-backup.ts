@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { schedulerCronSchema } from '../schema';
 import { BUCKET_NAME } from './media-buckets';
+import { derivedMaxAgeHours } from './verification';
+import { MANAGED_RESOURCE_KINDS, type ManagedResourceList } from '../../../contracts/managed-backup';
 
 /**
  * Managed data the kit protects through AWS Backup rather than with its own jobs: RDS DB
@@ -83,6 +85,13 @@ export const DEFAULT_AWS_BACKUP_RULES = {
 const classSchema = z.strictObject({
   /** What this class protects. */
   resources: resourcesSchema,
+  /**
+   * Hours the newest recovery point of each resource listed by ARN or name may be old before its
+   * alarm. Derived from the most frequent snapshot rule when absent: a daily rule allows
+   * 36 h (AWS Backup starts a job within 8 h of its time), a weekly one the longest gap between
+   * its days plus a day, a monthly one 32 days.
+   */
+  maxRecoveryPointAgeHours: z.number().int().min(1).max(24 * 400).optional(),
   /** Rules by name. Given, the map replaces the defaults whole. */
   rules: z.record(z.string().regex(RULE_NAME, "rule names are 1-50 letters, digits, '-', '_' or '.'"), ruleSchema).default(DEFAULT_AWS_BACKUP_RULES as unknown as Record<string, AwsBackupRule>),
 });
@@ -119,6 +128,45 @@ export const awsBackupShape = {
     vaultLock: { mode: 'GOVERNANCE', minRetentionDays: 7, maxRetentionDays: 3650, changeableForDays: VAULT_LOCK_MINIMUM_GRACE_DAYS },
   }),
 };
+
+/** Hours a daily rule's recovery point may be old: a day, AWS Backup's 8-hour start window, and a few hours for the job. */
+export const DAILY_RECOVERY_POINT_MAX_AGE_HOURS = 36;
+
+/**
+ * The age alarm's limit of a class's resources: its override, else the limit of its most frequent
+ * snapshot rule; undefined when it has only continuous rules (a continuous recovery point keeps
+ * its creation date as it is extended, so its age says nothing).
+ */
+export function classMaxRecoveryPointAgeHours(backupClass: AwsBackupClass): number | undefined {
+  if (backupClass.maxRecoveryPointAgeHours !== undefined) return backupClass.maxRecoveryPointAgeHours;
+  const limits = Object.values(backupClass.rules)
+    .filter((rule) => !rule.continuous)
+    .map((rule) => derivedMaxAgeHours(rule.schedule, DAILY_RECOVERY_POINT_MAX_AGE_HOURS))
+    .filter((hours): hours is number => hours !== undefined);
+  return limits.length > 0 ? Math.min(...limits) : undefined;
+}
+
+/** A resource named in a class whose newest recovery point is watched. */
+export interface WatchedManagedResource {
+  readonly list: ManagedResourceList;
+  /** Its ARN, or for a bucket its name. */
+  readonly resource: string;
+  readonly className: string;
+  readonly maxAgeHours: number;
+}
+
+/**
+ * The resources whose recovery point ages are reported and alarmed: every one named by ARN or
+ * bucket name in a class with an age limit (tag-selected ones cannot be listed at synth; a class
+ * with only continuous rules has no limit; the config warns of both).
+ */
+export function watchedManagedResources(awsBackup: AwsBackupConfig): WatchedManagedResource[] {
+  return Object.entries(awsBackup.classes).flatMap(([className, backupClass]) => {
+    const maxAgeHours = classMaxRecoveryPointAgeHours(backupClass);
+    if (maxAgeHours === undefined) return [];
+    return (Object.keys(MANAGED_RESOURCE_KINDS) as ManagedResourceList[]).flatMap((list) => backupClass.resources[list].map((resource) => ({ list, resource, className, maxAgeHours })));
+  });
+}
 
 /** Resource types AWS Backup backs up continuously, of those the config can name. */
 const CONTINUOUS_TYPES = ['rdsInstances', 'auroraClusters', 's3Buckets'] as const;
@@ -188,6 +236,22 @@ export function awsBackupIssues(config: ConfigWithAwsBackup): { errors: ConfigIs
       warnings.push({
         path: [...here, 'resources', 's3Buckets'],
         message: `${resources.s3Buckets.join(', ')}: AWS Backup backs up only versioned buckets, and this app cannot see a bucket's versioning at synth: check each is versioned (aws s3api get-bucket-versioning). Versioning keeps every overwritten and deleted version until the bucket's own lifecycle expires it, and AWS Backup bills per GB-month stored plus the S3 requests it makes`,
+      });
+    }
+
+    if (backupClass.maxRecoveryPointAgeHours === undefined && classMaxRecoveryPointAgeHours(backupClass) === undefined) {
+      const snapshotRules = Object.values(backupClass.rules).some((rule) => !rule.continuous);
+      (snapshotRules ? errors : warnings).push({
+        path: [...here, 'maxRecoveryPointAgeHours'],
+        message: snapshotRules
+          ? "cannot derive the recovery points' maximum age from the schedules of this class's snapshot rules; set it in hours"
+          : 'this class has only continuous rules, so no recovery point age alarm watches its resources: add a snapshot rule (a daily one is the default) or set this',
+      });
+    }
+    if (resources.tags.length > 0) {
+      warnings.push({
+        path: [...here, 'resources', 'tags'],
+        message: 'resources selected by tag are backed up but have no recovery point age alarm (the kit cannot list them at synth): name the ones that matter by ARN or bucket name',
       });
     }
 
