@@ -6,7 +6,7 @@ import { RdsRestoreDrStack } from './stacks/rds-restore-dr-stack';
 import { ReplicaStorageStack } from './stacks/replica-storage-stack';
 import { RestoreDrStack } from './stacks/restore-dr-stack';
 import { StorageStack } from './stacks/storage-stack';
-import { ManagedVaultDrStack } from './stacks/managed-vault-dr-stack';
+import { ManagedVaultStack } from './stacks/managed-vault-stack';
 import { protectsManagedData } from './stacks/managed-vault-settings';
 
 export interface BackupKitStacks {
@@ -18,7 +18,9 @@ export interface BackupKitStacks {
   /** Restores of the EC2 targets in the DR region from the replica, when there are targets and the replica is in this account. */
   readonly restoreDr?: RestoreDrStack;
   /** The DR region's AWS Backup vault, when the config protects managed data. */
-  readonly managedVaultDr?: ManagedVaultDrStack;
+  readonly managedVaultDr?: ManagedVaultStack;
+  /** The isolated backup account's AWS Backup vault, when the config names that account and protects managed data. */
+  readonly managedVaultIsolated?: ManagedVaultStack;
 }
 
 export interface BuildAppOptions {
@@ -87,17 +89,31 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     ...(options.instanceScriptsDir ? { instanceScriptsDir: options.instanceScriptsDir } : {}),
   });
   const managedVaultDr = protectsManagedData(config)
-    ? new ManagedVaultDrStack(app, `${config.prefix}-vault-dr`, {
+    ? new ManagedVaultStack(app, `${config.prefix}-vault-dr`, {
         env: { account, region: config.drRegion },
         description: `backup-kit ${config.prefix}: AWS Backup vault in the DR region, where the managed data's recovery points are copied`,
         terminationProtection: true,
         config,
+        holds: config.drRegion,
         // The replica stack's channel when this account owns it (not in an isolated account).
         ...(replicaStorage.alertChannel && isolated === undefined ? { alertChannel: replicaStorage.alertChannel } : {}),
       })
     : undefined;
   // The plans copy into the DR vault, which must exist first.
   if (managedVaultDr) jobs.addStackDependency(managedVaultDr, 'the copy actions of the AWS Backup plans name the DR vault');
+  const managedVaultIsolated =
+    protectsManagedData(config) && isolated !== undefined
+      ? // In the primary region: RDS and Aurora snapshots copy across accounts or regions, not both at once.
+        new ManagedVaultStack(app, `${config.prefix}-vault-isolated`, {
+          env: { account: isolated, region: config.primaryRegion },
+          description: `backup-kit ${config.prefix}: AWS Backup vault in the isolated backup account, where the managed data's recovery points are copied`,
+          terminationProtection: true,
+          config,
+          holds: `the isolated account, copied from ${config.account ?? 'the workload account'}`,
+          ...(config.account !== undefined ? { copiedFromAccount: config.account } : {}),
+        })
+      : undefined;
+  if (managedVaultIsolated) jobs.addStackDependency(managedVaultIsolated, 'the copy actions of the AWS Backup plans name the isolated account\'s vault');
   const rdsRestoreDr =
     drRestorable.length > 0
       ? new RdsRestoreDrStack(app, `${config.prefix}-rds-restore-dr`, {
@@ -137,5 +153,5 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   }
-  return { storage, replicaStorage, jobs, rdsRestoreDr, restoreDr, managedVaultDr };
+  return { storage, replicaStorage, jobs, rdsRestoreDr, restoreDr, managedVaultDr, managedVaultIsolated };
 }

@@ -34,6 +34,6 @@ export function managedVaultName(prefix: string): string {
 }
 
 /** ARN of that vault in `region` of this account (the DR one is another stack's, found by name). */
-export function managedVaultArn(prefix: string, region: string): string {
-  return `arn:${Aws.PARTITION}:backup:${region}:${Aws.ACCOUNT_ID}:backup-vault:${managedVaultName(prefix)}`;
+export function managedVaultArn(prefix: string, region: string, account: string = Aws.ACCOUNT_ID): string {
+  return `arn:${Aws.PARTITION}:backup:${region}:${account}:backup-vault:${managedVaultName(prefix)}`;
 }

@@ -256,10 +256,20 @@ export class GuardAlerts extends Construct {
             Action: 'events:PutEvents',
             Resource: `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/default`,
             // Only the guarded sources: the other account cannot inject anything else here.
-            Condition: { StringEquals: { 'events:source': ['aws.s3', 'aws.kms', 'aws.cloudtrail'] } },
+            Condition: { StringEquals: { 'events:source': [...FORWARDED_SOURCES] } },
           },
         },
       });
+    }
+    if (props.forwardingAccount !== undefined) {
+      // The other account's own resources in this region (its AWS Backup vault), forwarded from there.
+      this.rules.push(
+        new events.Rule(this, 'Guarded-forwarding-account', {
+          description: `backup-kit guard: alert on guarded changes forwarded from account ${props.forwardingAccount} in this region`,
+          eventPattern: { source: [...FORWARDED_SOURCES], detailType: ['AWS API Call via CloudTrail'], region: [Aws.REGION], account: [props.forwardingAccount] },
+          targets: [target],
+        }),
+      );
     }
     const forwarded = props.forwardedFromRegions ?? [];
     if (forwarded.length > 0) {

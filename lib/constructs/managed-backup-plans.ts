@@ -26,6 +26,11 @@ export interface ManagedBackupPlansProps {
   readonly vault: backup.IBackupVault;
   /** ARN of the DR region's vault, where rules with `copyToDr` copy. */
   readonly drVaultArn: string;
+  /**
+   * ARN of the isolated account's vault, where rules with `copyToIsolatedAccount` copy.
+   * @default - no copy to another account
+   */
+  readonly isolatedVaultArn?: string;
   /** Where failed, aborted, expired and partial jobs are announced. */
   readonly alertTopic: sns.ITopic;
   /** Key of the dead-letter queue of those announcements. */
@@ -70,6 +75,7 @@ export class ManagedBackupPlans extends Construct {
     }
 
     const drVault = backup.BackupVault.fromBackupVaultArn(this, 'DrVault', props.drVaultArn);
+    const isolatedVault = props.isolatedVaultArn !== undefined ? backup.BackupVault.fromBackupVaultArn(this, 'IsolatedVault', props.isolatedVaultArn) : undefined;
     for (const [className, backupClass] of classes) {
       const plan = new backup.BackupPlan(this, `Plan-${className}`, { backupPlanName: `${props.namePrefix}-${className}`, backupVault: props.vault });
       for (const [ruleName, rule] of Object.entries(backupClass.rules)) {
@@ -83,17 +89,7 @@ export class ManagedBackupPlans extends Construct {
             deleteAfter,
             ...(moveToColdStorageAfter ? { moveToColdStorageAfter } : {}),
             enableContinuousBackup: rule.continuous,
-            ...(rule.copyToDr
-              ? {
-                  copyActions: [
-                    {
-                      destinationBackupVault: drVault,
-                      deleteAfter,
-                      ...(moveToColdStorageAfter ? { moveToColdStorageAfter } : {}),
-                    },
-                  ],
-                }
-              : {}),
+            ...copyActionsOf([...(rule.copyToDr ? [drVault] : []), ...(rule.copyToIsolatedAccount && isolatedVault ? [isolatedVault] : [])], deleteAfter, moveToColdStorageAfter),
           }),
         );
       }
@@ -122,6 +118,12 @@ export class ManagedBackupPlans extends Construct {
       );
     }
   }
+}
+
+/** Copies of every recovery point of a rule, with the rule's lifecycle, to each vault. */
+function copyActionsOf(vaults: readonly backup.IBackupVault[], deleteAfter: Duration, moveToColdStorageAfter: Duration | undefined): Pick<backup.BackupPlanRuleProps, 'copyActions'> {
+  if (vaults.length === 0) return {};
+  return { copyActions: vaults.map((destinationBackupVault) => ({ destinationBackupVault, deleteAfter, ...(moveToColdStorageAfter ? { moveToColdStorageAfter } : {}) })) };
 }
 
 /** The alert text: which job, on what, how it ended, why, and where the next step is written. */

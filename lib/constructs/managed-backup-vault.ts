@@ -45,6 +45,12 @@ export interface ManagedBackupVaultProps {
    * @default - none
    */
   readonly copySourceAccounts?: readonly string[];
+  /**
+   * Accounts whose vaults this vault's recovery points are copied into: AWS Backup copies across
+   * accounts only when the source key is shared with the destination account.
+   * @default - none
+   */
+  readonly copyDestinationAccounts?: readonly string[];
 }
 
 /**
@@ -79,6 +85,27 @@ export class ManagedBackupVault extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.key.addToResourcePolicy(guardKeyStatement(exempt));
+    for (const account of props.copyDestinationAccounts ?? []) {
+      if (!/^\d{12}$/.test(account)) throw new Error(`ManagedBackupVault copyDestinationAccounts: '${account}' is not a 12-digit AWS account ID`);
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `CopiesInto${account}`,
+          principals: [new iam.AccountPrincipal(account)],
+          actions: ['kms:Decrypt', 'kms:DescribeKey'],
+          resources: ['*'],
+        }),
+      );
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `CopiesInto${account}Grants`,
+          principals: [new iam.AccountPrincipal(account)],
+          actions: ['kms:CreateGrant'],
+          resources: ['*'],
+          // Only grants for AWS services (AWS Backup's copy job), never for a principal of that account.
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
+      );
+    }
 
     const accessPolicy = new iam.PolicyDocument({
       statements: [
@@ -103,6 +130,7 @@ export class ManagedBackupVault extends Construct {
         ...(props.copySourceAccounts ?? []).map(
           (account) =>
             new iam.PolicyStatement({
+              // (A vault's access policy lets another account's AWS Backup copy in; nothing more.)
               sid: `CopyFrom${account}`,
               actions: ['backup:CopyIntoBackupVault'],
               principals: [new iam.AccountPrincipal(account)],

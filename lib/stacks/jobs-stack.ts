@@ -217,6 +217,7 @@ export class JobsStack extends Stack {
         timeZone: config.timeZone,
         vault: props.managedVault,
         drVaultArn: managedVaultArn(config.prefix, config.drRegion),
+        ...(isolated !== undefined ? { isolatedVaultArn: managedVaultArn(config.prefix, config.primaryRegion, isolated) } : {}),
         alertTopic: this.alerts.topic,
         queueKey: this.opsKey.key,
         namePrefix: config.prefix,

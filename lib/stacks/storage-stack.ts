@@ -52,7 +52,14 @@ export class StorageStack extends Stack {
         retention: Duration.days(config.accessLogs.retentionDays),
       });
     }
-    if (protectsManagedData(config)) this.managedVault = new ManagedBackupVault(this, 'ManagedVault', managedVaultProps(config, config.primaryRegion));
+    if (protectsManagedData(config)) {
+      const isolated = config.replication.isolatedAccount;
+      this.managedVault = new ManagedBackupVault(this, 'ManagedVault', {
+        ...managedVaultProps(config, config.primaryRegion),
+        // Its recovery points are copied into the isolated account's vault: AWS Backup needs the key shared.
+        ...(isolated !== undefined ? { copyDestinationAccounts: [isolated] } : {}),
+      });
+    }
     this.replication = new BackupReplication(this, 'Replication', {
       source: this.backups.bucket,
       sourceKey: this.backups.key,

@@ -21,8 +21,8 @@ describe('config: awsBackup', () => {
   it("GIVEN a class with resources and no rules WHEN loaded THEN it gets the seeds' rules: daily kept 35 days, monthly kept 365, both copied to the DR region", () => {
     const { config, warnings } = loadConfig(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS], auroraClusters: [SHOP] } } } }));
     expect(config.awsBackup.classes.databases?.rules).toEqual({
-      daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, continuous: false, copyToDr: true },
-      monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true },
+      daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
+      monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
     });
     expect(warnings).toEqual([]);
   });

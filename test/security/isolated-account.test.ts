@@ -16,7 +16,7 @@ import { checkPolicyDocument, policyDocumentsOf } from '../support/policy-refere
 const ISOLATED = '222222222222';
 const GUARD = { breakGlassRoleName: 'backup-break-glass', deployRoleNamePattern: 'cdk-*-cfn-exec-role-*' };
 const { stacks } = buildTestApp({ ...isolatedConfig, guard: GUARD });
-const all = [stacks.storage, stacks.replicaStorage, stacks.jobs, ...(stacks.rdsRestoreDr ? [stacks.rdsRestoreDr] : [])];
+const all = [stacks.storage, stacks.replicaStorage, stacks.jobs, ...[stacks.rdsRestoreDr, stacks.managedVaultDr, stacks.managedVaultIsolated].filter((stack) => stack !== undefined)];
 const resolver = new TemplateResolver(all);
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -146,7 +146,7 @@ describe('guard alerts of the isolated account', () => {
     expect(resolver.resolve(busPolicy?.Statement ?? null, stacks.jobs)).toMatchObject({
       Principal: { AWS: `arn:aws:iam::${ISOLATED}:root` },
       Action: 'events:PutEvents',
-      Condition: { StringEquals: { 'events:source': ['aws.s3', 'aws.kms', 'aws.cloudtrail'] } },
+      Condition: { StringEquals: { 'events:source': ['aws.s3', 'aws.kms', 'aws.cloudtrail', 'aws.backup'] } },
     });
     const forwarded = resolver.resourcesOf(stacks.jobs, 'AWS::Events::Rule').filter(([id]) => id.startsWith('GuardAlertsGuardedforwarded'));
     const pattern = resolver.resolve(forwarded[0]?.[1].EventPattern ?? null, stacks.jobs) as Record<string, Json>;

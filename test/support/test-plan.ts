@@ -31,6 +31,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/backup-jobs/embedded-scripts.test.ts',
   'test/backup-jobs/targets-config.test.ts',
   'test/foundation/architecture.test.ts',
+  'test/aws-backup/isolated-vault.test.ts',
   'test/aws-backup/managed-backup.template.test.ts',
   'test/aws-backup/vault-claims.test.ts',
   'test/foundation/aws-backup-config.test.ts',

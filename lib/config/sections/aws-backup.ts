@@ -73,13 +73,18 @@ const ruleSchema = z.strictObject({
   continuous: z.boolean().default(false),
   /** Copy every recovery point to the DR region's vault. */
   copyToDr: z.boolean().default(true),
+  /**
+   * With `replication.isolatedAccount`: also copy every recovery point to the isolated account's
+   * vault in the primary region (RDS and Aurora copy across accounts or regions, not both at once).
+   */
+  copyToIsolatedAccount: z.boolean().default(true),
 });
 export type AwsBackupRule = z.infer<typeof ruleSchema>;
 
 /** The seeds' practice: daily kept 35 days, monthly kept a year, both copied to the DR region. */
 export const DEFAULT_AWS_BACKUP_RULES = {
-  daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, continuous: false, copyToDr: true },
-  monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true },
+  daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
+  monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
 } as const satisfies Record<string, z.input<typeof ruleSchema>>;
 
 const classSchema = z.strictObject({
@@ -177,6 +182,7 @@ const ARN_LISTS = ['rdsInstances', 'auroraClusters', 'dynamoDbTables', 'efsFileS
 interface ConfigWithAwsBackup {
   readonly primaryRegion: string;
   readonly account?: string | undefined;
+  readonly replication: { readonly isolatedAccount?: string | undefined };
   readonly awsBackup: AwsBackupConfig;
 }
 
@@ -200,6 +206,17 @@ export function awsBackupIssues(config: ConfigWithAwsBackup): { errors: ConfigIs
     warnings.push({
       path: [...lockPath, 'mode'],
       message: `COMPLIANCE: ${lock.changeableForDays} days after the first deployment the Vault Lock of both vaults becomes immutable. From then on nobody, root and AWS Support included, can remove it, shorten a recovery point's retention or delete the vaults while they hold recovery points`,
+    });
+  }
+
+  const isolated = config.replication.isolatedAccount;
+  const copiesToIsolated = isolated !== undefined && classes.some(([, backupClass]) => Object.values(backupClass.rules).some((rule) => rule.copyToIsolatedAccount));
+  if (copiesToIsolated) {
+    warnings.push({
+      path: ['awsBackup', 'classes'],
+      message:
+        `recovery points are copied to the isolated account ${isolated} (copyToIsolatedAccount): AWS Backup copies across accounts only inside one AWS Organization with cross-account backup turned on (AWS Backup settings of the management account), ` +
+        `and an RDS or Aurora snapshot only when its database's KMS key is a customer managed key shared with ${isolated} (one encrypted with aws/rds cannot leave the account): a copy that cannot be made fails its job, and the job alert says why`,
     });
   }
 
