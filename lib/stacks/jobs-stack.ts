@@ -20,6 +20,7 @@ import { RdsRestore } from '../constructs/rds-restore';
 import { S3VersionRestore } from '../constructs/s3-version-restore';
 import { guardTrailName, managedVaultArn, managedVaultName, replicaBucketName, verifyWorkerRoleName } from '../naming';
 import { ManagedBackupPlans } from '../constructs/managed-backup-plans';
+import { ManagedRestoreTesting } from '../constructs/managed-restore-testing';
 import { RecoveryPointAges } from '../constructs/recovery-point-ages';
 import { protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
@@ -69,6 +70,8 @@ export class JobsStack extends Stack {
   readonly rdsBackupReplication?: RdsBackupReplication;
   /** AWS Backup plans of the managed data classes, when the config names any. */
   readonly managedBackup?: ManagedBackupPlans;
+  /** AWS Backup restore testing of the managed data classes. */
+  readonly restoreTesting?: ManagedRestoreTesting;
   /** The hourly recovery point age report of the managed data named by ARN or bucket name. */
   readonly recoveryPointAges?: RecoveryPointAges;
 
@@ -223,6 +226,12 @@ export class JobsStack extends Stack {
         namePrefix: config.prefix,
       });
       this.monitoring.addDeadLetterQueue(this.managedBackup.deadLetterQueue, 'AWS Backup job alerts');
+      this.restoreTesting = new ManagedRestoreTesting(this, 'ManagedRestoreTesting', {
+        classes: config.awsBackup.classes,
+        vault: props.managedVault,
+        timeZone: config.timeZone,
+        namePrefix: config.prefix,
+      });
       const watched = watchedRecoveryPoints(config, this.managedBackup);
       if (watched.length > 0) {
         this.recoveryPointAges = new RecoveryPointAges(this, 'RecoveryPointAges', { resources: watched, vaultName: managedVaultName(config.prefix), logKey: this.opsKey.key });

@@ -169,6 +169,54 @@ describe('AWS Backup for the managed data classes', () => {
     });
   });
 
+  describe('restore testing', () => {
+    it('GIVEN the default restore testing THEN each class has a monthly plan in the config time zone restoring the newest snapshot of the primary vault, and a selection per resource type naming exactly its resources', () => {
+      jobs.resourceCountIs('AWS::Backup::RestoreTestingPlan', 2);
+      jobs.hasResourceProperties('AWS::Backup::RestoreTestingPlan', {
+        RestoreTestingPlanName: 'backup_kit_databases',
+        ScheduleExpression: 'cron(0 6 15 * ? *)',
+        ScheduleExpressionTimezone: 'Europe/Berlin',
+        RecoveryPointSelection: {
+          Algorithm: 'LATEST_WITHIN_WINDOW',
+          IncludeVaults: [{ 'Fn::ImportValue': Match.stringLikeRegexp('ManagedVault') }],
+          RecoveryPointTypes: ['SNAPSHOT'],
+          SelectionWindowDays: 35,
+        },
+      });
+      const selections = Object.values(jobs.findResources('AWS::Backup::RestoreTestingSelection')).map((resource) => resource.Properties as Record<string, unknown>);
+      expect(selections.map(({ RestoreTestingPlanName, ProtectedResourceType, ProtectedResourceArns, ValidationWindowHours }) => [RestoreTestingPlanName, ProtectedResourceType, ProtectedResourceArns, ValidationWindowHours])).toEqual([
+        ['backup_kit_databases', 'RDS', [ORDERS], 2],
+        ['backup_kit_databases', 'Aurora', [SHOP], 2],
+        ['backup_kit_media', 'S3', [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::shop-media']] }], 2],
+      ]);
+    });
+
+    it('GIVEN the restore role THEN only AWS Backup of this account assumes it, with the restore policies (S3 too: a bucket is tested)', () => {
+      jobs.hasResourceProperties('AWS::IAM::Role', {
+        Description: Match.stringLikeRegexp('restore testing'),
+        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'backup.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } })] },
+        ManagedPolicyArns: [
+          Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('service-role/AWSBackupServiceRolePolicyForRestores')])] }),
+          Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('AWSBackupServiceRolePolicyForS3Restore')])] }),
+        ],
+      });
+    });
+
+    it('GIVEN restore testing turned off for a class, or its own schedule and window THEN the plans follow', () => {
+      const classes = {
+        databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { schedule: 'cron(30 4 1 */3 ? *)', validationWindowHours: 6, algorithm: 'RANDOM_WITHIN_WINDOW' as const } },
+        media: { resources: { s3Buckets: ['shop-media'] }, restoreTesting: { enabled: false } },
+      };
+      const own = Template.fromStack(buildTestApp({ ...managed, awsBackup: { classes } }).stacks.jobs);
+      own.resourceCountIs('AWS::Backup::RestoreTestingPlan', 1);
+      own.hasResourceProperties('AWS::Backup::RestoreTestingPlan', { ScheduleExpression: 'cron(30 4 1 */3 ? *)', RecoveryPointSelection: Match.objectLike({ Algorithm: 'RANDOM_WITHIN_WINDOW' }) });
+      own.hasResourceProperties('AWS::Backup::RestoreTestingSelection', { ProtectedResourceType: 'RDS', ValidationWindowHours: 6 });
+      // No bucket tested: the role gets no S3 restore policy.
+      const roles = Object.values(own.findResources('AWS::IAM::Role', { Properties: { Description: Match.stringLikeRegexp('restore testing') } }));
+      expect(JSON.stringify(roles)).not.toContain('S3Restore');
+    });
+  });
+
   it('GIVEN the whole app with AWS Backup under cdk-nag THEN there is no unacknowledged finding', () => {
     const { app } = buildTestApp(managed, { nag: true });
     expect(() => app.synth()).not.toThrow();

@@ -91,6 +91,21 @@ describe('config: awsBackup', () => {
   });
 });
 
+describe('config: restore testing of a class', () => {
+  const resources = { rdsInstances: [ORDERS] };
+  it('GIVEN nothing said THEN each class is restore-tested monthly on the 15th, the newest snapshot of 35 days, kept 2 h', () => {
+    const { config } = loadConfig(withAwsBackup({ classes: { databases: { resources } } }));
+    expect(config.awsBackup.classes.databases?.restoreTesting).toEqual({ enabled: true, schedule: 'cron(0 6 15 * ? *)', validationWindowHours: 2, algorithm: 'LATEST_WITHIN_WINDOW', selectionWindowDays: 35 });
+  });
+
+  it('GIVEN a validation window or selection window AWS Backup refuses, or an unknown algorithm THEN synth fails naming each field', () => {
+    const message = configErrorOf(withAwsBackup({ classes: { databases: { resources, restoreTesting: { validationWindowHours: 0, selectionWindowDays: 400, algorithm: 'OLDEST' } } } }));
+    expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.validationWindowHours/);
+    expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.selectionWindowDays/);
+    expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.algorithm/);
+  });
+});
+
 describe('config: the recovery point age limit of a class', () => {
   const limitOf = (backupClass: unknown): number | undefined => {
     const { config } = loadConfig(withAwsBackup({ classes: { databases: backupClass } }));

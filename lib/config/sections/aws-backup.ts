@@ -87,6 +87,23 @@ export const DEFAULT_AWS_BACKUP_RULES = {
   monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
 } as const satisfies Record<string, z.input<typeof ruleSchema>>;
 
+const restoreTestingSchema = z.strictObject({
+  /**
+   * Restore a recovery point of every resource of the class on a schedule, into a throwaway copy
+   * AWS Backup deletes after the validation window: proof that the recovery points restore.
+   */
+  enabled: z.boolean().default(true),
+  /** When, in the config's time zone: by default monthly, on the 15th at 06:00. */
+  schedule: schedulerCronSchema.default('cron(0 6 15 * ? *)'),
+  /** Hours the restored copy is kept (and billed) before AWS Backup deletes it. */
+  validationWindowHours: z.number().int().min(1).max(168).default(2),
+  /** Pick the newest recovery point of the last `selectionWindowDays` (or a random one). */
+  algorithm: z.enum(['LATEST_WITHIN_WINDOW', 'RANDOM_WITHIN_WINDOW']).default('LATEST_WITHIN_WINDOW'),
+  selectionWindowDays: z.number().int().min(1).max(365).default(35),
+});
+export type AwsBackupRestoreTesting = z.infer<typeof restoreTestingSchema>;
+export const DEFAULT_RESTORE_TESTING: AwsBackupRestoreTesting = { enabled: true, schedule: 'cron(0 6 15 * ? *)', validationWindowHours: 2, algorithm: 'LATEST_WITHIN_WINDOW', selectionWindowDays: 35 };
+
 const classSchema = z.strictObject({
   /** What this class protects. */
   resources: resourcesSchema,
@@ -97,6 +114,8 @@ const classSchema = z.strictObject({
    * its days plus a day, a monthly one 32 days.
    */
   maxRecoveryPointAgeHours: z.number().int().min(1).max(24 * 400).optional(),
+  /** AWS Backup restore testing of the class's resources named by ARN or bucket name. */
+  restoreTesting: restoreTestingSchema.default(DEFAULT_RESTORE_TESTING),
   /** Rules by name. Given, the map replaces the defaults whole. */
   rules: z.record(z.string().regex(RULE_NAME, "rule names are 1-50 letters, digits, '-', '_' or '.'"), ruleSchema).default(DEFAULT_AWS_BACKUP_RULES as unknown as Record<string, AwsBackupRule>),
 });

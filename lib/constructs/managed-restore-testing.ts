@@ -1,0 +1,98 @@
+import { Aws, Validations } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import type { ManagedResourceList } from '../../contracts/managed-backup';
+import type { AwsBackupClass } from '../config/sections/aws-backup';
+
+/** AWS Backup's name of each resource type the config lists, in a restore testing selection. */
+const RESTORE_TESTING_TYPES: Readonly<Record<ManagedResourceList, string>> = {
+  rdsInstances: 'RDS',
+  auroraClusters: 'Aurora',
+  s3Buckets: 'S3',
+  dynamoDbTables: 'DynamoDB',
+  efsFileSystems: 'EFS',
+};
+
+/** AWS Backup's policies for the role restore testing restores with; the S3 one only where buckets are tested. */
+const RESTORE_ROLE_POLICIES = ['service-role/AWSBackupServiceRolePolicyForRestores', 'AWSBackupServiceRolePolicyForS3Restore'] as const;
+
+export interface ManagedRestoreTestingProps {
+  /** The data classes; each with restore testing on gets one plan. */
+  readonly classes: Readonly<Record<string, AwsBackupClass>>;
+  /** The vault whose recovery points are restored (the primary region's). */
+  readonly vault: backup.IBackupVault;
+  /** The time zone of every schedule. */
+  readonly timeZone: string;
+  /** Prefix of the plan names (hyphens become underscores: AWS Backup allows letters, digits and underscores). */
+  readonly namePrefix: string;
+}
+
+/**
+ * AWS Backup restore testing: per data class, a plan that on its schedule restores the newest
+ * (or a random) recovery point of each resource the class names into a throwaway copy, keeps it for
+ * the validation window and deletes it. A restore that fails is a "Restore Job State Change" event
+ * the job alerts already mail.
+ */
+export class ManagedRestoreTesting extends Construct {
+  readonly plans: backup.CfnRestoreTestingPlan[] = [];
+  readonly selections: backup.CfnRestoreTestingSelection[] = [];
+  readonly role?: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ManagedRestoreTestingProps) {
+    super(scope, id);
+    const tested = Object.entries(props.classes).filter(([, backupClass]) => backupClass.restoreTesting.enabled && resourceListsOf(backupClass).length > 0);
+    if (tested.length === 0) return;
+    const testsBuckets = tested.some(([, backupClass]) => backupClass.resources.s3Buckets.length > 0);
+    const policies = RESTORE_ROLE_POLICIES.filter((policy) => testsBuckets || !policy.includes('S3'));
+    this.role = new iam.Role(this, 'RestoreRole', {
+      assumedBy: new iam.ServicePrincipal('backup.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+      description: 'backup-kit: AWS Backup restores the managed data classes into throwaway copies with this role (restore testing)',
+      managedPolicies: policies.map((policy) => iam.ManagedPolicy.fromAwsManagedPolicyName(policy)),
+    });
+    for (const policy of policies) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+        reason: "AWS Backup's own restore policy: it names the restore calls of every service AWS Backup restores, which AWS keeps current; a hand-made copy would fall behind.",
+      });
+    }
+    const prefix = props.namePrefix.replace(/-/g, '_');
+    for (const [className, backupClass] of tested) {
+      const testing = backupClass.restoreTesting;
+      const planName = `${prefix}_${className.replace(/-/g, '_')}`;
+      const plan = new backup.CfnRestoreTestingPlan(this, `Plan-${className}`, {
+        restoreTestingPlanName: planName,
+        scheduleExpression: testing.schedule,
+        scheduleExpressionTimezone: props.timeZone,
+        startWindowHours: 8,
+        recoveryPointSelection: {
+          algorithm: testing.algorithm,
+          includeVaults: [props.vault.backupVaultArn],
+          recoveryPointTypes: ['SNAPSHOT'],
+          selectionWindowDays: testing.selectionWindowDays,
+        },
+      });
+      this.plans.push(plan);
+      for (const [list, resources] of resourceListsOf(backupClass)) {
+        const type = RESTORE_TESTING_TYPES[list];
+        const selection = new backup.CfnRestoreTestingSelection(this, `Selection-${className}-${type}`, {
+          restoreTestingPlanName: planName,
+          restoreTestingSelectionName: `${type.toLowerCase()}_${className.replace(/-/g, '_')}`.slice(0, 50),
+          protectedResourceType: type,
+          protectedResourceArns: list === 's3Buckets' ? resources.map((bucket) => `arn:${Aws.PARTITION}:s3:::${bucket}`) : [...resources],
+          iamRoleArn: this.role.roleArn,
+          validationWindowHours: testing.validationWindowHours,
+        });
+        selection.addDependency(plan);
+        this.selections.push(selection);
+      }
+    }
+  }
+}
+
+/** The class's non-empty resource lists named by ARN or bucket name (tag selections cannot be listed). */
+function resourceListsOf(backupClass: AwsBackupClass): [ManagedResourceList, readonly string[]][] {
+  return (Object.keys(RESTORE_TESTING_TYPES) as ManagedResourceList[])
+    .map((list): [ManagedResourceList, readonly string[]] => [list, backupClass.resources[list]])
+    .filter(([, resources]) => resources.length > 0);
+}
