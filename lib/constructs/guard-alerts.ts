@@ -49,7 +49,7 @@ export const GUARDED_BACKUP_EVENTS = [
   'DeleteBackupVaultLockConfiguration',
   'DeleteBackupVault',
 ] as const;
-/** The sources GuardForwarding sends from another region (the DR region's bucket, keys, trail and vault). */
+/** The sources GuardForwarding sends from another region or account (buckets, keys, trails and vaults there). */
 const FORWARDED_SOURCES = ['aws.s3', 'aws.kms', 'aws.cloudtrail', 'aws.backup'] as const;
 /** Stopping or narrowing the trail silences the data-event alerts: that is news too. */
 export const GUARDED_TRAIL_EVENTS = ['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors'] as const;
