@@ -45,9 +45,17 @@ export async function reportRecoveryPointAges(deps: AgeDeps): Promise<RecoveryPo
   const now = deps.now();
   const ages: RecoveryPointAge[] = [];
   const failures: string[] = [];
+  // The resources of a class share its selection: read each once per run.
+  const enrolments = new Map<string, Promise<Date>>();
+  const enrolled = (resource: WatchedResource): Promise<Date> => {
+    const id = `${resource.backupPlanId}/${resource.selectionId}`;
+    let found = enrolments.get(id);
+    if (!found) enrolments.set(id, (found = enrolledAt(resource, deps)));
+    return found;
+  };
   for (const resource of deps.settings.resources) {
     try {
-      ages.push(await ageOf(resource, deps, now));
+      ages.push(await ageOf(resource, deps, now, enrolled));
     } catch (error) {
       failures.push(`${resource.name}: ${(error as Error).message}`);
     }
@@ -63,11 +71,11 @@ export async function reportRecoveryPointAges(deps: AgeDeps): Promise<RecoveryPo
   return ages;
 }
 
-async function ageOf(resource: WatchedResource, deps: AgeDeps, now: Date): Promise<RecoveryPointAge> {
+async function ageOf(resource: WatchedResource, deps: AgeDeps, now: Date, enrolled: (resource: WatchedResource) => Promise<Date>): Promise<RecoveryPointAge> {
   const newest = await newestGoodRecoveryPoint(resource, deps);
   const since: RecoveryPointAge['since'] = newest
     ? { what: 'recovery point', at: newest.CreationDate!.toISOString(), recoveryPointArn: newest.RecoveryPointArn ?? 'unknown' }
-    : { what: 'enrolled', at: (await enrolledAt(resource, deps)).toISOString() };
+    : { what: 'enrolled', at: (await enrolled(resource)).toISOString() };
   // A date ahead of the clock (skew) counts as now, never as a negative age.
   const ageHours = Math.max(0, (now.getTime() - Date.parse(since.at)) / 3_600_000);
   return { resource: resource.name, className: resource.className, ageHours, maxAgeHours: resource.maxAgeHours, late: ageHours > resource.maxAgeHours, since };

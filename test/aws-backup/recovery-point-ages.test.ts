@@ -1,7 +1,8 @@
 import { BackupClient, GetBackupSelectionCommand, ListRecoveryPointsByResourceCommand, type RecoveryPointByResource } from '@aws-sdk/client-backup';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { managedResourceName, parseManagedBackupSettings, type ManagedBackupSettings } from '../../contracts/managed-backup';
+import { InvalidEventError, parseEventWith } from '../../contracts/errors';
+import { managedBackupEventSchema, managedResourceName, parseManagedBackupSettings, type ManagedBackupSettings } from '../../contracts/managed-backup';
 import { METRICS } from '../../contracts/metric-catalog';
 import { reportRecoveryPointAges } from '../../lambda/managed-backup/ages';
 import { capturingMetrics, quietLogger } from '../verify/helpers';
@@ -73,6 +74,15 @@ describe('recovery point ages', () => {
     ]);
   });
 
+  it('GIVEN two resources of one class never backed up THEN their selection is read once, and both count from it', async () => {
+    const sameClass = settings.resources.map((resource) => ({ ...resource, className: 'databases', backupPlanId: 'plan-db', selectionId: 'sel-db' }));
+    backupMock.on(ListRecoveryPointsByResourceCommand).resolves({ RecoveryPoints: [] });
+    backupMock.on(GetBackupSelectionCommand).resolves({ CreationDate: hoursBefore(10) });
+    const { ages } = await report({ resources: sameClass });
+    expect(ages.map((age) => age.ageHours)).toEqual([10, 10]);
+    expect(backupMock.commandCalls(GetBackupSelectionCommand)).toHaveLength(1);
+  });
+
   it('GIVEN only failed or partial recovery points THEN they count as none: the age runs from the enrolment', async () => {
     backupMock.on(ListRecoveryPointsByResourceCommand).resolves({ RecoveryPoints: [point(1, { Status: 'PARTIAL' }), point(2, { Status: 'DELETING' }), point(3, { Status: 'CREATING' })] });
     backupMock.on(GetBackupSelectionCommand).resolves({ CreationDate: hoursBefore(100) });
@@ -110,6 +120,14 @@ describe('the names of protected resources', () => {
     expect(managedResourceName('s3Buckets', 'orders-db')).toBe('s3:orders-db');
     expect(managedResourceName('dynamoDbTables', 'arn:aws:dynamodb:eu-west-1:111122223333:table/sessions')).toBe('dynamodb:sessions');
     expect(managedResourceName('efsFileSystems', 'arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-0123456789abcdef0')).toBe('efs:fs-0123456789abcdef0');
+  });
+
+  it('refuses any event but { "action": "report-ages" }, naming the field', () => {
+    expect(parseEventWith(managedBackupEventSchema, { action: 'report-ages' })).toEqual({ action: 'report-ages' });
+    for (const event of [null, 'report-ages', {}, { action: 'delete' }, { action: 'report-ages', resources: ['*'] }, { action: ['report-ages'] }]) {
+      expect(() => parseEventWith(managedBackupEventSchema, event), JSON.stringify(event)).toThrow(InvalidEventError);
+    }
+    expect(() => parseEventWith(managedBackupEventSchema, { action: 'delete' })).toThrow(/action/);
   });
 
   it('settings that do not parse fail naming the variable and the field', () => {
