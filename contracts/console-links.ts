@@ -6,6 +6,12 @@ export const consoleLinks = {
     `https://${region}.console.aws.amazon.com/s3/object/${bucket}?region=${region}&prefix=${encodeURIComponent(key)}`,
   rdsInstance: (region: string, identifier: string) =>
     `https://${region}.console.aws.amazon.com/rds/home?region=${region}#database:id=${identifier};is-cluster=false`,
+  /** An AWS Backup restore job's details. */
+  backupRestoreJob: (region: string, jobId: string) =>
+    `https://${region}.console.aws.amazon.com/backup/home?region=${region}#/jobs/restore/details/${jobId}`,
+  /** An AWS Backup vault and its recovery points. */
+  backupVault: (region: string, vaultName: string) =>
+    `https://${region}.console.aws.amazon.com/backup/home?region=${region}#/backupvaults/details/${vaultName}`,
   lambdaFunction: (region: string, name: string) =>
     `https://${region}.console.aws.amazon.com/lambda/home?region=${region}#/functions/${name}`,
   /** The function's Test tab, where an engineer pastes an event and runs it. */

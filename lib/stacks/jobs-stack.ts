@@ -22,7 +22,8 @@ import { guardTrailName, managedVaultArn, managedVaultName, replicaBucketName, v
 import { ManagedBackupPlans } from '../constructs/managed-backup-plans';
 import { ManagedRestoreTesting } from '../constructs/managed-restore-testing';
 import { RecoveryPointAges } from '../constructs/recovery-point-ages';
-import { protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
+import { ManagedRestore } from '../constructs/managed-restore';
+import { managedRestoreResources, protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreJobsSettings } from './restore-settings';
@@ -74,6 +75,7 @@ export class JobsStack extends Stack {
   readonly restoreTesting?: ManagedRestoreTesting;
   /** The hourly recovery point age report of the managed data named by ARN or bucket name. */
   readonly recoveryPointAges?: RecoveryPointAges;
+  readonly managedRestore?: ManagedRestore;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -236,6 +238,11 @@ export class JobsStack extends Stack {
       if (watched.length > 0) {
         this.recoveryPointAges = new RecoveryPointAges(this, 'RecoveryPointAges', { resources: watched, vaultName: managedVaultName(config.prefix), logKey: this.opsKey.key });
         this.monitoring.monitorRecoveryPointAges(this.recoveryPointAges);
+      }
+      const restorable = managedRestoreResources(this, config);
+      if (restorable.length > 0) {
+        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', { resources: restorable, vaultName: managedVaultName(config.prefix), drRegion: config.drRegion, logKey: this.opsKey.key });
+        this.monitoring.addLambda(this.managedRestore.handler.function, 'AWS Backup restore');
       }
     }
 

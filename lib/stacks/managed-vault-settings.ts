@@ -1,6 +1,8 @@
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { managedResourceName } from '../../contracts/managed-backup';
+import { NAME_MAX_LENGTH, RESTORED_SUFFIX_LENGTH, type RestorableResource } from '../../contracts/managed-restore';
 import { watchedManagedResources } from '../config/sections/aws-backup';
 import type { ManagedBackupPlans } from '../constructs/managed-backup-plans';
 import type { ManagedBackupVaultProps } from '../constructs/managed-backup-vault';
@@ -36,5 +38,44 @@ export function watchedRecoveryPoints(config: BackupKitConfig, plans: ManagedBac
     if (!enrolled) return [];
     const arn = list === 's3Buckets' ? `arn:${Aws.PARTITION}:s3:::${resource}` : resource;
     return [{ name: managedResourceName(list, resource), arn, className, maxAgeHours, plan: enrolled.plan, selection: enrolled.selection }];
+  });
+}
+
+const RESTORABLE_LISTS = { rdsInstances: 'rds', auroraClusters: 'aurora', s3Buckets: 's3' } as const;
+
+/**
+ * The resources a console restore handles: the RDS instances, Aurora clusters and buckets the
+ * config names, each with whether its class copies to the DR region and, for an instance also
+ * listed in rds.instances with drReplication, the DR network a restore there uses.
+ */
+export function managedRestoreResources(scope: Construct, config: BackupKitConfig): RestorableResource[] {
+  return Object.entries(config.awsBackup.classes).flatMap(([className, backupClass]) => {
+    const copiedToDr = Object.values(backupClass.rules).some((rule) => rule.copyToDr);
+    return (Object.keys(RESTORABLE_LISTS) as (keyof typeof RESTORABLE_LISTS)[]).flatMap((list) =>
+      backupClass.resources[list].flatMap((resource): RestorableResource[] => {
+        const name = managedResourceName(list, resource);
+        const identifier = name.slice(name.indexOf(':') + 1);
+        if (identifier.length > NAME_MAX_LENGTH - RESTORED_SUFFIX_LENGTH) {
+          Annotations.of(scope).addWarningV2(
+            `backup-kit:managed-restore-name:${name}`,
+            `awsBackup.classes.${className}.resources.${list}: ${name} is backed up, but its name is longer than ${NAME_MAX_LENGTH - RESTORED_SUFFIX_LENGTH} characters, so a restored copy '<name>-restored-<yyyymmddhhmm>' would not fit ${NAME_MAX_LENGTH}: the restore function does not offer it; restore it from the AWS Backup console`,
+          );
+          return [];
+        }
+        const drReplication = list === 'rdsInstances' ? config.rds.instances.find((instance) => instance.identifier === identifier)?.drReplication : undefined;
+        const arn = list === 's3Buckets' ? `arn:${Aws.PARTITION}:s3:::${resource}` : resource;
+        return [
+          {
+            name,
+            kind: RESTORABLE_LISTS[list],
+            identifier,
+            arn,
+            className,
+            copiedToDr,
+            ...(drReplication ? { drNetwork: { subnetGroupName: drReplication.subnetGroupName, securityGroupIds: [...drReplication.securityGroupIds] } } : {}),
+          },
+        ];
+      }),
+    );
   });
 }

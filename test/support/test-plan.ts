@@ -33,6 +33,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/foundation/architecture.test.ts',
   'test/aws-backup/isolated-vault.test.ts',
   'test/aws-backup/managed-backup.template.test.ts',
+  'test/aws-backup/managed-restore.template.test.ts',
   'test/aws-backup/vault-claims.test.ts',
   'test/foundation/aws-backup-config.test.ts',
   'test/foundation/config.test.ts',

@@ -1,0 +1,214 @@
+import { Aws, CfnOutput, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { consoleLinks } from '../../contracts/console-links';
+import {
+  MANAGED_RESTORE_ENV,
+  NAME_MAX_LENGTH,
+  RESTORED_SUFFIX_LENGTH,
+  managedRestoreEventSchema,
+  restoredNamePrefix,
+  type ManagedRestoreEventInput,
+  type ManagedRestoreSettings,
+  type RestorableResource,
+} from '../../contracts/managed-restore';
+import { REQUESTED_BY_PLACEHOLDER } from '../../contracts/rds-restore-event';
+import { SERVICES } from '../../contracts/metric-catalog';
+import { HouseFunction } from './house-function';
+import { acknowledgeWildcards } from './nag';
+import { nagRdsArn, rdsArn } from './rds-restore';
+import { ShareableTestEvents } from './shareable-test-events';
+
+/** AWS Backup's own restore policies: the restore calls of every service it restores, kept current by AWS. */
+const RESTORE_ROLE_POLICIES = ['service-role/AWSBackupServiceRolePolicyForRestores', 'AWSBackupServiceRolePolicyForS3Restore'] as const;
+
+/** S3 calls that write or delete: the restore role may make them only on `<bucket>-restored-*`. */
+const S3_WRITES = [
+  's3:CreateBucket',
+  's3:DeleteBucket',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketAcl',
+  's3:PutBucketPolicy',
+  's3:PutBucketVersioning',
+  's3:PutBucketOwnershipControls',
+  's3:PutEncryptionConfiguration',
+  's3:PutLifecycleConfiguration',
+  's3:PutObject',
+  's3:PutObjectAcl',
+  's3:PutObjectTagging',
+  's3:PutObjectVersionAcl',
+  's3:PutObjectVersionTagging',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:DeleteObjectTagging',
+];
+/** RDS calls that change or remove a database: the restore role may make them only on `<source>-restored-*`. */
+const RDS_CHANGES = [
+  'rds:DeleteDBInstance',
+  'rds:DeleteDBCluster',
+  'rds:ModifyDBInstance',
+  'rds:ModifyDBCluster',
+  'rds:RebootDBInstance',
+  'rds:StopDBInstance',
+  'rds:StopDBCluster',
+  'rds:FailoverDBCluster',
+  'rds:PromoteReadReplica',
+];
+
+export interface ManagedRestoreProps {
+  /** The resources the config protects by ARN or bucket name, of the kinds a console restore handles; at least one. */
+  readonly resources: readonly RestorableResource[];
+  /** The vault's name, the same in both regions. */
+  readonly vaultName: string;
+  readonly drRegion: string;
+  /** Key of the function's log group. */
+  readonly logKey: kms.IKey;
+}
+
+/**
+ * Console restores of the data AWS Backup protects: a function an engineer invokes with
+ * `{ "source": "orders-db", "recoveryPoint": "latest-before:2026-01-31", "dryRun": true }`, and the
+ * role AWS Backup restores with, which may create and write only `<source>-restored-*` resources
+ * (an explicit deny on everything else, whatever AWS's managed policies allow).
+ */
+export class ManagedRestore extends Construct {
+  readonly handler: HouseFunction;
+  /** The role AWS Backup restores with. */
+  readonly restoreRole: iam.Role;
+  readonly testEvents: ShareableTestEvents;
+  readonly consoleLink: string;
+
+  constructor(scope: Construct, id: string, props: ManagedRestoreProps) {
+    super(scope, id);
+    validateResources(props.resources);
+    const stack = Stack.of(this);
+    const primaryRegion = stack.region;
+    if (!Token.isUnresolved(primaryRegion) && primaryRegion === props.drRegion) throw new Error(`ManagedRestore drRegion: must differ from the stack's region (both are ${primaryRegion})`);
+    const regions = [primaryRegion, props.drRegion];
+    const buckets = props.resources.filter((resource) => resource.kind === 's3');
+    const databases = props.resources.filter((resource) => resource.kind !== 's3');
+
+    this.restoreRole = new iam.Role(this, 'RestoreRole', {
+      assumedBy: new iam.ServicePrincipal('backup.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+      description: 'backup-kit: AWS Backup restores recovery points of the managed data into new <source>-restored-* resources with this role (console restores)',
+      managedPolicies: RESTORE_ROLE_POLICIES.map((policy) => iam.ManagedPolicy.fromAwsManagedPolicyName(policy)),
+    });
+    for (const policy of RESTORE_ROLE_POLICIES) {
+      Validations.of(this.restoreRole).acknowledge({
+        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
+        reason: "AWS Backup's own restore policy, kept current by AWS; this role's explicit denies confine every write to <source>-restored-* resources.",
+      });
+    }
+    const restoredBuckets = buckets.flatMap((bucket) => [`arn:${Aws.PARTITION}:s3:::${restoredNamePrefix(bucket.identifier)}*`, `arn:${Aws.PARTITION}:s3:::${restoredNamePrefix(bucket.identifier)}*/*`]);
+    this.restoreRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOnlyRestoredBuckets',
+        effect: iam.Effect.DENY,
+        actions: S3_WRITES,
+        // With no bucket to restore, no bucket at all.
+        ...(restoredBuckets.length > 0 ? { notResources: restoredBuckets } : { resources: ['*'] }),
+      }),
+    );
+    const restoredDatabases = regions.flatMap((region) => databases.flatMap((database) => [rdsArn(region, `db:${restoredNamePrefix(database.identifier)}*`), rdsArn(region, `cluster:${restoredNamePrefix(database.identifier)}*`)]));
+    this.restoreRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ChangeOnlyRestoredDatabases',
+        effect: iam.Effect.DENY,
+        actions: RDS_CHANGES,
+        ...(restoredDatabases.length > 0 ? { notResources: restoredDatabases } : { resources: ['*'] }),
+      }),
+    );
+
+    const settings: ManagedRestoreSettings = {
+      primaryRegion,
+      drRegion: props.drRegion,
+      vaultName: props.vaultName,
+      restoreRoleArn: this.restoreRole.roleArn,
+      resources: props.resources.map((resource) => ({ ...resource })),
+    };
+    this.handler = new HouseFunction(this, 'Handler', {
+      entry: join(__dirname, '../../lambda/managed-restore/handler.ts'),
+      description: `Restores data AWS Backup protects from a recovery point into a new <source>-restored-* resource (${props.resources.map((resource) => resource.name).join(', ')})`.slice(0, 256),
+      serviceName: SERVICES.managedBackup,
+      logKey: props.logKey,
+      timeout: Duration.minutes(2),
+      environment: { [MANAGED_RESTORE_ENV.settings]: stack.toJsonString(settings) },
+    });
+    this.grantRestores(props, regions, buckets, databases);
+
+    this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
+      function: this.handler.function,
+      logKey: props.logKey,
+      eventSchema: z.toJSONSchema(managedRestoreEventSchema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'any' }) as Record<string, unknown>,
+    });
+    const example = (event: ManagedRestoreEventInput): Record<string, unknown> => ({ ...event, requestedBy: REQUESTED_BY_PLACEHOLDER });
+    const database = databases[0]?.name;
+    const bucket = buckets[0]?.name;
+    if (database) {
+      this.testEvents
+        .addEvent('database latest dry run', example({ source: database, recoveryPoint: 'latest', dryRun: true }))
+        .addEvent('database a month ago dry run', example({ source: database, recoveryPoint: 'latest-before:2026-01-31', dryRun: true }));
+    }
+    if (bucket) {
+      this.testEvents
+        .addEvent('bucket latest dry run', example({ source: bucket, recoveryPoint: 'latest', dryRun: true }))
+        .addEvent('bucket prefix dry run', example({ source: bucket, recoveryPoint: 'latest', items: ['uploads/2026/01/'], dryRun: true }));
+    }
+
+    this.consoleLink = consoleLinks.lambdaTest(primaryRegion, this.handler.function.functionName);
+    new CfnOutput(this, 'ConsoleLink', {
+      description: 'The AWS Backup restore function in the Lambda console (Test tab: shareable dry-run events)',
+      value: this.consoleLink,
+    });
+  }
+
+  private grantRestores(props: ManagedRestoreProps, regions: readonly string[], buckets: readonly RestorableResource[], databases: readonly RestorableResource[]): void {
+    const role = this.handler.role;
+    const backupArn = (region: string, resource: string) => `arn:${Aws.PARTITION}:backup:${region}:${Aws.ACCOUNT_ID}:${resource}`;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTheVaults',
+        actions: ['backup:ListRecoveryPointsByBackupVault', 'backup:GetRecoveryPointRestoreMetadata'],
+        resources: regions.map((region) => backupArn(region, `backup-vault:${props.vaultName}`)),
+      }),
+    );
+    // A recovery point's ARN does not name its vault: the function checks that the point it restores is in the kit's vault.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'StartRestores', actions: ['backup:StartRestoreJob'], resources: regions.map((region) => backupArn(region, 'recovery-point:*')) }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PassTheRestoreRole',
+        actions: ['iam:PassRole'],
+        resources: [this.restoreRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'backup.amazonaws.com' } },
+      }),
+    );
+    acknowledgeWildcards(role, regions.map((region) => `Resource::arn:<AWS::Partition>:backup:${region}:<AWS::AccountId>:recovery-point:*`), 'A recovery point ARN does not name its vault or resource; the function restores only points it found in the kit\'s vault for a configured resource, and only with the restore role, which writes only <source>-restored-* resources.');
+    if (buckets.length > 0) {
+      const restored = buckets.map((bucket) => `arn:${Aws.PARTITION}:s3:::${restoredNamePrefix(bucket.identifier)}*`);
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'SeeWhetherTheNewBucketExists', actions: ['s3:ListBucket'], resources: restored }));
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'CheckSourceVersioning', actions: ['s3:GetBucketVersioning'], resources: buckets.map((bucket) => `arn:${Aws.PARTITION}:s3:::${bucket.identifier}`) }));
+      acknowledgeWildcards(role, buckets.map((bucket) => `Resource::arn:<AWS::Partition>:s3:::${restoredNamePrefix(bucket.identifier)}*`), 'Names of new buckets a restore may create: the function only checks that the name is free.');
+    }
+    if (databases.length > 0) {
+      const targets = (kind: 'db' | 'cluster') => regions.flatMap((region) => databases.map((database) => `${kind}:${restoredNamePrefix(database.identifier)}*`).map((resource) => [region, resource] as const));
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'SeeWhetherTheNewInstanceExists', actions: ['rds:DescribeDBInstances'], resources: targets('db').map(([region, resource]) => rdsArn(region, resource)) }));
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'SeeWhetherTheNewClusterExists', actions: ['rds:DescribeDBClusters'], resources: targets('cluster').map(([region, resource]) => rdsArn(region, resource)) }));
+      acknowledgeWildcards(role, [...targets('db'), ...targets('cluster')].map(([region, resource]) => nagRdsArn(region, resource)), 'Names of new databases a restore may create: the function only checks that the name is free.');
+    }
+  }
+}
+
+function validateResources(resources: readonly RestorableResource[]): void {
+  if (resources.length === 0) throw new Error('ManagedRestore resources: at least one resource is required');
+  const seen = new Set<string>();
+  for (const resource of resources) {
+    if (seen.has(resource.name)) throw new Error(`ManagedRestore resources: '${resource.name}' is listed twice`);
+    seen.add(resource.name);
+    if (resource.identifier.length > NAME_MAX_LENGTH - RESTORED_SUFFIX_LENGTH) {
+      throw new Error(`ManagedRestore resources: '${resource.identifier}' is ${resource.identifier.length} characters; a restored copy '${restoredNamePrefix(resource.identifier)}<yyyymmddhhmm>' must fit ${NAME_MAX_LENGTH}, so the source may have at most ${NAME_MAX_LENGTH - RESTORED_SUFFIX_LENGTH}`);
+    }
+  }
+}
