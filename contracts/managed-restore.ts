@@ -14,6 +14,8 @@ import { TAG_VALUE_PATTERN, rdsIdentifierProblem } from './rds';
 export const MANAGED_RESTORE_ENV = {
   /** JSON of `ManagedRestoreSettings`. */
   settings: 'MANAGED_RESTORE_SETTINGS',
+  /** The alert topic the completion function reports to. */
+  alertTopic: 'MANAGED_RESTORE_ALERT_TOPIC',
 } as const;
 
 /** The kinds a console restore handles, by the word `managedResourceName` shows them with. */
@@ -85,14 +87,15 @@ export type RecoveryPointChoice =
 
 const LATEST_BEFORE = 'latest-before:';
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const RECOVERY_POINT_ARN = /^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9:._-]{1,500}$/;
+/** AWS Backup's own (`arn:aws:backup:…:recovery-point:…`, S3 and continuous backups) or the service's snapshot (`arn:aws:rds:…:snapshot:awsbackup:job-…`). */
+const RECOVERY_POINT_ARN = /^arn:aws[a-z-]*:(?:backup:[a-z0-9-]+:\d{12}:recovery-point|rds:[a-z0-9-]+:\d{12}:(?:cluster-)?snapshot):[A-Za-z0-9:._-]{1,500}$/;
 const EXAMPLE_CHOICE = 'latest-before:2026-01-31';
 
 /** `latest`, `latest-before:<date or ISO time with a zone>` (a date alone is 00:00 UTC), or a recovery point ARN. */
 export function parseRecoveryPointChoice(value: string): { choice: RecoveryPointChoice } | { problem: string } {
   if (value === 'latest') return { choice: { kind: 'latest' } };
   if (value.startsWith('arn:')) {
-    return RECOVERY_POINT_ARN.test(value) ? { choice: { kind: 'arn', arn: value } } : { problem: `'${value.slice(0, 120)}' is not an AWS Backup recovery point ARN (arn:aws:backup:<region>:<account>:recovery-point:<id>)` };
+    return RECOVERY_POINT_ARN.test(value) ? { choice: { kind: 'arn', arn: value } } : { problem: `'${value.slice(0, 120)}' is not an AWS Backup recovery point ARN (arn:aws:backup:<region>:<account>:recovery-point:<id>, or for RDS and Aurora arn:aws:rds:<region>:<account>:snapshot:awsbackup:<job>)` };
   }
   if (!value.startsWith(LATEST_BEFORE)) {
     return { problem: `'${value.slice(0, 120)}' is none of "latest", "${EXAMPLE_CHOICE}" (a date alone is 00:00 UTC) or "latest-before:2026-01-31T12:00:00Z", or a recovery point ARN` };

@@ -60,6 +60,8 @@ export const METRICS = {
   daysSinceLastSuccessfulDrill: { service: SERVICES.drill, name: 'DaysSinceLastSuccessfulDrill', unit: 'Count', dimensionSets: [['Target'], []] },
   rdsRestoreStarted: { service: SERVICES.rdsRestore, name: 'RdsRestoreStarted', unit: 'Count', dimensionSets: [['Source']] },
   rdsRestoreMinutes: { service: SERVICES.rdsRestore, name: 'RdsRestoreMinutes', unit: 'None', dimensionSets: [['Source']] },
+  /** Minutes from start to completion of a restore the AWS Backup restore function started: its measured RTO. */
+  managedRestoreMinutes: { service: SERVICES.managedBackup, name: 'ManagedRestoreMinutes', unit: 'None', dimensionSets: [['Resource']] },
   // Per resource AWS Backup protects (`rds:orders-db`), hourly: each has its own alarm.
   hoursSinceLastRecoveryPoint: { service: SERVICES.managedBackup, name: 'HoursSinceLastRecoveryPoint', unit: 'Count', dimensionSets: [['Resource']] },
 } as const satisfies Record<string, MetricSpec>;

@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { deadLetterQueue } from './dead-letters';
 
 /**
  * The dead-letter queue of EventBridge rules that mail the alert topic: what SNS did not take after
@@ -12,18 +13,7 @@ import type { Construct } from 'constructs';
  * the monitoring).
  */
 export function alertDeadLetterQueue(scope: Construct, key: kms.IKey, rules: string): sqs.Queue {
-  const queue = new sqs.Queue(scope, 'DeadLetters', {
-    encryption: sqs.QueueEncryption.KMS,
-    encryptionMasterKey: key,
-    enforceSSL: true,
-    retentionPeriod: Duration.days(14),
-    removalPolicy: RemovalPolicy.DESTROY,
-  });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason: `This queue is itself the dead-letter queue of the ${rules}; an alarm fires on its first message.`,
-  });
-  return queue;
+  return deadLetterQueue(scope, 'DeadLetters', key, rules);
 }
 
 /** A rule target mailing `message` to the alert topic, retried for up to a day, then kept in `deadLetterQueue`. */

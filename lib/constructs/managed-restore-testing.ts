@@ -14,6 +14,9 @@ const RESTORE_TESTING_TYPES: Readonly<Record<ManagedResourceList, string>> = {
   efsFileSystems: 'EFS',
 };
 
+/** The most ARNs AWS Backup takes in one restore testing selection. */
+const SELECTION_MAX_ARNS = 30;
+
 /** AWS Backup's policies for the role restore testing restores with; the S3 one only where buckets are tested. */
 const RESTORE_ROLE_POLICIES = ['service-role/AWSBackupServiceRolePolicyForRestores', 'AWSBackupServiceRolePolicyForS3Restore'] as const;
 
@@ -75,16 +78,22 @@ export class ManagedRestoreTesting extends Construct {
       this.plans.push(plan);
       for (const [list, resources] of resourceListsOf(backupClass)) {
         const type = RESTORE_TESTING_TYPES[list];
-        const selection = new backup.CfnRestoreTestingSelection(this, `Selection-${className}-${type}`, {
-          restoreTestingPlanName: planName,
-          restoreTestingSelectionName: `${type.toLowerCase()}_${className.replace(/-/g, '_')}`.slice(0, 50),
-          protectedResourceType: type,
-          protectedResourceArns: list === 's3Buckets' ? resources.map((bucket) => `arn:${Aws.PARTITION}:s3:::${bucket}`) : [...resources],
-          iamRoleArn: this.role.roleArn,
-          validationWindowHours: testing.validationWindowHours,
-        });
-        selection.addDependency(plan);
-        this.selections.push(selection);
+        const arns = list === 's3Buckets' ? resources.map((bucket) => `arn:${Aws.PARTITION}:s3:::${bucket}`) : [...resources];
+        const baseName = `${type.toLowerCase()}_${className.replace(/-/g, '_')}`;
+        // AWS Backup takes at most 30 ARNs in one selection: more make further selections, numbered from 2.
+        for (let start = 0, part = 1; start < arns.length; start += SELECTION_MAX_ARNS, part += 1) {
+          const suffix = part === 1 ? '' : `_${part}`;
+          const selection = new backup.CfnRestoreTestingSelection(this, `Selection-${className}-${type}${part === 1 ? '' : `-${part}`}`, {
+            restoreTestingPlanName: planName,
+            restoreTestingSelectionName: `${baseName.slice(0, 50 - suffix.length)}${suffix}`,
+            protectedResourceType: type,
+            protectedResourceArns: arns.slice(start, start + SELECTION_MAX_ARNS),
+            iamRoleArn: this.role.roleArn,
+            validationWindowHours: testing.validationWindowHours,
+          });
+          selection.addResourceDependency(plan);
+          this.selections.push(selection);
+        }
       }
     }
   }

@@ -1,6 +1,10 @@
 import { Aws, CfnOutput, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -17,6 +21,8 @@ import {
 } from '../../contracts/managed-restore';
 import { REQUESTED_BY_PLACEHOLDER } from '../../contracts/rds-restore-event';
 import { SERVICES } from '../../contracts/metric-catalog';
+import { grantAlertPublishing } from './alert-topic';
+import { deadLetterAsyncFailures, deadLetterQueue } from './dead-letters';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards } from './nag';
 import { nagRdsArn, rdsArn } from './rds-restore';
@@ -64,8 +70,10 @@ export interface ManagedRestoreProps {
   /** The vault's name, the same in both regions. */
   readonly vaultName: string;
   readonly drRegion: string;
-  /** Key of the function's log group. */
+  /** Key of the functions' log groups and of the dead-letter queue. */
   readonly logKey: kms.IKey;
+  /** Where a completed restore is reported. */
+  readonly alertTopic: sns.ITopic;
 }
 
 /**
@@ -76,6 +84,10 @@ export interface ManagedRestoreProps {
  */
 export class ManagedRestore extends Construct {
   readonly handler: HouseFunction;
+  /** Reports each completed restore the function started, with its minutes. */
+  readonly completion: HouseFunction;
+  /** Completion events the report could not handle after its retries. */
+  readonly deadLetterQueue: sqs.Queue;
   /** The role AWS Backup restores with. */
   readonly restoreRole: iam.Role;
   readonly testEvents: ShareableTestEvents;
@@ -139,6 +151,26 @@ export class ManagedRestore extends Construct {
     });
     this.grantRestores(props, regions, buckets, databases);
 
+    this.completion = new HouseFunction(this, 'Completion', {
+      entry: join(__dirname, '../../lambda/managed-restore-completion/handler.ts'),
+      description: 'Reports a completed restore from AWS Backup with the minutes it took',
+      serviceName: SERVICES.managedBackup,
+      logKey: props.logKey,
+      timeout: Duration.minutes(1),
+      environment: { [MANAGED_RESTORE_ENV.settings]: stack.toJsonString(settings), [MANAGED_RESTORE_ENV.alertTopic]: props.alertTopic.topicArn },
+    });
+    this.completion.role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadRestoreJobs', actions: ['backup:DescribeRestoreJob'], resources: ['*'] }));
+    Validations.of(this.completion.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'backup:DescribeRestoreJob has no resource type in IAM, so it takes only "*"; it reads a restore job\'s record.' });
+    grantAlertPublishing(this.completion.role, props.alertTopic, props.logKey);
+    this.deadLetterQueue = deadLetterQueue(this, 'CompletionDeadLetters', props.logKey, 'AWS Backup restore completion rule and function');
+    new events.Rule(this, 'CompletedRestoreJobs', {
+      description: 'backup-kit: completed AWS Backup restore jobs, for the report of those the restore function started',
+      // Restore jobs of the DR region complete there and are not reported here: their job page shows them.
+      eventPattern: { source: ['aws.backup'], detailType: ['Restore Job State Change'], detail: { state: ['COMPLETED'] } },
+      targets: [new eventTargets.LambdaFunction(this.completion.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 4, maxEventAge: Duration.hours(6) })],
+    });
+    deadLetterAsyncFailures(this.completion, this.deadLetterQueue, props.logKey);
+
     this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
       function: this.handler.function,
       logKey: props.logKey,
@@ -168,15 +200,21 @@ export class ManagedRestore extends Construct {
   private grantRestores(props: ManagedRestoreProps, regions: readonly string[], buckets: readonly RestorableResource[], databases: readonly RestorableResource[]): void {
     const role = this.handler.role;
     const backupArn = (region: string, resource: string) => `arn:${Aws.PARTITION}:backup:${region}:${Aws.ACCOUNT_ID}:${resource}`;
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ListTheVaults', actions: ['backup:ListRecoveryPointsByBackupVault'], resources: regions.map((region) => backupArn(region, `backup-vault:${props.vaultName}`)) }));
+    // A recovery point is AWS Backup's own (S3) or, for RDS and Aurora, the snapshot AWS Backup made
+    // (`snapshot:awsbackup:…`). Its ARN does not name its vault: the function checks that the point
+    // it restores is in the kit's vault.
+    const recoveryPoints = regions.flatMap((region) => [
+      ...(buckets.length > 0 ? [`recovery-point:*`].map((resource) => [region, 'backup', resource] as const) : []),
+      ...(databases.length > 0 ? ['snapshot:awsbackup:*', 'cluster-snapshot:awsbackup:*'].map((resource) => [region, 'rds', resource] as const) : []),
+    ]);
     role.addToPolicy(
       new iam.PolicyStatement({
-        sid: 'ReadTheVaults',
-        actions: ['backup:ListRecoveryPointsByBackupVault', 'backup:GetRecoveryPointRestoreMetadata'],
-        resources: regions.map((region) => backupArn(region, `backup-vault:${props.vaultName}`)),
+        sid: 'RestoreRecoveryPoints',
+        actions: ['backup:GetRecoveryPointRestoreMetadata', 'backup:StartRestoreJob'],
+        resources: recoveryPoints.map(([region, service, resource]) => (service === 'backup' ? backupArn(region, resource) : rdsArn(region, resource))),
       }),
     );
-    // A recovery point's ARN does not name its vault: the function checks that the point it restores is in the kit's vault.
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'StartRestores', actions: ['backup:StartRestoreJob'], resources: regions.map((region) => backupArn(region, 'recovery-point:*')) }));
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'PassTheRestoreRole',
@@ -185,7 +223,11 @@ export class ManagedRestore extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'backup.amazonaws.com' } },
       }),
     );
-    acknowledgeWildcards(role, regions.map((region) => `Resource::arn:<AWS::Partition>:backup:${region}:<AWS::AccountId>:recovery-point:*`), 'A recovery point ARN does not name its vault or resource; the function restores only points it found in the kit\'s vault for a configured resource, and only with the restore role, which writes only <source>-restored-* resources.');
+    acknowledgeWildcards(
+      role,
+      recoveryPoints.map(([region, service, resource]) => (service === 'backup' ? `Resource::arn:<AWS::Partition>:backup:${region}:<AWS::AccountId>:${resource}` : nagRdsArn(region, resource))),
+      "A recovery point ARN does not name its vault or resource; the function restores only points it found in the kit's vault for a configured resource, and only with the restore role, which writes only <source>-restored-* resources.",
+    );
     if (buckets.length > 0) {
       const restored = buckets.map((bucket) => `arn:${Aws.PARTITION}:s3:::${restoredNamePrefix(bucket.identifier)}*`);
       role.addToPolicy(new iam.PolicyStatement({ sid: 'SeeWhetherTheNewBucketExists', actions: ['s3:ListBucket'], resources: restored }));

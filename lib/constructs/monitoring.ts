@@ -9,6 +9,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IDependable } from 'constructs';
 import { METRIC_NAMESPACE, METRICS, type MetricSpec } from '../../contracts/metric-catalog';
 import type { BackupJobs } from './backup-jobs';
+import type { ManagedRestore } from './managed-restore';
 import type { RecoveryPointAges } from './recovery-point-ages';
 import type { RestoreJobs } from './restore-jobs';
 
@@ -326,17 +327,30 @@ export class Monitoring extends Construct {
       });
       alarm.node.addDependency(ages.reportAtDeploy);
     }
-    this.managedWidgets = [
+    this.managedWidgets.push(
       new cloudwatch.GraphWidget({
         title: 'AWS Backup: hours since the newest recovery point (per resource)',
         left: metrics,
         leftAnnotations: [...new Set(ages.resources.map((resource) => resource.maxAgeHours))].map((hours) => ({ value: hours, label: `limit ${hours} h` })),
         width: 24,
       }),
-    ];
+    );
   }
 
-  private managedWidgets: cloudwatch.IWidget[] = [];
+  /**
+   * Restores from AWS Backup recovery points: the restore function and its completion report
+   * (errors, the report's dead letters), and each restore's measured minutes on the AWS Backup row.
+   */
+  monitorManagedRestores(restores: ManagedRestore): void {
+    this.addLambda(restores.handler.function, 'AWS Backup restore');
+    this.addLambda(restores.completion.function, 'AWS Backup restore completion');
+    this.addDeadLetterQueue(restores.deadLetterQueue, 'AWS Backup restore completion');
+    this.managedWidgets.push(
+      new cloudwatch.GraphWidget({ title: 'AWS Backup restore time (minutes, per resource)', left: [this.metrics.search(METRICS.managedRestoreMinutes, 'Maximum', Duration.days(1), '')], width: 24 }),
+    );
+  }
+
+  private readonly managedWidgets: cloudwatch.IWidget[] = [];
 
   /**
    * The age alarm of one tier: the largest age over its targets (the metric's {Tier} series) above

@@ -1,13 +1,13 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { grantAlertPublishing } from './alert-topic';
+import { deadLetterAsyncFailures, deadLetterQueue } from './dead-letters';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -167,17 +167,7 @@ export class RdsRestore extends Construct {
     this.grantCompletion(this.completionFunction.role, props, primaryRegion);
     grantAlertPublishing(this.completionFunction.role, props.alertTopic, props.logKey);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'CompletionDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.logKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the restore-completion rule and function; an alarm fires on its first message.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'CompletionDeadLetters', props.logKey, 'restore-completion rule and function');
     this.completionRule = new events.Rule(this, 'RestoredInstanceEvents', {
       description: 'RDS events of instances created by the point-in-time restore function',
       eventPattern: restoredInstanceEventPattern(props.sources.map((source) => source.identifier)),
@@ -187,16 +177,7 @@ export class RdsRestore extends Construct {
     });
     // The rule's invocation is asynchronous: a completion that fails after Lambda's retries would
     // otherwise vanish, and nobody would hear that the restored instance is ready.
-    const queue = this.deadLetterQueue;
-    this.completionFunction.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
-      onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) },
-    });
-    this.completionFunction.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-    this.completionFunction.role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.logKey.keyArn] }),
-    );
+    deadLetterAsyncFailures(this.completionFunction, this.deadLetterQueue, props.logKey);
 
     this.testEvents = new ShareableTestEvents(this, 'TestEvents', {
       function: this.restoreFunction.function,

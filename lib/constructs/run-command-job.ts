@@ -3,13 +3,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NON_TERMINAL_STATUSES, type TargetPlan } from '../../contracts/backup-command';
 import { grantAlertPublishing } from './alert-topic';
+import { deadLetterAsyncFailures } from './dead-letters';
 import { HouseFunction, type HouseFunctionProps } from './house-function';
 import type { InstanceCommandDocument } from './instance-command-document';
 import { acknowledgeWildcardResources } from './nag';
@@ -128,16 +128,9 @@ export abstract class RunCommandJob extends Construct {
    * land in the dead-letter queue, so a lost run raises the alarm instead of vanishing.
    */
   protected deadLetterFailedInvocations(job: HouseFunction): void {
-    const queue = this.deadLetterQueue;
-    job.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
-      onFailure: { bind: (): lambda.DestinationConfig => ({ destination: queue.queueArn }) },
-    });
-    // Explicit actions: the destination's own grant would add KMS wildcards.
-    job.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-    job.role.addToPolicy(new iam.PolicyStatement({ sid: 'EncryptFailedInvocations', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.opsKey.keyArn] }));
+    deadLetterAsyncFailures(job, this.deadLetterQueue, this.opsKey);
   }
+
 
   /** Read the status and output of the document's runs. */
   protected grantReadRuns(role: iam.IRole): void {

@@ -241,8 +241,8 @@ export class JobsStack extends Stack {
       }
       const restorable = managedRestoreResources(this, config);
       if (restorable.length > 0) {
-        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', { resources: restorable, vaultName: managedVaultName(config.prefix), drRegion: config.drRegion, logKey: this.opsKey.key });
-        this.monitoring.addLambda(this.managedRestore.handler.function, 'AWS Backup restore');
+        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', { resources: restorable, vaultName: managedVaultName(config.prefix), drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+        this.monitoring.monitorManagedRestores(this.managedRestore);
       }
     }
 

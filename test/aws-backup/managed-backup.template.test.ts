@@ -202,6 +202,16 @@ describe('AWS Backup for the managed data classes', () => {
       });
     });
 
+    it('GIVEN 31 buckets in a class THEN they are split into selections of at most 30 ARNs, as AWS Backup requires', () => {
+      const buckets = Array.from({ length: 31 }, (_, index) => `shop-media-${index}`);
+      const own = Template.fromStack(buildTestApp({ ...managed, awsBackup: { classes: { media: { resources: { s3Buckets: buckets } } } } }).stacks.jobs);
+      const selections = Object.values(own.findResources('AWS::Backup::RestoreTestingSelection')).map((resource) => resource.Properties as { RestoreTestingSelectionName: string; ProtectedResourceArns: unknown[] });
+      expect(selections.map((selection) => [selection.RestoreTestingSelectionName, selection.ProtectedResourceArns.length])).toEqual([
+        ['s3_media', 30],
+        ['s3_media_2', 1],
+      ]);
+    });
+
     it('GIVEN restore testing turned off for a class, or its own schedule and window THEN the plans follow', () => {
       const classes = {
         databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { schedule: 'cron(30 4 1 */3 ? *)', validationWindowHours: 6, algorithm: 'RANDOM_WITHIN_WINDOW' as const } },

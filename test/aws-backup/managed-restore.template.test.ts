@@ -76,13 +76,22 @@ describe('console restores from AWS Backup recovery points', () => {
     const policies = policiesOf(roleRef);
     const as = (action: string, resource: string, context?: Record<string, string>) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/managed-restore`, identityPolicies: policies, action, resource, ...(context ? { context } : {}) });
     const vault = (region: string, name = 'backup-kit-managed') => `arn:aws:backup:${region}:${ACCOUNT}:backup-vault:${name}`;
-    const recoveryPoint = (region: string) => `arn:aws:backup:${region}:${ACCOUNT}:recovery-point:0b5fa2a3-7f41-4d56-9e1c-3c1f6d2f8a11`;
+    // A bucket's recovery point is AWS Backup's own; a database's, the snapshot AWS Backup made.
+    const recoveryPoints = (region: string) => [
+      `arn:aws:backup:${region}:${ACCOUNT}:recovery-point:0b5fa2a3-7f41-4d56-9e1c-3c1f6d2f8a11`,
+      `arn:aws:rds:${region}:${ACCOUNT}:snapshot:awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453`,
+      `arn:aws:rds:${region}:${ACCOUNT}:cluster-snapshot:awsbackup:copyjob-8f3c1d2e`,
+    ];
     for (const region of ['eu-west-1', 'eu-central-1']) {
       expect(await as('backup:ListRecoveryPointsByBackupVault', vault(region))).toBe('Allowed');
-      expect(await as('backup:GetRecoveryPointRestoreMetadata', vault(region))).toBe('Allowed');
-      expect(await as('backup:StartRestoreJob', recoveryPoint(region))).toBe('Allowed');
-      expect(await as('backup:DeleteRecoveryPoint', recoveryPoint(region))).toBe('ImplicitlyDenied');
+      for (const recoveryPoint of recoveryPoints(region)) {
+        expect(await as('backup:GetRecoveryPointRestoreMetadata', recoveryPoint)).toBe('Allowed');
+        expect(await as('backup:StartRestoreJob', recoveryPoint)).toBe('Allowed');
+        expect(await as('backup:DeleteRecoveryPoint', recoveryPoint)).toBe('ImplicitlyDenied');
+      }
     }
+    // A snapshot someone took by hand is not a recovery point of the vault.
+    expect(await as('backup:StartRestoreJob', `arn:aws:rds:eu-west-1:${ACCOUNT}:snapshot:before-migration`)).toBe('ImplicitlyDenied');
     expect(await as('backup:ListRecoveryPointsByBackupVault', vault('eu-west-1', 'someone-elses'))).toBe('ImplicitlyDenied');
     expect(await as('iam:PassRole', settings.restoreRoleArn, { 'iam:PassedToService': 'backup.amazonaws.com' })).toBe('Allowed');
     expect(await as('iam:PassRole', settings.restoreRoleArn, { 'iam:PassedToService': 'ec2.amazonaws.com' })).toBe('ImplicitlyDenied');
@@ -93,6 +102,22 @@ describe('console restores from AWS Backup recovery points', () => {
     expect(await as('rds:DescribeDBInstances', `arn:aws:rds:eu-central-1:${ACCOUNT}:db:orders-db-restored-x`)).toBe('Allowed');
     expect(await as('rds:DescribeDBClusters', `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:shop-aurora-restored-x`)).toBe('Allowed');
     expect(await as('rds:RestoreDBInstanceFromDBSnapshot', `arn:aws:rds:eu-west-1:${ACCOUNT}:db:orders-db-restored-x`)).toBe('ImplicitlyDenied');
+  });
+
+  it('GIVEN a restore job that completes THEN the completion report runs, dead-lettered, and may read restore jobs and mail the alert topic, nothing more', async () => {
+    jobs.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.backup'], 'detail-type': ['Restore Job State Change'], detail: { state: ['COMPLETED'] } },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 4 }) })],
+    });
+    const [, completion] = resolver.resourcesOf(stacks.jobs, 'AWS::Lambda::Function').find(([, fn]) => JSON.stringify(fn.Environment ?? {}).includes('MANAGED_RESTORE_ALERT_TOPIC')) ?? [];
+    expect(completion).toBeDefined();
+    const policies = policiesOf(JSON.stringify(completion?.Role));
+    const as = (action: string, resource: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/managed-restore-completion`, identityPolicies: policies, action, resource });
+    expect(await as('backup:DescribeRestoreJob', '*')).toBe('Allowed');
+    expect(await as('backup:StartRestoreJob', `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:x`)).toBe('ImplicitlyDenied');
+    expect(await as('iam:PassRole', settings.restoreRoleArn)).toBe('ImplicitlyDenied');
+    const alarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).map((alarm) => String(alarm.Properties.AlarmDescription));
+    expect(alarms.filter((text) => text.includes('AWS Backup restore'))).toHaveLength(3);
   });
 
   it('GIVEN the function THEN its console has dry-run test events for a database and a bucket', () => {

@@ -49,7 +49,9 @@ const mocks = {
   rds: { primary: mockClient(clients.rds.primary), dr: mockClient(clients.rds.dr) },
   s3: { primary: mockClient(clients.s3.primary), dr: mockClient(clients.s3.dr) },
 };
-const allMocks = (): AwsClientStub<never>[] => Object.values(mocks).flatMap((pair) => [pair.primary, pair.dr]) as AwsClientStub<never>[];
+/** The six stubs, typed by what the tests use of them. */
+type AnyStub = Pick<AwsClientStub<BackupClient>, 'calls' | 'reset' | 'restore'>;
+const allMocks = (): AnyStub[] => Object.values(mocks).flatMap((pair): AnyStub[] => [pair.primary as AnyStub, pair.dr as AnyStub]);
 const deps: ManagedRestoreDependencies = { ...clients, retry: { sleep: async () => undefined } };
 afterAll(() => allMocks().forEach((mock) => mock.restore()));
 
@@ -63,8 +65,10 @@ function expectNoMutatingCalls(): void {
 }
 
 const awsError = (name: string, status: number) => Object.assign(new Error(name), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
+/** An RDS recovery point is the snapshot AWS Backup made; a continuous one, AWS Backup's own. */
+const snapshotArn = (id: string) => (id.startsWith('continuous:') ? `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:${id}` : `arn:aws:rds:eu-west-1:${ACCOUNT}:snapshot:awsbackup:job-${id}`);
 const point = (id: string, created: string, extra: Partial<RecoveryPointByBackupVault> = {}): RecoveryPointByBackupVault => ({
-  RecoveryPointArn: `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:${id}`,
+  RecoveryPointArn: snapshotArn(id),
   ResourceArn: ORDERS,
   CreationDate: new Date(created),
   CompletionDate: new Date(new Date(created).getTime() + 20 * 60_000),
@@ -127,7 +131,7 @@ describe('restore from an AWS Backup recovery point', () => {
     const answer = await restore({ source: 'orders-db', recoveryPoint: 'latest', dryRun: true, requestedBy: 'jane' });
     expect(answer.outcome).toBe('dry-run');
     // Not the PARTIAL one, not another instance's, not the continuous one.
-    expect(answer.recoveryPoint).toMatchObject({ arn: expect.stringMatching(/:feb-02$/), asked: 'latest', createdAt: '2026-02-02T03:05:00Z', sizeBytes: 53_687_091_200, vault: VAULT });
+    expect(answer.recoveryPoint).toMatchObject({ arn: expect.stringMatching(/-feb-02$/), asked: 'latest', createdAt: '2026-02-02T03:05:00Z', sizeBytes: 53_687_091_200, vault: VAULT });
     expect(answer.target).toBe('orders-db-restored-202602020305');
     expect(answer.metadata).toEqual({ ...RDS_METADATA, DBInstanceIdentifier: 'orders-db-restored-202602020305', PubliclyAccessible: 'false', DeletionProtection: 'true' });
     expect(answer.summary).toMatch(/^Dry run: nothing was changed/);
@@ -138,9 +142,9 @@ describe('restore from an AWS Backup recovery point', () => {
 
   it('GIVEN "latest-before" a date THEN the newest snapshot created before 00:00 UTC that day is chosen', async () => {
     const answer = await restore({ source: 'rds:orders-db', recoveryPoint: 'latest-before:2026-01-31', dryRun: true });
-    expect(answer.recoveryPoint).toMatchObject({ arn: expect.stringMatching(/:jan-30$/), asked: 'latest-before:2026-01-31' });
+    expect(answer.recoveryPoint).toMatchObject({ arn: expect.stringMatching(/-jan-30$/), asked: 'latest-before:2026-01-31' });
     const later = await restore({ source: 'orders-db', recoveryPoint: 'latest-before:2026-01-31T05:00:00+01:00', dryRun: true });
-    expect(later.recoveryPoint.arn).toMatch(/:jan-31$/);
+    expect(later.recoveryPoint.arn).toMatch(/-jan-31$/);
   });
 
   it('GIVEN a time before every snapshot THEN it is refused naming recoveryPoint, with what the vault holds', async () => {
@@ -152,10 +156,10 @@ describe('restore from an AWS Backup recovery point', () => {
   });
 
   it.each([
-    [`arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:does-not-exist`, 'is not a recovery point of rds:orders-db in vault backup-kit-managed'],
-    [`arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:other`, 'is not a recovery point of rds:orders-db'],
-    [`arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:failed`, 'is PARTIAL, not a completed recovery point'],
-    [`arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:continuous:db-ABC-123`, 'is a continuous backup'],
+    [snapshotArn('does-not-exist'), 'is not a recovery point of rds:orders-db in vault backup-kit-managed'],
+    [snapshotArn('other'), 'is not a recovery point of rds:orders-db'],
+    [snapshotArn('failed'), 'is PARTIAL, not a completed recovery point'],
+    [snapshotArn('continuous:db-ABC-123'), 'is a continuous backup'],
   ])('GIVEN the recovery point %s THEN it is refused naming recoveryPoint', async (arn, reason) => {
     const answer = await refusal({ source: 'orders-db', recoveryPoint: arn });
     expect(answer.field).toBe('recoveryPoint');
@@ -169,7 +173,7 @@ describe('restore from an AWS Backup recovery point', () => {
     expect(first).toMatchObject({ outcome: 'started', restoreJobId: 'job-0001', consoleLink: expect.stringContaining('#/jobs/restore/details/job-0001') });
     const calls = mocks.backup.primary.commandCalls(StartRestoreJobCommand).map((call) => call.args[0].input);
     expect(calls).toHaveLength(2);
-    expect(calls[0]).toMatchObject({ RecoveryPointArn: expect.stringMatching(/:feb-02$/), IamRoleArn: ROLE, ResourceType: 'RDS', Metadata: expect.objectContaining({ DBInstanceClass: 'db.t4g.medium', DBInstanceIdentifier: 'orders-db-restored-202602020305' }) });
+    expect(calls[0]).toMatchObject({ RecoveryPointArn: expect.stringMatching(/-feb-02$/), IamRoleArn: ROLE, ResourceType: 'RDS', Metadata: expect.objectContaining({ DBInstanceClass: 'db.t4g.medium', DBInstanceIdentifier: 'orders-db-restored-202602020305' }) });
     expect(calls[0]?.IdempotencyToken).toMatch(/^[0-9a-f]{32}$/);
     expect(calls[1]?.IdempotencyToken).toBe(calls[0]?.IdempotencyToken);
   });

@@ -74,7 +74,6 @@ describe('the layout', () => {
     'lambda/verify/formats/pg-custom.ts': "one parser of one format (pg_dump's custom archive: header, TOC, data blocks); split, its state would cross files",
     'lambda/verify/verify-backup.ts': 'the verifier: one pass over the object feeding every check in order; the checks themselves live in formats/ and stream-check.ts',
     'lib/constructs/monitoring.ts': 'the monitoring facade: metric factory, alarm factory, the segments per job and the dashboard layout that reads them',
-    'lib/constructs/rds-restore.ts': 'the RDS restore functions, their rules, IAM and test events: one construct',
   };
 
   it('no file in lib/, lambda/ or contracts/ is over 400 lines without a stated reason, and no instance script over 500', () => {

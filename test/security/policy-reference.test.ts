@@ -30,6 +30,11 @@ describe('the checker finds what it claims to', () => {
     expect(await check({ Effect: 'Allow', Action: 's3:PutObjects', Resource: '*' })).toEqual([expect.objectContaining({ problem: 'action s3:PutObjects is not in the service reference' })]);
   });
 
+  it('an ARN in the account the reference writes as * (a recovery point) is a form the action takes', async () => {
+    expect(await check({ Effect: 'Allow', Action: 'backup:StartRestoreJob', Resource: 'arn:aws:rds:eu-west-1:111122223333:snapshot:awsbackup:*' })).toEqual([]);
+    expect(await check({ Effect: 'Allow', Action: 'backup:StartRestoreJob', Resource: 'arn:aws:s3:::team-media' })).not.toEqual([]);
+  });
+
   it('a Sid used twice in one policy (IAM refuses the whole policy)', async () => {
     const statement = { Sid: 'PublishAlerts', Effect: 'Allow', Action: 'sns:Publish', Resource: 'arn:aws:sns:eu-west-1:111122223333:alerts' };
     const findings = await checkPolicyDocument('test', { Version: '2012-10-17', Statement: [statement, { ...statement, Resource: 'arn:aws:sns:eu-west-1:111122223333:other' }] } as never);

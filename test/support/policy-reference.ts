@@ -59,14 +59,15 @@ const wildcardRegex = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^$
  * (RDS default group names such as `default:mysql-8-0`, Lambda qualifiers); every other stops at
  * `/` and `:`.
  */
-const COLON_LIKE = new Set(['OptionGroupName', 'ParameterGroupName', 'ClusterParameterGroupName', 'FunctionName']);
+const COLON_LIKE = new Set(['OptionGroupName', 'ParameterGroupName', 'ClusterParameterGroupName', 'FunctionName', 'RecoveryPointId']);
 const PATH_LIKE = new Set(['ObjectName', 'LogGroupName', 'LogStreamName', 'ParameterNameWithoutLeadingSlash', 'RoleNameWithPath', 'PolicyNameWithPath', 'UserNameWithPath', 'SecretId', 'RelativeId']);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** An ARN format of the reference (`arn:${Partition}:s3:::${BucketName}/${ObjectName}`) as a regex. */
 const formatRegex = (format: string) =>
   new RegExp(`^${format.split(/(\$\{[^}]+\})/).map((part) => {
     const placeholder = /^\$\{([^}]+)\}$/.exec(part)?.[1];
-    return placeholder === undefined ? escape(part) : PATH_LIKE.has(placeholder) ? '.+' : COLON_LIKE.has(placeholder) ? '[^/]+' : '[^:/]+';
+    // A literal * in the reference's format (the account of a recovery point) stands for any value.
+    return placeholder === undefined ? part.split('*').map(escape).join('[^:]*') : PATH_LIKE.has(placeholder) ? '.+' : COLON_LIKE.has(placeholder) ? '[^/]+' : '[^:/]+';
   }).join('')}$`);
 /** A condition-key template of the reference (`kms:EncryptionContext:${EncryptionContextKey}`) as a regex. */
 const keyTemplateRegex = (template: string) => new RegExp(`^${template.split(/\$\{[^}]+\}/).map(escape).join('.+')}$`, 'i');
