@@ -37,6 +37,8 @@ export const exampleConfig: BackupKitConfigInput = {
         },
       },
     ],
+    // Restorable to a point in time too: a new cluster, then one instance per instance of the source.
+    clusters: [{ identifier: 'billing-aurora', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f' }],
   },
   mediaBuckets: [
     {

@@ -12,6 +12,8 @@ export const consoleLinks = {
   /** An AWS Backup vault and its recovery points. */
   backupVault: (region: string, vaultName: string) =>
     `https://${region}.console.aws.amazon.com/backup/home?region=${region}#/backupvaults/details/${vaultName}`,
+  rdsCluster: (region: string, identifier: string) =>
+    `https://${region}.console.aws.amazon.com/rds/home?region=${region}#database:id=${identifier};is-cluster=true`,
   lambdaFunction: (region: string, name: string) =>
     `https://${region}.console.aws.amazon.com/lambda/home?region=${region}#/functions/${name}`,
   /** The function's Test tab, where an engineer pastes an event and runs it. */

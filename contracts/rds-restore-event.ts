@@ -70,8 +70,8 @@ const identifier = (maxLength: number) =>
 
 export const restoreEventSchema = z.strictObject(
     {
-      /** Identifier of the source DB instance; must be in the config's allowlist. */
-      source: identifier(MAX_SOURCE_IDENTIFIER_LENGTH).check(z.describe('Identifier of the DB instance to restore (must be in the allowlist)')),
+      /** Identifier of the source DB instance or Aurora cluster; must be in the config's allowlist. */
+      source: identifier(MAX_SOURCE_IDENTIFIER_LENGTH).check(z.describe('Identifier of the DB instance or Aurora cluster to restore (must be in the allowlist)')),
       /** `latest`, or an ISO 8601 time with a zone. */
       restoreTime: z
         .pipe(
@@ -88,9 +88,9 @@ export const restoreEventSchema = z.strictObject(
           }),
         )
         .check(z.describe('"latest", or the time to restore to in ISO 8601 with a zone, e.g. 2026-11-21T14:06:00Z')),
-      /** Name of the new instance; `<source>-pitr-<yyyymmddhhmm>` when omitted. */
+      /** Name of the new instance or cluster; `<source>-pitr-<yyyymmddhhmm>` when omitted. */
       target: z.optional(identifier(63)).check(z.describe('Name of the new instance; default <source>-pitr-<yyyymmddhhmm>')),
-      /** Instance class of the copy; the source's when omitted. */
+      /** Instance class of the copy (of each instance of a cluster's copy); the source's when omitted. */
       instanceClass: z
         .optional(stringField('an instance class such as db.r6g.large').check(z.regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { message: 'must be an RDS instance class such as db.r6g.large' })))
         .check(z.describe("Instance class of the copy; default the source's")),

@@ -22,6 +22,14 @@ const RESTORE_STAMP_LENGTH = 12;
  */
 export const MAX_SOURCE_IDENTIFIER_LENGTH = RDS_IDENTIFIER_MAX_LENGTH - RESTORE_NAME_INFIX.length - RESTORE_STAMP_LENGTH;
 
+/** `-<n>` after a restored cluster's name names its instances (at most 9, as Aurora's 15 readers are rare). */
+export const CLUSTER_INSTANCE_SUFFIX_LENGTH = 2;
+
+/** The instances of a restored Aurora cluster: `<cluster>-1` (the writer), `<cluster>-2`, … */
+export function restoredClusterInstanceName(cluster: string, position: number): string {
+  return `${cluster}-${position + 1}`;
+}
+
 /**
  * Why `value` is not a valid RDS DB instance identifier, or undefined when it is. RDS's rules:
  * 1-63 letters, digits or hyphens, starting with a letter, no two hyphens in a row, not ending
@@ -95,6 +103,8 @@ export type DrRestoreTarget = z.infer<typeof drRestoreTargetSchema>;
 /** One source the functions may restore, as they receive it. */
 export const restoreSourceSettingsSchema = z.strictObject({
   identifier: z.string().check(z.minLength(1)),
+  /** `cluster` for an Aurora DB cluster (restored as a new cluster, then its instances); absent for an RDS DB instance. */
+  kind: z.optional(z.literal('cluster')),
   /** The source's KMS key when the config names it; a restore refuses a source whose key differs. */
   kmsKeyArn: z.optional(kmsKeyArnSchema),
   /** Present when the source's automated backups are replicated to the DR region. */

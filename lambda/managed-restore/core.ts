@@ -5,7 +5,7 @@ import {
   type BackupClient,
   type RecoveryPointByBackupVault,
 } from '@aws-sdk/client-backup';
-import { DescribeDBClustersCommand, type RDSClient } from '@aws-sdk/client-rds';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import { GetBucketVersioningCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { consoleLinks } from '../../contracts/console-links';
@@ -19,7 +19,7 @@ import {
   type RestorableResource,
 } from '../../contracts/managed-restore';
 import { isoSeconds, rdsIdentifierProblem } from '../../contracts/rds';
-import { describeDbInstanceIfExists } from '../shared/rds-instances';
+import { describeDbClusterIfExists, describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
 
 /**
@@ -262,7 +262,7 @@ async function refuseExistingTarget(target: string, resource: RestorableResource
     return;
   }
   if (resource.kind === 'aurora') {
-    const cluster = await describeClusterIfExists(deps.rds[regionRole], target, deps);
+    const cluster = await describeDbClusterIfExists(deps.rds[regionRole], target, deps.retry);
     if (cluster) refuse(`status ${cluster.Status ?? 'unknown'}`);
     return;
   }
@@ -275,16 +275,6 @@ async function refuseExistingTarget(target: string, resource: RestorableResource
     if (name === 'NotFound' || name === 'NoSuchBucket' || status === 404) return;
     // 403 from HeadBucket is another account's bucket; 301 one in another region: both exist.
     if (status === 403 || status === 301) refuse(status === 403 ? 'owned by another account' : 'in another region');
-    throw error;
-  }
-}
-
-async function describeClusterIfExists(client: RDSClient, identifier: string, deps: ManagedRestoreDependencies) {
-  try {
-    const output = await awsCall('rds:DescribeDBClusters', () => client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })), deps.retry);
-    return output.DBClusters?.[0];
-  } catch (error) {
-    if ((error as { name?: string }).name === 'DBClusterNotFoundFault') return undefined;
     throw error;
   }
 }

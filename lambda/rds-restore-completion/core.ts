@@ -144,6 +144,7 @@ function readyMessage(facts: Facts, instance: DBInstance, minutes: number | unde
     `The point-in-time restore of ${facts.source} is available.`,
     '',
     `Instance:     ${facts.target} (${facts.region})`,
+    ...(instance.DBClusterIdentifier ? [`Cluster:      ${instance.DBClusterIdentifier} (connect to its writer endpoint: ${consoleLinks.rdsCluster(facts.region, instance.DBClusterIdentifier)})`] : []),
     `Endpoint:     ${instance.Endpoint?.Address ?? 'unknown'}`,
     `Port:         ${instance.Endpoint?.Port ?? 'unknown'}`,
     `Restored to:  ${point}`,

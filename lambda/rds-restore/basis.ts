@@ -48,7 +48,7 @@ export async function primaryBasis(
   }
   if (instance.DBClusterIdentifier) {
     throw new RequestRejectedError(
-      `source '${source.identifier}' is a member of Aurora cluster '${instance.DBClusterIdentifier}': this function restores RDS DB instances only; restore Aurora clusters with RestoreDBClusterToPointInTime`,
+      `source '${source.identifier}' is a member of Aurora cluster '${instance.DBClusterIdentifier}': an Aurora instance is restored with its cluster; list '${instance.DBClusterIdentifier}' in rds.clusters, deploy, and restore the cluster`,
     );
   }
   if (!instance.BackupRetentionPeriod) {

@@ -12,6 +12,8 @@ import {
   RDS_MAX_TAGS,
   RESTORE_TAGS,
   RESTORE_TAG_KEYS,
+  CLUSTER_INSTANCE_SUFFIX_LENGTH,
+  RDS_IDENTIFIER_MAX_LENGTH,
   defaultRestoreTarget,
   isoSeconds,
   rdsIdentifierProblem,
@@ -21,7 +23,9 @@ import {
 import { describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
 import type { RestoreRequest } from '../../contracts/rds-restore-event';
-import { drBasis, primaryBasis } from './basis';
+import { drBasis, primaryBasis, type Basis } from './basis';
+import { clusterEngine } from './cluster';
+import { RESTORE_FAILED, RESTORE_IN_PROGRESS, displayPlan, isSameRequest } from './restored';
 /** RDS clients for the two regions a restore can run in. */
 export interface RestoreClients {
   readonly primary: RDSClient;
@@ -51,7 +55,7 @@ export interface RestorableWindow {
 export type RestoreOutcome = 'started' | 'already-in-progress' | 'already-restored' | 'dry-run';
 
 /** `RestoreDBInstanceToPointInTime` parameters as the answer shows them (times as strings). */
-export type RestorePlan = Omit<RestoreDBInstanceToPointInTimeCommandInput, 'RestoreTime'> & { RestoreTime?: string };
+export type RestorePlan = Record<string, unknown>;
 
 /**
  * Encryption of the copy. RestoreDBInstanceToPointInTime takes no key: the copy is encrypted
@@ -86,24 +90,6 @@ export interface RestoreResult {
   readonly warnings: readonly string[];
 }
 
-/** Statuses of an instance whose restore RDS is still carrying out. */
-const RESTORE_IN_PROGRESS = new Set([
-  'creating',
-  'configuring-enhanced-monitoring',
-  'configuring-iam-database-auth',
-  'configuring-log-exports',
-]);
-
-/** Statuses in which a restored instance will never become usable. */
-const RESTORE_FAILED = new Set([
-  'failed',
-  'incompatible-restore',
-  'incompatible-parameters',
-  'incompatible-network',
-  'inaccessible-encryption-credentials',
-  'inaccessible-encryption-credentials-recoverable',
-  'storage-full',
-]);
 
 /** The resolved request: which source, where, to which point and under which name. */
 export interface Resolved {
@@ -117,11 +103,29 @@ export interface Resolved {
   readonly target: string;
 }
 
+/** What a restore of one kind (a DB instance, an Aurora cluster) brings to the common flow below. */
+export interface RestoreEngine {
+  readonly basis: Omit<Basis, 'parameters'>;
+  /** 'instance' or 'cluster', for the answer's sentences. */
+  readonly noun: string;
+  /** Every parameter of the restore call(s), as the answer shows them. */
+  plan(resolved: Resolved, tags: Tag[]): RestorePlan;
+  /** The restore that already answers this request, or undefined; refuses a target that exists and is not this request. */
+  findExisting(resolved: Resolved): Promise<{ readonly name: string; readonly status: string } | undefined>;
+  /** Starts the restore; answers RDS's status of what it created. */
+  start(resolved: Resolved, tags: Tag[]): Promise<string>;
+  /** For an existing restore of this request: finishes what a previous run left undone; answers what it did. */
+  resume?(resolved: Resolved, tags: Tag[]): Promise<string[]>;
+  link(region: string, name: string): string;
+  /** What RDS does now and where to watch it. */
+  creating(target: string, region: string): string;
+}
+
 /**
- * Restores an allowlisted RDS DB instance to a point in time as a new instance, checked
- * against the real restorable window, in the source's network and settings, tagged with
- * where it came from and who asked. Never modifies or deletes anything; with `dryRun`
- * it makes no mutating call at all; the same request while its restore runs returns it.
+ * Restores an allowlisted RDS DB instance (or Aurora cluster) to a point in time as a new one,
+ * checked against the real restorable window, in the source's network and settings, tagged with
+ * where it came from and who asked. Never modifies or deletes anything; with `dryRun` it makes no
+ * mutating call at all; the same request while its restore runs returns it.
  */
 export async function restoreToPointInTime(
   request: RestoreRequest,
@@ -133,36 +137,32 @@ export async function restoreToPointInTime(
   if (!source) {
     const allowed = settings.sources.map((candidate) => candidate.identifier);
     throw new RequestRejectedError(
-      `source '${request.source}' is not in the restore allowlist (${allowed.length > 0 ? allowed.join(', ') : 'no sources are configured'}). Add it to rds.instances in the config and deploy the jobs stack`,
+      `source '${request.source}' is not in the restore allowlist (${allowed.length > 0 ? allowed.join(', ') : 'no sources are configured'}). Add it to rds.instances (or rds.clusters) in the config and deploy the jobs stack`,
       { source: request.source, allowed },
     );
   }
   const warnings: string[] = [];
   const requestedBy = request.requestedBy ?? 'unspecified';
   if (request.requestedBy === undefined) {
-    warnings.push(`requestedBy was not given: the instance is tagged requested-by=unspecified (request ID ${invocation.requestId} identifies the call in CloudTrail)`);
+    warnings.push(`requestedBy was not given: the restore is tagged requested-by=unspecified (request ID ${invocation.requestId} identifies the call in CloudTrail)`);
   }
 
-  const basis =
-    request.region === 'dr'
-      ? await drBasis(request, source, settings, deps, warnings)
-      : await primaryBasis(request, source, settings, deps);
-
+  const engine = source.kind === 'cluster' ? await clusterEngine(request, source, settings, deps) : instanceEngine(request, request.region === 'dr' ? await drBasis(request, source, settings, deps, warnings) : await primaryBasis(request, source, settings, deps), deps);
+  const basis = engine.basis;
   const restorePoint = request.restoreTime === 'latest' ? new Date(basis.window.latest) : request.restoreTime;
   const restoreTimeTag = request.restoreTime === 'latest' ? 'latest' : isoSeconds(request.restoreTime);
   const target = request.target ?? defaultRestoreTarget(source.identifier, restorePoint);
-  const targetProblem = rdsIdentifierProblem(target);
+  const targetProblem = rdsIdentifierProblem(target, source.kind === 'cluster' ? RDS_IDENTIFIER_MAX_LENGTH - CLUSTER_INSTANCE_SUFFIX_LENGTH : RDS_IDENTIFIER_MAX_LENGTH);
   if (targetProblem) {
-    throw new RequestRejectedError(`target '${target}' is not a valid RDS identifier: ${targetProblem}`);
+    throw new RequestRejectedError(`target '${target}' is not a valid RDS identifier${source.kind === 'cluster' ? ' for a cluster (its instances add -<n>)' : ''}: ${targetProblem}`);
   }
   const resolved: Resolved = { ...basis, source, restoreTimeTag, restorePoint, target };
 
   const tags = restoreTags(basis.sourceTags, resolved, requestedBy, invocation, warnings);
-  const plan = { TargetDBInstanceIdentifier: target, ...restorePointParameters(request), ...basis.parameters, Tags: tags };
-  const answer = (outcome: RestoreOutcome, instanceTarget: string, status: string, summary: string, next: string[]): RestoreResult => ({
+  const answer = (outcome: RestoreOutcome, name: string, status: string, summary: string, next: string[]): RestoreResult => ({
     outcome,
     summary,
-    target: instanceTarget,
+    target: name,
     status,
     source: source.identifier,
     region: resolved.region,
@@ -170,9 +170,9 @@ export async function restoreToPointInTime(
     restoreTime: restoreTimeTag,
     restorePoint: isoSeconds(restorePoint),
     window: basis.window,
-    consoleLink: consoleLinks.rdsInstance(resolved.region, instanceTarget),
+    consoleLink: engine.link(resolved.region, name),
     next,
-    plan: displayPlan(plan),
+    plan: engine.plan(resolved, tags),
     encryption: basis.encryption,
     requestedBy,
     requestId: invocation.requestId,
@@ -180,19 +180,19 @@ export async function restoreToPointInTime(
   });
 
   // Idempotency first: a repeated request answers with its restore even if the window moved on.
-  const existing = await findExistingRestore(resolved, deps);
+  const existing = await engine.findExisting(resolved);
   if (existing) {
-    const status = existing.DBInstanceStatus ?? 'unknown';
-    const name = existing.DBInstanceIdentifier ?? target;
-    const inProgress = RESTORE_IN_PROGRESS.has(status);
+    const { name, status } = existing;
     if (request.dryRun) {
       return answer('dry-run', name, status, `Dry run: nothing was changed. This request was already made: ${name} (${status}) restores ${source.identifier} to ${restoreTimeTag}; a real run would return it rather than start another.`, [
-        `Open ${name} in the console: ${consoleLinks.rdsInstance(resolved.region, name)}`,
+        `Open ${name} in the console: ${engine.link(resolved.region, name)}`,
       ]);
     }
-    return inProgress
-      ? answer('already-in-progress', name, status, `This restore is already running: ${name} is being restored from ${source.identifier} to ${restoreTimeTag} (status ${status}). No second instance was started.`, inProgressNext(name, resolved))
-      : answer('already-restored', name, status, `This restore already happened: ${name} holds ${source.identifier} as of ${restoreTimeTag} (status ${status}). No second instance was started.`, restoredNext(name, resolved));
+    const resumed = (await engine.resume?.(resolved, tags)) ?? [];
+    const also = resumed.length > 0 ? ` ${resumed.join(' ')}` : '';
+    return RESTORE_IN_PROGRESS.has(status)
+      ? answer('already-in-progress', name, status, `This restore is already running: ${name} is being restored from ${source.identifier} to ${restoreTimeTag} (status ${status}). No second ${engine.noun} was started.${also}`, inProgressNext(engine, name, resolved))
+      : answer('already-restored', name, status, `This restore already happened: ${name} holds ${source.identifier} as of ${restoreTimeTag} (status ${status}). No second ${engine.noun} was started.${also}`, restoredNext(engine, name, resolved));
   }
 
   checkInsideWindow(request, resolved);
@@ -204,21 +204,37 @@ export async function restoreToPointInTime(
       'not started (dry run)',
       `Dry run: nothing was changed. A real run restores ${source.identifier} (${resolved.region}) to ${describePoint(request, restorePoint)} as ${target} with the plan below.`,
       [
-        'Check the plan: subnet group, security groups, parameter group and instance class are those the copy will get.',
+        `Check the plan: subnet group, security groups, parameter group and instance class${engine.noun === 'cluster' ? 'es' : ''} are those the copy will get.`,
         'Run the same event without "dryRun" (or with "dryRun": false) to start the restore.',
       ],
     );
   }
 
-  const instance = await startRestore(plan, resolved, deps);
-  const status = instance?.DBInstanceStatus ?? 'creating';
+  const status = await engine.start(resolved, tags);
   return answer(
     'started',
     target,
     status,
     `Restoring ${source.identifier} (${resolved.region}) to ${describePoint(request, restorePoint)} as ${target}. RDS is creating it now.`,
-    inProgressNext(target, resolved),
+    inProgressNext(engine, target, resolved),
   );
+}
+
+/** A DB instance's restore: RestoreDBInstanceToPointInTime from the source or its replicated backups. */
+function instanceEngine(request: RestoreRequest, basis: Basis, deps: RestoreDependencies): RestoreEngine {
+  const call = (resolved: Resolved, tags: Tag[]): RestoreDBInstanceToPointInTimeCommandInput => ({ TargetDBInstanceIdentifier: resolved.target, ...restorePointParameters(request), ...basis.parameters, Tags: tags });
+  return {
+    basis,
+    noun: 'instance',
+    plan: (resolved, tags) => displayPlan(call(resolved, tags)),
+    findExisting: async (resolved) => {
+      const instance = await findExistingRestore(resolved, deps);
+      return instance && { name: instance.DBInstanceIdentifier ?? resolved.target, status: instance.DBInstanceStatus ?? 'unknown' };
+    },
+    start: async (resolved, tags) => (await startRestore(call(resolved, tags), resolved, deps))?.DBInstanceStatus ?? 'creating',
+    link: consoleLinks.rdsInstance,
+    creating: (target, region) => `RDS is creating ${target}; this usually takes 10-40 minutes, more for large databases or many logs to replay. Watch it: ${consoleLinks.rdsInstance(region, target)}`,
+  };
 }
 
 function restorePointParameters(request: RestoreRequest): Pick<RestoreDBInstanceToPointInTimeCommandInput, 'RestoreTime' | 'UseLatestRestorableTime'> {
@@ -229,7 +245,7 @@ function describePoint(request: RestoreRequest, restorePoint: Date): string {
   return request.restoreTime === 'latest' ? `its latest restorable time (${isoSeconds(restorePoint)} when checked)` : isoSeconds(restorePoint);
 }
 
-function checkInsideWindow(request: RestoreRequest, resolved: Resolved): void {
+export function checkInsideWindow(request: RestoreRequest, resolved: Resolved): void {
   if (request.restoreTime === 'latest') return;
   const time = request.restoreTime.getTime();
   const { earliest, latest } = resolved.window;
@@ -259,16 +275,7 @@ function restoreTags(sourceTags: readonly Tag[], resolved: Resolved, requestedBy
   return [...inherited.slice(0, room).map((tag) => ({ Key: tag.Key, Value: tag.Value ?? '' })), ...own];
 }
 
-function tagValue(instance: DBInstance, key: string): string | undefined {
-  return instance.TagList?.find((tag) => tag.Key === key)?.Value;
-}
 
-function isSameRequest(instance: DBInstance, resolved: Resolved): boolean {
-  return (
-    tagValue(instance, RESTORE_TAGS.restoredFrom) === resolved.source.identifier &&
-    tagValue(instance, RESTORE_TAGS.restoreTime) === resolved.restoreTimeTag
-  );
-}
 
 /**
  * An instance that already answers this request: the target itself carrying this request's
@@ -330,30 +337,23 @@ async function listInstances(client: RDSClient, deps: RestoreDependencies): Prom
   return instances;
 }
 
-function displayPlan(plan: RestoreDBInstanceToPointInTimeCommandInput): RestorePlan {
-  return Object.fromEntries(
-    Object.entries(plan)
-      .filter(([, value]) => value !== undefined)
-      .map(([key, value]) => [key, value instanceof Date ? isoSeconds(value) : value]),
-  ) as RestorePlan;
-}
 
-function inProgressNext(target: string, resolved: Resolved): string[] {
+function inProgressNext(engine: RestoreEngine, target: string, resolved: Resolved): string[] {
   const settings =
     resolved.regionRole === 'primary'
       ? "It has the source's network (subnet group, security groups), parameter and option groups, port and encryption"
       : `It is in the DR network from the config (subnet group ${resolved.source.dr?.subnetGroupName ?? '?'}), with the port and encryption of the replicated backups`;
   return [
-    `RDS is creating ${target}; this usually takes 10-40 minutes, more for large databases or many logs to replay. Watch it: ${consoleLinks.rdsInstance(resolved.region, target)}`,
+    engine.creating(target, resolved.region),
     'When it is available, the alert topic receives a message with its endpoint, port and the minutes it took.',
     `${settings}; log in with the source's credentials as they were at ${resolved.restoreTimeTag === 'latest' ? 'the restore point' : resolved.restoreTimeTag}.`,
     'Deletion protection is on. To point the application at it or to remove it, follow the runbook docs/runbooks/rds-point-in-time.md.',
   ];
 }
 
-function restoredNext(target: string, resolved: Resolved): string[] {
+function restoredNext(engine: RestoreEngine, target: string, resolved: Resolved): string[] {
   return [
-    `Use ${target}: ${consoleLinks.rdsInstance(resolved.region, target)}`,
+    `Use ${target}: ${engine.link(resolved.region, target)}`,
     'To point the application at it or to remove it, follow the runbook docs/runbooks/rds-point-in-time.md.',
   ];
 }

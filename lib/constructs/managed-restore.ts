@@ -25,7 +25,7 @@ import { grantAlertPublishing } from './alert-topic';
 import { deadLetterAsyncFailures, deadLetterQueue } from './dead-letters';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards } from './nag';
-import { nagRdsArn, rdsArn } from './rds-restore';
+import { nagRdsArn, rdsArn } from './rds-arns';
 import { ShareableTestEvents } from './shareable-test-events';
 
 /** AWS Backup's own restore policies: the restore calls of every service it restores, kept current by AWS. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { rdsIdentifierProblem } from '../../contracts/rds';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcards } from './nag';
-import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
+import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-arns';
 
 export interface RdsBackupReplicationProps {
   /** The region the automated backups are replicated to. */

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { DRILL_NAME_INFIX, DRILL_TAG } from '../../contracts/restore-command';
 import { acknowledgeWildcards } from './nag';
-import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-restore';
+import { grantKmsThroughRds, nagRdsArn, rdsArn } from './rds-arns';
 import type { RdsDrillSource } from './restore-jobs';
 
 /** Point-in-time restores of the drilled sources into `<source>-drill-*` instances, which alone it may delete. */

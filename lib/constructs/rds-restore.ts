@@ -1,8 +1,7 @@
-import { Aws, CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -14,6 +13,7 @@ import { z } from 'zod';
 import { REQUESTED_BY_PLACEHOLDER, restoreEventSchema, type RestoreEventInput } from '../../contracts/rds-restore-event';
 import { consoleLinks } from '../../contracts/console-links';
 import {
+  CLUSTER_INSTANCE_SUFFIX_LENGTH,
   MAX_SOURCE_IDENTIFIER_LENGTH,
   RDS_RESTORE_METRICS,
   RDS_RESTORE_SERVICE,
@@ -24,7 +24,7 @@ import {
   type RestoreSettings,
 } from '../../contracts/rds';
 import { HouseFunction } from './house-function';
-import { acknowledgeWildcards } from './nag';
+import { grantCompletion, grantRestore } from './rds-restore-grants';
 import { ShareableTestEvents } from './shareable-test-events';
 import { METRICS } from '../../contracts/metric-catalog';
 import { catalogMetric } from './monitoring';
@@ -52,10 +52,15 @@ export interface RdsRestoreDrTarget {
   readonly kmsKey?: kms.IKey;
 }
 
-/** An RDS DB instance the function may restore. */
+/** An RDS DB instance (or Aurora DB cluster) the function may restore. */
 export interface RdsRestoreSource {
-  /** DB instance identifier (lowercase, at most 45 characters). */
+  /** DB instance or cluster identifier (lowercase, at most 45 characters; 43 for a cluster). */
   readonly identifier: string;
+  /**
+   * `cluster` for an Aurora DB cluster: restored as a new cluster, then its instances; primary region only.
+   * @default - an RDS DB instance
+   */
+  readonly kind?: 'cluster';
   /**
    * The source's KMS key: the restore role may use only it.
    * @default - any key of the account, through RDS in the primary region only
@@ -130,6 +135,7 @@ export class RdsRestore extends Construct {
       drRegion: props.drRegion,
       sources: props.sources.map((source) => ({
         identifier: source.identifier,
+        ...(source.kind ? { kind: source.kind } : {}),
         ...(source.kmsKey ? { kmsKeyArn: source.kmsKey.keyArn } : {}),
         ...(source.dr
           ? {
@@ -154,7 +160,7 @@ export class RdsRestore extends Construct {
       timeout: Duration.minutes(2),
       environment: { [RESTORE_SETTINGS_ENV]: settingsJson },
     });
-    this.grantRestore(this.restoreFunction.role, props, primaryRegion);
+    grantRestore(this.restoreFunction.role, props, primaryRegion);
 
     this.completionFunction = new HouseFunction(this, 'Completion', {
       entry: join(__dirname, '../../lambda/rds-restore-completion/handler.ts'),
@@ -164,7 +170,7 @@ export class RdsRestore extends Construct {
       timeout: Duration.minutes(1),
       environment: { [RESTORE_SETTINGS_ENV]: settingsJson, [RESTORE_ALERT_TOPIC_ENV]: props.alertTopic.topicArn },
     });
-    this.grantCompletion(this.completionFunction.role, props, primaryRegion);
+    grantCompletion(this.completionFunction.role, props, primaryRegion);
     grantAlertPublishing(this.completionFunction.role, props.alertTopic, props.logKey);
 
     this.deadLetterQueue = deadLetterQueue(this, 'CompletionDeadLetters', props.logKey, 'restore-completion rule and function');
@@ -220,128 +226,6 @@ export class RdsRestore extends Construct {
     return catalogMetric(spec, { Source: source }, options);
   }
 
-  private grantRestore(role: iam.Role, props: RdsRestoreProps, primaryRegion: string): void {
-    const drSources = props.sources.filter((source) => source.dr);
-    const regions = drSources.length > 0 ? [primaryRegion, props.drRegion] : [primaryRegion];
-    const targetArns = (region: string, sources: readonly RdsRestoreSource[]) =>
-      sources.map((source) => rdsArn(region, `db:${restoreTargetPrefix(source.identifier)}*`));
-
-    // Listing is how a repeated request finds its restore in progress; describing changes nothing.
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DescribeInstances',
-        actions: ['rds:DescribeDBInstances'],
-        resources: regions.map((region) => rdsArn(region, 'db:*')),
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DescribeAutomatedBackups',
-        actions: ['rds:DescribeDBInstanceAutomatedBackups'],
-        resources: regions.flatMap((region) => [rdsArn(region, 'db:*'), rdsArn(region, 'auto-backup:*')]),
-      }),
-    );
-    // The source's subnet, parameter and option groups are read from the source at run time,
-    // so the restore may attach any of them to the new instance; it cannot change them.
-    const primaryGroups = ['subgrp:*', 'pg:*', 'og:*'].map((resource) => rdsArn(primaryRegion, resource));
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RestoreAllowlistedSources',
-        actions: ['rds:RestoreDBInstanceToPointInTime'],
-        resources: [
-          ...props.sources.map((source) => rdsArn(primaryRegion, `db:${source.identifier}`)),
-          ...targetArns(primaryRegion, props.sources),
-          ...primaryGroups,
-        ],
-      }),
-    );
-    const drGroups = drSources.flatMap((source) => {
-      const dr = source.dr as RdsRestoreDrTarget;
-      return [
-        rdsArn(props.drRegion, `subgrp:${dr.subnetGroupName}`),
-        rdsArn(props.drRegion, dr.parameterGroupName ? `pg:${dr.parameterGroupName}` : 'pg:default.*'),
-        rdsArn(props.drRegion, dr.optionGroupName ? `og:${dr.optionGroupName}` : 'og:default:*'),
-      ];
-    });
-    if (drSources.length > 0) {
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'RestoreFromReplicatedBackups',
-          actions: ['rds:RestoreDBInstanceToPointInTime'],
-          resources: [rdsArn(props.drRegion, 'auto-backup:*'), ...targetArns(props.drRegion, drSources), ...[...new Set(drGroups)]],
-        }),
-      );
-    }
-    // RestoreDBInstanceToPointInTime with Tags needs AddTagsToResource on the new instance.
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'TagRestoredInstances',
-        actions: ['rds:AddTagsToResource'],
-        resources: [...targetArns(primaryRegion, props.sources), ...targetArns(props.drRegion, drSources)],
-      }),
-    );
-    grantKmsThroughRds(role, primaryRegion, props.sources.some((source) => !source.kmsKey) ? [kmsKeyWildcard(primaryRegion)] : props.sources.map((source) => (source.kmsKey as kms.IKey).keyArn));
-    const drKeys = drSources.flatMap((source) => (source.dr?.kmsKey ? [source.dr.kmsKey.keyArn] : []));
-    if (drKeys.length > 0) grantKmsThroughRds(role, props.drRegion, drKeys);
-
-    acknowledgeWildcards(
-      role,
-      regions.flatMap((region) => [nagRdsArn(region, 'db:*'), nagRdsArn(region, 'auto-backup:*')]),
-      'Read-only: a repeated restore request lists the instances of the region to find its restore in progress by tag, and the restorable window comes from the automated backups, whose IDs are generated by RDS.',
-    );
-    acknowledgeWildcards(
-      role,
-      [...props.sources.map((source) => nagRdsArn(primaryRegion, `db:${restoreTargetPrefix(source.identifier)}*`)), ...drSources.map((source) => nagRdsArn(props.drRegion, `db:${restoreTargetPrefix(source.identifier)}*`))],
-      'The restore creates and tags only new instances named <source>-pitr-<stamp>; the name pattern is what keeps it away from every other instance.',
-    );
-    acknowledgeWildcards(
-      role,
-      ['subgrp:*', 'pg:*', 'og:*'].map((resource) => nagRdsArn(primaryRegion, resource)),
-      "RestoreDBInstanceToPointInTime attaches the source's subnet, parameter and option groups, which the function reads from the source at run time; the action cannot modify them.",
-    );
-    if (drSources.length > 0) {
-      acknowledgeWildcards(
-        role,
-        [nagRdsArn(props.drRegion, 'auto-backup:*')],
-        'DR restores start from replicated automated backups, whose IDs RDS generates.',
-      );
-      acknowledgeWildcards(
-        role,
-        [
-          ...(drSources.some((source) => !source.dr?.parameterGroupName) ? [nagRdsArn(props.drRegion, 'pg:default.*')] : []),
-          ...(drSources.some((source) => !source.dr?.optionGroupName) ? [nagRdsArn(props.drRegion, 'og:default:*')] : []),
-        ],
-        'Without a DR parameter or option group in the config, a DR restore attaches the engine default group; only default groups are named.',
-      );
-    }
-    if (props.sources.some((source) => !source.kmsKey)) {
-      acknowledgeWildcards(
-        role,
-        [`Resource::arn:<AWS::Partition>:kms:${primaryRegion}:<AWS::AccountId>:key/*`],
-        "An encrypted source's key is not named in the config; the grant is limited to use through RDS in the primary region (kms:ViaService) for AWS resources (kms:GrantIsForAWSResource).",
-      );
-    }
-  }
-
-  private grantCompletion(role: iam.Role, props: RdsRestoreProps, primaryRegion: string): void {
-    const drSources = props.sources.filter((source) => source.dr);
-    const targetArns = [
-      ...props.sources.map((source) => rdsArn(primaryRegion, `db:${restoreTargetPrefix(source.identifier)}*`)),
-      ...drSources.map((source) => rdsArn(props.drRegion, `db:${restoreTargetPrefix(source.identifier)}*`)),
-    ];
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadAndMarkRestoredInstances',
-        actions: ['rds:DescribeDBInstances', 'rds:AddTagsToResource'],
-        resources: targetArns,
-      }),
-    );
-    acknowledgeWildcards(
-      role,
-      [...props.sources.map((source) => nagRdsArn(primaryRegion, `db:${restoreTargetPrefix(source.identifier)}*`)), ...drSources.map((source) => nagRdsArn(props.drRegion, `db:${restoreTargetPrefix(source.identifier)}*`))],
-      'The completion reads and marks (one tag) only the instances the restore function created, all named <source>-pitr-<stamp>.',
-    );
-  }
 }
 
 function validateSources(sources: readonly RdsRestoreSource[]): void {
@@ -354,41 +238,12 @@ function validateSources(sources: readonly RdsRestoreSource[]): void {
     if (problem) throw new Error(`RdsRestore sources: '${source.identifier}' is not a valid source identifier: ${problem}`);
     if (seen.has(source.identifier)) throw new Error(`RdsRestore sources: '${source.identifier}' is listed twice`);
     seen.add(source.identifier);
+    if (source.kind === 'cluster' && source.dr) throw new Error(`RdsRestore sources: '${source.identifier}' is a cluster, which restores in the primary region only (no dr)`);
+    if (source.kind === 'cluster' && source.identifier.length > MAX_SOURCE_IDENTIFIER_LENGTH - CLUSTER_INSTANCE_SUFFIX_LENGTH) {
+      throw new Error(`RdsRestore sources: cluster '${source.identifier}' may have at most ${MAX_SOURCE_IDENTIFIER_LENGTH - CLUSTER_INSTANCE_SUFFIX_LENGTH} characters (its copy's instances add -<n>)`);
+    }
     if (source.dr && source.dr.securityGroupIds.length === 0) {
       throw new Error(`RdsRestore sources: '${source.identifier}' dr.securityGroupIds must name at least one security group`);
     }
   }
-}
-
-/** ARN of an RDS resource of this account. */
-export function rdsArn(region: string, resource: string): string {
-  return `arn:${Aws.PARTITION}:rds:${region}:${Aws.ACCOUNT_ID}:${resource}`;
-}
-
-/** How cdk-nag spells `rdsArn(region, resource)` in an AwsSolutions-IAM5 finding. */
-export function nagRdsArn(region: string, resource: string): string {
-  return `Resource::arn:<AWS::Partition>:rds:${region}:<AWS::AccountId>:${resource}`;
-}
-
-function kmsKeyWildcard(region: string): string {
-  return `arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`;
-}
-
-/** Lets RDS use `keys` on the role's behalf in `region` (the grants RDS needs for encrypted instances), and nothing else. */
-export function grantKmsThroughRds(role: iam.Role, region: string, keys: readonly string[]): void {
-  const viaRds = { 'kms:ViaService': `rds.${region}.amazonaws.com` };
-  role.addToPolicy(
-    new iam.PolicyStatement({
-      actions: ['kms:DescribeKey'],
-      resources: [...keys],
-      conditions: { StringEquals: viaRds },
-    }),
-  );
-  role.addToPolicy(
-    new iam.PolicyStatement({
-      actions: ['kms:CreateGrant'],
-      resources: [...keys],
-      conditions: { StringEquals: viaRds, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-    }),
-  );
 }

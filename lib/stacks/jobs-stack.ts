@@ -192,7 +192,7 @@ export class JobsStack extends Stack {
       this.restoreJobs = restores;
     }
 
-    if (config.rds.instances.length > 0) {
+    if (config.rds.instances.length + config.rds.clusters.length > 0) {
       const sources = rdsRestoreSources(this, config);
       this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
       this.monitoring.addLambda(this.rdsRestore.restoreFunction.function, 'rds restore');

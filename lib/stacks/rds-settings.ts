@@ -7,7 +7,7 @@ import type { ReplicatedInstance } from '../constructs/rds-backup-replication';
 
 /** The config's RDS instances as the restore construct's sources (keys imported by ARN). */
 export function rdsRestoreSources(scope: Construct, config: BackupKitConfig): RdsRestoreSource[] {
-  return config.rds.instances.map((instance) => {
+  return config.rds.instances.map((instance): RdsRestoreSource => {
     const dr = instance.drReplication;
     const drTarget: RdsRestoreDrTarget | undefined = dr && {
       subnetGroupName: dr.subnetGroupName,
@@ -21,7 +21,13 @@ export function rdsRestoreSources(scope: Construct, config: BackupKitConfig): Rd
       kmsKey: instance.kmsKeyArn ? kms.Key.fromKeyArn(scope, `RdsKey-${instance.identifier}`, instance.kmsKeyArn) : undefined,
       dr: drTarget,
     };
-  });
+  }).concat(
+    config.rds.clusters.map((cluster): RdsRestoreSource => ({
+      identifier: cluster.identifier,
+      kind: 'cluster',
+      kmsKey: cluster.kmsKeyArn ? kms.Key.fromKeyArn(scope, `RdsClusterKey-${cluster.identifier}`, cluster.kmsKeyArn) : undefined,
+    })),
+  );
 }
 
 /** The sources whose automated backups the config replicates to the DR region. */

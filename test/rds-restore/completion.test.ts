@@ -61,6 +61,14 @@ describe('restore completion', () => {
     expect(snsMock.commandCalls(PublishCommand)[0]?.args[0].input.Message).toContain('Restored to:  2026-11-21T14:15:00Z (latest restorable time when requested)');
   });
 
+  it('GIVEN the available instance belongs to a restored Aurora cluster THEN the message names the cluster to connect to', async () => {
+    primaryMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [available({ DBClusterIdentifier: 'orders-db-pitr-202611211415' })] });
+
+    await report(rdsEvent(TARGET, { eventId: 'RDS-EVENT-0005' }));
+
+    expect(snsMock.commandCalls(PublishCommand)[0]?.args[0].input.Message).toContain('Cluster:      orders-db-pitr-202611211415 (connect to its writer endpoint: https://eu-west-1.console.aws.amazon.com/rds/home?region=eu-west-1#database:id=orders-db-pitr-202611211415;is-cluster=true)');
+  });
+
   it('GIVEN the instance is still creating THEN nothing is sent and it is not marked', async () => {
     primaryMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [available({ DBInstanceStatus: 'creating', Endpoint: undefined })] });
 

@@ -20,7 +20,7 @@ describe('rds config section', () => {
   it('GIVEN no rds section THEN there is nothing to restore', () => {
     const { rds: _omitted, ...withoutRds } = exampleConfig;
 
-    expect(loadConfig(withoutRds).config.rds).toEqual({ instances: [] });
+    expect(loadConfig(withoutRds).config.rds).toEqual({ instances: [], clusters: [] });
   });
 
   it('GIVEN drReplication without retentionDays THEN RDS keeps the replicated backups 7 days', () => {
@@ -95,5 +95,21 @@ describe('rds config section', () => {
     const { warnings } = loadConfig(withRds({ instances: [{ identifier: 'orders-db', drReplication: unkeyed }] }));
 
     expect(warnings.filter((warning) => warning.startsWith('rds.'))).toEqual([expect.stringMatching(/rds.instances.0.drReplication.kmsKeyArn: not set: if orders-db is encrypted, replication fails at deploy/)]);
+  });
+
+  describe('Aurora clusters', () => {
+    it('GIVEN the example THEN billing-aurora is restorable with its key', () => {
+      expect(loadConfig(exampleConfig).config.rds.clusters).toEqual([{ identifier: 'billing-aurora', kmsKeyArn: expect.stringMatching(/^arn:aws:kms:eu-west-1:/) }]);
+    });
+
+    it.each([
+      [{ clusters: [{ identifier: 'a'.repeat(44) }] }, /rds.clusters.0.identifier: must be at most 43 characters: '<identifier>-pitr-<yyyymmddhhmm>-<n>'/],
+      [{ instances: [{ identifier: 'billing' }], clusters: [{ identifier: 'billing' }] }, /rds.clusters.0.identifier: 'billing' is also rds.instances.0: a name is an instance or a cluster/],
+      [{ clusters: [{ identifier: 'billing' }, { identifier: 'billing' }] }, /rds.clusters.1.identifier: 'billing' is listed twice \(also rds.clusters.0\)/],
+      [{ clusters: [{ identifier: 'billing', kmsKeyArn: DR_KEY }] }, /rds.clusters.0.kmsKeyArn: must be a key in eu-west-1 \(got one in eu-central-1\)/],
+      [{ clusters: [{ identifier: 'billing', drReplication }] }, /rds.clusters.0: .*drReplication/],
+    ])('GIVEN %j THEN synth fails naming the field', (rds, message) => {
+      expect(configErrorOf(withRds(rds))).toMatch(message);
+    });
   });
 });

@@ -210,10 +210,10 @@ describe('refused requests', () => {
     expectNoMutatingCalls(primaryMock);
   });
 
-  it('GIVEN an Aurora cluster member THEN it is refused: instances only', async () => {
+  it('GIVEN an Aurora cluster member THEN it is refused, pointing at restoring its cluster', async () => {
     givenSource(sourceInstance({ DBClusterIdentifier: 'orders-cluster' }));
 
-    await expect(restore({ source: 'orders-db', restoreTime: 'latest' })).rejects.toThrow(/member of Aurora cluster 'orders-cluster'/);
+    await expect(restore({ source: 'orders-db', restoreTime: 'latest' })).rejects.toThrow(/member of Aurora cluster 'orders-cluster': an Aurora instance is restored with its cluster; list 'orders-cluster' in rds.clusters/);
     expectNoMutatingCalls(primaryMock);
   });
 

@@ -85,6 +85,7 @@ describe('RDS restore in the jobs stack (example config)', () => {
           kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d',
           dr: { subnetGroupName: 'orders-dr-db-subnets', securityGroupIds: ['sg-0a1b2c3d4e5f60718'], parameterGroupName: 'orders-postgres16', kmsKeyArn: DR_KEY },
         },
+        { identifier: 'billing-aurora', kind: 'cluster', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f' },
       ],
     });
   });
@@ -107,7 +108,36 @@ describe('RDS restore in the jobs stack (example config)', () => {
       ].sort(),
     );
     const tagging = statements.filter((statement) => [statement.Action].flat().includes('rds:AddTagsToResource'));
-    expect(tagging.flatMap(resourcesOf).sort()).toEqual(['arn:<Partition>:rds:eu-central-1:<Account>:db:orders-db-pitr-*', 'arn:<Partition>:rds:eu-west-1:<Account>:db:orders-db-pitr-*']);
+    expect(tagging.flatMap(resourcesOf).sort()).toEqual([
+      'arn:<Partition>:rds:eu-central-1:<Account>:db:orders-db-pitr-*',
+      'arn:<Partition>:rds:eu-west-1:<Account>:cluster:billing-aurora-pitr-*',
+      'arn:<Partition>:rds:eu-west-1:<Account>:db:billing-aurora-pitr-*',
+      'arn:<Partition>:rds:eu-west-1:<Account>:db:orders-db-pitr-*',
+    ]);
+  });
+
+  it('THEN the restore role may restore only the allowlisted cluster into <source>-pitr-* clusters, and create only their instances', () => {
+    const statements = statementsOf(template, restoreRole);
+    const of = (action: string) => statements.filter((statement) => [statement.Action].flat().includes(action)).flatMap(resourcesOf).sort();
+    expect(of('rds:RestoreDBClusterToPointInTime')).toEqual(
+      [
+        'arn:<Partition>:rds:eu-west-1:<Account>:cluster:billing-aurora',
+        'arn:<Partition>:rds:eu-west-1:<Account>:cluster:billing-aurora-pitr-*',
+        'arn:<Partition>:rds:eu-west-1:<Account>:subgrp:*',
+        'arn:<Partition>:rds:eu-west-1:<Account>:cluster-pg:*',
+      ].sort(),
+    );
+    expect(of('rds:CreateDBInstance')).toEqual(
+      [
+        'arn:<Partition>:rds:eu-west-1:<Account>:db:billing-aurora-pitr-*',
+        'arn:<Partition>:rds:eu-west-1:<Account>:cluster:billing-aurora-pitr-*',
+        'arn:<Partition>:rds:eu-west-1:<Account>:pg:*',
+        'arn:<Partition>:rds:eu-west-1:<Account>:og:*',
+        'arn:<Partition>:rds:eu-west-1:<Account>:subgrp:*',
+      ].sort(),
+    );
+    // The cluster is no instance source: the instance restore does not name it.
+    expect(of('rds:RestoreDBInstanceToPointInTime').some((arn) => arn.includes('billing-aurora'))).toBe(false);
   });
 
   it('THEN the restore role has only restore, tagging, describe and RDS-scoped KMS actions', () => {
@@ -119,8 +149,11 @@ describe('RDS restore in the jobs stack (example config)', () => {
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         'rds:AddTagsToResource',
+        'rds:CreateDBInstance',
+        'rds:DescribeDBClusters',
         'rds:DescribeDBInstanceAutomatedBackups',
         'rds:DescribeDBInstances',
+        'rds:RestoreDBClusterToPointInTime',
         'rds:RestoreDBInstanceToPointInTime',
       ].sort(),
     );
@@ -151,7 +184,7 @@ describe('RDS restore in the jobs stack (example config)', () => {
     const statements = statementsOf(template, completionRole);
     const rds = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('rds:')));
     expect(actionsOf(rds).sort()).toEqual(['rds:AddTagsToResource', 'rds:DescribeDBInstances']);
-    expect(rds.flatMap(resourcesOf).every((arn) => arn.endsWith(':db:orders-db-pitr-*'))).toBe(true);
+    expect(rds.flatMap(resourcesOf).sort()).toEqual(['arn:<Partition>:rds:eu-central-1:<Account>:db:orders-db-pitr-*', 'arn:<Partition>:rds:eu-west-1:<Account>:db:billing-aurora-pitr-*', 'arn:<Partition>:rds:eu-west-1:<Account>:db:orders-db-pitr-*']);
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'sns:Publish', Resource: { Ref: expect.stringMatching(/^AlertsTopic/) } }));
   });
 
@@ -163,7 +196,7 @@ describe('RDS restore in the jobs stack (example config)', () => {
         'detail-type': ['RDS DB Instance Event'],
         detail: {
           SourceType: ['DB_INSTANCE'],
-          SourceIdentifier: [{ prefix: 'orders-db-pitr-' }],
+          SourceIdentifier: [{ prefix: 'orders-db-pitr-' }, { prefix: 'billing-aurora-pitr-' }],
           $or: [{ EventID: ['RDS-EVENT-0005', 'RDS-EVENT-0008', 'RDS-EVENT-0019', 'RDS-EVENT-0002'] }, { EventCategories: ['failure'] }],
         },
       },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SOURCE_IDENTIFIER_LENGTH, RESTORE_NAME_INFIX, rdsIdentifierProblem } from '../../../contracts/rds';
+import { CLUSTER_INSTANCE_SUFFIX_LENGTH, MAX_SOURCE_IDENTIFIER_LENGTH, RESTORE_NAME_INFIX, rdsIdentifierProblem } from '../../../contracts/rds';
 
 /** A config problem at a path (same shape as the config's own issues). */
 interface ConfigIssue {
@@ -10,8 +10,8 @@ interface ConfigIssue {
 /**
  * The RDS DB instances an engineer may restore to a point in time from the Lambda console,
  * and, per instance, optional replication of its automated backups to the DR region so a
- * restore can run there too. RDS DB instances only: Aurora clusters restore differently
- * (RestoreDBClusterToPointInTime plus instances) and are not supported.
+ * restore can run there too; and the Aurora clusters it may restore (a new cluster, then its
+ * instances).
  */
 
 const instanceIdentifierSchema = z.string().superRefine((value, ctx) => {
@@ -63,15 +63,31 @@ const rdsInstanceSchema = z.strictObject({
 });
 export type RdsInstanceConfig = z.infer<typeof rdsInstanceSchema>;
 
+const rdsClusterSchema = z.strictObject({
+  /** The Aurora DB cluster identifier (lowercase; at most 43 characters so the copy's instances' names fit). */
+  identifier: instanceIdentifierSchema.refine((value) => value.length <= MAX_SOURCE_IDENTIFIER_LENGTH - CLUSTER_INSTANCE_SUFFIX_LENGTH, {
+    message: `must be at most ${MAX_SOURCE_IDENTIFIER_LENGTH - CLUSTER_INSTANCE_SUFFIX_LENGTH} characters: '<identifier>-pitr-<yyyymmddhhmm>-<n>' names the copy's instances within RDS's 63`,
+  }),
+  /** The cluster's KMS key. Given, the restore role may use only this key. */
+  kmsKeyArn: kmsKeyArnSchema.optional(),
+});
+export type RdsClusterConfig = z.infer<typeof rdsClusterSchema>;
+
 const rdsSchema = z.strictObject({
   /** RDS DB instances the restore function may restore, by identifier. */
   instances: z.array(rdsInstanceSchema).default([]),
+  /**
+   * Aurora DB clusters the restore function may restore to a point in time, by identifier: a new
+   * cluster, then one instance per instance of the source, with the source's classes. Primary
+   * region only (Aurora keeps no automated backups in another region).
+   */
+  clusters: z.array(rdsClusterSchema).default([]),
 });
 export type RdsConfig = z.infer<typeof rdsSchema>;
 
 export const rdsConfigShape = {
   /** RDS point-in-time restore: the allowlist of DB instances and their DR replication. */
-  rds: rdsSchema.default({ instances: [] }),
+  rds: rdsSchema.default({ instances: [], clusters: [] }),
 };
 
 interface ConfigWithRds {
@@ -119,6 +135,16 @@ export function rdsConfigIssues(config: ConfigWithRds): { errors: ConfigIssue[];
         errors.push({ path: [...here, 'drReplication', 'securityGroupIds'], message: `'${duplicate}' is listed twice` });
       }
     }
+  });
+  config.rds.clusters.forEach((cluster, index) => {
+    const here = ['rds', 'clusters', index];
+    const instance = config.rds.instances.findIndex((candidate) => candidate.identifier === cluster.identifier);
+    if (instance >= 0) errors.push({ path: [...here, 'identifier'], message: `'${cluster.identifier}' is also rds.instances.${instance}: a name is an instance or a cluster` });
+    const first = config.rds.clusters.findIndex((candidate) => candidate.identifier === cluster.identifier);
+    if (first !== index) errors.push({ path: [...here, 'identifier'], message: `'${cluster.identifier}' is listed twice (also rds.clusters.${first})` });
+    const match = cluster.kmsKeyArn ? KMS_KEY_ARN.exec(cluster.kmsKeyArn) : null;
+    if (match && match[1] !== config.primaryRegion) errors.push({ path: [...here, 'kmsKeyArn'], message: `must be a key in ${config.primaryRegion} (got one in ${match[1]})` });
+    if (match && config.account && match[2] !== config.account) errors.push({ path: [...here, 'kmsKeyArn'], message: `must be a key of account ${config.account} (got ${match[2]})` });
   });
   return { errors, warnings };
 }
