@@ -58,6 +58,8 @@ export const exampleConfig: BackupKitConfigInput = {
           rdsInstances: ['arn:aws:rds:eu-west-1:111122223333:db:orders-db'],
           auroraClusters: ['arn:aws:rds:eu-west-1:111122223333:cluster:billing-aurora'],
         },
+        // The monthly restore tests' copies: in the databases' subnets, behind a group that admits nothing.
+        restoreTesting: { network: { subnetGroupName: 'orders-db-subnets', securityGroupIds: ['sg-0f1e2d3c4b5a69788'] } },
       },
       // The media bucket (versioned, as AWS Backup requires): a deleted bucket or deleted versions come back.
       media: {

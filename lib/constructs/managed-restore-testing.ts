@@ -83,6 +83,7 @@ export class ManagedRestoreTesting extends Construct {
         // AWS Backup takes at most 30 ARNs in one selection: more make further selections, numbered from 2.
         for (let start = 0, part = 1; start < arns.length; start += SELECTION_MAX_ARNS, part += 1) {
           const suffix = part === 1 ? '' : `_${part}`;
+          const network = testing.network && (list === 'rdsInstances' || list === 'auroraClusters') ? testing.network : undefined;
           const selection = new backup.CfnRestoreTestingSelection(this, `Selection-${className}-${type}${part === 1 ? '' : `-${part}`}`, {
             restoreTestingPlanName: planName,
             restoreTestingSelectionName: `${baseName.slice(0, 50 - suffix.length)}${suffix}`,
@@ -90,6 +91,8 @@ export class ManagedRestoreTesting extends Construct {
             protectedResourceArns: arns.slice(start, start + SELECTION_MAX_ARNS),
             iamRoleArn: this.role.roleArn,
             validationWindowHours: testing.validationWindowHours,
+            // AWS Backup's keys for an RDS or Aurora copy's network (case does not matter to it); the groups as a JSON list.
+            ...(network ? { restoreMetadataOverrides: { dbSubnetGroupName: network.subnetGroupName, vpcSecurityGroupIds: JSON.stringify(network.securityGroupIds) } } : {}),
           });
           selection.addResourceDependency(plan);
           this.selections.push(selection);

@@ -202,6 +202,18 @@ describe('AWS Backup for the managed data classes', () => {
       });
     });
 
+    it('GIVEN a network for the restore tests THEN the RDS and Aurora copies get its subnet group and security groups; a bucket\'s selection gets none', () => {
+      const network = { subnetGroupName: 'shop-db-subnets', securityGroupIds: ['sg-0f1e2d3c4b5a69788', 'sg-0a1b2c3d4e5f60718'] };
+      const classes = { databases: { resources: { rdsInstances: [ORDERS], auroraClusters: [SHOP], s3Buckets: ['shop-media'] }, restoreTesting: { network } } };
+      const own = Template.fromStack(buildTestApp({ ...managed, awsBackup: { classes } }).stacks.jobs);
+      const overrides = Object.values(own.findResources('AWS::Backup::RestoreTestingSelection')).map((resource) => [resource.Properties.ProtectedResourceType, resource.Properties.RestoreMetadataOverrides]);
+      expect(overrides).toEqual([
+        ['RDS', { dbSubnetGroupName: 'shop-db-subnets', vpcSecurityGroupIds: '["sg-0f1e2d3c4b5a69788","sg-0a1b2c3d4e5f60718"]' }],
+        ['Aurora', { dbSubnetGroupName: 'shop-db-subnets', vpcSecurityGroupIds: '["sg-0f1e2d3c4b5a69788","sg-0a1b2c3d4e5f60718"]' }],
+        ['S3', undefined],
+      ]);
+    });
+
     it('GIVEN 31 buckets in a class THEN they are split into selections of at most 30 ARNs, as AWS Backup requires', () => {
       const buckets = Array.from({ length: 31 }, (_, index) => `shop-media-${index}`);
       const own = Template.fromStack(buildTestApp({ ...managed, awsBackup: { classes: { media: { resources: { s3Buckets: buckets } } } } }).stacks.jobs);

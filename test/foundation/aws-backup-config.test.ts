@@ -24,7 +24,16 @@ describe('config: awsBackup', () => {
       daily: { schedule: 'cron(0 3 * * ? *)', retentionDays: 35, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
       monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
     });
-    expect(warnings).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^awsBackup\.classes\.databases\.restoreTesting\.network: not set: AWS Backup's monthly restore tests put this class's RDS and Aurora copies in the default VPC/)]);
+  });
+
+  it('GIVEN the restore tests\' network, or restore testing off THEN there is no warning about the default VPC; a malformed network fails naming the field', () => {
+    const network = { subnetGroupName: 'orders-db-subnets', securityGroupIds: ['sg-0f1e2d3c4b5a69788'] };
+    expect(loadConfig(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { network } } } })).warnings).toEqual([]);
+    expect(loadConfig(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { enabled: false } } } })).warnings).toEqual([]);
+    expect(configErrorOf(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { network: { ...network, securityGroupIds: ['default'] } } } } }))).toMatch(
+      /awsBackup\.classes\.databases\.restoreTesting\.network\.securityGroupIds\.0: must be a security group ID/,
+    );
   });
 
   it.each([

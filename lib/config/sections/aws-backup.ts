@@ -100,6 +100,18 @@ const restoreTestingSchema = z.strictObject({
   /** Pick the newest recovery point of the last `selectionWindowDays` (or a random one). */
   algorithm: z.enum(['LATEST_WITHIN_WINDOW', 'RANDOM_WITHIN_WINDOW']).default('LATEST_WITHIN_WINDOW'),
   selectionWindowDays: z.number().int().min(1).max(365).default(35),
+  /**
+   * Where restore tests put the class's RDS and Aurora copies. Without it AWS Backup infers the
+   * default VPC: a copy of production data there, or a test that fails where the account has none.
+   */
+  network: z
+    .strictObject({
+      /** A DB subnet group of the primary region (one the source databases use is fine). */
+      subnetGroupName: z.string().min(1).max(255),
+      /** VPC security groups of the copies: one that admits nothing but what validates them. */
+      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group ID (sg-...)')).min(1, 'at least one security group is required').max(5),
+    })
+    .optional(),
 });
 export type AwsBackupRestoreTesting = z.infer<typeof restoreTestingSchema>;
 export const DEFAULT_RESTORE_TESTING: AwsBackupRestoreTesting = { enabled: true, schedule: 'cron(0 6 15 * ? *)', validationWindowHours: 2, algorithm: 'LATEST_WITHIN_WINDOW', selectionWindowDays: 35 };
@@ -282,6 +294,12 @@ export function awsBackupIssues(config: ConfigWithAwsBackup): { errors: ConfigIs
         message: snapshotRules
           ? "cannot derive the recovery points' maximum age from the schedules of this class's snapshot rules; set it in hours"
           : 'this class has only continuous rules, so no recovery point age alarm watches its resources: add a snapshot rule (a daily one is the default) or set this',
+      });
+    }
+    if (backupClass.restoreTesting.enabled && !backupClass.restoreTesting.network && resources.rdsInstances.length + resources.auroraClusters.length > 0) {
+      warnings.push({
+        path: [...here, 'restoreTesting', 'network'],
+        message: "not set: AWS Backup's monthly restore tests put this class's RDS and Aurora copies in the default VPC (a copy of production data there), and fail every month where the account has none: set the DB subnet group and security groups the copies get",
       });
     }
     if (resources.tags.length > 0) {
