@@ -22,6 +22,9 @@ export const MANAGED_RESTORE_ENV = {
 export const RESTORABLE_KINDS = [MANAGED_RESOURCE_KINDS.rdsInstances, MANAGED_RESOURCE_KINDS.auroraClusters, MANAGED_RESOURCE_KINDS.s3Buckets] as const;
 export type RestorableKind = (typeof RESTORABLE_KINDS)[number];
 
+/** What AWS Backup names (and tags) a restore test's copies: `awsbackup-restore-test-<random>`. */
+export const RESTORE_TEST_PREFIX = 'awsbackup-restore-test';
+
 /** What every restored resource's name starts with: `<source>-restored-`. AWS Backup's restore role may write nowhere else. */
 export const RESTORED_INFIX = '-restored-';
 /** `-restored-` and a minute, `yyyymmddhhmm`: the longest suffix a default name adds. */
@@ -63,6 +66,8 @@ export const managedRestoreSettingsSchema = z.strictObject({
   vaultName: z.string().check(z.minLength(1)),
   /** The role AWS Backup restores with: it may write only to `<source>-restored-*`. */
   restoreRoleArn: z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//)),
+  /** The role of the restore testing plans: its completed jobs are restore tests, validated here. */
+  restoreTestingRoleArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//))),
   resources: z.array(restorableResourceSchema),
 });
 export type ManagedRestoreSettings = z.infer<typeof managedRestoreSettingsSchema>;

@@ -6,13 +6,14 @@ import { parseEventWith } from '../../contracts/errors';
 import type { ManagedRestoreSettings } from '../../contracts/managed-restore';
 import { isoSeconds } from '../../contracts/rds';
 import { awsCall, type RetryOptions } from '../shared/retry';
+import { stampVerdict, validateRestoreTest, type ValidationDependencies, type Verdict } from './validation';
 
 /**
  * Reports a restore the AWS Backup restore function started, once AWS Backup says it completed:
  * an SNS message with what was restored into what, from which recovery point, and the minutes it
- * took (the measured RTO), and the minutes as a metric per resource. Failed restore jobs are the
- * job alerts' to mail; restores started by anyone else (restore testing, the console) are not
- * this function's.
+ * took (the measured RTO), and the minutes as a metric per resource. Restore tests of the kit's
+ * restore testing plans are validated (validation.ts). Failed restore jobs are the job alerts' to
+ * mail; restores started by anyone else (the console) are not this function's.
  */
 
 /** The part of an EventBridge "Restore Job State Change" event this function reads; not strict, AWS adds fields. */
@@ -31,6 +32,10 @@ export function parseRestoreJobEvent(event: unknown): RestoreJobEvent {
 export interface CompletionDependencies {
   /** AWS Backup of the region the event came from. */
   readonly backupIn: (region: string) => BackupClient;
+  /** What a restore test's validation reads, in the region of the event. */
+  readonly validationIn: (region: string) => ValidationDependencies;
+  /** Records a restore test as a drill of `resource`: its verdict and the seconds the restore took. */
+  readonly recordDrill: (resource: string, succeeded: boolean, seconds: number | undefined) => void;
   readonly sns: SNSClient;
   readonly topicArn: string;
   /** Records the measured minutes of a restore of `resource` (`rds:orders-db`). */
@@ -40,14 +45,16 @@ export interface CompletionDependencies {
 
 export type CompletionOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
+  | { readonly outcome: 'validated'; readonly resource: string; readonly status: Verdict['status']; readonly summary: string; readonly stamp: 'stamped' | 'already-stamped' }
   | { readonly outcome: 'reported'; readonly resource: string; readonly created: string; readonly minutes: number | undefined };
 
 export async function reportCompletedRestore(event: RestoreJobEvent, settings: ManagedRestoreSettings, deps: CompletionDependencies): Promise<CompletionOutcome> {
   const jobId = event.detail.restoreJobId;
   // The event says little and could be sent by anyone with events:PutEvents: AWS Backup's own record decides.
   const job = await awsCall('backup:DescribeRestoreJob', () => deps.backupIn(event.region).send(new DescribeRestoreJobCommand({ RestoreJobId: jobId })), deps.retry);
-  if (job.IamRoleArn !== settings.restoreRoleArn) return { outcome: 'ignored', reason: `restore job ${jobId} was not started by the restore function (role ${job.IamRoleArn ?? 'unknown'})` };
   if (job.Status !== 'COMPLETED') return { outcome: 'ignored', reason: `restore job ${jobId} is ${job.Status ?? 'in an unknown state'}, not COMPLETED` };
+  if (settings.restoreTestingRoleArn !== undefined && job.IamRoleArn === settings.restoreTestingRoleArn) return validateTest(job, event.region, settings, deps);
+  if (job.IamRoleArn !== settings.restoreRoleArn) return { outcome: 'ignored', reason: `restore job ${jobId} was not started by the restore function or a restore test (role ${job.IamRoleArn ?? 'unknown'})` };
   const resource = settings.resources.find((candidate) => candidate.arn === job.SourceResourceArn);
   const name = resource?.name ?? job.SourceResourceArn ?? 'an unknown resource';
   const created = job.CreatedResourceArn ?? 'an unknown resource';
@@ -59,6 +66,43 @@ export async function reportCompletedRestore(event: RestoreJobEvent, settings: M
   );
   if (resource && minutes !== undefined) deps.recordMinutes(resource.name, minutes);
   return { outcome: 'reported', resource: name, created, minutes };
+}
+
+/**
+ * A restore test of a resource the config names: the copy checked, the verdict stamped on the job,
+ * recorded as a drill of the resource, and mailed when it failed.
+ */
+async function validateTest(job: DescribeRestoreJobCommandOutput, region: string, settings: ManagedRestoreSettings, deps: CompletionDependencies): Promise<CompletionOutcome> {
+  const jobId = job.RestoreJobId ?? 'unknown';
+  const resource = settings.resources.find((candidate) => candidate.arn === job.SourceResourceArn);
+  if (!resource) return { outcome: 'ignored', reason: `restore test ${jobId} restored ${job.SourceResourceArn ?? 'an unknown resource'}, which the kit validates not (only RDS, Aurora and S3 named by ARN or bucket name)` };
+  const found = await validateRestoreTest(job, resource, deps.validationIn(region));
+  const stamp = await stampVerdict(jobId, found, { backup: deps.backupIn(region), ...(deps.retry ? { retry: deps.retry } : {}) });
+  const seconds = job.CreationDate && job.CompletionDate ? Math.round((job.CompletionDate.getTime() - job.CreationDate.getTime()) / 1000) : undefined;
+  deps.recordDrill(resource.name, found.status === 'SUCCESSFUL', seconds);
+  if (found.status === 'FAILED') {
+    await awsCall('sns:Publish', () =>
+      deps.sns.send(
+        new PublishCommand({
+          TopicArn: deps.topicArn,
+          Subject: `backup-kit: restore test FAILED: ${resource.name}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+          Message: [
+            `backup-kit: the AWS Backup restore test of ${resource.name} restored, but its copy failed validation.`,
+            '',
+            ...found.problems.map((problem) => `- ${problem}`),
+            '',
+            `checked: ${found.summary}`,
+            `recovery point: ${job.RecoveryPointArn ?? 'unknown'}${job.RecoveryPointCreationDate ? `, made ${isoSeconds(job.RecoveryPointCreationDate)}` : ''}`,
+            `job: ${jobId} ${consoleLinks.backupRestoreJob(region, jobId)}`,
+            '',
+            'Next: AWS Backup keeps the copy for the validation window; look at it before it is deleted, then restore the recovery point yourself (docs/aws-backup.md, "A restore test failed").',
+          ].join('\n'),
+        }),
+      ),
+      deps.retry,
+    );
+  }
+  return { outcome: 'validated', resource: resource.name, status: found.status, summary: found.summary, stamp };
 }
 
 /** The last part of an ARN: the instance, cluster or bucket name. */

@@ -1,28 +1,40 @@
 import { BackupClient } from '@aws-sdk/client-backup';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { METRICS } from '../../contracts/metric-catalog';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS, METRIC_NAMESPACE, SERVICES } from '../../contracts/metric-catalog';
 import { MANAGED_RESTORE_ENV, parseManagedRestoreSettings } from '../../contracts/managed-restore';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { eventHandler } from '../shared/handlers';
-import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
+import { addCatalogMetric, createLogger, createMetrics, publishCatalogMetrics } from '../shared/powertools';
 import { parseRestoreJobEvent, reportCompletedRestore, type CompletionOutcome } from './core';
 
 const logger = createLogger();
 const metrics = createMetrics();
+// A restore test is a drill of its resource: its verdict and time join the drills' series.
+const drillMetrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: SERVICES.drill });
 const settings = parseManagedRestoreSettings(requireJsonEnv(MANAGED_RESTORE_ENV.settings));
 const topicArn = requireEnv(MANAGED_RESTORE_ENV.alertTopic);
-const backup = { [settings.primaryRegion]: new BackupClient({ region: settings.primaryRegion }), [settings.drRegion]: new BackupClient({ region: settings.drRegion }) };
+const regions = [settings.primaryRegion, settings.drRegion];
+const clientsOf = <T>(make: (region: string) => T): Map<string, T> => new Map(regions.map((region) => [region, make(region)]));
+const backup = clientsOf((region) => new BackupClient({ region }));
+const s3 = clientsOf((region) => new S3Client({ region }));
+const rds = clientsOf((region) => new RDSClient({ region }));
 const sns = new SNSClient({});
+
+function inRegion<T>(clients: Map<string, T>, region: string): T {
+  const client = clients.get(region);
+  if (!client) throw new Error(`restore job event from ${region}, which is neither the primary nor the DR region`);
+  return client;
+}
 
 /** Invoked by the EventBridge rule on completed AWS Backup restore jobs; errors fail the invocation, so Lambda retries. */
 export const handler = eventHandler({ logger, job: 'AWS Backup restore completion', unchanged: 'nothing was sent' }, async (event): Promise<CompletionOutcome> => {
   const parsed = parseRestoreJobEvent(event);
   const outcome = await reportCompletedRestore(parsed, settings, {
-    backupIn: (region) => {
-      const client = backup[region];
-      if (!client) throw new Error(`restore job event from ${region}, which is neither the primary nor the DR region`);
-      return client;
-    },
+    backupIn: (region) => inRegion(backup, region),
+    validationIn: (region) => ({ backup: inRegion(backup, region), s3: { copy: inRegion(s3, region), live: inRegion(s3, settings.primaryRegion) }, rds: inRegion(rds, region) }),
     sns,
     topicArn,
     recordMinutes: (resource, minutes) => {
@@ -30,8 +42,13 @@ export const handler = eventHandler({ logger, job: 'AWS Backup restore completio
       addCatalogMetric(metrics, METRICS.managedRestoreMinutes, minutes);
       metrics.publishStoredMetrics();
     },
+    recordDrill: (resource, succeeded, seconds) => {
+      publishCatalogMetrics(drillMetrics, { Target: resource }, [
+        [succeeded ? METRICS.drillSucceeded : METRICS.drillFailed, 1],
+        ...(seconds !== undefined ? ([[METRICS.drillSeconds, seconds]] as const) : []),
+      ]);
+    },
   });
   logger.info('restore job event handled', { restoreJobId: parsed.detail.restoreJobId, ...outcome });
   return outcome;
 });
-

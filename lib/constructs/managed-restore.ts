@@ -13,6 +13,7 @@ import {
   MANAGED_RESTORE_ENV,
   NAME_MAX_LENGTH,
   RESTORED_SUFFIX_LENGTH,
+  RESTORE_TEST_PREFIX,
   managedRestoreEventSchema,
   restoredNamePrefix,
   type ManagedRestoreEventInput,
@@ -74,6 +75,11 @@ export interface ManagedRestoreProps {
   readonly logKey: kms.IKey;
   /** Where a completed restore is reported. */
   readonly alertTopic: sns.ITopic;
+  /**
+   * The role of the restore testing plans: their completed jobs are validated and recorded as drills.
+   * @default - restore tests are not validated
+   */
+  readonly restoreTestingRole?: iam.IRole;
 }
 
 /**
@@ -139,6 +145,7 @@ export class ManagedRestore extends Construct {
       drRegion: props.drRegion,
       vaultName: props.vaultName,
       restoreRoleArn: this.restoreRole.roleArn,
+      ...(props.restoreTestingRole ? { restoreTestingRoleArn: props.restoreTestingRole.roleArn } : {}),
       resources: props.resources.map((resource) => ({ ...resource })),
     };
     this.handler = new HouseFunction(this, 'Handler', {
@@ -153,15 +160,17 @@ export class ManagedRestore extends Construct {
 
     this.completion = new HouseFunction(this, 'Completion', {
       entry: join(__dirname, '../../lambda/managed-restore-completion/handler.ts'),
-      description: 'Reports a completed restore from AWS Backup with the minutes it took',
+      description: 'Reports a completed restore from AWS Backup with the minutes it took, and validates restore tests',
       serviceName: SERVICES.managedBackup,
       logKey: props.logKey,
-      timeout: Duration.minutes(1),
+      // A restore test of a large bucket lists both the copy and the live bucket.
+      timeout: Duration.minutes(5),
       environment: { [MANAGED_RESTORE_ENV.settings]: stack.toJsonString(settings), [MANAGED_RESTORE_ENV.alertTopic]: props.alertTopic.topicArn },
     });
     this.completion.role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadRestoreJobs', actions: ['backup:DescribeRestoreJob'], resources: ['*'] }));
-    Validations.of(this.completion.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'backup:DescribeRestoreJob has no resource type in IAM, so it takes only "*"; it reads a restore job\'s record.' });
+    Validations.of(this.completion.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'backup:DescribeRestoreJob and backup:PutRestoreValidationResult have no resource type in IAM, so they take only "*"; they read a restore job\'s record and stamp a restore test\'s verdict.' });
     grantAlertPublishing(this.completion.role, props.alertTopic, props.logKey);
+    if (props.restoreTestingRole) grantValidationTo(this.completion.role, buckets, databases, primaryRegion);
     this.deadLetterQueue = deadLetterQueue(this, 'CompletionDeadLetters', props.logKey, 'AWS Backup restore completion rule and function');
     new events.Rule(this, 'CompletedRestoreJobs', {
       description: 'backup-kit: completed AWS Backup restore jobs, for the report of those the restore function started',
@@ -240,6 +249,22 @@ export class ManagedRestore extends Construct {
       role.addToPolicy(new iam.PolicyStatement({ sid: 'SeeWhetherTheNewClusterExists', actions: ['rds:DescribeDBClusters'], resources: targets('cluster').map(([region, resource]) => rdsArn(region, resource)) }));
       acknowledgeWildcards(role, [...targets('db'), ...targets('cluster')].map(([region, resource]) => nagRdsArn(region, resource)), 'Names of new databases a restore may create: the function only checks that the name is free.');
     }
+  }
+}
+
+/** What the validation of a restore test reads: AWS Backup's test copies (`awsbackup-restore-test*`) and the live buckets; and where it stamps the verdict. */
+function grantValidationTo(role: iam.IRole, buckets: readonly RestorableResource[], databases: readonly RestorableResource[], region: string): void {
+  const copies = `${RESTORE_TEST_PREFIX}*`;
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'StampRestoreTestVerdicts', actions: ['backup:PutRestoreValidationResult'], resources: ['*'] }));
+  if (buckets.length > 0) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ListTestCopiesAndLiveBuckets', actions: ['s3:ListBucket'], resources: [`arn:${Aws.PARTITION}:s3:::${copies}`, ...buckets.map((bucket) => `arn:${Aws.PARTITION}:s3:::${bucket.identifier}`)] }),
+    );
+    acknowledgeWildcards(role, [`Resource::arn:<AWS::Partition>:s3:::${copies}`], "AWS Backup names a restore test's bucket awsbackup-restore-test-<random>: the validation lists its keys, nothing else.");
+  }
+  if (databases.length > 0) {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'DescribeTestCopies', actions: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'], resources: [rdsArn(region, `db:${copies}`), rdsArn(region, `cluster:${copies}`)] }));
+    acknowledgeWildcards(role, [nagRdsArn(region, `db:${copies}`), nagRdsArn(region, `cluster:${copies}`)], "AWS Backup names a restore test's database awsbackup-restore-test-<random>: the validation describes it, nothing else.");
   }
 }
 

@@ -241,7 +241,7 @@ export class JobsStack extends Stack {
       }
       const restorable = managedRestoreResources(this, config);
       if (restorable.length > 0) {
-        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', { resources: restorable, vaultName: managedVaultName(config.prefix), drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', { resources: restorable, vaultName: managedVaultName(config.prefix), drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic, ...(this.restoreTesting?.role ? { restoreTestingRole: this.restoreTesting.role } : {}) });
         this.monitoring.monitorManagedRestores(this.managedRestore);
       }
     }

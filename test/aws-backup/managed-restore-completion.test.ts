@@ -1,4 +1,6 @@
-import { BackupClient, DescribeRestoreJobCommand, type DescribeRestoreJobCommandOutput } from '@aws-sdk/client-backup';
+import { BackupClient, DescribeRestoreJobCommand, PutRestoreValidationResultCommand, type DescribeRestoreJobCommandOutput } from '@aws-sdk/client-backup';
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -12,28 +14,35 @@ const ACCOUNT = '111122223333';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/backup-kit-managed-restore`;
 const TOPIC = `arn:aws:sns:eu-west-1:${ACCOUNT}:backup-kit-alerts`;
 const ORDERS = `arn:aws:rds:eu-west-1:${ACCOUNT}:db:orders-db`;
+const TESTING_ROLE = `arn:aws:iam::${ACCOUNT}:role/backup-kit-restore-testing`;
 const settings = parseManagedRestoreSettings({
   primaryRegion: 'eu-west-1',
   drRegion: 'eu-central-1',
   vaultName: 'backup-kit-managed',
   restoreRoleArn: ROLE,
+  restoreTestingRoleArn: TESTING_ROLE,
   resources: [
     { name: 'rds:orders-db', kind: 'rds', identifier: 'orders-db', arn: ORDERS, className: 'databases', copiedToDr: true },
     { name: 's3:team-media', kind: 's3', identifier: 'team-media', arn: 'arn:aws:s3:::team-media', className: 'media', copiedToDr: false },
+    { name: 'aurora:billing-aurora', kind: 'aurora', identifier: 'billing-aurora', arn: `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:billing-aurora`, className: 'databases', copiedToDr: true },
   ],
 });
 
 const backup = new BackupClient({ region: 'eu-west-1' });
 const backupMock = mockClient(backup);
 const snsMock = mockClient(SNSClient);
-afterAll(() => {
-  backupMock.restore();
-  snsMock.restore();
-});
+const copyS3 = new S3Client({ region: 'eu-west-1' });
+const liveS3 = new S3Client({ region: 'eu-west-1' });
+const copyMock = mockClient(copyS3);
+const liveMock = mockClient(liveS3);
+const rds = new RDSClient({ region: 'eu-west-1' });
+const rdsMock = mockClient(rds);
+const mocks = [backupMock, snsMock, copyMock, liveMock, rdsMock] as const;
+afterAll(() => mocks.forEach((mock) => mock.restore()));
 beforeEach(() => {
-  backupMock.reset();
-  snsMock.reset();
+  mocks.forEach((mock) => mock.reset());
   snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  backupMock.on(PutRestoreValidationResultCommand).resolves({});
 });
 
 const event = (restoreJobId = 'job-0001', state = 'COMPLETED') => ({ version: '0', id: 'e-1', 'detail-type': 'Restore Job State Change', source: 'aws.backup', account: ACCOUNT, region: 'eu-west-1', time: '2026-02-05T10:00:00Z', resources: [], detail: { restoreJobId, state, extra: 'AWS adds fields' } });
@@ -54,14 +63,17 @@ const job = (extra: Partial<DescribeRestoreJobCommandOutput> = {}): Partial<Desc
 
 async function report(raw: unknown = event()) {
   const recorded: [string, number][] = [];
+  const drills: [string, boolean, number | undefined][] = [];
   const outcome = await reportCompletedRestore(parseRestoreJobEvent(raw), settings, {
     backupIn: () => backup,
+    validationIn: () => ({ backup, s3: { copy: copyS3, live: liveS3 }, rds, retry: { sleep: async () => undefined } }),
     sns: new SNSClient({ region: 'eu-west-1' }),
     topicArn: TOPIC,
     recordMinutes: (resource, minutes) => recorded.push([resource, minutes]),
+    recordDrill: (resource, succeeded, seconds) => drills.push([resource, succeeded, seconds]),
     retry: { sleep: async () => undefined },
   });
-  return { outcome, recorded, published: snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input) };
+  return { outcome, recorded, drills, published: snsMock.commandCalls(PublishCommand).map((call) => call.args[0].input), stamped: backupMock.commandCalls(PutRestoreValidationResultCommand).map((call) => call.args[0].input) };
 }
 
 describe('the report of a completed restore from AWS Backup', () => {
@@ -105,5 +117,89 @@ describe('the report of a completed restore from AWS Backup', () => {
 
   it.each([{}, { ...event(), 'detail-type': 'Backup Job State Change' }, { ...event(), detail: {} }, { ...event(), detail: { restoreJobId: '' } }])('GIVEN the malformed event %j THEN it is refused before any call', async (raw) => {
     expect(() => parseRestoreJobEvent(raw)).toThrow(InvalidEventError);
+  });
+
+  describe('a restore test of the kit\'s restore testing plans', () => {
+    const RP_TIME = new Date('2026-02-01T05:00:00Z');
+    const testJob = (extra: Partial<DescribeRestoreJobCommandOutput>) => job({ IamRoleArn: TESTING_ROLE, RecoveryPointCreationDate: RP_TIME, CreatedBy: { RestoreTestingPlanArn: `arn:aws:backup:eu-west-1:${ACCOUNT}:restore-testing-plan:backup_kit_media-abc` }, ...extra });
+    const bucketJob = (copy = 'awsbackup-restore-test-5f2c9a') => testJob({ ResourceType: 'S3', SourceResourceArn: 'arn:aws:s3:::team-media', CreatedResourceArn: `arn:aws:s3:::${copy}` });
+    const object = (Key: string, Size: number, modified: string): _Object => ({ Key, Size, LastModified: new Date(modified) });
+    const OLD = '2026-01-15T10:00:00Z';
+
+    it('GIVEN a copy holding every object of the live bucket older than the recovery point THEN it is SUCCESSFUL, stamped on the job and recorded as a drill; nothing is mailed', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(bucketJob());
+      copyMock.on(ListObjectsV2Command).resolvesOnce({ Contents: [object('a.jpg', 10, OLD)], IsTruncated: true, NextContinuationToken: 'p2' }).resolvesOnce({ Contents: [object('b.jpg', 20, OLD)] });
+      // c.jpg was written after the recovery point: not expected in the copy.
+      liveMock.on(ListObjectsV2Command).resolves({ Contents: [object('a.jpg', 10, OLD), object('b.jpg', 20, OLD), object('c.jpg', 5, '2026-02-03T00:00:00Z')] });
+      const { outcome, stamped, drills, published } = await report();
+      expect(outcome).toMatchObject({ outcome: 'validated', resource: 's3:team-media', status: 'SUCCESSFUL', stamp: 'stamped' });
+      expect(stamped).toEqual([{ RestoreJobId: 'job-0001', ValidationStatus: 'SUCCESSFUL', ValidationStatusMessage: 's3:team-media: 2 objects restored from the recovery point of 2026-02-01T05:00:00Z; 2 older objects of the live bucket compared by key and size' }]);
+      expect(drills).toEqual([['s3:team-media', true, 2250]]);
+      expect(published).toEqual([]);
+      expect(copyMock).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'awsbackup-restore-test-5f2c9a', ContinuationToken: 'p2' });
+      expect(liveMock).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'team-media' });
+    });
+
+    it('GIVEN a copy missing an older object, or with one of another size THEN it FAILED: stamped, recorded and mailed with the keys', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(bucketJob());
+      copyMock.on(ListObjectsV2Command).resolves({ Contents: [object('a.jpg', 9, OLD)] });
+      liveMock.on(ListObjectsV2Command).resolves({ Contents: [object('a.jpg', 10, OLD), object('b.jpg', 20, OLD)] });
+      const { outcome, stamped, drills, published } = await report();
+      expect(outcome).toMatchObject({ status: 'FAILED' });
+      expect(stamped[0]?.ValidationStatus).toBe('FAILED');
+      expect(stamped[0]?.ValidationStatusMessage).toContain('1 objects older than the recovery point are missing from the copy, e.g. b.jpg; 1 objects differ in size from the live bucket, e.g. a.jpg (9 bytes, live 10)');
+      expect(drills).toEqual([['s3:team-media', false, 2250]]);
+      expect(published).toHaveLength(1);
+      expect(published[0]?.Subject).toBe('backup-kit: restore test FAILED: s3:team-media');
+      expect(String(published[0]?.Message)).toContain('- 1 objects older than the recovery point are missing from the copy, e.g. b.jpg');
+    });
+
+    it('GIVEN the live bucket is gone THEN only the copy\'s count is checked: an empty copy fails', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(bucketJob());
+      liveMock.on(ListObjectsV2Command).rejects(Object.assign(new Error('no bucket'), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } }));
+      copyMock.on(ListObjectsV2Command).resolves({ Contents: [] });
+      expect((await report()).outcome).toMatchObject({ status: 'FAILED', summary: expect.stringContaining('the live bucket no longer exists, so only the count was checked') });
+    });
+
+    it('GIVEN a job whose copy is not one of AWS Backup\'s test copies THEN nothing is listed and it FAILED', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(bucketJob('team-media'));
+      const { outcome } = await report();
+      expect(outcome).toMatchObject({ status: 'FAILED', summary: expect.stringContaining("created 'team-media', not a awsbackup-restore-test-* copy") });
+      expect(copyMock.calls()).toHaveLength(0);
+      expect(liveMock.calls()).toHaveLength(0);
+    });
+
+    it.each([
+      [{ DBInstanceStatus: 'available', StorageEncrypted: true, PubliclyAccessible: false }, 'SUCCESSFUL', []],
+      [{ DBInstanceStatus: 'available', StorageEncrypted: false, PubliclyAccessible: true }, 'FAILED', ['the copy is not encrypted', 'the copy is publicly accessible']],
+      [{ DBInstanceStatus: 'incompatible-parameters', StorageEncrypted: true }, 'FAILED', ['the copy is incompatible-parameters, not available']],
+    ])('GIVEN a database copy %j THEN it is %s', async (instance, status, problems) => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:awsbackup-restore-test-8c1d` }));
+      rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'awsbackup-restore-test-8c1d' }).resolves({ DBInstances: [{ DBInstanceIdentifier: 'awsbackup-restore-test-8c1d', Engine: 'postgres', EngineVersion: '16.4', DBInstanceClass: 'db.r6g.large', ...instance }] });
+      const { outcome, stamped } = await report();
+      expect(outcome).toMatchObject({ status, resource: 'rds:orders-db' });
+      for (const problem of problems) expect(stamped[0]?.ValidationStatusMessage).toContain(problem);
+    });
+
+    it('GIVEN an Aurora copy that is available and encrypted THEN it is SUCCESSFUL', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ ResourceType: 'Aurora', SourceResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:billing-aurora`, CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:awsbackup-restore-test-77aa` }));
+      rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ DBClusterIdentifier: 'awsbackup-restore-test-77aa', Status: 'available', StorageEncrypted: true, Engine: 'aurora-postgresql' }] });
+      expect((await report()).outcome).toMatchObject({ status: 'SUCCESSFUL', resource: 'aurora:billing-aurora' });
+    });
+
+    it('GIVEN the verdict already stamped (the event came twice) THEN it stays as it is', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:awsbackup-restore-test-8c1d` }));
+      rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'available', StorageEncrypted: true }] });
+      backupMock.on(PutRestoreValidationResultCommand).rejects(Object.assign(new Error('Validation status has already been set'), { name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } }));
+      expect((await report()).outcome).toMatchObject({ status: 'SUCCESSFUL', stamp: 'already-stamped' });
+    });
+
+    it('GIVEN a restore test of a resource the kit does not validate (a DynamoDB table) THEN nothing is stamped or recorded', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ SourceResourceArn: `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/sessions` }));
+      const { outcome, stamped, drills } = await report();
+      expect(outcome).toMatchObject({ outcome: 'ignored' });
+      expect(stamped).toEqual([]);
+      expect(drills).toEqual([]);
+    });
   });
 });

@@ -114,6 +114,15 @@ describe('console restores from AWS Backup recovery points', () => {
     const policies = policiesOf(JSON.stringify(completion?.Role));
     const as = (action: string, resource: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/managed-restore-completion`, identityPolicies: policies, action, resource });
     expect(await as('backup:DescribeRestoreJob', '*')).toBe('Allowed');
+    // Restore tests: their copies and the live bucket listed, the copies described, the verdict stamped; no object read.
+    expect(await as('backup:PutRestoreValidationResult', '*')).toBe('Allowed');
+    expect(await as('s3:ListBucket', 'arn:aws:s3:::awsbackup-restore-test-5f2c9a')).toBe('Allowed');
+    expect(await as('s3:ListBucket', 'arn:aws:s3:::shop-media')).toBe('Allowed');
+    expect(await as('s3:ListBucket', `arn:aws:s3:::backup-kit-backups-${ACCOUNT}`)).toBe('ImplicitlyDenied');
+    expect(await as('s3:GetObject', 'arn:aws:s3:::awsbackup-restore-test-5f2c9a/a.jpg')).toBe('ImplicitlyDenied');
+    expect(await as('rds:DescribeDBInstances', `arn:aws:rds:eu-west-1:${ACCOUNT}:db:awsbackup-restore-test-8c1d`)).toBe('Allowed');
+    expect(await as('rds:DescribeDBClusters', `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:awsbackup-restore-test-77aa`)).toBe('Allowed');
+    expect(await as('rds:DescribeDBInstances', `arn:aws:rds:eu-west-1:${ACCOUNT}:db:orders-db`)).toBe('ImplicitlyDenied');
     expect(await as('backup:StartRestoreJob', `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:x`)).toBe('ImplicitlyDenied');
     expect(await as('iam:PassRole', settings.restoreRoleArn)).toBe('ImplicitlyDenied');
     const alarms = Object.values(jobs.findResources('AWS::CloudWatch::Alarm')).map((alarm) => String(alarm.Properties.AlarmDescription));

@@ -1,0 +1,133 @@
+import { PutRestoreValidationResultCommand, type BackupClient, type DescribeRestoreJobCommandOutput } from '@aws-sdk/client-backup';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { isoSeconds } from '../../contracts/rds';
+import { RESTORE_TEST_PREFIX, type RestorableResource } from '../../contracts/managed-restore';
+import { describeDbClusterIfExists, describeDbInstanceIfExists } from '../shared/rds-instances';
+import { awsCall, type RetryOptions } from '../shared/retry';
+
+/**
+ * The validation of an AWS Backup restore test: what the restored copy holds, checked before AWS
+ * Backup deletes it, and the verdict stamped on the restore job (PutRestoreValidationResult), where
+ * the AWS Backup console and its reports show it.
+ *
+ * A bucket: every object of the live bucket older than the recovery point (less an hour of slack,
+ * as a backup is not instantaneous) is in the copy with the same size, and a copy of a non-empty
+ * bucket is not empty. A database: the copy exists, is available, encrypted when the source was,
+ * and not publicly accessible; its data is not read (no credentials are held here).
+ */
+
+/** Objects written this close before the recovery point may or may not be in it. */
+const SLACK_MS = 3_600_000;
+/** The most keys listed per bucket: a larger bucket is compared on its first keys, in key order. */
+const LISTING_LIMIT = 200_000;
+/** PutRestoreValidationResult takes a short message. */
+const MESSAGE_LIMIT = 1000;
+
+export interface ValidationDependencies {
+  readonly backup: BackupClient;
+  /** S3 of the region the copy is in, and of the primary region where the live bucket is. */
+  readonly s3: { readonly copy: S3Client; readonly live: S3Client };
+  readonly rds: RDSClient;
+  readonly retry?: RetryOptions;
+}
+
+export interface Verdict {
+  readonly status: 'SUCCESSFUL' | 'FAILED';
+  readonly summary: string;
+  readonly problems: readonly string[];
+}
+
+export async function validateRestoreTest(job: DescribeRestoreJobCommandOutput, resource: RestorableResource, deps: ValidationDependencies): Promise<Verdict> {
+  const created = job.CreatedResourceArn ?? '';
+  const name = created.slice(Math.max(created.lastIndexOf(':'), created.lastIndexOf('/')) + 1);
+  // Only AWS Backup's own test copies are read, whatever the job says it created.
+  if (!name.startsWith(RESTORE_TEST_PREFIX)) {
+    return verdict(`${resource.name}: the restore test created '${name || 'nothing'}', not a ${RESTORE_TEST_PREFIX}-* copy; nothing was read`, [`unexpected copy '${name || 'none'}'`]);
+  }
+  if (resource.kind === 's3') return validateBucket(job, resource, name, deps);
+  return validateDatabase(resource, name, deps);
+}
+
+function verdict(summary: string, problems: readonly string[]): Verdict {
+  return { status: problems.length > 0 ? 'FAILED' : 'SUCCESSFUL', summary, problems };
+}
+
+async function listSizes(client: S3Client, bucket: string, deps: ValidationDependencies): Promise<{ objects: Map<string, { size: number; modified: number }>; complete: boolean }> {
+  const objects = new Map<string, { size: number; modified: number }>();
+  let token: string | undefined;
+  do {
+    const page = await awsCall('s3:ListBucket', () => client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token })), deps.retry);
+    for (const entry of page.Contents ?? []) {
+      if (entry.Key !== undefined) objects.set(entry.Key, { size: entry.Size ?? 0, modified: entry.LastModified?.getTime() ?? 0 });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token && objects.size < LISTING_LIMIT);
+  return { objects, complete: token === undefined };
+}
+
+async function validateBucket(job: DescribeRestoreJobCommandOutput, resource: RestorableResource, copy: string, deps: ValidationDependencies): Promise<Verdict> {
+  const restored = await listSizes(deps.s3.copy, copy, deps);
+  let live: Awaited<ReturnType<typeof listSizes>> | undefined;
+  try {
+    live = await listSizes(deps.s3.live, resource.identifier, deps);
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'NoSuchBucket') throw error;
+  }
+  const cutoff = (job.RecoveryPointCreationDate?.getTime() ?? Date.now()) - SLACK_MS;
+  const problems: string[] = [];
+  if (!live) {
+    if (restored.objects.size === 0) problems.push('the copy is empty');
+    return verdict(`${resource.name}: ${restored.objects.size} objects restored; the live bucket no longer exists, so only the count was checked`, problems);
+  }
+  if (restored.objects.size === 0 && live.objects.size > 0) problems.push(`the copy is empty while the live bucket holds ${live.objects.size} objects`);
+  const missing: string[] = [];
+  const differing: string[] = [];
+  let compared = 0;
+  const bothComplete = restored.complete && live.complete;
+  for (const [key, object] of live.objects) {
+    if (object.modified >= cutoff) continue;
+    const copyOfIt = restored.objects.get(key);
+    if (!copyOfIt) {
+      // A partial listing of the copy may simply not have reached the key.
+      if (bothComplete) missing.push(key);
+      continue;
+    }
+    compared += 1;
+    if (copyOfIt.size !== object.size) differing.push(`${key} (${copyOfIt.size} bytes, live ${object.size})`);
+  }
+  if (missing.length > 0) problems.push(`${missing.length} objects older than the recovery point are missing from the copy, e.g. ${missing.slice(0, 3).join(', ')}`);
+  if (differing.length > 0) problems.push(`${differing.length} objects differ in size from the live bucket, e.g. ${differing.slice(0, 3).join(', ')}`);
+  const partial = bothComplete ? '' : ` (the first ${LISTING_LIMIT} keys of each)`;
+  const point = job.RecoveryPointCreationDate ? ` of ${isoSeconds(job.RecoveryPointCreationDate)}` : '';
+  return verdict(`${resource.name}: ${restored.objects.size} objects restored from the recovery point${point}; ${compared} older objects of the live bucket compared by key and size${partial}`, problems);
+}
+
+async function validateDatabase(resource: RestorableResource, copy: string, deps: ValidationDependencies): Promise<Verdict> {
+  const problems: string[] = [];
+  if (resource.kind === 'rds') {
+    const instance = await describeDbInstanceIfExists(deps.rds, copy, deps.retry);
+    if (!instance) return verdict(`${resource.name}: the copy ${copy} does not exist`, ['the copy does not exist']);
+    if (instance.DBInstanceStatus !== 'available') problems.push(`the copy is ${instance.DBInstanceStatus ?? 'in an unknown state'}, not available`);
+    if (!instance.StorageEncrypted) problems.push('the copy is not encrypted');
+    if (instance.PubliclyAccessible) problems.push('the copy is publicly accessible');
+    return verdict(`${resource.name}: the copy ${copy} (${instance.Engine ?? '?'} ${instance.EngineVersion ?? ''}, ${instance.DBInstanceClass ?? '?'}) is ${instance.DBInstanceStatus ?? '?'}`.replace(' )', ')'), problems);
+  }
+  const cluster = await describeDbClusterIfExists(deps.rds, copy, deps.retry);
+  if (!cluster) return verdict(`${resource.name}: the copy ${copy} does not exist`, ['the copy does not exist']);
+  if (cluster.Status !== 'available') problems.push(`the copy is ${cluster.Status ?? 'in an unknown state'}, not available`);
+  if (!cluster.StorageEncrypted) problems.push('the copy is not encrypted');
+  return verdict(`${resource.name}: the copy ${copy} (${cluster.Engine ?? '?'} ${cluster.EngineVersion ?? ''}) is ${cluster.Status ?? '?'}`.replace(' )', ')'), problems);
+}
+
+/** Stamps the verdict on the restore job; a verdict already stamped (a repeated event) stays. */
+export async function stampVerdict(jobId: string, found: Verdict, deps: Pick<ValidationDependencies, 'backup' | 'retry'>): Promise<'stamped' | 'already-stamped'> {
+  const message = [found.summary, ...found.problems].join('; ').slice(0, MESSAGE_LIMIT);
+  try {
+    await awsCall('backup:PutRestoreValidationResult', () => deps.backup.send(new PutRestoreValidationResultCommand({ RestoreJobId: jobId, ValidationStatus: found.status, ValidationStatusMessage: message })), deps.retry);
+    return 'stamped';
+  } catch (error) {
+    if ((error as { name?: string }).name === 'InvalidRequestException' && /already|validat/i.test((error as Error).message)) return 'already-stamped';
+    throw error;
+  }
+}
