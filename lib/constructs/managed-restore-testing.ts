@@ -20,6 +20,23 @@ const SELECTION_MAX_ARNS = 30;
 /** AWS Backup's policies for the role restore testing restores with; the S3 one only where buckets are tested. */
 const RESTORE_ROLE_POLICIES = ['service-role/AWSBackupServiceRolePolicyForRestores', 'AWSBackupServiceRolePolicyForS3Restore'] as const;
 
+/**
+ * A role only AWS Backup of this account assumes, with AWS Backup's own restore policies (the S3
+ * one only when buckets are restored), acknowledged for cdk-nag with `why`.
+ */
+export function awsBackupRestoreRole(scope: Construct, id: string, options: { readonly description: string; readonly restoresBuckets: boolean; readonly why: string }): iam.Role {
+  const policies = RESTORE_ROLE_POLICIES.filter((policy) => options.restoresBuckets || !policy.includes('S3'));
+  const role = new iam.Role(scope, id, {
+    assumedBy: new iam.ServicePrincipal('backup.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+    description: options.description,
+    managedPolicies: policies.map((policy) => iam.ManagedPolicy.fromAwsManagedPolicyName(policy)),
+  });
+  for (const policy of policies) {
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`, reason: `AWS Backup's own restore policy: ${options.why}` });
+  }
+  return role;
+}
+
 export interface ManagedRestoreTestingProps {
   /** The data classes; each with restore testing on gets one plan. */
   readonly classes: Readonly<Record<string, AwsBackupClass>>;
@@ -47,18 +64,11 @@ export class ManagedRestoreTesting extends Construct {
     const tested = Object.entries(props.classes).filter(([, backupClass]) => backupClass.restoreTesting.enabled && resourceListsOf(backupClass).length > 0);
     if (tested.length === 0) return;
     const testsBuckets = tested.some(([, backupClass]) => backupClass.resources.s3Buckets.length > 0);
-    const policies = RESTORE_ROLE_POLICIES.filter((policy) => testsBuckets || !policy.includes('S3'));
-    this.role = new iam.Role(this, 'RestoreRole', {
-      assumedBy: new iam.ServicePrincipal('backup.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+    this.role = awsBackupRestoreRole(this, 'RestoreRole', {
       description: 'backup-kit: AWS Backup restores the managed data classes into throwaway copies with this role (restore testing)',
-      managedPolicies: policies.map((policy) => iam.ManagedPolicy.fromAwsManagedPolicyName(policy)),
+      restoresBuckets: testsBuckets,
+      why: 'it names the restore calls of every service AWS Backup restores, which AWS keeps current; a hand-made copy would fall behind.',
     });
-    for (const policy of policies) {
-      Validations.of(this.role).acknowledge({
-        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-        reason: "AWS Backup's own restore policy: it names the restore calls of every service AWS Backup restores, which AWS keeps current; a hand-made copy would fall behind.",
-      });
-    }
     const prefix = props.namePrefix.replace(/-/g, '_');
     for (const [className, backupClass] of tested) {
       const testing = backupClass.restoreTesting;

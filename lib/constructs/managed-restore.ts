@@ -25,12 +25,10 @@ import { SERVICES } from '../../contracts/metric-catalog';
 import { grantAlertPublishing } from './alert-topic';
 import { deadLetterAsyncFailures, deadLetterQueue } from './dead-letters';
 import { HouseFunction } from './house-function';
+import { awsBackupRestoreRole } from './managed-restore-testing';
 import { acknowledgeWildcards } from './nag';
 import { nagRdsArn, rdsArn } from './rds-arns';
 import { ShareableTestEvents } from './shareable-test-events';
-
-/** AWS Backup's own restore policies: the restore calls of every service it restores, kept current by AWS. */
-const RESTORE_ROLE_POLICIES = ['service-role/AWSBackupServiceRolePolicyForRestores', 'AWSBackupServiceRolePolicyForS3Restore'] as const;
 
 /** S3 calls that write or delete: the restore role may make them only on `<bucket>-restored-*`. */
 const S3_WRITES = [
@@ -109,17 +107,11 @@ export class ManagedRestore extends Construct {
     const buckets = props.resources.filter((resource) => resource.kind === 's3');
     const databases = props.resources.filter((resource) => resource.kind !== 's3');
 
-    this.restoreRole = new iam.Role(this, 'RestoreRole', {
-      assumedBy: new iam.ServicePrincipal('backup.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
+    this.restoreRole = awsBackupRestoreRole(this, 'RestoreRole', {
       description: 'backup-kit: AWS Backup restores recovery points of the managed data into new <source>-restored-* resources with this role (console restores)',
-      managedPolicies: RESTORE_ROLE_POLICIES.map((policy) => iam.ManagedPolicy.fromAwsManagedPolicyName(policy)),
+      restoresBuckets: buckets.length > 0,
+      why: "kept current by AWS; this role's explicit denies confine every write to <source>-restored-* resources.",
     });
-    for (const policy of RESTORE_ROLE_POLICIES) {
-      Validations.of(this.restoreRole).acknowledge({
-        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
-        reason: "AWS Backup's own restore policy, kept current by AWS; this role's explicit denies confine every write to <source>-restored-* resources.",
-      });
-    }
     const restoredBuckets = buckets.flatMap((bucket) => [`arn:${Aws.PARTITION}:s3:::${restoredNamePrefix(bucket.identifier)}*`, `arn:${Aws.PARTITION}:s3:::${restoredNamePrefix(bucket.identifier)}*/*`]);
     this.restoreRole.addToPolicy(
       new iam.PolicyStatement({
