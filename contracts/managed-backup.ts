@@ -43,6 +43,8 @@ const watchedResourceSchema = z.strictObject({
   className: z.string().check(z.minLength(1)),
   /** Hours its newest recovery point may be old before the alarm. */
   maxAgeHours: z.number().check(z.positive()),
+  /** Days its last restore test that passed validation may be old before the alarm; absent when its class is not restore-tested. */
+  restoreTestMaxDays: z.optional(z.number().check(z.positive())),
   /** The plan and selection that enrolled it: until its first recovery point, its age counts from the selection's creation. */
   backupPlanId: z.string().check(z.minLength(1)),
   selectionId: z.string().check(z.minLength(1)),
@@ -68,6 +70,9 @@ export function parseManagedBackupSettings(raw: unknown): ManagedBackupSettings 
 /** What the function is asked: the hourly report of every watched resource's newest recovery point. */
 export const managedBackupEventSchema = z.strictObject({ action: z.literal('report-ages') });
 export type ManagedBackupEvent = z.infer<typeof managedBackupEventSchema>;
+
+/** The hour (UTC) of the day whose hourly report also reports the restore tests' ages: once a day is enough. */
+export const RESTORE_TEST_REPORT_HOUR_UTC = 7;
 
 /** The hourly schedule's input. */
 export const REPORT_AGES_EVENT: ManagedBackupEvent = { action: 'report-ages' };

@@ -1,8 +1,10 @@
 import {
   GetBackupSelectionCommand,
   ListRecoveryPointsByResourceCommand,
+  ListRestoreJobsByProtectedResourceCommand,
   type BackupClient,
   type RecoveryPointByResource,
+  type RestoreJobsListMember,
 } from '@aws-sdk/client-backup';
 import { METRICS } from '../../contracts/metric-catalog';
 import type { ManagedBackupSettings, WatchedResource } from '../../contracts/managed-backup';
@@ -28,6 +30,22 @@ export interface AgeDeps {
   readonly logger: Pick<Logger, 'info' | 'warn'>;
   readonly now: () => Date;
   readonly retry?: RetryOptions;
+  /**
+   * Also report, per resource its class restore-tests, the days since its last restore test that
+   * passed validation, as `DaysSinceLastSuccessfulDrill{Target}` through these (service `drill`)
+   * metrics. Once a day is enough, and an hourly series would bill the whole month.
+   * @default - not reported
+   */
+  readonly restoreTests?: { readonly metrics: Pick<Metrics, 'singleMetric'> };
+}
+
+/** The days since a resource's last restore test that passed validation. */
+export interface RestoreTestAge {
+  readonly resource: string;
+  readonly ageDays: number;
+  readonly maxDays: number;
+  readonly late: boolean;
+  readonly since: { readonly what: 'restore test'; readonly at: string; readonly restoreJobId: string } | { readonly what: 'enrolled'; readonly at: string };
 }
 
 export interface RecoveryPointAge {
@@ -64,10 +82,22 @@ export async function reportRecoveryPointAges(deps: AgeDeps): Promise<RecoveryPo
     publishCatalogMetrics(deps.metrics, { Resource: age.resource }, [[METRICS.hoursSinceLastRecoveryPoint, age.ageHours]]);
     deps.logger.info('recovery point age', { ...age, ageHours: Math.round(age.ageHours * 10) / 10 });
   }
+  if (deps.restoreTests) {
+    for (const resource of deps.settings.resources) {
+      if (resource.restoreTestMaxDays === undefined) continue;
+      try {
+        const age = await restoreTestAgeOf(resource, resource.restoreTestMaxDays, deps, now, enrolled);
+        publishCatalogMetrics(deps.restoreTests.metrics, { Target: age.resource }, [[METRICS.daysSinceLastSuccessfulDrill, age.ageDays]]);
+        deps.logger.info('restore test age', { ...age, ageDays: Math.round(age.ageDays * 10) / 10 });
+      } catch (error) {
+        failures.push(`${resource.name} (restore tests): ${(error as Error).message}`);
+      }
+    }
+  }
   const late = ages.filter((age) => age.late).map((age) => age.resource);
   deps.logger.info('reported recovery point ages', { resources: ages.length, late });
   // A resource whose age could not be read publishes nothing: its alarm treats that as breaching.
-  if (failures.length > 0) throw new Error(`could not read the recovery points of ${failures.length} resource(s): ${failures.join('; ')}`);
+  if (failures.length > 0) throw new Error(`could not read the recovery points or restore tests of ${failures.length} resource(s): ${failures.join('; ')}`);
   return ages;
 }
 
@@ -98,6 +128,30 @@ async function newestGoodRecoveryPoint(resource: WatchedResource, deps: AgeDeps)
     token = page.NextToken;
   } while (token);
   return newest;
+}
+
+/** Days since the newest restore test of the resource that passed validation (or, none yet, since enrolment). */
+async function restoreTestAgeOf(resource: WatchedResource, maxDays: number, deps: AgeDeps, now: Date, enrolled: (resource: WatchedResource) => Promise<Date>): Promise<RestoreTestAge> {
+  let newest: RestoreJobsListMember | undefined;
+  let token: string | undefined;
+  do {
+    const page = await awsCall(
+      'backup:ListRestoreJobsByProtectedResource',
+      () => deps.backup.send(new ListRestoreJobsByProtectedResourceCommand({ ResourceArn: resource.arn, ByStatus: 'COMPLETED', MaxResults: 100, NextToken: token })),
+      deps.retry,
+    );
+    for (const job of page.RestoreJobs ?? []) {
+      // A restore test (not a restore someone ran) whose copy passed the kit's validation.
+      if (!job.CreatedBy?.RestoreTestingPlanArn || job.ValidationStatus !== 'SUCCESSFUL' || !(job.CompletionDate instanceof Date)) continue;
+      if (!newest || job.CompletionDate > newest.CompletionDate!) newest = job;
+    }
+    token = page.NextToken;
+  } while (token);
+  const since: RestoreTestAge['since'] = newest
+    ? { what: 'restore test', at: newest.CompletionDate!.toISOString(), restoreJobId: newest.RestoreJobId ?? 'unknown' }
+    : { what: 'enrolled', at: (await enrolled(resource)).toISOString() };
+  const ageDays = Math.max(0, (now.getTime() - Date.parse(since.at)) / 86_400_000);
+  return { resource: resource.name, ageDays, maxDays, late: ageDays > maxDays, since };
 }
 
 /** When the selection that names the resource was created: a resource never backed up is expected from then. */

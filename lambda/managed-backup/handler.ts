@@ -1,7 +1,9 @@
 import { BackupClient } from '@aws-sdk/client-backup';
 import type { Context } from 'aws-lambda';
 import { parseEventWith } from '../../contracts/errors';
-import { MANAGED_BACKUP_ENV, managedBackupEventSchema, parseManagedBackupSettings } from '../../contracts/managed-backup';
+import { MANAGED_BACKUP_ENV, RESTORE_TEST_REPORT_HOUR_UTC, managedBackupEventSchema, parseManagedBackupSettings } from '../../contracts/managed-backup';
+import { METRIC_NAMESPACE, SERVICES } from '../../contracts/metric-catalog';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
 import { requireJsonEnv } from '../shared/env';
 import { eventHandler } from '../shared/handlers';
@@ -13,11 +15,16 @@ const metrics = createMetrics();
 const settings = parseManagedBackupSettings(requireJsonEnv(MANAGED_BACKUP_ENV.settings));
 const backup = new BackupClient({ region: settings.region });
 
-const report = () => reportRecoveryPointAges({ backup, settings, metrics, logger, now: () => new Date() });
+// The days since each resource's last validated restore test belong to the drills' series.
+const drillMetrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: SERVICES.drill });
+
+/** Every hour the recovery point ages; at deploy and once a day also the restore tests' ages. */
+const report = (withRestoreTests: boolean) =>
+  reportRecoveryPointAges({ backup, settings, metrics, logger, now: () => new Date(), ...(withRestoreTests ? { restoreTests: { metrics: drillMetrics } } : {}) });
 
 const reportJob = eventHandler({ logger, job: 'managed backup', unchanged: 'nothing was changed' }, async (event): Promise<{ ages: RecoveryPointAge[] }> => {
   parseEventWith(managedBackupEventSchema, event);
-  return { ages: await report() };
+  return { ages: await report(new Date().getUTCHours() === RESTORE_TEST_REPORT_HOUR_UTC) };
 });
 
 /**
@@ -28,7 +35,7 @@ const reportJob = eventHandler({ logger, job: 'managed backup', unchanged: 'noth
 export async function handler(event: unknown, context?: Context): Promise<{ ages: RecoveryPointAge[] } | void> {
   if (isCloudFormationRequest(event)) {
     if (context) logger.addContext(context);
-    return serveDeployStep(event, 'recovery-point-ages-at-deploy', async () => ({ Resources: String((await report()).length) }));
+    return serveDeployStep(event, 'recovery-point-ages-at-deploy', async () => ({ Resources: String((await report(true)).length) }));
   }
   return reportJob(event, context);
 }

@@ -326,6 +326,23 @@ export class Monitoring extends Construct {
         runbook: 'docs/aws-backup.md#a-resource-has-no-recent-recovery-point',
       });
       alarm.node.addDependency(ages.reportAtDeploy);
+      if (resource.restoreTestMaxDays !== undefined) {
+        const days = resource.restoreTestMaxDays;
+        const testAlarm = this.alarmFactory.addAlarm(`${this.uniqueId('RestoreTest', resource.name)}Age`, {
+          // Reported once a day (and at deploy), as a drill of the resource.
+          metric: this.metrics.app(METRICS.daysSinceLastSuccessfulDrill, { Target: resource.name }, 'Maximum', Duration.days(1)),
+          threshold: days,
+          comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 2,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+          notifyOnRecovery: true,
+          description:
+            `AWS Backup (class '${resource.className}'): ${resource.name} has had no restore test that passed validation for more than ${days} days, or no age was reported for 2 days (the report function is silent), so its recovery points are not proven restorable. ` +
+            'Next step: in the AWS Backup console, Restore testing, Jobs: a failed job or a FAILED validation names its cause; no job means the restore testing plan no longer selects it.',
+          runbook: 'docs/aws-backup.md#a-restore-test-failed',
+        });
+        testAlarm.node.addDependency(ages.reportAtDeploy);
+      }
     }
     this.managedWidgets.push(
       new cloudwatch.GraphWidget({

@@ -18,6 +18,11 @@ export interface WatchedRecoveryPoints {
   readonly className: string;
   /** Hours its newest recovery point may be old before the alarm. */
   readonly maxAgeHours: number;
+  /**
+   * Days its last restore test that passed validation may be old before the alarm.
+   * @default - its class is not restore-tested: no such alarm
+   */
+  readonly restoreTestMaxDays?: number;
   /** The plan and selection that enrol it. */
   readonly plan: backup.BackupPlan;
   readonly selection: backup.BackupSelection;
@@ -68,6 +73,7 @@ export class RecoveryPointAges extends Construct {
         arn: resource.arn,
         className: resource.className,
         maxAgeHours: resource.maxAgeHours,
+        ...(resource.restoreTestMaxDays !== undefined ? { restoreTestMaxDays: resource.restoreTestMaxDays } : {}),
         backupPlanId: resource.plan.backupPlanId,
         selectionId: resource.selection.selectionId,
       })),
@@ -84,8 +90,8 @@ export class RecoveryPointAges extends Construct {
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ListRecoveryPointsOfAResource',
-        // The action has no resource type: IAM takes only '*' for it.
-        actions: ['backup:ListRecoveryPointsByResource'],
+        // The actions have no resource type: IAM takes only '*' for them.
+        actions: ['backup:ListRecoveryPointsByResource', ...(props.resources.some((resource) => resource.restoreTestMaxDays !== undefined) ? ['backup:ListRestoreJobsByProtectedResource'] : [])],
         resources: ['*'],
       }),
     );
@@ -99,7 +105,7 @@ export class RecoveryPointAges extends Construct {
     );
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'backup:ListRecoveryPointsByResource has no resource type in IAM, so it takes only "*"; it reads recovery point metadata, never data.',
+      reason: 'backup:ListRecoveryPointsByResource and backup:ListRestoreJobsByProtectedResource have no resource type in IAM, so they take only "*"; they read recovery point and restore job metadata, never data.',
     });
 
     new events.Rule(this, 'Hourly', {

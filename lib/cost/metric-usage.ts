@@ -71,5 +71,8 @@ export function metricUsage(config: BackupKitConfig): MetricUsage {
   }
   const drilled = config.restore.drills.enabled ? config.targets.filter((target) => config.restore.targets[target.name]?.drill ?? true).length + config.restore.drills.rds.length : 0;
   seriesHours += drilled * DRILL_SERIES_HOURS + (drilled > 0 ? 30 : 0);
-  return { hourlySeries: scheduledTiers.size + watchedManagedResources(config.awsBackup).length, seriesHoursPerMonth: seriesHours };
+  // A restore-tested AWS Backup resource: its daily restore test age, and each test's verdict and seconds.
+  const watched = watchedManagedResources(config.awsBackup);
+  seriesHours += watched.filter((resource) => resource.restoreTestMaxDays !== undefined).length * (30 + 2);
+  return { hourlySeries: scheduledTiers.size + watched.length, seriesHoursPerMonth: seriesHours };
 }

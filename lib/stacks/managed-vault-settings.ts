@@ -33,11 +33,11 @@ export function managedVaultProps(config: BackupKitConfig, where: string): Manag
 
 /** The watched resources of the config, each with the plan and selection of its class. */
 export function watchedRecoveryPoints(config: BackupKitConfig, plans: ManagedBackupPlans): WatchedRecoveryPoints[] {
-  return watchedManagedResources(config.awsBackup).flatMap(({ list, resource, className, maxAgeHours }) => {
+  return watchedManagedResources(config.awsBackup).flatMap(({ list, resource, className, maxAgeHours, restoreTestMaxDays }) => {
     const enrolled = plans.classes.get(className);
     if (!enrolled) return [];
     const arn = list === 's3Buckets' ? `arn:${Aws.PARTITION}:s3:::${resource}` : resource;
-    return [{ name: managedResourceName(list, resource), arn, className, maxAgeHours, plan: enrolled.plan, selection: enrolled.selection }];
+    return [{ name: managedResourceName(list, resource), arn, className, maxAgeHours, ...(restoreTestMaxDays !== undefined ? { restoreTestMaxDays } : {}), plan: enrolled.plan, selection: enrolled.selection }];
   });
 }
 

@@ -150,6 +150,18 @@ describe('AWS Backup for the managed data classes', () => {
       jobs.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(25 * * * ? *)', Targets: [Match.objectLike({ Input: JSON.stringify({ action: 'report-ages' }), RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }) })] });
     });
 
+    it('GIVEN a restore-tested class THEN each of its resources has an alarm on the days since its last passed restore test, as a drill of it: daily, breaching on missing data, made after the report', () => {
+      const alarms = jobs.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DaysSinceLastSuccessfulDrill', Dimensions: Match.arrayWith([Match.objectLike({ Name: 'Target' })]) } });
+      const [reportAtDeploy] = Object.keys(jobs.findResources('Custom::RecoveryPointAgesAtDeploy'));
+      expect(Object.values(alarms).map((alarm) => (alarm.Properties.Dimensions as { Name: string; Value: string }[]).find((d) => d.Name === 'Target')?.Value).sort()).toEqual(['aurora:shop-aurora', 'rds:orders-db']);
+      for (const alarm of Object.values(alarms)) {
+        expect(alarm.Properties).toMatchObject({ Namespace: 'BackupKit', Threshold: 33, EvaluationPeriods: 2, Period: 86400, Statistic: 'Maximum', TreatMissingData: 'breaching' });
+        expect(alarm.Properties.Dimensions).toContainEqual({ Name: 'service', Value: 'drill' });
+        expect(alarm.Properties.AlarmDescription).toMatch(/docs\/aws-backup\.md#a-restore-test-failed/);
+        expect(alarm.DependsOn).toContain(reportAtDeploy);
+      }
+    });
+
     it('GIVEN the report function\'s role THEN it may read recovery points and its own plans\' selections, and change nothing', async () => {
       const roleId = (ageFunction?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
       const policies = resolver
@@ -160,6 +172,7 @@ describe('AWS Backup for the managed data classes', () => {
       const ownPlan = resolver.resourcesOf(stacks.jobs, 'AWS::Backup::BackupPlan').map(([id]) => plan(id))[0] ?? '';
       const as = (action: string, resource: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/age-report`, identityPolicies: policies, action, resource });
       expect(await as('backup:ListRecoveryPointsByResource', '*')).toBe('Allowed');
+      expect(await as('backup:ListRestoreJobsByProtectedResource', '*')).toBe('Allowed');
       expect(await as('backup:GetBackupSelection', ownPlan)).toBe('Allowed');
       expect(await as('backup:GetBackupSelection', plan('someone-elses-plan'))).toBe('ImplicitlyDenied');
       const recoveryPoint = `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:0b5fa2a3-7f41-4d56-9e1c-3c1f6d2f8a11`;
@@ -226,7 +239,7 @@ describe('AWS Backup for the managed data classes', () => {
 
     it('GIVEN restore testing turned off for a class, or its own schedule and window THEN the plans follow', () => {
       const classes = {
-        databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { schedule: 'cron(30 4 1 */3 ? *)', validationWindowHours: 6, algorithm: 'RANDOM_WITHIN_WINDOW' as const } },
+        databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { schedule: 'cron(30 4 1 */3 ? *)', validationWindowHours: 6, algorithm: 'RANDOM_WITHIN_WINDOW' as const, alarmAfterDays: 100 } },
         media: { resources: { s3Buckets: ['shop-media'] }, restoreTesting: { enabled: false } },
       };
       const own = Template.fromStack(buildTestApp({ ...managed, awsBackup: { classes } }).stacks.jobs);

@@ -1,4 +1,4 @@
-import { BackupClient, GetBackupSelectionCommand, ListRecoveryPointsByResourceCommand, type RecoveryPointByResource } from '@aws-sdk/client-backup';
+import { BackupClient, GetBackupSelectionCommand, ListRecoveryPointsByResourceCommand, ListRestoreJobsByProtectedResourceCommand, type RecoveryPointByResource, type RestoreJobsListMember } from '@aws-sdk/client-backup';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidEventError, parseEventWith } from '../../contracts/errors';
@@ -102,7 +102,7 @@ describe('recovery point ages', () => {
     const { metrics, emitted } = capturingMetrics('managed-backup');
     await expect(
       reportRecoveryPointAges({ backup: new BackupClient({ region: 'eu-west-1' }), settings, metrics, logger: quietLogger(), now: () => NOW, retry: { sleep: async () => undefined } }),
-    ).rejects.toThrow(/could not read the recovery points of 1 resource\(s\): rds:orders-db: /);
+    ).rejects.toThrow(/could not read the recovery points or restore tests of 1 resource\(s\): rds:orders-db: /);
     expect(emitted.map((metric) => metric.dimensions.Resource)).toEqual(['s3:team-media']);
   });
 
@@ -132,5 +132,49 @@ describe('the names of protected resources', () => {
 
   it('settings that do not parse fail naming the variable and the field', () => {
     expect(() => parseManagedBackupSettings({ region: 'eu-west-1', vaultName: 'v', resources: [{ name: '', arn: 'x' }] })).toThrow(/MANAGED_BACKUP_SETTINGS is invalid: resources\.0\.name/);
+  });
+
+  describe('the days since the last restore test that passed validation', () => {
+    const tested = { ...settings, resources: settings.resources.map((resource) => ({ ...resource, restoreTestMaxDays: 33 })) };
+    const testJob = (daysAgo: number, extra: Partial<RestoreJobsListMember> = {}): RestoreJobsListMember => ({
+      RestoreJobId: `job-${daysAgo}`,
+      Status: 'COMPLETED',
+      CompletionDate: new Date(NOW.getTime() - daysAgo * 86_400_000),
+      CreatedBy: { RestoreTestingPlanArn: 'arn:aws:backup:eu-west-1:111122223333:restore-testing-plan:backup_kit_databases-abc' },
+      ValidationStatus: 'SUCCESSFUL',
+      ...extra,
+    });
+
+    async function reportWithTests() {
+      const { metrics, emitted } = capturingMetrics('managed-backup');
+      const drills = capturingMetrics('drill');
+      const ages = await reportRecoveryPointAges({ backup: new BackupClient({ region: 'eu-west-1' }), settings: tested, metrics, logger: quietLogger(), now: () => NOW, retry: { sleep: async () => undefined }, restoreTests: { metrics: drills.metrics } });
+      return { ages, emitted, drilled: drills.emitted };
+    }
+
+    it('GIVEN restore jobs over two pages THEN the newest restore test whose copy passed validation counts: not a restore run by hand, not a FAILED validation; published as a drill of the resource', async () => {
+      backupMock.on(ListRecoveryPointsByResourceCommand).resolves({ RecoveryPoints: [point(2)] });
+      backupMock
+        .on(ListRestoreJobsByProtectedResourceCommand, { ResourceArn: ORDERS })
+        .resolvesOnce({ RestoreJobs: [testJob(40), testJob(1, { ValidationStatus: 'FAILED' })], NextToken: 'p2' })
+        .resolvesOnce({ RestoreJobs: [testJob(12), testJob(0.5, { CreatedBy: {} })] });
+      backupMock.on(ListRestoreJobsByProtectedResourceCommand, { ResourceArn: MEDIA }).resolves({ RestoreJobs: [testJob(34)] });
+      const { drilled } = await reportWithTests();
+      expect(drilled).toEqual([
+        { name: METRICS.daysSinceLastSuccessfulDrill.name, value: 12, dimensions: { service: 'drill', Target: 'rds:orders-db' } },
+        { name: METRICS.daysSinceLastSuccessfulDrill.name, value: 34, dimensions: { service: 'drill', Target: 's3:team-media' } },
+      ]);
+      expect(backupMock.commandCalls(ListRestoreJobsByProtectedResourceCommand).every((call) => call.args[0].input.ByStatus === 'COMPLETED')).toBe(true);
+    });
+
+    it('GIVEN no restore test yet THEN the days count from enrolment; without the option nothing about restore tests is read', async () => {
+      backupMock.on(ListRecoveryPointsByResourceCommand).resolves({ RecoveryPoints: [point(2)] });
+      backupMock.on(ListRestoreJobsByProtectedResourceCommand).resolves({ RestoreJobs: [] });
+      backupMock.on(GetBackupSelectionCommand).resolves({ CreationDate: hoursBefore(48) });
+      expect((await reportWithTests()).drilled.map((metric) => metric.value)).toEqual([2, 2]);
+      backupMock.resetHistory();
+      await report({ resources: tested.resources });
+      expect(backupMock.commandCalls(ListRestoreJobsByProtectedResourceCommand)).toHaveLength(0);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
-import { classMaxRecoveryPointAgeHours } from '../../lib/config/sections/aws-backup';
+import { classMaxRecoveryPointAgeHours, classRestoreTestMaxDays } from '../../lib/config/sections/aws-backup';
 import { configErrorOf } from '../support/config-errors';
 
 const base: BackupKitConfigInput = { prefix: 'backup-kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1', account: '111122223333' };
@@ -112,6 +112,20 @@ describe('config: restore testing of a class', () => {
     expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.validationWindowHours/);
     expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.selectionWindowDays/);
     expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.algorithm/);
+  });
+
+  it('GIVEN the schedule THEN a resource may go 33 days without a passed restore test (monthly), 9 for a weekly one; the override wins; off, none', () => {
+    const daysOf = (restoreTesting: unknown) => classRestoreTestMaxDays(loadConfig(withAwsBackup({ classes: { databases: { resources, restoreTesting } } })).config.awsBackup.classes.databases!);
+    expect(daysOf({})).toBe(33);
+    expect(daysOf({ schedule: 'cron(0 6 ? * MON *)' })).toBe(9);
+    expect(daysOf({ alarmAfterDays: 40 })).toBe(40);
+    expect(daysOf({ enabled: false })).toBeUndefined();
+  });
+
+  it('GIVEN a schedule whose cadence cannot be derived (quarterly) THEN synth fails asking for alarmAfterDays', () => {
+    expect(configErrorOf(withAwsBackup({ classes: { databases: { resources, restoreTesting: { schedule: 'cron(0 6 1 1/3 ? *)' } } } }))).toMatch(
+      /awsBackup\.classes\.databases\.restoreTesting\.alarmAfterDays: cannot derive how often 'cron\(0 6 1 1\/3 \? \*\)' restore-tests this class/,
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { BackupClient, GetBackupSelectionCommand, ListRecoveryPointsByResourceCommand } from '@aws-sdk/client-backup';
+import { BackupClient, GetBackupSelectionCommand, ListRecoveryPointsByResourceCommand, ListRestoreJobsByProtectedResourceCommand } from '@aws-sdk/client-backup';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -75,7 +75,9 @@ const drillEnv = functionEnvironment((env) => 'RDS_DRILLS' in env);
 const configured = decodeConfiguredTargets(plannerEnv.CONFIGURED_TARGETS ?? '');
 const tierMaxAgeHours = parseVerifySettings(JSON.parse(plannerEnv.VERIFY_SETTINGS ?? '')).tierMaxAgeHours;
 const ageAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.hoursSinceLastVerifiedBackup.name);
-const drillAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.daysSinceLastSuccessfulDrill.name);
+/** The drill report's one alarm over every drilled target; each AWS Backup resource's restore tests have their own (with Target). */
+const drillAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.daysSinceLastSuccessfulDrill.name && !('Target' in alarm.dimensions));
+const restoreTestAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.daysSinceLastSuccessfulDrill.name && 'Target' in alarm.dimensions);
 const recoveryPointAlarms = alarms.filter((alarm) => alarm.metricName === METRICS.hoursSinceLastRecoveryPoint.name);
 const managedSettings = parseManagedBackupSettings(JSON.parse(functionEnvironment((env) => 'MANAGED_BACKUP_SETTINGS' in env).MANAGED_BACKUP_SETTINGS ?? ''));
 const drilledTargets = loadDrillSettings({ ...drillEnv, AWS_REGION: 'eu-west-1' }).targets.filter((target) => target.restore.drill).map((target) => target.backup.name);
@@ -141,15 +143,20 @@ async function drillReportAt(now: Date): Promise<EmittedMetric[]> {
 }
 
 /** The managed data's hourly report, AWS Backup answering as it does for resources enrolled at deploy with `recoveryPoints` made since. */
-async function recoveryPointAgesAt(now: Date, recoveryPoints: readonly Date[] = []): Promise<EmittedMetric[]> {
+async function recoveryPointAgesAt(now: Date, recoveryPoints: readonly Date[] = [], passedRestoreTests: readonly Date[] = []): Promise<EmittedMetric[]> {
   backupMock.reset();
   backupMock.on(GetBackupSelectionCommand).resolves({ CreationDate: DEPLOYED_AT });
   backupMock.on(ListRecoveryPointsByResourceCommand).resolves({
     RecoveryPoints: recoveryPoints.map((at, index) => ({ RecoveryPointArn: `rp-${index}`, CreationDate: at, Status: 'COMPLETED', BackupVaultName: managedSettings.vaultName })),
   });
+  backupMock.on(ListRestoreJobsByProtectedResourceCommand).resolves({
+    RestoreJobs: passedRestoreTests.map((at, index) => ({ RestoreJobId: `job-${index}`, Status: 'COMPLETED', CompletionDate: at, ValidationStatus: 'SUCCESSFUL', CreatedBy: { RestoreTestingPlanArn: 'arn:aws:backup:eu-west-1:111122223333:restore-testing-plan:backup_kit_databases-abc' } })),
+  });
   const { metrics, emitted } = capturingMetrics('managed-backup');
-  await reportRecoveryPointAges({ backup: new BackupClient({ region: 'eu-west-1' }), settings: managedSettings, metrics, logger: quietLogger(), now: () => now });
-  return emitted;
+  const drills = capturingMetrics('drill');
+  // As at deploy and once a day: the restore tests' ages too.
+  await reportRecoveryPointAges({ backup: new BackupClient({ region: 'eu-west-1' }), settings: managedSettings, metrics, logger: quietLogger(), now: () => now, restoreTests: { metrics: drills.metrics } });
+  return [...emitted, ...drills.emitted];
 }
 
 const firing = (watched: readonly WatchedAlarm[], published: readonly EmittedMetric[]) => watched.filter((alarm) => state(alarm, published) === 'ALARM').map((alarm) => alarm.id);
@@ -170,9 +177,10 @@ describe('the template: alarms that breach on missing data are created only afte
       .map(([id, resource]) => ({ id, type: resource.Type }));
     expect(reportsAtDeploy.map((report) => report.type).sort()).toEqual(['Custom::BackupAgesAtDeploy', 'Custom::DrillReportAtDeploy', 'Custom::RecoveryPointAgesAtDeploy']);
     const breaching = Object.entries(jobsTemplate.Resources).filter(([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm' && resource.Properties?.TreatMissingData === 'breaching');
-    expect(breaching.length).toBe(ageAlarms.length + drillAlarms.length + recoveryPointAlarms.length);
+    expect(breaching.length).toBe(ageAlarms.length + drillAlarms.length + recoveryPointAlarms.length + restoreTestAlarms.length);
+    const managed = [...recoveryPointAlarms, ...restoreTestAlarms];
     const feeder = (id: string) =>
-      ageAlarms.some((alarm) => alarm.id === id) ? 'Custom::BackupAgesAtDeploy' : recoveryPointAlarms.some((alarm) => alarm.id === id) ? 'Custom::RecoveryPointAgesAtDeploy' : 'Custom::DrillReportAtDeploy';
+      ageAlarms.some((alarm) => alarm.id === id) ? 'Custom::BackupAgesAtDeploy' : managed.some((alarm) => alarm.id === id) ? 'Custom::RecoveryPointAgesAtDeploy' : 'Custom::DrillReportAtDeploy';
     for (const [id, resource] of breaching) {
       const report = reportsAtDeploy.find((candidate) => candidate.type === feeder(id));
       expect(resource.DependsOn ?? [], id).toContain(report?.id);
@@ -257,6 +265,16 @@ describe('a new deployment, its first weeks, before any backup or drill has run'
     expect(firing(recoveryPointAlarms, await recoveryPointAgesAt(hours(limit + 0.5))).length).toBe(recoveryPointAlarms.length);
     // A recovery point made the night after the deploy counts from its own time.
     expect(firing(recoveryPointAlarms, await recoveryPointAgesAt(hours(limit + 0.5), [hours(17)]))).toEqual([]);
+  });
+
+  it('GIVEN the managed data not yet restore-tested WHEN the deploy reports THEN each resource\'s restore-test alarm is quiet for 33 days, fires after, and a passed restore test quiets it', async () => {
+    expect(restoreTestAlarms.map((alarm) => alarm.dimensions.Target).sort()).toEqual(['aurora:billing-aurora', 'rds:orders-db', 's3:example-team-media']);
+    expect(firing(restoreTestAlarms, await recoveryPointAgesAt(DEPLOYED_AT))).toEqual([]);
+    const limit = Math.min(...restoreTestAlarms.map((alarm) => alarm.threshold));
+    expect(limit).toBe(33);
+    expect(firing(restoreTestAlarms, await recoveryPointAgesAt(hours(24 * (limit - 1))))).toEqual([]);
+    expect(firing(restoreTestAlarms, await recoveryPointAgesAt(hours(24 * (limit + 1)))).length).toBe(restoreTestAlarms.length);
+    expect(firing(restoreTestAlarms, await recoveryPointAgesAt(hours(24 * (limit + 1)), [], [hours(24 * 20)]))).toEqual([]);
   });
 
   it('GIVEN a drill that succeeded WHEN the report runs THEN its days count from the success, not from the deploy', async () => {

@@ -128,7 +128,8 @@ describe('restore jobs template', () => {
   });
 
   it('one alarm over every drilled target when the largest days since a successful drill pass 35, missing data breaching; the drill function knows the limit to name late targets', () => {
-    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'DaysSinceLastSuccessfulDrill' }, 1);
+    // One over every drilled target (each AWS Backup resource's restore tests have their own, by Target).
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'DaysSinceLastSuccessfulDrill', Dimensions: [{ Name: 'service', Value: 'drill' }] }, 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'DaysSinceLastSuccessfulDrill',
       Namespace: 'BackupKit',

@@ -101,6 +101,12 @@ const restoreTestingSchema = z.strictObject({
   algorithm: z.enum(['LATEST_WITHIN_WINDOW', 'RANDOM_WITHIN_WINDOW']).default('LATEST_WITHIN_WINDOW'),
   selectionWindowDays: z.number().int().min(1).max(365).default(35),
   /**
+   * Days a resource's last restore test that passed validation may be old before its alarm.
+   * Derived from the schedule when absent: the longest gap between runs plus a day for AWS
+   * Backup's start window, the restore and its validation (a monthly schedule: 33 days).
+   */
+  alarmAfterDays: z.number().int().min(1).max(400).optional(),
+  /**
    * Where restore tests put the class's RDS and Aurora copies. Without it AWS Backup infers the
    * default VPC: a copy of production data there, or a test that fails where the account has none.
    */
@@ -182,6 +188,18 @@ export function classMaxRecoveryPointAgeHours(backupClass: AwsBackupClass): numb
   return limits.length > 0 ? Math.min(...limits) : undefined;
 }
 
+/**
+ * Days a restore-tested class's resources may go without a restore test that passed validation,
+ * or undefined when the class is not restore-tested or its schedule's cadence cannot be derived.
+ */
+export function classRestoreTestMaxDays(backupClass: AwsBackupClass): number | undefined {
+  const testing = backupClass.restoreTesting;
+  if (!testing.enabled) return undefined;
+  if (testing.alarmAfterDays !== undefined) return testing.alarmAfterDays;
+  const hours = derivedMaxAgeHours(testing.schedule, 24);
+  return hours === undefined ? undefined : Math.ceil((hours + 24) / 24);
+}
+
 /** A resource named in a class whose newest recovery point is watched. */
 export interface WatchedManagedResource {
   readonly list: ManagedResourceList;
@@ -189,6 +207,8 @@ export interface WatchedManagedResource {
   readonly resource: string;
   readonly className: string;
   readonly maxAgeHours: number;
+  /** Days without a validated restore test before its alarm; absent when the class is not restore-tested. */
+  readonly restoreTestMaxDays?: number;
 }
 
 /**
@@ -200,7 +220,10 @@ export function watchedManagedResources(awsBackup: AwsBackupConfig): WatchedMana
   return Object.entries(awsBackup.classes).flatMap(([className, backupClass]) => {
     const maxAgeHours = classMaxRecoveryPointAgeHours(backupClass);
     if (maxAgeHours === undefined) return [];
-    return (Object.keys(MANAGED_RESOURCE_KINDS) as ManagedResourceList[]).flatMap((list) => backupClass.resources[list].map((resource) => ({ list, resource, className, maxAgeHours })));
+    const restoreTestMaxDays = classRestoreTestMaxDays(backupClass);
+    return (Object.keys(MANAGED_RESOURCE_KINDS) as ManagedResourceList[]).flatMap((list) =>
+      backupClass.resources[list].map((resource) => ({ list, resource, className, maxAgeHours, ...(restoreTestMaxDays !== undefined ? { restoreTestMaxDays } : {}) })),
+    );
   });
 }
 
@@ -295,6 +318,9 @@ export function awsBackupIssues(config: ConfigWithAwsBackup): { errors: ConfigIs
           ? "cannot derive the recovery points' maximum age from the schedules of this class's snapshot rules; set it in hours"
           : 'this class has only continuous rules, so no recovery point age alarm watches its resources: add a snapshot rule (a daily one is the default) or set this',
       });
+    }
+    if (backupClass.restoreTesting.enabled && named > 0 && classRestoreTestMaxDays(backupClass) === undefined) {
+      errors.push({ path: [...here, 'restoreTesting', 'alarmAfterDays'], message: `cannot derive how often '${backupClass.restoreTesting.schedule}' restore-tests this class; set the days a resource may go without a passed restore test` });
     }
     if (backupClass.restoreTesting.enabled && !backupClass.restoreTesting.network && resources.rdsInstances.length + resources.auroraClusters.length > 0) {
       warnings.push({
