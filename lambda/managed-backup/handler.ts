@@ -2,8 +2,7 @@ import { BackupClient } from '@aws-sdk/client-backup';
 import type { Context } from 'aws-lambda';
 import { parseEventWith } from '../../contracts/errors';
 import { MANAGED_BACKUP_ENV, RESTORE_TEST_REPORT_HOUR_UTC, managedBackupEventSchema, parseManagedBackupSettings } from '../../contracts/managed-backup';
-import { METRIC_NAMESPACE, SERVICES } from '../../contracts/metric-catalog';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { SERVICES } from '../../contracts/metric-catalog';
 import { isCloudFormationRequest, serveDeployStep } from '../shared/cfn-response';
 import { requireJsonEnv } from '../shared/env';
 import { eventHandler } from '../shared/handlers';
@@ -16,7 +15,7 @@ const settings = parseManagedBackupSettings(requireJsonEnv(MANAGED_BACKUP_ENV.se
 const backup = new BackupClient({ region: settings.region });
 
 // The days since each resource's last validated restore test belong to the drills' series.
-const drillMetrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: SERVICES.drill });
+const drillMetrics = createMetrics(SERVICES.drill);
 
 /** Every hour the recovery point ages; at deploy and once a day also the restore tests' ages. */
 const report = (withRestoreTests: boolean) =>

@@ -2,8 +2,7 @@ import { BackupClient } from '@aws-sdk/client-backup';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS, METRIC_NAMESPACE, SERVICES } from '../../contracts/metric-catalog';
+import { METRICS, SERVICES } from '../../contracts/metric-catalog';
 import { MANAGED_RESTORE_ENV, parseManagedRestoreSettings } from '../../contracts/managed-restore';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { eventHandler } from '../shared/handlers';
@@ -13,7 +12,7 @@ import { parseRestoreJobEvent, reportCompletedRestore, type CompletionOutcome } 
 const logger = createLogger();
 const metrics = createMetrics();
 // A restore test is a drill of its resource: its verdict and time join the drills' series.
-const drillMetrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: SERVICES.drill });
+const drillMetrics = createMetrics(SERVICES.drill);
 const settings = parseManagedRestoreSettings(requireJsonEnv(MANAGED_RESTORE_ENV.settings));
 const topicArn = requireEnv(MANAGED_RESTORE_ENV.alertTopic);
 const regions = [settings.primaryRegion, settings.drRegion];

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRIC_NAMESPACE, type MetricSpec } from '../../contracts/metric-catalog';
+import { METRIC_NAMESPACE, type MetricSpec, type ServiceName } from '../../contracts/metric-catalog';
 
 /**
  * One logger and one metrics instance per function, built at module scope by the handler.
@@ -33,8 +33,9 @@ export function awsSdkVersion(): string {
   return 'unknown';
 }
 
-export function createMetrics(): Metrics {
-  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE });
+/** The function's metrics; with `service`, another job's series (a restore test is a drill of its resource). */
+export function createMetrics(service?: ServiceName): Metrics {
+  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, ...(service ? { serviceName: service } : {}) });
 }
 
 /**
