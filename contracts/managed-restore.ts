@@ -55,7 +55,14 @@ const restorableResourceSchema = z.strictObject({
   /** Whether the class's rules copy its recovery points to the DR region's vault. */
   copiedToDr: z.boolean(),
   /** Where an RDS copy goes in the DR region (from rds.instances drReplication); without it a DR restore is refused. */
-  drNetwork: z.optional(z.strictObject({ subnetGroupName: z.string().check(z.minLength(1)), securityGroupIds: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)) })),
+  drNetwork: z.optional(
+    z.strictObject({
+      subnetGroupName: z.string().check(z.minLength(1)),
+      securityGroupIds: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+      parameterGroupName: z.optional(z.string().check(z.minLength(1))),
+      optionGroupName: z.optional(z.string().check(z.minLength(1))),
+    }),
+  ),
 });
 export type RestorableResource = z.infer<typeof restorableResourceSchema>;
 

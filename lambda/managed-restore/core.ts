@@ -295,6 +295,9 @@ function idempotencyToken(recoveryPointArn: string, target: string, items: reado
   return createHash('sha256').update(JSON.stringify([recoveryPointArn, target, items ?? []])).digest('hex').slice(0, 32);
 }
 
+/** Metadata of a recovery point that names things of the primary region only (RDS uses the engine's defaults and the copy's own key without them). */
+const PRIMARY_REGION_ONLY_KEYS = new Set(['AvailabilityZone', 'AvailabilityZones', 'DBParameterGroupName', 'DBClusterParameterGroupName', 'OptionGroupName', 'KmsKeyId']);
+
 /** The recovery point's own metadata, with what makes the restore new, safe and where it was asked. */
 export function restoreMetadata(
   stored: Readonly<Record<string, string>>,
@@ -313,12 +316,19 @@ export function restoreMetadata(
       ...(request.items ? { ItemsToRestore: JSON.stringify(request.items.map((item) => `s3://${resource.identifier}/${item}`)) } : {}),
     };
   }
-  const network: Record<string, string> =
-    regionRole === 'dr' && resource.drNetwork
-      ? { DBSubnetGroupName: resource.drNetwork.subnetGroupName, VpcSecurityGroupIds: securityGroupList(stored.VpcSecurityGroupIds, resource.drNetwork.securityGroupIds) }
-      : {};
+  const dr = regionRole === 'dr' ? resource.drNetwork : undefined;
+  // A DR copy's metadata still names the primary region's zones, groups and key: none of them exists there.
+  const kept = dr ? Object.fromEntries(Object.entries(stored).filter(([key]) => !PRIMARY_REGION_ONLY_KEYS.has(key))) : stored;
+  const network: Record<string, string> = dr
+    ? {
+        DBSubnetGroupName: dr.subnetGroupName,
+        VpcSecurityGroupIds: securityGroupList(stored.VpcSecurityGroupIds, dr.securityGroupIds),
+        ...(dr.parameterGroupName ? { DBParameterGroupName: dr.parameterGroupName } : {}),
+        ...(dr.optionGroupName ? { OptionGroupName: dr.optionGroupName } : {}),
+      }
+    : {};
   const merged: Record<string, string> = {
-    ...stored,
+    ...kept,
     ...network,
     ...(resource.kind === 'rds' ? { DBInstanceIdentifier: target, PubliclyAccessible: 'false' } : { DBClusterIdentifier: target }),
     ...(resource.kind === 'rds' && request.instanceClass ? { DBInstanceClass: request.instanceClass } : {}),

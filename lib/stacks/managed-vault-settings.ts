@@ -72,7 +72,16 @@ export function managedRestoreResources(scope: Construct, config: BackupKitConfi
             arn,
             className,
             copiedToDr,
-            ...(drReplication ? { drNetwork: { subnetGroupName: drReplication.subnetGroupName, securityGroupIds: [...drReplication.securityGroupIds] } } : {}),
+            ...(drReplication
+              ? {
+                  drNetwork: {
+                    subnetGroupName: drReplication.subnetGroupName,
+                    securityGroupIds: [...drReplication.securityGroupIds],
+                    ...(drReplication.parameterGroupName ? { parameterGroupName: drReplication.parameterGroupName } : {}),
+                    ...(drReplication.optionGroupName ? { optionGroupName: drReplication.optionGroupName } : {}),
+                  },
+                }
+              : {}),
           },
         ];
       }),

@@ -33,7 +33,7 @@ const settings: ManagedRestoreSettings = parseManagedRestoreSettings({
   vaultName: VAULT,
   restoreRoleArn: ROLE,
   resources: [
-    { name: 'rds:orders-db', kind: 'rds', identifier: 'orders-db', arn: ORDERS, className: 'databases', copiedToDr: true, drNetwork: { subnetGroupName: 'dr-db-subnets', securityGroupIds: ['sg-0dr1', 'sg-0dr2'] } },
+    { name: 'rds:orders-db', kind: 'rds', identifier: 'orders-db', arn: ORDERS, className: 'databases', copiedToDr: true, drNetwork: { subnetGroupName: 'dr-db-subnets', securityGroupIds: ['sg-0dr1', 'sg-0dr2'], parameterGroupName: 'dr-postgres16' } },
     { name: 'aurora:billing-aurora', kind: 'aurora', identifier: 'billing-aurora', arn: BILLING, className: 'databases', copiedToDr: true },
     { name: 's3:team-media', kind: 's3', identifier: 'team-media', arn: MEDIA, className: 'media', copiedToDr: false },
   ],
@@ -252,9 +252,14 @@ describe('restore from an AWS Backup recovery point', () => {
     it('GIVEN a DR restore of an instance with a DR network THEN the DR vault is read and the copy gets the DR subnet group and security groups, in the metadata\'s own format', async () => {
       mocks.backup.dr.on(ListRecoveryPointsByBackupVaultCommand).resolves({ RecoveryPoints: [point('dr-copy', '2026-02-02T03:05:00Z')] });
       mocks.backup.dr.on(GetRecoveryPointRestoreMetadataCommand).resolves({ RestoreMetadata: RDS_METADATA });
+      mocks.backup.dr.on(GetRecoveryPointRestoreMetadataCommand).resolves({ RestoreMetadata: { ...RDS_METADATA, AvailabilityZone: 'eu-west-1a', DBParameterGroupName: 'orders-postgres16', OptionGroupName: 'default:postgres-16', KmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/primary' } });
       const answer = await restore({ source: 'orders-db', recoveryPoint: 'latest', region: 'dr', dryRun: true });
       expect(answer).toMatchObject({ region: 'eu-central-1', regionRole: 'dr' });
-      expect(answer.metadata).toMatchObject({ DBSubnetGroupName: 'dr-db-subnets', VpcSecurityGroupIds: JSON.stringify(['sg-0dr1', 'sg-0dr2']) });
+      expect(answer.metadata).toMatchObject({ DBSubnetGroupName: 'dr-db-subnets', VpcSecurityGroupIds: JSON.stringify(['sg-0dr1', 'sg-0dr2']), DBParameterGroupName: 'dr-postgres16' });
+      // The primary region's zone, option group and key exist only there.
+      expect(Object.keys(answer.metadata)).not.toEqual(expect.arrayContaining(['AvailabilityZone']));
+      expect(answer.metadata.OptionGroupName).toBeUndefined();
+      expect(answer.metadata.KmsKeyId).toBeUndefined();
       expect(mocks.backup.primary.calls()).toHaveLength(0);
       expect(mocks.rds.dr).toHaveReceivedCommandWith(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-db-restored-202602020305' });
     });
