@@ -204,7 +204,8 @@ async function chooseRecoveryPoint(
     if (isContinuous(named)) throw new RequestRejectedError(`recoveryPoint: ${choice.arn} is a continuous backup, which restores to its latest time, not to a point you chose here: pick a snapshot recovery point${range(good)}, or restore the continuous one to a time from the AWS Backup console`);
     chosen = named;
   } else {
-    const snapshots = good.filter((point) => !isContinuous(point));
+    // A snapshot has finished; a continuous point still running has no completion, whatever its ARN says.
+    const snapshots = good.filter((point) => !isContinuous(point) && point.CompletionDate instanceof Date);
     const eligible = choice.kind === 'latest' ? snapshots : snapshots.filter((point) => (point.CreationDate as Date).getTime() < choice.before.getTime());
     chosen = eligible.sort((a, b) => (b.CreationDate as Date).getTime() - (a.CreationDate as Date).getTime())[0];
     if (!chosen) {

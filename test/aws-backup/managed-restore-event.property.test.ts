@@ -50,6 +50,7 @@ beforeEach(() => {
       RecoveryPointArn: `arn:aws:backup:eu-west-1:${ACCOUNT}:recovery-point:rp-${daysAgo}`,
       ResourceArn: input.ByResourceArn,
       CreationDate: new Date(Date.parse('2026-12-01T03:00:00Z') - daysAgo * 86_400_000),
+      CompletionDate: new Date(Date.parse('2026-12-01T03:20:00Z') - daysAgo * 86_400_000),
       Status: 'COMPLETED',
     })),
   }));

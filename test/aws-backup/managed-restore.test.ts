@@ -91,6 +91,8 @@ beforeEach(() => {
           RecoveryPoints: [
             point('jan-31', '2026-01-31T03:02:00Z'),
             point('continuous:db-ABC-123', '2026-01-01T00:00:00Z', { CompletionDate: undefined }),
+            // A point still running (a continuous backup whose ARN does not say so) is no snapshot to restore.
+            point('running', '2026-02-02T12:00:00Z', { CompletionDate: undefined }),
             point('other', '2026-02-04T03:00:00Z', { ResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:other-db` }),
           ],
         },
