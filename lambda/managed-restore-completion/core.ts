@@ -78,6 +78,8 @@ async function validateTest(job: DescribeRestoreJobCommandOutput, region: string
   if (!resource) return { outcome: 'ignored', reason: `restore test ${jobId} restored ${job.SourceResourceArn ?? 'an unknown resource'}, which the kit validates not (only RDS, Aurora and S3 named by ARN or bucket name)` };
   const found = await validateRestoreTest(job, resource, deps.validationIn(region));
   const stamp = await stampVerdict(jobId, found, { backup: deps.backupIn(region), ...(deps.retry ? { retry: deps.retry } : {}) });
+  // EventBridge delivers at least once: a test already stamped was recorded and mailed by the first delivery.
+  if (stamp === 'already-stamped') return { outcome: 'validated', resource: resource.name, status: found.status, summary: found.summary, stamp };
   const seconds = job.CreationDate && job.CompletionDate ? Math.round((job.CompletionDate.getTime() - job.CreationDate.getTime()) / 1000) : undefined;
   deps.recordDrill(resource.name, found.status === 'SUCCESSFUL', seconds);
   if (found.status === 'FAILED') {

@@ -74,7 +74,8 @@ async function validateBucket(job: DescribeRestoreJobCommandOutput, resource: Re
   } catch (error) {
     if ((error as { name?: string }).name !== 'NoSuchBucket') throw error;
   }
-  const cutoff = (job.RecoveryPointCreationDate?.getTime() ?? Date.now()) - SLACK_MS;
+  // Without the recovery point's time no live object is known to belong in the copy: only the count is then meaningful.
+  const cutoff = job.RecoveryPointCreationDate ? job.RecoveryPointCreationDate.getTime() - SLACK_MS : Number.NEGATIVE_INFINITY;
   const problems: string[] = [];
   if (!live) {
     if (restored.objects.size === 0) problems.push('the copy is empty');
@@ -127,7 +128,7 @@ export async function stampVerdict(jobId: string, found: Verdict, deps: Pick<Val
     await awsCall('backup:PutRestoreValidationResult', () => deps.backup.send(new PutRestoreValidationResultCommand({ RestoreJobId: jobId, ValidationStatus: found.status, ValidationStatusMessage: message })), deps.retry);
     return 'stamped';
   } catch (error) {
-    if ((error as { name?: string }).name === 'InvalidRequestException' && /already|validat/i.test((error as Error).message)) return 'already-stamped';
+    if ((error as { name?: string }).name === 'InvalidRequestException' && /already/i.test((error as Error).message)) return 'already-stamped';
     throw error;
   }
 }

@@ -102,7 +102,7 @@ export async function restoreFromRecoveryPoint(
   if (request.requestedBy === undefined) warnings.push(`requestedBy was not given: the restore is logged as requested by 'unspecified' (request ID ${invocation.requestId} identifies the call in CloudTrail)`);
 
   const backup = deps.backup[regionRole];
-  const point = await chooseRecoveryPoint(request.recoveryPoint, resource, settings.vaultName, region, backup, deps);
+  const point = await chooseRecoveryPoint(request.recoveryPoint, resource, settings.vaultName, region, backup, deps, invocation.now);
   const target = request.target ?? defaultRestoredName(resource.identifier, point.created);
   checkTargetName(target, resource);
   await refuseExistingTarget(target, resource, region, regionRole, deps);
@@ -181,6 +181,7 @@ async function chooseRecoveryPoint(
   region: string,
   backup: BackupClient,
   deps: ManagedRestoreDependencies,
+  now: Date,
 ): Promise<{ summary: ChosenRecoveryPoint; created: Date }> {
   const points: RecoveryPointByBackupVault[] = [];
   let token: string | undefined;
@@ -223,7 +224,7 @@ async function chooseRecoveryPoint(
       createdAt: isoSeconds(created),
       ...(chosen.CompletionDate ? { completedAt: isoSeconds(chosen.CompletionDate) } : {}),
       ...(chosen.BackupSizeInBytes !== undefined ? { sizeBytes: chosen.BackupSizeInBytes } : {}),
-      ...(chosen.CalculatedLifecycle?.MoveToColdStorageAt && chosen.CalculatedLifecycle.MoveToColdStorageAt.getTime() <= Date.now()
+      ...(chosen.CalculatedLifecycle?.MoveToColdStorageAt && chosen.CalculatedLifecycle.MoveToColdStorageAt.getTime() <= now.getTime()
         ? { storage: 'cold (a restore from cold storage takes hours longer)' }
         : {}),
     },

@@ -161,6 +161,20 @@ describe('the report of a completed restore from AWS Backup', () => {
       expect((await report()).outcome).toMatchObject({ status: 'FAILED', summary: expect.stringContaining('the live bucket no longer exists, so only the count was checked') });
     });
 
+    it('GIVEN the window closed before the verdict (another refusal) THEN the run fails rather than pass it off as stamped', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:awsbackup-restore-test-8c1d` }));
+      rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'available', StorageEncrypted: true }] });
+      backupMock.on(PutRestoreValidationResultCommand).rejects(Object.assign(new Error('Validation window has closed for this restore job'), { name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } }));
+      await expect(report()).rejects.toThrow(/Validation window has closed/);
+    });
+
+    it('GIVEN a job without the recovery point\'s time THEN no live object is required in the copy, only its count', async () => {
+      backupMock.on(DescribeRestoreJobCommand).resolves({ ...bucketJob(), RecoveryPointCreationDate: undefined });
+      copyMock.on(ListObjectsV2Command).resolves({ Contents: [object('a.jpg', 10, OLD)] });
+      liveMock.on(ListObjectsV2Command).resolves({ Contents: [object('a.jpg', 10, OLD), object('b.jpg', 20, OLD)] });
+      expect((await report()).outcome).toMatchObject({ status: 'SUCCESSFUL', summary: expect.stringContaining('0 older objects of the live bucket compared') });
+    });
+
     it('GIVEN a job whose copy is not one of AWS Backup\'s test copies THEN nothing is listed and it FAILED', async () => {
       backupMock.on(DescribeRestoreJobCommand).resolves(bucketJob('team-media'));
       const { outcome } = await report();
@@ -191,7 +205,11 @@ describe('the report of a completed restore from AWS Backup', () => {
       backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:awsbackup-restore-test-8c1d` }));
       rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'available', StorageEncrypted: true }] });
       backupMock.on(PutRestoreValidationResultCommand).rejects(Object.assign(new Error('Validation status has already been set'), { name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } }));
-      expect((await report()).outcome).toMatchObject({ status: 'SUCCESSFUL', stamp: 'already-stamped' });
+      const { outcome, drills, published } = await report();
+      expect(outcome).toMatchObject({ status: 'SUCCESSFUL', stamp: 'already-stamped' });
+      // The first delivery recorded the drill and mailed what there was to mail.
+      expect(drills).toEqual([]);
+      expect(published).toEqual([]);
     });
 
     it('GIVEN a restore test of a resource the kit does not validate (a DynamoDB table) THEN nothing is stamped or recorded', async () => {

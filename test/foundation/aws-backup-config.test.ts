@@ -34,6 +34,11 @@ describe('config: awsBackup', () => {
     expect(configErrorOf(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { network: { ...network, securityGroupIds: ['default'] } } } } }))).toMatch(
       /awsBackup\.classes\.databases\.restoreTesting\.network\.securityGroupIds\.0: must be a security group ID/,
     );
+    for (const [subnetGroupName, reason] of [['default', "'default' is the default VPC's"], ['db;subnets', 'must be a DB subnet group name'], ['', 'expected string to have >=1'], ['x'.repeat(256), 'expected string to have <=255']] as const) {
+      expect(configErrorOf(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { network: { ...network, subnetGroupName } } } } })), subnetGroupName).toMatch(
+        new RegExp(`awsBackup\\.classes\\.databases\\.restoreTesting\\.network\\.subnetGroupName: .*${reason.replace(/[.*+?^${}()|[\]\\']/g, '.')}`, 'i'),
+      );
+    }
   });
 
   it.each([

@@ -113,7 +113,12 @@ const restoreTestingSchema = z.strictObject({
   network: z
     .strictObject({
       /** A DB subnet group of the primary region (one the source databases use is fine). */
-      subnetGroupName: z.string().min(1).max(255),
+      subnetGroupName: z
+        .string()
+        .min(1)
+        .max(255)
+        .regex(/^[A-Za-z0-9 ._-]+$/, 'must be a DB subnet group name (letters, digits, spaces, periods, underscores, hyphens)')
+        .refine((name) => name.toLowerCase() !== 'default', "must name a DB subnet group of your own: 'default' is the default VPC's"),
       /** VPC security groups of the copies: one that admits nothing but what validates them. */
       securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group ID (sg-...)')).min(1, 'at least one security group is required').max(5),
     })
