@@ -109,7 +109,7 @@ describe('config: restore testing of a class', () => {
   const resources = { rdsInstances: [ORDERS] };
   it('GIVEN nothing said THEN each class is restore-tested monthly on the 15th, the newest snapshot of 35 days, kept 2 h', () => {
     const { config } = loadConfig(withAwsBackup({ classes: { databases: { resources } } }));
-    expect(config.awsBackup.classes.databases?.restoreTesting).toEqual({ enabled: true, schedule: 'cron(0 6 15 * ? *)', validationWindowHours: 2, algorithm: 'LATEST_WITHIN_WINDOW', selectionWindowDays: 35 });
+    expect(config.awsBackup.classes.databases?.restoreTesting).toEqual({ enabled: true, schedule: 'cron(0 6 15 * ? *)', validationWindowHours: 2, algorithm: 'LATEST_WITHIN_WINDOW', selectionWindowDays: 35, probes: {} });
   });
 
   it('GIVEN a validation window or selection window AWS Backup refuses, or an unknown algorithm THEN synth fails naming each field', () => {
@@ -131,6 +131,50 @@ describe('config: restore testing of a class', () => {
     expect(configErrorOf(withAwsBackup({ classes: { databases: { resources, restoreTesting: { schedule: 'cron(0 6 1 1/3 ? *)' } } } }))).toMatch(
       /awsBackup\.classes\.databases\.restoreTesting\.alarmAfterDays: cannot derive how often 'cron\(0 6 1 1\/3 \? \*\)' restore-tests this class/,
     );
+  });
+});
+
+describe('config: SQL probes of the restore tests\' database copies', () => {
+  const network = { subnetGroupName: 'restore-tests', securityGroupIds: ['sg-0123456789abcdef0'] };
+  const probeNetwork = { subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], securityGroupIds: ['sg-0aaaaaaaaaaaaaaaa'] };
+  const probes = { 'orders-db': { database: 'shop', statements: ["SELECT max(placed_at) > now() - interval '2 days' FROM orders"] } };
+  const probed = (restoreTesting: object, extra: object = { probeNetwork }, resources: object = { rdsInstances: [ORDERS], auroraClusters: [SHOP] }) =>
+    withAwsBackup({ classes: { databases: { resources, restoreTesting: { network, ...restoreTesting } } }, ...extra });
+
+  it('GIVEN probes of an RDS instance of the class, the copies\' network and the probe network THEN they load, signed in as backup_probe by default', () => {
+    const { config, warnings } = loadConfig(probed({ probes }));
+    expect(config.awsBackup.classes.databases?.restoreTesting.probes).toEqual({ 'orders-db': { database: 'shop', user: 'backup_probe', statements: probes['orders-db'].statements } });
+    expect(config.awsBackup.probeNetwork).toEqual(probeNetwork);
+    expect(warnings).toEqual([]);
+  });
+
+  it('GIVEN probes of an Aurora cluster, or of an instance the class does not protect THEN synth fails saying why for each', () => {
+    const message = configErrorOf(probed({ probes: { 'shop-aurora': probes['orders-db'], 'billing-db': probes['orders-db'] } }));
+    expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.probes\.shop-aurora: 'shop-aurora' is an Aurora cluster: AWS Backup restores a cluster's test copy without instances/);
+    expect(message).toMatch(/awsBackup\.classes\.databases\.restoreTesting\.probes\.billing-db: 'billing-db' is not an RDS instance of this class/);
+  });
+
+  it('GIVEN probes without the probe network, without the copies\' network, or with restore testing off THEN synth fails naming the missing field', () => {
+    expect(configErrorOf(probed({ probes }, {}))).toMatch(/awsBackup\.probeNetwork: required with awsBackup\.classes\.databases\.restoreTesting\.probes/);
+    expect(configErrorOf(withAwsBackup({ classes: { databases: { resources: { rdsInstances: [ORDERS] }, restoreTesting: { probes } } }, probeNetwork }))).toMatch(
+      /awsBackup\.classes\.databases\.restoreTesting\.network: required with probes/,
+    );
+    expect(configErrorOf(probed({ probes, enabled: false }))).toMatch(/restoreTesting\.probes: restore testing of this class is off/);
+  });
+
+  it('GIVEN a statement that is not a query, too many or too long, a bad user or database name, or a malformed probe network THEN synth fails naming each field', () => {
+    const message = configErrorOf(
+      probed(
+        { probes: { 'orders-db': { database: 'shop; drop', user: 'probe-user', statements: ['DELETE FROM orders', `SELECT ${'x'.repeat(1001)}`] } } },
+        { probeNetwork: { subnetIds: ['subnet-xyz'], securityGroupIds: [] } },
+      ),
+    );
+    for (const field of ['probes.orders-db.database', 'probes.orders-db.user', 'probeNetwork.subnetIds.0', 'probeNetwork.securityGroupIds']) {
+      expect(message).toContain(field);
+    }
+    expect(message).toMatch(/statements\.0: must be a query \(begin with SELECT or WITH\)/);
+    expect(message).toMatch(/statements\.1: a statement is at most 1000 characters/);
+    expect(configErrorOf(probed({ probes: { 'orders-db': { database: 'shop', statements: Array.from({ length: 11 }, () => 'SELECT 1') } } }))).toMatch(/probes\.orders-db\.statements: at most 10 statements/);
   });
 });
 

@@ -15,6 +15,7 @@ export const ROUND_TRIPS: readonly string[] = [
   'test/restore/restore-preflight.test.ts',
   'test/verify/real-backups.test.ts',
   'test/backup-jobs/document-round-trip.test.ts',
+  'test/aws-backup/database-probe.test.ts',
 ];
 
 /**

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { schedulerCronSchema } from '../schema';
 import { BUCKET_NAME } from './media-buckets';
 import { derivedMaxAgeHours } from './verification';
+import { DEFAULT_RESTORE_TESTING, classRestoreTestMaxDays, probeNetworkSchema, restoreTestingIssues, restoreTestingSchema } from './aws-backup-restore-testing';
+
+export { classRestoreTestMaxDays } from './aws-backup-restore-testing';
 import { MANAGED_RESOURCE_KINDS, type ManagedResourceList } from '../../../contracts/managed-backup';
 
 /**
@@ -87,45 +90,6 @@ export const DEFAULT_AWS_BACKUP_RULES = {
   monthly: { schedule: 'cron(0 5 1 * ? *)', retentionDays: 365, continuous: false, copyToDr: true, copyToIsolatedAccount: true },
 } as const satisfies Record<string, z.input<typeof ruleSchema>>;
 
-const restoreTestingSchema = z.strictObject({
-  /**
-   * Restore a recovery point of every resource of the class on a schedule, into a throwaway copy
-   * AWS Backup deletes after the validation window: proof that the recovery points restore.
-   */
-  enabled: z.boolean().default(true),
-  /** When, in the config's time zone: by default monthly, on the 15th at 06:00. */
-  schedule: schedulerCronSchema.default('cron(0 6 15 * ? *)'),
-  /** Hours the restored copy is kept (and billed) before AWS Backup deletes it. */
-  validationWindowHours: z.number().int().min(1).max(168).default(2),
-  /** Pick the newest recovery point of the last `selectionWindowDays` (or a random one). */
-  algorithm: z.enum(['LATEST_WITHIN_WINDOW', 'RANDOM_WITHIN_WINDOW']).default('LATEST_WITHIN_WINDOW'),
-  selectionWindowDays: z.number().int().min(1).max(365).default(35),
-  /**
-   * Days a resource's last restore test that passed validation may be old before its alarm.
-   * Derived from the schedule when absent: the longest gap between runs plus a day for AWS
-   * Backup's start window, the restore and its validation (a monthly schedule: 33 days).
-   */
-  alarmAfterDays: z.number().int().min(1).max(400).optional(),
-  /**
-   * Where restore tests put the class's RDS and Aurora copies. Without it AWS Backup infers the
-   * default VPC: a copy of production data there, or a test that fails where the account has none.
-   */
-  network: z
-    .strictObject({
-      /** A DB subnet group of the primary region (one the source databases use is fine). */
-      subnetGroupName: z
-        .string()
-        .min(1)
-        .max(255)
-        .regex(/^[A-Za-z0-9 ._-]+$/, 'must be a DB subnet group name (letters, digits, spaces, periods, underscores, hyphens)')
-        .refine((name) => name.toLowerCase() !== 'default', "must name a DB subnet group of your own: 'default' is the default VPC's"),
-      /** VPC security groups of the copies: one that admits nothing but what validates them. */
-      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group ID (sg-...)')).min(1, 'at least one security group is required').max(5),
-    })
-    .optional(),
-});
-export type AwsBackupRestoreTesting = z.infer<typeof restoreTestingSchema>;
-export const DEFAULT_RESTORE_TESTING: AwsBackupRestoreTesting = { enabled: true, schedule: 'cron(0 6 15 * ? *)', validationWindowHours: 2, algorithm: 'LATEST_WITHIN_WINDOW', selectionWindowDays: 35 };
 
 const classSchema = z.strictObject({
   /** What this class protects. */
@@ -165,6 +129,11 @@ const awsBackupSchema = z.strictObject({
   classes: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,23}$/, 'class names are 1-24 lowercase letters, digits, hyphens'), classSchema).default({}),
   /** The Vault Lock of both vaults (primary and DR region). */
   vaultLock: vaultLockSchema.default({ mode: 'GOVERNANCE', minRetentionDays: 7, maxRetentionDays: 3650, changeableForDays: VAULT_LOCK_MINIMUM_GRACE_DAYS }),
+  /**
+   * Where the database probe function runs, when a class's restore tests probe their RDS copies
+   * with SQL (`restoreTesting.probes`): subnets and security groups in the VPC of those copies.
+   */
+  probeNetwork: probeNetworkSchema.optional(),
 });
 export type AwsBackupConfig = z.infer<typeof awsBackupSchema>;
 
@@ -191,18 +160,6 @@ export function classMaxRecoveryPointAgeHours(backupClass: AwsBackupClass): numb
     .map((rule) => derivedMaxAgeHours(rule.schedule, DAILY_RECOVERY_POINT_MAX_AGE_HOURS))
     .filter((hours): hours is number => hours !== undefined);
   return limits.length > 0 ? Math.min(...limits) : undefined;
-}
-
-/**
- * Days a restore-tested class's resources may go without a restore test that passed validation,
- * or undefined when the class is not restore-tested or its schedule's cadence cannot be derived.
- */
-export function classRestoreTestMaxDays(backupClass: AwsBackupClass): number | undefined {
-  const testing = backupClass.restoreTesting;
-  if (!testing.enabled) return undefined;
-  if (testing.alarmAfterDays !== undefined) return testing.alarmAfterDays;
-  const hours = derivedMaxAgeHours(testing.schedule, 24);
-  return hours === undefined ? undefined : Math.ceil((hours + 24) / 24);
 }
 
 /** A resource named in a class whose newest recovery point is watched. */
@@ -324,15 +281,7 @@ export function awsBackupIssues(config: ConfigWithAwsBackup): { errors: ConfigIs
           : 'this class has only continuous rules, so no recovery point age alarm watches its resources: add a snapshot rule (a daily one is the default) or set this',
       });
     }
-    if (backupClass.restoreTesting.enabled && named > 0 && classRestoreTestMaxDays(backupClass) === undefined) {
-      errors.push({ path: [...here, 'restoreTesting', 'alarmAfterDays'], message: `cannot derive how often '${backupClass.restoreTesting.schedule}' restore-tests this class; set the days a resource may go without a passed restore test` });
-    }
-    if (backupClass.restoreTesting.enabled && !backupClass.restoreTesting.network && resources.rdsInstances.length + resources.auroraClusters.length > 0) {
-      warnings.push({
-        path: [...here, 'restoreTesting', 'network'],
-        message: "not set: AWS Backup's monthly restore tests put this class's RDS and Aurora copies in the default VPC (a copy of production data there), and fail every month where the account has none: set the DB subnet group and security groups the copies get",
-      });
-    }
+    restoreTestingIssues(here, backupClass, config.awsBackup.probeNetwork, { errors, warnings });
     if (resources.tags.length > 0) {
       warnings.push({
         path: [...here, 'resources', 'tags'],
