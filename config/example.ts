@@ -58,14 +58,22 @@ export const exampleConfig: BackupKitConfigInput = {
           rdsInstances: ['arn:aws:rds:eu-west-1:111122223333:db:orders-db'],
           auroraClusters: ['arn:aws:rds:eu-west-1:111122223333:cluster:billing-aurora'],
         },
-        // The monthly restore tests' copies: in the databases' subnets, behind a group that admits nothing.
-        restoreTesting: { network: { subnetGroupName: 'orders-db-subnets', securityGroupIds: ['sg-0f1e2d3c4b5a69788'] } },
+        restoreTesting: {
+          // The monthly restore tests' copies: in the databases' subnets, behind a group that
+          // admits only the probe function's group on the database port.
+          network: { subnetGroupName: 'orders-db-subnets', securityGroupIds: ['sg-0f1e2d3c4b5a69788'] },
+          // What orders-db's copy must answer, read-only, signed in as backup_probe with IAM
+          // database authentication (docs/aws-backup.md, "SQL probes of the restore test copies").
+          probes: { 'orders-db': { database: 'orders', statements: ["SELECT max(created_at) > now() - interval '2 days' FROM orders"] } },
+        },
       },
       // The media bucket (versioned, as AWS Backup requires): a deleted bucket or deleted versions come back.
       media: {
         resources: { s3Buckets: ['example-team-media'] },
       },
     },
+    // Where the probe function runs: the databases' private subnets, in its own security group.
+    probeNetwork: { subnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0b1c2d3e4f5a60718'], securityGroupIds: ['sg-0a9b8c7d6e5f40312'] },
   },
   targets: [
     {

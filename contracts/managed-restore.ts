@@ -16,6 +16,8 @@ export const MANAGED_RESTORE_ENV = {
   settings: 'MANAGED_RESTORE_SETTINGS',
   /** The alert topic the completion function reports to. */
   alertTopic: 'MANAGED_RESTORE_ALERT_TOPIC',
+  /** The database probe function the completion function invokes on restore tests' database copies, when any is probed. */
+  probeFunction: 'MANAGED_RESTORE_PROBE_FUNCTION',
 } as const;
 
 /** The kinds a console restore handles, by the word `managedResourceName` shows them with. */
@@ -54,6 +56,8 @@ const restorableResourceSchema = z.strictObject({
   className: z.string().check(z.minLength(1)),
   /** Whether the class's rules copy its recovery points to the DR region's vault. */
   copiedToDr: z.boolean(),
+  /** Whether its restore tests' copies answer SQL probes (the database probe function holds the statements). */
+  probed: z.optional(z.boolean()),
   /** Where an RDS copy goes in the DR region (from rds.instances drReplication); without it a DR restore is refused. */
   drNetwork: z.optional(
     z.strictObject({

@@ -1,13 +1,16 @@
 import { BackupClient } from '@aws-sdk/client-backup';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { METRICS, SERVICES } from '../../contracts/metric-catalog';
 import { MANAGED_RESTORE_ENV, parseManagedRestoreSettings } from '../../contracts/managed-restore';
-import { requireEnv, requireJsonEnv } from '../shared/env';
+import type { ProbeRequest } from '../../contracts/database-probe';
+import { optionalEnv, requireEnv, requireJsonEnv } from '../shared/env';
 import { eventHandler } from '../shared/handlers';
 import { addCatalogMetric, createLogger, createMetrics, publishCatalogMetrics } from '../shared/powertools';
 import { parseRestoreJobEvent, reportCompletedRestore, type CompletionOutcome } from './core';
+import { invokeProbe } from './validation';
 
 const logger = createLogger();
 const metrics = createMetrics();
@@ -21,6 +24,9 @@ const backup = clientsOf((region) => new BackupClient({ region }));
 const s3 = clientsOf((region) => new S3Client({ region }));
 const rds = clientsOf((region) => new RDSClient({ region }));
 const sns = new SNSClient({});
+// The probe function runs in the primary region's VPC, where the restore tests put their copies.
+const probeFunction = optionalEnv(MANAGED_RESTORE_ENV.probeFunction, '');
+const lambda = probeFunction ? new LambdaClient({ region: settings.primaryRegion }) : undefined;
 
 function inRegion<T>(clients: Map<string, T>, region: string): T {
   const client = clients.get(region);
@@ -33,7 +39,12 @@ export const handler = eventHandler({ logger, job: 'AWS Backup restore completio
   const parsed = parseRestoreJobEvent(event);
   const outcome = await reportCompletedRestore(parsed, settings, {
     backupIn: (region) => inRegion(backup, region),
-    validationIn: (region) => ({ backup: inRegion(backup, region), s3: { copy: inRegion(s3, region), live: inRegion(s3, settings.primaryRegion) }, rds: inRegion(rds, region) }),
+    validationIn: (region) => ({
+      backup: inRegion(backup, region),
+      s3: { copy: inRegion(s3, region), live: inRegion(s3, settings.primaryRegion) },
+      rds: inRegion(rds, region),
+      ...(lambda && probeFunction && region === settings.primaryRegion ? { probe: (request: ProbeRequest) => invokeProbe(lambda, probeFunction, request) } : {}),
+    }),
     sns,
     topicArn,
     recordMinutes: (resource, minutes) => {

@@ -1,7 +1,10 @@
 import { PutRestoreValidationResultCommand, type BackupClient, type DescribeRestoreJobCommandOutput } from '@aws-sdk/client-backup';
-import type { RDSClient } from '@aws-sdk/client-rds';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { isoSeconds } from '../../contracts/rds';
+import { probeProtocolOf, probeResultSchema, type ProbeRequest, type ProbeResult } from '../../contracts/database-probe';
+import { errorMessage, parseEventWith } from '../../contracts/errors';
 import { RESTORE_TEST_PREFIX, type RestorableResource } from '../../contracts/managed-restore';
 import { describeDbClusterIfExists, describeDbInstanceIfExists } from '../shared/rds-instances';
 import { awsCall, type RetryOptions } from '../shared/retry';
@@ -14,7 +17,9 @@ import { awsCall, type RetryOptions } from '../shared/retry';
  * A bucket: every object of the live bucket older than the recovery point (less an hour of slack,
  * as a backup is not instantaneous) is in the copy with the same size, and a copy of a non-empty
  * bucket is not empty. A database: the copy exists, is available, encrypted when the source was,
- * and not publicly accessible; its data is not read (no credentials are held here).
+ * and not publicly accessible; and when the config gives it probes, an RDS instance's copy answers
+ * them (the database probe function, in the copies' VPC, signs in with an IAM token and runs the
+ * configured SQL read-only; this function holds no credentials and sends no SQL).
  */
 
 /** Objects written this close before the recovery point may or may not be in it. */
@@ -29,6 +34,11 @@ export interface ValidationDependencies {
   /** S3 of the region the copy is in, and of the primary region where the live bucket is. */
   readonly s3: { readonly copy: S3Client; readonly live: S3Client };
   readonly rds: RDSClient;
+  /**
+   * Runs the configured probes of a database on its copy (the database probe function).
+   * @default - none: a probed database's copy fails validation, saying the probe cannot be reached
+   */
+  readonly probe?: (request: ProbeRequest) => Promise<ProbeResult>;
   readonly retry?: RetryOptions;
 }
 
@@ -112,13 +122,61 @@ async function validateDatabase(resource: RestorableResource, copy: string, deps
     if (instance.DBInstanceStatus !== 'available') problems.push(`the copy is ${instance.DBInstanceStatus ?? 'in an unknown state'}, not available`);
     if (!instance.StorageEncrypted) problems.push('the copy is not encrypted');
     if (instance.PubliclyAccessible) problems.push('the copy is publicly accessible');
-    return verdict(`${resource.name}: the copy ${copy} (${instance.Engine ?? '?'} ${instance.EngineVersion ?? ''}, ${instance.DBInstanceClass ?? '?'}) is ${instance.DBInstanceStatus ?? '?'}`.replace(' )', ')'), problems);
+    const probed = resource.probed && instance.DBInstanceStatus === 'available' ? await probeCopy(resource, instance, deps) : undefined;
+    problems.push(...(probed?.problems ?? []));
+    return verdict(`${resource.name}: the copy ${copy} (${instance.Engine ?? '?'} ${instance.EngineVersion ?? ''}, ${instance.DBInstanceClass ?? '?'}) is ${instance.DBInstanceStatus ?? '?'}${probed?.summary ?? ''}`.replace(' )', ')'), problems);
   }
   const cluster = await describeDbClusterIfExists(deps.rds, copy, deps.retry);
   if (!cluster) return verdict(`${resource.name}: the copy ${copy} does not exist`, ['the copy does not exist']);
   if (cluster.Status !== 'available') problems.push(`the copy is ${cluster.Status ?? 'in an unknown state'}, not available`);
   if (!cluster.StorageEncrypted) problems.push('the copy is not encrypted');
   return verdict(`${resource.name}: the copy ${copy} (${cluster.Engine ?? '?'} ${cluster.EngineVersion ?? ''}) is ${cluster.Status ?? '?'}`.replace(' )', ')'), problems);
+}
+
+/** The configured probes run on an available copy: a summary to append, and what failed. */
+async function probeCopy(resource: RestorableResource, instance: DBInstance, deps: ValidationDependencies): Promise<{ summary: string; problems: string[] }> {
+  const protocol = probeProtocolOf(instance.Engine);
+  const host = instance.Endpoint?.Address;
+  const port = instance.Endpoint?.Port;
+  if (!protocol) return { summary: '; not probed', problems: [`the copy's engine ${instance.Engine ?? '(unknown)'} is not one the probes speak (PostgreSQL, MySQL, MariaDB)`] };
+  if (!instance.IAMDatabaseAuthenticationEnabled) {
+    return { summary: '; not probed', problems: ["IAM database authentication is off on the copy, so the probes could not sign in: turn it on in the source database (its snapshots, and so the copies, carry it)"] };
+  }
+  if (!host || port === undefined) return { summary: '; not probed', problems: ['RDS gives the copy no endpoint to probe'] };
+  if (!deps.probe) return { summary: '; not probed', problems: ['the copy has probes in the config, but the database probe function cannot be reached from here (restore tests run in the primary region)'] };
+  let result: ProbeResult;
+  try {
+    result = await deps.probe({ resource: resource.name, protocol, host, port });
+  } catch (error) {
+    return { summary: '; not probed', problems: [`the database probe failed: ${errorMessage(error).slice(0, 300)}`] };
+  }
+  if (!result.connected) return { summary: '; not probed', problems: [`the probe ${result.error ?? 'could not sign in'} (are the copies' security groups open to the probe function's on port ${port}, and does the probe user exist in the source with IAM authentication?)`] };
+  const failed = result.checks.filter((check) => !check.held);
+  return {
+    summary: `; ${result.checks.length - failed.length} of ${result.checks.length} probes held`,
+    problems: failed.map((check) => `probe '${check.statement.replace(/\s+/g, ' ').slice(0, 80)}' ${check.detail}`),
+  };
+}
+
+/** Calls the database probe function and reads its answer; an error it threw is thrown here with its message. */
+export async function invokeProbe(lambda: LambdaClient, functionName: string, request: ProbeRequest, retry?: RetryOptions): Promise<ProbeResult> {
+  const answer = await awsCall('lambda:InvokeFunction', () => lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(request)) })), retry);
+  const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : '';
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new Error(`the probe function answered no JSON: ${text.slice(0, 200)}`);
+  }
+  if (answer.FunctionError) {
+    const message = (payload as { errorMessage?: unknown } | null)?.errorMessage;
+    throw new Error(`the probe function failed (${answer.FunctionError}): ${typeof message === 'string' ? message : text.slice(0, 200)}`);
+  }
+  try {
+    return parseEventWith(probeResultSchema, payload);
+  } catch (error) {
+    throw new Error(`the probe function answered in an unknown form: ${errorMessage(error).slice(0, 200)}`);
+  }
 }
 
 /** Stamps the verdict on the restore job; a verdict already stamped (a repeated event) stays. */

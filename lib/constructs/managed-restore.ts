@@ -24,6 +24,7 @@ import { REQUESTED_BY_PLACEHOLDER } from '../../contracts/rds-restore-event';
 import { SERVICES } from '../../contracts/metric-catalog';
 import { grantAlertPublishing } from './alert-topic';
 import { deadLetterAsyncFailures, deadLetterQueue } from './dead-letters';
+import type { DatabaseProbe } from './database-probe';
 import { HouseFunction } from './house-function';
 import { awsBackupRestoreRole } from './managed-restore-testing';
 import { acknowledgeWildcards } from './nag';
@@ -78,6 +79,11 @@ export interface ManagedRestoreProps {
    * @default - restore tests are not validated
    */
   readonly restoreTestingRole?: iam.IRole;
+  /**
+   * Runs the SQL probes of the restore tests' database copies; required when a resource is `probed`.
+   * @default - no copy is probed
+   */
+  readonly databaseProbe?: DatabaseProbe;
 }
 
 /**
@@ -99,7 +105,7 @@ export class ManagedRestore extends Construct {
 
   constructor(scope: Construct, id: string, props: ManagedRestoreProps) {
     super(scope, id);
-    validateResources(props.resources);
+    validateResources(props);
     const stack = Stack.of(this);
     const primaryRegion = stack.region;
     if (!Token.isUnresolved(primaryRegion) && primaryRegion === props.drRegion) throw new Error(`ManagedRestore drRegion: must differ from the stack's region (both are ${primaryRegion})`);
@@ -157,8 +163,13 @@ export class ManagedRestore extends Construct {
       logKey: props.logKey,
       // A restore test of a large bucket lists both the copy and the live bucket.
       timeout: Duration.minutes(5),
-      environment: { [MANAGED_RESTORE_ENV.settings]: stack.toJsonString(settings), [MANAGED_RESTORE_ENV.alertTopic]: props.alertTopic.topicArn },
+      environment: {
+        [MANAGED_RESTORE_ENV.settings]: stack.toJsonString(settings),
+        [MANAGED_RESTORE_ENV.alertTopic]: props.alertTopic.topicArn,
+        ...(props.databaseProbe ? { [MANAGED_RESTORE_ENV.probeFunction]: props.databaseProbe.handler.function.functionName } : {}),
+      },
     });
+    props.databaseProbe?.grantInvoke(this.completion.role);
     this.completion.role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadRestoreJobs', actions: ['backup:DescribeRestoreJob'], resources: ['*'] }));
     Validations.of(this.completion.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'backup:DescribeRestoreJob and backup:PutRestoreValidationResult have no resource type in IAM, so they take only "*"; they read a restore job\'s record and stamp a restore test\'s verdict.' });
     grantAlertPublishing(this.completion.role, props.alertTopic, props.logKey);
@@ -260,8 +271,14 @@ function grantValidationTo(role: iam.IRole, buckets: readonly RestorableResource
   }
 }
 
-function validateResources(resources: readonly RestorableResource[]): void {
+function validateResources(props: ManagedRestoreProps): void {
+  const resources = props.resources;
   if (resources.length === 0) throw new Error('ManagedRestore resources: at least one resource is required');
+  const probed = resources.filter((resource) => resource.probed);
+  if (probed.length > 0 && (!props.databaseProbe || !props.restoreTestingRole)) {
+    throw new Error(`ManagedRestore databaseProbe: ${probed.map((resource) => resource.name).join(', ')} ${probed.length === 1 ? 'is' : 'are'} probed, which needs the database probe and the restore testing role`);
+  }
+  for (const resource of probed) if (resource.kind !== 'rds') throw new Error(`ManagedRestore resources: '${resource.name}' is probed, but only RDS instances' copies answer SQL`);
   const seen = new Set<string>();
   for (const resource of resources) {
     if (seen.has(resource.name)) throw new Error(`ManagedRestore resources: '${resource.name}' is listed twice`);

@@ -23,7 +23,8 @@ import { ManagedBackupPlans } from '../constructs/managed-backup-plans';
 import { ManagedRestoreTesting } from '../constructs/managed-restore-testing';
 import { RecoveryPointAges } from '../constructs/recovery-point-ages';
 import { ManagedRestore } from '../constructs/managed-restore';
-import { managedRestoreResources, protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
+import { DatabaseProbe } from '../constructs/database-probe';
+import { managedRestoreResources, probedDatabases, protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
 import { restoreDrills, restoreJobsSettings } from './restore-settings';
@@ -76,6 +77,8 @@ export class JobsStack extends Stack {
   /** The hourly recovery point age report of the managed data named by ARN or bucket name. */
   readonly recoveryPointAges?: RecoveryPointAges;
   readonly managedRestore?: ManagedRestore;
+  /** Runs the SQL probes of restore test copies, when the config gives any. */
+  readonly databaseProbe?: DatabaseProbe;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -239,9 +242,22 @@ export class JobsStack extends Stack {
         this.recoveryPointAges = new RecoveryPointAges(this, 'RecoveryPointAges', { resources: watched, vaultName: managedVaultName(config.prefix), logKey: this.opsKey.key });
         this.monitoring.monitorRecoveryPointAges(this.recoveryPointAges);
       }
+      const probed = probedDatabases(config);
+      const probeNetwork = config.awsBackup.probeNetwork;
+      if (probed.length > 0 && probeNetwork) {
+        this.databaseProbe = new DatabaseProbe(this, 'DatabaseProbe', { databases: probed, subnetIds: probeNetwork.subnetIds, securityGroupIds: probeNetwork.securityGroupIds, logKey: this.opsKey.key });
+      }
       const restorable = managedRestoreResources(this, config);
       if (restorable.length > 0) {
-        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', { resources: restorable, vaultName: managedVaultName(config.prefix), drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic, ...(this.restoreTesting?.role ? { restoreTestingRole: this.restoreTesting.role } : {}) });
+        this.managedRestore = new ManagedRestore(this, 'ManagedRestore', {
+          resources: restorable,
+          vaultName: managedVaultName(config.prefix),
+          drRegion: config.drRegion,
+          logKey: this.opsKey.key,
+          alertTopic: this.alerts.topic,
+          ...(this.restoreTesting?.role ? { restoreTestingRole: this.restoreTesting.role } : {}),
+          ...(this.databaseProbe ? { databaseProbe: this.databaseProbe } : {}),
+        });
         this.monitoring.monitorManagedRestores(this.managedRestore);
       }
     }

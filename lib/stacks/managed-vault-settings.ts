@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { managedResourceName } from '../../contracts/managed-backup';
 import { NAME_MAX_LENGTH, RESTORED_SUFFIX_LENGTH, type RestorableResource } from '../../contracts/managed-restore';
+import type { ProbedDatabase } from '../../contracts/database-probe';
 import { watchedManagedResources } from '../config/sections/aws-backup';
 import type { ManagedBackupPlans } from '../constructs/managed-backup-plans';
 import type { ManagedBackupVaultProps } from '../constructs/managed-backup-vault';
@@ -72,6 +73,7 @@ export function managedRestoreResources(scope: Construct, config: BackupKitConfi
             arn,
             className,
             copiedToDr,
+            ...(list === 'rdsInstances' && backupClass.restoreTesting.probes[identifier] ? { probed: true } : {}),
             ...(drReplication
               ? {
                   drNetwork: {
@@ -87,4 +89,11 @@ export function managedRestoreResources(scope: Construct, config: BackupKitConfi
       }),
     );
   });
+}
+
+/** The RDS instances whose restore test copies answer SQL probes, with what the probe function runs. */
+export function probedDatabases(config: BackupKitConfig): ProbedDatabase[] {
+  return Object.values(config.awsBackup.classes).flatMap((backupClass) =>
+    Object.entries(backupClass.restoreTesting.probes).map(([identifier, probe]) => ({ resource: `rds:${identifier}`, database: probe.database, user: probe.user, statements: [...probe.statements] })),
+  );
 }

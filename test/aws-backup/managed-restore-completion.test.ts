@@ -1,12 +1,15 @@
 import { BackupClient, DescribeRestoreJobCommand, PutRestoreValidationResultCommand, type DescribeRestoreJobCommandOutput } from '@aws-sdk/client-backup';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../contracts/errors';
 import { parseManagedRestoreSettings } from '../../contracts/managed-restore';
+import type { ProbeRequest, ProbeResult } from '../../contracts/database-probe';
 import { parseRestoreJobEvent, reportCompletedRestore } from '../../lambda/managed-restore-completion/core';
+import { invokeProbe } from '../../lambda/managed-restore-completion/validation';
 
 /** The report of a completed restore from AWS Backup: only the restore function's, with its minutes. */
 
@@ -24,6 +27,7 @@ const settings = parseManagedRestoreSettings({
   resources: [
     { name: 'rds:orders-db', kind: 'rds', identifier: 'orders-db', arn: ORDERS, className: 'databases', copiedToDr: true },
     { name: 's3:team-media', kind: 's3', identifier: 'team-media', arn: 'arn:aws:s3:::team-media', className: 'media', copiedToDr: false },
+    { name: 'rds:shop-db', kind: 'rds', identifier: 'shop-db', arn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:shop-db`, className: 'databases', copiedToDr: true, probed: true },
     { name: 'aurora:billing-aurora', kind: 'aurora', identifier: 'billing-aurora', arn: `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster:billing-aurora`, className: 'databases', copiedToDr: true },
   ],
 });
@@ -61,12 +65,12 @@ const job = (extra: Partial<DescribeRestoreJobCommandOutput> = {}): Partial<Desc
   ...extra,
 });
 
-async function report(raw: unknown = event()) {
+async function report(raw: unknown = event(), probe?: (request: ProbeRequest) => Promise<ProbeResult>) {
   const recorded: [string, number][] = [];
   const drills: [string, boolean, number | undefined][] = [];
   const outcome = await reportCompletedRestore(parseRestoreJobEvent(raw), settings, {
     backupIn: () => backup,
-    validationIn: () => ({ backup, s3: { copy: copyS3, live: liveS3 }, rds, retry: { sleep: async () => undefined } }),
+    validationIn: () => ({ backup, s3: { copy: copyS3, live: liveS3 }, rds, retry: { sleep: async () => undefined }, ...(probe ? { probe } : {}) }),
     sns: new SNSClient({ region: 'eu-west-1' }),
     topicArn: TOPIC,
     recordMinutes: (resource, minutes) => recorded.push([resource, minutes]),
@@ -210,6 +214,104 @@ describe('the report of a completed restore from AWS Backup', () => {
       // The first delivery recorded the drill and mailed what there was to mail.
       expect(drills).toEqual([]);
       expect(published).toEqual([]);
+    });
+
+    describe('a database whose copies answer SQL probes', () => {
+      const COPY = 'awsbackup-restore-test-41be';
+      const ENDPOINT = `${COPY}.c9akciq32.eu-west-1.rds.amazonaws.com`;
+      const probedJob = () => testJob({ SourceResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:shop-db`, CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:${COPY}` });
+      const copy = (extra: object = {}) => ({ DBInstances: [{ DBInstanceIdentifier: COPY, DBInstanceStatus: 'available', StorageEncrypted: true, Engine: 'postgres', IAMDatabaseAuthenticationEnabled: true, Endpoint: { Address: ENDPOINT, Port: 5432 }, ...extra }] });
+      const answering = (result: Omit<ProbeResult, 'resource'>) => {
+        const requests: ProbeRequest[] = [];
+        const probe = async (request: ProbeRequest) => {
+          requests.push(request);
+          return { resource: request.resource, ...result };
+        };
+        return { probe, requests };
+      };
+      const held = (statement: string, detail = 'returned true') => ({ statement, held: true, detail });
+
+      it('GIVEN the probes hold on the copy THEN it is SUCCESSFUL, saying how many held, and the probe was asked for the copy by its endpoint', async () => {
+        backupMock.on(DescribeRestoreJobCommand).resolves(probedJob());
+        rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: COPY }).resolves(copy());
+        const { probe, requests } = answering({ connected: true, checks: [held('SELECT true'), held('SELECT count(*) FROM orders', 'returned 50')] });
+        const { outcome, drills } = await report(event(), probe);
+        expect(requests).toEqual([{ resource: 'rds:shop-db', protocol: 'postgres', host: ENDPOINT, port: 5432 }]);
+        expect(outcome).toMatchObject({ status: 'SUCCESSFUL', summary: expect.stringContaining('; 2 of 2 probes held') });
+        expect(drills).toEqual([['rds:shop-db', true, 2250]]);
+      });
+
+      it('GIVEN a probe that does not hold THEN it FAILED, the statement and its answer stamped and mailed', async () => {
+        backupMock.on(DescribeRestoreJobCommand).resolves(probedJob());
+        rdsMock.on(DescribeDBInstancesCommand).resolves(copy({ Engine: 'mariadb' }));
+        const { probe, requests } = answering({ connected: true, checks: [held('SELECT 1'), { statement: "SELECT max(placed_at) > now() - interval '2 days'\n FROM orders", held: false, detail: 'returned 0' }] });
+        const { outcome, stamped, published, drills } = await report(event(), probe);
+        expect(requests[0]?.protocol).toBe('mysql');
+        expect(outcome).toMatchObject({ status: 'FAILED' });
+        expect(stamped[0]?.ValidationStatusMessage).toContain("probe 'SELECT max(placed_at) > now() - interval '2 days' FROM orders' returned 0");
+        expect(String(published[0]?.Message)).toContain('returned 0');
+        expect(drills[0]?.[1]).toBe(false);
+      });
+
+      it.each([
+        ['IAM authentication off on the copy', copy({ IAMDatabaseAuthenticationEnabled: false }), /IAM database authentication is off on the copy/],
+        ['an engine the probes do not speak', copy({ Engine: 'sqlserver-se' }), /engine sqlserver-se is not one the probes speak/],
+        ['no endpoint', copy({ Endpoint: undefined }), /no endpoint to probe/],
+        ['a copy not available', copy({ DBInstanceStatus: 'storage-full' }), /the copy is storage-full, not available/],
+      ])('GIVEN %s THEN it FAILED and the probe was not asked', async (_, instances, problem) => {
+        backupMock.on(DescribeRestoreJobCommand).resolves(probedJob());
+        rdsMock.on(DescribeDBInstancesCommand).resolves(instances);
+        const { probe, requests } = answering({ connected: true, checks: [] });
+        const { outcome, stamped } = await report(event(), probe);
+        expect(outcome).toMatchObject({ status: 'FAILED' });
+        expect(stamped[0]?.ValidationStatusMessage).toMatch(problem);
+        expect(requests).toEqual([]);
+      });
+
+      it('GIVEN the probe could not sign in, failed, or cannot be reached THEN it FAILED saying so, never passed for want of an answer', async () => {
+        backupMock.on(DescribeRestoreJobCommand).resolves(probedJob());
+        rdsMock.on(DescribeDBInstancesCommand).resolves(copy());
+        const refused = answering({ connected: false, error: `could not sign in to ${ENDPOINT}:5432 as backup_probe (database shop): timeout`, checks: [] });
+        expect((await report(event(), refused.probe)).stamped[0]?.ValidationStatusMessage).toMatch(/the probe could not sign in .* timeout \(are the copies' security groups open to the probe function's on port 5432/);
+        backupMock.on(PutRestoreValidationResultCommand).resolves({});
+        const failing = async () => Promise.reject(new Error('the probe function failed (Unhandled): Task timed out after 60.00 seconds'));
+        expect((await report(event(), failing)).stamped.at(-1)?.ValidationStatusMessage).toMatch(/the database probe failed: the probe function failed \(Unhandled\): Task timed out/);
+        expect((await report(event())).stamped.at(-1)?.ValidationStatusMessage).toMatch(/the database probe function cannot be reached from here/);
+      });
+
+      it('GIVEN a database without probes THEN its copy is not probed', async () => {
+        backupMock.on(DescribeRestoreJobCommand).resolves(testJob({ CreatedResourceArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:db:${COPY}` }));
+        rdsMock.on(DescribeDBInstancesCommand).resolves(copy());
+        const { probe, requests } = answering({ connected: true, checks: [] });
+        expect((await report(event(), probe)).outcome).toMatchObject({ status: 'SUCCESSFUL', resource: 'rds:orders-db' });
+        expect(requests).toEqual([]);
+      });
+    });
+
+    describe('the call to the probe function', () => {
+      const lambdaMock = mockClient(LambdaClient);
+      afterAll(() => lambdaMock.restore());
+      beforeEach(() => lambdaMock.reset());
+      const lambda = new LambdaClient({ region: 'eu-west-1' });
+      const request: ProbeRequest = { resource: 'rds:shop-db', protocol: 'postgres', host: 'awsbackup-restore-test-1.c9akciq32.eu-west-1.rds.amazonaws.com', port: 5432 };
+      const payload = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value)) as never;
+
+      it('sends the request alone and reads the answer', async () => {
+        lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ resource: 'rds:shop-db', connected: true, checks: [{ statement: 'SELECT 1', held: true, detail: 'returned 1' }] }) });
+        await expect(invokeProbe(lambda, 'backup-kit-probe', request)).resolves.toMatchObject({ connected: true, checks: [{ held: true }] });
+        const input = lambdaMock.commandCalls(InvokeCommand)[0]?.args[0].input;
+        expect(input?.FunctionName).toBe('backup-kit-probe');
+        expect(JSON.parse(new TextDecoder().decode(input?.Payload as Uint8Array))).toEqual(request);
+      });
+
+      it('throws with the function error, or when the answer is not a probe result', async () => {
+        lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: payload({ errorType: 'RequestRejectedError', errorMessage: "host: 'x' must be the endpoint of one of AWS Backup's restore test copies" }) });
+        await expect(invokeProbe(lambda, 'backup-kit-probe', request)).rejects.toThrow(/the probe function failed \(Unhandled\): host: 'x' must be the endpoint/);
+        lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ ok: true }) });
+        await expect(invokeProbe(lambda, 'backup-kit-probe', request)).rejects.toThrow(/answered in an unknown form/);
+        lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload('not json') });
+        await expect(invokeProbe(lambda, 'backup-kit-probe', request)).rejects.toThrow(/answered no JSON/);
+      });
     });
 
     it('GIVEN a restore test of a resource the kit does not validate (a DynamoDB table) THEN nothing is stamped or recorded', async () => {

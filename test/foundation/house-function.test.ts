@@ -90,7 +90,12 @@ describe('HouseFunction defaults', () => {
     expect(assetsOf().assetDir).toBe(first.assetDir);
   });
 
-  it('GIVEN every function of the kit WHEN bundled as HouseFunction bundles THEN each is under 400 KB', () => {
+  /** Bundles allowed past 400 KB, each with its reason and its own ceiling. */
+  const LARGE_BUNDLES: Readonly<Record<string, { readonly kb: number; readonly why: string }>> = {
+    'lambda/database-probe/handler.ts': { kb: 1400, why: "the PostgreSQL and MySQL drivers (mysql2's character set tables alone are 480 KB) and RDS's certificate authorities; it starts once a month per probed database" },
+  };
+
+  it('GIVEN every function of the kit WHEN bundled as HouseFunction bundles THEN each is under 400 KB, or under its own stated ceiling', () => {
     const root = resolve(__dirname, '../..');
     const entries = [
       ...readdirSync(join(root, 'lambda'))
@@ -114,7 +119,9 @@ describe('HouseFunction defaults', () => {
       });
       return { file: file.slice(root.length + 1), kb: Math.round((result.outputFiles[0]?.contents.length ?? 0) / 1024) };
     });
-    expect(sizes.filter((size) => size.kb > 400)).toEqual([]);
+    expect(sizes.filter((size) => size.kb > (LARGE_BUNDLES[size.file]?.kb ?? 400))).toEqual([]);
+    // An exception no longer needed goes.
+    for (const file of Object.keys(LARGE_BUNDLES)) expect(sizes.find((size) => size.file === file)?.kb, file).toBeGreaterThan(400);
   });
 });
 
