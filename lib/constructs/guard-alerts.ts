@@ -1,7 +1,6 @@
 import { Aws, CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -9,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { alertDeadLetterQueue, alertTopicTarget } from './alert-rules';
+import { primaryBusTarget } from './primary-bus-forwarding';
 import type { RegionalAlerts } from './regional-alerts';
 import { privateBucketProps } from './private-bucket';
 
@@ -325,14 +325,13 @@ export class GuardForwarding extends Construct {
 
   constructor(scope: Construct, id: string, props: GuardForwardingProps) {
     super(scope, id);
-    const primaryBusArn = `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${props.primaryAccount ?? Aws.ACCOUNT_ID}:event-bus/default`;
-    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', primaryBusArn);
-    // One role for the rules, assumable only by EventBridge acting for this account.
-    const role = new iam.Role(this, 'PutToPrimaryBus', {
-      assumedBy: new iam.ServicePrincipal('events.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
-      description: `Forwards the guarded events of this region to ${props.primaryRegion}`,
+    const target = primaryBusTarget(this, {
+      primaryRegion: props.primaryRegion,
+      ...(props.primaryAccount !== undefined ? { primaryAccount: props.primaryAccount } : {}),
+      what: 'the guarded events of this region',
+      deadLetterQueue: props.regionalAlerts.deadLetterQueue,
+      ids: { bus: 'PrimaryDefaultBus', role: 'PutToPrimaryBus' },
     });
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [primaryBusArn] }));
     const { trailName, ...bucketsAndKeys } = props.resources;
     const patterns = trailName !== undefined ? guardEventPatterns({ ...bucketsAndKeys, trailName }) : guardEventPatterns(bucketsAndKeys);
     for (const [name, pattern] of Object.entries(patterns)) {
@@ -340,7 +339,7 @@ export class GuardForwarding extends Construct {
         new events.Rule(this, `Forward-${name}`, {
           description: `backup-kit guard: forwards guarded ${name} changes to ${props.primaryRegion}`,
           eventPattern: pattern,
-          targets: [new targets.EventBus(primaryBus, { role, deadLetterQueue: props.regionalAlerts.deadLetterQueue })],
+          targets: [target],
         }),
       );
     }

@@ -177,7 +177,7 @@ export class ManagedRestore extends Construct {
     this.deadLetterQueue = deadLetterQueue(this, 'CompletionDeadLetters', props.logKey, 'AWS Backup restore completion rule and function');
     new events.Rule(this, 'CompletedRestoreJobs', {
       description: 'backup-kit: completed AWS Backup restore jobs, for the report of those the restore function started',
-      // Restore jobs of the DR region complete there and are not reported here: their job page shows them.
+      // Restore jobs of the DR region come forwarded by the DR vault stack, with their region.
       eventPattern: { source: ['aws.backup'], detailType: ['Restore Job State Change'], detail: { state: ['COMPLETED'] } },
       targets: [new eventTargets.LambdaFunction(this.completion.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 4, maxEventAge: Duration.hours(6) })],
     });

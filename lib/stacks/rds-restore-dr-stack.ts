@@ -1,8 +1,7 @@
-import { Aws, Stack, type StackProps } from 'aws-cdk-lib';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
+import { primaryBusTarget } from '../constructs/primary-bus-forwarding';
 import { type AlertChannel, RegionalAlerts } from '../constructs/regional-alerts';
 import { restoredInstanceEventPattern } from '../constructs/rds-restore';
 
@@ -39,18 +38,17 @@ export class RdsRestoreDrStack extends Stack {
       description: `RDS restore forwarding in ${Stack.of(this).region}`,
       ...(props.alertChannel ? { channel: props.alertChannel } : { emails: props.alertEmails }),
     });
-    const primaryBusArn = `arn:${Aws.PARTITION}:events:${props.primaryRegion}:${Aws.ACCOUNT_ID}:event-bus/default`;
-    const primaryBus = events.EventBus.fromEventBusArn(this, 'PrimaryDefaultBus', primaryBusArn);
-    // Assumable only by EventBridge acting for this account.
-    const role = new iam.Role(this, 'ForwardRestoredInstanceEventsRole', {
-      assumedBy: new iam.ServicePrincipal('events.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } }),
-      description: `Forwards RDS restore events to ${props.primaryRegion}`,
-    });
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [primaryBusArn] }));
     this.forwardRule = new events.Rule(this, 'ForwardRestoredInstanceEvents', {
       description: `Forwards RDS events of DR-region point-in-time restores to ${props.primaryRegion}`,
       eventPattern: restoredInstanceEventPattern(props.sourceIdentifiers),
-      targets: [new targets.EventBus(primaryBus, { role, deadLetterQueue: this.regionalAlerts.deadLetterQueue })],
+      targets: [
+        primaryBusTarget(this, {
+          primaryRegion: props.primaryRegion,
+          what: 'RDS restore events',
+          deadLetterQueue: this.regionalAlerts.deadLetterQueue,
+          ids: { bus: 'PrimaryDefaultBus', role: 'ForwardRestoredInstanceEventsRole' },
+        }),
+      ],
     });
     this.regionalAlerts.watchRule(this.forwardRule, `forwards RDS restore events to ${props.primaryRegion}`);
   }

@@ -12,7 +12,7 @@ const SUBNETS = ['subnet-0a1b2c3d4e5f60718', 'subnet-0b1c2d3e4f5a60718'];
 const GROUP = 'sg-0a9b8c7d6e5f40312';
 const STATEMENT = "SELECT max(created_at) > now() - interval '2 days' FROM orders";
 
-const withProbes = (probes: object | undefined): Partial<BackupKitConfigInput> => ({
+const withProbes = (probes: Record<string, { database: string; statements: string[] }> | undefined): Partial<BackupKitConfigInput> => ({
   primaryRegion: 'eu-west-1',
   drRegion: 'eu-central-1',
   account: ACCOUNT,

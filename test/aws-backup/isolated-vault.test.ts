@@ -48,6 +48,12 @@ describe("the isolated account's AWS Backup vault", () => {
     expect(await intoVault(`arn:aws:iam::${ACCOUNT}:role/admin`, 'backup:StartRestoreJob', RECOVERY_POINT)).toBe('ImplicitlyDenied');
   });
 
+  it('forwards no restore jobs: the kit restores from its own account\'s vaults only', () => {
+    const patterns = Object.values(Template.fromStack(isolatedStack).findResources('AWS::Events::Rule')).map((rule) => JSON.stringify(rule.Properties.EventPattern));
+    expect(patterns.some((pattern) => pattern.includes('Restore Job State Change'))).toBe(false);
+    expect(stacks.managedVaultDr?.restoreJobForwarding).toBeDefined();
+  });
+
   it("lets no administrator of the isolated account delete a recovery point or loosen the vault; its break-glass role may delete", async () => {
     expect(await intoVault(`arn:aws:iam::${ISOLATED}:role/admin`, 'backup:DeleteRecoveryPoint', RECOVERY_POINT)).toBe('ExplicitlyDenied');
     expect(await intoVault(`arn:aws:iam::${ISOLATED}:role/admin`, 'backup:PutBackupVaultAccessPolicy')).toBe('ExplicitlyDenied');

@@ -119,6 +119,32 @@ describe('AWS Backup for the managed data classes', () => {
     jobs.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('AWS Backup job alerts') });
   });
 
+  it('GIVEN restore jobs that complete or fail in the DR region (a console restore from the DR vault) THEN its vault stack forwards them to the primary bus, dead-lettered and alarmed, with a role that may put events there only', async () => {
+    const dr = Template.fromStack(stacks.managedVaultDr!);
+    dr.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.backup'], 'detail-type': ['Restore Job State Change'], detail: { state: ['COMPLETED', 'FAILED', 'ABORTED', 'EXPIRED', 'PARTIAL'] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':events:eu-west-1:')])] }, DeadLetterConfig: Match.anyValue(), RoleArn: Match.anyValue() })],
+    });
+    dr.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('forwards AWS Backup restore jobs to eu-west-1 failed to deliver') });
+    const resolver = new TemplateResolver([stacks.managedVaultDr!]);
+    const [, rule] = resolver.resourcesOf(stacks.managedVaultDr!, 'AWS::Events::Rule').find(([id]) => id.startsWith('ForwardRestoreJobs')) ?? [];
+    const roleId = String((rule?.Targets as { RoleArn: { 'Fn::GetAtt': [string] } }[] | undefined)?.[0]?.RoleArn['Fn::GetAtt'][0]);
+    const policies = resolver
+      .resourcesOf(stacks.managedVaultDr!, 'AWS::IAM::Policy')
+      .filter(([, policy]) => JSON.stringify(policy.Roles).includes(roleId))
+      .map(([, policy]) => resolver.policy(policy.PolicyDocument ?? null, stacks.managedVaultDr!) as PolicyDocument);
+    const as = (resource: string) => decide({ principal: `arn:aws:iam::${ACCOUNT}:role/forward`, identityPolicies: policies, action: 'events:PutEvents', resource });
+    expect(await as(`arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/default`)).toBe('Allowed');
+    expect(await as(`arn:aws:events:eu-central-1:${ACCOUNT}:event-bus/default`)).toBe('ImplicitlyDenied');
+    // The primary region's report and job alerts match them there: neither filters on the region.
+    for (const template of [jobs]) {
+      const patterns = Object.values(template.findResources('AWS::Events::Rule')).map((found) => found.Properties.EventPattern as { 'detail-type'?: string[]; region?: unknown } | undefined);
+      const restoreRules = patterns.filter((pattern) => pattern?.['detail-type']?.includes('Restore Job State Change'));
+      expect(restoreRules).toHaveLength(2);
+      for (const pattern of restoreRules) expect(pattern?.region).toBeUndefined();
+    }
+  });
+
   describe('the recovery point age of each resource named by ARN or bucket name', () => {
     const resolver = new TemplateResolver([stacks.storage, stacks.jobs]);
     const [, ageFunction] = resolver.resourcesOf(stacks.jobs, 'AWS::Lambda::Function').find(([, fn]) => JSON.stringify(fn.Environment ?? {}).includes('MANAGED_BACKUP_SETTINGS')) ?? [];

@@ -95,6 +95,27 @@ describe('the report of a completed restore from AWS Backup', () => {
     expect(message).toContain('#/jobs/restore/details/job-0001');
   });
 
+  it('GIVEN a restore in the DR region (its event forwarded by the DR vault stack) THEN its job is read in that region and the message links there', async () => {
+    const regions: string[] = [];
+    backupMock.on(DescribeRestoreJobCommand).resolves(job({ CreatedResourceArn: `arn:aws:rds:eu-central-1:${ACCOUNT}:db:orders-db-restored-202602020305` }));
+    const outcome = await reportCompletedRestore(parseRestoreJobEvent({ ...event(), region: 'eu-central-1' }), settings, {
+      backupIn: (region) => {
+        regions.push(region);
+        return backup;
+      },
+      validationIn: () => ({ backup, s3: { copy: copyS3, live: liveS3 }, rds }),
+      sns: new SNSClient({ region: 'eu-west-1' }),
+      topicArn: TOPIC,
+      recordMinutes: () => undefined,
+      recordDrill: () => undefined,
+    });
+    expect(regions).toEqual(['eu-central-1']);
+    expect(outcome).toMatchObject({ outcome: 'reported', resource: 'rds:orders-db' });
+    const message = String(snsMock.commandCalls(PublishCommand)[0]?.args[0].input.Message);
+    expect(message).toContain('completed in eu-central-1');
+    expect(message).toContain('region=eu-central-1');
+  });
+
   it('GIVEN a restore job started with another role (restore testing, by hand) THEN nothing is sent: the event alone is never trusted', async () => {
     backupMock.on(DescribeRestoreJobCommand).resolves(job({ IamRoleArn: `arn:aws:iam::${ACCOUNT}:role/restore-testing` }));
     const { outcome, published, recorded } = await report();
