@@ -1,3 +1,4 @@
+import { storageStackName } from '../contracts/stack-outputs';
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
@@ -71,7 +72,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
     // One alert topic for the account's stacks in the DR region, where the account owns the replica stack.
     hostAlertChannel: isolated === undefined && (restoresInDr || drRestorable.length > 0),
   });
-  const storage = new StorageStack(app, `${config.prefix}-storage`, {
+  const storage = new StorageStack(app, storageStackName(config.prefix), {
     env: { account, region: config.primaryRegion },
     description: `backup-kit ${config.prefix}: backup bucket, key and replication`,
     terminationProtection: true,

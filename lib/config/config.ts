@@ -6,6 +6,7 @@ import { mediaBucketsIssues, mediaBucketsShape } from './sections/media-buckets'
 import { targetsIssues, targetsShape } from './sections/targets';
 import { restoreConfigShape, restoreIssues } from './sections/restore';
 import { awsBackupIssues, awsBackupShape } from './sections/aws-backup';
+import { objectivesIssues } from './sections/objectives';
 
 /**
  * The whole config: the base (regions, tiers, storage) plus one section per capability.
@@ -41,6 +42,7 @@ const CHECKS: readonly CrossFieldCheck[] = [
   targetsIssues,
   restoreIssues,
   awsBackupIssues,
+  objectivesIssues,
 ];
 
 /** Invalid config: the message lists every field at fault and why. */

@@ -1,4 +1,5 @@
-import { Aws, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { STACK_OUTPUTS } from '../../contracts/stack-outputs';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
@@ -42,6 +43,8 @@ export class StorageStack extends Stack {
       abortIncompleteUploadsAfter: Duration.days(config.abortIncompleteUploadsAfterDays),
       guardExemptRoleNames: guardExemptRoleNames(config),
     });
+    // What `npx backup-kit status` and `list` read (docs/status.md).
+    new CfnOutput(this, STACK_OUTPUTS.backupBucketName, { value: this.backups.bucket.bucketName, description: 'The backup bucket, which npx backup-kit status and list read' });
     if (config.guard.alerts) {
       this.guardTrail = new GuardTrail(this, 'GuardTrail', {
         trailName: guardTrailName(config.prefix),

@@ -16,11 +16,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { localVerifier } from '../../test/support/local-verifier';
 import { rebuildScenario } from '../../test/support/rebuild-scenario';
-import { MotoServer } from '../../test/support/moto';
+import { MOTO_REGION, MotoServer } from '../../test/support/moto';
 import { PostgresServer } from '../../test/support/postgres';
 import { removeDir, run, scratchDir } from '../../test/support/processes';
 import { backupScriptEnv, corruptCopyOf, putPassword, runInstanceScript } from '../../test/support/restore-fixtures';
 import { treeOf } from '../../test/support/trees';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { run as backupKit } from '../../cli/main';
+import { drillRecordKey } from '../../contracts/restore-command';
+
+/** `npm run drill -- --keep`: leave the emulator running at the end, for `npx backup-kit status` and `list` by hand. */
+const KEEP = process.argv.includes('--keep');
 
 interface Row {
   kind: string;
@@ -164,7 +170,23 @@ async function main(): Promise<number> {
       row.ok = row.ok && equal;
       say(`restored ${target.kind.padEnd(8)} ${String(restore.result.key)} into ${String(restore.result.restoredTo)} in ${row.restoreSeconds} s: ${row.compared}`);
       if (!equal) problems.push(`${target.kind}: the restored copy differs from the source at backup time`);
+      // Recorded as the drill result records a drill that passed: the status command reads it.
+      if (equal) {
+        const record = { target: target.target, succeededAt: new Date().toISOString(), key: String(restore.result.key), restoreSeconds: row.restoreSeconds };
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: drillRecordKey(target.target), Body: JSON.stringify(record), ContentType: 'application/json' }));
+      }
     }
+
+    // ------------------------------------------------------------ what the operator sees
+    const command = ['--bucket', bucket, '--endpoint-url', moto.endpoint];
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: MOTO_REGION });
+    say(`
+$ npx backup-kit status ${command.join(' ')}`);
+    const statusCode = await backupKit(['status', ...command], say);
+    if (statusCode !== 0) problems.push(`backup-kit status exited ${statusCode}: a target misses its RPO or its drill`);
+    say(`
+$ npx backup-kit list repairs-sqlite ${command.join(' ')}`);
+    await backupKit(['list', 'repairs-sqlite', ...command], say);
 
     // ------------------------------------------------------------ report
     say('\nkind      backup bytes  backup s  verify   restore s (RTO)  compared            result');
@@ -182,6 +204,10 @@ async function main(): Promise<number> {
     say('\nPASS: every kind came back equal to its source, and the broken backup was caught.');
     return 0;
   } finally {
+    if (KEEP) {
+      say(`\nThe emulator stays up (--keep) until Ctrl-C. In another terminal:\n  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=${MOTO_REGION} npx backup-kit status --bucket local-drill-backups --endpoint-url ${moto.endpoint}`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
     await Promise.allSettled([moto.stop(), pg.stop()]);
     removeDir(work);
   }

@@ -16,6 +16,7 @@ export const ROUND_TRIPS: readonly string[] = [
   'test/verify/real-backups.test.ts',
   'test/backup-jobs/document-round-trip.test.ts',
   'test/aws-backup/database-probe.test.ts',
+  'test/cli/status.test.ts',
 ];
 
 /**
@@ -44,6 +45,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/foundation/handlers.test.ts',
   'test/foundation/house-function.test.ts',
   'test/foundation/metrics-contract.test.ts',
+  'test/foundation/objectives.test.ts',
   'test/foundation/scale.test.ts',
   'test/foundation/storage.test.ts',
   'test/foundation/test-loop.test.ts',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { objectivesSchema } from './objectives-schema';
 import { schedulerCronSchema } from '../schema';
 import { BUCKET_NAME } from './media-buckets';
 import { derivedMaxAgeHours } from './verification';
@@ -101,6 +102,8 @@ const classSchema = z.strictObject({
    * its days plus a day, a monthly one 32 days.
    */
   maxRecoveryPointAgeHours: z.number().int().min(1).max(24 * 400).optional(),
+  /** Recovery objectives of the class's resources; by default RPO 24 h, RTO 2 h for databases and 4 h for buckets and file systems. */
+  objectives: objectivesSchema,
   /** AWS Backup restore testing of the class's resources named by ARN or bucket name. */
   restoreTesting: restoreTestingSchema.default(DEFAULT_RESTORE_TESTING),
   /** Rules by name. Given, the map replaces the defaults whole. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { objectivesSchema } from './objectives-schema';
 import { CLUSTER_INSTANCE_SUFFIX_LENGTH, MAX_SOURCE_IDENTIFIER_LENGTH, RESTORE_NAME_INFIX, rdsIdentifierProblem } from '../../../contracts/rds';
 
 /** A config problem at a path (same shape as the config's own issues). */
@@ -60,6 +61,8 @@ const rdsInstanceSchema = z.strictObject({
   kmsKeyArn: kmsKeyArnSchema.optional(),
   /** Replicate the automated backups to the DR region (extra cost: copy transfer plus storage there). */
   drReplication: drReplicationSchema.optional(),
+  /** Recovery objectives; by default RPO 24 h, RTO 2 h (point-in-time restore keeps minutes of data). */
+  objectives: objectivesSchema,
 });
 export type RdsInstanceConfig = z.infer<typeof rdsInstanceSchema>;
 
@@ -70,6 +73,8 @@ const rdsClusterSchema = z.strictObject({
   }),
   /** The cluster's KMS key. Given, the restore role may use only this key. */
   kmsKeyArn: kmsKeyArnSchema.optional(),
+  /** Recovery objectives; by default RPO 24 h, RTO 2 h. */
+  objectives: objectivesSchema,
 });
 export type RdsClusterConfig = z.infer<typeof rdsClusterSchema>;
 

@@ -13,6 +13,7 @@ import {
 import { pathsOverlap, plainPathProblem } from '../../../contracts/paths';
 import type { ConfigIssue } from '../config';
 import { TIER_NAME_PATTERN, type BaseConfig } from '../schema';
+import { objectivesSchema } from './objectives-schema';
 
 /**
  * Backup targets: what the scheduled backups of EC2 instances take. Each target is one database
@@ -173,6 +174,8 @@ const commonTargetShape = {
         .default('100%'),
     })
     .default({ maxConcurrency: '1', maxErrors: '100%' }),
+  /** Recovery objectives; by default a database's RPO 24 h and RTO 2 h, files' RPO 24 h and RTO 4 h. */
+  objectives: objectivesSchema,
 };
 
 const databaseShape = {

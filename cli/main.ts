@@ -1,0 +1,191 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { S3Client } from '@aws-sdk/client-s3';
+import { resolve } from 'node:path';
+import { objectivesFor } from '../contracts/objectives';
+import { STACK_OUTPUTS, storageStackName } from '../contracts/stack-outputs';
+import { ConfigError, loadConfig, type BackupKitConfig } from '../lib/config/config';
+import { readConfigSource } from '../lib/config/files';
+import { tiersOfTarget } from '../lib/config/sections/targets';
+import { heldSeries } from './holdings';
+import { listRestorePoints, type RestorePoint } from './list';
+import { gatherStatus, statusExitCode, targetsFromHoldings, type StatusReport, type StatusTarget } from './status';
+import { age, bytes, table } from './table';
+
+/**
+ * `npx backup-kit <command>`: what the backups are, for an engineer and for a pipeline. It uses
+ * the caller's AWS credentials and reads the backup bucket only (GET and LIST).
+ *
+ *   status [-c config=<name>] [--bucket <name>] [--json]
+ *   list <target> [--since <date>] [--tier <tier>] [-c config=<name>] [--bucket <name>] [--json]
+ *
+ * Without `--bucket`, the bucket is the deployed storage stack's output (`<prefix>-storage`,
+ * in the config's primary region). Without a config, the targets are what the bucket holds.
+ * `--endpoint-url` (or AWS_ENDPOINT_URL) points it at an S3 emulator, as for the local drill.
+ */
+
+const USAGE = `usage:
+  backup-kit status [-c config=<name>] [--bucket <name>] [--region <region>] [--endpoint-url <url>] [--json]
+  backup-kit list <target> [--since <YYYY-MM-DD>] [--tier <tier>] [-c config=<name>] [--bucket <name>] [--json]
+
+status exits 1 when a target misses its RPO (no verified backup young enough) or has had no good
+drill in 35 days; 2 when the command itself could not run. docs/status.md says more.`;
+
+/** A refusal of the command line: the message names the flag and why; exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface ParsedArguments {
+  readonly command: string;
+  readonly positional: readonly string[];
+  readonly flags: Readonly<Record<string, string | true>>;
+}
+
+const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config']);
+const SWITCHES = new Set(['json', 'help']);
+
+export function parseArguments(argv: readonly string[]): ParsedArguments {
+  const flags: Record<string, string | true> = {};
+  const positional: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const argument = argv[index] ?? '';
+    if (argument === '-c' || argument === '--context') {
+      const value = argv[(index += 1)] ?? '';
+      const match = /^config=(.+)$/.exec(value);
+      if (!match?.[1]) throw new UsageError(`${argument}: expected config=<name>, got '${value}'`);
+      flags.config = match[1];
+    } else if (argument.startsWith('--')) {
+      const [name = '', inline] = argument.slice(2).split(/=(.*)/s);
+      if (SWITCHES.has(name)) flags[name] = true;
+      else if (VALUE_FLAGS.has(name)) {
+        const value = inline ?? argv[(index += 1)];
+        if (value === undefined || value === '') throw new UsageError(`--${name}: a value is required`);
+        flags[name] = value;
+      } else throw new UsageError(`--${name}: not a flag of backup-kit (${[...VALUE_FLAGS, ...SWITCHES].map((flag) => `--${flag}`).join(', ')})`);
+    } else positional.push(argument);
+  }
+  const [command = 'help', ...rest] = positional;
+  return { command, positional: rest, flags };
+}
+
+interface Context {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly config?: BackupKitConfig;
+}
+
+function s3Client(region: string, endpoint: string | undefined): S3Client {
+  return new S3Client({ region, ...(endpoint ? { endpoint, forcePathStyle: true } : {}) });
+}
+
+async function contextOf(args: ParsedArguments, env: NodeJS.ProcessEnv, root: string): Promise<Context> {
+  const selection = typeof args.flags.config === 'string' ? args.flags.config : undefined;
+  let config: BackupKitConfig | undefined;
+  if (selection) {
+    try {
+      config = loadConfig(readConfigSource(selection, root)).config;
+    } catch (error) {
+      throw new UsageError(error instanceof ConfigError || error instanceof Error ? error.message : String(error));
+    }
+  }
+  const region = typeof args.flags.region === 'string' ? args.flags.region : (config?.primaryRegion ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  if (!region) throw new UsageError('--region: no region (give -c config=<name>, --region, or AWS_REGION)');
+  const endpoint = typeof args.flags['endpoint-url'] === 'string' ? args.flags['endpoint-url'] : env.AWS_ENDPOINT_URL;
+  let bucket = typeof args.flags.bucket === 'string' ? args.flags.bucket : undefined;
+  if (!bucket) {
+    if (!config) throw new UsageError('--bucket: give the backup bucket, or -c config=<name> to read it from the deployed storage stack');
+    const stackName = storageStackName(config.prefix);
+    const cloudFormation = new CloudFormationClient({ region, ...(endpoint ? { endpoint } : {}) });
+    const stack = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    bucket = stack?.Outputs?.find((output) => output.OutputKey === STACK_OUTPUTS.backupBucketName)?.OutputValue;
+    if (!bucket) throw new UsageError(`--bucket: the stack ${stackName} in ${region} has no output ${STACK_OUTPUTS.backupBucketName} (deployed with an older version? give --bucket)`);
+  }
+  return { s3: s3Client(region, endpoint), bucket, ...(config ? { config } : {}) };
+}
+
+function configuredTargets(config: BackupKitConfig): StatusTarget[] {
+  const tierNames = Object.keys(config.tiers);
+  const drills = config.restore.drills.enabled;
+  return config.targets.map((target) => ({
+    name: target.name,
+    kind: target.kind,
+    tiers: tiersOfTarget(target, tierNames),
+    objectives: objectivesFor(target.kind, target.objectives),
+    drilled: drills && (config.restore.targets[target.name]?.drill ?? true),
+  }));
+}
+
+export function formatStatus(report: StatusReport): string {
+  const rows = report.targets.flatMap((target) =>
+    target.tiers.map((tier, index) => [
+      index === 0 ? target.target : '',
+      tier.tier,
+      tier.newest ? `${tier.newest.at.slice(0, 16).replace('T', ' ')}Z` : 'none',
+      tier.newest ? age(tier.newest.ageHours) : '-',
+      tier.newest?.verdict ?? '-',
+      tier.newest ? `${bytes(tier.newest.bytes)}${tier.sizeChangePercent !== undefined ? ` (${tier.sizeChangePercent >= 0 ? '+' : ''}${tier.sizeChangePercent}%)` : ''}` : '-',
+      tier.replica ?? '-',
+    ]),
+  );
+  const summary = report.targets.map((target) => [
+    target.target,
+    target.verifiedAgeHours !== undefined ? `${age(target.verifiedAgeHours)} / ${target.objectives.rpoHours} h` : `none / ${target.objectives.rpoHours} h`,
+    target.rpoMet ? 'met' : 'MISSED',
+    target.drill ? `${target.drill.at.slice(0, 10)} (${target.drill.ageDays} d ago)` : target.drilled ? 'never' : 'not drilled',
+    target.drill ? `${Math.round((target.drill.restoreSeconds / 60) * 10) / 10} min / ${target.objectives.rtoHours} h ${target.drill.rtoMet ? 'met' : 'MISSED'}` : '-',
+    target.misses.length === 0 ? 'ok' : `MISSES: ${target.misses.join('; ')}`,
+  ]);
+  return [
+    `backup-kit status of s3://${report.bucket} at ${report.at}`,
+    '',
+    table(['target', 'tier', 'newest backup', 'age', 'verdict', 'size (vs before)', 'replica'], rows),
+    '',
+    table(['target', 'verified age / RPO', 'RPO', 'last good drill', 'drill time / RTO', 'state'], summary),
+  ].join('\n');
+}
+
+export function formatList(target: string, points: readonly RestorePoint[]): string {
+  if (points.length === 0) return `no backups of '${target}'`;
+  return table(
+    ['time', 'tier', 'size', 'verdict', 'storage', 'retain until', 'version', 'key'],
+    points.map((point) => [`${point.at.slice(0, 19).replace('T', ' ')}Z`, point.tier, bytes(point.bytes), point.verdict, point.storageClass, point.retainUntil?.slice(0, 10) ?? '-', point.versionId ?? '-', point.key]),
+  );
+}
+
+/** Runs one command; what it prints goes to `out`, and the exit code is returned. */
+export async function run(argv: readonly string[], out: (text: string) => void, env: NodeJS.ProcessEnv = process.env, root: string = resolve(__dirname, '..')): Promise<number> {
+  const args = parseArguments(argv);
+  if (args.command === 'help' || args.flags.help) {
+    out(USAGE);
+    return 0;
+  }
+  if (args.command !== 'status' && args.command !== 'list') throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
+  const context = await contextOf(args, env, root);
+  const json = args.flags.json === true;
+  if (args.command === 'status') {
+    const targets = context.config ? configuredTargets(context.config) : targetsFromHoldings(await heldSeries(context.s3, context.bucket));
+    const report = await gatherStatus(context.s3, context.bucket, targets);
+    out(json ? JSON.stringify(report, null, 2) : formatStatus(report));
+    return statusExitCode(report);
+  }
+  const [target] = args.positional;
+  if (!target) throw new UsageError('list: name the target (backup-kit list <target>)');
+  const since = typeof args.flags.since === 'string' ? new Date(args.flags.since) : undefined;
+  if (since && Number.isNaN(since.getTime())) throw new UsageError(`--since: '${String(args.flags.since)}' is not a date (YYYY-MM-DD or an ISO time)`);
+  const known = context.config ? configuredTargets(context.config).find((candidate) => candidate.name === target) : targetsFromHoldings(await heldSeries(context.s3, context.bucket)).find((candidate) => candidate.name === target);
+  if (!known) throw new UsageError(`list: no target '${target}' ${context.config ? 'in the config' : `in s3://${context.bucket}`}`);
+  const tiers = typeof args.flags.tier === 'string' ? [args.flags.tier] : known.tiers;
+  const points = await listRestorePoints(context.s3, context.bucket, target, tiers, since ? { since } : {});
+  out(json ? JSON.stringify({ bucket: context.bucket, target, points }, null, 2) : formatList(target, points));
+  return 0;
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2), (text) => process.stdout.write(`${text}\n`)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`backup-kit: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(2);
+    },
+  );
+}
