@@ -1,4 +1,6 @@
+import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { resolve } from 'node:path';
 import { objectivesFor } from '../contracts/objectives';
@@ -8,6 +10,7 @@ import { readConfigSource } from '../lib/config/files';
 import { tiersOfTarget } from '../lib/config/sections/targets';
 import { heldSeries } from './holdings';
 import { listRestorePoints, type RestorePoint } from './list';
+import { gatherManagedStatus, type ManagedStatus } from './managed';
 import { gatherStatus, statusExitCode, targetsFromHoldings, type StatusReport, type StatusTarget } from './status';
 import { age, bytes, table } from './table';
 
@@ -72,7 +75,13 @@ interface Context {
   readonly s3: S3Client;
   readonly bucket: string;
   readonly config?: BackupKitConfig;
+  /** RDS and AWS Backup of the primary region (for the databases and managed data of the config). */
+  readonly rds: RDSClient;
+  readonly backup: BackupClient;
 }
+
+/** What status says: the targets' backups, and with a config, its RDS databases and AWS Backup resources. */
+export type FullStatus = StatusReport & Partial<ManagedStatus>;
 
 function s3Client(region: string, endpoint: string | undefined): S3Client {
   return new S3Client({ region, ...(endpoint ? { endpoint, forcePathStyle: true } : {}) });
@@ -100,7 +109,8 @@ async function contextOf(args: ParsedArguments, env: NodeJS.ProcessEnv, root: st
     bucket = stack?.Outputs?.find((output) => output.OutputKey === STACK_OUTPUTS.backupBucketName)?.OutputValue;
     if (!bucket) throw new UsageError(`--bucket: the stack ${stackName} in ${region} has no output ${STACK_OUTPUTS.backupBucketName} (deployed with an older version? give --bucket)`);
   }
-  return { s3: s3Client(region, endpoint), bucket, ...(config ? { config } : {}) };
+  const regional = { region, ...(endpoint ? { endpoint } : {}) };
+  return { s3: s3Client(region, endpoint), bucket, ...(config ? { config } : {}), rds: new RDSClient(regional), backup: new BackupClient(regional) };
 }
 
 function configuredTargets(config: BackupKitConfig): StatusTarget[] {
@@ -115,7 +125,49 @@ function configuredTargets(config: BackupKitConfig): StatusTarget[] {
   }));
 }
 
-export function formatStatus(report: StatusReport): string {
+/** 1 when a target, database or managed resource misses an objective, else 0. */
+export function fullStatusExitCode(report: FullStatus): number {
+  const managedMisses = [...(report.databases ?? []), ...(report.managed ?? [])].some((entry) => !entry.rpoMet);
+  return managedMisses ? 1 : statusExitCode(report);
+}
+
+function formatManaged(report: FullStatus): string[] {
+  const sections: string[] = [];
+  if (report.databases && report.databases.length > 0) {
+    sections.push(
+      '',
+      table(
+        ['database', 'restorable from', 'restorable to', 'lag / RPO', 'RPO'],
+        report.databases.map((database) => [
+          database.resource,
+          database.earliest ? `${database.earliest.slice(0, 16).replace('T', ' ')}Z` : '-',
+          database.latest ? `${database.latest.slice(0, 16).replace('T', ' ')}Z` : (database.problem ?? '-'),
+          database.lagHours !== undefined ? `${age(database.lagHours)} / ${database.objectives.rpoHours} h` : '-',
+          database.rpoMet ? 'met' : 'MISSED',
+        ]),
+      ),
+    );
+  }
+  if (report.managed && report.managed.length > 0) {
+    sections.push(
+      '',
+      table(
+        ['AWS Backup resource', 'class', 'recovery points', 'newest', 'age / RPO', 'RPO'],
+        report.managed.map((resource) => [
+          resource.resource,
+          resource.className,
+          String(resource.recoveryPoints),
+          resource.newest ? `${resource.newest.at.slice(0, 16).replace('T', ' ')}Z` : 'none',
+          resource.newest ? `${age(resource.newest.ageHours)} / ${resource.objectives.rpoHours} h` : '-',
+          resource.rpoMet ? 'met' : 'MISSED',
+        ]),
+      ),
+    );
+  }
+  return sections;
+}
+
+export function formatStatus(report: FullStatus): string {
   const rows = report.targets.flatMap((target) =>
     target.tiers.map((tier, index) => [
       index === 0 ? target.target : '',
@@ -141,6 +193,7 @@ export function formatStatus(report: StatusReport): string {
     table(['target', 'tier', 'newest backup', 'age', 'verdict', 'size (vs before)', 'replica'], rows),
     '',
     table(['target', 'verified age / RPO', 'RPO', 'last good drill', 'drill time / RTO', 'state'], summary),
+    ...formatManaged(report),
   ].join('\n');
 }
 
@@ -164,9 +217,13 @@ export async function run(argv: readonly string[], out: (text: string) => void, 
   const json = args.flags.json === true;
   if (args.command === 'status') {
     const targets = context.config ? configuredTargets(context.config) : targetsFromHoldings(await heldSeries(context.s3, context.bucket));
-    const report = await gatherStatus(context.s3, context.bucket, targets);
+    const [targetStatus, managed] = await Promise.all([
+      gatherStatus(context.s3, context.bucket, targets),
+      context.config ? gatherManagedStatus(context.config, { rds: context.rds, backup: context.backup }) : Promise.resolve(undefined),
+    ]);
+    const report: FullStatus = { ...targetStatus, ...(managed ?? {}) };
     out(json ? JSON.stringify(report, null, 2) : formatStatus(report));
-    return statusExitCode(report);
+    return fullStatusExitCode(report);
   }
   const [target] = args.positional;
   if (!target) throw new UsageError('list: name the target (backup-kit list <target>)');

@@ -13,6 +13,11 @@ export const MANAGED_BACKUP_ENV = {
 } as const;
 
 /** Resource types the config names by ARN or bucket name, and the word each is shown with. */
+/** The AWS Backup vault of the managed data classes: the same name in both regions, so a copy action can name the DR one. */
+export function managedVaultName(prefix: string): string {
+  return `${prefix}-managed`;
+}
+
 export const MANAGED_RESOURCE_KINDS = {
   rdsInstances: 'rds',
   auroraClusters: 'aurora',

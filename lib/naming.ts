@@ -1,4 +1,5 @@
 import { Aws } from 'aws-cdk-lib';
+import { managedVaultName } from '../contracts/managed-backup';
 
 /**
  * Names that are a contract between stacks in different regions (and, with an isolated replica
@@ -28,10 +29,7 @@ export function guardTrailName(prefix: string): string {
   return `${prefix}-guard`;
 }
 
-/** The AWS Backup vault of the managed data classes: the same name in both regions, so a copy action can name the DR one. */
-export function managedVaultName(prefix: string): string {
-  return `${prefix}-managed`;
-}
+export { managedVaultName };
 
 /** ARN of that vault in `region` of this account (the DR one is another stack's, found by name). */
 export function managedVaultArn(prefix: string, region: string, account: string = Aws.ACCOUNT_ID): string {

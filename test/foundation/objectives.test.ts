@@ -44,6 +44,10 @@ describe('recovery objectives', () => {
     expect(() => loadConfig(withTarget({ objectives: { rpoHours: 6 } }, sixHourly))).not.toThrow();
   });
 
+  it('GIVEN a target backed up weekly only, with the default RPO THEN synth fails saying the 24 h is the default', () => {
+    expect(configErrorOf(withTarget({ tiers: ['weekly'] }))).toMatch(/targets\.0\.objectives\.rpoHours: 24 h \(the default for a postgres target\) is shorter than .*tiers\.weekly\.schedule 'cron\(0 3 \? \* SUN \*\)': 168 h/);
+  });
+
   it('GIVEN a target in no scheduled tier THEN synth warns that only manual backups keep its RPO', () => {
     const { warnings } = loadConfig(withTarget({ tiers: ['manual'] }));
     expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^targets\.0\.objectives\.rpoHours: target 'orders-db' is in no scheduled tier/)]));

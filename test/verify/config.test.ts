@@ -48,8 +48,10 @@ describe('verification config', () => {
 
   it('GIVEN a tier whose cadence cannot be derived WHEN loaded without an override THEN synth fails asking for one', () => {
     const tiers = { quarterly: { schedule: 'cron(0 4 1 1,4,7,10 ? *)', retentionDays: 400 } };
-    expect(() => loadConfig(withVerification({}, { tiers }))).toThrow(/verification\.tierMaxAgeHours\.quarterly: cannot derive the maximum backup age .* set it here in hours/);
-    expect(() => loadConfig(withVerification({ tierMaxAgeHours: { quarterly: 94 * 24 } }, { tiers }))).not.toThrow();
+    // Backed up quarterly, the targets can only promise a quarter's data.
+    const targets = (exampleConfig.targets ?? []).map((target) => ({ ...target, objectives: { rpoHours: 93 * 24 } }));
+    expect(() => loadConfig(withVerification({}, { tiers, targets }))).toThrow(/verification\.tierMaxAgeHours\.quarterly: cannot derive the maximum backup age .* set it here in hours/);
+    expect(() => loadConfig(withVerification({ tierMaxAgeHours: { quarterly: 94 * 24 } }, { tiers, targets }))).not.toThrow();
   });
 
   it('GIVEN a schedule that is not an EventBridge cron WHEN loaded THEN synth fails naming the field', () => {

@@ -36,7 +36,7 @@ export function objectivesIssues(config: BackupKitConfig): { errors: ConfigIssue
     if (rpoHours < tightest.gap) {
       errors.push({
         path,
-        message: `${hours(rpoHours)} is shorter than the longest gap between backups of target '${target.name}' in its most frequent tier (tiers.${tightest.tier}.schedule '${tightest.schedule}': ${hours(tightest.gap)}): a restore could lose more than the RPO allows. Back it up more often or raise the RPO`,
+        message: `${hours(rpoHours)}${target.objectives?.rpoHours === undefined ? ` (the default for a ${target.kind} target)` : ''} is shorter than the longest gap between backups of target '${target.name}' in its most frequent tier (tiers.${tightest.tier}.schedule '${tightest.schedule}': ${hours(tightest.gap)}): a restore could lose more than the RPO allows. Back it up more often or raise the RPO`,
       });
     }
   });
