@@ -1,16 +1,22 @@
 import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { userInfo } from 'node:os';
+import { createInterface } from 'node:readline/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { resolve } from 'node:path';
 import { objectivesFor } from '../contracts/objectives';
-import { STACK_OUTPUTS, storageStackName } from '../contracts/stack-outputs';
+import { STACK_OUTPUTS, jobsStackName, storageStackName } from '../contracts/stack-outputs';
+import type { RestoreEventInput } from '../contracts/restore-event';
 import { ConfigError, loadConfig, type BackupKitConfig } from '../lib/config/config';
 import { readConfigSource } from '../lib/config/files';
 import { tiersOfTarget } from '../lib/config/sections/targets';
 import { heldSeries } from './holdings';
 import { listRestorePoints, type RestorePoint } from './list';
 import { gatherManagedStatus, type ManagedStatus } from './managed';
+import { restoreCommand } from './restore';
 import { gatherStatus, statusExitCode, targetsFromHoldings, type StatusReport, type StatusTarget } from './status';
 import { age, bytes, table } from './table';
 
@@ -29,6 +35,8 @@ import { age, bytes, table } from './table';
 const USAGE = `usage:
   backup-kit status [-c config=<name>] [--bucket <name>] [--region <region>] [--endpoint-url <url>] [--json]
   backup-kit list <target> [--since <YYYY-MM-DD>] [--tier <tier>] [-c config=<name>] [--bucket <name>] [--json]
+  backup-kit restore <target> -c config=<name> [--mode scratch|replace] [--key <key> | --before <time>]
+      [--instance-id <id> | --onto <id>] [--scratch-name <db> | --scratch-path <path>] [--yes [--confirm <target>]]
 
 status exits 1 when a target misses its RPO (no verified backup young enough) or has had no good
 drill in 35 days; 2 when the command itself could not run. docs/status.md says more.`;
@@ -44,8 +52,8 @@ export interface ParsedArguments {
   readonly flags: Readonly<Record<string, string | true>>;
 }
 
-const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config']);
-const SWITCHES = new Set(['json', 'help']);
+const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config', 'mode', 'key', 'before', 'instance-id', 'onto', 'scratch-name', 'scratch-path', 'confirm', 'requested-by', 'function']);
+const SWITCHES = new Set(['json', 'help', 'yes']);
 
 export function parseArguments(argv: readonly string[]): ParsedArguments {
   const flags: Record<string, string | true> = {};
@@ -59,7 +67,10 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
       flags.config = match[1];
     } else if (argument.startsWith('--')) {
       const [name = '', inline] = argument.slice(2).split(/=(.*)/s);
-      if (SWITCHES.has(name)) flags[name] = true;
+      if (SWITCHES.has(name)) {
+        if (inline !== undefined) throw new UsageError(`--${name}: takes no value (got '${inline}')`);
+        flags[name] = true;
+      }
       else if (VALUE_FLAGS.has(name)) {
         const value = inline ?? argv[(index += 1)];
         if (value === undefined || value === '') throw new UsageError(`--${name}: a value is required`);
@@ -212,7 +223,8 @@ export async function run(argv: readonly string[], out: (text: string) => void, 
     out(USAGE);
     return 0;
   }
-  if (args.command !== 'status' && args.command !== 'list') throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
+  if (args.command !== 'status' && args.command !== 'list' && args.command !== 'restore') throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
+  if (args.command === 'restore') return restore(args, out, env, root);
   const context = await contextOf(args, env, root);
   const json = args.flags.json === true;
   if (args.command === 'status') {
@@ -235,6 +247,76 @@ export async function run(argv: readonly string[], out: (text: string) => void, 
   const points = await listRestorePoints(context.s3, context.bucket, target, tiers, since ? { since } : {});
   out(json ? JSON.stringify({ bucket: context.bucket, target, points }, null, 2) : formatList(target, points));
   return 0;
+}
+
+const flag = (args: ParsedArguments, name: string): string | undefined => (typeof args.flags[name] === 'string' ? args.flags[name] : undefined);
+
+/** `restore <target>`: the restore function's dry run, a confirmation, the restore, its progress and its time. */
+async function restore(args: ParsedArguments, out: (text: string) => void, env: NodeJS.ProcessEnv, root: string): Promise<number> {
+  const [target] = args.positional;
+  if (!target) throw new UsageError('restore: name the target (backup-kit restore <target>)');
+  const selection = flag(args, 'config');
+  if (!selection && !flag(args, 'function')) throw new UsageError('-c config=<name>: restore needs the config (its region and stacks), or --function and --region');
+  const config = selection ? loadConfig(readConfigSource(selection, root)).config : undefined;
+  const region = flag(args, 'region') ?? config?.primaryRegion ?? env.AWS_REGION;
+  if (!region) throw new UsageError('--region: no region');
+  const endpoint = flag(args, 'endpoint-url') ?? env.AWS_ENDPOINT_URL;
+  const regional = { region, ...(endpoint ? { endpoint } : {}) };
+  let functionName = flag(args, 'function');
+  if (!functionName && config) {
+    const stackName = jobsStackName(config.prefix);
+    const stack = (await new CloudFormationClient(regional).send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    functionName = stack?.Outputs?.find((output) => output.OutputKey === STACK_OUTPUTS.restoreFunctionName)?.OutputValue;
+    if (!functionName) throw new UsageError(`--function: the stack ${stackName} in ${region} has no output ${STACK_OUTPUTS.restoreFunctionName} (no restore targets, or deployed with an older version)`);
+  }
+  const mode = flag(args, 'mode') ?? 'scratch';
+  if (mode !== 'scratch' && mode !== 'replace') throw new UsageError(`--mode: '${mode}' is not scratch or replace`);
+  const request: RestoreEventInput = {
+    target,
+    mode,
+    requestedBy: (flag(args, 'requested-by') ?? `${userInfo().username} (backup-kit cli)`).replace(/[^\p{L}\p{N} ._@+-]/gu, '-').slice(0, 60),
+    ...Object.fromEntries(
+      (
+        [
+          ['key', 'key'],
+          ['before', 'before'],
+          ['instance-id', 'instanceId'],
+          ['onto', 'onto'],
+          ['scratch-name', 'scratchName'],
+          ['scratch-path', 'scratchPath'],
+        ] as const
+      ).flatMap(([name, field]) => (flag(args, name) !== undefined ? [[field, flag(args, name)]] : [])),
+    ),
+  };
+  const lambda = new LambdaClient(regional);
+  const ssm = new SSMClient(regional);
+  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const confirm = flag(args, 'confirm');
+  return restoreCommand(request, { yes: args.flags.yes === true, ...(confirm ? { confirm } : {}) }, {
+    out,
+    invoke: async (event) => {
+      const answer = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) }));
+      const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : '{}';
+      if (answer.FunctionError) throw new Error(`the restore function failed: ${text.slice(0, 500)}`);
+      return JSON.parse(text) as { ok: boolean } & Record<string, unknown>;
+    },
+    ...(terminal
+      ? {
+          ask: async (question: string) => {
+            const reader = createInterface({ input: process.stdin, output: process.stdout });
+            try {
+              return await reader.question(question);
+            } finally {
+              reader.close();
+            }
+          },
+        }
+      : {}),
+    commandStatus: async (commandId, instanceId) => {
+      const invocation = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+      return { status: invocation.Status ?? 'Pending', ...(invocation.StatusDetails ? { details: invocation.StatusDetails } : {}) };
+    },
+  });
 }
 
 if (require.main === module) {

@@ -8,7 +8,14 @@ export function storageStackName(prefix: string): string {
   return `${prefix}-storage`;
 }
 
+/** The stateless stack of the primary region, which holds the jobs and the restore functions. */
+export function jobsStackName(prefix: string): string {
+  return `${prefix}-jobs`;
+}
+
 export const STACK_OUTPUTS = {
-  /** The backup bucket's name (CloudFormation makes it). */
+  /** The backup bucket's name (CloudFormation makes it), in the storage stack. */
   backupBucketName: 'BackupBucketName',
+  /** The restore function's name, in the jobs stack. */
+  restoreFunctionName: 'RestoreFunctionName',
 } as const;

@@ -1,4 +1,4 @@
-import { storageStackName } from '../contracts/stack-outputs';
+import { jobsStackName, storageStackName } from '../contracts/stack-outputs';
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { BackupKitConfig } from './config/config';
@@ -80,7 +80,7 @@ export function buildApp(app: App, config: BackupKitConfig, options: BuildAppOpt
   });
   // Replication targets the replica bucket, which must exist first.
   storage.addStackDependency(replicaStorage);
-  const jobs = new JobsStack(app, `${config.prefix}-jobs`, {
+  const jobs = new JobsStack(app, jobsStackName(config.prefix), {
     env: { account, region: config.primaryRegion },
     description: `backup-kit ${config.prefix}: backup, verify, restore and drill jobs, alarms, dashboard`,
     config,

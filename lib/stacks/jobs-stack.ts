@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { BackupKitConfig } from '../config/config';
+import { STACK_OUTPUTS } from '../../contracts/stack-outputs';
 import { tiersOfTarget } from '../config/sections/targets';
 import { tierMaxAgeHours } from '../config/sections/verification';
 import { tierLockMode } from '../config/schema';
@@ -188,6 +189,7 @@ export class JobsStack extends Stack {
         ...(props.instanceScriptsDir ? { scriptsDir: props.instanceScriptsDir } : {}),
       });
       new CfnOutput(this, 'RestoreConsoleLink', { value: restores.restoreConsoleLink, description: 'Test tab of the restore function: pick a dry-run event, press Test' });
+      new CfnOutput(this, STACK_OUTPUTS.restoreFunctionName, { value: restores.restoreFunction.function.functionName, description: 'The restore function, which npx backup-kit restore invokes' });
       for (const [target, policy] of restores.instancePolicies) {
         new CfnOutput(Stack.of(policy), `RestorePolicyArn-${target}`, { value: policy.managedPolicyArn, description: `Attach to the instance role that restores '${target}'` });
       }
