@@ -1,7 +1,7 @@
 import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { RDSClient } from '@aws-sdk/client-rds';
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
@@ -17,6 +17,8 @@ import { heldSeries } from './holdings';
 import { listRestorePoints, type RestorePoint } from './list';
 import { gatherManagedStatus, type ManagedStatus } from './managed';
 import { restoreCommand } from './restore';
+import { rdsRestoreCommand } from './rds-restore';
+import type { RestoreEventInput as RdsRestoreEventInput } from '../contracts/rds-restore-event';
 import { gatherStatus, statusExitCode, targetsFromHoldings, type StatusReport, type StatusTarget } from './status';
 import { age, bytes, table } from './table';
 
@@ -37,6 +39,8 @@ const USAGE = `usage:
   backup-kit list <target> [--since <YYYY-MM-DD>] [--tier <tier>] [-c config=<name>] [--bucket <name>] [--json]
   backup-kit restore <target> -c config=<name> [--mode scratch|replace] [--key <key> | --before <time>]
       [--instance-id <id> | --onto <id>] [--scratch-name <db> | --scratch-path <path>] [--yes [--confirm <target>]]
+  backup-kit rds-restore <source> --time <latest|ISO time> -c config=<name> [--target <name>]
+      [--instance-class <class>] [--multi-az] [--dr] [--yes]
 
 status exits 1 when a target misses its RPO (no verified backup young enough) or has had no good
 drill in 35 days; 2 when the command itself could not run. docs/status.md says more.`;
@@ -52,8 +56,8 @@ export interface ParsedArguments {
   readonly flags: Readonly<Record<string, string | true>>;
 }
 
-const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config', 'mode', 'key', 'before', 'instance-id', 'onto', 'scratch-name', 'scratch-path', 'confirm', 'requested-by', 'function']);
-const SWITCHES = new Set(['json', 'help', 'yes']);
+const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config', 'mode', 'key', 'before', 'instance-id', 'onto', 'scratch-name', 'scratch-path', 'confirm', 'requested-by', 'function', 'time', 'target', 'instance-class']);
+const SWITCHES = new Set(['json', 'help', 'yes', 'multi-az', 'dr']);
 
 export function parseArguments(argv: readonly string[]): ParsedArguments {
   const flags: Record<string, string | true> = {};
@@ -223,8 +227,8 @@ export async function run(argv: readonly string[], out: (text: string) => void, 
     out(USAGE);
     return 0;
   }
-  if (args.command !== 'status' && args.command !== 'list' && args.command !== 'restore') throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
-  if (args.command === 'restore') return restore(args, out, env, root);
+  if (!['status', 'list', 'restore', 'rds-restore'].includes(args.command)) throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
+  if (args.command === 'restore' || args.command === 'rds-restore') return restore(args, out, env, root);
   const context = await contextOf(args, env, root);
   const json = args.flags.json === true;
   if (args.command === 'status') {
@@ -253,8 +257,9 @@ const flag = (args: ParsedArguments, name: string): string | undefined => (typeo
 
 /** `restore <target>`: the restore function's dry run, a confirmation, the restore, its progress and its time. */
 async function restore(args: ParsedArguments, out: (text: string) => void, env: NodeJS.ProcessEnv, root: string): Promise<number> {
+  const rds = args.command === 'rds-restore';
   const [target] = args.positional;
-  if (!target) throw new UsageError('restore: name the target (backup-kit restore <target>)');
+  if (!target) throw new UsageError(rds ? 'rds-restore: name the source database (backup-kit rds-restore <source> --time <when>)' : 'restore: name the target (backup-kit restore <target>)');
   const selection = flag(args, 'config');
   if (!selection && !flag(args, 'function')) throw new UsageError('-c config=<name>: restore needs the config (its region and stacks), or --function and --region');
   const config = selection ? loadConfig(readConfigSource(selection, root)).config : undefined;
@@ -265,16 +270,74 @@ async function restore(args: ParsedArguments, out: (text: string) => void, env: 
   let functionName = flag(args, 'function');
   if (!functionName && config) {
     const stackName = jobsStackName(config.prefix);
+    const outputKey = rds ? STACK_OUTPUTS.rdsRestoreFunctionName : STACK_OUTPUTS.restoreFunctionName;
     const stack = (await new CloudFormationClient(regional).send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
-    functionName = stack?.Outputs?.find((output) => output.OutputKey === STACK_OUTPUTS.restoreFunctionName)?.OutputValue;
-    if (!functionName) throw new UsageError(`--function: the stack ${stackName} in ${region} has no output ${STACK_OUTPUTS.restoreFunctionName} (no restore targets, or deployed with an older version)`);
+    functionName = stack?.Outputs?.find((output) => output.OutputKey === outputKey)?.OutputValue;
+    if (!functionName) throw new UsageError(`--function: the stack ${stackName} in ${region} has no output ${outputKey} (nothing of that kind to restore, or deployed with an older version)`);
+  }
+  const lambda = new LambdaClient(regional);
+  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const confirm = flag(args, 'confirm');
+  const options = { yes: args.flags.yes === true, ...(confirm ? { confirm } : {}) };
+  const invoke = async (event: Record<string, unknown>) => {
+    const answer = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) }));
+    const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : '{}';
+    if (answer.FunctionError) throw new Error(`the restore function failed: ${text.slice(0, 500)}`);
+    return JSON.parse(text) as { ok: boolean } & Record<string, unknown>;
+  };
+  const ask = terminal
+    ? {
+        ask: async (question: string) => {
+          const reader = createInterface({ input: process.stdin, output: process.stdout });
+          try {
+            return await reader.question(question);
+          } finally {
+            reader.close();
+          }
+        },
+      }
+    : {};
+  const requestedBy = (flag(args, 'requested-by') ?? `${userInfo().username} via backup-kit`).replace(/[^\p{L}\p{N} ._@+-]/gu, '-').slice(0, 60);
+  if (rds) {
+    const time = flag(args, 'time');
+    if (!time) throw new UsageError("--time: give 'latest' or the time to restore to (ISO 8601 with a zone)");
+    const request: RdsRestoreEventInput = {
+      source: target,
+      restoreTime: time,
+      requestedBy,
+      ...(flag(args, 'target') ? { target: flag(args, 'target') } : {}),
+      ...(flag(args, 'instance-class') ? { instanceClass: flag(args, 'instance-class') } : {}),
+      ...(args.flags['multi-az'] === true ? { multiAz: true } : {}),
+      ...(args.flags.dr === true ? { region: 'dr' as const } : {}),
+    };
+    const clients = new Map<string, RDSClient>();
+    const rdsIn = (where: string): RDSClient => {
+      const client = clients.get(where) ?? new RDSClient({ region: where, ...(endpoint ? { endpoint } : {}) });
+      clients.set(where, client);
+      return client;
+    };
+    return rdsRestoreCommand(request, options, {
+      out,
+      invoke,
+      ...ask,
+      copyStatus: async (name, where) => {
+        try {
+          const instance = (await rdsIn(where).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: name }))).DBInstances?.[0];
+          return { status: instance?.DBInstanceStatus ?? 'creating' };
+        } catch (error) {
+          if ((error as { name?: string }).name !== 'DBInstanceNotFoundFault') throw error;
+          const cluster = (await rdsIn(where).send(new DescribeDBClustersCommand({ DBClusterIdentifier: name }))).DBClusters?.[0];
+          return { status: cluster?.Status ?? 'creating' };
+        }
+      },
+    });
   }
   const mode = flag(args, 'mode') ?? 'scratch';
   if (mode !== 'scratch' && mode !== 'replace') throw new UsageError(`--mode: '${mode}' is not scratch or replace`);
   const request: RestoreEventInput = {
     target,
     mode,
-    requestedBy: (flag(args, 'requested-by') ?? `${userInfo().username} (backup-kit cli)`).replace(/[^\p{L}\p{N} ._@+-]/gu, '-').slice(0, 60),
+    requestedBy,
     ...Object.fromEntries(
       (
         [
@@ -288,30 +351,11 @@ async function restore(args: ParsedArguments, out: (text: string) => void, env: 
       ).flatMap(([name, field]) => (flag(args, name) !== undefined ? [[field, flag(args, name)]] : [])),
     ),
   };
-  const lambda = new LambdaClient(regional);
   const ssm = new SSMClient(regional);
-  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const confirm = flag(args, 'confirm');
-  return restoreCommand(request, { yes: args.flags.yes === true, ...(confirm ? { confirm } : {}) }, {
+  return restoreCommand(request, options, {
     out,
-    invoke: async (event) => {
-      const answer = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) }));
-      const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : '{}';
-      if (answer.FunctionError) throw new Error(`the restore function failed: ${text.slice(0, 500)}`);
-      return JSON.parse(text) as { ok: boolean } & Record<string, unknown>;
-    },
-    ...(terminal
-      ? {
-          ask: async (question: string) => {
-            const reader = createInterface({ input: process.stdin, output: process.stdout });
-            try {
-              return await reader.question(question);
-            } finally {
-              reader.close();
-            }
-          },
-        }
-      : {}),
+    invoke,
+    ...ask,
     commandStatus: async (commandId, instanceId) => {
       const invocation = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
       return { status: invocation.Status ?? 'Pending', ...(invocation.StatusDetails ? { details: invocation.StatusDetails } : {}) };

@@ -45,7 +45,60 @@ export function describe(value: unknown, indent = ''): string[] {
   );
 }
 
-const minutes = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}`;
+/**
+ * Asks for `word` on the terminal, or takes `--yes` (with `--confirm <flagged>` where the restore
+ * overwrites): 'confirmed', or the exit code of a refusal (2) or of no confirmation (3).
+ */
+export async function confirmation(expected: { readonly word: string; readonly flagged: string | undefined }, options: RestoreCommandOptions, deps: Pick<RestoreCommandDeps, 'ask' | 'out'>): Promise<'confirmed' | 2 | 3> {
+  if (options.yes) {
+    if (expected.flagged !== undefined && options.confirm !== expected.flagged) {
+      deps.out(`refused: --confirm: replace overwrites live data; with --yes give --confirm ${expected.flagged}. Nothing was sent.`);
+      return 2;
+    }
+    return 'confirmed';
+  }
+  if (!deps.ask) {
+    deps.out(`Not sent: there is no terminal to confirm on. Run it again with --yes${expected.flagged !== undefined ? ` --confirm ${expected.flagged}` : ''}.`);
+    return 3;
+  }
+  const typed = (await deps.ask(`Type ${expected.flagged !== undefined ? `the target's name (${expected.word})` : "'yes'"} to send this restore: `)).trim();
+  if (typed !== expected.word) {
+    deps.out('Not confirmed: nothing was sent.');
+    return 3;
+  }
+  return 'confirmed';
+}
+
+/** Polls `look` until its status is terminal, printing each change with the elapsed time; the last status and the milliseconds it took. */
+export async function follow(
+  look: () => Promise<{ readonly status: string; readonly details?: string }>,
+  pollSeconds: number,
+  deps: Pick<RestoreCommandDeps, 'out' | 'sleep' | 'now'>,
+  terminal: ReadonlySet<string> = TERMINAL,
+): Promise<{ status: string; ms: number }> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const begin = now();
+  let last = '';
+  for (;;) {
+    let status: { status: string; details?: string };
+    try {
+      status = await look();
+    } catch (error) {
+      // A new command or instance takes a moment to be known.
+      if (!/InvocationDoesNotExist|NotFound/.test((error as { name?: string }).name ?? '')) throw new Error(`cannot follow the restore: ${errorMessage(error)}`);
+      status = { status: 'Pending' };
+    }
+    if (status.status !== last) {
+      deps.out(`  ${minutes(now() - begin)}  ${status.status}${status.details && status.details !== status.status ? ` (${status.details})` : ''}`);
+      last = status.status;
+    }
+    if (terminal.has(status.status)) return { status: last, ms: now() - begin };
+    await sleep(pollSeconds * 1000);
+  }
+}
+
+export const minutes = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}`;
 
 export async function restoreCommand(request: RestoreEventInput, options: RestoreCommandOptions, deps: RestoreCommandDeps): Promise<number> {
   const { out } = deps;
@@ -62,22 +115,8 @@ export async function restoreCommand(request: RestoreEventInput, options: Restor
   for (const line of describe({ ...plan, ok: undefined, outcome: undefined, next: undefined })) if (!/: undefined$/.test(line)) out(`  ${line}`);
 
   const replace = request.mode === 'replace';
-  const word = replace ? request.target : 'yes';
-  if (options.yes) {
-    if (replace && options.confirm !== request.target) {
-      out(`refused: --confirm: replace overwrites live data; with --yes give --confirm ${request.target}. Nothing was sent.`);
-      return 2;
-    }
-  } else if (!deps.ask) {
-    out(`Not sent: there is no terminal to confirm on. Run it again with --yes${replace ? ` --confirm ${request.target}` : ''}.`);
-    return 3;
-  } else {
-    const typed = (await deps.ask(`Type ${replace ? `the target's name (${word})` : "'yes'"} to send this restore: `)).trim();
-    if (typed !== word) {
-      out('Not confirmed: nothing was sent.');
-      return 3;
-    }
-  }
+  const decision = await confirmation({ word: replace ? request.target : 'yes', flagged: replace ? request.target : undefined }, options, deps);
+  if (decision !== 'confirmed') return decision;
 
   // What was shown is what runs: the backup and the instance the plan chose.
   const backup = (plan.backup as { key?: string } | undefined)?.key;
@@ -96,31 +135,11 @@ export async function restoreCommand(request: RestoreEventInput, options: Restor
   const instanceId = String((started.instance as { instanceId?: string } | undefined)?.instanceId ?? '');
   out(`Sent: command ${commandId} on ${instanceId}${started.consoleLink ? ` (${String(started.consoleLink)})` : ''}`);
 
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
-  const begin = now();
-  let last = '';
-  for (;;) {
-    let status: { status: string; details?: string };
-    try {
-      status = await deps.commandStatus(commandId, instanceId);
-    } catch (error) {
-      // Run Command takes a moment to know a new command's invocation.
-      if (!/InvocationDoesNotExist/.test((error as { name?: string }).name ?? '')) throw new Error(`cannot follow the command: ${errorMessage(error)}`);
-      status = { status: 'Pending' };
-    }
-    if (status.status !== last) {
-      out(`  ${minutes(now() - begin)}  ${status.status}${status.details && status.details !== status.status ? ` (${status.details})` : ''}`);
-      last = status.status;
-    }
-    if (TERMINAL.has(status.status)) break;
-    await sleep((options.pollSeconds ?? 10) * 1000);
-  }
-  const took = now() - begin;
-  if (last === 'Success') {
-    out(`Restored in ${minutes(took)} (min:s) from sending to the end of the command: the measured time to recover. ${String(started.next ?? '')}`.trim());
+  const ended = await follow(() => deps.commandStatus(commandId, instanceId), options.pollSeconds ?? 10, deps);
+  if (ended.status === 'Success') {
+    out(`Restored in ${minutes(ended.ms)} (min:s) from sending to the end of the command: the measured time to recover. ${String(started.next ?? '')}`.trim());
     return 0;
   }
-  out(`The restore ended ${last} after ${minutes(took)}: the command's output says why (${String(started.consoleLink ?? 'Run Command console')}); the alert topic has the result.`);
+  out(`The restore ended ${ended.status} after ${minutes(ended.ms)}: the command's output says why (${String(started.consoleLink ?? 'Run Command console')}); the alert topic has the result.`);
   return 1;
 }

@@ -18,4 +18,6 @@ export const STACK_OUTPUTS = {
   backupBucketName: 'BackupBucketName',
   /** The restore function's name, in the jobs stack. */
   restoreFunctionName: 'RestoreFunctionName',
+  /** The RDS point-in-time restore function's name, in the jobs stack. */
+  rdsRestoreFunctionName: 'RdsRestoreFunctionName',
 } as const;

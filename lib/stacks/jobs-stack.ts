@@ -200,6 +200,7 @@ export class JobsStack extends Stack {
     if (config.rds.instances.length + config.rds.clusters.length > 0) {
       const sources = rdsRestoreSources(this, config);
       this.rdsRestore = new RdsRestore(this, 'RdsRestore', { sources, drRegion: config.drRegion, logKey: this.opsKey.key, alertTopic: this.alerts.topic });
+      new CfnOutput(this, STACK_OUTPUTS.rdsRestoreFunctionName, { value: this.rdsRestore.restoreFunction.function.functionName, description: 'The RDS point-in-time restore function, which npx backup-kit rds-restore invokes' });
       this.monitoring.addLambda(this.rdsRestore.restoreFunction.function, 'rds restore');
       this.monitoring.addLambda(this.rdsRestore.completionFunction.function, 'rds restore completion');
       this.monitoring.addDeadLetterQueue(this.rdsRestore.deadLetterQueue, 'rds restore completion');

@@ -33,6 +33,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/backup-jobs/embedded-scripts.test.ts',
   'test/backup-jobs/targets-config.test.ts',
   'test/foundation/architecture.test.ts',
+  'test/cli/rds-restore-command.test.ts',
   'test/cli/restore-command.test.ts',
   'test/aws-backup/database-probe.template.test.ts',
   'test/aws-backup/isolated-vault.test.ts',
