@@ -22,6 +22,8 @@ need jq jq
 need shellcheck shellcheck
 need curl curl
 need setpriv util-linux
+# The evidence report's page is rendered in a real headless browser by its test.
+need chromium chromium
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   missing_pkgs+=(postgresql)
 fi
@@ -76,7 +78,7 @@ if [ "${#python_pkgs[@]}" -gt 0 ]; then
   fi
 fi
 
-for tool in aws moto_server psql sqlite3 mariadbd shellcheck; do
+for tool in aws moto_server psql sqlite3 mariadbd shellcheck chromium; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ensure-test-tools: $tool is still missing after install" >&2; exit 1; }
 done
 # The AWS CLI the tests run first on PATH must send S3 conditional writes (If-None-Match).

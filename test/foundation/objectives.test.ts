@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exampleConfig } from '../../config/example';
 import { DEFAULT_OBJECTIVES, objectivesFor } from '../../contracts/objectives';
 import { loadConfig, type BackupKitConfigInput } from '../../lib/config/config';
-import { cronLongestGapHours } from '../../lib/config/cron-gaps';
+import { cronLongestGapHours } from '../../contracts/cron';
 import { DEFAULT_TIERS } from '../../lib/config/schema';
 import { configErrorOf } from '../support/config-errors';
 

@@ -17,6 +17,7 @@ export const ROUND_TRIPS: readonly string[] = [
   'test/backup-jobs/document-round-trip.test.ts',
   'test/aws-backup/database-probe.test.ts',
   'test/cli/status.test.ts',
+  'test/evidence/report-browser.test.ts',
 ];
 
 /**
@@ -33,6 +34,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/backup-jobs/embedded-scripts.test.ts',
   'test/backup-jobs/targets-config.test.ts',
   'test/foundation/architecture.test.ts',
+  'test/evidence/report.test.ts',
   'test/cli/rds-restore-command.test.ts',
   'test/cli/restore-command.test.ts',
   'test/aws-backup/database-probe.template.test.ts',

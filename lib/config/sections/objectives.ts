@@ -1,5 +1,5 @@
 import { objectivesFor } from '../../../contracts/objectives';
-import { cronLongestGapHours } from '../cron-gaps';
+import { cronLongestGapHours } from '../../../contracts/cron';
 import type { BackupKitConfig, ConfigIssue } from '../config';
 import { tiersOfTarget } from './targets';
 

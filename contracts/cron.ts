@@ -1,8 +1,7 @@
 /**
- * The longest time between two runs of an EventBridge cron (`cron(min hour dom month dow year)`),
- * in hours, found by listing its runs over two years in UTC: what the most data lost can be when
- * a backup runs on that schedule and the next one is the one missing. Undefined for what the
- * listing cannot follow (L, W, #, a year field), which the caller then reports.
+ * EventBridge cron expressions (`cron(min hour dom month dow year)`) read as the runs they make, in
+ * UTC: how many a month has, and the longest gap between two. Pure; shared by the config's checks
+ * and the evidence report.
  */
 
 const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
@@ -36,7 +35,11 @@ function fieldValues(field: string, min: number, max: number, names: readonly st
   return values;
 }
 
-export function cronLongestGapHours(schedule: string): number | undefined {
+/**
+ * The runs of an EventBridge cron between `from` (inclusive) and `to` (exclusive), in UTC; undefined
+ * for what is not followed here (L, W, #, a year field).
+ */
+export function cronRuns(schedule: string, from: Date, to: Date): Date[] | undefined {
   const fields = /^cron\((.*)\)$/.exec(schedule.trim())?.[1]?.trim().split(/\s+/);
   if (!fields || fields.length !== 6) return undefined;
   const [minuteField, hourField, domField, monthField, dowField, yearField] = fields as [string, string, string, string, string, string];
@@ -50,21 +53,34 @@ export function cronLongestGapHours(schedule: string): number | undefined {
   // EventBridge numbers the days of the week 1 (Sunday) to 7.
   const dows = anyDow ? undefined : fieldValues(dowField, 1, 7, DAY_NAMES, 1);
   if (!minutes || !hours || !months || (!anyDom && !doms) || (!anyDow && !dows)) return undefined;
-  const start = Date.UTC(2025, 0, 1);
-  let previous: number | undefined;
-  let longest = 0;
-  for (let day = 0; day < 731; day += 1) {
-    const date = new Date(start + day * 86_400_000);
+  const runs: Date[] = [];
+  const firstDay = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate());
+  const sortedHours = [...hours].sort((a, b) => a - b);
+  const sortedMinutes = [...minutes].sort((a, b) => a - b);
+  for (let day = firstDay; day < to.getTime(); day += 86_400_000) {
+    const date = new Date(day);
     if (!months.has(date.getUTCMonth() + 1)) continue;
     if (doms && !doms.has(date.getUTCDate())) continue;
     if (dows && !dows.has(date.getUTCDay() + 1)) continue;
-    for (const hour of [...hours].sort((a, b) => a - b)) {
-      for (const minute of [...minutes].sort((a, b) => a - b)) {
-        const at = date.getTime() + hour * 3_600_000 + minute * 60_000;
-        if (previous !== undefined) longest = Math.max(longest, at - previous);
-        previous = at;
+    for (const hour of sortedHours) {
+      for (const minute of sortedMinutes) {
+        const at = day + hour * 3_600_000 + minute * 60_000;
+        if (at >= from.getTime() && at < to.getTime()) runs.push(new Date(at));
       }
     }
   }
-  return previous === undefined || longest === 0 ? undefined : longest / 3_600_000;
+  return runs;
+}
+
+/**
+ * The longest time between two runs of an EventBridge cron, in hours, over two years of its runs
+ * in UTC: what the most data lost can be when a backup runs on that schedule and the next one is
+ * the one missing. Undefined for what the listing cannot follow, which the caller then reports.
+ */
+export function cronLongestGapHours(schedule: string): number | undefined {
+  const runs = cronRuns(schedule, new Date(Date.UTC(2025, 0, 1)), new Date(Date.UTC(2027, 0, 2)));
+  if (!runs || runs.length < 2) return undefined;
+  let longest = 0;
+  for (let index = 1; index < runs.length; index += 1) longest = Math.max(longest, (runs[index]?.getTime() ?? 0) - (runs[index - 1]?.getTime() ?? 0));
+  return longest / 3_600_000;
 }
