@@ -18,6 +18,7 @@ export const ROUND_TRIPS: readonly string[] = [
   'test/aws-backup/database-probe.test.ts',
   'test/cli/status.test.ts',
   'test/evidence/report-browser.test.ts',
+  'test/evidence/report-write.test.ts',
 ];
 
 /**

@@ -1,0 +1,52 @@
+import * as z from './zod';
+import { parseEventWith } from './errors';
+
+/**
+ * The contract of the evidence report: its settings (what the config says of each target), its
+ * event (`{}` for the month before, or `{ "month": "YYYY-MM" }`), and where it writes. Pure.
+ */
+
+export const EVIDENCE_REPORT_ENV = {
+  /** JSON of `EvidenceSettings`. */
+  settings: 'EVIDENCE_SETTINGS',
+  alertTopic: 'EVIDENCE_ALERT_TOPIC',
+} as const;
+
+/** Where the reports go in the backup bucket: no tier may be named so (instances write only under their tiers). */
+export const REPORT_PREFIX = 'reports/';
+export function reportKeys(month: string): { html: string; csv: string; json: string } {
+  const base = `${REPORT_PREFIX}${month}/evidence`;
+  return { html: `${base}.html`, csv: `${base}.csv`, json: `${base}.json` };
+}
+
+const objectivesSchema = z.strictObject({ rpoHours: z.number().check(z.positive()), rtoHours: z.number().check(z.positive()) });
+
+export const evidenceTargetSchema = z.strictObject({
+  name: z.string().check(z.minLength(1)),
+  kind: z.string().check(z.minLength(1)),
+  tiers: z.array(z.strictObject({ tier: z.string().check(z.minLength(1)), schedule: z.optional(z.string()) })),
+  objectives: objectivesSchema,
+  drilled: z.boolean(),
+});
+export type EvidenceTarget = z.infer<typeof evidenceTargetSchema>;
+
+export const evidenceSettingsSchema = z.strictObject({
+  prefix: z.string().check(z.minLength(1)),
+  bucket: z.string().check(z.minLength(1)),
+  targets: z.array(evidenceTargetSchema),
+});
+export type EvidenceSettings = z.infer<typeof evidenceSettingsSchema>;
+
+export function parseEvidenceSettings(raw: unknown): EvidenceSettings {
+  return z.parse(evidenceSettingsSchema, raw);
+}
+
+export const evidenceEventSchema = z.strictObject({
+  /** The month to report; the month before the invocation's when absent (the schedule of the 1st). */
+  month: z.optional(z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM'))),
+});
+export type EvidenceEvent = z.infer<typeof evidenceEventSchema>;
+
+export function parseEvidenceEvent(event: unknown): EvidenceEvent {
+  return parseEventWith(evidenceEventSchema, event ?? {});
+}

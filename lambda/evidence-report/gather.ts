@@ -1,0 +1,141 @@
+import { DescribeAlarmsCommand, GetMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { GetBucketEncryptionCommand, GetObjectCommand, GetObjectLockConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { EvidenceTarget } from '../../contracts/evidence-report';
+import { manifestKeyFor, manifestSchema } from '../../contracts/manifest';
+import { METRIC_NAMESPACE, METRICS } from '../../contracts/metric-catalog';
+import { listBackups, readVerdict } from '../shared/backup-history';
+import type { BackupFact, DrillFact, MonthWindow, StorageEvidence, TargetInput } from './model';
+
+/**
+ * What the evidence report reads: the month's backups of each target with their verdicts, the
+ * newest verified one before the month, the newest one's lock, the drills from their metrics, the
+ * bucket's encryption and Object Lock, and the alarms open now. Reads only.
+ */
+
+export interface GatherDeps {
+  readonly s3: S3Client;
+  readonly cloudwatch: CloudWatchClient;
+  readonly bucket: string;
+}
+
+/** Verdicts read back from the month's start to find the newest verified backup before it. */
+const VERDICTS_BEFORE = 10;
+
+async function retainUntilOf(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) }));
+    const parsed = manifestSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
+    return parsed.success ? parsed.data.retainUntil : undefined;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** The drills of a target in the window, a day at a time, from RestoreDrillSucceeded/Failed/Seconds. */
+export async function drillFacts(cloudwatch: CloudWatchClient, target: string, window: MonthWindow): Promise<DrillFact[]> {
+  const dimensions = [
+    { Name: 'service', Value: METRICS.drillSucceeded.service },
+    { Name: 'Target', Value: target },
+  ];
+  const query = (id: string, name: string, stat: string) => ({ Id: id, MetricStat: { Metric: { Namespace: METRIC_NAMESPACE, MetricName: name, Dimensions: dimensions }, Period: 86_400, Stat: stat } });
+  const series = new Map<string, Map<number, number>>();
+  let token: string | undefined;
+  do {
+    const page = await cloudwatch.send(
+      new GetMetricDataCommand({
+        StartTime: window.from,
+        EndTime: window.to,
+        NextToken: token,
+        MetricDataQueries: [query('passed', METRICS.drillSucceeded.name, 'Sum'), query('failed', METRICS.drillFailed.name, 'Sum'), query('seconds', METRICS.drillSeconds.name, 'Maximum')],
+      }),
+    );
+    for (const result of page.MetricDataResults ?? []) {
+      const values = series.get(result.Id ?? '') ?? new Map<number, number>();
+      (result.Timestamps ?? []).forEach((time, index) => values.set(time.getTime(), result.Values?.[index] ?? 0));
+      series.set(result.Id ?? '', values);
+    }
+    token = page.NextToken;
+  } while (token);
+  const days = new Set([...(series.get('passed')?.keys() ?? []), ...(series.get('failed')?.keys() ?? [])]);
+  return [...days]
+    .sort((a, b) => a - b)
+    .flatMap((time): DrillFact[] => {
+      const passed = series.get('passed')?.get(time) ?? 0;
+      const failed = series.get('failed')?.get(time) ?? 0;
+      const seconds = series.get('seconds')?.get(time);
+      return [...(passed > 0 ? [{ at: new Date(time), succeeded: true, ...(seconds !== undefined ? { seconds } : {}) }] : []), ...(failed > 0 ? [{ at: new Date(time), succeeded: false }] : [])];
+    });
+}
+
+export async function targetInput(target: EvidenceTarget, window: MonthWindow, deps: GatherDeps): Promise<TargetInput> {
+  const { s3, bucket } = deps;
+  const perTier = await Promise.all(target.tiers.map(({ tier }) => listBackups(s3, bucket, tier, target.name)));
+  const all = perTier.flat().sort((a, b) => a.parsed.at.getTime() - b.parsed.at.getTime());
+  const inMonth = all.filter((backup) => backup.parsed.at >= window.from && backup.parsed.at < window.to);
+  const backups: BackupFact[] = await Promise.all(
+    inMonth.map(async (backup) => {
+      const verdict = await readVerdict(s3, bucket, backup.key, backup.verdictKey);
+      const replica = verdict?.checks.find((check) => check.name === 'replica')?.status;
+      return {
+        key: backup.key,
+        tier: backup.parsed.tier,
+        at: backup.parsed.at,
+        bytes: backup.size,
+        verdict: verdict ? (verdict.passed ? 'passed' : 'failed') : 'unverified',
+        reasons: verdict?.reasons ?? [],
+        ...(replica ? { replica } : {}),
+      } satisfies BackupFact;
+    }),
+  );
+  const newest = backups.at(-1);
+  const retainUntil = newest ? await retainUntilOf(s3, bucket, newest.key) : undefined;
+  if (newest && retainUntil) backups[backups.length - 1] = { ...newest, retainUntil };
+  let verifiedBefore: Date | undefined;
+  for (const backup of all.filter((candidate) => candidate.parsed.at < window.from && candidate.verdictKey !== undefined).reverse().slice(0, VERDICTS_BEFORE)) {
+    if ((await readVerdict(s3, bucket, backup.key, backup.verdictKey))?.passed) {
+      verifiedBefore = backup.parsed.at;
+      break;
+    }
+  }
+  return {
+    name: target.name,
+    kind: target.kind,
+    objectives: target.objectives,
+    tiers: target.tiers,
+    backups,
+    ...(verifiedBefore ? { verifiedBefore } : {}),
+    drills: target.drilled ? await drillFacts(deps.cloudwatch, target.name, window) : [],
+    drilled: target.drilled,
+  };
+}
+
+export async function storageEvidence(s3: S3Client, bucket: string): Promise<StorageEvidence> {
+  const encryption = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })).catch((error: unknown) => {
+    if ((error as { name?: string }).name === 'ServerSideEncryptionConfigurationNotFoundError') return undefined;
+    throw error;
+  });
+  const rule = encryption?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
+  const lock = await s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+  const retention = lock.ObjectLockConfiguration?.Rule?.DefaultRetention;
+  return {
+    bucket,
+    encryption: rule ? `${rule.SSEAlgorithm ?? 'unknown'}${rule.KMSMasterKeyID ? ` (${rule.KMSMasterKeyID})` : ''}` : 'none',
+    objectLock:
+      lock.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled'
+        ? `enabled${retention ? `, ${retention.Mode ?? ''} ${retention.Days !== undefined ? `${retention.Days} days` : `${retention.Years ?? '?'} years`} by default` : ', no default retention'}`
+        : 'not enabled',
+  };
+}
+
+/** The kit's alarms in ALARM now (their names start with the deployment's prefix). */
+export async function openAlarms(cloudwatch: CloudWatchClient, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await cloudwatch.send(new DescribeAlarmsCommand({ StateValue: 'ALARM', AlarmNamePrefix: `${prefix}-`, NextToken: token }));
+    for (const alarm of [...(page.MetricAlarms ?? []), ...(page.CompositeAlarms ?? [])]) if (alarm.AlarmName) names.push(alarm.AlarmName);
+    token = page.NextToken;
+  } while (token);
+  return names.sort();
+}
