@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EXPECTED_SINCE_PREFIX, VERDICT_PREFIX } from '../../contracts/manifest';
+import { RESERVED_PREFIXES } from '../../contracts/bucket-layout';
 import { isAwsRegion, isIanaTimeZone } from './regions';
 import {
   MIN_STORAGE_DAYS,
@@ -299,11 +299,9 @@ export function crossFieldIssues(config: BaseConfig): { errors: Issue[]; warning
     errors.push({ path: ['tiers'], message: 'at least one tier is required' });
   }
   for (const [name, tier] of tierEntries) {
-    if (`${name}/` === VERDICT_PREFIX) {
-      errors.push({ path: ['tiers', name], message: `the prefix '${VERDICT_PREFIX}' of the backup bucket holds the verification verdicts, which no instance may write; name the tier differently` });
-    }
-    if (`${name}/` === EXPECTED_SINCE_PREFIX) {
-      errors.push({ path: ['tiers', name], message: `the prefix '${EXPECTED_SINCE_PREFIX}' of the backup bucket holds the markers since when each target's backups are expected; name the tier differently` });
+    const reserved = RESERVED_PREFIXES[`${name}/`];
+    if (reserved !== undefined) {
+      errors.push({ path: ['tiers', name], message: `the prefix '${name}/' of the backup bucket holds ${reserved}, which no instance may write; name the tier differently` });
     }
     const result = checkTransitions(tier.transitions, tier.retentionDays, ['tiers', name]);
     result.errors.forEach((issue) =>

@@ -184,3 +184,12 @@ describe('config: warnings for legal but costly settings', () => {
     expect(drillWarnings({ drills: { enabled: false } })).toEqual([]);
   });
 });
+
+describe("config: tier names the kit's own prefixes take", () => {
+  it.each(['verdicts', 'expected-since', 'drills', 'rebuilds', 'reports'])("GIVEN a tier named '%s' THEN synth refuses it: an instance could forge what the kit writes there", (name) => {
+    const tiers = { daily: { schedule: 'cron(0 2 * * ? *)', retentionDays: 30 }, [name]: { retentionDays: 7 } };
+    expect(() => loadConfig({ ...exampleConfig, tiers, targets: (exampleConfig.targets ?? []).map((target) => ({ ...target, tiers: ['daily'] })) } as never)).toThrow(
+      new RegExp(`tiers\\.${name}: the prefix '${name}/' of the backup bucket holds .*, which no instance may write; name the tier differently`),
+    );
+  });
+});
