@@ -7,12 +7,11 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { resolve } from 'node:path';
-import { objectivesFor } from '../contracts/objectives';
 import { STACK_OUTPUTS, jobsStackName, storageStackName } from '../contracts/stack-outputs';
 import type { RestoreEventInput } from '../contracts/restore-event';
 import { ConfigError, loadConfig, type BackupKitConfig } from '../lib/config/config';
 import { readConfigSource } from '../lib/config/files';
-import { tiersOfTarget } from '../lib/config/sections/targets';
+import { objectiveTargets } from '../lib/config/sections/objectives';
 import { heldSeries } from './holdings';
 import { listRestorePoints, type RestorePoint } from './list';
 import { gatherManagedStatus, type ManagedStatus } from './managed';
@@ -129,15 +128,7 @@ async function contextOf(args: ParsedArguments, env: NodeJS.ProcessEnv, root: st
 }
 
 function configuredTargets(config: BackupKitConfig): StatusTarget[] {
-  const tierNames = Object.keys(config.tiers);
-  const drills = config.restore.drills.enabled;
-  return config.targets.map((target) => ({
-    name: target.name,
-    kind: target.kind,
-    tiers: tiersOfTarget(target, tierNames),
-    objectives: objectivesFor(target.kind, target.objectives),
-    drilled: drills && (config.restore.targets[target.name]?.drill ?? true),
-  }));
+  return objectiveTargets(config).map((target) => ({ ...target, tiers: target.tiers.map((tier) => tier.tier) }));
 }
 
 /** 1 when a target, database or managed resource misses an objective, else 0. */

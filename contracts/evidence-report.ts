@@ -10,6 +10,8 @@ export const EVIDENCE_REPORT_ENV = {
   /** JSON of `EvidenceSettings`. */
   settings: 'EVIDENCE_SETTINGS',
   alertTopic: 'EVIDENCE_ALERT_TOPIC',
+  /** The backup bucket (apart from the settings: a name CloudFormation makes cannot go in the bundle). */
+  bucket: 'EVIDENCE_BUCKET',
 } as const;
 
 /** Where the reports go in the backup bucket: no tier may be named so (instances write only under their tiers). */
@@ -32,7 +34,6 @@ export type EvidenceTarget = z.infer<typeof evidenceTargetSchema>;
 
 export const evidenceSettingsSchema = z.strictObject({
   prefix: z.string().check(z.minLength(1)),
-  bucket: z.string().check(z.minLength(1)),
   targets: z.array(evidenceTargetSchema),
 });
 export type EvidenceSettings = z.infer<typeof evidenceSettingsSchema>;

@@ -15,6 +15,7 @@ export const SERVICES = {
   drill: 'drill',
   rdsRestore: 'rds-restore',
   managedBackup: 'managed-backup',
+  evidence: 'evidence',
 } as const;
 export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES];
 

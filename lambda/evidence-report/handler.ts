@@ -10,13 +10,14 @@ import { writeEvidenceReport } from './core';
 const logger = createLogger();
 const settings = parseEvidenceSettings(requireJsonEnv(EVIDENCE_REPORT_ENV.settings));
 const topicArn = requireEnv(EVIDENCE_REPORT_ENV.alertTopic);
+const bucket = requireEnv(EVIDENCE_REPORT_ENV.bucket);
 const s3 = new S3Client({});
 const cloudwatch = new CloudWatchClient({});
 const sns = new SNSClient({});
 
 /** Invoked on the 1st by its schedule (`{}`: the month before), or by hand with `{ "month": "YYYY-MM" }`. */
 export const handler = eventHandler({ logger, job: 'evidence report', unchanged: 'nothing was written' }, async (event) => {
-  const outcome = await writeEvidenceReport(parseEvidenceEvent(event), settings, { s3, cloudwatch, sns, topicArn, bucket: settings.bucket, now: new Date() });
+  const outcome = await writeEvidenceReport(parseEvidenceEvent(event), settings, { s3, cloudwatch, sns, topicArn, bucket, now: new Date() });
   logger.info('evidence report written', { ...outcome });
   return outcome;
 });

@@ -25,6 +25,8 @@ import { ManagedRestoreTesting } from '../constructs/managed-restore-testing';
 import { RecoveryPointAges } from '../constructs/recovery-point-ages';
 import { ManagedRestore } from '../constructs/managed-restore';
 import { DatabaseProbe } from '../constructs/database-probe';
+import { EvidenceReport } from '../constructs/evidence-report';
+import { objectiveTargets } from '../config/sections/objectives';
 import { managedRestoreResources, probedDatabases, protectsManagedData, watchedRecoveryPoints } from './managed-vault-settings';
 import { rdsReplicatedInstances, rdsRestoreSources } from './rds-settings';
 import { RestoreJobs } from '../constructs/restore-jobs';
@@ -80,6 +82,8 @@ export class JobsStack extends Stack {
   readonly managedRestore?: ManagedRestore;
   /** Runs the SQL probes of restore test copies, when the config gives any. */
   readonly databaseProbe?: DatabaseProbe;
+  /** The monthly evidence report, when there are backup targets. */
+  readonly evidenceReport?: EvidenceReport;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -195,6 +199,20 @@ export class JobsStack extends Stack {
       }
       this.monitoring.monitorRestoreJobs(restores);
       this.restoreJobs = restores;
+    }
+
+    const reported = objectiveTargets(config);
+    if (reported.length > 0) {
+      this.evidenceReport = new EvidenceReport(this, 'EvidenceReport', {
+        targets: reported,
+        prefix: config.prefix,
+        bucket: props.backupBucket,
+        bucketKey: props.backupKey,
+        alertTopic: this.alerts.topic,
+        opsKey: this.opsKey.key,
+        timeZone: config.timeZone,
+      });
+      this.monitoring.addDeadLetterQueue(this.evidenceReport.deadLetterQueue, 'evidence report');
     }
 
     if (config.rds.instances.length + config.rds.clusters.length > 0) {

@@ -69,7 +69,6 @@ describe('the evidence report, written', () => {
 
   const settings: EvidenceSettings = {
     prefix: 'evidence',
-    bucket: 'evidence-backups',
     targets: [{ name: 'repairs', kind: 'sqlite', tiers: [{ tier: 'daily', schedule: 'cron(0 2 * * ? *)' }], objectives: { rpoHours: 24, rtoHours: 2 }, drilled: true }],
   };
 

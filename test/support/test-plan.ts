@@ -36,6 +36,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/backup-jobs/targets-config.test.ts',
   'test/foundation/architecture.test.ts',
   'test/evidence/report.test.ts',
+  'test/evidence/report.template.test.ts',
   'test/cli/rds-restore-command.test.ts',
   'test/cli/restore-command.test.ts',
   'test/aws-backup/database-probe.template.test.ts',

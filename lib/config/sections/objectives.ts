@@ -1,4 +1,5 @@
 import { objectivesFor } from '../../../contracts/objectives';
+import type { EvidenceTarget } from '../../../contracts/evidence-report';
 import { cronLongestGapHours } from '../../../contracts/cron';
 import type { BackupKitConfig, ConfigIssue } from '../config';
 import { tiersOfTarget } from './targets';
@@ -53,4 +54,22 @@ export function objectivesIssues(config: BackupKitConfig): { errors: ConfigIssue
     }
   }
   return { errors, warnings };
+}
+
+/**
+ * Each backup target as the status command and the evidence report see it: its tiers with their
+ * schedules, its objectives (defaults filled in), and whether the drills take it.
+ */
+export function objectiveTargets(config: BackupKitConfig): EvidenceTarget[] {
+  const tierNames = Object.keys(config.tiers);
+  return config.targets.map((target) => ({
+    name: target.name,
+    kind: target.kind,
+    tiers: tiersOfTarget(target, tierNames).map((tier) => {
+      const schedule = config.tiers[tier]?.schedule;
+      return { tier, ...(schedule !== undefined ? { schedule } : {}) };
+    }),
+    objectives: objectivesFor(target.kind, target.objectives),
+    drilled: config.restore.drills.enabled && (config.restore.targets[target.name]?.drill ?? true),
+  }));
 }
