@@ -1,4 +1,5 @@
 import { BackupClient } from '@aws-sdk/client-backup';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
@@ -17,6 +18,7 @@ import { listRestorePoints, type RestorePoint } from './list';
 import { gatherManagedStatus, type ManagedStatus } from './managed';
 import { restoreCommand } from './restore';
 import { rdsRestoreCommand } from './rds-restore';
+import { reportCommand } from './report';
 import type { RestoreEventInput as RdsRestoreEventInput } from '../contracts/rds-restore-event';
 import { gatherStatus, statusExitCode, targetsFromHoldings, type StatusReport, type StatusTarget } from './status';
 import { age, bytes, table } from './table';
@@ -40,6 +42,7 @@ const USAGE = `usage:
       [--instance-id <id> | --onto <id>] [--scratch-name <db> | --scratch-path <path>] [--yes [--confirm <target>]]
   backup-kit rds-restore <source> --time <latest|ISO time> -c config=<name> [--target <name>]
       [--instance-class <class>] [--multi-az] [--dr] [--yes]
+  backup-kit report [--month <YYYY-MM>] [--out <dir>] [-c config=<name>] [--bucket <name>]
 
 status exits 1 when a target misses its RPO (no verified backup young enough) or has had no good
 drill in 35 days; 2 when the command itself could not run. docs/status.md says more.`;
@@ -55,7 +58,7 @@ export interface ParsedArguments {
   readonly flags: Readonly<Record<string, string | true>>;
 }
 
-const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config', 'mode', 'key', 'before', 'instance-id', 'onto', 'scratch-name', 'scratch-path', 'confirm', 'requested-by', 'function', 'time', 'target', 'instance-class']);
+const VALUE_FLAGS = new Set(['bucket', 'region', 'endpoint-url', 'since', 'tier', 'config', 'mode', 'key', 'before', 'instance-id', 'onto', 'scratch-name', 'scratch-path', 'confirm', 'requested-by', 'function', 'time', 'target', 'instance-class', 'month', 'out']);
 const SWITCHES = new Set(['json', 'help', 'yes', 'multi-az', 'dr']);
 
 export function parseArguments(argv: readonly string[]): ParsedArguments {
@@ -92,6 +95,7 @@ interface Context {
   /** RDS and AWS Backup of the primary region (for the databases and managed data of the config). */
   readonly rds: RDSClient;
   readonly backup: BackupClient;
+  readonly cloudwatch: CloudWatchClient;
 }
 
 /** What status says: the targets' backups, and with a config, its RDS databases and AWS Backup resources. */
@@ -124,7 +128,7 @@ async function contextOf(args: ParsedArguments, env: NodeJS.ProcessEnv, root: st
     if (!bucket) throw new UsageError(`--bucket: the stack ${stackName} in ${region} has no output ${STACK_OUTPUTS.backupBucketName} (deployed with an older version? give --bucket)`);
   }
   const regional = { region, ...(endpoint ? { endpoint } : {}) };
-  return { s3: s3Client(region, endpoint), bucket, ...(config ? { config } : {}), rds: new RDSClient(regional), backup: new BackupClient(regional) };
+  return { s3: s3Client(region, endpoint), bucket, ...(config ? { config } : {}), rds: new RDSClient(regional), backup: new BackupClient(regional), cloudwatch: new CloudWatchClient(regional) };
 }
 
 function configuredTargets(config: BackupKitConfig): StatusTarget[] {
@@ -218,10 +222,20 @@ export async function run(argv: readonly string[], out: (text: string) => void, 
     out(USAGE);
     return 0;
   }
-  if (!['status', 'list', 'restore', 'rds-restore'].includes(args.command)) throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
+  if (!['status', 'list', 'restore', 'rds-restore', 'report'].includes(args.command)) throw new UsageError(`'${args.command}' is not a command of backup-kit\n${USAGE}`);
   if (args.command === 'restore' || args.command === 'rds-restore') return restore(args, out, env, root);
   const context = await contextOf(args, env, root);
   const json = args.flags.json === true;
+  if (args.command === 'report') {
+    const targets = context.config
+      ? objectiveTargets(context.config)
+      : targetsFromHoldings(await heldSeries(context.s3, context.bucket)).map((target) => ({ ...target, tiers: target.tiers.map((tier) => ({ tier })) }));
+    const month = flag(args, 'month');
+    return reportCommand(
+      { ...(month ? { month } : {}), out: flag(args, 'out') ?? '.', prefix: context.config?.prefix ?? '', targets },
+      { s3: context.s3, cloudwatch: context.cloudwatch, bucket: context.bucket, out },
+    );
+  }
   if (args.command === 'status') {
     const targets = context.config ? configuredTargets(context.config) : targetsFromHoldings(await heldSeries(context.s3, context.bucket));
     const [targetStatus, managed] = await Promise.all([

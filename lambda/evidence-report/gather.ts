@@ -130,6 +130,8 @@ export async function storageEvidence(s3: S3Client, bucket: string): Promise<Sto
 
 /** The kit's alarms in ALARM now (their names start with the deployment's prefix). */
 export async function openAlarms(cloudwatch: CloudWatchClient, prefix: string): Promise<string[]> {
+  // Without a deployment's prefix (a bucket read without its config) no alarm is known to be the kit's.
+  if (prefix === '') return [];
   const names: string[] = [];
   let token: string | undefined;
   do {

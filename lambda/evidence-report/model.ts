@@ -190,7 +190,7 @@ export function evidenceReport(prefix: string, window: MonthWindow, storage: Sto
   const targets = inputs.map((input) => targetEvidence(input, window));
   const missed = targets.filter((target) => target.misses.length > 0).map((target) => target.target);
   return {
-    title: `${prefix}: backup and restore evidence, ${window.month}`,
+    title: `${prefix === '' ? 'backup-kit' : prefix}: backup and restore evidence, ${window.month}`,
     month: window.month,
     from: window.from.toISOString(),
     to: window.to.toISOString(),

@@ -1,5 +1,5 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backupKey } from '../../contracts/manifest';
@@ -130,6 +130,21 @@ describe('backup-kit status and list', () => {
     expect(report.targets[0]?.drill?.rtoMet).toBe(false);
     expect(code).toBe(0);
     await expect(cli('list', 'media', '-c', `config=${config}`, '--bucket', bucket)).rejects.toThrow(/list: no target 'media' in the config/);
+  });
+
+  it('GIVEN report THEN the month\'s page, CSV and JSON are written where asked, and the summary says who missed', async () => {
+    const dir = scratchDir('report-out');
+    const month = new Date(NOW).toISOString().slice(0, 7);
+    const { code, text } = await cli('report', '--bucket', bucket, '--month', month, '--out', dir);
+    // The emulator has no drill metrics: every drilled target missed its drills this month.
+    expect(code).toBe(1);
+    expect(text).toMatch(new RegExp(`^backup-kit: backup and restore evidence, ${month}: 0 of 2 targets met their objectives`));
+    expect(text).toMatch(/MISSED repairs: .*no drill this month/);
+    const json = JSON.parse(readFileSync(join(dir, `evidence-${month}.json`), 'utf8')) as { targets: { target: string; tiers: { made: number }[] }[] };
+    expect(json.targets.map((target) => target.target).sort()).toEqual(['media', 'repairs']);
+    expect(readFileSync(join(dir, `evidence-${month}.html`), 'utf8')).toContain('<table id="summary">');
+    expect(readFileSync(join(dir, `evidence-${month}.csv`), 'utf8').split('\r\n')[0]).toMatch(/^month,target,kind,rpo_hours/);
+    await expect(cli('report', '--bucket', bucket, '--month', '2026-13')).rejects.toThrow(/'--month'|month/);
   });
 
   it('refuses what it cannot do, naming the flag: no bucket and no config, an unknown flag, a bad date, an unknown command', async () => {
