@@ -232,8 +232,14 @@ export async function run(argv: readonly string[], out: (text: string) => void, 
       : targetsFromHoldings(await heldSeries(context.s3, context.bucket)).map((target) => ({ ...target, tiers: target.tiers.map((tier) => ({ tier })) }));
     const month = flag(args, 'month');
     return reportCommand(
-      { ...(month ? { month } : {}), out: flag(args, 'out') ?? '.', prefix: context.config?.prefix ?? '', targets },
-      { s3: context.s3, cloudwatch: context.cloudwatch, bucket: context.bucket, out },
+      {
+        ...(month ? { month } : {}),
+        out: flag(args, 'out') ?? '.',
+        prefix: context.config?.prefix ?? '',
+        targets,
+        databases: context.config ? [...context.config.rds.instances.map((instance) => ({ identifier: instance.identifier, kind: 'instance' as const })), ...context.config.rds.clusters.map((cluster) => ({ identifier: cluster.identifier, kind: 'cluster' as const }))] : [],
+      },
+      { s3: context.s3, cloudwatch: context.cloudwatch, rds: context.rds, bucket: context.bucket, out },
     );
   }
   if (args.command === 'status') {

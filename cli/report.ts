@@ -2,7 +2,8 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvidenceTarget } from '../contracts/evidence-report';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { EvidenceDatabase, EvidenceTarget } from '../contracts/evidence-report';
 import { buildEvidence } from '../lambda/evidence-report/core';
 import { previousMonth } from '../lambda/evidence-report/model';
 import { renderCsv, renderHtml } from '../lambda/evidence-report/render';
@@ -14,12 +15,12 @@ import { renderCsv, renderHtml } from '../lambda/evidence-report/render';
  * missed its objectives that month.
  */
 export async function reportCommand(
-  options: { readonly month?: string; readonly out: string; readonly prefix: string; readonly targets: readonly EvidenceTarget[] },
-  deps: { readonly s3: S3Client; readonly cloudwatch: CloudWatchClient; readonly bucket: string; readonly now?: Date; readonly out: (text: string) => void },
+  options: { readonly month?: string; readonly out: string; readonly prefix: string; readonly targets: readonly EvidenceTarget[]; readonly databases?: readonly EvidenceDatabase[] },
+  deps: { readonly s3: S3Client; readonly cloudwatch: CloudWatchClient; readonly rds?: RDSClient; readonly bucket: string; readonly now?: Date; readonly out: (text: string) => void },
 ): Promise<number> {
   const now = deps.now ?? new Date();
   const month = options.month ?? previousMonth(now);
-  const report = await buildEvidence(month, { prefix: options.prefix, targets: [...options.targets] }, { s3: deps.s3, cloudwatch: deps.cloudwatch, bucket: deps.bucket, now });
+  const report = await buildEvidence(month, { prefix: options.prefix, targets: [...options.targets], databases: [...(options.databases ?? [])] }, { s3: deps.s3, cloudwatch: deps.cloudwatch, bucket: deps.bucket, now, ...(deps.rds ? { rds: deps.rds } : {}) });
   mkdirSync(options.out, { recursive: true });
   const base = join(options.out, `evidence-${month}`);
   writeFileSync(`${base}.html`, renderHtml(report));

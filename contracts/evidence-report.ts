@@ -32,9 +32,17 @@ export const evidenceTargetSchema = z.strictObject({
 });
 export type EvidenceTarget = z.infer<typeof evidenceTargetSchema>;
 
+/** An RDS instance or Aurora cluster of the config (`rds.instances`, `rds.clusters`), whose point-in-time window and restores are reported. */
+export const evidenceDatabaseSchema = z.strictObject({
+  identifier: z.string().check(z.minLength(1)),
+  kind: z.enum(['instance', 'cluster']),
+});
+export type EvidenceDatabase = z.infer<typeof evidenceDatabaseSchema>;
+
 export const evidenceSettingsSchema = z.strictObject({
   prefix: z.string().check(z.minLength(1)),
   targets: z.array(evidenceTargetSchema),
+  databases: z._default(z.array(evidenceDatabaseSchema), []),
 });
 export type EvidenceSettings = z.infer<typeof evidenceSettingsSchema>;
 

@@ -3,7 +3,7 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { reportKeys, type EvidenceEvent, type EvidenceSettings } from '../../contracts/evidence-report';
 import { RequestRejectedError } from '../../contracts/errors';
 import { awsCall, type RetryOptions } from '../shared/retry';
-import { openAlarms, storageEvidence, targetInput, type GatherDeps } from './gather';
+import { databaseEvidence, openAlarms, storageEvidence, targetInput, type GatherDeps } from './gather';
 import { evidenceReport, monthWindow, previousMonth, type EvidenceReport } from './model';
 import { renderCsv, renderHtml } from './render';
 
@@ -34,8 +34,14 @@ export async function buildEvidence(month: string, settings: EvidenceSettings, d
   } catch (error) {
     throw new RequestRejectedError((error as Error).message, { field: 'month' });
   }
-  const [inputs, storage, alarms] = await Promise.all([Promise.all(settings.targets.map((target) => targetInput(target, window, deps))), storageEvidence(deps.s3, deps.bucket), openAlarms(deps.cloudwatch, settings.prefix)]);
-  return evidenceReport(settings.prefix, window, storage, inputs, alarms, deps.now);
+  const rds = deps.rds;
+  const [inputs, storage, alarms, databases] = await Promise.all([
+    Promise.all(settings.targets.map((target) => targetInput(target, window, deps))),
+    storageEvidence(deps.s3, deps.bucket),
+    openAlarms(deps.cloudwatch, settings.prefix),
+    rds ? Promise.all((settings.databases ?? []).map((database) => databaseEvidence(rds, deps.cloudwatch, database, window))) : Promise.resolve([]),
+  ]);
+  return evidenceReport(settings.prefix, window, storage, inputs, alarms, deps.now, databases);
 }
 
 export async function writeEvidenceReport(event: EvidenceEvent, settings: EvidenceSettings, deps: EvidenceDeps): Promise<EvidenceOutcome> {

@@ -1,10 +1,11 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { GetBucketEncryptionCommand, GetObjectCommand, GetObjectLockConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { EvidenceTarget } from '../../contracts/evidence-report';
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
+import type { EvidenceDatabase, EvidenceTarget } from '../../contracts/evidence-report';
 import { manifestKeyFor, manifestSchema } from '../../contracts/manifest';
 import { METRIC_NAMESPACE, METRICS } from '../../contracts/metric-catalog';
 import { listBackups, readVerdict } from '../shared/backup-history';
-import type { BackupFact, DrillFact, MonthWindow, StorageEvidence, TargetInput } from './model';
+import type { BackupFact, DatabaseEvidence, DrillFact, MonthWindow, StorageEvidence, TargetInput } from './model';
 
 /**
  * What the evidence report reads: the month's backups of each target with their verdicts, the
@@ -16,6 +17,8 @@ export interface GatherDeps {
   readonly s3: S3Client;
   readonly cloudwatch: CloudWatchClient;
   readonly bucket: string;
+  /** RDS of the primary region, for the configured databases' windows. */
+  readonly rds?: RDSClient;
 }
 
 /** Verdicts read back from the month's start to find the newest verified backup before it. */
@@ -140,4 +143,47 @@ export async function openAlarms(cloudwatch: CloudWatchClient, prefix: string): 
     token = page.NextToken;
   } while (token);
   return names.sort();
+}
+
+/** The restores of a database the kit completed in the window, from `RdsRestoreMinutes`, and the slowest. */
+async function restoresOf(cloudwatch: CloudWatchClient, identifier: string, window: MonthWindow): Promise<{ count: number; slowest?: number }> {
+  const metric = { Namespace: METRIC_NAMESPACE, MetricName: METRICS.rdsRestoreMinutes.name, Dimensions: [{ Name: 'service', Value: METRICS.rdsRestoreMinutes.service }, { Name: 'Source', Value: identifier }] };
+  const page = await cloudwatch.send(
+    new GetMetricDataCommand({
+      StartTime: window.from,
+      EndTime: window.to,
+      MetricDataQueries: [
+        { Id: 'count', MetricStat: { Metric: metric, Period: 86_400, Stat: 'SampleCount' } },
+        { Id: 'slowest', MetricStat: { Metric: metric, Period: 86_400, Stat: 'Maximum' } },
+      ],
+    }),
+  );
+  const values = (id: string) => page.MetricDataResults?.find((result) => result.Id === id)?.Values ?? [];
+  const count = values('count').reduce((sum, value) => sum + value, 0);
+  const slowest = values('slowest');
+  return { count, ...(slowest.length > 0 ? { slowest: Math.max(...slowest) } : {}) };
+}
+
+/** The point-in-time window RDS keeps of a configured database, and the kit's restores of it in the window. */
+export async function databaseEvidence(rds: RDSClient, cloudwatch: CloudWatchClient, database: EvidenceDatabase, window: MonthWindow): Promise<DatabaseEvidence> {
+  const resource = `${database.kind === 'cluster' ? 'aurora' : 'rds'}:${database.identifier}`;
+  const restores = await restoresOf(cloudwatch, database.identifier, window);
+  const counted = { restores: restores.count, ...(restores.slowest !== undefined ? { slowestRestoreMinutes: Math.round(restores.slowest * 10) / 10 } : {}) };
+  try {
+    if (database.kind === 'instance') {
+      const instance = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: database.identifier }))).DBInstances?.[0];
+      return { resource, ...(instance?.BackupRetentionPeriod !== undefined ? { retentionDays: instance.BackupRetentionPeriod } : {}), ...(instance?.LatestRestorableTime ? { latest: instance.LatestRestorableTime.toISOString() } : {}), ...counted };
+    }
+    const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: database.identifier }))).DBClusters?.[0];
+    return {
+      resource,
+      ...(cluster?.BackupRetentionPeriod !== undefined ? { retentionDays: cluster.BackupRetentionPeriod } : {}),
+      ...(cluster?.EarliestRestorableTime ? { earliest: cluster.EarliestRestorableTime.toISOString() } : {}),
+      ...(cluster?.LatestRestorableTime ? { latest: cluster.LatestRestorableTime.toISOString() } : {}),
+      ...counted,
+    };
+  } catch (error) {
+    if (!/NotFound/.test((error as { name?: string }).name ?? '')) throw error;
+    return { resource, ...counted, problem: 'not found' };
+  }
 }

@@ -173,6 +173,19 @@ export interface StorageEvidence {
   readonly objectLock: string;
 }
 
+/** An RDS instance or Aurora cluster: the point-in-time window RDS keeps, and the restores of the month. */
+export interface DatabaseEvidence {
+  readonly resource: string;
+  /** Days of point-in-time restore RDS keeps (its backup retention). */
+  readonly retentionDays?: number;
+  readonly earliest?: string;
+  readonly latest?: string;
+  /** Point-in-time restores of it the kit completed in the month, and the slowest, in minutes. */
+  readonly restores: number;
+  readonly slowestRestoreMinutes?: number;
+  readonly problem?: string;
+}
+
 export interface EvidenceReport {
   readonly title: string;
   readonly month: string;
@@ -181,12 +194,13 @@ export interface EvidenceReport {
   readonly generatedAt: string;
   readonly storage: StorageEvidence;
   readonly targets: readonly TargetEvidence[];
+  readonly databases: readonly DatabaseEvidence[];
   /** Alarms in ALARM when the report was made. */
   readonly openAlarms: readonly string[];
   readonly summary: { readonly met: number; readonly missed: number; readonly missedTargets: readonly string[] };
 }
 
-export function evidenceReport(prefix: string, window: MonthWindow, storage: StorageEvidence, inputs: readonly TargetInput[], openAlarms: readonly string[], now: Date): EvidenceReport {
+export function evidenceReport(prefix: string, window: MonthWindow, storage: StorageEvidence, inputs: readonly TargetInput[], openAlarms: readonly string[], now: Date, databases: readonly DatabaseEvidence[] = []): EvidenceReport {
   const targets = inputs.map((input) => targetEvidence(input, window));
   const missed = targets.filter((target) => target.misses.length > 0).map((target) => target.target);
   return {
@@ -197,6 +211,7 @@ export function evidenceReport(prefix: string, window: MonthWindow, storage: Sto
     generatedAt: now.toISOString(),
     storage,
     targets,
+    databases: [...databases],
     openAlarms: [...openAlarms],
     summary: { met: targets.length - missed.length, missed: missed.length, missedTargets: missed },
   };

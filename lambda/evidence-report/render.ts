@@ -115,6 +115,16 @@ export function renderHtml(report: EvidenceReport): string {
     '<table id="summary"><tr><th>target</th><th>kind</th><th>RPO</th><th>longest gap</th><th>RPO met</th><th>drills</th><th>RTO</th><th>RTO met</th></tr>',
     ...summaryRows,
     '</table>',
+    ...(report.databases.length > 0
+      ? [
+          '<h2>RDS point-in-time restore</h2><table id="databases"><tr><th>database</th><th>window kept</th><th>restorable from</th><th>restorable to</th><th>restores this month</th><th>slowest</th></tr>',
+          ...report.databases.map(
+            (database) =>
+              `<tr>${cell(database.resource)}${cell(database.retentionDays !== undefined ? `${database.retentionDays} days` : (database.problem ?? '-'))}${cell(database.earliest ?? '-')}${cell(database.latest ?? '-')}${cell(database.restores)}${cell(database.slowestRestoreMinutes !== undefined ? `${database.slowestRestoreMinutes} min` : '-')}</tr>`,
+          ),
+          '</table>',
+        ]
+      : []),
     '<h2>Drills against the RTO</h2>',
     drillChart(report.targets),
     `<h2>Alarms open when this was made</h2>${report.openAlarms.length > 0 ? `<ul>${report.openAlarms.map((alarm) => `<li>${escapeHtml(alarm)}</li>`).join('')}</ul>` : '<p>None.</p>'}`,

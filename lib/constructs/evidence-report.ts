@@ -8,17 +8,23 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { EVIDENCE_REPORT_ENV, REPORT_PREFIX, type EvidenceSettings, type EvidenceTarget } from '../../contracts/evidence-report';
+import { EVIDENCE_REPORT_ENV, REPORT_PREFIX, type EvidenceDatabase, type EvidenceSettings, type EvidenceTarget } from '../../contracts/evidence-report';
 import { VERDICT_PREFIX } from '../../contracts/manifest';
 import { SERVICES } from '../../contracts/metric-catalog';
 import { grantAlertPublishing } from './alert-topic';
 import { deadLetterAsyncFailures, deadLetterQueue } from './dead-letters';
 import { HouseFunction } from './house-function';
 import { acknowledgeWildcardResources, acknowledgeWildcards } from './nag';
+import { rdsArn } from './rds-arns';
 
 export interface EvidenceReportProps {
   /** The targets the report covers, with their tiers' schedules, objectives and whether they are drilled. */
   readonly targets: readonly EvidenceTarget[];
+  /**
+   * RDS instances and Aurora clusters whose point-in-time window and restores the report shows.
+   * @default - none
+   */
+  readonly databases?: readonly EvidenceDatabase[];
   /** The deployment's prefix: its alarms' names start with it. */
   readonly prefix: string;
   readonly bucket: s3.IBucket;
@@ -51,7 +57,8 @@ export class EvidenceReport extends Construct {
     if (props.targets.length === 0) throw new Error('EvidenceReport targets: at least one target is required');
     const stack = Stack.of(this);
     // Plain JSON (no token), so that a large estate's settings can move into the bundle.
-    const settings: EvidenceSettings = { prefix: props.prefix, targets: props.targets.map((target) => ({ ...target, tiers: target.tiers.map((tier) => ({ ...tier })) })) };
+    const databases = props.databases ?? [];
+    const settings: EvidenceSettings = { prefix: props.prefix, targets: props.targets.map((target) => ({ ...target, tiers: target.tiers.map((tier) => ({ ...tier })) })), databases: databases.map((database) => ({ ...database })) };
     this.handler = new HouseFunction(this, 'Handler', {
       entry: join(__dirname, '../../lambda/evidence-report/handler.ts'),
       description: "Writes the month's backup and restore evidence of every target under reports/ in the backup bucket",
@@ -74,6 +81,10 @@ export class EvidenceReport extends Construct {
     const alarms = `arn:${Aws.PARTITION}:cloudwatch:${stack.region}:${Aws.ACCOUNT_ID}:alarm:${props.prefix}-*`;
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadOpenAlarms', actions: ['cloudwatch:DescribeAlarms'], resources: [alarms] }));
     grantAlertPublishing(role, props.alertTopic, props.opsKey);
+    const instances = databases.filter((database) => database.kind === 'instance').map((database) => rdsArn(stack.region, `db:${database.identifier}`));
+    const clusters = databases.filter((database) => database.kind === 'cluster').map((database) => rdsArn(stack.region, `cluster:${database.identifier}`));
+    if (instances.length > 0) role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadDatabaseWindows', actions: ['rds:DescribeDBInstances'], resources: instances }));
+    if (clusters.length > 0) role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadClusterWindows', actions: ['rds:DescribeDBClusters'], resources: clusters }));
     acknowledgeWildcards(role, ['Resource::*'], 'cloudwatch:GetMetricData has no resource type in IAM; the function reads the drill metrics of the configured targets.');
     acknowledgeWildcardResources(
       role,

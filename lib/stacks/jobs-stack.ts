@@ -205,6 +205,7 @@ export class JobsStack extends Stack {
     if (reported.length > 0) {
       this.evidenceReport = new EvidenceReport(this, 'EvidenceReport', {
         targets: reported,
+        databases: [...config.rds.instances.map((instance) => ({ identifier: instance.identifier, kind: 'instance' as const })), ...config.rds.clusters.map((cluster) => ({ identifier: cluster.identifier, kind: 'cluster' as const }))],
         prefix: config.prefix,
         bucket: props.backupBucket,
         bucketKey: props.backupKey,

@@ -1,6 +1,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { reportKeys, type EvidenceSettings } from '../../contracts/evidence-report';
@@ -30,6 +31,8 @@ describe('the evidence report, written', () => {
   const sns = new SNSClient({ region: MOTO_REGION });
   const cloudwatchMock = mockClient(cloudwatch);
   const snsMock = mockClient(sns);
+  const rds = new RDSClient({ region: MOTO_REGION });
+  const rdsMock = mockClient(rds);
 
   beforeAll(async () => {
     moto = await MotoServer.start();
@@ -50,7 +53,11 @@ describe('the evidence report, written', () => {
       }
     }
     const drillDay = new Date(MONTH_START + 24 * HOUR);
-    cloudwatchMock.on(GetMetricDataCommand).resolves({
+    rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-db' }).resolves({ DBInstances: [{ BackupRetentionPeriod: 14, LatestRestorableTime: new Date(NOW.getTime() - 300_000) }] });
+    cloudwatchMock.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries?: { Id?: string }[] }) =>
+      input.MetricDataQueries?.[0]?.Id === 'count'
+        ? { MetricDataResults: [{ Id: 'count', Values: [1, 1] }, { Id: 'slowest', Values: [22.5, 31] }] }
+        : {
       MetricDataResults: [
         { Id: 'passed', Timestamps: [drillDay], Values: [1] },
         { Id: 'failed', Timestamps: [], Values: [] },
@@ -64,16 +71,18 @@ describe('the evidence report, written', () => {
   afterAll(async () => {
     cloudwatchMock.restore();
     snsMock.restore();
+    rdsMock.restore();
     await moto?.stop();
   });
 
   const settings: EvidenceSettings = {
     prefix: 'evidence',
+    databases: [{ identifier: 'orders-db', kind: 'instance' }],
     targets: [{ name: 'repairs', kind: 'sqlite', tiers: [{ tier: 'daily', schedule: 'cron(0 2 * * ? *)' }], objectives: { rpoHours: 24, rtoHours: 2 }, drilled: true }],
   };
 
   it('GIVEN last month THEN the page, CSV and JSON are written under reports/, locked, and the topic hears who missed', async () => {
-    const outcome = await writeEvidenceReport({}, settings, { s3: moto.s3(), cloudwatch, sns, topicArn: 'arn:aws:sns:eu-west-1:111122223333:alerts', bucket, now: NOW });
+    const outcome = await writeEvidenceReport({}, settings, { s3: moto.s3(), cloudwatch, rds, sns, topicArn: 'arn:aws:sns:eu-west-1:111122223333:alerts', bucket, now: NOW });
     expect(outcome.month).toBe(MONTH);
     expect(outcome.keys).toEqual(reportKeys(MONTH));
     expect(outcome.summary).toEqual({ met: 0, missed: 1, missedTargets: ['repairs'] });
@@ -85,6 +94,7 @@ describe('the evidence report, written', () => {
     expect(json.targets[0]?.drills).toEqual([expect.objectContaining({ succeeded: true, minutes: 7, rtoMet: true })]);
     expect(json.targets[0]?.newest?.retainUntil).toMatch(/^\d{4}-/);
     expect(json.openAlarms).toEqual(['evidence-jobs-BackupAgeAlarm-1A2B']);
+    expect((json as unknown as { databases: unknown[] }).databases).toEqual([{ resource: 'rds:orders-db', retentionDays: 14, latest: new Date(NOW.getTime() - 300_000).toISOString(), restores: 2, slowestRestoreMinutes: 31 }]);
     for (const key of Object.values(outcome.keys)) {
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       expect(head.ObjectLockMode, key).toBe('GOVERNANCE');
@@ -93,8 +103,9 @@ describe('the evidence report, written', () => {
     const html = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: outcome.keys.html }))).Body!.transformToString();
     expect(html).toContain('<table id="summary">');
     expect(html).toContain('Object Lock enabled, GOVERNANCE 30 days by default');
+    expect(html).toMatch(/<table id="databases">.*rds:orders-db.*14 days/s);
 
-    const query = cloudwatchMock.commandCalls(GetMetricDataCommand)[0]?.args[0].input.MetricDataQueries?.[0]?.MetricStat?.Metric;
+    const query = cloudwatchMock.commandCalls(GetMetricDataCommand).map((call) => call.args[0].input.MetricDataQueries?.[0]).find((first) => first?.Id === 'passed')?.MetricStat?.Metric;
     expect(query).toEqual({ Namespace: 'BackupKit', MetricName: 'RestoreDrillSucceeded', Dimensions: [{ Name: 'service', Value: 'drill' }, { Name: 'Target', Value: 'repairs' }] });
     expect(cloudwatchMock.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input).toMatchObject({ StateValue: 'ALARM', AlarmNamePrefix: 'evidence-' });
     const message = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
