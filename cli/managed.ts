@@ -39,6 +39,20 @@ export interface ManagedStatus {
 const hoursSince = (then: Date, now: Date) => Math.round(((now.getTime() - then.getTime()) / 3_600_000) * 10) / 10;
 const notFound = (error: unknown) => /NotFound/.test((error as { name?: string }).name ?? '');
 
+/** A database's window against its RPO, from the times RDS gives (or why there is none). */
+function windowOf(resource: string, objectives: RecoveryObjectives, times: { earliest?: Date | undefined; latest?: Date | undefined }, now: Date, noWindow: string): DatabaseWindow {
+  const lagHours = times.latest ? hoursSince(times.latest, now) : undefined;
+  return {
+    resource,
+    objectives,
+    ...(times.earliest ? { earliest: times.earliest.toISOString() } : {}),
+    ...(times.latest ? { latest: times.latest.toISOString() } : {}),
+    ...(lagHours !== undefined ? { lagHours } : {}),
+    rpoMet: lagHours !== undefined && lagHours <= objectives.rpoHours,
+    ...(times.latest ? {} : { problem: noWindow }),
+  };
+}
+
 async function instanceWindow(rds: RDSClient, identifier: string, configured: BackupKitConfig['rds']['instances'][number]['objectives'], now: Date): Promise<DatabaseWindow> {
   const objectives = objectivesFor('rds', configured);
   const resource = `rds:${identifier}`;
@@ -46,17 +60,7 @@ async function instanceWindow(rds: RDSClient, identifier: string, configured: Ba
     const instance = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }))).DBInstances?.[0];
     const automated = (await rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: identifier }))).DBInstanceAutomatedBackups ?? [];
     const earliest = automated.map((backup) => backup.RestoreWindow?.EarliestTime).filter((time): time is Date => time !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
-    const latest = instance?.LatestRestorableTime;
-    const lagHours = latest ? hoursSince(latest, now) : undefined;
-    return {
-      resource,
-      objectives,
-      ...(earliest ? { earliest: earliest.toISOString() } : {}),
-      ...(latest ? { latest: latest.toISOString() } : {}),
-      ...(lagHours !== undefined ? { lagHours } : {}),
-      rpoMet: lagHours !== undefined && lagHours <= objectives.rpoHours,
-      ...(latest ? {} : { problem: 'no point-in-time window (automated backups off?)' }),
-    };
+    return windowOf(resource, objectives, { earliest, latest: instance?.LatestRestorableTime }, now, 'no point-in-time window (automated backups off?)');
   } catch (error) {
     if (!notFound(error)) throw error;
     return { resource, objectives, rpoMet: false, problem: 'no such instance' };
@@ -68,17 +72,7 @@ async function clusterWindow(rds: RDSClient, identifier: string, configured: Bac
   const resource = `aurora:${identifier}`;
   try {
     const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier }))).DBClusters?.[0];
-    const latest = cluster?.LatestRestorableTime;
-    const lagHours = latest ? hoursSince(latest, now) : undefined;
-    return {
-      resource,
-      objectives,
-      ...(cluster?.EarliestRestorableTime ? { earliest: cluster.EarliestRestorableTime.toISOString() } : {}),
-      ...(latest ? { latest: latest.toISOString() } : {}),
-      ...(lagHours !== undefined ? { lagHours } : {}),
-      rpoMet: lagHours !== undefined && lagHours <= objectives.rpoHours,
-      ...(latest ? {} : { problem: 'no point-in-time window' }),
-    };
+    return windowOf(resource, objectives, { earliest: cluster?.EarliestRestorableTime, latest: cluster?.LatestRestorableTime }, now, 'no point-in-time window');
   } catch (error) {
     if (!notFound(error)) throw error;
     return { resource, objectives, rpoMet: false, problem: 'no such cluster' };
