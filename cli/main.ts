@@ -76,8 +76,7 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
       if (SWITCHES.has(name)) {
         if (inline !== undefined) throw new UsageError(`--${name}: takes no value (got '${inline}')`);
         flags[name] = true;
-      }
-      else if (VALUE_FLAGS.has(name)) {
+      } else if (VALUE_FLAGS.has(name)) {
         const value = inline ?? argv[(index += 1)];
         if (value === undefined || value === '') throw new UsageError(`--${name}: a value is required`);
         flags[name] = value;

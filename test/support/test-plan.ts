@@ -102,6 +102,7 @@ export const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/instance/lint.test.ts': 18,
   'test/foundation/first-week.test.ts': 13,
   'test/restore/restore-jobs.template.test.ts': 11,
+  'test/evidence/report-browser.test.ts': 10,
   'test/restore/restore-preflight.test.ts': 10,
   'test/foundation/house-function.test.ts': 9,
   'test/rds-restore/template.test.ts': 9,
