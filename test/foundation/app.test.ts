@@ -1,11 +1,13 @@
-import { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTestApp } from './app-fixture';
+import { buildApp } from '../../lib/app';
+import { loadConfig } from '../../lib/config/config';
+import { FIXTURE_INSTANCE_SCRIPTS_DIR, buildTestApp } from './app-fixture';
 
 const root = resolve(__dirname, '../..');
 
@@ -23,7 +25,9 @@ describe('the whole app under cdk-nag', () => {
   // The example config's nag-clean synth is proven by bin/app.ts below: it runs the AwsSolutions
   // pack over the whole app, and an unacknowledged finding fails its synth as it fails this one.
   it('GIVEN a construct with an unacknowledged finding THEN synth fails naming the rule', () => {
-    const { app, stacks } = buildTestApp({}, { nag: true });
+    // The smallest app the config allows: the pack is the app's, whatever the app holds.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stacks = buildApp(app, loadConfig({ prefix: 'kit', primaryRegion: 'eu-west-1', drRegion: 'eu-central-1' }).config, { warnings: [], nag: true, instanceScriptsDir: FIXTURE_INSTANCE_SCRIPTS_DIR });
     new s3.Bucket(stacks.jobs, 'CarelessBucket');
     expect(() => app.synth()).toThrow(/AwsSolutions/);
   });

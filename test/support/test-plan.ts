@@ -28,12 +28,14 @@ export const ROUND_TRIPS: readonly string[] = [
  * load would outlive its file and answer the next file's clients.
  */
 export const SHARED_MODULES: readonly string[] = [
+  'test/backup-jobs/backup-command-document.test.ts',
   'test/backup-jobs/backup-jobs.construct.test.ts',
   'test/backup-jobs/backup-jobs.template.test.ts',
   'test/backup-jobs/contract.test.ts',
   'test/backup-jobs/docs.test.ts',
   'test/backup-jobs/embedded-scripts.test.ts',
   'test/backup-jobs/targets-config.test.ts',
+  'test/foundation/app.test.ts',
   'test/foundation/architecture.test.ts',
   'test/evidence/report.test.ts',
   'test/evidence/report.template.test.ts',
