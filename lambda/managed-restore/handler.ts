@@ -3,7 +3,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { MANAGED_RESTORE_ENV, parseManagedRestoreEvent, parseManagedRestoreSettings } from '../../contracts/managed-restore';
 import { requireJsonEnv } from '../shared/env';
-import { consoleHandler } from '../shared/handlers';
+import { consoleRestoreHandler } from '../shared/handlers';
 import { createLogger } from '../shared/powertools';
 import { restoreFromRecoveryPoint, type ManagedRestoreResult } from './core';
 
@@ -29,24 +29,19 @@ export class ManagedRestoreFailedError extends Error {
  * the Lambda console or CLI. Answers `{ ok: true, ...result }`, or for a refused request
  * `{ ok: false, error, field, reason, message }` (nothing was changed).
  */
-export const handler = consoleHandler(
+export const handler = consoleRestoreHandler(
   {
     logger,
-    job: 'managed restore',
-    unchanged: 'Nothing was changed.',
+    job: 'restore from a recovery point',
     permissionHint:
       "The function may read the kit's vaults, start restores of their recovery points with the kit's restore role, and look up '<source>-restored-*' names: if the resource was added to the config recently, deploy the jobs stack; otherwise look for an SCP or permissions boundary.",
-    failure: (message, context) => new ManagedRestoreFailedError(`restore failed: ${message} (request ${context?.awsRequestId ?? 'unknown'}; see the function's logs)`),
+    failure: ManagedRestoreFailedError,
   },
-  async (event, context): Promise<ManagedRestoreResult> => {
-    const request = parseManagedRestoreEvent(event);
-    logger.info('restore from a recovery point requested', {
-      request: { ...request, recoveryPoint: request.recoveryPoint.kind === 'latest-before' ? { kind: 'latest-before', before: request.recoveryPoint.before.toISOString() } : request.recoveryPoint },
-      requestedBy: request.requestedBy ?? 'unspecified',
-      invokedFunctionArn: context?.invokedFunctionArn,
-    });
-    const result = await restoreFromRecoveryPoint(request, settings, deps, { requestId: context?.awsRequestId ?? 'unknown', now: new Date() });
-    logger.info('restore from a recovery point answered', {
+  {
+    parse: parseManagedRestoreEvent,
+    logged: (request) => ({ ...request, recoveryPoint: request.recoveryPoint.kind === 'latest-before' ? { kind: 'latest-before', before: request.recoveryPoint.before.toISOString() } : request.recoveryPoint }),
+    run: (request, invocation): Promise<ManagedRestoreResult> => restoreFromRecoveryPoint(request, settings, deps, invocation),
+    answered: (result) => ({
       outcome: result.outcome,
       source: result.source,
       target: result.target,
@@ -54,7 +49,6 @@ export const handler = consoleHandler(
       restoreJobId: result.restoreJobId,
       region: result.region,
       requestedBy: result.requestedBy,
-    });
-    return result;
+    }),
   },
 );

@@ -1,6 +1,6 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { requireJsonEnv } from '../shared/env';
-import { consoleHandler } from '../shared/handlers';
+import { consoleRestoreHandler } from '../shared/handlers';
 import { addCatalogMetric, createLogger, createMetrics } from '../shared/powertools';
 import { METRICS } from '../../contracts/metric-catalog';
 import { RESTORE_SETTINGS_ENV, parseRestoreSettings } from '../../contracts/rds';
@@ -28,29 +28,26 @@ export class RestoreFailedError extends Error {
  * Answers `{ ok: true, ...result }`, or for a refused request `{ ok: false, error, field, reason,
  * message }` (nothing was changed). Anything unexpected fails the invocation.
  */
-export const handler = consoleHandler(
+export const handler = consoleRestoreHandler(
   {
     logger,
     job: 'restore',
-    unchanged: 'Nothing was changed.',
     permissionHint:
       "The restore role may act only on the allowlisted sources, '<source>-pitr-*' instances and their automated backups: if the source was added to the config recently, deploy the jobs stack; otherwise look for an SCP or permissions boundary.",
-    failure: (message, context) => new RestoreFailedError(`restore failed: ${message} (request ${context?.awsRequestId ?? 'unknown'}; see the function's logs)`),
+    failure: RestoreFailedError,
   },
-  async (event, context): Promise<RestoreResult> => {
-    const request = parseRestoreEvent(event);
-    logger.info('restore requested', {
-      request: { ...request, restoreTime: request.restoreTime === 'latest' ? 'latest' : request.restoreTime.toISOString() },
-      requestedBy: request.requestedBy ?? 'unspecified',
-      invokedFunctionArn: context?.invokedFunctionArn,
-    });
-    const result = await restoreToPointInTime(request, settings, { rds }, { requestId: context?.awsRequestId ?? 'unknown', now: new Date() });
-    logger.info('restore answered', { outcome: result.outcome, target: result.target, status: result.status, region: result.region });
-    if (result.outcome === 'started') {
-      metrics.addDimension('Source', result.source);
-      addCatalogMetric(metrics, METRICS.rdsRestoreStarted, 1);
-      metrics.publishStoredMetrics();
-    }
-    return result;
+  {
+    parse: parseRestoreEvent,
+    logged: (request) => ({ ...request, restoreTime: request.restoreTime === 'latest' ? 'latest' : request.restoreTime.toISOString() }),
+    run: async (request, invocation): Promise<RestoreResult> => {
+      const result = await restoreToPointInTime(request, settings, { rds }, invocation);
+      if (result.outcome === 'started') {
+        metrics.addDimension('Source', result.source);
+        addCatalogMetric(metrics, METRICS.rdsRestoreStarted, 1);
+        metrics.publishStoredMetrics();
+      }
+      return result;
+    },
+    answered: (result) => ({ outcome: result.outcome, target: result.target, status: result.status, region: result.region }),
   },
 );

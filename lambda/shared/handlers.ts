@@ -80,3 +80,35 @@ export function eventHandler<A>(job: EventJob, run: (event: unknown, context: Co
     }
   };
 }
+
+/** What a console restore handler is told of its job: `failure` is the error class of a failure the engineer cannot fix by changing the event. */
+export interface ConsoleRestoreJob extends Omit<ConsoleJob, 'failure' | 'unchanged'> {
+  readonly failure: new (message: string) => Error;
+}
+
+/** A console restore: how its event is read, shown in the log, run, and its answer shown in the log. */
+export interface ConsoleRestore<Q extends { readonly requestedBy?: string | undefined }, A extends object> {
+  readonly parse: (event: unknown) => Q;
+  /** The request as logged (times as ISO strings). */
+  readonly logged: (request: Q) => Record<string, unknown>;
+  readonly run: (request: Q, invocation: { readonly requestId: string; readonly now: Date }) => Promise<A>;
+  readonly answered: (answer: A) => Record<string, unknown>;
+}
+
+/**
+ * A restore an engineer starts from the console: the request logged with who asked, run with the
+ * invocation's request ID and clock, the answer logged; a refusal answered as `consoleHandler`
+ * answers it (nothing changed), anything else thrown as `job.failure` with the request ID.
+ */
+export function consoleRestoreHandler<Q extends { readonly requestedBy?: string | undefined }, A extends object>(job: ConsoleRestoreJob, restore: ConsoleRestore<Q, A>) {
+  return consoleHandler(
+    { ...job, unchanged: 'Nothing was changed.', failure: (message, context) => new job.failure(`restore failed: ${message} (request ${context?.awsRequestId ?? 'unknown'}; see the function's logs)`) },
+    async (event, context): Promise<A> => {
+      const request = restore.parse(event);
+      job.logger.info(`${job.job} requested`, { request: restore.logged(request), requestedBy: request.requestedBy ?? 'unspecified', invokedFunctionArn: context?.invokedFunctionArn });
+      const answer = await restore.run(request, { requestId: context?.awsRequestId ?? 'unknown', now: new Date() });
+      job.logger.info(`${job.job} answered`, restore.answered(answer));
+      return answer;
+    },
+  );
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, PermissionError, RequestRejectedError } from '../../contracts/errors';
 import { rejectedAnswer } from '../../lambda/shared/answer';
-import { consoleHandler, eventHandler } from '../../lambda/shared/handlers';
+import { consoleHandler, consoleRestoreHandler, eventHandler } from '../../lambda/shared/handlers';
 import type { Logger } from '../../lambda/shared/powertools';
 
 function fakeLogger(): Logger & { lines: { level: string; message: string }[] } {
@@ -81,5 +81,42 @@ describe('eventHandler', () => {
     const ok = eventHandler({ logger, job: 'backup trigger', unchanged: 'nothing was sent' }, async () => 'done');
     await expect(ok({})).resolves.toBe('done');
     expect(logger.lines.map((line) => `${line.level} ${line.message}`)).toEqual(['warn backup trigger: event refused; nothing was sent', 'error backup trigger failed; nothing was sent']);
+  });
+});
+
+describe('consoleRestoreHandler', () => {
+  class StubFailure extends Error {
+    override readonly name = 'StubFailure';
+  }
+  const restore = (run: () => Promise<{ outcome: string }>) => ({
+    parse: (event: unknown) => {
+      if (typeof event !== 'object' || event === null || !('source' in event)) throw new InvalidEventError(['source: is required']);
+      return event as { source: string; requestedBy?: string };
+    },
+    logged: (request: { source: string }) => ({ source: request.source }),
+    run,
+    answered: (answer: { outcome: string }) => ({ outcome: answer.outcome }),
+  });
+
+  it('GIVEN a request THEN it is logged with who asked, run with the request ID, and its answer logged and returned', async () => {
+    const logger = fakeLogger();
+    let seen: { requestId: string } | undefined;
+    const handler = consoleRestoreHandler({ logger, job: 'restore', permissionHint: 'hint', failure: StubFailure }, {
+      ...restore(async () => ({ outcome: 'dry-run' })),
+      run: async (_request, invocation) => {
+        seen = invocation;
+        return { outcome: 'dry-run' };
+      },
+    });
+    await expect(handler({ source: 'orders-db', requestedBy: 'jane' }, { awsRequestId: 'req-7' } as never)).resolves.toEqual({ ok: true, outcome: 'dry-run' });
+    expect(seen?.requestId).toBe('req-7');
+    expect(logger.lines.map((line) => line.message)).toEqual(['restore requested', 'restore answered']);
+  });
+
+  it('GIVEN a refused event THEN it is answered with nothing changed; GIVEN an unexpected error THEN it is thrown as the job\'s failure with the request ID', async () => {
+    const refusing = consoleRestoreHandler({ logger: fakeLogger(), job: 'restore', permissionHint: 'hint', failure: StubFailure }, restore(async () => ({ outcome: 'x' })));
+    await expect(refusing({}, { awsRequestId: 'req-8' } as never)).resolves.toMatchObject({ ok: false, field: 'source', message: expect.stringMatching(/Nothing was changed\.$/) });
+    const failing = consoleRestoreHandler({ logger: fakeLogger(), job: 'restore', permissionHint: 'hint', failure: StubFailure }, restore(async () => Promise.reject(new Error('RDS is down'))));
+    await expect(failing({ source: 'orders-db' }, { awsRequestId: 'req-9' } as never)).rejects.toThrow(new StubFailure("restore failed: RDS is down (request req-9; see the function's logs)"));
   });
 });
