@@ -1,7 +1,8 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { parseBackupKey, isBackupObjectKey, manifestSchema, manifestKeyFor, type BackupManifest } from '../contracts/manifest';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { RESERVED_PREFIXES } from '../contracts/bucket-layout';
+import { parseBackupKey, isBackupObjectKey } from '../contracts/manifest';
 import { drillRecordKey, drillRecordSchema, type DrillRecord } from '../contracts/restore-command';
-import { listBackups, readVerdict, type ListedBackup } from '../lambda/shared/backup-history';
+import { listBackups, readStoredJson, readVerdict, type ListedBackup } from '../lambda/shared/backup-history';
 import type { Verdict } from '../contracts/verdict';
 
 /**
@@ -30,7 +31,8 @@ export async function heldSeries(s3: S3Client, bucket: string): Promise<HeldSeri
     } while (token);
     return names;
   };
-  for (const tierPrefix of await prefixes('')) {
+  // The kit's own prefixes (verdicts/, drills/, reports/, ...) hold no backups.
+  for (const tierPrefix of (await prefixes('')).filter((prefix) => !(prefix in RESERVED_PREFIXES))) {
     for (const targetPrefix of await prefixes(tierPrefix)) {
       const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: targetPrefix, MaxKeys: 50 }));
       const key = (page.Contents ?? []).map((item) => item.Key ?? '').find((candidate) => isBackupObjectKey(candidate) && parseBackupKey(candidate));
@@ -52,24 +54,8 @@ export async function backupsOf(s3: S3Client, bucket: string, tier: string, targ
   return Promise.all(backups.map(async (backup, index) => ({ ...backup, verdict: index >= readFrom ? await readVerdict(s3, bucket, backup.key, backup.verdictKey) : undefined })));
 }
 
-async function readJson(s3: S3Client, bucket: string, key: string): Promise<unknown> {
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse((await response.Body?.transformToString()) ?? '');
-  } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name === 'NoSuchKey' || name === 'NotFound' || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-}
-
-export async function manifestOf(s3: S3Client, bucket: string, backupKey: string): Promise<BackupManifest | undefined> {
-  const parsed = manifestSchema.safeParse(await readJson(s3, bucket, manifestKeyFor(backupKey)));
-  return parsed.success ? parsed.data : undefined;
-}
-
 /** The target's last successful drill, as the drill result recorded it. */
 export async function lastDrillOf(s3: S3Client, bucket: string, target: string): Promise<DrillRecord | undefined> {
-  const parsed = drillRecordSchema.safeParse(await readJson(s3, bucket, drillRecordKey(target)));
+  const parsed = drillRecordSchema.safeParse(await readStoredJson(s3, bucket, drillRecordKey(target)));
   return parsed.success && parsed.data.target === target ? parsed.data : undefined;
 }

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readVerdict } from '../lambda/shared/backup-history';
-import { backupsOf, manifestOf } from './holdings';
+import { readStoredManifest, readVerdict } from '../lambda/shared/backup-history';
+import { backupsOf } from './holdings';
 
 /**
  * `backup-kit list <target>`: the restore points of a target, newest first: key, version, time,
@@ -34,7 +34,7 @@ export async function listRestorePoints(s3: S3Client, bucket: string, target: st
     .slice(0, limit);
   return Promise.all(
     newestFirst.map(async (backup) => {
-      const [verdict, manifest] = await Promise.all([readVerdict(s3, bucket, backup.key, backup.verdictKey), manifestOf(s3, bucket, backup.key)]);
+      const [verdict, manifest] = await Promise.all([readVerdict(s3, bucket, backup.key, backup.verdictKey), readStoredManifest(s3, bucket, backup.key)]);
       return {
         key: backup.key,
         tier: backup.parsed.tier,

@@ -3,6 +3,7 @@ import { DescribeDBClustersCommand, DescribeDBInstanceAutomatedBackupsCommand, D
 import { MANAGED_RESOURCE_KINDS, managedResourceName, managedVaultName, type ManagedResourceList } from '../contracts/managed-backup';
 import { objectivesFor, type RecoveryObjectives } from '../contracts/objectives';
 import type { BackupKitConfig } from '../lib/config/config';
+import { hoursBetween } from '../lambda/shared/backup-history';
 
 /**
  * The part of `backup-kit status` about data the kit does not back up itself: each RDS instance
@@ -36,12 +37,11 @@ export interface ManagedStatus {
   readonly managed: readonly ManagedResourceStatus[];
 }
 
-const hoursSince = (then: Date, now: Date) => Math.round(((now.getTime() - then.getTime()) / 3_600_000) * 10) / 10;
 const notFound = (error: unknown) => /NotFound/.test((error as { name?: string }).name ?? '');
 
 /** A database's window against its RPO, from the times RDS gives (or why there is none). */
 function windowOf(resource: string, objectives: RecoveryObjectives, times: { earliest?: Date | undefined; latest?: Date | undefined }, now: Date, noWindow: string): DatabaseWindow {
-  const lagHours = times.latest ? hoursSince(times.latest, now) : undefined;
+  const lagHours = times.latest ? hoursBetween(times.latest, now) : undefined;
   return {
     resource,
     objectives,
@@ -110,7 +110,7 @@ export async function gatherManagedStatus(config: BackupKitConfig, clients: { re
       const objectives = objectivesFor(MANAGED_RESOURCE_KINDS[list], configured);
       const arn = list === 's3Buckets' ? `arn:aws:s3:::${resource}` : resource;
       const { count, newest } = await newestRecoveryPoint(clients.backup, vault, arn);
-      const ageHours = newest ? hoursSince(newest.at, now) : undefined;
+      const ageHours = newest ? hoursBetween(newest.at, now) : undefined;
       return {
         resource: name,
         className,

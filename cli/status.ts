@@ -1,4 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { hoursBetween } from '../lambda/shared/backup-history';
+import { age } from './table';
 import { objectivesFor, type RecoveryObjectives } from '../contracts/objectives';
 import { backupsOf, lastDrillOf, type BackupWithVerdict } from './holdings';
 
@@ -57,7 +59,6 @@ export interface StatusReport {
   readonly targets: readonly TargetStatus[];
 }
 
-const hoursSince = (then: Date, now: Date) => Math.round(((now.getTime() - then.getTime()) / 3_600_000) * 10) / 10;
 
 function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
@@ -78,12 +79,12 @@ function tierStatus(tier: string, backups: readonly BackupWithVerdict[], now: Da
     newest: {
       key: newest.key,
       at: newest.parsed.at.toISOString(),
-      ageHours: hoursSince(newest.parsed.at, now),
+      ageHours: hoursBetween(newest.parsed.at, now),
       bytes: newest.size,
       verdict: newest.verdict ? (newest.verdict.passed ? 'passed' : 'failed') : 'unverified',
       reasons: newest.verdict?.reasons ?? [],
     },
-    ...(verified ? { newestVerified: { key: verified.key, at: verified.parsed.at.toISOString(), ageHours: hoursSince(verified.parsed.at, now) } } : {}),
+    ...(verified ? { newestVerified: { key: verified.key, at: verified.parsed.at.toISOString(), ageHours: hoursBetween(verified.parsed.at, now) } } : {}),
     ...(before ? { sizeChangePercent: Math.round(((newest.size - before) / before) * 1000) / 10 } : {}),
     ...(replica ? { replica } : {}),
   };
@@ -100,11 +101,11 @@ export async function gatherStatus(s3: S3Client, bucket: string, targets: readon
       const verifiedAgeHours = verifiedAges.length > 0 ? Math.min(...verifiedAges) : undefined;
       const rpoMet = verifiedAgeHours !== undefined && verifiedAgeHours <= target.objectives.rpoHours;
       const drillStatus = drill
-        ? { at: drill.succeededAt, ageDays: Math.round((hoursSince(new Date(drill.succeededAt), now) / 24) * 10) / 10, restoreSeconds: drill.restoreSeconds, rtoMet: drill.restoreSeconds <= target.objectives.rtoHours * 3600 }
+        ? { at: drill.succeededAt, ageDays: Math.round((hoursBetween(new Date(drill.succeededAt), now) / 24) * 10) / 10, restoreSeconds: drill.restoreSeconds, rtoMet: drill.restoreSeconds <= target.objectives.rtoHours * 3600 }
         : undefined;
       const drillMet = !target.drilled || (drillStatus !== undefined && drillStatus.ageDays <= DRILL_WINDOW_DAYS);
       const misses = [
-        ...(rpoMet ? [] : [verifiedAgeHours === undefined ? 'no verified backup' : `newest verified backup is ${verifiedAgeHours} h old, RPO ${target.objectives.rpoHours} h`]),
+        ...(rpoMet ? [] : [verifiedAgeHours === undefined ? 'no verified backup' : `newest verified backup is ${age(verifiedAgeHours)} old, RPO ${target.objectives.rpoHours} h`]),
         ...(drillMet ? [] : [drillStatus ? `last good drill ${drillStatus.ageDays} days ago (window ${DRILL_WINDOW_DAYS})` : 'never drilled successfully']),
       ];
       return {

@@ -1,10 +1,9 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { GetBucketEncryptionCommand, GetObjectCommand, GetObjectLockConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetBucketEncryptionCommand, GetObjectLockConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import type { EvidenceDatabase, EvidenceTarget } from '../../contracts/evidence-report';
-import { manifestKeyFor, manifestSchema } from '../../contracts/manifest';
 import { METRIC_NAMESPACE, METRICS } from '../../contracts/metric-catalog';
-import { listBackups, readVerdict } from '../shared/backup-history';
+import { listBackups, readStoredManifest, readVerdict } from '../shared/backup-history';
 import type { BackupFact, DatabaseEvidence, DrillFact, MonthWindow, StorageEvidence, TargetInput } from './model';
 
 /**
@@ -23,17 +22,6 @@ export interface GatherDeps {
 
 /** Verdicts read back from the month's start to find the newest verified backup before it. */
 const VERDICTS_BEFORE = 10;
-
-async function retainUntilOf(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKeyFor(key) }));
-    const parsed = manifestSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
-    return parsed.success ? parsed.data.retainUntil : undefined;
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-}
 
 /** The drills of a target in the window, a day at a time, from RestoreDrillSucceeded/Failed/Seconds. */
 export async function drillFacts(cloudwatch: CloudWatchClient, target: string, window: MonthWindow): Promise<DrillFact[]> {
@@ -92,7 +80,7 @@ export async function targetInput(target: EvidenceTarget, window: MonthWindow, d
     }),
   );
   const newest = backups.at(-1);
-  const retainUntil = newest ? await retainUntilOf(s3, bucket, newest.key) : undefined;
+  const retainUntil = newest ? (await readStoredManifest(s3, bucket, newest.key))?.retainUntil : undefined;
   if (newest && retainUntil) backups[backups.length - 1] = { ...newest, retainUntil };
   let verifiedBefore: Date | undefined;
   for (const backup of all.filter((candidate) => candidate.parsed.at < window.from && candidate.verdictKey !== undefined).reverse().slice(0, VERDICTS_BEFORE)) {

@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { MANIFEST_SUFFIX, backupKeyOfVerdict, isBackupObjectKey, parseBackupKey, verdictPrefixFor, verdictPrefixOf, type ParsedBackupKey } from '../../contracts/manifest';
+import { MANIFEST_SUFFIX, backupKeyOfVerdict, isBackupObjectKey, manifestKeyFor, manifestSchema, parseBackupKey, verdictPrefixFor, verdictPrefixOf, type BackupManifest, type ParsedBackupKey } from '../../contracts/manifest';
 import { verdictSchema, type Verdict } from '../../contracts/verdict';
 
 /** One stored backup of a target and tier, as the bucket listing shows it. */
@@ -64,22 +64,32 @@ export async function newestVerdictKey(s3: S3Client, bucket: string, backupKey: 
   return newestVerdicts(keys).get(backupKey);
 }
 
+/** An object of the bucket read as JSON; undefined when it is missing or not JSON. */
+export async function readStoredJson(s3: S3Client, bucket: string, key: string): Promise<unknown> {
+  try {
+    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse((await response.Body?.transformToString()) ?? '');
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
 /**
  * The verdict stored at `verdictKey` for `backupKey`; undefined when it is missing, not a
  * verdict, or about another backup or bucket (only the verifier writes there, but a reader checks anyway).
  */
 export async function readVerdict(s3: S3Client, bucket: string, backupKey: string, verdictKey: string | undefined): Promise<Verdict | undefined> {
   if (verdictKey === undefined) return undefined;
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: verdictKey }));
-    const text = (await response.Body?.transformToString()) ?? '';
-    const parsed = verdictSchema.safeParse(JSON.parse(text));
-    // A verdict about the primary bucket's backup speaks for the replica's copy when the verifier found it there.
-    return parsed.success && parsed.data.key === backupKey && (parsed.data.bucket === bucket || parsed.data.replicaBucket === bucket) ? parsed.data : undefined;
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchKey' || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
+  const parsed = verdictSchema.safeParse(await readStoredJson(s3, bucket, verdictKey));
+  // A verdict about the primary bucket's backup speaks for the replica's copy when the verifier found it there.
+  return parsed.success && parsed.data.key === backupKey && (parsed.data.bucket === bucket || parsed.data.replicaBucket === bucket) ? parsed.data : undefined;
+}
+
+/** The manifest of a backup; undefined when it is missing, not a manifest, or about another backup. */
+export async function readStoredManifest(s3: S3Client, bucket: string, backupKey: string): Promise<BackupManifest | undefined> {
+  const parsed = manifestSchema.safeParse(await readStoredJson(s3, bucket, manifestKeyFor(backupKey)));
+  return parsed.success && parsed.data.key === backupKey ? parsed.data : undefined;
 }
 
 /** How many verdicts, newest first, are read to find the newest passing one. */

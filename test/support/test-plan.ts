@@ -47,6 +47,7 @@ export const SHARED_MODULES: readonly string[] = [
   'test/aws-backup/managed-restore.template.test.ts',
   'test/aws-backup/vault-claims.test.ts',
   'test/foundation/aws-backup-config.test.ts',
+  'test/foundation/backup-history.test.ts',
   'test/foundation/config.test.ts',
   'test/foundation/cost-estimate.test.ts',
   'test/foundation/docs-links.test.ts',
