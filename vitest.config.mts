@@ -41,6 +41,12 @@ export default defineConfig({
     // worker per core plus one keeps both cores busy. Every file starts its own servers on free ports.
     maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
+    // aws-cdk-lib validates every synthesized template against CloudFormation's rules (a WASM
+    // engine: about 3 s to start in each worker, half a second per app), a third of the unit
+    // tests' CPU. The template tests assert properties; the validation's proof is the real synth's
+    // (the bin/app.ts test and `cdk synth` in CI, where cdk.json makes a finding fail it), and
+    // test/foundation/template-validation.test.ts turns it back on for itself.
+    env: { CDK_VALIDATION: 'false' },
     setupFiles: ['test/setup.ts'],
     // One TMPDIR for the run, removed at its end; the AWS CLI v1 through a fork server (the same CLI
     // code without a Python start per call).

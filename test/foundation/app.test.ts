@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,11 +11,15 @@ import { FIXTURE_INSTANCE_SCRIPTS_DIR, buildTestApp } from './app-fixture';
 
 const root = resolve(__dirname, '../..');
 
+/** bin/app.ts as `cdk synth` runs it: cdk.json's flags in its context, CloudFormation's template validation on. */
 function runApp(context: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
   const outdir = mkdtempSync(join(tmpdir(), 'backup-kit-synth-'));
+  const flags = (JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+  // The test run turns the validation off for its own apps (vitest.config.mts): not for this one.
+  const { CDK_VALIDATION: _off, ...env } = process.env;
   const result = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'bin/app.ts')], {
     cwd: root,
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }) },
+    env: { ...env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...flags, ...context, 'aws:cdk:bundling-stacks': [] }) },
     encoding: 'utf8',
   });
   return { status: result.status, stderr: result.stderr, outdir };
@@ -34,7 +38,7 @@ describe('the whole app under cdk-nag', () => {
 });
 
 describe('bin/app.ts', () => {
-  it('GIVEN no config selected THEN it synthesizes one template per region from the example, with no unacknowledged cdk-nag finding', () => {
+  it('GIVEN no config selected THEN it synthesizes one template per region from the example, with no unacknowledged cdk-nag finding and no template CloudFormation would refuse', () => {
     const { status, stderr, outdir } = runApp({});
     expect(stderr).not.toMatch(/Invalid backup-kit config/);
     expect(status).toBe(0);
