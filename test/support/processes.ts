@@ -5,8 +5,48 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-/** A free TCP port on loopback. */
+/**
+ * A free loopback port for a test server. Not bind(0)'s: that draws from the kernel's ephemeral
+ * range, as every outgoing connection does for its local port, so a port found free there can be
+ * taken (by a client, or another worker's bind(0)) before the server binds it; the server then
+ * fails, and its caller talks to whoever holds the port (another file's moto answers as well as its
+ * own). These come from below that range, from a block per vitest worker slot (VITEST_POOL_ID: no
+ * two workers running at once share one), in turn, each checked free by listening on it first.
+ */
 export async function freePort(): Promise<number> {
+  const slot = Number(process.env.VITEST_POOL_ID ?? 0); // 0 outside vitest: the local drill, benchmarks
+  const first = FIRST_SERVER_PORT + slot * SERVER_PORTS_PER_SLOT;
+  if (!Number.isInteger(slot) || first + SERVER_PORTS_PER_SLOT > ephemeralPortsFrom()) return kernelChosenPort();
+  for (let tried = 0; tried < SERVER_PORTS_PER_SLOT; tried += 1) {
+    const port = first + (serverPortsHandedOut++ % SERVER_PORTS_PER_SLOT);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${first}-${first + SERVER_PORTS_PER_SLOT - 1}`);
+}
+
+const FIRST_SERVER_PORT = 20_000;
+const SERVER_PORTS_PER_SLOT = 500;
+let serverPortsHandedOut = 0;
+
+/** The first port of the kernel's ephemeral range (32768 unless configured otherwise). */
+function ephemeralPortsFrom(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelChosenPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
