@@ -50,9 +50,12 @@ export function parseEvidenceSettings(raw: unknown): EvidenceSettings {
   return z.parse(evidenceSettingsSchema, raw);
 }
 
+/** A report's month, `YYYY-MM`. */
+export const MONTH_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
 export const evidenceEventSchema = z.strictObject({
   /** The month to report; the month before the invocation's when absent (the schedule of the 1st). */
-  month: z.optional(z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM'))),
+  month: z.optional(z.string().check(z.regex(MONTH_PATTERN, 'must be YYYY-MM'))),
 });
 export type EvidenceEvent = z.infer<typeof evidenceEventSchema>;
 

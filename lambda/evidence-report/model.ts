@@ -1,4 +1,5 @@
 import { cronRuns } from '../../contracts/cron';
+import { MONTH_PATTERN } from '../../contracts/evidence-report';
 import type { RecoveryObjectives } from '../../contracts/objectives';
 
 /**
@@ -18,18 +19,24 @@ export interface MonthWindow {
 
 /** The window of `YYYY-MM` in UTC, ending at `now` when the month is not over. */
 export function monthWindow(month: string, now: Date): MonthWindow {
-  const match = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(month);
+  const match = MONTH_PATTERN.exec(month);
   if (!match) throw new Error(`month: '${month}' is not YYYY-MM`);
-  const from = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
-  const end = new Date(Date.UTC(Number(match[1]), Number(match[2]), 1));
+  const from = monthStart(Number(match[1]), Number(match[2]) - 1);
+  const end = monthStart(Number(match[1]), Number(match[2]));
   if (from.getTime() > now.getTime()) throw new Error(`month: ${month} has not begun`);
   return { month, from, to: end.getTime() < now.getTime() ? end : now };
 }
 
+/** The 1st of a month at 00:00 UTC; any year as written (Date.UTC reads 0-99 as 1900-1999). */
+function monthStart(year: number, monthIndex: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, monthIndex, 1);
+  return date;
+}
+
 /** The month before the one `now` is in (what the report of the 1st covers). */
 export function previousMonth(now: Date): string {
-  const date = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
-  return date.toISOString().slice(0, 7);
+  return monthStart(now.getUTCFullYear(), now.getUTCMonth() - 1).toISOString().slice(0, 7);
 }
 
 export interface BackupFact {

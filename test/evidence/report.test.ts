@@ -31,6 +31,8 @@ describe('the monthly evidence report', () => {
     expect(monthWindow('2026-12', new Date('2026-12-03T10:00:00Z')).to).toEqual(new Date('2026-12-03T10:00:00Z'));
     expect(() => monthWindow('2026-13', new Date())).toThrow(/month: '2026-13' is not YYYY-MM/);
     expect(() => monthWindow('2027-01', new Date('2026-12-03T00:00:00Z'))).toThrow(/has not begun/);
+    // A year below 100 is that year, not 1900 and after: the report is of the month it names.
+    expect(monthWindow('0099-12', new Date('2026-12-03T00:00:00Z'))).toEqual({ month: '0099-12', from: new Date('0099-12-01T00:00:00Z'), to: new Date('0100-01-01T00:00:00Z') });
     expect(previousMonth(new Date('2026-01-01T06:00:00Z'))).toBe('2025-12');
   });
 
